@@ -1,0 +1,54 @@
+"""The one settings class: process configuration from the environment.
+
+Everything a product admin changes at run time (flags, pixel ids, rules, audience map) lives in
+rows in the database, not here. Only connection strings, endpoints and secrets come from the
+environment (or Supabase Vault in production).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gdp"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+
+    # Meta Graph API: Meta's in production, the project's sandbox in the demo and the tests.
+    meta_graph_url: str = Field(default="http://127.0.0.1:8765", alias="META_GRAPH_URL")
+    meta_api_version: str = Field(default="v25.0", alias="META_API_VERSION")
+    meta_capi_access_token: SecretStr | None = Field(default=None, alias="META_CAPI_ACCESS_TOKEN")
+    meta_app_secret: SecretStr | None = Field(default=None, alias="META_APP_SECRET")
+    meta_webhook_verify_token: SecretStr | None = Field(
+        default=None, alias="META_WEBHOOK_VERIFY_TOKEN"
+    )
+    # Default region for phone numbers written without a country code (ISO 3166-1 alpha-2).
+    meta_default_phone_region: str = Field(default="US", alias="META_DEFAULT_PHONE_REGION")
+
+    # A product's relay (GAP-005), named as the PRD names them.
+    product_id: str | None = Field(default=None, alias="PRODUCT_ID")
+    waitlistlab_api_url: str | None = Field(default=None, alias="WAITLISTLAB_API_URL")
+    waitlistlab_service_key: SecretStr | None = Field(default=None, alias="WAITLISTLAB_SERVICE_KEY")
+
+    log_level: str = Field(default="INFO", alias="GDP_LOG_LEVEL")
+
+    def present_secrets(self) -> list[str]:
+        """Names (never values) of the secrets that are configured, for the deployment gate."""
+        names = {
+            "META_CAPI_ACCESS_TOKEN": self.meta_capi_access_token,
+            "META_APP_SECRET": self.meta_app_secret,
+            "META_WEBHOOK_VERIFY_TOKEN": self.meta_webhook_verify_token,
+            "WAITLISTLAB_SERVICE_KEY": self.waitlistlab_service_key,
+        }
+        return sorted(k for k, v in names.items() if v is not None and v.get_secret_value())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

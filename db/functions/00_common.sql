@@ -1,0 +1,98 @@
+/**
+ * Common helpers: errors with stable SQLSTATEs, hashing, normalization.
+ *
+ * Errors that callers branch on carry their own SQLSTATE in class GD (mapped to the project's
+ * exceptions in workers/errors.py, one place) and name the offending field in the COLUMN field
+ * and at the start of the message. Messages never contain raw PII values: they are logged.
+ *   GD400 invalid input   GD403 forbidden   GD404 not found   GD409 conflict   GD423 gate refused
+ */
+
+CREATE OR REPLACE FUNCTION shared._raise(p_sqlstate text, p_field text, p_message text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = p_sqlstate,
+        MESSAGE = CASE WHEN p_field IS NULL THEN p_message ELSE p_field || ': ' || p_message END,
+        COLUMN = coalesce(p_field, '');
+END
+$$;
+
+-- Lowercase hex SHA-256 of the UTF-8 bytes, the only hash format Meta accepts.
+CREATE OR REPLACE FUNCTION shared._sha256_hex(p_value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT encode(pg_catalog.sha256(convert_to(p_value, 'UTF8')), 'hex') $$;
+
+-- Meta's em rule (trim, lowercase); also what makes case/whitespace variants one person.
+CREATE OR REPLACE FUNCTION shared._normalize_email(p_email text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT nullif(lower(btrim(p_email)), '') $$;
+
+CREATE OR REPLACE FUNCTION shared._is_valid_email(p_email text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT p_email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$' $$;
+
+/*
+ * Phones are stored in E.164. Choosing the country of a number written without one needs a real
+ * phone-number library (workers use `phonenumbers`); here we only strip formatting from numbers
+ * that already carry their country code ("+1 (415) 555-0123", "0044 20 7946 0958") and return
+ * NULL for anything else, so the caller can refuse it with a clear error.
+ */
+CREATE OR REPLACE FUNCTION shared._normalize_phone(p_phone text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    WITH stripped AS (
+        SELECT regexp_replace(btrim(p_phone), '[\s().\-/]', '', 'g') AS s
+    ), prefixed AS (
+        SELECT CASE WHEN s LIKE '00%' THEN '+' || substr(s, 3) ELSE s END AS s FROM stripped
+    )
+    SELECT CASE WHEN s ~ '^\+[1-9][0-9]{6,14}$' THEN s END FROM prefixed
+$$;
+
+-- Meta's ph format: digits with country code, no '+'.
+CREATE OR REPLACE FUNCTION shared._meta_phone_digits(p_e164 text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT ltrim(p_e164, '+') $$;
+
+CREATE OR REPLACE FUNCTION shared._normalize_gender(p_gender text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE lower(btrim(p_gender))
+        WHEN 'f' THEN 'f' WHEN 'female' THEN 'f' WHEN 'woman' THEN 'f'
+        WHEN 'm' THEN 'm' WHEN 'male' THEN 'm' WHEN 'man' THEN 'm'
+    END
+$$;
+
+-- A date from ISO text, or NULL: lets set-based validation test many rows without exceptions.
+CREATE OR REPLACE FUNCTION shared._try_iso_date(p_value text)
+RETURNS date
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+BEGIN
+    IF p_value !~ '^\d{4}-\d{2}-\d{2}$' THEN
+        RETURN NULL;
+    END IF;
+    RETURN p_value::date;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$;
+
+-- Aggregate that fills an object with keys it does not have yet: earlier values win.
+CREATE OR REPLACE FUNCTION shared._jsonb_fill_step(p_state jsonb, p_next jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(p_next, '{}'::jsonb) || coalesce(p_state, '{}'::jsonb) $$;
+
+CREATE OR REPLACE AGGREGATE shared._jsonb_fill(jsonb) (
+    SFUNC = shared._jsonb_fill_step,
+    STYPE = jsonb,
+    INITCOND = '{}'
+);

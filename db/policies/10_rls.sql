@@ -1,0 +1,51 @@
+/**
+ * Row-level security on every table in shared: the PRD's service-role-only policy, named as a
+ * sentence. The service role has BYPASSRLS (as on Supabase), so these policies are the wall that
+ * remains for anon and authenticated should a grant ever leak: they see 0 rows and write nothing.
+ */
+
+-- A table added without a policy still gets RLS, which then denies everyone but the owner.
+DO $$
+DECLARE
+    v_table regclass;
+BEGIN
+    FOR v_table IN
+        SELECT c.oid::regclass FROM pg_catalog.pg_class AS c
+        WHERE c.relnamespace = 'shared'::regnamespace AND c.relkind IN ('r', 'p')
+    LOOP
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', v_table);
+    END LOOP;
+END
+$$;
+
+DO $$
+DECLARE
+    v_table text;
+    v_policy text;
+BEGIN
+    FOR v_table, v_policy IN VALUES
+        ('product',                   'Only the service role can read or write products'),
+        ('person',                    'Only the service role can read or write people'),
+        ('identity_link',             'Only the service role can read or write identity links'),
+        ('consent_log',               'Only the service role can read or write consent records'),
+        ('erasure',                   'Only the service role can read or write erasure records'),
+        ('event',                     'Only the service role can read or write events'),
+        ('attribution_events',        'Only the service role can read or write delivery records'),
+        ('feature_flag',              'Only the service role can read or change feature flags'),
+        ('feature_flag_prerequisite', 'Only the service role can read or change flag prerequisites'),
+        ('deploy_checklist_item',     'Only the service role can read or acknowledge the checklist'),
+        ('feature_flag_checklist',    'Only the service role can read or change flag checklists'),
+        ('setting_definition',        'Only the service role can read or change setting definitions'),
+        ('setting',                   'Only the service role can read or change settings'),
+        ('gate_audit',                'Only the service role can read or write the gate audit'),
+        ('service_key',               'Only the service role can read or write service keys')
+    LOOP
+        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
+        EXECUTE format(
+            'CREATE POLICY %I ON shared.%I FOR ALL TO anon, authenticated, service_role '
+            'USING ((SELECT auth.role()) = ''service_role'') '
+            'WITH CHECK ((SELECT auth.role()) = ''service_role'')',
+            v_policy, v_table);
+    END LOOP;
+END
+$$;

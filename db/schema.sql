@@ -1,0 +1,4415 @@
+\restrict dbmate
+
+-- Dumped from database version 15.20 (Debian 15.20-0+deb12u1)
+-- Dumped by pg_dump version 15.20 (Debian 15.20-0+deb12u1)
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: auth; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA auth;
+
+
+--
+-- Name: pgmq; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA pgmq;
+
+
+--
+-- Name: shared; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA shared;
+
+
+--
+-- Name: SCHEMA shared; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA shared IS 'Growth Data Plane: people, events, delivery records and the deployment gate. Service role only.';
+
+
+--
+-- Name: message_record; Type: TYPE; Schema: pgmq; Owner: -
+--
+
+CREATE TYPE pgmq.message_record AS (
+	msg_id bigint,
+	read_ct integer,
+	enqueued_at timestamp with time zone,
+	last_read_at timestamp with time zone,
+	vt timestamp with time zone,
+	message jsonb,
+	headers jsonb
+);
+
+
+--
+-- Name: metrics_result; Type: TYPE; Schema: pgmq; Owner: -
+--
+
+CREATE TYPE pgmq.metrics_result AS (
+	queue_name text,
+	queue_length bigint,
+	newest_msg_age_sec integer,
+	oldest_msg_age_sec integer,
+	total_messages bigint,
+	scrape_time timestamp with time zone,
+	queue_visible_length bigint,
+	default_partition_length bigint
+);
+
+
+--
+-- Name: queue_record; Type: TYPE; Schema: pgmq; Owner: -
+--
+
+CREATE TYPE pgmq.queue_record AS (
+	queue_name character varying,
+	is_partitioned boolean,
+	is_unlogged boolean,
+	created_at timestamp with time zone
+);
+
+
+--
+-- Name: consent_status; Type: TYPE; Schema: shared; Owner: -
+--
+
+CREATE TYPE shared.consent_status AS ENUM (
+    'unknown',
+    'granted',
+    'withdrawn'
+);
+
+
+--
+-- Name: lifecycle_stage; Type: TYPE; Schema: shared; Owner: -
+--
+
+CREATE TYPE shared.lifecycle_stage AS ENUM (
+    'lead',
+    'activated',
+    'customer',
+    'churned'
+);
+
+
+--
+-- Name: jwt(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.jwt() RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+                SELECT coalesce(
+                    nullif(current_setting('request.jwt.claim', true), ''),
+                    nullif(current_setting('request.jwt.claims', true), '')
+                )::jsonb
+            $$;
+
+
+--
+-- Name: role(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.role() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+                SELECT coalesce(
+                    nullif(current_setting('request.jwt.claim.role', true), ''),
+                    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+                )::text
+            $$;
+
+
+--
+-- Name: uid(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.uid() RETURNS uuid
+    LANGUAGE sql STABLE
+    AS $$
+                SELECT coalesce(
+                    nullif(current_setting('request.jwt.claim.sub', true), ''),
+                    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+                )::uuid
+            $$;
+
+
+--
+-- Name: _belongs_to_pgmq(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._belongs_to_pgmq(table_name text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    sql TEXT;
+    result BOOLEAN;
+BEGIN
+  SELECT EXISTS (
+    SELECT 1
+    FROM pg_depend
+    WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgmq')
+    AND objid = (
+        SELECT oid
+        FROM pg_class
+        WHERE relname = table_name
+    )
+  ) INTO result;
+  RETURN result;
+END;
+$$;
+
+
+--
+-- Name: _create_fifo_index_if_not_exists(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._create_fifo_index_if_not_exists(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+    index_name TEXT := qtable || '_fifo_idx';
+BEGIN
+    -- Create GIN index on headers for efficient FIFO key lookups
+    EXECUTE FORMAT(
+        $QUERY$
+        CREATE INDEX IF NOT EXISTS %I ON pgmq.%I USING GIN (headers);
+        $QUERY$,
+        index_name, qtable
+    );
+END;
+$_$;
+
+
+--
+-- Name: _ensure_pg_partman_installed(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._ensure_pg_partman_installed() RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF NOT pgmq._extension_exists('pg_partman') THEN
+    RAISE EXCEPTION 'pg_partman is required for partitioned queues';
+  END IF;
+END;
+$$;
+
+
+--
+-- Name: _extension_exists(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._extension_exists(extension_name text) RETURNS boolean
+    LANGUAGE sql
+    AS $$
+SELECT EXISTS (
+    SELECT 1
+    FROM pg_extension
+    WHERE extname = extension_name
+)
+$$;
+
+
+--
+-- Name: _get_partition_col(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._get_partition_col(partition_interval text) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  num INTEGER;
+BEGIN
+    BEGIN
+        num := partition_interval::INTEGER;
+        RETURN 'msg_id';
+    EXCEPTION
+        WHEN others THEN
+            RETURN 'enqueued_at';
+    END;
+END;
+$$;
+
+
+--
+-- Name: _get_pg_partman_major_version(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._get_pg_partman_major_version() RETURNS integer
+    LANGUAGE sql
+    AS $$
+  SELECT split_part(extversion, '.', 1)::INT
+  FROM pg_extension
+  WHERE extname = 'pg_partman'
+$$;
+
+
+--
+-- Name: _get_pg_partman_schema(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._get_pg_partman_schema() RETURNS text
+    LANGUAGE sql
+    AS $$
+  SELECT
+    extnamespace::regnamespace::text
+  FROM
+    pg_extension
+  WHERE
+    extname = 'pg_partman';
+$$;
+
+
+--
+-- Name: _send_batch(text, jsonb[], jsonb[], timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._send_batch(queue_name text, msgs jsonb[], headers jsonb[], delay timestamp with time zone) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+            $QUERY$
+        INSERT INTO pgmq.%I (vt, message, headers)
+        SELECT $2, unnest($1), unnest(coalesce($3, ARRAY[]::jsonb[]))
+        RETURNING msg_id;
+        $QUERY$,
+            qtable
+           );
+    RETURN QUERY EXECUTE sql USING msgs, delay, headers;
+END;
+$_$;
+
+
+--
+-- Name: _validate_batch_params(jsonb[], jsonb[]); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq._validate_batch_params(msgs jsonb[], headers jsonb[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- Validate that msgs is not NULL or empty
+    IF msgs IS NULL OR array_length(msgs, 1) IS NULL THEN
+        RAISE EXCEPTION 'msgs cannot be NULL or empty';
+    END IF;
+
+    -- Validate that headers array length matches msgs array length if headers is provided
+    -- Note: array_length returns NULL for empty arrays, so we use COALESCE to treat empty arrays as length 0
+    IF headers IS NOT NULL AND COALESCE(array_length(headers, 1), 0) != COALESCE(array_length(msgs, 1), 0) THEN
+        RAISE EXCEPTION 'headers array length (%) must match msgs array length (%)',
+            COALESCE(array_length(headers, 1), 0), COALESCE(array_length(msgs, 1), 0);
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: acquire_queue_lock(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.acquire_queue_lock(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('pgmq.queue_' || queue_name));
+END;
+$$;
+
+
+--
+-- Name: archive(text, bigint[]); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.archive(queue_name text, msg_ids bigint[]) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+    atable TEXT := pgmq.format_table_name(queue_name, 'a');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        WITH archived AS (
+            DELETE FROM pgmq.%I
+            WHERE msg_id = ANY($1)
+            RETURNING msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers
+        )
+        INSERT INTO pgmq.%I (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
+        SELECT msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers
+        FROM archived
+        RETURNING msg_id;
+        $QUERY$,
+        qtable, atable
+    );
+    RETURN QUERY EXECUTE sql USING msg_ids;
+END;
+$_$;
+
+
+--
+-- Name: archive(text, bigint); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.archive(queue_name text, msg_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    result BIGINT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+    atable TEXT := pgmq.format_table_name(queue_name, 'a');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        WITH archived AS (
+            DELETE FROM pgmq.%I
+            WHERE msg_id = $1
+            RETURNING msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers
+        )
+        INSERT INTO pgmq.%I (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
+        SELECT msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers
+        FROM archived
+        RETURNING msg_id;
+        $QUERY$,
+        qtable, atable
+    );
+    EXECUTE sql USING msg_id INTO result;
+    RETURN NOT (result IS NULL);
+END;
+$_$;
+
+
+--
+-- Name: bind_topic(text, text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.bind_topic(pattern text, queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pgmq.validate_topic_pattern(pattern);
+    IF queue_name IS NULL OR queue_name = '' THEN
+        RAISE EXCEPTION 'queue_name cannot be NULL or empty';
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pgmq.meta WHERE meta.queue_name = bind_topic.queue_name) THEN
+        RAISE EXCEPTION 'Queue "%" does not exist. Create the queue first using pgmq.create()', queue_name;
+    END IF;
+
+    INSERT INTO pgmq.topic_bindings (pattern, queue_name)
+    VALUES (pattern, queue_name)
+    ON CONFLICT ON CONSTRAINT topic_bindings_unique_pattern_queue DO NOTHING;
+END;
+$$;
+
+
+--
+-- Name: convert_archive_partitioned(text, text, text, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.convert_archive_partitioned(table_name text, partition_interval text DEFAULT '10000'::text, retention_interval text DEFAULT '100000'::text, leading_partition integer DEFAULT 10) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  a_table_name TEXT := pgmq.format_table_name(table_name, 'a');
+  a_table_name_old TEXT := pgmq.format_table_name(table_name, 'a') || '_old';
+  qualified_a_table_name TEXT := format('pgmq.%I', a_table_name);
+  partition_col TEXT;
+  a_partition_col TEXT;
+BEGIN
+
+  PERFORM c.relkind
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relname = a_table_name
+    AND c.relkind = 'p';
+
+  IF FOUND THEN
+    RAISE NOTICE 'Table %s is already partitioned', a_table_name;
+    RETURN;
+  END IF;
+
+  PERFORM c.relkind
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relname = a_table_name
+    AND c.relkind = 'r';
+
+  IF NOT FOUND THEN
+    RAISE NOTICE 'Table %s does not exists', a_table_name;
+    RETURN;
+  END IF;
+
+  SELECT pgmq._get_partition_col(partition_interval) INTO partition_col;
+
+  -- For archive tables, use archived_at for time-based partitioning
+  IF partition_col = 'enqueued_at' THEN
+    a_partition_col := 'archived_at';
+  ELSE
+    a_partition_col := partition_col;
+  END IF;
+
+  EXECUTE 'ALTER TABLE ' || qualified_a_table_name || ' RENAME TO ' || a_table_name_old;
+
+  -- When partitioning by time (archived_at), we need to exclude constraints and indexes
+  -- because the existing PRIMARY KEY on msg_id alone is incompatible with partitioning by archived_at.
+  -- When partitioning by msg_id, we can keep all constraints including PRIMARY KEY.
+  IF a_partition_col = 'archived_at' THEN
+    EXECUTE format( 'CREATE TABLE pgmq.%I (LIKE pgmq.%I including defaults including generated including storage including comments) PARTITION BY RANGE (%I)', a_table_name, a_table_name_old, a_partition_col );
+  ELSE
+    EXECUTE format( 'CREATE TABLE pgmq.%I (LIKE pgmq.%I including all) PARTITION BY RANGE (%I)', a_table_name, a_table_name_old, a_partition_col );
+  END IF;
+
+  EXECUTE 'ALTER INDEX pgmq.archived_at_idx_' || table_name || ' RENAME TO archived_at_idx_' || table_name || '_old';
+  EXECUTE 'CREATE INDEX archived_at_idx_'|| table_name || ' ON ' || qualified_a_table_name ||'(archived_at)';
+
+  -- https://github.com/pgpartman/pg_partman/blob/master/doc/pg_partman.md
+  -- p_parent_table - the existing parent table. MUST be schema qualified, even if in public schema.
+  EXECUTE FORMAT(
+    $QUERY$
+    SELECT %I.create_parent(
+      p_parent_table := %L,
+      p_control := %L,
+      p_interval := %L,
+      p_type := case
+        when pgmq._get_pg_partman_major_version() = 5 then 'range'
+        else 'native'
+      end
+    )
+    $QUERY$,
+    pgmq._get_pg_partman_schema(),
+    qualified_a_table_name,
+    a_partition_col,
+    partition_interval
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    UPDATE %I.part_config
+    SET
+      retention = %L,
+      retention_keep_table = false,
+      retention_keep_index = false,
+      infinite_time_partitions = true
+    WHERE
+      parent_table = %L;
+    $QUERY$,
+    pgmq._get_pg_partman_schema(),
+    retention_interval,
+    qualified_a_table_name
+  );
+END;
+$_$;
+
+
+--
+-- Name: create(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq."create"(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pgmq.create_non_partitioned(queue_name);
+END;
+$$;
+
+
+--
+-- Name: create_fifo_index(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.create_fifo_index(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pgmq._create_fifo_index_if_not_exists(queue_name);
+END;
+$$;
+
+
+--
+-- Name: create_fifo_indexes_all(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.create_fifo_indexes_all() RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    queue_record RECORD;
+BEGIN
+    FOR queue_record IN SELECT queue_name FROM pgmq.meta LOOP
+        PERFORM pgmq.create_fifo_index(queue_record.queue_name);
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: create_non_partitioned(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.create_non_partitioned(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+  qtable_seq TEXT := qtable || '_msg_id_seq';
+  atable TEXT := pgmq.format_table_name(queue_name, 'a');
+BEGIN
+  PERFORM pgmq.validate_queue_name(queue_name);
+  PERFORM pgmq.acquire_queue_lock(queue_name);
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE TABLE IF NOT EXISTS pgmq.%I (
+        msg_id BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+        read_ct INT DEFAULT 0 NOT NULL,
+        enqueued_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+        last_read_at TIMESTAMP WITH TIME ZONE,
+        vt TIMESTAMP WITH TIME ZONE NOT NULL,
+        message JSONB,
+        headers JSONB
+    )
+    $QUERY$,
+    qtable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE TABLE IF NOT EXISTS pgmq.%I (
+      msg_id BIGINT PRIMARY KEY,
+      read_ct INT DEFAULT 0 NOT NULL,
+      enqueued_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+      last_read_at TIMESTAMP WITH TIME ZONE,
+      archived_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+      vt TIMESTAMP WITH TIME ZONE NOT NULL,
+      message JSONB,
+      headers JSONB
+    );
+    $QUERY$,
+    atable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (vt ASC);
+    $QUERY$,
+    qtable || '_vt_idx', qtable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (archived_at);
+    $QUERY$,
+    'archived_at_idx_' || queue_name, atable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
+    VALUES (%L, false, false)
+    ON CONFLICT
+    DO NOTHING;
+    $QUERY$,
+    queue_name
+  );
+
+END;
+$_$;
+
+
+--
+-- Name: create_partitioned(text, text, text, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.create_partitioned(queue_name text, partition_interval text DEFAULT '10000'::text, retention_interval text DEFAULT '100000'::text, premake integer DEFAULT 4) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  partition_col TEXT;
+  a_partition_col TEXT;
+  qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+  qtable_seq TEXT := qtable || '_msg_id_seq';
+  atable TEXT := pgmq.format_table_name(queue_name, 'a');
+  fq_qtable TEXT := 'pgmq.' || qtable;
+  fq_atable TEXT := 'pgmq.' || atable;
+BEGIN
+  PERFORM pgmq.validate_queue_name(queue_name);
+  PERFORM pgmq.acquire_queue_lock(queue_name);
+  PERFORM pgmq._ensure_pg_partman_installed();
+  IF premake < 1 THEN
+    RAISE EXCEPTION 'premake must be at least 1, got %', premake;
+  END IF;
+  SELECT pgmq._get_partition_col(partition_interval) INTO partition_col;
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE TABLE IF NOT EXISTS pgmq.%I (
+        msg_id BIGINT GENERATED BY DEFAULT AS IDENTITY,
+        read_ct INT DEFAULT 0 NOT NULL,
+        enqueued_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+        last_read_at TIMESTAMP WITH TIME ZONE,
+        vt TIMESTAMP WITH TIME ZONE NOT NULL,
+        message JSONB,
+        headers JSONB
+    ) PARTITION BY RANGE (%I)
+    $QUERY$,
+    qtable, partition_col
+  );
+
+  -- https://github.com/pgpartman/pg_partman/blob/master/doc/pg_partman.md
+  -- p_parent_table - the existing parent table. MUST be schema qualified, even if in public schema.
+  EXECUTE FORMAT(
+    $QUERY$
+    SELECT %I.create_parent(
+      p_parent_table := %L,
+      p_control := %L,
+      p_interval := %L,
+      p_premake := %s,
+      p_type := case
+        when pgmq._get_pg_partman_major_version() = 5 then 'range'
+        else 'native'
+      end
+    )
+    $QUERY$,
+    pgmq._get_pg_partman_schema(),
+    fq_qtable,
+    partition_col,
+    partition_interval,
+    premake
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (%I);
+    $QUERY$,
+    qtable || '_part_idx', qtable, partition_col
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    UPDATE %I.part_config
+    SET
+        retention = %L,
+        retention_keep_table = false,
+        retention_keep_index = true,
+        automatic_maintenance = 'on'
+    WHERE parent_table = %L;
+    $QUERY$,
+    pgmq._get_pg_partman_schema(),
+    retention_interval,
+    'pgmq.' || qtable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
+    VALUES (%L, true, false)
+    ON CONFLICT
+    DO NOTHING;
+    $QUERY$,
+    queue_name
+  );
+
+  IF partition_col = 'enqueued_at' THEN
+    a_partition_col := 'archived_at';
+  ELSE
+    a_partition_col := partition_col;
+  END IF;
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE TABLE IF NOT EXISTS pgmq.%I (
+      msg_id BIGINT NOT NULL,
+      read_ct INT DEFAULT 0 NOT NULL,
+      enqueued_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+      last_read_at TIMESTAMP WITH TIME ZONE,
+      archived_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+      vt TIMESTAMP WITH TIME ZONE NOT NULL,
+      message JSONB,
+      headers JSONB
+    ) PARTITION BY RANGE (%I);
+    $QUERY$,
+    atable, a_partition_col
+  );
+
+  -- https://github.com/pgpartman/pg_partman/blob/master/doc/pg_partman.md
+  -- p_parent_table - the existing parent table. MUST be schema qualified, even if in public schema.
+  EXECUTE FORMAT(
+    $QUERY$
+    SELECT %I.create_parent(
+      p_parent_table := %L,
+      p_control := %L,
+      p_interval := %L,
+      p_premake := %s,
+      p_type := case
+        when pgmq._get_pg_partman_major_version() = 5 then 'range'
+        else 'native'
+      end
+    )
+    $QUERY$,
+    pgmq._get_pg_partman_schema(),
+    fq_atable,
+    a_partition_col,
+    partition_interval,
+    premake
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    UPDATE %I.part_config
+    SET
+        retention = %L,
+        retention_keep_table = false,
+        retention_keep_index = true,
+        automatic_maintenance = 'on'
+    WHERE parent_table = %L;
+    $QUERY$,
+    pgmq._get_pg_partman_schema(),
+    retention_interval,
+    'pgmq.' || atable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (archived_at);
+    $QUERY$,
+    'archived_at_idx_' || queue_name, atable
+  );
+
+END;
+$_$;
+
+
+--
+-- Name: create_unlogged(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.create_unlogged(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+  qtable_seq TEXT := qtable || '_msg_id_seq';
+  atable TEXT := pgmq.format_table_name(queue_name, 'a');
+BEGIN
+  PERFORM pgmq.validate_queue_name(queue_name);
+  PERFORM pgmq.acquire_queue_lock(queue_name);
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE UNLOGGED TABLE IF NOT EXISTS pgmq.%I (
+        msg_id BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
+        read_ct INT DEFAULT 0 NOT NULL,
+        enqueued_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+        last_read_at TIMESTAMP WITH TIME ZONE,
+        vt TIMESTAMP WITH TIME ZONE NOT NULL,
+        message JSONB,
+        headers JSONB
+    )
+    $QUERY$,
+    qtable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE TABLE IF NOT EXISTS pgmq.%I (
+      msg_id BIGINT PRIMARY KEY,
+      read_ct INT DEFAULT 0 NOT NULL,
+      enqueued_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+      last_read_at TIMESTAMP WITH TIME ZONE,
+      archived_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+      vt TIMESTAMP WITH TIME ZONE NOT NULL,
+      message JSONB,
+      headers JSONB
+    );
+    $QUERY$,
+    atable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (vt ASC);
+    $QUERY$,
+    qtable || '_vt_idx', qtable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE INDEX IF NOT EXISTS %I ON pgmq.%I (archived_at);
+    $QUERY$,
+    'archived_at_idx_' || queue_name, atable
+  );
+
+  EXECUTE FORMAT(
+    $QUERY$
+    INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
+    VALUES (%L, false, true)
+    ON CONFLICT
+    DO NOTHING;
+    $QUERY$,
+    queue_name
+  );
+END;
+$_$;
+
+
+--
+-- Name: delete(text, bigint[]); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.delete(queue_name text, msg_ids bigint[]) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        DELETE FROM pgmq.%I
+        WHERE msg_id = ANY($1)
+        RETURNING msg_id
+        $QUERY$,
+        qtable
+    );
+    RETURN QUERY EXECUTE sql USING msg_ids;
+END;
+$_$;
+
+
+--
+-- Name: delete(text, bigint); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.delete(queue_name text, msg_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    result BIGINT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        DELETE FROM pgmq.%I
+        WHERE msg_id = $1
+        RETURNING msg_id
+        $QUERY$,
+        qtable
+    );
+    EXECUTE sql USING msg_id INTO result;
+    RETURN NOT (result IS NULL);
+END;
+$_$;
+
+
+--
+-- Name: detach_archive(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.detach_archive(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  atable TEXT := pgmq.format_table_name(queue_name, 'a');
+BEGIN
+  RAISE WARNING 'detach_archive(queue_name) is deprecated and is a no-op. It will be removed in PGMQ v2.0. Archive tables are no longer member objects.';
+END
+$$;
+
+
+--
+-- Name: disable_notify_insert(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.disable_notify_insert(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+  v_queue_name TEXT := queue_name;
+BEGIN
+  EXECUTE FORMAT(
+    $QUERY$
+    DROP TRIGGER IF EXISTS trigger_notify_queue_insert_listeners ON pgmq.%I;
+    $QUERY$,
+    qtable
+  );
+
+  DELETE FROM pgmq.notify_insert_throttle nit WHERE nit.queue_name = v_queue_name;
+END;
+$_$;
+
+
+--
+-- Name: drop_queue(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.drop_queue(queue_name text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+    qtable_seq TEXT := qtable || '_msg_id_seq';
+    fq_qtable TEXT := 'pgmq.' || qtable;
+    atable TEXT := pgmq.format_table_name(queue_name, 'a');
+    fq_atable TEXT := 'pgmq.' || atable;
+    partitioned BOOLEAN;
+BEGIN
+    PERFORM pgmq.acquire_queue_lock(queue_name);
+    EXECUTE FORMAT(
+        $QUERY$
+        SELECT is_partitioned FROM pgmq.meta WHERE queue_name = %L
+        $QUERY$,
+        queue_name
+    ) INTO partitioned;
+
+    -- check if the queue exists
+    IF NOT EXISTS (
+        SELECT 1
+        FROM information_schema.tables
+        WHERE table_name = qtable and table_schema = 'pgmq'
+    ) THEN
+        RAISE NOTICE 'pgmq queue `%` does not exist', queue_name;
+        RETURN FALSE;
+    END IF;
+
+    EXECUTE FORMAT(
+        $QUERY$
+        DROP TABLE IF EXISTS pgmq.%I
+        $QUERY$,
+        qtable
+    );
+
+    EXECUTE FORMAT(
+        $QUERY$
+        DROP TABLE IF EXISTS pgmq.%I
+        $QUERY$,
+        atable
+    );
+
+     IF EXISTS (
+          SELECT 1
+          FROM information_schema.tables
+          WHERE table_name = 'meta' and table_schema = 'pgmq'
+     ) THEN
+        EXECUTE FORMAT(
+            $QUERY$
+            DELETE FROM pgmq.meta WHERE queue_name = %L
+            $QUERY$,
+            queue_name
+        );
+     END IF;
+
+     IF partitioned THEN
+        EXECUTE FORMAT(
+          $QUERY$
+          DELETE FROM %I.part_config where parent_table in (%L, %L)
+          $QUERY$,
+          pgmq._get_pg_partman_schema(), fq_qtable, fq_atable
+        );
+     END IF;
+
+    RETURN TRUE;
+END;
+$_$;
+
+
+--
+-- Name: drop_queue(text, boolean); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.drop_queue(queue_name text, partitioned boolean) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+    fq_qtable TEXT := 'pgmq.' || qtable;
+    atable TEXT := pgmq.format_table_name(queue_name, 'a');
+    fq_atable TEXT := 'pgmq.' || atable;
+BEGIN
+    RAISE WARNING 'drop_queue(queue_name, partitioned) is deprecated and will be removed in PGMQ v2.0. Use drop_queue(queue_name) instead';
+
+    PERFORM pgmq.drop_queue(queue_name);
+
+    RETURN TRUE;
+END;
+$$;
+
+
+--
+-- Name: enable_notify_insert(text, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.enable_notify_insert(queue_name text, throttle_interval_ms integer DEFAULT 250) RETURNS void
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+  qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+  v_queue_name TEXT := queue_name;
+  v_throttle_interval_ms INTEGER := throttle_interval_ms;
+BEGIN
+  -- Validate that throttle_interval_ms is non-negative
+  IF v_throttle_interval_ms < 0 THEN
+    RAISE EXCEPTION 'throttle_interval_ms must be non-negative';
+  END IF;
+
+  -- Validate that the queue table exists
+  IF NOT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = 'pgmq' AND table_name = qtable) THEN
+    RAISE EXCEPTION 'Queue "%" does not exist. Create it first using pgmq.create()', v_queue_name;
+  END IF;
+
+  PERFORM pgmq.disable_notify_insert(v_queue_name);
+
+  INSERT INTO pgmq.notify_insert_throttle (queue_name, throttle_interval_ms)
+  VALUES (v_queue_name, v_throttle_interval_ms)
+  ON CONFLICT ON CONSTRAINT notify_insert_throttle_queue_name_key DO UPDATE
+      SET throttle_interval_ms = EXCLUDED.throttle_interval_ms,
+          last_notified_at = to_timestamp(0);
+
+  EXECUTE FORMAT(
+    $QUERY$
+    CREATE CONSTRAINT TRIGGER trigger_notify_queue_insert_listeners
+    AFTER INSERT ON pgmq.%I
+    DEFERRABLE FOR EACH ROW
+    EXECUTE PROCEDURE pgmq.notify_queue_listeners()
+    $QUERY$,
+    qtable
+  );
+END;
+$_$;
+
+
+--
+-- Name: format_table_name(text, text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.format_table_name(queue_name text, prefix text) RETURNS text
+    LANGUAGE plpgsql
+    AS $_$
+BEGIN
+    IF queue_name ~ '\$|;|--|'''
+    THEN
+        RAISE EXCEPTION 'queue name contains invalid characters: $, ;, --, or \''';
+    END IF;
+    RETURN lower(prefix || '_' || queue_name);
+END;
+$_$;
+
+
+--
+-- Name: list_notify_insert_throttles(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.list_notify_insert_throttles() RETURNS TABLE(queue_name text, throttle_interval_ms integer, last_notified_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT queue_name, throttle_interval_ms, last_notified_at
+    FROM pgmq.notify_insert_throttle
+    ORDER BY queue_name;
+$$;
+
+
+--
+-- Name: list_queues(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.list_queues() RETURNS SETOF pgmq.queue_record
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM pgmq.meta;
+END
+$$;
+
+
+--
+-- Name: list_topic_bindings(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.list_topic_bindings() RETURNS TABLE(pattern text, queue_name text, bound_at timestamp with time zone, compiled_regex text)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT pattern, queue_name, bound_at, compiled_regex
+    FROM pgmq.topic_bindings
+    ORDER BY bound_at DESC, pattern, queue_name;
+$$;
+
+
+--
+-- Name: list_topic_bindings(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.list_topic_bindings(queue_name text) RETURNS TABLE(pattern text, queue_name text, bound_at timestamp with time zone, compiled_regex text)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT pattern, tb.queue_name, bound_at, compiled_regex
+    FROM pgmq.topic_bindings tb
+    WHERE tb.queue_name = list_topic_bindings.queue_name
+    ORDER BY bound_at DESC, pattern;
+$$;
+
+
+--
+-- Name: metrics(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.metrics(queue_name text) RETURNS pgmq.metrics_result
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    result_row pgmq.metrics_result;
+    query TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+    q_default_partition TEXT := qtable || '_default';
+    a_default_partition TEXT := pgmq.format_table_name(queue_name, 'a') || '_default';
+    default_partition_length BIGINT;
+BEGIN
+    -- Only partitioned queues have default partitions. Messages in them have no
+    -- partition of their own, which means pg_partman maintenance is failing for
+    -- this queue; a non-zero value here is the signal to act on. The planner's
+    -- estimate is used so that a large spill does not slow down every scrape.
+    IF to_regclass(FORMAT('pgmq.%I', q_default_partition)) IS NOT NULL THEN
+        SELECT COALESCE(SUM(GREATEST(c.reltuples, 0))::bigint, 0)
+        INTO default_partition_length
+        FROM pg_class c
+        WHERE c.oid IN (
+            to_regclass(FORMAT('pgmq.%I', q_default_partition)),
+            to_regclass(FORMAT('pgmq.%I', a_default_partition))
+        );
+    END IF;
+
+    query := FORMAT(
+        $QUERY$
+        WITH q_summary AS (
+            SELECT
+                count(*) as queue_length,
+                count(CASE WHEN vt <= NOW() THEN 1 END) as queue_visible_length,
+                EXTRACT(epoch FROM (NOW() - max(enqueued_at)))::int as newest_msg_age_sec,
+                EXTRACT(epoch FROM (NOW() - min(enqueued_at)))::int as oldest_msg_age_sec,
+                NOW() as scrape_time
+            FROM pgmq.%I
+        ),
+        all_metrics AS (
+            SELECT CASE
+                WHEN is_called THEN last_value ELSE 0
+                END as total_messages
+            FROM pgmq.%I
+        )
+        SELECT
+            %L as queue_name,
+            q_summary.queue_length,
+            q_summary.newest_msg_age_sec,
+            q_summary.oldest_msg_age_sec,
+            all_metrics.total_messages,
+            q_summary.scrape_time,
+            q_summary.queue_visible_length,
+            %L::bigint as default_partition_length
+        FROM q_summary, all_metrics
+        $QUERY$,
+        qtable, qtable || '_msg_id_seq', queue_name, default_partition_length
+    );
+    EXECUTE query INTO result_row;
+    RETURN result_row;
+END;
+$_$;
+
+
+--
+-- Name: metrics_all(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.metrics_all() RETURNS SETOF pgmq.metrics_result
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    row_name RECORD;
+    result_row pgmq.metrics_result;
+BEGIN
+    FOR row_name IN SELECT queue_name FROM pgmq.meta LOOP
+        result_row := pgmq.metrics(row_name.queue_name);
+        RETURN NEXT result_row;
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: notify_queue_listeners(); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.notify_queue_listeners() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  queue_name_extracted TEXT; -- Queue name extracted from trigger table name
+  updated_count        INTEGER; -- Number of rows updated (0 or 1)
+BEGIN
+  queue_name_extracted := substring(TG_TABLE_NAME from 3);
+
+  UPDATE pgmq.notify_insert_throttle
+  SET last_notified_at = clock_timestamp()
+  WHERE queue_name = queue_name_extracted
+    AND (
+      throttle_interval_ms = 0 -- No throttling configured
+          OR clock_timestamp() - last_notified_at >=
+             (throttle_interval_ms * INTERVAL '1 millisecond') -- Throttle interval has elapsed
+    );
+
+  -- Check how many rows were updated (will be 0 or 1)
+  GET DIAGNOSTICS updated_count = ROW_COUNT;
+
+  IF updated_count > 0 THEN
+    PERFORM PG_NOTIFY('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
+  END IF;
+
+RETURN NEW;
+END;
+$$;
+
+
+--
+-- Name: pop(text, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.pop(queue_name text, qty integer DEFAULT 1) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    result pgmq.message_record;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        WITH cte AS
+            (
+                SELECT msg_id
+                FROM pgmq.%I
+                WHERE vt <= clock_timestamp()
+                ORDER BY msg_id ASC
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED
+            )
+        DELETE from pgmq.%I
+        WHERE msg_id IN (select msg_id from cte)
+        RETURNING msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers;
+        $QUERY$,
+        qtable, qtable
+    );
+    RETURN QUERY EXECUTE sql USING qty;
+END;
+$_$;
+
+
+--
+-- Name: purge_queue(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.purge_queue(queue_name text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  deleted_count INTEGER;
+  qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+  -- Get the row count before truncating
+  EXECUTE format('SELECT count(*) FROM pgmq.%I', qtable) INTO deleted_count;
+
+  -- Use TRUNCATE for better performance on large tables
+  EXECUTE format('TRUNCATE TABLE pgmq.%I', qtable);
+
+  -- Return the number of purged rows
+  RETURN deleted_count;
+END
+$$;
+
+
+--
+-- Name: read(text, integer, integer, jsonb); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read(queue_name text, vt integer, qty integer, conditional jsonb DEFAULT '{}'::jsonb) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        WITH cte AS
+        (
+            SELECT msg_id
+            FROM pgmq.%I
+            WHERE vt <= clock_timestamp() AND CASE
+                WHEN %L != '{}'::jsonb THEN (message @> %2$L)::integer
+                ELSE 1
+            END = 1
+            ORDER BY msg_id ASC
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE pgmq.%I m
+        SET
+            last_read_at = clock_timestamp(),
+            vt = clock_timestamp() + %L,
+            read_ct = read_ct + 1
+        FROM cte
+        WHERE m.msg_id = cte.msg_id
+        RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers;
+        $QUERY$,
+        qtable, conditional, qtable, make_interval(secs => vt)
+    );
+    RETURN QUERY EXECUTE sql USING qty;
+END;
+$_$;
+
+
+--
+-- Name: read_grouped(text, integer, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read_grouped(queue_name text, vt integer, qty integer) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        WITH fifo_groups AS (
+            -- Find the minimum msg_id for each FIFO group that's ready to be processed
+            SELECT
+                COALESCE(headers->>'x-pgmq-group', '_default_fifo_group') as fifo_key,
+                MIN(msg_id) as min_msg_id
+            FROM pgmq.%I
+            WHERE vt <= clock_timestamp()
+            GROUP BY COALESCE(headers->>'x-pgmq-group', '_default_fifo_group')
+        ),
+        locked_groups AS (
+            -- Lock the first available message in each FIFO group
+            SELECT
+                m.msg_id,
+                fg.fifo_key
+            FROM pgmq.%I m
+            INNER JOIN fifo_groups fg ON
+                COALESCE(m.headers->>'x-pgmq-group', '_default_fifo_group') = fg.fifo_key
+                AND m.msg_id = fg.min_msg_id
+            WHERE m.vt <= clock_timestamp()
+            ORDER BY m.msg_id ASC
+            FOR UPDATE SKIP LOCKED
+        ),
+        group_priorities AS (
+            -- Assign priority to groups based on their oldest message
+            SELECT
+                fifo_key,
+                msg_id as min_msg_id,
+                ROW_NUMBER() OVER (ORDER BY msg_id) as group_priority
+            FROM locked_groups
+        ),
+        filtered_groups as (
+            SELECT * FROM group_priorities gp
+            WHERE NOT EXISTS (
+                -- Ensure no earlier message in this group is currently being processed
+                SELECT 1
+                FROM pgmq.%I m2
+                WHERE COALESCE(m2.headers->>'x-pgmq-group', '_default_fifo_group') = gp.fifo_key
+                AND m2.vt > clock_timestamp()
+                AND m2.msg_id < gp.min_msg_id
+            )
+        ),
+        available_messages as (
+            SELECT gp.fifo_key, t.msg_id,gp.group_priority,
+                ROW_NUMBER() OVER (PARTITION BY gp.fifo_key ORDER BY t.msg_id) as msg_rank_in_group
+            FROM filtered_groups gp
+            CROSS JOIN LATERAL (
+                SELECT *
+                FROM pgmq.%I t
+                WHERE COALESCE(t.headers->>'x-pgmq-group', '_default_fifo_group') = gp.fifo_key
+                AND t.vt <= clock_timestamp()
+                ORDER BY msg_id
+                LIMIT $1  -- tip to limit query impact, we know we need at most qty in each group
+            ) t
+            ORDER BY gp.group_priority
+        ),
+        batch_selection AS (
+            -- Select messages to fill batch, prioritizing earliest group
+            SELECT
+                msg_id,
+                ROW_NUMBER() OVER (ORDER BY group_priority, msg_rank_in_group) as overall_rank
+            FROM available_messages
+        ),
+        selected_messages AS (
+            -- Limit to requested quantity
+            SELECT msg_id
+            FROM batch_selection
+            WHERE overall_rank <= $1
+            ORDER BY msg_id
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE pgmq.%I m
+        SET
+            vt = clock_timestamp() + %L,
+            read_ct = read_ct + 1,
+            last_read_at = clock_timestamp()
+        FROM selected_messages sm
+        WHERE m.msg_id = sm.msg_id
+        RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers;
+        $QUERY$,
+        qtable, qtable, qtable, qtable, qtable, make_interval(secs => vt)
+    );
+    RETURN QUERY EXECUTE sql USING qty;
+END;
+$_$;
+
+
+--
+-- Name: read_grouped_head(text, integer, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read_grouped_head(queue_name text, vt integer, qty integer) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        WITH fifo_groups AS (
+            -- Determine the absolute head (oldest) message id per FIFO group, regardless of visibility
+            SELECT
+                COALESCE(headers->>'x-pgmq-group', '_default_fifo_group') AS fifo_key,
+                MIN(msg_id) AS head_msg_id
+            FROM pgmq.%1$I
+            GROUP BY COALESCE(headers->>'x-pgmq-group', '_default_fifo_group')
+        ),
+        selected_messages AS (
+            -- Take at most 1 message per group
+            SELECT g.head_msg_id msg_id
+            FROM fifo_groups g
+            JOIN pgmq.%1$I q ON q.msg_id = g.head_msg_id
+	        WHERE q.vt <= clock_timestamp()
+            ORDER BY q.msg_id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE pgmq.%1$I m
+        SET
+            vt = clock_timestamp() + %2$L,
+            read_ct = read_ct + 1,
+            last_read_at = clock_timestamp()
+        FROM selected_messages sm
+        WHERE m.msg_id = sm.msg_id
+        RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers;
+        $QUERY$,
+        qtable, make_interval(secs => vt)
+    );
+    RETURN QUERY EXECUTE sql USING qty;
+END;
+$_$;
+
+
+--
+-- Name: read_grouped_head_with_poll(text, integer, integer, integer, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read_grouped_head_with_poll(queue_name text, vt integer, qty integer, max_poll_seconds integer DEFAULT 5, poll_interval_ms integer DEFAULT 100) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r pgmq.message_record;
+    stop_at TIMESTAMPTZ;
+BEGIN
+    stop_at := clock_timestamp() + make_interval(secs => max_poll_seconds);
+    LOOP
+      IF clock_timestamp() >= stop_at THEN
+        RETURN;
+      END IF;
+
+      FOR r IN
+        SELECT * FROM pgmq.read_grouped_head(queue_name, vt, qty)
+      LOOP
+        RETURN NEXT r;
+      END LOOP;
+      IF FOUND THEN
+        RETURN;
+      ELSE
+        PERFORM pg_sleep(poll_interval_ms::numeric / 1000);
+      END IF;
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: read_grouped_rr(text, integer, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read_grouped_rr(queue_name text, vt integer, qty integer) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        WITH fifo_groups AS (
+            -- Determine the absolute head (oldest) message id per FIFO group, regardless of visibility
+            SELECT
+                COALESCE(headers->>'x-pgmq-group', '_default_fifo_group') AS fifo_key,
+                MIN(msg_id) AS head_msg_id
+            FROM pgmq.%1$I
+            GROUP BY COALESCE(headers->>'x-pgmq-group', '_default_fifo_group')
+        ),
+        eligible_groups AS (
+            -- Only groups whose head message is currently visible
+            -- Acquire a transaction-level advisory lock per group to prevent concurrent selection
+            SELECT
+                g.fifo_key,
+                g.head_msg_id,
+                ROW_NUMBER() OVER (ORDER BY g.head_msg_id) AS group_priority
+            FROM fifo_groups g
+            JOIN pgmq.%2$I h ON h.msg_id = g.head_msg_id
+            WHERE h.vt <= clock_timestamp()
+              AND pg_try_advisory_xact_lock(pg_catalog.hashtextextended(g.fifo_key, 0))
+        ),
+        available_messages AS (
+            -- All currently visible messages starting at the head for each eligible group
+            SELECT
+                m.msg_id,
+                eg.group_priority,
+                ROW_NUMBER() OVER (
+                    PARTITION BY eg.fifo_key
+                    ORDER BY m.msg_id
+                ) AS msg_rank_in_group
+            FROM pgmq.%3$I m
+            JOIN eligible_groups eg
+              ON COALESCE(m.headers->>'x-pgmq-group', '_default_fifo_group') = eg.fifo_key
+            WHERE m.vt <= clock_timestamp()
+              AND m.msg_id >= eg.head_msg_id
+        ),
+        ordered_messages AS (
+            -- Layered round-robin: take rank 1 of all groups by group_priority, then rank 2, etc.
+            -- Assign selection order before locking
+            SELECT msg_id, ROW_NUMBER() OVER (ORDER BY msg_rank_in_group, group_priority) as selection_order
+            FROM available_messages
+        ),
+        selected_messages AS (
+            -- Lock the messages in the correct order, preserving selection_order
+            SELECT om.msg_id, om.selection_order
+            FROM ordered_messages om
+            JOIN pgmq.%4$I m ON m.msg_id = om.msg_id
+            WHERE om.selection_order <= $1
+            ORDER BY om.selection_order
+            FOR UPDATE OF m SKIP LOCKED
+        ),
+        updated_messages AS (
+            UPDATE pgmq.%5$I m
+            SET
+                vt = clock_timestamp() + %6$L,
+                read_ct = read_ct + 1,
+                last_read_at = clock_timestamp()
+            FROM selected_messages sm
+            WHERE m.msg_id = sm.msg_id
+              AND m.vt <= clock_timestamp() -- final guard to avoid duplicate reads under races
+            RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers, sm.selection_order
+        )
+        SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers
+        FROM updated_messages
+        ORDER BY selection_order;
+        $QUERY$,
+        qtable, qtable, qtable, qtable, qtable, make_interval(secs => vt)
+    );
+    RETURN QUERY EXECUTE sql USING qty;
+END;
+$_$;
+
+
+--
+-- Name: read_grouped_rr_with_poll(text, integer, integer, integer, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read_grouped_rr_with_poll(queue_name text, vt integer, qty integer, max_poll_seconds integer DEFAULT 5, poll_interval_ms integer DEFAULT 100) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r pgmq.message_record;
+    stop_at TIMESTAMP;
+BEGIN
+    stop_at := clock_timestamp() + make_interval(secs => max_poll_seconds);
+    LOOP
+      IF (SELECT clock_timestamp() >= stop_at) THEN
+        RETURN;
+      END IF;
+
+      FOR r IN
+        SELECT * FROM pgmq.read_grouped_rr(queue_name, vt, qty)
+      LOOP
+        RETURN NEXT r;
+      END LOOP;
+      IF FOUND THEN
+        RETURN;
+      ELSE
+        PERFORM pg_sleep(poll_interval_ms::numeric / 1000);
+      END IF;
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: read_grouped_with_poll(text, integer, integer, integer, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read_grouped_with_poll(queue_name text, vt integer, qty integer, max_poll_seconds integer DEFAULT 5, poll_interval_ms integer DEFAULT 100) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r pgmq.message_record;
+    stop_at TIMESTAMP;
+BEGIN
+    stop_at := clock_timestamp() + make_interval(secs => max_poll_seconds);
+    LOOP
+      IF (SELECT clock_timestamp() >= stop_at) THEN
+        RETURN;
+      END IF;
+
+      FOR r IN
+        SELECT * FROM pgmq.read_grouped(queue_name, vt, qty)
+      LOOP
+        RETURN NEXT r;
+      END LOOP;
+      IF FOUND THEN
+        RETURN;
+      ELSE
+        PERFORM pg_sleep(poll_interval_ms::numeric / 1000);
+      END IF;
+    END LOOP;
+END;
+$$;
+
+
+--
+-- Name: read_with_poll(text, integer, integer, integer, integer, jsonb); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.read_with_poll(queue_name text, vt integer, qty integer, max_poll_seconds integer DEFAULT 5, poll_interval_ms integer DEFAULT 100, conditional jsonb DEFAULT '{}'::jsonb) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    r pgmq.message_record;
+    stop_at TIMESTAMP;
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    stop_at := clock_timestamp() + make_interval(secs => max_poll_seconds);
+    LOOP
+      IF (SELECT clock_timestamp() >= stop_at) THEN
+        RETURN;
+      END IF;
+
+      sql := FORMAT(
+          $QUERY$
+          WITH cte AS
+          (
+              SELECT msg_id
+              FROM pgmq.%I
+              WHERE vt <= clock_timestamp() AND CASE
+                  WHEN %L != '{}'::jsonb THEN (message @> %2$L)::integer
+                  ELSE 1
+              END = 1
+              ORDER BY msg_id ASC
+              LIMIT $1
+              FOR UPDATE SKIP LOCKED
+          )
+          UPDATE pgmq.%I m
+          SET
+              last_read_at = clock_timestamp(),
+              vt = clock_timestamp() + %L,
+              read_ct = read_ct + 1
+          FROM cte
+          WHERE m.msg_id = cte.msg_id
+          RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers;
+          $QUERY$,
+          qtable, conditional, qtable, make_interval(secs => vt)
+      );
+
+      FOR r IN
+        EXECUTE sql USING qty
+      LOOP
+        RETURN NEXT r;
+      END LOOP;
+      IF FOUND THEN
+        RETURN;
+      ELSE
+        PERFORM pg_sleep(poll_interval_ms::numeric / 1000);
+      END IF;
+    END LOOP;
+END;
+$_$;
+
+
+--
+-- Name: send(text, jsonb); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send(queue_name text, msg jsonb) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send(queue_name, msg, NULL, clock_timestamp());
+$$;
+
+
+--
+-- Name: send(text, jsonb, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send(queue_name text, msg jsonb, delay integer) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send(queue_name, msg, NULL, clock_timestamp() + make_interval(secs => delay));
+$$;
+
+
+--
+-- Name: send(text, jsonb, jsonb); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send(queue_name text, msg jsonb, headers jsonb) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send(queue_name, msg, headers, clock_timestamp());
+$$;
+
+
+--
+-- Name: send(text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send(queue_name text, msg jsonb, delay timestamp with time zone) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send(queue_name, msg, NULL, delay);
+$$;
+
+
+--
+-- Name: send(text, jsonb, jsonb, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send(queue_name text, msg jsonb, headers jsonb, delay integer) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send(queue_name, msg, headers, clock_timestamp() + make_interval(secs => delay));
+$$;
+
+
+--
+-- Name: send(text, jsonb, jsonb, timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send(queue_name text, msg jsonb, headers jsonb, delay timestamp with time zone) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+            $QUERY$
+        INSERT INTO pgmq.%I (vt, message, headers)
+        VALUES ($2, $1, $3)
+        RETURNING msg_id;
+        $QUERY$,
+            qtable
+           );
+    RETURN QUERY EXECUTE sql USING msg, delay, headers;
+END;
+$_$;
+
+
+--
+-- Name: send_batch(text, jsonb[]); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch(queue_name text, msgs jsonb[]) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch(queue_name, msgs, NULL, clock_timestamp());
+$$;
+
+
+--
+-- Name: send_batch(text, jsonb[], jsonb[]); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch(queue_name text, msgs jsonb[], headers jsonb[]) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch(queue_name, msgs, headers, clock_timestamp());
+$$;
+
+
+--
+-- Name: send_batch(text, jsonb[], integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch(queue_name text, msgs jsonb[], delay integer) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch(queue_name, msgs, NULL, clock_timestamp() + make_interval(secs => delay));
+$$;
+
+
+--
+-- Name: send_batch(text, jsonb[], timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch(queue_name text, msgs jsonb[], delay timestamp with time zone) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch(queue_name, msgs, NULL, delay);
+$$;
+
+
+--
+-- Name: send_batch(text, jsonb[], jsonb[], integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch(queue_name text, msgs jsonb[], headers jsonb[], delay integer) RETURNS SETOF bigint
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch(queue_name, msgs, headers, clock_timestamp() + make_interval(secs => delay));
+$$;
+
+
+--
+-- Name: send_batch(text, jsonb[], jsonb[], timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch(queue_name text, msgs jsonb[], headers jsonb[], delay timestamp with time zone) RETURNS SETOF bigint
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pgmq._validate_batch_params(msgs, headers);
+    RETURN QUERY SELECT * FROM pgmq._send_batch(queue_name, msgs, headers, delay);
+END;
+$$;
+
+
+--
+-- Name: send_batch_topic(text, jsonb[]); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch_topic(routing_key text, msgs jsonb[]) RETURNS TABLE(queue_name text, msg_id bigint)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch_topic(routing_key, msgs, NULL, clock_timestamp());
+$$;
+
+
+--
+-- Name: send_batch_topic(text, jsonb[], jsonb[]); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch_topic(routing_key text, msgs jsonb[], headers jsonb[]) RETURNS TABLE(queue_name text, msg_id bigint)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch_topic(routing_key, msgs, headers, clock_timestamp());
+$$;
+
+
+--
+-- Name: send_batch_topic(text, jsonb[], integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch_topic(routing_key text, msgs jsonb[], delay integer) RETURNS TABLE(queue_name text, msg_id bigint)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch_topic(routing_key, msgs, NULL, clock_timestamp() + make_interval(secs => delay));
+$$;
+
+
+--
+-- Name: send_batch_topic(text, jsonb[], timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch_topic(routing_key text, msgs jsonb[], delay timestamp with time zone) RETURNS TABLE(queue_name text, msg_id bigint)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch_topic(routing_key, msgs, NULL, delay);
+$$;
+
+
+--
+-- Name: send_batch_topic(text, jsonb[], jsonb[], integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch_topic(routing_key text, msgs jsonb[], headers jsonb[], delay integer) RETURNS TABLE(queue_name text, msg_id bigint)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.send_batch_topic(routing_key, msgs, headers, clock_timestamp() + make_interval(secs => delay));
+$$;
+
+
+--
+-- Name: send_batch_topic(text, jsonb[], jsonb[], timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_batch_topic(routing_key text, msgs jsonb[], headers jsonb[], delay timestamp with time zone) RETURNS TABLE(queue_name text, msg_id bigint)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    b RECORD;
+BEGIN
+    PERFORM pgmq.validate_routing_key(routing_key);
+
+    -- Validate batch parameters once (not per queue)
+    PERFORM pgmq._validate_batch_params(msgs, headers);
+
+    -- Filter matching patterns in SQL for better performance (uses index)
+    -- Any failure will rollback the entire transaction
+    FOR b IN
+        SELECT DISTINCT tb.queue_name
+        FROM pgmq.topic_bindings tb
+        WHERE routing_key ~ tb.compiled_regex
+        ORDER BY tb.queue_name -- Deterministic ordering, deduplicated by queue_name
+        LOOP
+            -- Use private _send_batch to avoid redundant validation
+            RETURN QUERY
+            SELECT b.queue_name, batch_result.msg_id
+            FROM pgmq._send_batch(b.queue_name, msgs, headers, delay) AS batch_result(msg_id);
+        END LOOP;
+
+    RETURN;
+END;
+$$;
+
+
+--
+-- Name: send_topic(text, jsonb); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_topic(routing_key text, msg jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RETURN pgmq.send_topic(routing_key, msg, NULL, 0);
+END;
+$$;
+
+
+--
+-- Name: send_topic(text, jsonb, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_topic(routing_key text, msg jsonb, delay integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RETURN pgmq.send_topic(routing_key, msg, NULL, delay);
+END;
+$$;
+
+
+--
+-- Name: send_topic(text, jsonb, jsonb, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.send_topic(routing_key text, msg jsonb, headers jsonb, delay integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    b             RECORD;
+    matched_count integer := 0;
+BEGIN
+    PERFORM pgmq.validate_routing_key(routing_key);
+
+    IF msg IS NULL THEN
+        RAISE EXCEPTION 'msg cannot be NULL';
+    END IF;
+
+    IF delay < 0 THEN
+        RAISE EXCEPTION 'delay cannot be negative, got: %', delay;
+    END IF;
+
+    -- Filter matching patterns in SQL for better performance (uses index)
+    -- Any failure will rollback the entire transaction
+    FOR b IN
+        SELECT DISTINCT tb.queue_name
+        FROM pgmq.topic_bindings tb
+        WHERE routing_key ~ tb.compiled_regex
+        ORDER BY tb.queue_name -- Deterministic ordering, deduplicated by queue_name
+        LOOP
+            PERFORM pgmq.send(b.queue_name, msg, headers, delay);
+            matched_count := matched_count + 1;
+        END LOOP;
+
+    RETURN matched_count;
+END;
+$$;
+
+
+--
+-- Name: set_vt(text, bigint[], integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.set_vt(queue_name text, msg_ids bigint[], vt integer) RETURNS SETOF pgmq.message_record
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.set_vt(queue_name, msg_ids, clock_timestamp() + make_interval(secs => vt));
+$$;
+
+
+--
+-- Name: set_vt(text, bigint[], timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.set_vt(queue_name text, msg_ids bigint[], vt timestamp with time zone) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        UPDATE pgmq.%I
+        SET vt = $1
+        WHERE msg_id = ANY($2)
+        RETURNING msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers;
+        $QUERY$,
+        qtable
+    );
+    RETURN QUERY EXECUTE sql USING vt, msg_ids;
+END;
+$_$;
+
+
+--
+-- Name: set_vt(text, bigint, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.set_vt(queue_name text, msg_id bigint, vt integer) RETURNS SETOF pgmq.message_record
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM pgmq.set_vt(queue_name, msg_id, clock_timestamp() + make_interval(secs => vt));
+$$;
+
+
+--
+-- Name: set_vt(text, bigint, timestamp with time zone); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.set_vt(queue_name text, msg_id bigint, vt timestamp with time zone) RETURNS SETOF pgmq.message_record
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    sql TEXT;
+    result pgmq.message_record;
+    qtable TEXT := pgmq.format_table_name(queue_name, 'q');
+BEGIN
+    sql := FORMAT(
+        $QUERY$
+        UPDATE pgmq.%I
+        SET vt = $1
+        WHERE msg_id = $2
+        RETURNING msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers;
+        $QUERY$,
+        qtable
+    );
+    RETURN QUERY EXECUTE sql USING vt, msg_id;
+END;
+$_$;
+
+
+--
+-- Name: test_routing(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.test_routing(routing_key text) RETURNS TABLE(pattern text, queue_name text, compiled_regex text)
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    PERFORM pgmq.validate_routing_key(routing_key);
+    RETURN QUERY
+        SELECT b.pattern,
+               b.queue_name,
+               b.compiled_regex
+        FROM pgmq.topic_bindings b
+        WHERE routing_key ~ b.compiled_regex
+        ORDER BY b.pattern;
+END;
+$$;
+
+
+--
+-- Name: unbind_topic(text, text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.unbind_topic(pattern text, queue_name text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    rows_deleted integer;
+BEGIN
+    IF pattern IS NULL OR pattern = '' THEN
+        RAISE EXCEPTION 'pattern cannot be NULL or empty';
+    END IF;
+
+    IF queue_name IS NULL OR queue_name = '' THEN
+        RAISE EXCEPTION 'queue_name cannot be NULL or empty';
+    END IF;
+
+    DELETE
+    FROM pgmq.topic_bindings
+    WHERE topic_bindings.pattern = unbind_topic.pattern
+      AND topic_bindings.queue_name = unbind_topic.queue_name;
+
+    GET DIAGNOSTICS rows_deleted = ROW_COUNT;
+
+    IF rows_deleted > 0 THEN
+        RETURN true;
+    ELSE
+        RETURN false;
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: update_notify_insert(text, integer); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.update_notify_insert(queue_name text, throttle_interval_ms integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF throttle_interval_ms < 0 THEN
+        RAISE EXCEPTION 'throttle_interval_ms must be non-negative, got: %', throttle_interval_ms;
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pgmq.meta WHERE meta.queue_name = update_notify_insert.queue_name) THEN
+        RAISE EXCEPTION 'Queue "%" does not exist. Create the queue first using pgmq.create()', queue_name;
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pgmq.notify_insert_throttle WHERE notify_insert_throttle.queue_name = update_notify_insert.queue_name) THEN
+        RAISE EXCEPTION 'Queue "%" does not have notify_insert enabled. Enable it first using pgmq.enable_notify_insert()', queue_name;
+    END IF;
+
+    UPDATE pgmq.notify_insert_throttle
+    SET throttle_interval_ms = update_notify_insert.throttle_interval_ms,
+        last_notified_at = to_timestamp(0)
+    WHERE notify_insert_throttle.queue_name = update_notify_insert.queue_name;
+END;
+$$;
+
+
+--
+-- Name: validate_queue_name(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.validate_queue_name(queue_name text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF length(queue_name) > 47 THEN
+    -- complete table identifier must be <= 63
+    -- https://www.postgresql.org/docs/17/sql-syntax-lexical.html#SQL-SYNTAX-IDENTIFIERS
+    -- e.g. template_pgmq_q_my_queue is an identifier for my_queue when partitioned
+    -- template_pgmq_q_ (16) + <a max length queue name> (47) = 63
+    RAISE EXCEPTION 'queue name is too long, maximum length is 47 characters';
+  END IF;
+END;
+$$;
+
+
+--
+-- Name: validate_routing_key(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.validate_routing_key(routing_key text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+BEGIN
+    -- Valid routing key examples:
+    --   "logs.error"
+    --   "app.user-service.auth"
+    --   "system_events.db.connection_failed"
+    --
+    -- Invalid routing key examples:
+    --   ""                     - empty
+    --   ".logs.error"          - starts with dot
+    --   "logs.error."          - ends with dot
+    --   "logs..error"          - consecutive dots
+    --   "logs.error!"          - invalid character
+    --   "logs error"           - space not allowed
+    --   "logs.*"               - wildcards not allowed in routing keys
+
+    IF routing_key IS NULL OR routing_key = '' THEN
+        RAISE EXCEPTION 'routing_key cannot be NULL or empty';
+    END IF;
+
+    IF length(routing_key) > 255 THEN
+        RAISE EXCEPTION 'routing_key length cannot exceed 255 characters, got % characters', length(routing_key);
+    END IF;
+
+    IF routing_key !~ '^[a-zA-Z0-9._-]+$' THEN
+        RAISE EXCEPTION 'routing_key contains invalid characters. Only alphanumeric, dots, hyphens, and underscores are allowed. Got: %', routing_key;
+    END IF;
+
+    IF routing_key ~ '^\.' THEN
+        RAISE EXCEPTION 'routing_key cannot start with a dot. Got: %', routing_key;
+    END IF;
+
+    IF routing_key ~ '\.$' THEN
+        RAISE EXCEPTION 'routing_key cannot end with a dot. Got: %', routing_key;
+    END IF;
+
+    IF routing_key ~ '\.\.' THEN
+        RAISE EXCEPTION 'routing_key cannot contain consecutive dots. Got: %', routing_key;
+    END IF;
+
+    RETURN true;
+END;
+$_$;
+
+
+--
+-- Name: validate_topic_pattern(text); Type: FUNCTION; Schema: pgmq; Owner: -
+--
+
+CREATE FUNCTION pgmq.validate_topic_pattern(pattern text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+BEGIN
+    -- Valid pattern examples:
+    --   "logs.*"           - matches one segment after logs. (e.g., logs.error, logs.info)
+    --   "logs.#"           - matches one or more segments after logs. (e.g., logs.error, logs.api.error)
+    --   "*.error"          - matches one segment before .error (e.g., app.error, db.error)
+    --   "#.error"          - matches one or more segments before .error (e.g., app.error, x.y.error)
+    --   "app.*.#"          - mixed wildcards (one segment then one or more)
+    --   "#"                - catch-all pattern, matches any routing key
+    --
+    -- Invalid pattern examples:
+    --   ".logs.*"          - starts with dot
+    --   "logs.*."          - ends with dot
+    --   "logs..error"      - consecutive dots
+    --   "logs.**"          - consecutive stars
+    --   "logs.##"          - consecutive hashes
+    --   "logs.*#"          - adjacent wildcards
+    --   "logs.error!"      - invalid character
+
+    IF pattern IS NULL OR pattern = '' THEN
+        RAISE EXCEPTION 'pattern cannot be NULL or empty';
+    END IF;
+
+    IF length(pattern) > 255 THEN
+        RAISE EXCEPTION 'pattern length cannot exceed 255 characters, got % characters', length(pattern);
+    END IF;
+
+    IF pattern !~ '^[a-zA-Z0-9._\-*#]+$' THEN
+        RAISE EXCEPTION 'pattern contains invalid characters. Only alphanumeric, dots, hyphens, underscores, *, and # are allowed. Got: %', pattern;
+    END IF;
+
+    IF pattern ~ '^\.' THEN
+        RAISE EXCEPTION 'pattern cannot start with a dot. Got: %', pattern;
+    END IF;
+
+    IF pattern ~ '\.$' THEN
+        RAISE EXCEPTION 'pattern cannot end with a dot. Got: %', pattern;
+    END IF;
+
+    IF pattern ~ '\.\.' THEN
+        RAISE EXCEPTION 'pattern cannot contain consecutive dots. Got: %', pattern;
+    END IF;
+
+    IF pattern ~ '\*\*' THEN
+        RAISE EXCEPTION 'pattern cannot contain consecutive stars (**). Use # for multi-segment matching. Got: %', pattern;
+    END IF;
+
+    IF pattern ~ '##' THEN
+        RAISE EXCEPTION 'pattern cannot contain consecutive hashes (##). A single # already matches zero or more segments. Got: %', pattern;
+    END IF;
+
+    IF pattern ~ '\*#' OR pattern ~ '#\*' THEN
+        RAISE EXCEPTION 'pattern cannot contain adjacent wildcards (*# or #*). Separate wildcards with dots. Got: %', pattern;
+    END IF;
+
+    RETURN true;
+END;
+$_$;
+
+
+--
+-- Name: _is_valid_email(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._is_valid_email(p_email text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$ SELECT p_email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$' $_$;
+
+
+--
+-- Name: _jsonb_fill_step(jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._jsonb_fill_step(p_state jsonb, p_next jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(p_next, '{}'::jsonb) || coalesce(p_state, '{}'::jsonb) $$;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: feature_flag; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.feature_flag (
+    flag_key text NOT NULL,
+    gap text NOT NULL,
+    enable_order smallint NOT NULL,
+    description text NOT NULL,
+    enabled boolean DEFAULT false NOT NULL,
+    required_settings text[] DEFAULT '{}'::text[] NOT NULL,
+    required_secrets text[] DEFAULT '{}'::text[] NOT NULL,
+    changed_at timestamp with time zone,
+    changed_by text,
+    CONSTRAINT feature_flag_gap_format CHECK ((gap ~ '^GAP-00[1-7]$'::text)),
+    CONSTRAINT feature_flag_key_format CHECK ((flag_key ~ '^[A-Z][A-Z0-9_]+$'::text))
+);
+
+
+--
+-- Name: _lock_flag(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._lock_flag(p_flag_key text) RETURNS shared.feature_flag
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_flag shared.feature_flag;
+BEGIN
+    -- Serialize gate changes: two admins enabling and disabling neighbours cannot race past
+    -- each other's checks.
+    PERFORM pg_advisory_xact_lock(hashtext('shared.feature_flag'));
+    SELECT * INTO v_flag FROM shared.feature_flag WHERE flag_key = p_flag_key FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'flag', format('no flag %s (see gdp flags list)', p_flag_key));
+    END IF;
+    RETURN v_flag;
+END
+$$;
+
+
+--
+-- Name: _meta_phone_digits(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT ltrim(p_e164, '+') $$;
+
+
+--
+-- Name: _normalize_email(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._normalize_email(p_email text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT nullif(lower(btrim(p_email)), '') $$;
+
+
+--
+-- Name: _normalize_gender(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._normalize_gender(p_gender text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE lower(btrim(p_gender))
+        WHEN 'f' THEN 'f' WHEN 'female' THEN 'f' WHEN 'woman' THEN 'f'
+        WHEN 'm' THEN 'm' WHEN 'male' THEN 'm' WHEN 'man' THEN 'm'
+    END
+$$;
+
+
+--
+-- Name: _normalize_phone(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._normalize_phone(p_phone text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    WITH stripped AS (
+        SELECT regexp_replace(btrim(p_phone), '[\s().\-/]', '', 'g') AS s
+    ), prefixed AS (
+        SELECT CASE WHEN s LIKE '00%' THEN '+' || substr(s, 3) ELSE s END AS s FROM stripped
+    )
+    SELECT CASE WHEN s ~ '^\+[1-9][0-9]{6,14}$' THEN s END FROM prefixed
+$_$;
+
+
+--
+-- Name: _person_before_write(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._person_before_write() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_phone text;
+BEGIN
+    NEW.email := shared._normalize_email(NEW.email);
+    IF NEW.email IS NULL THEN
+        PERFORM shared._raise('GD400', 'email', 'is required');
+    ELSIF NOT shared._is_valid_email(NEW.email) THEN
+        PERFORM shared._raise('GD400', 'email', 'is not a valid email address');
+    END IF;
+
+    IF nullif(btrim(NEW.phone), '') IS NULL THEN
+        NEW.phone := NULL;
+    ELSE
+        v_phone := shared._normalize_phone(NEW.phone);
+        IF v_phone IS NULL THEN
+            PERFORM shared._raise('GD400', 'phone',
+                'must be E.164: a + and the country code, e.g. +14155550123');
+        END IF;
+        NEW.phone := v_phone;
+    END IF;
+
+    NEW.country := upper(nullif(btrim(NEW.country), ''));
+    IF NEW.country IS NOT NULL AND NEW.country !~ '^[A-Z]{2}$' THEN
+        PERFORM shared._raise('GD400', 'country', 'must be an ISO 3166-1 alpha-2 code, e.g. US');
+    END IF;
+    IF nullif(btrim(NEW.gender), '') IS NULL THEN
+        NEW.gender := NULL;
+    ELSE
+        NEW.gender := shared._normalize_gender(NEW.gender);
+        IF NEW.gender IS NULL THEN
+            PERFORM shared._raise('GD400', 'gender', 'must be f or m');
+        END IF;
+    END IF;
+
+    NEW.first_name := nullif(btrim(NEW.first_name), '');
+    NEW.last_name := nullif(btrim(NEW.last_name), '');
+    NEW.city := nullif(btrim(NEW.city), '');
+    NEW.state := nullif(btrim(NEW.state), '');
+    NEW.zip := nullif(btrim(NEW.zip), '');
+    NEW.utm_source := nullif(btrim(NEW.utm_source), '');
+    NEW.utm_medium := nullif(btrim(NEW.utm_medium), '');
+    NEW.utm_campaign := nullif(btrim(NEW.utm_campaign), '');
+    NEW.utm_content := nullif(btrim(NEW.utm_content), '');
+    NEW.utm_term := nullif(btrim(NEW.utm_term), '');
+    NEW.meta_fbp := nullif(btrim(NEW.meta_fbp), '');
+    NEW.meta_fbc := nullif(btrim(NEW.meta_fbc), '');
+    NEW.meta_lead_form_id := nullif(btrim(NEW.meta_lead_form_id), '');
+    NEW.source_product := nullif(btrim(NEW.source_product), '');
+
+    IF TG_OP = 'UPDATE' THEN
+        IF coalesce(current_setting('gdp.allow_attribution_rewrite', true), '') <> 'on' THEN
+            NEW.utm_source := coalesce(OLD.utm_source, NEW.utm_source);
+            NEW.utm_medium := coalesce(OLD.utm_medium, NEW.utm_medium);
+            NEW.utm_campaign := coalesce(OLD.utm_campaign, NEW.utm_campaign);
+            NEW.utm_content := coalesce(OLD.utm_content, NEW.utm_content);
+            NEW.utm_term := coalesce(OLD.utm_term, NEW.utm_term);
+            NEW.meta_fbp := coalesce(OLD.meta_fbp, NEW.meta_fbp);
+            NEW.meta_fbc := coalesce(OLD.meta_fbc, NEW.meta_fbc);
+            NEW.meta_lead_form_id := coalesce(OLD.meta_lead_form_id, NEW.meta_lead_form_id);
+            NEW.source_product := coalesce(OLD.source_product, NEW.source_product);
+        END IF;
+        NEW.id := OLD.id;
+        NEW.created_at := OLD.created_at;
+        IF NEW.consent_status IS DISTINCT FROM OLD.consent_status
+           AND NEW.consent_changed_at IS NOT DISTINCT FROM OLD.consent_changed_at THEN
+            NEW.consent_changed_at := now();
+        END IF;
+        -- Only a real change moves updated_at, so a resent lead leaves the row as it was.
+        IF NEW IS DISTINCT FROM OLD THEN
+            NEW.updated_at := now();
+        END IF;
+    ELSIF NEW.consent_status <> 'unknown' AND NEW.consent_changed_at IS NULL THEN
+        NEW.consent_changed_at := now();
+    END IF;
+    RETURN NEW;
+END
+$_$;
+
+
+--
+-- Name: _person_input_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._person_input_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT ARRAY['email', 'phone', 'first_name', 'last_name', 'city', 'state', 'zip', 'country',
+                 'date_of_birth', 'gender', 'utm_source', 'utm_medium', 'utm_campaign',
+                 'utm_content', 'utm_term', 'meta_fbp', 'meta_fbc', 'meta_lead_form_id',
+                 'source_product', 'lifecycle_stage', 'properties', 'identities']
+$$;
+
+
+--
+-- Name: _person_input_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._person_input_problem(p jsonb) RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
+            ARRAY['person', 'must be a JSON object']
+        WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(p) AS k(key)
+                     WHERE k.key <> ALL (shared._person_input_keys())) THEN
+            ARRAY[(SELECT min(k.key) FROM jsonb_object_keys(p) AS k(key)
+                   WHERE k.key <> ALL (shared._person_input_keys())),
+                  'is not a person field']
+        WHEN EXISTS (SELECT 1 FROM jsonb_each(p) AS f(key, value)
+                     WHERE f.key NOT IN ('properties', 'identities')
+                       AND jsonb_typeof(f.value) NOT IN ('string', 'null')) THEN
+            ARRAY[(SELECT min(f.key) FROM jsonb_each(p) AS f(key, value)
+                   WHERE f.key NOT IN ('properties', 'identities')
+                     AND jsonb_typeof(f.value) NOT IN ('string', 'null')),
+                  'must be a string']
+        WHEN shared._normalize_email(p ->> 'email') IS NULL THEN
+            ARRAY['email', 'is required']
+        WHEN NOT shared._is_valid_email(shared._normalize_email(p ->> 'email')) THEN
+            ARRAY['email', 'is not a valid email address']
+        WHEN nullif(btrim(p ->> 'phone'), '') IS NOT NULL
+             AND shared._normalize_phone(p ->> 'phone') IS NULL THEN
+            ARRAY['phone', 'must be E.164: a + and the country code, e.g. +14155550123']
+        WHEN nullif(btrim(p ->> 'lifecycle_stage'), '') IS NOT NULL
+             AND btrim(p ->> 'lifecycle_stage') <> ALL (enum_range(NULL::shared.lifecycle_stage)::text[]) THEN
+            ARRAY['lifecycle_stage', 'must be one of lead, activated, customer, churned']
+        WHEN nullif(btrim(p ->> 'country'), '') IS NOT NULL
+             AND upper(btrim(p ->> 'country')) !~ '^[A-Z]{2}$' THEN
+            ARRAY['country', 'must be an ISO 3166-1 alpha-2 code, e.g. US']
+        WHEN nullif(btrim(p ->> 'gender'), '') IS NOT NULL
+             AND shared._normalize_gender(p ->> 'gender') IS NULL THEN
+            ARRAY['gender', 'must be f or m']
+        WHEN nullif(btrim(p ->> 'date_of_birth'), '') IS NOT NULL
+             AND shared._try_iso_date(btrim(p ->> 'date_of_birth')) IS NULL THEN
+            ARRAY['date_of_birth', 'must be a date as YYYY-MM-DD']
+        WHEN nullif(btrim(p ->> 'source_product'), '') IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM shared.product AS pr
+                             WHERE pr.product_id = btrim(p ->> 'source_product')) THEN
+            ARRAY['source_product', 'is not a known product']
+        WHEN p ? 'properties' AND jsonb_typeof(p -> 'properties') NOT IN ('object', 'null') THEN
+            ARRAY['properties', 'must be a JSON object']
+        WHEN p ? 'identities' AND jsonb_typeof(p -> 'identities') NOT IN ('array', 'null') THEN
+            ARRAY['identities', 'must be a JSON array of {provider, external_id}']
+        WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(
+                         CASE WHEN jsonb_typeof(p -> 'identities') = 'array'
+                              THEN p -> 'identities' ELSE '[]'::jsonb END) AS i(v)
+                     WHERE jsonb_typeof(i.v) <> 'object'
+                        OR coalesce(i.v ->> 'provider', '') !~ '^[a-z][a-z0-9_]{1,39}$'
+                        OR length(coalesce(i.v ->> 'external_id', '')) NOT BETWEEN 1 AND 255
+                        OR (i.v ? 'metadata' AND jsonb_typeof(i.v -> 'metadata') <> 'object')) THEN
+            ARRAY['identities', 'each needs a provider (lowercase slug) and an external_id']
+    END
+$_$;
+
+
+--
+-- Name: _raise(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._raise(p_sqlstate text, p_field text, p_message text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = p_sqlstate,
+        MESSAGE = CASE WHEN p_field IS NULL THEN p_message ELSE p_field || ': ' || p_message END,
+        COLUMN = coalesce(p_field, '');
+END
+$$;
+
+
+--
+-- Name: _require_actor(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._require_actor(p_actor text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF nullif(btrim(p_actor), '') IS NULL THEN
+        PERFORM shared._raise('GD400', 'actor', 'is required (who is making the change)');
+    END IF;
+    RETURN btrim(p_actor);
+END
+$$;
+
+
+--
+-- Name: _setting_present(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._setting_present(p_value jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT p_value IS NOT NULL
+       AND p_value NOT IN ('null'::jsonb, '""'::jsonb, '{}'::jsonb, '[]'::jsonb)
+$$;
+
+
+--
+-- Name: _sha256_hex(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._sha256_hex(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT encode(pg_catalog.sha256(convert_to(p_value, 'UTF8')), 'hex') $$;
+
+
+--
+-- Name: _try_iso_date(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._try_iso_date(p_value text) RETURNS date
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $_$
+BEGIN
+    IF p_value !~ '^\d{4}-\d{2}-\d{2}$' THEN
+        RETURN NULL;
+    END IF;
+    RETURN p_value::date;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$_$;
+
+
+--
+-- Name: deploy_checklist_item; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.deploy_checklist_item (
+    item_key text NOT NULL,
+    "position" smallint NOT NULL,
+    title text NOT NULL,
+    acknowledged_by text,
+    acknowledged_at timestamp with time zone,
+    note text,
+    CONSTRAINT deploy_checklist_item_ack_complete CHECK (((acknowledged_by IS NULL) = (acknowledged_at IS NULL))),
+    CONSTRAINT deploy_checklist_item_key_format CHECK ((item_key ~ '^[a-z][a-z0-9_]+$'::text))
+);
+
+
+--
+-- Name: acknowledge_checklist_item(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.acknowledge_checklist_item(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_item shared.deploy_checklist_item;
+BEGIN
+    SELECT * INTO v_item FROM shared.deploy_checklist_item WHERE item_key = p_item_key FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'item',
+            format('no checklist item %s (see gdp checklist list)', p_item_key));
+    END IF;
+    IF v_item.acknowledged_at IS NOT NULL THEN
+        RETURN v_item;
+    END IF;
+    UPDATE shared.deploy_checklist_item
+    SET acknowledged_by = v_actor, acknowledged_at = now(), note = p_note
+    WHERE item_key = p_item_key
+    RETURNING * INTO v_item;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('checklist', p_item_key, v_actor, 'null',
+            jsonb_build_object('acknowledged_by', v_actor), p_note);
+    RETURN v_item;
+END
+$$;
+
+
+--
+-- Name: authenticate_service_key(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.authenticate_service_key(p_service_key text) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_row shared.service_key;
+BEGIN
+    IF p_service_key IS NULL OR length(p_service_key) > 200 THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO v_row FROM shared.service_key
+    WHERE key_sha256 = shared._sha256_hex(p_service_key) AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_row.last_used_at IS NULL OR v_row.last_used_at < now() - interval '1 minute' THEN
+        UPDATE shared.service_key SET last_used_at = now() WHERE id = v_row.id;
+    END IF;
+    RETURN v_row.product_id;
+END
+$$;
+
+
+--
+-- Name: create_service_key(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.create_service_key(p_product_id text, p_actor text, p_label text DEFAULT NULL::text) RETURNS TABLE(key_id uuid, service_key text, key_prefix text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_secret text;
+    v_key text;
+    v_id uuid;
+BEGIN
+    PERFORM 1 FROM shared.product WHERE product_id = p_product_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD400', 'product', format('%s is not a known product', p_product_id));
+    END IF;
+    v_secret := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+    v_key := format('gdp_sk_%s_%s', p_product_id, v_secret);
+    INSERT INTO shared.service_key (product_id, key_prefix, key_sha256, label, created_by)
+    VALUES (p_product_id, left(v_key, length(p_product_id) + 16), shared._sha256_hex(v_key),
+            p_label, v_actor)
+    RETURNING id INTO v_id;
+    RETURN QUERY SELECT v_id, v_key, left(v_key, length(p_product_id) + 16);
+END
+$$;
+
+
+--
+-- Name: disable_flag(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.disable_flag(p_flag_key text, p_actor text, p_cascade boolean DEFAULT false, p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_flag shared.feature_flag := shared._lock_flag(p_flag_key);
+    v_dependents text[];
+    v_dependent text;
+BEGIN
+    IF NOT v_flag.enabled THEN
+        RETURN v_flag;
+    END IF;
+    SELECT array_agg(fp.flag_key ORDER BY f.enable_order DESC, fp.flag_key) INTO v_dependents
+    FROM shared.feature_flag_prerequisite AS fp
+    JOIN shared.feature_flag AS f ON f.flag_key = fp.flag_key
+    WHERE fp.requires_flag_key = p_flag_key AND f.enabled;
+    IF v_dependents IS NOT NULL THEN
+        IF NOT p_cascade THEN
+            PERFORM shared._raise('GD423', 'flag',
+                format('%s refused: %s depend on it and are on (disable them first, or cascade)',
+                       p_flag_key, array_to_string(v_dependents, ', ')));
+        END IF;
+        FOREACH v_dependent IN ARRAY v_dependents LOOP
+            PERFORM shared.disable_flag(v_dependent, v_actor, true,
+                format('cascade from %s', p_flag_key));
+        END LOOP;
+    END IF;
+    UPDATE shared.feature_flag
+    SET enabled = false, changed_at = now(), changed_by = v_actor
+    WHERE flag_key = p_flag_key
+    RETURNING * INTO v_flag;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('flag', p_flag_key, v_actor, 'true', 'false', p_note);
+    RETURN v_flag;
+END
+$$;
+
+
+--
+-- Name: enable_flag(text, text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.enable_flag(p_flag_key text, p_actor text, p_present_secrets text[] DEFAULT '{}'::text[], p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_flag shared.feature_flag := shared._lock_flag(p_flag_key);
+    v_blockers text[];
+BEGIN
+    IF v_flag.enabled THEN
+        RETURN v_flag;
+    END IF;
+    v_blockers := shared.flag_blockers(p_flag_key, p_present_secrets);
+    IF cardinality(v_blockers) > 0 THEN
+        PERFORM shared._raise('GD423', 'flag',
+            format('%s refused: %s', p_flag_key, array_to_string(v_blockers, '; ')));
+    END IF;
+    UPDATE shared.feature_flag
+    SET enabled = true, changed_at = now(), changed_by = v_actor
+    WHERE flag_key = p_flag_key
+    RETURNING * INTO v_flag;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('flag', p_flag_key, v_actor, 'false', 'true', p_note);
+    RETURN v_flag;
+END
+$$;
+
+
+--
+-- Name: erase_person(uuid, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.erase_person(p_person_id uuid, p_requested_by text, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_person shared.person;
+    v_erasure_id bigint;
+BEGIN
+    IF nullif(btrim(p_requested_by), '') IS NULL THEN
+        PERFORM shared._raise('GD400', 'requested_by', 'is required (who asked for the erasure)');
+    END IF;
+    DELETE FROM shared.person WHERE id = p_person_id RETURNING * INTO v_person;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'person_id', format('no person %s', p_person_id));
+    END IF;
+    INSERT INTO shared.erasure (person_id, email_sha256, phone_sha256, requested_by, reason)
+    VALUES (v_person.id,
+            shared._sha256_hex(v_person.email),
+            shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
+            btrim(p_requested_by), p_reason)
+    RETURNING id INTO v_erasure_id;
+    RETURN v_erasure_id;
+END
+$$;
+
+
+--
+-- Name: erase_person_by_email(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.erase_person_by_email(p_email text, p_requested_by text, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_person_id uuid;
+BEGIN
+    SELECT id INTO v_person_id FROM shared.person WHERE email = shared._normalize_email(p_email);
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'email', 'no person with this email');
+    END IF;
+    RETURN shared.erase_person(v_person_id, p_requested_by, p_reason);
+END
+$$;
+
+
+--
+-- Name: flag_blockers(text, text[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.flag_blockers(p_flag_key text, p_present_secrets text[] DEFAULT '{}'::text[]) RETURNS text[]
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT array_remove(ARRAY[
+        (SELECT 'prerequisites off: ' || string_agg(format('%s (%s)', r.flag_key, r.gap), ', '
+                                                    ORDER BY r.enable_order, r.flag_key)
+         FROM shared.feature_flag_prerequisite AS fp
+         JOIN shared.feature_flag AS r ON r.flag_key = fp.requires_flag_key
+         WHERE fp.flag_key = p_flag_key AND NOT r.enabled),
+        (SELECT 'settings absent: ' || string_agg(req.key, ', ' ORDER BY req.key)
+         FROM shared.feature_flag AS f
+         CROSS JOIN LATERAL unnest(f.required_settings) AS req(key)
+         WHERE f.flag_key = p_flag_key
+           AND NOT EXISTS (SELECT 1 FROM shared.setting AS s
+                           WHERE s.setting_key = req.key AND shared._setting_present(s.value))),
+        (SELECT 'secrets not configured in the environment: '
+                || string_agg(req.key, ', ' ORDER BY req.key)
+         FROM shared.feature_flag AS f
+         CROSS JOIN LATERAL unnest(f.required_secrets) AS req(key)
+         WHERE f.flag_key = p_flag_key AND req.key <> ALL (coalesce(p_present_secrets, '{}'))),
+        (SELECT 'checklist items not acknowledged: '
+                || string_agg(c.item_key, ', ' ORDER BY c.position)
+         FROM shared.feature_flag_checklist AS fc
+         JOIN shared.deploy_checklist_item AS c ON c.item_key = fc.item_key
+         WHERE fc.flag_key = p_flag_key AND c.acknowledged_at IS NULL)
+    ], NULL)
+$$;
+
+
+--
+-- Name: gate_report(text[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.gate_report(p_present_secrets text[] DEFAULT '{}'::text[]) RETURNS TABLE(flag_key text, gap text, enable_order smallint, enabled boolean, changed_at timestamp with time zone, changed_by text, blockers text[])
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT f.flag_key, f.gap, f.enable_order, f.enabled, f.changed_at, f.changed_by,
+           CASE WHEN f.enabled THEN '{}'::text[]
+                ELSE shared.flag_blockers(f.flag_key, p_present_secrets) END
+    FROM shared.feature_flag AS f
+    ORDER BY f.enable_order, f.flag_key
+$$;
+
+
+--
+-- Name: is_enabled(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.is_enabled(p_flag_key text) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce((SELECT enabled FROM shared.feature_flag WHERE flag_key = p_flag_key), false) $$;
+
+
+--
+-- Name: link_identity(uuid, text, text, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.link_identity(p_person_id uuid, p_provider text, p_external_id text, p_metadata jsonb DEFAULT '{}'::jsonb) RETURNS uuid
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_link shared.identity_link;
+BEGIN
+    IF coalesce(p_provider, '') !~ '^[a-z][a-z0-9_]{1,39}$' THEN
+        PERFORM shared._raise('GD400', 'provider', 'must be a lowercase slug such as stripe');
+    END IF;
+    IF length(coalesce(p_external_id, '')) NOT BETWEEN 1 AND 255 THEN
+        PERFORM shared._raise('GD400', 'external_id', 'must be 1 to 255 characters');
+    END IF;
+    IF p_metadata IS NOT NULL AND jsonb_typeof(p_metadata) <> 'object' THEN
+        PERFORM shared._raise('GD400', 'metadata', 'must be a JSON object');
+    END IF;
+    PERFORM 1 FROM shared.person WHERE id = p_person_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'person_id', format('no person %s', p_person_id));
+    END IF;
+
+    INSERT INTO shared.identity_link (person_id, provider, external_id, metadata)
+    VALUES (p_person_id, p_provider, p_external_id, coalesce(p_metadata, '{}'::jsonb))
+    ON CONFLICT ON CONSTRAINT identity_link_provider_external_id_key DO NOTHING
+    RETURNING * INTO v_link;
+    IF FOUND THEN
+        RETURN v_link.id;
+    END IF;
+
+    SELECT * INTO v_link FROM shared.identity_link
+    WHERE provider = p_provider AND external_id = p_external_id;
+    IF v_link.person_id <> p_person_id THEN
+        PERFORM shared._raise('GD409', 'external_id',
+            format('the %s identity is already linked to another person (%s)',
+                   p_provider, v_link.person_id));
+    END IF;
+    RETURN v_link.id;
+END
+$_$;
+
+
+--
+-- Name: record_consent(uuid, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone DEFAULT now()) RETURNS shared.consent_status
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_status shared.consent_status;
+    v_current shared.person;
+BEGIN
+    IF coalesce(p_status, '') <> ALL (enum_range(NULL::shared.consent_status)::text[]) THEN
+        PERFORM shared._raise('GD400', 'status', 'must be one of granted, withdrawn, unknown');
+    END IF;
+    IF nullif(btrim(p_source), '') IS NULL THEN
+        PERFORM shared._raise('GD400', 'source', 'is required (where the consent was given)');
+    END IF;
+    v_status := p_status::shared.consent_status;
+
+    SELECT * INTO v_current FROM shared.person WHERE id = p_person_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'person_id', format('no person %s', p_person_id));
+    END IF;
+
+    INSERT INTO shared.consent_log (person_id, status, source, changed_at)
+    VALUES (p_person_id, v_status, btrim(p_source), coalesce(p_changed_at, now()));
+
+    IF v_current.consent_changed_at IS NULL
+       OR coalesce(p_changed_at, now()) >= v_current.consent_changed_at THEN
+        UPDATE shared.person
+        SET consent_status = v_status, consent_changed_at = coalesce(p_changed_at, now())
+        WHERE id = p_person_id;
+        RETURN v_status;
+    END IF;
+    RETURN v_current.consent_status;
+END
+$$;
+
+
+--
+-- Name: service_key; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.service_key (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    product_id text NOT NULL,
+    key_prefix text NOT NULL,
+    key_sha256 text NOT NULL,
+    label text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    revoked_at timestamp with time zone,
+    revoked_by text,
+    last_used_at timestamp with time zone,
+    CONSTRAINT service_key_revocation_complete CHECK (((revoked_at IS NULL) = (revoked_by IS NULL))),
+    CONSTRAINT service_key_sha256_hex CHECK ((key_sha256 ~ '^[0-9a-f]{64}$'::text))
+);
+
+
+--
+-- Name: revoke_service_key(uuid, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text) RETURNS shared.service_key
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_row shared.service_key;
+BEGIN
+    UPDATE shared.service_key
+    SET revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, v_actor)
+    WHERE id = p_key_id
+    RETURNING * INTO v_row;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'key_id', format('no service key %s', p_key_id));
+    END IF;
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: set_lifecycle_stage(uuid, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.set_lifecycle_stage(p_person_id uuid, p_stage text) RETURNS shared.lifecycle_stage
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF coalesce(p_stage, '') <> ALL (enum_range(NULL::shared.lifecycle_stage)::text[]) THEN
+        PERFORM shared._raise('GD400', 'lifecycle_stage',
+            'must be one of lead, activated, customer, churned');
+    END IF;
+    UPDATE shared.person SET lifecycle_stage = p_stage::shared.lifecycle_stage
+    WHERE id = p_person_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'person_id', format('no person %s', p_person_id));
+    END IF;
+    RETURN p_stage::shared.lifecycle_stage;
+END
+$$;
+
+
+--
+-- Name: setting; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.setting (
+    setting_key text NOT NULL,
+    scope text DEFAULT 'global'::text NOT NULL,
+    value jsonb NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_by text NOT NULL
+);
+
+
+--
+-- Name: set_setting(text, jsonb, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS shared.setting
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_def shared.setting_definition;
+    v_scope text := coalesce(nullif(btrim(p_scope), ''), 'global');
+    v_before jsonb;
+    v_json_type text;
+    v_row shared.setting;
+BEGIN
+    SELECT * INTO v_def FROM shared.setting_definition WHERE setting_key = p_setting_key;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'setting', format('no setting %s', p_setting_key));
+    END IF;
+    IF v_scope <> 'global' THEN
+        IF NOT v_def.per_product THEN
+            PERFORM shared._raise('GD400', 'scope',
+                format('%s is global; it cannot be set per product', p_setting_key));
+        END IF;
+        PERFORM 1 FROM shared.product WHERE product_id = v_scope;
+        IF NOT FOUND THEN
+            PERFORM shared._raise('GD400', 'scope', format('%s is not a known product', v_scope));
+        END IF;
+    END IF;
+    v_json_type := (ARRAY['string', 'number', 'boolean', 'object'])[
+        array_position(ARRAY['text', 'integer', 'boolean', 'object'], v_def.value_type)];
+    IF p_value IS NULL OR jsonb_typeof(p_value) <> v_json_type THEN
+        PERFORM shared._raise('GD400', p_setting_key, format('must be a JSON %s', v_def.value_type));
+    END IF;
+    IF v_def.value_type = 'integer' AND (
+           (p_value #>> '{}')::numeric <> trunc((p_value #>> '{}')::numeric)
+        OR (v_def.min_value IS NOT NULL AND (p_value #>> '{}')::numeric < v_def.min_value)
+        OR (v_def.max_value IS NOT NULL AND (p_value #>> '{}')::numeric > v_def.max_value)) THEN
+        PERFORM shared._raise('GD400', p_setting_key,
+            format('must be a whole number from %s to %s', v_def.min_value, v_def.max_value));
+    END IF;
+    IF v_def.value_type = 'text' AND v_def.value_pattern IS NOT NULL
+       AND (p_value #>> '{}') !~ v_def.value_pattern THEN
+        PERFORM shared._raise('GD400', p_setting_key,
+            format('must match %s', v_def.value_pattern));
+    END IF;
+
+    SELECT value INTO v_before FROM shared.setting
+    WHERE setting_key = p_setting_key AND scope = v_scope;
+    INSERT INTO shared.setting (setting_key, scope, value, updated_by)
+    VALUES (p_setting_key, v_scope, p_value, v_actor)
+    ON CONFLICT (setting_key, scope) DO UPDATE
+        SET value = excluded.value, updated_by = excluded.updated_by, updated_at = now()
+    RETURNING * INTO v_row;
+    IF v_before IS DISTINCT FROM p_value THEN
+        INSERT INTO shared.gate_audit (subject_kind, subject_key, scope, actor, from_value, to_value)
+        VALUES ('setting', p_setting_key, v_scope, v_actor, v_before, p_value);
+    END IF;
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: setting_value(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.setting_value(p_setting_key text, p_scope text DEFAULT 'global'::text) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT s.value
+    FROM shared.setting AS s
+    WHERE s.setting_key = p_setting_key AND s.scope IN (coalesce(p_scope, 'global'), 'global')
+    ORDER BY (s.scope = 'global')
+    LIMIT 1
+$$;
+
+
+--
+-- Name: unset_setting(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.unset_setting(p_setting_key text, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_before jsonb;
+BEGIN
+    DELETE FROM shared.setting
+    WHERE setting_key = p_setting_key AND scope = coalesce(nullif(btrim(p_scope), ''), 'global')
+    RETURNING value INTO v_before;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, scope, actor, from_value, to_value)
+    VALUES ('setting', p_setting_key, coalesce(nullif(btrim(p_scope), ''), 'global'), v_actor,
+            v_before, NULL);
+    RETURN true;
+END
+$$;
+
+
+--
+-- Name: upsert_people(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.upsert_people(p_people jsonb) RETURNS TABLE(ordinal integer, person_id uuid, created boolean)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_problem record;
+    v_conflict record;
+BEGIN
+    IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
+        PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
+    END IF;
+
+    SELECT e.ord, pr.problem INTO v_problem
+    FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    CROSS JOIN LATERAL (SELECT shared._person_input_problem(e.v) AS problem) AS pr
+    WHERE pr.problem IS NOT NULL
+    ORDER BY e.ord
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_problem.problem[1],
+            format('%s (entry %s)', v_problem.problem[2], v_problem.ord));
+    END IF;
+
+    RETURN QUERY
+    WITH input AS (
+        SELECT e.ord::integer AS ord,
+               shared._normalize_email(e.v ->> 'email') AS email,
+               shared._normalize_phone(nullif(btrim(e.v ->> 'phone'), '')) AS phone,
+               nullif(btrim(e.v ->> 'first_name'), '') AS first_name,
+               nullif(btrim(e.v ->> 'last_name'), '') AS last_name,
+               nullif(btrim(e.v ->> 'city'), '') AS city,
+               nullif(btrim(e.v ->> 'state'), '') AS state,
+               nullif(btrim(e.v ->> 'zip'), '') AS zip,
+               upper(nullif(btrim(e.v ->> 'country'), '')) AS country,
+               shared._try_iso_date(nullif(btrim(e.v ->> 'date_of_birth'), '')) AS date_of_birth,
+               shared._normalize_gender(nullif(btrim(e.v ->> 'gender'), '')) AS gender,
+               nullif(btrim(e.v ->> 'utm_source'), '') AS utm_source,
+               nullif(btrim(e.v ->> 'utm_medium'), '') AS utm_medium,
+               nullif(btrim(e.v ->> 'utm_campaign'), '') AS utm_campaign,
+               nullif(btrim(e.v ->> 'utm_content'), '') AS utm_content,
+               nullif(btrim(e.v ->> 'utm_term'), '') AS utm_term,
+               nullif(btrim(e.v ->> 'meta_fbp'), '') AS meta_fbp,
+               nullif(btrim(e.v ->> 'meta_fbc'), '') AS meta_fbc,
+               nullif(btrim(e.v ->> 'meta_lead_form_id'), '') AS meta_lead_form_id,
+               nullif(btrim(e.v ->> 'source_product'), '') AS source_product,
+               nullif(btrim(e.v ->> 'lifecycle_stage'), '')::shared.lifecycle_stage AS lifecycle_stage,
+               CASE WHEN jsonb_typeof(e.v -> 'properties') = 'object'
+                    THEN e.v -> 'properties' ELSE '{}'::jsonb END AS properties
+        FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    ), merged AS (
+        -- Variants of one email in one call become one row; the first non-empty value wins.
+        SELECT i.email,
+               min(i.ord) AS first_ord,
+               (array_agg(i.phone ORDER BY i.ord) FILTER (WHERE i.phone IS NOT NULL))[1] AS phone,
+               (array_agg(i.first_name ORDER BY i.ord) FILTER (WHERE i.first_name IS NOT NULL))[1] AS first_name,
+               (array_agg(i.last_name ORDER BY i.ord) FILTER (WHERE i.last_name IS NOT NULL))[1] AS last_name,
+               (array_agg(i.city ORDER BY i.ord) FILTER (WHERE i.city IS NOT NULL))[1] AS city,
+               (array_agg(i.state ORDER BY i.ord) FILTER (WHERE i.state IS NOT NULL))[1] AS state,
+               (array_agg(i.zip ORDER BY i.ord) FILTER (WHERE i.zip IS NOT NULL))[1] AS zip,
+               (array_agg(i.country ORDER BY i.ord) FILTER (WHERE i.country IS NOT NULL))[1] AS country,
+               (array_agg(i.date_of_birth ORDER BY i.ord) FILTER (WHERE i.date_of_birth IS NOT NULL))[1] AS date_of_birth,
+               (array_agg(i.gender ORDER BY i.ord) FILTER (WHERE i.gender IS NOT NULL))[1] AS gender,
+               (array_agg(i.utm_source ORDER BY i.ord) FILTER (WHERE i.utm_source IS NOT NULL))[1] AS utm_source,
+               (array_agg(i.utm_medium ORDER BY i.ord) FILTER (WHERE i.utm_medium IS NOT NULL))[1] AS utm_medium,
+               (array_agg(i.utm_campaign ORDER BY i.ord) FILTER (WHERE i.utm_campaign IS NOT NULL))[1] AS utm_campaign,
+               (array_agg(i.utm_content ORDER BY i.ord) FILTER (WHERE i.utm_content IS NOT NULL))[1] AS utm_content,
+               (array_agg(i.utm_term ORDER BY i.ord) FILTER (WHERE i.utm_term IS NOT NULL))[1] AS utm_term,
+               (array_agg(i.meta_fbp ORDER BY i.ord) FILTER (WHERE i.meta_fbp IS NOT NULL))[1] AS meta_fbp,
+               (array_agg(i.meta_fbc ORDER BY i.ord) FILTER (WHERE i.meta_fbc IS NOT NULL))[1] AS meta_fbc,
+               (array_agg(i.meta_lead_form_id ORDER BY i.ord) FILTER (WHERE i.meta_lead_form_id IS NOT NULL))[1] AS meta_lead_form_id,
+               (array_agg(i.source_product ORDER BY i.ord) FILTER (WHERE i.source_product IS NOT NULL))[1] AS source_product,
+               max(i.lifecycle_stage) AS lifecycle_stage,
+               shared._jsonb_fill(i.properties ORDER BY i.ord) AS properties
+        FROM input AS i
+        GROUP BY i.email
+    ), upserted AS (
+        INSERT INTO shared.person AS p (
+            email, phone, first_name, last_name, city, state, zip, country, date_of_birth,
+            gender, utm_source, utm_medium, utm_campaign, utm_content, utm_term, meta_fbp,
+            meta_fbc, meta_lead_form_id, source_product, lifecycle_stage, properties)
+        SELECT m.email, m.phone, m.first_name, m.last_name, m.city, m.state, m.zip, m.country,
+               m.date_of_birth, m.gender, m.utm_source, m.utm_medium, m.utm_campaign,
+               m.utm_content, m.utm_term, m.meta_fbp, m.meta_fbc, m.meta_lead_form_id,
+               m.source_product, coalesce(m.lifecycle_stage, 'lead'), m.properties
+        FROM merged AS m
+        ORDER BY m.first_ord
+        ON CONFLICT (email) DO UPDATE SET
+            phone = coalesce(p.phone, excluded.phone),
+            first_name = coalesce(p.first_name, excluded.first_name),
+            last_name = coalesce(p.last_name, excluded.last_name),
+            city = coalesce(p.city, excluded.city),
+            state = coalesce(p.state, excluded.state),
+            zip = coalesce(p.zip, excluded.zip),
+            country = coalesce(p.country, excluded.country),
+            date_of_birth = coalesce(p.date_of_birth, excluded.date_of_birth),
+            gender = coalesce(p.gender, excluded.gender),
+            utm_source = coalesce(p.utm_source, excluded.utm_source),
+            utm_medium = coalesce(p.utm_medium, excluded.utm_medium),
+            utm_campaign = coalesce(p.utm_campaign, excluded.utm_campaign),
+            utm_content = coalesce(p.utm_content, excluded.utm_content),
+            utm_term = coalesce(p.utm_term, excluded.utm_term),
+            meta_fbp = coalesce(p.meta_fbp, excluded.meta_fbp),
+            meta_fbc = coalesce(p.meta_fbc, excluded.meta_fbc),
+            meta_lead_form_id = coalesce(p.meta_lead_form_id, excluded.meta_lead_form_id),
+            source_product = coalesce(p.source_product, excluded.source_product),
+            lifecycle_stage = greatest(p.lifecycle_stage, excluded.lifecycle_stage),
+            properties = excluded.properties || p.properties
+        RETURNING p.id, p.email, (p.xmax = 0) AS was_inserted
+    ), linked AS (
+        INSERT INTO shared.identity_link (person_id, provider, external_id, metadata)
+        SELECT u.id, idn.v ->> 'provider', idn.v ->> 'external_id',
+               coalesce(idn.v -> 'metadata', '{}'::jsonb)
+        FROM input AS i
+        JOIN upserted AS u ON u.email = i.email
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(p_people -> (i.ord - 1) -> 'identities') = 'array'
+                 THEN p_people -> (i.ord - 1) -> 'identities' ELSE '[]'::jsonb END) AS idn(v)
+        ORDER BY i.ord
+        ON CONFLICT ON CONSTRAINT identity_link_provider_external_id_key DO NOTHING
+        RETURNING 1
+    )
+    -- "linked" runs to completion although nothing reads it (data-modifying CTEs always do).
+    SELECT i.ord, u.id, u.was_inserted
+    FROM input AS i
+    JOIN upserted AS u ON u.email = i.email
+    ORDER BY i.ord;
+
+    -- An identity that already belonged to someone else (or is claimed twice in this call) is
+    -- refused, never silently moved; raising here rolls the whole call back.
+    SELECT e.ord, idn.v ->> 'provider' AS provider, l.person_id AS owner INTO v_conflict
+    FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN jsonb_typeof(e.v -> 'identities') = 'array'
+             THEN e.v -> 'identities' ELSE '[]'::jsonb END) AS idn(v)
+    JOIN shared.person AS p ON p.email = shared._normalize_email(e.v ->> 'email')
+    JOIN shared.identity_link AS l
+      ON l.provider = idn.v ->> 'provider' AND l.external_id = idn.v ->> 'external_id'
+    WHERE l.person_id <> p.id
+    ORDER BY e.ord
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD409', 'identities',
+            format('the %s identity is already linked to another person (%s) (entry %s)',
+                   v_conflict.provider, v_conflict.owner, v_conflict.ord));
+    END IF;
+END
+$$;
+
+
+--
+-- Name: upsert_person(text, text, text, text, text, text, text, text, text, text, text, text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.upsert_person(p_email text, p_phone text DEFAULT NULL::text, p_first_name text DEFAULT NULL::text, p_last_name text DEFAULT NULL::text, p_utm_source text DEFAULT NULL::text, p_utm_medium text DEFAULT NULL::text, p_utm_campaign text DEFAULT NULL::text, p_utm_content text DEFAULT NULL::text, p_utm_term text DEFAULT NULL::text, p_meta_fbp text DEFAULT NULL::text, p_meta_fbc text DEFAULT NULL::text, p_meta_lead_form_id text DEFAULT NULL::text, p_source_product text DEFAULT NULL::text, p_lifecycle_stage text DEFAULT NULL::text, p_properties jsonb DEFAULT NULL::jsonb, p_identities jsonb DEFAULT NULL::jsonb) RETURNS uuid
+    LANGUAGE sql
+    AS $$
+    SELECT u.person_id
+    FROM shared.upsert_people(jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+        'email', p_email, 'phone', p_phone, 'first_name', p_first_name,
+        'last_name', p_last_name, 'utm_source', p_utm_source, 'utm_medium', p_utm_medium,
+        'utm_campaign', p_utm_campaign, 'utm_content', p_utm_content, 'utm_term', p_utm_term,
+        'meta_fbp', p_meta_fbp, 'meta_fbc', p_meta_fbc,
+        'meta_lead_form_id', p_meta_lead_form_id, 'source_product', p_source_product,
+        'lifecycle_stage', p_lifecycle_stage, 'properties', p_properties,
+        'identities', p_identities)))) AS u
+$$;
+
+
+--
+-- Name: withdraw_checklist_acknowledgement(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_item shared.deploy_checklist_item;
+    v_before text;
+BEGIN
+    SELECT * INTO v_item FROM shared.deploy_checklist_item WHERE item_key = p_item_key FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'item', format('no checklist item %s', p_item_key));
+    END IF;
+    v_before := v_item.acknowledged_by;
+    UPDATE shared.deploy_checklist_item
+    SET acknowledged_by = NULL, acknowledged_at = NULL, note = p_note
+    WHERE item_key = p_item_key
+    RETURNING * INTO v_item;
+    IF v_before IS NOT NULL THEN
+        INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+        VALUES ('checklist', p_item_key, v_actor,
+                jsonb_build_object('acknowledged_by', v_before), 'null', p_note);
+    END IF;
+    RETURN v_item;
+END
+$$;
+
+
+--
+-- Name: _jsonb_fill(jsonb); Type: AGGREGATE; Schema: shared; Owner: -
+--
+
+CREATE AGGREGATE shared._jsonb_fill(jsonb) (
+    SFUNC = shared._jsonb_fill_step,
+    STYPE = jsonb,
+    INITCOND = '{}'
+);
+
+
+--
+-- Name: meta; Type: TABLE; Schema: pgmq; Owner: -
+--
+
+CREATE TABLE pgmq.meta (
+    queue_name character varying NOT NULL,
+    is_partitioned boolean NOT NULL,
+    is_unlogged boolean NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: notify_insert_throttle; Type: TABLE; Schema: pgmq; Owner: -
+--
+
+CREATE UNLOGGED TABLE pgmq.notify_insert_throttle (
+    queue_name character varying NOT NULL,
+    throttle_interval_ms integer DEFAULT 0 NOT NULL,
+    last_notified_at timestamp with time zone DEFAULT to_timestamp((0)::double precision) NOT NULL
+);
+
+
+--
+-- Name: topic_bindings; Type: TABLE; Schema: pgmq; Owner: -
+--
+
+CREATE TABLE pgmq.topic_bindings (
+    pattern text NOT NULL,
+    queue_name text NOT NULL,
+    bound_at timestamp with time zone DEFAULT now() NOT NULL,
+    compiled_regex text GENERATED ALWAYS AS ((('^'::text || replace(replace(regexp_replace(pattern, '([.+?{}()|\[\]\\^$])'::text, '\\\1'::text, 'g'::text), '*'::text, '[^.]+'::text), '#'::text, '.*'::text)) || '$'::text)) STORED
+);
+
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.schema_migrations (
+    version character varying NOT NULL
+);
+
+
+--
+-- Name: attribution_events; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.attribution_events (
+    id bigint NOT NULL,
+    event_ref bigint,
+    product_id text NOT NULL,
+    event_id text NOT NULL,
+    meta_event_name text NOT NULL,
+    person_id uuid,
+    pixel_id text,
+    status text NOT NULL,
+    attempt integer DEFAULT 1 NOT NULL,
+    batch_size integer,
+    match_keys text[] DEFAULT '{}'::text[] NOT NULL,
+    events_received integer,
+    test_event_code text,
+    meta_fbtrace_id text,
+    error_code integer,
+    error_subcode integer,
+    error_message text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT attribution_events_status_known CHECK ((status = ANY (ARRAY['queued'::text, 'sent'::text, 'retrying'::text, 'rejected'::text, 'expired'::text, 'blocked_consent'::text, 'held_auth'::text, 'dead_lettered'::text, 'replayed'::text])))
+);
+
+
+--
+-- Name: attribution_events_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.attribution_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.attribution_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: consent_log; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.consent_log (
+    id bigint NOT NULL,
+    person_id uuid NOT NULL,
+    status shared.consent_status NOT NULL,
+    source text NOT NULL,
+    changed_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: consent_log_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.consent_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.consent_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: erasure; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.erasure (
+    id bigint NOT NULL,
+    person_id uuid NOT NULL,
+    email_sha256 text NOT NULL,
+    phone_sha256 text,
+    requested_by text NOT NULL,
+    reason text,
+    erased_at timestamp with time zone DEFAULT now() NOT NULL,
+    audiences_cleared_at timestamp with time zone,
+    CONSTRAINT erasure_email_sha256_hex CHECK ((email_sha256 ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT erasure_phone_sha256_hex CHECK ((phone_sha256 ~ '^[0-9a-f]{64}$'::text))
+);
+
+
+--
+-- Name: erasure_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.erasure ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.erasure_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: event; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.event (
+    id bigint NOT NULL,
+    product_id text NOT NULL,
+    event_id text NOT NULL,
+    event_name text NOT NULL,
+    person_id uuid,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    source text DEFAULT 'server'::text NOT NULL,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    action_source text DEFAULT 'website'::text NOT NULL,
+    event_source_url text,
+    client_ip_address inet,
+    client_user_agent text,
+    fbp text,
+    fbc text,
+    CONSTRAINT event_action_source_known CHECK ((action_source = ANY (ARRAY['email'::text, 'website'::text, 'app'::text, 'phone_call'::text, 'chat'::text, 'physical_store'::text, 'system_generated'::text, 'business_messaging'::text, 'other'::text]))),
+    CONSTRAINT event_event_id_length CHECK (((length(event_id) >= 1) AND (length(event_id) <= 200))),
+    CONSTRAINT event_event_name_format CHECK ((event_name ~ '^[A-Za-z][A-Za-z0-9_ .:-]{0,99}$'::text)),
+    CONSTRAINT event_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text)),
+    CONSTRAINT event_source_known CHECK ((source = ANY (ARRAY['server'::text, 'client'::text, 'relay'::text, 'sql'::text, 'lead_form'::text, 'import'::text, 'segment_engine'::text])))
+);
+
+
+--
+-- Name: event_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: feature_flag_checklist; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.feature_flag_checklist (
+    flag_key text NOT NULL,
+    item_key text NOT NULL
+);
+
+
+--
+-- Name: feature_flag_prerequisite; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.feature_flag_prerequisite (
+    flag_key text NOT NULL,
+    requires_flag_key text NOT NULL,
+    CONSTRAINT feature_flag_prerequisite_not_self CHECK ((flag_key <> requires_flag_key))
+);
+
+
+--
+-- Name: gate_audit; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.gate_audit (
+    id bigint NOT NULL,
+    subject_kind text NOT NULL,
+    subject_key text NOT NULL,
+    scope text DEFAULT 'global'::text NOT NULL,
+    actor text NOT NULL,
+    changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    from_value jsonb,
+    to_value jsonb,
+    note text,
+    CONSTRAINT gate_audit_subject_kind_known CHECK ((subject_kind = ANY (ARRAY['flag'::text, 'checklist'::text, 'setting'::text])))
+);
+
+
+--
+-- Name: gate_audit_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.gate_audit ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.gate_audit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: identity_link; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.identity_link (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    person_id uuid NOT NULL,
+    provider text NOT NULL,
+    external_id text NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT identity_link_external_id_length CHECK (((length(external_id) >= 1) AND (length(external_id) <= 255))),
+    CONSTRAINT identity_link_provider_format CHECK ((provider ~ '^[a-z][a-z0-9_]{1,39}$'::text))
+);
+
+
+--
+-- Name: person; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.person (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    phone text,
+    first_name text,
+    last_name text,
+    city text,
+    state text,
+    zip text,
+    country text,
+    date_of_birth date,
+    gender text,
+    utm_source text,
+    utm_medium text,
+    utm_campaign text,
+    utm_content text,
+    utm_term text,
+    meta_fbp text,
+    meta_fbc text,
+    meta_lead_form_id text,
+    source_product text,
+    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
+    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
+    consent_changed_at timestamp with time zone,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
+    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
+    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
+
+
+--
+-- Name: product; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product (
+    product_id text NOT NULL,
+    display_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT product_id_format CHECK ((product_id ~ '^[a-z][a-z0-9_]{1,39}$'::text))
+);
+
+
+--
+-- Name: TABLE product; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product IS 'Every product that writes people and events (the PRD''s list).';
+
+
+--
+-- Name: setting_definition; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.setting_definition (
+    setting_key text NOT NULL,
+    description text NOT NULL,
+    value_type text NOT NULL,
+    value_pattern text,
+    min_value bigint,
+    max_value bigint,
+    per_product boolean DEFAULT false NOT NULL,
+    CONSTRAINT setting_definition_key_format CHECK ((setting_key ~ '^[A-Z][A-Z0-9_]+$'::text)),
+    CONSTRAINT setting_definition_value_type_known CHECK ((value_type = ANY (ARRAY['text'::text, 'integer'::text, 'boolean'::text, 'object'::text])))
+);
+
+
+--
+-- Name: meta meta_queue_name_key; Type: CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.meta
+    ADD CONSTRAINT meta_queue_name_key UNIQUE (queue_name);
+
+
+--
+-- Name: notify_insert_throttle notify_insert_throttle_queue_name_key; Type: CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.notify_insert_throttle
+    ADD CONSTRAINT notify_insert_throttle_queue_name_key UNIQUE (queue_name);
+
+
+--
+-- Name: topic_bindings topic_bindings_unique_pattern_queue; Type: CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.topic_bindings
+    ADD CONSTRAINT topic_bindings_unique_pattern_queue UNIQUE (pattern, queue_name);
+
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
+-- Name: attribution_events attribution_events_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.attribution_events
+    ADD CONSTRAINT attribution_events_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: consent_log consent_log_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.consent_log
+    ADD CONSTRAINT consent_log_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: deploy_checklist_item deploy_checklist_item_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.deploy_checklist_item
+    ADD CONSTRAINT deploy_checklist_item_pkey PRIMARY KEY (item_key);
+
+
+--
+-- Name: deploy_checklist_item deploy_checklist_item_position_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.deploy_checklist_item
+    ADD CONSTRAINT deploy_checklist_item_position_key UNIQUE ("position");
+
+
+--
+-- Name: erasure erasure_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.erasure
+    ADD CONSTRAINT erasure_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: event event_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.event
+    ADD CONSTRAINT event_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: event event_product_id_event_id_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.event
+    ADD CONSTRAINT event_product_id_event_id_key UNIQUE (product_id, event_id);
+
+
+--
+-- Name: feature_flag_checklist feature_flag_checklist_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_flag_checklist
+    ADD CONSTRAINT feature_flag_checklist_pkey PRIMARY KEY (flag_key, item_key);
+
+
+--
+-- Name: feature_flag feature_flag_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_flag
+    ADD CONSTRAINT feature_flag_pkey PRIMARY KEY (flag_key);
+
+
+--
+-- Name: feature_flag_prerequisite feature_flag_prerequisite_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_flag_prerequisite
+    ADD CONSTRAINT feature_flag_prerequisite_pkey PRIMARY KEY (flag_key, requires_flag_key);
+
+
+--
+-- Name: gate_audit gate_audit_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.gate_audit
+    ADD CONSTRAINT gate_audit_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: identity_link identity_link_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.identity_link
+    ADD CONSTRAINT identity_link_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: identity_link identity_link_provider_external_id_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.identity_link
+    ADD CONSTRAINT identity_link_provider_external_id_key UNIQUE (provider, external_id);
+
+
+--
+-- Name: person person_email_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.person
+    ADD CONSTRAINT person_email_key UNIQUE (email);
+
+
+--
+-- Name: person person_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.person
+    ADD CONSTRAINT person_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: product product_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product
+    ADD CONSTRAINT product_pkey PRIMARY KEY (product_id);
+
+
+--
+-- Name: service_key service_key_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.service_key
+    ADD CONSTRAINT service_key_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: service_key service_key_sha256_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.service_key
+    ADD CONSTRAINT service_key_sha256_key UNIQUE (key_sha256);
+
+
+--
+-- Name: setting_definition setting_definition_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.setting_definition
+    ADD CONSTRAINT setting_definition_pkey PRIMARY KEY (setting_key);
+
+
+--
+-- Name: setting setting_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.setting
+    ADD CONSTRAINT setting_pkey PRIMARY KEY (setting_key, scope);
+
+
+--
+-- Name: idx_notify_throttle_active; Type: INDEX; Schema: pgmq; Owner: -
+--
+
+CREATE INDEX idx_notify_throttle_active ON pgmq.notify_insert_throttle USING btree (queue_name, last_notified_at) WHERE (throttle_interval_ms > 0);
+
+
+--
+-- Name: idx_topic_bindings_covering; Type: INDEX; Schema: pgmq; Owner: -
+--
+
+CREATE INDEX idx_topic_bindings_covering ON pgmq.topic_bindings USING btree (pattern) INCLUDE (queue_name, compiled_regex);
+
+
+--
+-- Name: attribution_events_event_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX attribution_events_event_idx ON shared.attribution_events USING btree (product_id, event_id);
+
+
+--
+-- Name: attribution_events_person_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX attribution_events_person_id_idx ON shared.attribution_events USING btree (person_id);
+
+
+--
+-- Name: attribution_events_status_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX attribution_events_status_idx ON shared.attribution_events USING btree (status, created_at);
+
+
+--
+-- Name: consent_log_person_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX consent_log_person_id_idx ON shared.consent_log USING btree (person_id, changed_at);
+
+
+--
+-- Name: erasure_pending_audiences_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX erasure_pending_audiences_idx ON shared.erasure USING btree (erased_at) WHERE (audiences_cleared_at IS NULL);
+
+
+--
+-- Name: event_person_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX event_person_id_idx ON shared.event USING btree (person_id, occurred_at);
+
+
+--
+-- Name: event_received_at_brin; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX event_received_at_brin ON shared.event USING brin (received_at);
+
+
+--
+-- Name: gate_audit_subject_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX gate_audit_subject_idx ON shared.gate_audit USING btree (subject_kind, subject_key, changed_at);
+
+
+--
+-- Name: identity_link_person_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX identity_link_person_id_idx ON shared.identity_link USING btree (person_id);
+
+
+--
+-- Name: service_key_product_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX service_key_product_id_idx ON shared.service_key USING btree (product_id);
+
+
+--
+-- Name: person person_before_write; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER person_before_write BEFORE INSERT OR UPDATE ON shared.person FOR EACH ROW EXECUTE FUNCTION shared._person_before_write();
+
+
+--
+-- Name: notify_insert_throttle notify_insert_throttle_meta_queue_name_fk; Type: FK CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.notify_insert_throttle
+    ADD CONSTRAINT notify_insert_throttle_meta_queue_name_fk FOREIGN KEY (queue_name) REFERENCES pgmq.meta(queue_name) ON DELETE CASCADE;
+
+
+--
+-- Name: topic_bindings topic_bindings_meta_queue_name_fk; Type: FK CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.topic_bindings
+    ADD CONSTRAINT topic_bindings_meta_queue_name_fk FOREIGN KEY (queue_name) REFERENCES pgmq.meta(queue_name) ON DELETE CASCADE;
+
+
+--
+-- Name: attribution_events attribution_events_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.attribution_events
+    ADD CONSTRAINT attribution_events_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE SET NULL;
+
+
+--
+-- Name: consent_log consent_log_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.consent_log
+    ADD CONSTRAINT consent_log_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
+-- Name: event event_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.event
+    ADD CONSTRAINT event_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
+-- Name: event event_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.event
+    ADD CONSTRAINT event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
+
+
+--
+-- Name: feature_flag_checklist feature_flag_checklist_flag_key_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_flag_checklist
+    ADD CONSTRAINT feature_flag_checklist_flag_key_fkey FOREIGN KEY (flag_key) REFERENCES shared.feature_flag(flag_key) ON DELETE CASCADE;
+
+
+--
+-- Name: feature_flag_checklist feature_flag_checklist_item_key_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_flag_checklist
+    ADD CONSTRAINT feature_flag_checklist_item_key_fkey FOREIGN KEY (item_key) REFERENCES shared.deploy_checklist_item(item_key) ON DELETE CASCADE;
+
+
+--
+-- Name: feature_flag_prerequisite feature_flag_prerequisite_flag_key_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_flag_prerequisite
+    ADD CONSTRAINT feature_flag_prerequisite_flag_key_fkey FOREIGN KEY (flag_key) REFERENCES shared.feature_flag(flag_key) ON DELETE CASCADE;
+
+
+--
+-- Name: feature_flag_prerequisite feature_flag_prerequisite_requires_flag_key_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_flag_prerequisite
+    ADD CONSTRAINT feature_flag_prerequisite_requires_flag_key_fkey FOREIGN KEY (requires_flag_key) REFERENCES shared.feature_flag(flag_key) ON DELETE CASCADE;
+
+
+--
+-- Name: identity_link identity_link_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.identity_link
+    ADD CONSTRAINT identity_link_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
+-- Name: person person_source_product_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.person
+    ADD CONSTRAINT person_source_product_fkey FOREIGN KEY (source_product) REFERENCES shared.product(product_id);
+
+
+--
+-- Name: service_key service_key_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.service_key
+    ADD CONSTRAINT service_key_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
+
+
+--
+-- Name: setting setting_setting_key_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.setting
+    ADD CONSTRAINT setting_setting_key_fkey FOREIGN KEY (setting_key) REFERENCES shared.setting_definition(setting_key);
+
+
+--
+-- Name: deploy_checklist_item Only the service role can read or acknowledge the checklist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or acknowledge the checklist" ON shared.deploy_checklist_item TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: feature_flag Only the service role can read or change feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or change feature flags" ON shared.feature_flag TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: feature_flag_checklist Only the service role can read or change flag checklists; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or change flag checklists" ON shared.feature_flag_checklist TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: feature_flag_prerequisite Only the service role can read or change flag prerequisites; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: setting_definition Only the service role can read or change setting definitions; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or change setting definitions" ON shared.setting_definition TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: setting Only the service role can read or change settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or change settings" ON shared.setting TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: consent_log Only the service role can read or write consent records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write consent records" ON shared.consent_log TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: attribution_events Only the service role can read or write delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write delivery records" ON shared.attribution_events TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: erasure Only the service role can read or write erasure records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write erasure records" ON shared.erasure TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: event Only the service role can read or write events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write events" ON shared.event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: identity_link Only the service role can read or write identity links; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write identity links" ON shared.identity_link TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: person Only the service role can read or write people; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write people" ON shared.person TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: product Only the service role can read or write products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write products" ON shared.product TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: service_key Only the service role can read or write service keys; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write service keys" ON shared.service_key TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: gate_audit Only the service role can read or write the gate audit; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write the gate audit" ON shared.gate_audit TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: attribution_events; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.attribution_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: consent_log; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.consent_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: deploy_checklist_item; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.deploy_checklist_item ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: erasure; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.erasure ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.event ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: feature_flag; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.feature_flag ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: feature_flag_checklist; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.feature_flag_checklist ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: feature_flag_prerequisite; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.feature_flag_prerequisite ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: gate_audit; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.gate_audit ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: identity_link; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.identity_link ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: person; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.person ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: product; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.product ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: service_key; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.service_key ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: setting; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.setting ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: setting_definition; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.setting_definition ENABLE ROW LEVEL SECURITY;
+
+--
+-- PostgreSQL database dump complete
+--
+
+\unrestrict dbmate
+
+
+--
+-- Dbmate schema migrations
+--
+
+INSERT INTO public.schema_migrations (version) VALUES
+    ('20261128000001'),
+    ('20261128000002'),
+    ('20261128000003');

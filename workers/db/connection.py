@@ -1,0 +1,42 @@
+"""Connections to the GDP database (DATABASE_URL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from workers.errors import DatabaseUnavailable
+from workers.settings import get_settings
+
+Row = dict[str, Any]
+
+
+def database_url(url: str | None = None) -> str:
+    return url or get_settings().database_url
+
+
+@contextmanager
+def connect(url: str | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection[Row]]:
+    """A connection with dict rows; an unreachable server becomes one clear error."""
+    target = database_url(url)
+    try:
+        conn = psycopg.connect(target, autocommit=autocommit, row_factory=dict_row,
+                               connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+        raise DatabaseUnavailable(
+            f"cannot connect to the database ({redact_url(target)}): {first_line}") from exc
+    with conn:
+        yield conn
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host = info.get("host") or "localhost"
+    port = info.get("port") or 5432
+    return f"postgresql://{info.get('user') or ''}@{host}:{port}/{info.get('dbname') or ''}"

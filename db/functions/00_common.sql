@@ -25,11 +25,17 @@ RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT encode(pg_catalog.sha256(convert_to(p_value, 'UTF8')), 'hex') $$;
 
+-- Trim every kind of leading/trailing whitespace (btrim alone only trims spaces).
+CREATE OR REPLACE FUNCTION shared._trim(p_value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT btrim(p_value, E' \t\n\r\f\v') $$;
+
 -- Meta's em rule (trim, lowercase); also what makes case/whitespace variants one person.
 CREATE OR REPLACE FUNCTION shared._normalize_email(p_email text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT nullif(lower(btrim(p_email)), '') $$;
+AS $$ SELECT nullif(lower(shared._trim(p_email)), '') $$;
 
 CREATE OR REPLACE FUNCTION shared._is_valid_email(p_email text)
 RETURNS boolean
@@ -47,7 +53,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     WITH stripped AS (
-        SELECT regexp_replace(btrim(p_phone), '[\s().\-/]', '', 'g') AS s
+        SELECT regexp_replace(shared._trim(p_phone), '[\s().\-/]', '', 'g') AS s
     ), prefixed AS (
         SELECT CASE WHEN s LIKE '00%' THEN '+' || substr(s, 3) ELSE s END AS s FROM stripped
     )
@@ -64,7 +70,7 @@ CREATE OR REPLACE FUNCTION shared._normalize_gender(p_gender text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT CASE lower(btrim(p_gender))
+    SELECT CASE lower(shared._trim(p_gender))
         WHEN 'f' THEN 'f' WHEN 'female' THEN 'f' WHEN 'woman' THEN 'f'
         WHEN 'm' THEN 'm' WHEN 'male' THEN 'm' WHEN 'man' THEN 'm'
     END

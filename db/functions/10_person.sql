@@ -22,7 +22,7 @@ BEGIN
         PERFORM shared._raise('GD400', 'email', 'is not a valid email address');
     END IF;
 
-    IF nullif(btrim(NEW.phone), '') IS NULL THEN
+    IF nullif(shared._trim(NEW.phone), '') IS NULL THEN
         NEW.phone := NULL;
     ELSE
         v_phone := shared._normalize_phone(NEW.phone);
@@ -33,11 +33,11 @@ BEGIN
         NEW.phone := v_phone;
     END IF;
 
-    NEW.country := upper(nullif(btrim(NEW.country), ''));
+    NEW.country := upper(nullif(shared._trim(NEW.country), ''));
     IF NEW.country IS NOT NULL AND NEW.country !~ '^[A-Z]{2}$' THEN
         PERFORM shared._raise('GD400', 'country', 'must be an ISO 3166-1 alpha-2 code, e.g. US');
     END IF;
-    IF nullif(btrim(NEW.gender), '') IS NULL THEN
+    IF nullif(shared._trim(NEW.gender), '') IS NULL THEN
         NEW.gender := NULL;
     ELSE
         NEW.gender := shared._normalize_gender(NEW.gender);
@@ -46,20 +46,20 @@ BEGIN
         END IF;
     END IF;
 
-    NEW.first_name := nullif(btrim(NEW.first_name), '');
-    NEW.last_name := nullif(btrim(NEW.last_name), '');
-    NEW.city := nullif(btrim(NEW.city), '');
-    NEW.state := nullif(btrim(NEW.state), '');
-    NEW.zip := nullif(btrim(NEW.zip), '');
-    NEW.utm_source := nullif(btrim(NEW.utm_source), '');
-    NEW.utm_medium := nullif(btrim(NEW.utm_medium), '');
-    NEW.utm_campaign := nullif(btrim(NEW.utm_campaign), '');
-    NEW.utm_content := nullif(btrim(NEW.utm_content), '');
-    NEW.utm_term := nullif(btrim(NEW.utm_term), '');
-    NEW.meta_fbp := nullif(btrim(NEW.meta_fbp), '');
-    NEW.meta_fbc := nullif(btrim(NEW.meta_fbc), '');
-    NEW.meta_lead_form_id := nullif(btrim(NEW.meta_lead_form_id), '');
-    NEW.source_product := nullif(btrim(NEW.source_product), '');
+    NEW.first_name := nullif(shared._trim(NEW.first_name), '');
+    NEW.last_name := nullif(shared._trim(NEW.last_name), '');
+    NEW.city := nullif(shared._trim(NEW.city), '');
+    NEW.state := nullif(shared._trim(NEW.state), '');
+    NEW.zip := nullif(shared._trim(NEW.zip), '');
+    NEW.utm_source := nullif(shared._trim(NEW.utm_source), '');
+    NEW.utm_medium := nullif(shared._trim(NEW.utm_medium), '');
+    NEW.utm_campaign := nullif(shared._trim(NEW.utm_campaign), '');
+    NEW.utm_content := nullif(shared._trim(NEW.utm_content), '');
+    NEW.utm_term := nullif(shared._trim(NEW.utm_term), '');
+    NEW.meta_fbp := nullif(shared._trim(NEW.meta_fbp), '');
+    NEW.meta_fbc := nullif(shared._trim(NEW.meta_fbc), '');
+    NEW.meta_lead_form_id := nullif(shared._trim(NEW.meta_lead_form_id), '');
+    NEW.source_product := nullif(shared._trim(NEW.source_product), '');
 
     IF TG_OP = 'UPDATE' THEN
         IF coalesce(current_setting('gdp.allow_attribution_rewrite', true), '') <> 'on' THEN
@@ -79,8 +79,9 @@ BEGIN
            AND NEW.consent_changed_at IS NOT DISTINCT FROM OLD.consent_changed_at THEN
             NEW.consent_changed_at := now();
         END IF;
-        -- Only a real change moves updated_at, so a resent lead leaves the row as it was.
-        IF NEW IS DISTINCT FROM OLD THEN
+        -- Only a real change moves updated_at, so a resent lead leaves the row as it was; an
+        -- explicit updated_at (a backfill) is kept.
+        IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at AND NEW IS DISTINCT FROM OLD THEN
             NEW.updated_at := now();
         END IF;
     ELSIF NEW.consent_status <> 'unknown' AND NEW.consent_changed_at IS NULL THEN
@@ -132,24 +133,24 @@ AS $$
             ARRAY['email', 'is required']
         WHEN NOT shared._is_valid_email(shared._normalize_email(p ->> 'email')) THEN
             ARRAY['email', 'is not a valid email address']
-        WHEN nullif(btrim(p ->> 'phone'), '') IS NOT NULL
+        WHEN nullif(shared._trim(p ->> 'phone'), '') IS NOT NULL
              AND shared._normalize_phone(p ->> 'phone') IS NULL THEN
             ARRAY['phone', 'must be E.164: a + and the country code, e.g. +14155550123']
-        WHEN nullif(btrim(p ->> 'lifecycle_stage'), '') IS NOT NULL
-             AND btrim(p ->> 'lifecycle_stage') <> ALL (enum_range(NULL::shared.lifecycle_stage)::text[]) THEN
+        WHEN nullif(shared._trim(p ->> 'lifecycle_stage'), '') IS NOT NULL
+             AND shared._trim(p ->> 'lifecycle_stage') <> ALL (enum_range(NULL::shared.lifecycle_stage)::text[]) THEN
             ARRAY['lifecycle_stage', 'must be one of lead, activated, customer, churned']
-        WHEN nullif(btrim(p ->> 'country'), '') IS NOT NULL
-             AND upper(btrim(p ->> 'country')) !~ '^[A-Z]{2}$' THEN
+        WHEN nullif(shared._trim(p ->> 'country'), '') IS NOT NULL
+             AND upper(shared._trim(p ->> 'country')) !~ '^[A-Z]{2}$' THEN
             ARRAY['country', 'must be an ISO 3166-1 alpha-2 code, e.g. US']
-        WHEN nullif(btrim(p ->> 'gender'), '') IS NOT NULL
+        WHEN nullif(shared._trim(p ->> 'gender'), '') IS NOT NULL
              AND shared._normalize_gender(p ->> 'gender') IS NULL THEN
             ARRAY['gender', 'must be f or m']
-        WHEN nullif(btrim(p ->> 'date_of_birth'), '') IS NOT NULL
-             AND shared._try_iso_date(btrim(p ->> 'date_of_birth')) IS NULL THEN
+        WHEN nullif(shared._trim(p ->> 'date_of_birth'), '') IS NOT NULL
+             AND shared._try_iso_date(shared._trim(p ->> 'date_of_birth')) IS NULL THEN
             ARRAY['date_of_birth', 'must be a date as YYYY-MM-DD']
-        WHEN nullif(btrim(p ->> 'source_product'), '') IS NOT NULL
+        WHEN nullif(shared._trim(p ->> 'source_product'), '') IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM shared.product AS pr
-                             WHERE pr.product_id = btrim(p ->> 'source_product')) THEN
+                             WHERE pr.product_id = shared._trim(p ->> 'source_product')) THEN
             ARRAY['source_product', 'is not a known product']
         WHEN p ? 'properties' AND jsonb_typeof(p -> 'properties') NOT IN ('object', 'null') THEN
             ARRAY['properties', 'must be a JSON object']
@@ -203,25 +204,25 @@ BEGIN
     WITH input AS (
         SELECT e.ord::integer AS ord,
                shared._normalize_email(e.v ->> 'email') AS email,
-               shared._normalize_phone(nullif(btrim(e.v ->> 'phone'), '')) AS phone,
-               nullif(btrim(e.v ->> 'first_name'), '') AS first_name,
-               nullif(btrim(e.v ->> 'last_name'), '') AS last_name,
-               nullif(btrim(e.v ->> 'city'), '') AS city,
-               nullif(btrim(e.v ->> 'state'), '') AS state,
-               nullif(btrim(e.v ->> 'zip'), '') AS zip,
-               upper(nullif(btrim(e.v ->> 'country'), '')) AS country,
-               shared._try_iso_date(nullif(btrim(e.v ->> 'date_of_birth'), '')) AS date_of_birth,
-               shared._normalize_gender(nullif(btrim(e.v ->> 'gender'), '')) AS gender,
-               nullif(btrim(e.v ->> 'utm_source'), '') AS utm_source,
-               nullif(btrim(e.v ->> 'utm_medium'), '') AS utm_medium,
-               nullif(btrim(e.v ->> 'utm_campaign'), '') AS utm_campaign,
-               nullif(btrim(e.v ->> 'utm_content'), '') AS utm_content,
-               nullif(btrim(e.v ->> 'utm_term'), '') AS utm_term,
-               nullif(btrim(e.v ->> 'meta_fbp'), '') AS meta_fbp,
-               nullif(btrim(e.v ->> 'meta_fbc'), '') AS meta_fbc,
-               nullif(btrim(e.v ->> 'meta_lead_form_id'), '') AS meta_lead_form_id,
-               nullif(btrim(e.v ->> 'source_product'), '') AS source_product,
-               nullif(btrim(e.v ->> 'lifecycle_stage'), '')::shared.lifecycle_stage AS lifecycle_stage,
+               shared._normalize_phone(nullif(shared._trim(e.v ->> 'phone'), '')) AS phone,
+               nullif(shared._trim(e.v ->> 'first_name'), '') AS first_name,
+               nullif(shared._trim(e.v ->> 'last_name'), '') AS last_name,
+               nullif(shared._trim(e.v ->> 'city'), '') AS city,
+               nullif(shared._trim(e.v ->> 'state'), '') AS state,
+               nullif(shared._trim(e.v ->> 'zip'), '') AS zip,
+               upper(nullif(shared._trim(e.v ->> 'country'), '')) AS country,
+               shared._try_iso_date(nullif(shared._trim(e.v ->> 'date_of_birth'), '')) AS date_of_birth,
+               shared._normalize_gender(nullif(shared._trim(e.v ->> 'gender'), '')) AS gender,
+               nullif(shared._trim(e.v ->> 'utm_source'), '') AS utm_source,
+               nullif(shared._trim(e.v ->> 'utm_medium'), '') AS utm_medium,
+               nullif(shared._trim(e.v ->> 'utm_campaign'), '') AS utm_campaign,
+               nullif(shared._trim(e.v ->> 'utm_content'), '') AS utm_content,
+               nullif(shared._trim(e.v ->> 'utm_term'), '') AS utm_term,
+               nullif(shared._trim(e.v ->> 'meta_fbp'), '') AS meta_fbp,
+               nullif(shared._trim(e.v ->> 'meta_fbc'), '') AS meta_fbc,
+               nullif(shared._trim(e.v ->> 'meta_lead_form_id'), '') AS meta_lead_form_id,
+               nullif(shared._trim(e.v ->> 'source_product'), '') AS source_product,
+               nullif(shared._trim(e.v ->> 'lifecycle_stage'), '')::shared.lifecycle_stage AS lifecycle_stage,
                CASE WHEN jsonb_typeof(e.v -> 'properties') = 'object'
                     THEN e.v -> 'properties' ELSE '{}'::jsonb END AS properties
         FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
@@ -426,7 +427,7 @@ BEGIN
     IF coalesce(p_status, '') <> ALL (enum_range(NULL::shared.consent_status)::text[]) THEN
         PERFORM shared._raise('GD400', 'status', 'must be one of granted, withdrawn, unknown');
     END IF;
-    IF nullif(btrim(p_source), '') IS NULL THEN
+    IF nullif(shared._trim(p_source), '') IS NULL THEN
         PERFORM shared._raise('GD400', 'source', 'is required (where the consent was given)');
     END IF;
     v_status := p_status::shared.consent_status;
@@ -437,7 +438,7 @@ BEGIN
     END IF;
 
     INSERT INTO shared.consent_log (person_id, status, source, changed_at)
-    VALUES (p_person_id, v_status, btrim(p_source), coalesce(p_changed_at, now()));
+    VALUES (p_person_id, v_status, shared._trim(p_source), coalesce(p_changed_at, now()));
 
     IF v_current.consent_changed_at IS NULL
        OR coalesce(p_changed_at, now()) >= v_current.consent_changed_at THEN
@@ -486,7 +487,7 @@ DECLARE
     v_person shared.person;
     v_erasure_id bigint;
 BEGIN
-    IF nullif(btrim(p_requested_by), '') IS NULL THEN
+    IF nullif(shared._trim(p_requested_by), '') IS NULL THEN
         PERFORM shared._raise('GD400', 'requested_by', 'is required (who asked for the erasure)');
     END IF;
     DELETE FROM shared.person WHERE id = p_person_id RETURNING * INTO v_person;
@@ -497,7 +498,7 @@ BEGIN
     VALUES (v_person.id,
             shared._sha256_hex(v_person.email),
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
-            btrim(p_requested_by), p_reason)
+            shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
     RETURN v_erasure_id;
 END

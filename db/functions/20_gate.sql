@@ -84,10 +84,10 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-    IF nullif(btrim(p_actor), '') IS NULL THEN
+    IF nullif(shared._trim(p_actor), '') IS NULL THEN
         PERFORM shared._raise('GD400', 'actor', 'is required (who is making the change)');
     END IF;
-    RETURN btrim(p_actor);
+    RETURN shared._trim(p_actor);
 END
 $$;
 
@@ -264,7 +264,7 @@ AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
     v_def shared.setting_definition;
-    v_scope text := coalesce(nullif(btrim(p_scope), ''), 'global');
+    v_scope text := coalesce(nullif(shared._trim(p_scope), ''), 'global');
     v_before jsonb;
     v_json_type text;
     v_row shared.setting;
@@ -329,13 +329,13 @@ DECLARE
     v_before jsonb;
 BEGIN
     DELETE FROM shared.setting
-    WHERE setting_key = p_setting_key AND scope = coalesce(nullif(btrim(p_scope), ''), 'global')
+    WHERE setting_key = p_setting_key AND scope = coalesce(nullif(shared._trim(p_scope), ''), 'global')
     RETURNING value INTO v_before;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
     INSERT INTO shared.gate_audit (subject_kind, subject_key, scope, actor, from_value, to_value)
-    VALUES ('setting', p_setting_key, coalesce(nullif(btrim(p_scope), ''), 'global'), v_actor,
+    VALUES ('setting', p_setting_key, coalesce(nullif(shared._trim(p_scope), ''), 'global'), v_actor,
             v_before, NULL);
     RETURN true;
 END

@@ -28,6 +28,8 @@ def up(dump: bool = typer.Option(False, "--dump", help="Also rewrite db/schema.s
 
 @app.command("dump")
 @one_line_errors
-def dump() -> None:
-    """Rewrite db/schema.sql from the database."""
-    typer.echo(f"wrote {migrate.dump_schema()}")
+def dump(fresh: bool = typer.Option(True, help="Dump a scratch database built from scratch "
+                                    "(what the drift test compares) instead of DATABASE_URL.")) -> None:
+    """Rewrite db/schema.sql."""
+    path = migrate.dump_fresh_schema() if fresh else migrate.dump_schema()
+    typer.echo(f"wrote {path}")

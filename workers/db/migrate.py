@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
@@ -84,10 +85,10 @@ def dbmate_url(url: str) -> str:
     return f"postgres://{auth}@{host}:{info.get('port') or 5432}/{info.get('dbname')}?sslmode=disable"
 
 
-def _dbmate(*args: str, url: str) -> str:
-    binary = shutil.which("dbmate") or str(Path(__file__).resolve().parents[2] / ".venv/bin/dbmate")
+def _dbmate(*args: str, url: str, schema_file: Path | None = None) -> str:
+    binary = shutil.which("dbmate") or str(Path(sys.executable).with_name("dbmate"))
     command = [binary, "--url", dbmate_url(url), "--migrations-dir", str(DB_DIR / "migrations"),
-               "--schema-file", str(DB_DIR / "schema.sql"), *args]
+               "--schema-file", str(schema_file or DB_DIR / "schema.sql"), *args]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
@@ -128,11 +129,34 @@ def up(url: str | None = None) -> UpResult:
     return UpResult(created, pgmq, migrations, files)
 
 
-def dump_schema(url: str | None = None) -> Path:
-    """Write db/schema.sql from the database (dbmate dump = pg_dump --schema-only)."""
-    _dbmate("dump", url=database_url(url))
-    return DB_DIR / "schema.sql"
+def dump_schema(url: str | None = None, path: Path | None = None) -> Path:
+    """Write db/schema.sql (or `path`) from the database (dbmate dump = pg_dump --schema-only)."""
+    target = path or DB_DIR / "schema.sql"
+    _dbmate("dump", url=database_url(url), schema_file=target)
+    return target
 
 
 __all__ = ["DB_DIR", "UpResult", "apply_sql_files", "dump_schema", "ensure_database",
            "ensure_pgmq", "redact_url", "run_migrations", "up"]
+
+
+def dump_fresh_schema(url: str | None = None) -> Path:
+    """Build a throwaway database from scratch and dump it to db/schema.sql.
+
+    The committed dump must be what the migrations, functions and policies produce on an empty
+    database, not whatever a long-lived database has accumulated.
+    """
+    base = database_url(url)
+    info = psycopg.conninfo.conninfo_to_dict(base)
+    scratch = f"{info.get('dbname') or 'gdp'}_schema_dump"
+    scratch_url = psycopg.conninfo.make_conninfo(base, dbname=scratch)
+    maintenance = psycopg.conninfo.make_conninfo(base, dbname="postgres")
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
+    with connect(maintenance, autocommit=True) as conn:
+        conn.execute(drop)
+    try:
+        up(scratch_url)
+        return dump_schema(scratch_url)
+    finally:
+        with connect(maintenance, autocommit=True) as conn:
+            conn.execute(drop)

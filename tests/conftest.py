@@ -29,13 +29,15 @@ def make_url(dbname: str) -> str:
     return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
 
 
-def load_schema(host: str, port: int, user: str, dbname: str, password: str | None = None,
-                **_: Any) -> None:
+def load_schema(
+    host: str, port: int, user: str, dbname: str, password: str | None = None, **_: Any
+) -> None:
     migrate.up(f"postgresql://{user}@{host}:{port}/{dbname}")
 
 
 gdp_server = factories.postgresql_noproc(
-    host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=TEST_DBNAME, load=[load_schema])
+    host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=TEST_DBNAME, load=[load_schema]
+)
 gdp_database = factories.postgresql("gdp_server")
 
 

@@ -19,15 +19,25 @@ SCHEMA_FILE = Path(__file__).resolve().parents[1] / "db" / "schema.sql"
 def dump(url: str) -> str:
     """pg_dump --schema-only as dbmate writes it, without the random \\restrict key."""
     done = subprocess.run(
-        ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "--format=plain",
-         "--encoding=UTF8", url], capture_output=True, text=True, check=True)
+        [
+            "pg_dump",
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--format=plain",
+            "--encoding=UTF8",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return normalize_dump(done.stdout)
 
 
 def normalize_dump(text: str) -> str:
     text = re.sub(r"^\\(un)?restrict .*$", "", text, flags=re.MULTILINE)
-    return "\n".join(line for line in text.splitlines()
-                     if not line.startswith("-- Dumped")).strip()
+    return "\n".join(line for line in text.splitlines() if not line.startswith("-- Dumped")).strip()
 
 
 def test_up_twice_changes_nothing(db_url: str) -> None:
@@ -44,7 +54,8 @@ def test_committed_schema_matches_the_migrations(db_url: str, tmp_path: Path) ->
     fresh = migrate.dump_schema(db_url, tmp_path / "schema.sql").read_text(encoding="utf-8")
     assert normalize_dump(committed) == normalize_dump(fresh), (
         "db/schema.sql drifted from db/migrations + functions + policies: "
-        "run `gdp db up --dump` against a fresh database and commit db/schema.sql")
+        "run `gdp db up --dump` against a fresh database and commit db/schema.sql"
+    )
     applied = {p.name.split("_")[0] for p in (migrate.DB_DIR / "migrations").glob("*.sql")}
     listed = set(re.findall(r"\('(\d{14})'\)", committed))
     assert listed == applied
@@ -60,8 +71,10 @@ def test_supabase_objects_that_exist_are_left_alone(gdp_database: psycopg.Connec
         url = make_url(name)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE SCHEMA auth")
-            conn.execute("CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE "
-                         "AS $$ SELECT '00000000-0000-0000-0000-00000000abcd'::uuid $$")
+            conn.execute(
+                "CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE "
+                "AS $$ SELECT '00000000-0000-0000-0000-00000000abcd'::uuid $$"
+            )
         migrate.up(url)
         with psycopg.connect(url) as conn:
             uid = conn.execute("SELECT auth.uid()").fetchone()
@@ -70,14 +83,17 @@ def test_supabase_objects_that_exist_are_left_alone(gdp_database: psycopg.Connec
         assert role_fn == (True,)
     finally:
         with psycopg.connect(maintenance, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def test_roles_exist_as_supabase_defines_them(db: psycopg.Connection[dict[str, Any]]) -> None:
-    rows = db.execute("SELECT rolname, rolbypassrls, rolcanlogin FROM pg_roles "
-                      "WHERE rolname IN ('anon', 'authenticated', 'service_role') "
-                      "ORDER BY rolname").fetchall()
+    rows = db.execute(
+        "SELECT rolname, rolbypassrls, rolcanlogin FROM pg_roles "
+        "WHERE rolname IN ('anon', 'authenticated', 'service_role') "
+        "ORDER BY rolname"
+    ).fetchall()
     assert rows == [
         {"rolname": "anon", "rolbypassrls": False, "rolcanlogin": False},
         {"rolname": "authenticated", "rolbypassrls": False, "rolcanlogin": False},
@@ -87,12 +103,18 @@ def test_roles_exist_as_supabase_defines_them(db: psycopg.Connection[dict[str, A
 
 def test_auth_functions_read_jwt_claims(db: psycopg.Connection[dict[str, Any]]) -> None:
     with db.transaction():
-        db.execute("SELECT set_config('request.jwt.claims', %s, true)",
-                   ('{"sub": "7d1c1d3e-2f5c-4b9e-9a3a-0d4f2b6c8e11", "role": "authenticated"}',))
-        row = db.execute("SELECT auth.uid()::text AS uid, auth.role() AS role, "
-                         "auth.jwt() ->> 'role' AS jwt_role").fetchone()
-    assert row == {"uid": "7d1c1d3e-2f5c-4b9e-9a3a-0d4f2b6c8e11", "role": "authenticated",
-                   "jwt_role": "authenticated"}
+        db.execute(
+            "SELECT set_config('request.jwt.claims', %s, true)",
+            ('{"sub": "7d1c1d3e-2f5c-4b9e-9a3a-0d4f2b6c8e11", "role": "authenticated"}',),
+        )
+        row = db.execute(
+            "SELECT auth.uid()::text AS uid, auth.role() AS role, auth.jwt() ->> 'role' AS jwt_role"
+        ).fetchone()
+    assert row == {
+        "uid": "7d1c1d3e-2f5c-4b9e-9a3a-0d4f2b6c8e11",
+        "role": "authenticated",
+        "jwt_role": "authenticated",
+    }
 
 
 def test_pgmq_is_installed(db: psycopg.Connection[dict[str, Any]]) -> None:

@@ -86,7 +86,9 @@ def from_db_error(exc: psycopg.Error) -> GdpError:
     if isinstance(exc, pg_errors.UniqueViolation):
         return Conflict(f"{diag.constraint_name or 'unique constraint'}: already exists")
     if isinstance(exc, pg_errors.ForeignKeyViolation):
-        return InvalidInput(f"{diag.constraint_name or 'reference'}: refers to nothing", field=field)
+        return InvalidInput(
+            f"{diag.constraint_name or 'reference'}: refers to nothing", field=field
+        )
     if isinstance(exc, pg_errors.CheckViolation | pg_errors.NotNullViolation):
         return InvalidInput(message, field=field)
     if isinstance(exc, pg_errors.InvalidTextRepresentation | pg_errors.DataException):
@@ -113,8 +115,9 @@ GraphErrorKind = Literal["transient", "throttled", "invalid", "auth", "permanent
 
 # Decided by Meta's error code, not by the HTTP status: Meta answers throttling with HTTP 400.
 _TRANSIENT_CODES = frozenset({1, 2, 341, 368})
-_THROTTLE_CODES = frozenset({4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006,
-                             80008, 80009, 80014})
+_THROTTLE_CODES = frozenset(
+    {4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014}
+)
 _AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
 
 
@@ -161,8 +164,10 @@ def from_graph_error(payload: Mapping[str, object], http_status: int | None) -> 
     """Build a MetaApiError from a Graph response body ({"error": {...}})."""
     error = payload.get("error")
     if not isinstance(error, Mapping):
-        return MetaApiError(f"Graph API answered HTTP {http_status} without an error object",
-                            http_status_code=http_status)
+        return MetaApiError(
+            f"Graph API answered HTTP {http_status} without an error object",
+            http_status_code=http_status,
+        )
 
     def _int(key: str) -> int | None:
         value = error.get(key)

@@ -20,16 +20,23 @@ def up(dump: bool = typer.Option(False, "--dump", help="Also rewrite db/schema.s
     created = "created, " if result.database_created else ""
     pgmq = f"pgmq installed ({result.pgmq_installed}), " if result.pgmq_installed else ""
     applied = ", ".join(result.migrations_applied) or "none pending"
-    typer.echo(f"{target}: {created}{pgmq}migrations: {applied}; "
-               f"{len(result.files_applied)} function/policy files re-applied")
+    typer.echo(
+        f"{target}: {created}{pgmq}migrations: {applied}; "
+        f"{len(result.files_applied)} function/policy files re-applied"
+    )
     if dump:
         typer.echo(f"wrote {migrate.dump_schema()}")
 
 
 @app.command("dump")
 @one_line_errors
-def dump(fresh: bool = typer.Option(True, help="Dump a scratch database built from scratch "
-                                    "(what the drift test compares) instead of DATABASE_URL.")) -> None:
+def dump(
+    fresh: bool = typer.Option(
+        True,
+        help="Dump a scratch database built from scratch "
+        "(what the drift test compares) instead of DATABASE_URL.",
+    ),
+) -> None:
     """Rewrite db/schema.sql."""
     path = migrate.dump_fresh_schema() if fresh else migrate.dump_schema()
     typer.echo(f"wrote {path}")

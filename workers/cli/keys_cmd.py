@@ -14,16 +14,22 @@ app = typer.Typer(help="Service keys for products calling the GDP API.", no_args
 
 @app.command("create")
 @one_line_errors
-def create(product: str, label: str | None = typer.Option(None, help="What the key is for."),
-           by: str | None = typer.Option(None, "--by")) -> None:
+def create(
+    product: str,
+    label: str | None = typer.Option(None, help="What the key is for."),
+    by: str | None = typer.Option(None, "--by"),
+) -> None:
     """Create a key for PRODUCT and print it once (only its hash is kept)."""
     with connect() as conn, mapped_db_errors():
-        row = conn.execute(query("create_service_key"), {
-            "product_id": product, "actor": by or default_actor(), "label": label}).fetchone()
+        row = conn.execute(
+            query("create_service_key"),
+            {"product_id": product, "actor": by or default_actor(), "label": label},
+        ).fetchone()
     assert row is not None
     typer.echo(row["service_key"])
-    typer.echo(f"key id {row['key_id']} for {product}: store it now, it cannot be shown again",
-               err=True)
+    typer.echo(
+        f"key id {row['key_id']} for {product}: store it now, it cannot be shown again", err=True
+    )
 
 
 @app.command("revoke")
@@ -31,10 +37,13 @@ def create(product: str, label: str | None = typer.Option(None, help="What the k
 def revoke(key_id: str, by: str | None = typer.Option(None, "--by")) -> None:
     """Revoke a key by its id (see gdp keys list)."""
     with connect() as conn, mapped_db_errors():
-        row = conn.execute(query("revoke_service_key"),
-                           {"key_id": key_id, "actor": by or default_actor()}).fetchone()
+        row = conn.execute(
+            query("revoke_service_key"), {"key_id": key_id, "actor": by or default_actor()}
+        ).fetchone()
     assert row is not None
-    typer.echo(f"key {row['id']} ({row['product_id']}) revoked at {row['revoked_at']:%Y-%m-%d %H:%M}")
+    typer.echo(
+        f"key {row['id']} ({row['product_id']}) revoked at {row['revoked_at']:%Y-%m-%d %H:%M}"
+    )
 
 
 @app.command("list")
@@ -45,6 +54,10 @@ def list_keys() -> None:
         rows = conn.execute(query("list_service_keys")).fetchall()
     for r in rows:
         state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
-        used = f"last used {r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "never used"
-        typer.echo(f"{r['id']}  {r['product_id']:<14} {r['key_prefix']}…  {state}, {used}"
-                   + (f"  ({r['label']})" if r["label"] else ""))
+        used = (
+            f"last used {r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "never used"
+        )
+        typer.echo(
+            f"{r['id']}  {r['product_id']:<14} {r['key_prefix']}…  {state}, {used}"
+            + (f"  ({r['label']})" if r["label"] else "")
+        )

@@ -41,16 +41,23 @@ def import_people(
     """Upsert people from JSON lines (the PRD's lead shape plus identities)."""
     stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     people = list(read_json_lines(stream))
-    created = 0
-    with connect() as conn, mapped_db_errors(), tqdm(total=len(people), unit="person",
-                                                     disable=not sys.stderr.isatty()) as bar:
+    created: set[object] = set()
+    seen: set[object] = set()
+    with (
+        connect() as conn,
+        mapped_db_errors(),
+        tqdm(total=len(people), unit="person", disable=not sys.stderr.isatty()) as bar,
+    ):
         for start in range(0, len(people), batch):
             chunk = people[start : start + batch]
             with conn.transaction():
-                rows = conn.execute(query("upsert_people"), {"people": json.dumps(chunk)}).fetchall()
-            created += sum(1 for r in rows if r["created"])
+                rows = conn.execute(
+                    query("upsert_people"), {"people": json.dumps(chunk)}
+                ).fetchall()
+            seen.update(r["person_id"] for r in rows)
+            created.update(r["person_id"] for r in rows if r["created"])
             bar.update(len(chunk))
-    typer.echo(f"{len(people)} people upserted ({created} new)")
+    typer.echo(f"{len(people)} records upserted into {len(seen)} people ({len(created)} new)")
 
 
 @app.command("list")
@@ -60,8 +67,10 @@ def list_people(limit: int = typer.Option(20, min=1, max=1000)) -> None:
     with connect() as conn, mapped_db_errors():
         rows = conn.execute(query("stitched_people"), {"limit": limit}).fetchall()
     for r in rows:
-        typer.echo(f"{r['email']:<32} {r['source_product'] or '-':<13} {r['lifecycle_stage']:<9} "
-                   f"consent={r['consent_status']:<9} {', '.join(r['identities']) or '-'}")
+        typer.echo(
+            f"{r['email']:<32} {r['source_product'] or '-':<13} {r['lifecycle_stage']:<9} "
+            f"consent={r['consent_status']:<9} {', '.join(r['identities']) or '-'}"
+        )
 
 
 @app.command("consent")
@@ -69,19 +78,23 @@ def list_people(limit: int = typer.Option(20, min=1, max=1000)) -> None:
 def consent(person_id: str, status: str, source: str = typer.Option("cli")) -> None:
     """Record a consent change (granted, withdrawn, unknown)."""
     with connect() as conn, mapped_db_errors():
-        row = conn.execute(query("record_consent"),
-                           {"person_id": person_id, "status": status, "source": source}).fetchone()
+        row = conn.execute(
+            query("record_consent"), {"person_id": person_id, "status": status, "source": source}
+        ).fetchone()
     assert row is not None
     typer.echo(f"consent is now {row['consent_status']}")
 
 
 @app.command("erase")
 @one_line_errors
-def erase(email: str, by: str | None = typer.Option(None, "--by"),
-          reason: str | None = typer.Option(None)) -> None:
+def erase(
+    email: str, by: str | None = typer.Option(None, "--by"), reason: str | None = typer.Option(None)
+) -> None:
     """Erase a person (GDPR): person, links and events go; a hash-only record remains."""
     with connect() as conn, mapped_db_errors():
-        row = conn.execute(query("erase_person_by_email"), {
-            "email": email, "requested_by": by or default_actor(), "reason": reason}).fetchone()
+        row = conn.execute(
+            query("erase_person_by_email"),
+            {"email": email, "requested_by": by or default_actor(), "reason": reason},
+        ).fetchone()
     assert row is not None
     typer.echo(f"erased (erasure record {row['erasure_id']})")

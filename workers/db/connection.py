@@ -20,16 +20,20 @@ def database_url(url: str | None = None) -> str:
 
 
 @contextmanager
-def connect(url: str | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection[Row]]:
+def connect(
+    url: str | None = None, *, autocommit: bool = False
+) -> Iterator[psycopg.Connection[Row]]:
     """A connection with dict rows; an unreachable server becomes one clear error."""
     target = database_url(url)
     try:
-        conn = psycopg.connect(target, autocommit=autocommit, row_factory=dict_row,
-                               connect_timeout=10)
+        conn = psycopg.connect(
+            target, autocommit=autocommit, row_factory=dict_row, connect_timeout=10
+        )
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
         raise DatabaseUnavailable(
-            f"cannot connect to the database ({redact_url(target)}): {first_line}") from exc
+            f"cannot connect to the database ({redact_url(target)}): {first_line}"
+        ) from exc
     with conn:
         yield conn
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -53,11 +53,13 @@ def ensure_pgmq(url: str) -> str | None:
     """Install pgmq if missing; returns how it was installed, or None when already there."""
     with connect(url) as conn:
         installed = conn.execute(
-            "SELECT to_regclass('pgmq.meta') IS NOT NULL AS present").fetchone()
+            "SELECT to_regclass('pgmq.meta') IS NOT NULL AS present"
+        ).fetchone()
         if installed and installed["present"]:
             return None
         available = conn.execute(
-            "SELECT 1 FROM pg_available_extensions WHERE name = 'pgmq'").fetchone()
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'pgmq'"
+        ).fetchone()
         if available:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq")
             return "extension"
@@ -65,7 +67,7 @@ def ensure_pgmq(url: str) -> str | None:
 
         with conn.transaction():
             conn.execute("SET LOCAL client_min_messages = warning")
-            conn.execute(get_embedded_install_sql())  # type: ignore[arg-type]
+            conn.execute(get_embedded_install_sql())
         return "sql-only"
 
 
@@ -75,20 +77,32 @@ def dbmate_url(url: str) -> str:
     if url.startswith(("postgres://", "postgresql://")):
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
-        query.setdefault("sslmode", "disable" if info.get("host") in (None, "", "127.0.0.1",
-                                                                      "localhost") else "prefer")
+        query.setdefault(
+            "sslmode",
+            "disable" if info.get("host") in (None, "", "127.0.0.1", "localhost") else "prefer",
+        )
         return urlunsplit(("postgres", parts.netloc, parts.path, urlencode(query), ""))
     user = info.get("user") or "postgres"
     password = info.get("password")
     auth = f"{user}:{password}" if password else user
     host = info.get("host") or "127.0.0.1"
-    return f"postgres://{auth}@{host}:{info.get('port') or 5432}/{info.get('dbname')}?sslmode=disable"
+    return (
+        f"postgres://{auth}@{host}:{info.get('port') or 5432}/{info.get('dbname')}?sslmode=disable"
+    )
 
 
 def _dbmate(*args: str, url: str, schema_file: Path | None = None) -> str:
     binary = shutil.which("dbmate") or str(Path(sys.executable).with_name("dbmate"))
-    command = [binary, "--url", dbmate_url(url), "--migrations-dir", str(DB_DIR / "migrations"),
-               "--schema-file", str(schema_file or DB_DIR / "schema.sql"), *args]
+    command = [
+        binary,
+        "--url",
+        dbmate_url(url),
+        "--migrations-dir",
+        str(DB_DIR / "migrations"),
+        "--schema-file",
+        str(schema_file or DB_DIR / "schema.sql"),
+        *args,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
@@ -98,12 +112,18 @@ def _dbmate(*args: str, url: str, schema_file: Path | None = None) -> str:
 
 def run_migrations(url: str) -> list[str]:
     out = _dbmate("--no-dump-schema", "up", url=url)
-    return [line.split(":", 1)[1].strip().split(" in ")[0]
-            for line in out.splitlines() if line.startswith("Applied:")]
+    return [
+        line.split(":", 1)[1].strip().split(" in ")[0]
+        for line in out.splitlines()
+        if line.startswith("Applied:")
+    ]
 
 
 def sql_files() -> list[Path]:
-    return [*sorted((DB_DIR / "functions").glob("*.sql")), *sorted((DB_DIR / "policies").glob("*.sql"))]
+    return [
+        *sorted((DB_DIR / "functions").glob("*.sql")),
+        *sorted((DB_DIR / "policies").glob("*.sql")),
+    ]
 
 
 def apply_sql_files(url: str) -> list[str]:
@@ -113,9 +133,11 @@ def apply_sql_files(url: str) -> list[str]:
         conn.execute("SET LOCAL client_min_messages = warning")
         for path in sql_files():
             try:
-                conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+                conn.execute(path.read_text(encoding="utf-8"))
             except psycopg.Error as exc:
-                raise GdpError(f"{path.relative_to(DB_DIR.parent)}: {exc.diag.message_primary}") from exc
+                raise GdpError(
+                    f"{path.relative_to(DB_DIR.parent)}: {exc.diag.message_primary}"
+                ) from exc
             applied.append(str(path.relative_to(DB_DIR.parent)))
     return applied
 
@@ -136,8 +158,17 @@ def dump_schema(url: str | None = None, path: Path | None = None) -> Path:
     return target
 
 
-__all__ = ["DB_DIR", "UpResult", "apply_sql_files", "dump_schema", "ensure_database",
-           "ensure_pgmq", "redact_url", "run_migrations", "up"]
+__all__ = [
+    "DB_DIR",
+    "UpResult",
+    "apply_sql_files",
+    "dump_schema",
+    "ensure_database",
+    "ensure_pgmq",
+    "redact_url",
+    "run_migrations",
+    "up",
+]
 
 
 def dump_fresh_schema(url: str | None = None) -> Path:

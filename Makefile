@@ -1,0 +1,61 @@
+# The two commands: `make demo` (the main job) and `make test` (the tests).
+# Both work on a fresh python-svc machine: they create the venv, install the package and the
+# Debian packages they need, and start PostgreSQL if it is not running.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+
+.PHONY: demo test test-python test-sql lint setup system-deps postgres bench schema clean
+
+demo: setup postgres
+	$(BIN)/gdp demo
+
+test: setup system-deps postgres lint test-python test-sql
+
+test-python:
+	$(BIN)/pytest -q
+
+test-sql:
+	tests/sql/run.sh
+
+lint:
+	$(BIN)/ruff check workers edge_compat meta_sandbox tests bench
+	$(BIN)/mypy
+
+bench: setup postgres
+	$(BIN)/python bench/run.py
+
+schema: setup postgres
+	$(BIN)/gdp db dump
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# pgTAP and pg_prove come from Debian; installed only when missing.
+system-deps:
+	@if ! command -v pg_prove >/dev/null || [ ! -f /usr/share/postgresql/15/extension/pgtap.control ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl >/dev/null; \
+	fi
+
+postgres:
+	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then \
+		echo "starting PostgreSQL"; \
+		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start; \
+		for i in $$(seq 1 30); do pg_isready -q -h $(PG_HOST) -p $(PG_PORT) && break; sleep 1; done; \
+	fi
+	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
+
+clean:
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache tests/artifacts

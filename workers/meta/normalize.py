@@ -1,0 +1,172 @@
+"""Meta-ready `user_data`: normalize, then SHA-256 the keys Meta hashes (DESIGN invariant 3).
+
+The one module that turns person data into what Meta matches on, for CAPI and Custom Audiences
+alike. Rules per key are in `_rules.py` (with every UNVERIFIED/CONFLICT choice documented),
+phone numbers in `_phone.py`, dates of birth in `_dob.py`, fbc/fbp in `fbc.py`, audience rows in
+`audience.py`.
+
+    >>> out = normalize_user_data({"email": " John_Smith@gmail.com", "phone": "(650)555-1212"})
+    >>> out.user_data["em"], out.user_data["ph"]
+    ('62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f',
+     'e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176')
+
+Contract:
+
+* Hashed keys (`em ph fn ln ge db ct st zp country external_id`) come out as lowercase hex
+  SHA-256 of the normalized value; a value that already is a 64-hex digest passes through
+  lower-cased (never double-hashed). Pass-through keys (`client_ip_address`,
+  `client_user_agent`, `fbc`, `fbp`, Meta ids) are validated and sent unhashed.
+* One value -> str, several -> list (PII keys and external_id only; other keys keep the first
+  valid value), deduplicated after normalization in input order.
+* A bad value never raises and never fails the event: it is left out and reported in `dropped`
+  with a reason that names the key, never the value (reasons are safe to log). `None` and blank
+  strings are treated as absent and not reported.
+* Only a programming error raises: a non-mapping input (TypeError) or an unknown
+  `default_region` (ValueError).
+* `normalized` holds the pre-hash values for `gdp meta normalize --explain` only: it is raw-ish
+  PII, kept out of the dataclass repr, and must never be logged or stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from workers.meta._phone import check_region
+from workers.meta._rules import HASHED, UNHASHED, Dropped, Invalid, is_sha256_hex, sha256_hex
+from workers.meta._values import values_of
+from workers.meta.audience import AUDIENCE_KEYS, normalize_audience_rows
+
+__all__ = [
+    "AUDIENCE_KEYS",
+    "HASHED_KEYS",
+    "KEY_ALIASES",
+    "UNHASHED_KEYS",
+    "Dropped",
+    "NormalizedUserData",
+    "check_region",
+    "is_sha256_hex",
+    "normalize_audience_rows",
+    "normalize_user_data",
+    "sha256_hex",
+]
+
+HASHED_KEYS: tuple[str, ...] = tuple(HASHED)
+UNHASHED_KEYS: tuple[str, ...] = tuple(UNHASHED)
+_KEY_ORDER: tuple[str, ...] = HASHED_KEYS + UNHASHED_KEYS
+# Keys where Meta accepts a list of values; the others take one string.
+_MULTI: frozenset[str] = frozenset(HASHED_KEYS)
+
+# The PRD's field names -> Meta's keys. `person_id` is deliberately absent: it is our internal
+# id, not PII Meta knows; a caller who wants it matched must send it as `external_id`.
+KEY_ALIASES: dict[str, str] = {
+    "email": "em", "phone": "ph", "first_name": "fn", "last_name": "ln", "gender": "ge",
+    "date_of_birth": "db", "city": "ct", "state": "st", "zip": "zp",
+}  # fmt: skip
+_NOT_SENT: dict[str, str] = {
+    "person_id": "person_id is never sent to Meta; map it to external_id explicitly",
+}
+_KEY_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
+
+UserDataValue = str | list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedUserData:
+    """Meta-ready `user_data`, what was left out and why, and (for --explain) the pre-hash forms."""
+
+    user_data: dict[str, UserDataValue]
+    dropped: tuple[Dropped, ...] = ()
+    normalized: dict[str, UserDataValue] = field(default_factory=dict, repr=False)
+
+
+def normalize_user_data(
+    raw: Mapping[str, object], *, default_region: str = "US"
+) -> NormalizedUserData:
+    """Normalize and hash raw `user_data` (Meta's key names or the PRD's) as Meta requires."""
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"user_data must be a mapping, not {type(raw).__name__}")
+    region = check_region(default_region)
+    dropped: list[Dropped] = []
+    grouped: dict[str, list[str]] = {}
+    for raw_key, value in raw.items():
+        key = _canonical_key(raw_key, dropped)
+        if key is not None:
+            texts = values_of(key, value, dropped)
+            if texts:
+                grouped.setdefault(key, []).extend(texts)
+
+    user_data: dict[str, UserDataValue] = {}
+    normalized: dict[str, UserDataValue] = {}
+    country: str | None = None
+    if "country" in grouped:  # first: phones, states and zips depend on the person's country
+        _one_key("country", grouped["country"], None, region, user_data, normalized, dropped)
+        first = normalized.get("country")
+        first = first[0] if isinstance(first, list) else first
+        country = first if first is not None and len(first) == 2 else None
+    for key in _KEY_ORDER:
+        group = grouped.get(key)
+        if group and key != "country":
+            _one_key(key, group, country, region, user_data, normalized, dropped)
+    if "country" in user_data:  # put country back in Meta's key order
+        user_data = {k: user_data[k] for k in _KEY_ORDER if k in user_data}
+        normalized = {k: normalized[k] for k in _KEY_ORDER if k in normalized}
+    return NormalizedUserData(user_data=user_data, dropped=tuple(dropped), normalized=normalized)
+
+
+def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
+    if isinstance(raw_key, str):
+        key = raw_key.strip().lower()
+        if key in HASHED or key in UNHASHED:
+            return key
+        alias = KEY_ALIASES.get(key)
+        if alias is not None:
+            return alias
+        if key in _NOT_SENT:
+            dropped.append(Dropped(key, _NOT_SENT[key]))
+            return None
+        shown = raw_key if _KEY_SHAPE.fullmatch(raw_key) else "<unprintable key>"
+    else:
+        shown = f"<{type(raw_key).__name__} key>"
+    dropped.append(Dropped(shown, "unknown user_data key"))
+    return None
+
+
+def _one_key(
+    key: str,
+    texts: list[str],
+    country: str | None,
+    region: str,
+    user_data: dict[str, UserDataValue],
+    normalized: dict[str, UserDataValue],
+    dropped: list[Dropped],
+) -> None:
+    hashed = key in HASHED
+    rule = HASHED[key] if hashed else UNHASHED[key]
+    sent: list[str] = []
+    forms: list[str] = []
+    for text in texts:
+        if is_sha256_hex(text.strip()):
+            if not hashed:
+                dropped.append(Dropped(key, f"{key}: looks like a SHA-256 hash, but Meta "
+                                            "requires this key unhashed"))  # fmt: skip
+                continue
+            form = out = text.strip().lower()  # already hashed: pass through, never re-hash
+        else:
+            try:
+                form = rule(text, country, region)
+            except Invalid as exc:
+                dropped.append(Dropped(key, f"{key}: {exc.reason}"))
+                continue
+            out = sha256_hex(form) if hashed else form
+        if out in sent:
+            continue
+        if sent and key not in _MULTI:
+            dropped.append(Dropped(key, f"{key}: only one value allowed; extra value left out"))
+            continue
+        sent.append(out)
+        forms.append(form)
+    if sent:
+        user_data[key] = sent[0] if len(sent) == 1 else sent
+        normalized[key] = forms[0] if len(forms) == 1 else forms

@@ -44,8 +44,10 @@ __all__ = [
     "KEY_ALIASES",
     "UNHASHED_KEYS",
     "Dropped",
+    "Explained",
     "NormalizedUserData",
     "check_region",
+    "explain_user_data",
     "is_sha256_hex",
     "normalize_audience_rows",
     "normalize_user_data",
@@ -81,10 +83,40 @@ class NormalizedUserData:
     normalized: dict[str, UserDataValue] = field(default_factory=dict, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """What happened to one raw value (for `gdp meta normalize --explain` only: holds PII)."""
+
+    key: str
+    value: str
+    normalized: str | None  # None when dropped
+    sent: str | None  # the hash (hashed keys) or the value sent (pass-through keys)
+    reason: str | None  # why it was left out; "duplicate" when it repeats an earlier value
+
+
 def normalize_user_data(
     raw: Mapping[str, object], *, default_region: str = "US"
 ) -> NormalizedUserData:
     """Normalize and hash raw `user_data` (Meta's key names or the PRD's) as Meta requires."""
+    return _normalize(raw, default_region, None)
+
+
+def explain_user_data(
+    raw: Mapping[str, object], *, default_region: str = "US"
+) -> tuple[NormalizedUserData, tuple[Explained, ...]]:
+    """`normalize_user_data` plus, per raw value, its normalized form, what is sent, or why not.
+
+    The explanation holds raw PII: show it to the operator who asked, never log or store it.
+    """
+    trace: list[Explained] = []
+    result = _normalize(raw, default_region, trace)
+    order = {key: i for i, key in enumerate(_KEY_ORDER)}
+    return result, tuple(sorted(trace, key=lambda e: order[e.key]))
+
+
+def _normalize(
+    raw: Mapping[str, object], default_region: str, trace: list[Explained] | None
+) -> NormalizedUserData:
     if not isinstance(raw, Mapping):
         raise TypeError(f"user_data must be a mapping, not {type(raw).__name__}")
     region = check_region(default_region)
@@ -97,22 +129,30 @@ def normalize_user_data(
             if texts:
                 grouped.setdefault(key, []).extend(texts)
 
-    user_data: dict[str, UserDataValue] = {}
-    normalized: dict[str, UserDataValue] = {}
+    out = _Out({}, {}, dropped, trace)
     country: str | None = None
     if "country" in grouped:  # first: phones, states and zips depend on the person's country
-        _one_key("country", grouped["country"], None, region, user_data, normalized, dropped)
-        first = normalized.get("country")
+        _one_key("country", grouped["country"], None, region, out)
+        first = out.normalized.get("country")
         first = first[0] if isinstance(first, list) else first
         country = first if first is not None and len(first) == 2 else None
     for key in _KEY_ORDER:
         group = grouped.get(key)
         if group and key != "country":
-            _one_key(key, group, country, region, user_data, normalized, dropped)
+            _one_key(key, group, country, region, out)
+    user_data, normalized = out.user_data, out.normalized
     if "country" in user_data:  # put country back in Meta's key order
         user_data = {k: user_data[k] for k in _KEY_ORDER if k in user_data}
         normalized = {k: normalized[k] for k in _KEY_ORDER if k in normalized}
     return NormalizedUserData(user_data=user_data, dropped=tuple(dropped), normalized=normalized)
+
+
+@dataclass(frozen=True, slots=True)
+class _Out:
+    user_data: dict[str, UserDataValue]
+    normalized: dict[str, UserDataValue]
+    dropped: list[Dropped]
+    trace: list[Explained] | None
 
 
 def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
@@ -133,40 +173,40 @@ def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
     return None
 
 
-def _one_key(
-    key: str,
-    texts: list[str],
-    country: str | None,
-    region: str,
-    user_data: dict[str, UserDataValue],
-    normalized: dict[str, UserDataValue],
-    dropped: list[Dropped],
-) -> None:
+def _one_key(key: str, texts: list[str], country: str | None, region: str, out: _Out) -> None:
     hashed = key in HASHED
     rule = HASHED[key] if hashed else UNHASHED[key]
+    trace = out.trace
     sent: list[str] = []
     forms: list[str] = []
     for text in texts:
+        reason: str | None = None
         if is_sha256_hex(text.strip()):
-            if not hashed:
-                dropped.append(Dropped(key, f"{key}: looks like a SHA-256 hash, but Meta "
-                                            "requires this key unhashed"))  # fmt: skip
-                continue
-            form = out = text.strip().lower()  # already hashed: pass through, never re-hash
+            if hashed:
+                form = value = text.strip().lower()  # already hashed: pass through, never re-hash
+            else:
+                reason = f"{key}: looks like a SHA-256 hash, but Meta requires this key unhashed"
         else:
             try:
                 form = rule(text, country, region)
+                value = sha256_hex(form) if hashed else form
             except Invalid as exc:
-                dropped.append(Dropped(key, f"{key}: {exc.reason}"))
-                continue
-            out = sha256_hex(form) if hashed else form
-        if out in sent:
+                reason = f"{key}: {exc.reason}"
+        if reason is None and value in sent:
+            if trace is not None:
+                trace.append(Explained(key, text, form, value, "duplicate"))
             continue
-        if sent and key not in _MULTI:
-            dropped.append(Dropped(key, f"{key}: only one value allowed; extra value left out"))
+        if reason is None and sent and key not in _MULTI:
+            reason = f"{key}: only one value allowed; extra value left out"
+        if reason is not None:
+            out.dropped.append(Dropped(key, reason))
+            if trace is not None:
+                trace.append(Explained(key, text, None, None, reason))
             continue
-        sent.append(out)
+        sent.append(value)
         forms.append(form)
+        if trace is not None:
+            trace.append(Explained(key, text, form, value, None))
     if sent:
-        user_data[key] = sent[0] if len(sent) == 1 else sent
-        normalized[key] = forms[0] if len(forms) == 1 else forms
+        out.user_data[key] = sent[0] if len(sent) == 1 else sent
+        out.normalized[key] = forms[0] if len(forms) == 1 else forms

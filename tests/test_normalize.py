@@ -1,0 +1,478 @@
+"""Meta user_data normalization: golden vectors from Meta's docs and a table of tricky inputs."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+
+from workers.meta.normalize import (
+    AUDIENCE_KEYS,
+    Dropped,
+    NormalizedUserData,
+    explain_user_data,
+    is_sha256_hex,
+    normalize_audience_rows,
+    normalize_user_data,
+    sha256_hex,
+)
+
+# Every hashed example in Meta's documentation (facts file §1.5): (key, raw, normalized, hash).
+GOLDEN = [
+    (
+        "em",
+        "John_Smith@gmail.com",
+        "john_smith@gmail.com",
+        "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f",
+    ),
+    (
+        "ph",
+        "(650)555-1212",
+        "16505551212",
+        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176",
+    ),
+    ("fn", "mary", "mary", "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec"),
+    (
+        "db",
+        "2/16/1997",
+        "19970216",
+        "01acdbf6ec7b4f478a225f1a246e5d6767eeab1a7ffa17f025265b5b94f40f0c",
+    ),
+    ("country", "us", "us", "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"),
+]
+
+
+def one(key: str, value: object, **extra: object) -> NormalizedUserData:
+    return normalize_user_data({key: value, **extra})
+
+
+def normalized(key: str, value: object, **extra: object) -> Any:
+    return one(key, value, **extra).normalized.get(key)
+
+
+@pytest.mark.parametrize(("key", "raw", "form", "digest"), GOLDEN)
+def test_golden_vectors(key: str, raw: str, form: str, digest: str) -> None:
+    result = one(key, raw)
+    assert result.normalized[key] == form
+    assert result.user_data[key] == digest
+    assert result.dropped == ()
+    assert sha256_hex(form) == digest == hashlib.sha256(form.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(("key", "raw", "form", "digest"), GOLDEN)
+def test_golden_vectors_with_prd_names(key: str, raw: str, form: str, digest: str) -> None:
+    prd = {"em": "email", "ph": "phone", "fn": "first_name", "db": "date_of_birth"}.get(key, key)
+    assert normalize_user_data({prd: raw}).user_data == {key: digest}
+
+
+def test_golden_vectors_in_audience_rows() -> None:
+    rows, dropped = normalize_audience_rows(
+        [
+            {
+                "EMAIL": "John_Smith@gmail.com",
+                "PHONE": "(650)555-1212",
+                "FN": "mary",
+                "COUNTRY": "us",
+            }
+        ],
+        ["EMAIL", "PHONE", "FN", "COUNTRY"],
+    )
+    assert dropped == []
+    assert rows == [[digest for key, _, _, digest in GOLDEN if key != "db"]]
+
+
+TRICKY: list[tuple[str, object, dict[str, str], str | None]] = [
+    # key, raw value, other fields of the person, expected normalized form (None: dropped)
+    ("em", "  John_Smith@Gmail.COM \n", {}, "john_smith@gmail.com"),
+    ("em", "José@Exämple.com", {}, "josé@exämple.com"),
+    ("em", "not-an-email", {}, None),
+    ("em", "a@b", {}, None),
+    ("em", "two@@example.com", {}, None),
+    ("em", "space in@example.com", {}, None),
+    ("ph", "+1 650 555 1212", {}, "16505551212"),
+    ("ph", "+1 (650) 555-1212", {}, "16505551212"),
+    ("ph", "1-650-555-1212", {}, "16505551212"),
+    ("ph", "650.555.1212", {}, "16505551212"),
+    ("ph", "6505551212", {}, "16505551212"),
+    ("ph", "001 650 555 1212", {}, "16505551212"),
+    ("ph", "0044 20 7946 0958", {}, "442079460958"),
+    ("ph", "+44 (0)20 7946 0958", {}, "442079460958"),
+    ("ph", "020 7946 0958", {"country": "GB"}, "442079460958"),
+    ("ph", "07911 123456", {"country": "United Kingdom"}, "447911123456"),
+    ("ph", "011 44 20 7946 0958", {}, "442079460958"),
+    ("ph", "+39 06 6982 0000", {}, "390669820000"),  # Italy keeps its significant zero
+    ("ph", "+82 10-1234-5678", {}, "821012345678"),
+    ("ph", "６５０５５５１２１２", {}, "16505551212"),  # full-width digits
+    ("ph", "650 555 1212 ext. 12", {}, "16505551212"),
+    ("ph", "1-800-FLOWERS", {}, "18003569377"),
+    ("ph", "555-1212", {}, None),  # no area code
+    ("ph", "+1 555 555 1212", {}, None),  # no such area code
+    ("ph", "07700 900123", {"country": "GB"}, None),  # Ofcom's drama range
+    ("ph", "12345", {}, None),
+    ("ph", "call me maybe", {}, None),
+    ("fn", "Mary", {}, "mary"),
+    ("fn", "Valéry", {}, "valéry"),
+    ("fn", "Vale\u0301ry", {}, "valéry"),  # decomposed accent composes to the same hash
+    ("fn", "정", {}, "정"),
+    ("fn", "Mary-Jane", {}, "maryjane"),
+    ("ln", "O'Neil", {}, "oneil"),
+    ("ln", "van der Berg", {}, "vanderberg"),
+    ("fn", "JOSÉ", {}, "josé"),
+    ("fn", "Владимир", {}, "владимир"),
+    ("fn", "...", {}, None),
+    ("ge", "F", {}, "f"),
+    ("ge", "male", {}, "m"),
+    ("ge", "Woman", {}, "f"),
+    ("ge", "Mr.", {}, "m"),
+    ("ge", "Mrs", {}, "f"),
+    ("ge", "non-binary", {}, None),
+    ("ge", "x", {}, None),
+    ("db", "1997-02-16", {}, "19970216"),
+    ("db", "19970216", {}, "19970216"),
+    ("db", "02/16/1997", {}, "19970216"),
+    ("db", "16/02/1997", {}, "19970216"),  # day > 12 forces day-first
+    ("db", "03/04/1997", {}, "19970304"),  # ambiguous: US month-first
+    ("db", "16.02.1997", {}, "19970216"),
+    ("db", "03.04.1997", {}, "19970403"),  # dotted: European day-first
+    ("db", "1997/2/16", {}, "19970216"),
+    ("db", "Feb 16 1997", {}, "19970216"),
+    ("db", "February 16th, 1997", {}, "19970216"),
+    ("db", "16 February 1997", {}, "19970216"),
+    ("db", "16-Feb-1997", {}, "19970216"),
+    ("db", "1997-02-16T23:30:00-05:00", {}, "19970216"),
+    ("db", "2/16/97", {}, None),  # two-digit year
+    ("db", "02/30/1997", {}, None),
+    ("db", "1899-12-31", {}, None),
+    ("db", "2999-01-01", {}, None),
+    ("db", "yesterday", {}, None),
+    ("ct", "New York", {}, "newyork"),
+    ("ct", "St. Louis", {}, "stlouis"),
+    ("ct", "Zürich", {}, "zurich"),
+    ("ct", "São Paulo", {}, "saopaulo"),
+    ("ct", "東京", {}, "東京"),
+    ("ct", "123", {}, None),
+    ("st", "California", {}, "ca"),
+    ("st", "CA", {}, "ca"),
+    ("st", " new york ", {}, "ny"),
+    ("st", "District of Columbia", {"country": "US"}, "dc"),
+    ("st", "Puerto Rico", {}, "pr"),
+    ("st", "Ontario", {}, "on"),
+    ("st", "Narnia", {"country": "us"}, None),
+    ("st", "Île-de-France", {"country": "FR"}, "iledefrance"),
+    ("st", "Bavaria", {"country": "DE"}, "bavaria"),
+    ("zp", "94025", {}, "94025"),
+    ("zp", "94025-1234", {}, "94025"),
+    ("zp", "94025 1234", {"country": "US"}, "94025"),
+    ("zp", "940251234", {"country": "US"}, "94025"),
+    ("zp", "1234", {"country": "US"}, None),  # a lost leading zero is not guessed
+    ("zp", "M1 1AE", {}, "m11ae"),
+    ("zp", "sw1a 1aa", {"country": "GB"}, "sw1a1aa"),
+    ("zp", "M1", {"country": "GB"}, None),
+    ("zp", "10115", {"country": "DE"}, "10115"),
+    ("zp", "K1A 0B1", {"country": "CA"}, "k1a0b1"),
+    ("zp", "1010-123", {"country": "PT"}, "1010123"),
+    ("country", "US", {}, "us"),
+    ("country", "United States", {}, "us"),
+    ("country", "USA", {}, "us"),
+    ("country", "U.S.A.", {}, "us"),
+    ("country", "Deutschland", {}, "de"),
+    ("country", "DEU", {}, "de"),
+    ("country", "UK", {}, "gb"),
+    ("country", "Côte d'Ivoire", {}, "ci"),
+    ("country", "South Korea", {}, "kr"),
+    ("country", "Narnia", {}, None),
+    ("external_id", "  user-123  ", {}, "user-123"),
+    ("external_id", "CaseKept", {}, "CaseKept"),
+]
+
+
+@pytest.mark.parametrize(("key", "raw", "person", "expected"), TRICKY)
+def test_tricky_inputs(key: str, raw: object, person: dict[str, str], expected: str | None) -> None:
+    result = one(key, raw, **person)
+    if expected is None:
+        assert key not in result.user_data
+        reasons = [d.reason for d in result.dropped if d.key == key]
+        assert len(reasons) == 1 and reasons[0].startswith(f"{key}: ")
+        assert isinstance(raw, str) and raw.strip() not in reasons[0]
+    else:
+        assert result.normalized[key] == expected
+        assert result.user_data[key] == sha256_hex(expected)
+        assert [d for d in result.dropped if d.key == key] == []
+
+
+def test_phone_region_order_number_then_country_then_default() -> None:
+    assert normalized("ph", "+44 20 7946 0958", country="us") == "442079460958"
+    assert normalized("ph", "020 7946 0958", country="gb") == "442079460958"
+    assert normalize_user_data({"ph": "020 7946 0958"}, default_region="GB").normalized == {
+        "ph": "442079460958"
+    }
+    assert normalized("ph", "020 7946 0958") is None  # not a valid US number
+
+
+def test_dropped_reason_names_key_and_region_not_value() -> None:
+    assert one("ph", "123").dropped == (
+        Dropped("ph", "ph: not a valid phone number for region US"),
+    )
+
+
+def test_already_hashed_passes_through_lowercased_never_rehashed() -> None:
+    digest = GOLDEN[0][3]
+    for key in ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id"):
+        result = one(key, "  " + digest.upper() + " ")
+        assert result.user_data == {key: digest}, key
+        assert result.dropped == ()
+
+
+def test_hash_in_a_must_not_hash_key_is_dropped() -> None:
+    digest = GOLDEN[0][3]
+    for key in ("client_ip_address", "client_user_agent", "fbc", "fbp", "anon_id", "ctwa_clid"):
+        result = one(key, digest)
+        assert result.user_data == {}
+        assert result.dropped[0].key == key
+        assert "unhashed" in result.dropped[0].reason
+
+
+def test_unhashed_keys_pass_through_raw() -> None:
+    raw = {
+        "client_ip_address": " 2001:0DB8:0000::1 ",
+        "client_user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "fbc": "fb.1.1554763741205.AbCdEfGhIjKlMnOpQrStUvWxYz1234567890",
+        "fbp": "fb.1.1596403881668.1116446470",
+        "lead_id": "1234567890123456",
+        "subscription_id": "sub_42",
+        "fb_login_id": "100000000000001",
+        "madid": "AB12CD34-0000-1111-2222-333344445555",
+        "anon_id": "anon-1",
+        "page_id": 1234567890,
+        "page_scoped_user_id": "987654321",
+        "ctwa_clid": "ARAkLkA8rmlF",
+        "ig_account_id": "17841400000000000",
+        "ig_sid": "igsid-1",
+    }
+    result = normalize_user_data(raw)
+    assert result.dropped == ()
+    assert result.user_data == {
+        **raw,
+        "client_ip_address": "2001:db8::1",
+        "madid": "ab12cd34-0000-1111-2222-333344445555",
+        "page_id": "1234567890",
+    }
+    assert not any(is_sha256_hex(v) for v in result.user_data.values())
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("1.2.3.4", True),
+        ("::ffff:1.2.3.4", True),
+        ("127.0.0.1", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("224.0.0.1", False),
+        ("1.2.3", False),
+        ("1.2.3.4 ", True),
+        ("1.2. 3.4", False),
+        ("fe80::1%eth0", False),
+        ("256.1.1.1", False),
+    ],
+)
+def test_client_ip_address(value: str, ok: bool) -> None:
+    assert ("client_ip_address" in one("client_ip_address", value).user_data) is ok
+
+
+def test_lists_are_normalized_then_deduplicated_in_order() -> None:
+    result = one("em", ["B@example.com", " b@example.com", "a@example.com", "bad", None, ""])
+    assert result.normalized["em"] == ["b@example.com", "a@example.com"]
+    assert result.user_data["em"] == [sha256_hex("b@example.com"), sha256_hex("a@example.com")]
+    assert [d.reason for d in result.dropped] == ["em: not a valid email address"]
+
+
+def test_hashed_and_raw_forms_of_the_same_value_deduplicate() -> None:
+    digest = GOLDEN[0][3]
+    assert one("em", ["John_Smith@gmail.com", digest.upper()]).user_data == {"em": digest}
+
+
+def test_alias_and_meta_key_merge() -> None:
+    result = normalize_user_data({"email": "a@example.com", "em": ["b@example.com"]})
+    assert result.normalized == {"em": ["a@example.com", "b@example.com"]}
+
+
+def test_single_valued_keys_keep_the_first_valid_value() -> None:
+    result = one("client_ip_address", ["bad", "1.2.3.4", "5.6.7.8"])
+    assert result.user_data == {"client_ip_address": "1.2.3.4"}
+    assert [d.reason for d in result.dropped] == [
+        "client_ip_address: not a valid IPv4 or IPv6 address",
+        "client_ip_address: only one value allowed; extra value left out",
+    ]
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", [], [None, "", " "]])
+def test_empty_values_are_absent_not_errors(value: object) -> None:
+    assert one("em", value) == NormalizedUserData({}, (), {})
+
+
+def test_unknown_keys_and_person_id_are_dropped() -> None:
+    result = normalize_user_data(
+        {"person_id": "p1", "favourite_colour": "blue", 7: "x", "john@example.com": "x"}
+    )
+    assert result.user_data == {}
+    assert result.dropped == (
+        Dropped("person_id", "person_id is never sent to Meta; map it to external_id explicitly"),
+        Dropped("favourite_colour", "unknown user_data key"),
+        Dropped("<int key>", "unknown user_data key"),
+        Dropped("<unprintable key>", "unknown user_data key"),  # a key that looks like PII
+    )
+
+
+def test_key_case_and_spaces_are_forgiven() -> None:
+    assert one(" EM ", "a@example.com").normalized == {"em": "a@example.com"}
+
+
+@pytest.mark.parametrize("value", [1.5, True, {"a": 1}, b"bytes", ["ok@example.com", 2.5]])
+def test_unsupported_types_are_dropped_not_raised(value: object) -> None:
+    result = one("em", value)
+    assert any("unsupported value type" in d.reason for d in result.dropped)
+
+
+def test_ints_are_accepted_as_text() -> None:
+    assert normalized("zp", 94025) == "94025"
+    assert normalized("ph", 16505551212) == "16505551212"
+
+
+def test_programming_errors_raise() -> None:
+    with pytest.raises(TypeError):
+        normalize_user_data([("em", "a@example.com")])  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        normalize_user_data({}, default_region="XX")
+
+
+def test_output_key_order_is_meta_order() -> None:
+    result = normalize_user_data(
+        {
+            "fbp": "fb.1.1596403881668.1116446470",
+            "country": "us",
+            "email": "a@example.com",
+            "zip": "94025",
+        }
+    )
+    assert list(result.user_data) == ["em", "zp", "country", "fbp"]
+
+
+def test_normalized_values_are_not_in_the_repr() -> None:
+    result = one("em", "secret.person@example.com")
+    assert "secret.person" not in repr(result)
+    assert "secret.person" not in str(result.dropped)
+
+
+def test_explain_reports_every_value() -> None:
+    result, explained = explain_user_data(
+        {"em": ["John_Smith@gmail.com", "bad", "john_smith@gmail.com"], "ip": "1.2.3.4"}
+    )
+    assert result.user_data == {"em": GOLDEN[0][3]}
+    assert [(e.value, e.normalized, e.reason) for e in explained] == [
+        ("John_Smith@gmail.com", "john_smith@gmail.com", None),
+        ("bad", None, "em: not a valid email address"),
+        ("john_smith@gmail.com", "john_smith@gmail.com", "duplicate"),
+    ]
+    assert Dropped("ip", "unknown user_data key") in result.dropped
+
+
+# --- Custom Audience rows -------------------------------------------------------------------
+
+
+def test_audience_rows_align_to_schema_with_blanks() -> None:
+    schema = ["EXTERN_ID", "EMAIL", "PHONE", "COUNTRY", "MADID", "ZIP"]
+    rows, dropped = normalize_audience_rows(
+        [
+            {
+                "external_id": " abc ",
+                "email": "A@Example.com",
+                "country": "GB",
+                "phone": "020 7946 0958",
+                "madid": "AB12CD34-0000-1111-2222-333344445555",
+            },
+            {"EMAIL": "bad"},
+        ],
+        schema,
+    )
+    assert rows[0] == [
+        sha256_hex("abc"),
+        sha256_hex("a@example.com"),
+        sha256_hex("442079460958"),
+        sha256_hex("gb"),
+        "ab12cd34-0000-1111-2222-333344445555",
+        "",
+    ]
+    assert rows[1] == [""] * len(schema)
+    assert dropped == [
+        Dropped("EMAIL", "row 1: EMAIL: not a valid email address"),
+        Dropped("row", "row 1: no usable identifier for the schema"),
+    ]
+
+
+def test_audience_extern_id_matches_capi_external_id_unless_raw_requested() -> None:
+    capi = normalize_user_data({"external_id": " u-1 "}).user_data["external_id"]
+    rows, _ = normalize_audience_rows([{"EXTERN_ID": " u-1 "}], ["EXTERN_ID"])
+    assert rows == [[capi]]
+    rows, _ = normalize_audience_rows([{"EXTERN_ID": " u-1 "}], ["EXTERN_ID"], hash_extern_id=False)
+    assert rows == [["u-1"]]
+
+
+def test_audience_derived_columns() -> None:
+    schema = ["FN", "FI", "DOBY", "DOBM", "DOBD", "GEN", "ST", "CT"]
+    rows, dropped = normalize_audience_rows(
+        [
+            {
+                "first_name": "Élodie",
+                "date_of_birth": "2/16/1997",
+                "gender": "Female",
+                "state": "New York",
+                "city": "New York",
+            }
+        ],
+        schema,
+    )
+    assert dropped == []
+    assert rows == [
+        [sha256_hex(v) for v in ("élodie", "é", "1997", "02", "16", "f", "ny", "newyork")]
+    ]
+
+
+def test_audience_explicit_dob_parts() -> None:
+    rows, dropped = normalize_audience_rows(
+        [{"DOBY": "1997", "DOBM": "2", "DOBD": "6"}, {"DOBY": "97", "DOBM": "13", "DOBD": "32"}],
+        ["DOBY", "DOBM", "DOBD"],
+    )
+    assert rows[0] == [sha256_hex("1997"), sha256_hex("02"), sha256_hex("06")]
+    assert rows[1] == ["", "", ""]
+    assert len(dropped) == 4
+
+
+def test_audience_schema_errors_raise() -> None:
+    with pytest.raises(ValueError):
+        normalize_audience_rows([], ["EMAIL", "NOPE"])
+    with pytest.raises(ValueError):
+        normalize_audience_rows([], ["EMAIL", "EMAIL"])
+    with pytest.raises(ValueError):
+        normalize_audience_rows([], "EMAIL")
+    with pytest.raises(TypeError):
+        normalize_audience_rows([["x"]], ["EMAIL"])  # type: ignore[list-item]
+    assert set(AUDIENCE_KEYS) == {
+        "EMAIL",
+        "PHONE",
+        "FN",
+        "LN",
+        "FI",
+        "GEN",
+        "DOBY",
+        "DOBM",
+        "DOBD",
+        "CT",
+        "ST",
+        "ZIP",
+        "COUNTRY",
+        "EXTERN_ID",
+        "MADID",
+    }

@@ -360,3 +360,12 @@ def test_event_resend_is_a_no_op(db: Conn) -> None:
             "INSERT INTO shared.event (product_id, event_id, event_name) "
             "VALUES ('snapmix', 'evt-1', 'Signup')"
         )
+
+
+def test_trimming_removes_whitespace_only(db: Conn) -> None:
+    # Regression: a "\v" escape PostgreSQL does not know once made trim eat the letter v.
+    rows = upsert(db, [{"email": "\x0bvivian@example.com\t\n", "first_name": "\fVivienne\r",
+                        "source_product": "vellopad"}])
+    p = person(db, "vivian@example.com")
+    assert (p["first_name"], p["source_product"]) == ("Vivienne", "vellopad")
+    assert rows[0]["created"] is True

@@ -29,7 +29,7 @@ AS $$ SELECT encode(pg_catalog.sha256(convert_to(p_value, 'UTF8')), 'hex') $$;
 CREATE OR REPLACE FUNCTION shared._trim(p_value text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT btrim(p_value, E' \t\n\r\f\v') $$;
+AS $$ SELECT btrim(p_value, E' \t\n\r\f\x0B') $$;
 
 -- Meta's em rule (trim, lowercase); also what makes case/whitespace variants one person.
 CREATE OR REPLACE FUNCTION shared._normalize_email(p_email text)
@@ -52,12 +52,13 @@ CREATE OR REPLACE FUNCTION shared._normalize_phone(p_phone text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    WITH stripped AS (
-        SELECT regexp_replace(shared._trim(p_phone), '[\s().\-/]', '', 'g') AS s
-    ), prefixed AS (
-        SELECT CASE WHEN s LIKE '00%' THEN '+' || substr(s, 3) ELSE s END AS s FROM stripped
-    )
-    SELECT CASE WHEN s ~ '^\+[1-9][0-9]{6,14}$' THEN s END FROM prefixed
+    -- One expression (no CTE) so that it inlines; the common case is already E.164.
+    SELECT CASE
+        WHEN p_phone ~ '^\+[1-9][0-9]{6,14}$' THEN p_phone
+        WHEN regexp_replace(regexp_replace(p_phone, '[\s().\-/]', '', 'g'), '^00', '+')
+             ~ '^\+[1-9][0-9]{6,14}$'
+        THEN regexp_replace(regexp_replace(p_phone, '[\s().\-/]', '', 'g'), '^00', '+')
+    END
 $$;
 
 -- Meta's ph format: digits with country code, no '+'.

@@ -107,64 +107,88 @@ AS $$
 $$;
 
 /*
- * The first problem with one person object, as (field, rule), or NULL when it is acceptable.
- * Plain SQL so that it inlines into the set-based check in upsert_people.
+ * The first problem in an array of person objects, as (ordinal, field, rule), or no row when all
+ * are acceptable. Set-based: one pass over the keys of every entry, plain expressions for the
+ * fields, one join for products, so validating a 1,000-person call costs about as much as
+ * reading it.
  */
-CREATE OR REPLACE FUNCTION shared._person_input_problem(p jsonb)
-RETURNS text[]
+CREATE OR REPLACE FUNCTION shared._people_input_problem(p_people jsonb)
+RETURNS TABLE (ord bigint, field text, rule text)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT CASE
-        WHEN jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
-            ARRAY['person', 'must be a JSON object']
-        WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(p) AS k(key)
-                     WHERE k.key <> ALL (shared._person_input_keys())) THEN
-            ARRAY[(SELECT min(k.key) FROM jsonb_object_keys(p) AS k(key)
-                   WHERE k.key <> ALL (shared._person_input_keys())),
-                  'is not a person field']
-        WHEN EXISTS (SELECT 1 FROM jsonb_each(p) AS f(key, value)
-                     WHERE f.key NOT IN ('properties', 'identities')
-                       AND jsonb_typeof(f.value) NOT IN ('string', 'null')) THEN
-            ARRAY[(SELECT min(f.key) FROM jsonb_each(p) AS f(key, value)
-                   WHERE f.key NOT IN ('properties', 'identities')
-                     AND jsonb_typeof(f.value) NOT IN ('string', 'null')),
-                  'must be a string']
-        WHEN shared._normalize_email(p ->> 'email') IS NULL THEN
-            ARRAY['email', 'is required']
-        WHEN NOT shared._is_valid_email(shared._normalize_email(p ->> 'email')) THEN
-            ARRAY['email', 'is not a valid email address']
-        WHEN nullif(shared._trim(p ->> 'phone'), '') IS NOT NULL
-             AND shared._normalize_phone(p ->> 'phone') IS NULL THEN
-            ARRAY['phone', 'must be E.164: a + and the country code, e.g. +14155550123']
-        WHEN nullif(shared._trim(p ->> 'lifecycle_stage'), '') IS NOT NULL
-             AND shared._trim(p ->> 'lifecycle_stage') <> ALL (enum_range(NULL::shared.lifecycle_stage)::text[]) THEN
-            ARRAY['lifecycle_stage', 'must be one of lead, activated, customer, churned']
-        WHEN nullif(shared._trim(p ->> 'country'), '') IS NOT NULL
-             AND upper(shared._trim(p ->> 'country')) !~ '^[A-Z]{2}$' THEN
-            ARRAY['country', 'must be an ISO 3166-1 alpha-2 code, e.g. US']
-        WHEN nullif(shared._trim(p ->> 'gender'), '') IS NOT NULL
-             AND shared._normalize_gender(p ->> 'gender') IS NULL THEN
-            ARRAY['gender', 'must be f or m']
-        WHEN nullif(shared._trim(p ->> 'date_of_birth'), '') IS NOT NULL
-             AND shared._try_iso_date(shared._trim(p ->> 'date_of_birth')) IS NULL THEN
-            ARRAY['date_of_birth', 'must be a date as YYYY-MM-DD']
-        WHEN nullif(shared._trim(p ->> 'source_product'), '') IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM shared.product AS pr
-                             WHERE pr.product_id = shared._trim(p ->> 'source_product')) THEN
-            ARRAY['source_product', 'is not a known product']
-        WHEN p ? 'properties' AND jsonb_typeof(p -> 'properties') NOT IN ('object', 'null') THEN
-            ARRAY['properties', 'must be a JSON object']
-        WHEN p ? 'identities' AND jsonb_typeof(p -> 'identities') NOT IN ('array', 'null') THEN
-            ARRAY['identities', 'must be a JSON array of {provider, external_id}']
-        WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(
-                         CASE WHEN jsonb_typeof(p -> 'identities') = 'array'
-                              THEN p -> 'identities' ELSE '[]'::jsonb END) AS i(v)
-                     WHERE jsonb_typeof(i.v) <> 'object'
-                        OR coalesce(i.v ->> 'provider', '') !~ '^[a-z][a-z0-9_]{1,39}$'
-                        OR length(coalesce(i.v ->> 'external_id', '')) NOT BETWEEN 1 AND 255
-                        OR (i.v ? 'metadata' AND jsonb_typeof(i.v -> 'metadata') <> 'object')) THEN
-            ARRAY['identities', 'each needs a provider (lowercase slug) and an external_id']
-    END
+    WITH entries AS (
+        SELECT e.ord, e.v, jsonb_typeof(e.v) = 'object' AS is_object
+        FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    ), shape AS (
+        -- Unknown keys and non-string values, found in one pass over every key.
+        SELECT en.ord, f.key AS field,
+               CASE WHEN f.key <> ALL (shared._person_input_keys()) THEN 'is not a person field'
+                    ELSE 'must be a string' END AS rule
+        FROM entries AS en
+        CROSS JOIN LATERAL jsonb_each(CASE WHEN en.is_object THEN en.v ELSE '{}'::jsonb END) AS f
+        WHERE f.key <> ALL (shared._person_input_keys())
+           OR (f.key NOT IN ('properties', 'identities')
+               AND jsonb_typeof(f.value) NOT IN ('string', 'null'))
+    ), fields AS (
+        SELECT en.ord, checks.problem[1] AS field, checks.problem[2] AS rule
+        FROM entries AS en
+        LEFT JOIN shared.product AS pr
+          ON pr.product_id = shared._trim(en.v ->> 'source_product')
+        CROSS JOIN LATERAL (
+            SELECT shared._normalize_email(en.v ->> 'email') AS email,
+                   nullif(shared._trim(en.v ->> 'phone'), '') AS phone,
+                   nullif(shared._trim(en.v ->> 'lifecycle_stage'), '') AS stage,
+                   upper(nullif(shared._trim(en.v ->> 'country'), '')) AS country,
+                   nullif(shared._trim(en.v ->> 'gender'), '') AS gender,
+                   nullif(shared._trim(en.v ->> 'date_of_birth'), '') AS dob,
+                   nullif(shared._trim(en.v ->> 'source_product'), '') AS product
+        ) AS x
+        CROSS JOIN LATERAL (
+            SELECT CASE
+                WHEN x.email IS NULL THEN ARRAY['email', 'is required']
+                WHEN NOT shared._is_valid_email(x.email)
+                    THEN ARRAY['email', 'is not a valid email address']
+                WHEN x.phone IS NOT NULL AND shared._normalize_phone(x.phone) IS NULL
+                    THEN ARRAY['phone', 'must be E.164: a + and the country code, e.g. +14155550123']
+                WHEN x.stage NOT IN ('lead', 'activated', 'customer', 'churned')
+                    THEN ARRAY['lifecycle_stage', 'must be one of lead, activated, customer, churned']
+                WHEN x.country !~ '^[A-Z]{2}$'
+                    THEN ARRAY['country', 'must be an ISO 3166-1 alpha-2 code, e.g. US']
+                WHEN x.gender IS NOT NULL AND shared._normalize_gender(x.gender) IS NULL
+                    THEN ARRAY['gender', 'must be f or m']
+                WHEN x.dob IS NOT NULL AND shared._try_iso_date(x.dob) IS NULL
+                    THEN ARRAY['date_of_birth', 'must be a date as YYYY-MM-DD']
+                WHEN x.product IS NOT NULL AND pr.product_id IS NULL
+                    THEN ARRAY['source_product', 'is not a known product']
+                WHEN en.v ? 'properties' AND jsonb_typeof(en.v -> 'properties') NOT IN ('object', 'null')
+                    THEN ARRAY['properties', 'must be a JSON object']
+                WHEN en.v ? 'identities' AND jsonb_typeof(en.v -> 'identities') NOT IN ('array', 'null')
+                    THEN ARRAY['identities', 'must be a JSON array of {provider, external_id}']
+            END AS problem
+        ) AS checks
+        WHERE en.is_object AND checks.problem IS NOT NULL
+    ), identities AS (
+        SELECT en.ord, 'identities' AS field,
+               'each needs a provider (lowercase slug) and an external_id' AS rule
+        FROM entries AS en
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(en.v -> 'identities') = 'array'
+                 THEN en.v -> 'identities' ELSE '[]'::jsonb END) AS i(v)
+        WHERE jsonb_typeof(i.v) <> 'object'
+           OR coalesce(i.v ->> 'provider', '') !~ '^[a-z][a-z0-9_]{1,39}$'
+           OR length(coalesce(i.v ->> 'external_id', '')) NOT BETWEEN 1 AND 255
+           OR (i.v ? 'metadata' AND jsonb_typeof(i.v -> 'metadata') <> 'object')
+    )
+    SELECT problem.ord, problem.field, problem.rule
+    FROM (
+        SELECT en.ord, 0 AS stage, 'person' AS field, 'must be a JSON object' AS rule
+        FROM entries AS en WHERE NOT en.is_object
+        UNION ALL SELECT s.ord, 1, s.field, s.rule FROM shape AS s
+        UNION ALL SELECT f.ord, 2, f.field, f.rule FROM fields AS f
+        UNION ALL SELECT i.ord, 3, i.field, i.rule FROM identities AS i
+    ) AS problem
+    ORDER BY problem.ord, problem.stage, problem.field
+    LIMIT 1
 $$;
 
 /*
@@ -189,15 +213,10 @@ BEGIN
         PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
     END IF;
 
-    SELECT e.ord, pr.problem INTO v_problem
-    FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
-    CROSS JOIN LATERAL (SELECT shared._person_input_problem(e.v) AS problem) AS pr
-    WHERE pr.problem IS NOT NULL
-    ORDER BY e.ord
-    LIMIT 1;
+    SELECT * INTO v_problem FROM shared._people_input_problem(p_people);
     IF FOUND THEN
-        PERFORM shared._raise('GD400', v_problem.problem[1],
-            format('%s (entry %s)', v_problem.problem[2], v_problem.ord));
+        PERFORM shared._raise('GD400', v_problem.field,
+            format('%s (entry %s)', v_problem.rule, v_problem.ord));
     END IF;
 
     RETURN QUERY

@@ -1,0 +1,59 @@
+"""Shared by the benchmarks: machine facts, a fresh database, and where results go."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from workers.db import migrate
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+BASE_URL = os.environ.get("GDP_BENCH_BASE_URL", "postgresql://postgres@127.0.0.1:5432")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True, check=False)
+    return (
+        f"{os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; "
+        f"{pg.stdout.strip() or 'psql ?'}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def fresh_database(name: str) -> str:
+    """Drop and rebuild a benchmark database with `gdp db up`; returns its URL."""
+    with psycopg.connect(f"{BASE_URL}/postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+    url = f"{BASE_URL}/{name}"
+    migrate.up(url)
+    return url
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(f"{BASE_URL}/postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def write_result(slug: str, markdown: str) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{slug}.md"
+    path.write_text(markdown.strip() + "\n", encoding="utf-8")
+    return path

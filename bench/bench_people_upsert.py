@@ -18,8 +18,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import drop_database, fresh_database, machine, write_result  # noqa: E402
-from workers.db.queries import parse_queries  # noqa: E402
+from bench._common import drop_database, fresh_database, machine, write_result
+from workers.db.queries import parse_queries
 
 QUERIES = parse_queries((Path(__file__).parent / "sql" / "people_upsert.sql").read_text())
 PRODUCTS = [
@@ -98,7 +98,7 @@ def main() -> None:
     report = f"""
 ## Bulk upsert of people through the SQL API (issue 2)
 
-`{" ".join([".venv/bin/python", "bench/bench_people_upsert.py"] + sys.argv[1:])}` — {machine()}
+`{" ".join([".venv/bin/python", "bench/bench_people_upsert.py", *sys.argv[1:]])}` — {machine()}
 
 {args.people:,} people, each with 1–2 identity links, in calls of {args.batch:,}, into an empty
 `shared.person` (trigger on), best of {args.rounds} alternating rounds.

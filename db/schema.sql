@@ -2371,6 +2371,69 @@ $_$;
 
 
 --
+-- Name: _event_enqueue_for_meta(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_enqueue_for_meta() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_rules_on boolean;
+    v_sent integer;
+BEGIN
+    -- GAP-001 is the door to Meta: with it off, events are stored and nothing is queued.
+    IF NOT shared.is_enabled('META_CAPI_INGEST_ENABLED') THEN
+        RETURN NULL;
+    END IF;
+    -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
+    v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
+
+    WITH rules AS (
+        SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
+               r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
+        FROM shared.conversion_rule AS r
+        WHERE v_rules_on AND r.enabled
+        ORDER BY coalesce(r.product_id, '*'), r.event_name
+    ), decided AS (
+        SELECT n.id,
+               coalesce(n.meta_event_name, own.meta_event_name, anyp.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL
+                   AND coalesce(own.first_time_per_person, anyp.first_time_per_person, false)
+                   AS first_time_only,
+               n.person_id, n.event_name
+        FROM new_events AS n
+        LEFT JOIN rules AS own
+               ON n.meta_event_name IS NULL AND own.product_id = n.product_id
+              AND own.event_name = n.event_name
+        LEFT JOIN rules AS anyp
+               ON n.meta_event_name IS NULL AND anyp.product_id IS NULL
+              AND anyp.event_name = n.event_name
+    ), messages AS (
+        SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
+                         ORDER BY d.id) AS msgs
+        FROM decided AS d
+        WHERE d.meta_name IS NOT NULL
+          AND (NOT d.first_time_only
+               OR (d.person_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                                   WHERE earlier.person_id = d.person_id
+                                     AND earlier.event_name = d.event_name
+                                     AND earlier.id < d.id)))
+    )
+    SELECT count(*) INTO v_sent
+    FROM messages AS m, LATERAL pgmq.send_batch('meta_capi', m.msgs) AS sent
+    WHERE m.msgs IS NOT NULL;
+
+    IF v_sent > 0 THEN
+        -- Wakes idle workers at once (delivered on commit; one per transaction, not per row).
+        PERFORM pg_notify('gdp_meta_capi', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: _is_valid_email(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2820,6 +2883,110 @@ $$;
 
 
 --
+-- Name: capi_event_status(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.capi_event_status(p_product_id text, p_event_id text) RETURNS TABLE(event_id text, product_id text, received_at timestamp with time zone, meta_event_name text, status text, attempt integer, pixel_id text, events_received integer, fbtrace_id text, error_code integer, error_subcode integer, error_message text, test_event_code text, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT e.event_id, e.product_id, e.received_at,
+           coalesce(a.meta_event_name, q.message ->> 'meta_event_name', e.meta_event_name),
+           coalesce(a.status, CASE WHEN q.msg_id IS NULL THEN 'stored'
+                                   WHEN q.read_ct > 0 THEN 'retrying' ELSE 'queued' END),
+           coalesce(a.attempt, q.read_ct), a.pixel_id, a.events_received, a.meta_fbtrace_id,
+           a.error_code, a.error_subcode, a.error_message, a.test_event_code,
+           coalesce(a.created_at, q.enqueued_at, e.received_at)
+    FROM shared.event AS e
+    LEFT JOIN LATERAL (
+        SELECT * FROM shared.attribution_events AS ae
+        WHERE ae.product_id = e.product_id AND ae.event_id = e.event_id
+        ORDER BY ae.id DESC LIMIT 1
+    ) AS a ON true
+    LEFT JOIN LATERAL (
+        SELECT qm.msg_id, qm.read_ct, qm.enqueued_at, qm.message FROM pgmq.q_meta_capi AS qm
+        WHERE (qm.message ->> 'event')::bigint = e.id
+        ORDER BY qm.msg_id DESC LIMIT 1
+    ) AS q ON a.status IS NULL OR a.status IN ('retrying', 'held_auth')
+    WHERE e.product_id = p_product_id AND e.event_id = p_event_id
+$$;
+
+
+--
+-- Name: capi_pixel_state; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.capi_pixel_state (
+    pixel_id text NOT NULL,
+    breaker text DEFAULT 'closed'::text NOT NULL,
+    opened_at timestamp with time zone,
+    last_probe_at timestamp with time zone,
+    last_error_code integer,
+    last_error_message text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT capi_pixel_state_breaker_known CHECK ((breaker = ANY (ARRAY['closed'::text, 'open'::text])))
+);
+
+
+--
+-- Name: capi_set_breaker(text, text, integer, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.capi_set_breaker(p_pixel_id text, p_breaker text, p_error_code integer DEFAULT NULL::integer, p_error_message text DEFAULT NULL::text) RETURNS shared.capi_pixel_state
+    LANGUAGE sql
+    AS $$
+    INSERT INTO shared.capi_pixel_state AS s
+        (pixel_id, breaker, opened_at, last_probe_at, last_error_code, last_error_message)
+    VALUES (p_pixel_id, p_breaker, CASE WHEN p_breaker = 'open' THEN now() END, now(),
+            p_error_code, left(p_error_message, 500))
+    ON CONFLICT (pixel_id) DO UPDATE SET
+        breaker = excluded.breaker,
+        opened_at = CASE WHEN excluded.breaker = 'open'
+                         THEN coalesce(CASE WHEN s.breaker = 'open' THEN s.opened_at END, now()) END,
+        last_probe_at = now(),
+        last_error_code = coalesce(excluded.last_error_code, s.last_error_code),
+        last_error_message = coalesce(excluded.last_error_message, s.last_error_message),
+        updated_at = now()
+    RETURNING *
+$$;
+
+
+--
+-- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.conversion_rule (
+    rule_id bigint NOT NULL,
+    product_id text,
+    event_name text NOT NULL,
+    meta_event_name text NOT NULL,
+    value_property text,
+    currency_property text DEFAULT 'currency'::text NOT NULL,
+    default_currency text,
+    first_time_per_person boolean DEFAULT false NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT conversion_rule_currency_iso CHECK ((default_currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT conversion_rule_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
+);
+
+
+--
+-- Name: conversion_rule_for(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.conversion_rule_for(p_product_id text, p_event_name text) RETURNS shared.conversion_rule
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT r.* FROM shared.conversion_rule AS r
+    WHERE r.enabled AND r.event_name = p_event_name
+      AND (r.product_id = p_product_id OR r.product_id IS NULL)
+    ORDER BY r.product_id NULLS LAST
+    LIMIT 1
+$$;
+
+
+--
 -- Name: create_service_key(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3070,6 +3237,53 @@ $_$;
 
 
 --
+-- Name: record_capi_outcomes(jsonb, bigint[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.record_capi_outcomes(p_outcomes jsonb, p_archive_msg_ids bigint[] DEFAULT '{}'::bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_rows integer;
+BEGIN
+    INSERT INTO shared.attribution_events (
+        event_ref, product_id, event_id, meta_event_name, person_id, pixel_id, status, attempt,
+        batch_size, match_keys, events_received, test_event_code, meta_fbtrace_id, error_code,
+        error_subcode, error_message)
+    SELECT o.event_ref, o.product_id, o.event_id, o.meta_event_name,
+           -- The person may have been erased while the batch was in flight.
+           (SELECT p.id FROM shared.person AS p WHERE p.id = o.person_id),
+           o.pixel_id, o.status, coalesce(o.attempt, 1), o.batch_size,
+           coalesce(o.match_keys, '{}'), o.events_received, o.test_event_code, o.fbtrace_id,
+           o.error_code, o.error_subcode, left(o.error_message, 1000)
+    FROM jsonb_to_recordset(p_outcomes) AS o(
+        event_ref bigint, product_id text, event_id text, meta_event_name text, person_id uuid,
+        pixel_id text, status text, attempt integer, batch_size integer, match_keys text[],
+        events_received integer, test_event_code text, fbtrace_id text, error_code integer,
+        error_subcode integer, error_message text, dead_letter_reason text);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO shared.capi_dead_letter (
+        event_ref, product_id, event_id, meta_event_name, pixel_id, reason, error_code,
+        error_subcode, error_message, attempts)
+    SELECT o.event_ref, o.product_id, o.event_id, o.meta_event_name, o.pixel_id,
+           o.dead_letter_reason, o.error_code, o.error_subcode, left(o.error_message, 1000),
+           coalesce(o.attempt, 1)
+    FROM jsonb_to_recordset(p_outcomes) AS o(
+        event_ref bigint, product_id text, event_id text, meta_event_name text, pixel_id text,
+        attempt integer, error_code integer, error_subcode integer, error_message text,
+        dead_letter_reason text)
+    WHERE o.dead_letter_reason IS NOT NULL;
+
+    IF cardinality(p_archive_msg_ids) > 0 THEN
+        PERFORM pgmq.archive('meta_capi', p_archive_msg_ids);
+    END IF;
+    RETURN v_rows;
+END
+$$;
+
+
+--
 -- Name: record_consent(uuid, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3104,6 +3318,37 @@ BEGIN
         RETURN v_status;
     END IF;
     RETURN v_current.consent_status;
+END
+$$;
+
+
+--
+-- Name: replay_dead_letters(bigint[], text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.replay_dead_letters(p_ids bigint[], p_actor text) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_msgs jsonb[];
+BEGIN
+    WITH picked AS (
+        UPDATE shared.capi_dead_letter AS d
+        SET replayed_at = now(), replayed_by = v_actor
+        WHERE d.replayed_at IS NULL AND (p_ids IS NULL OR d.id = ANY (p_ids))
+          AND EXISTS (SELECT 1 FROM shared.event AS e WHERE e.id = d.event_ref)
+        RETURNING d.event_ref, d.meta_event_name
+    )
+    SELECT array_agg(jsonb_build_object('event', event_ref, 'meta_event_name', meta_event_name,
+                                        'replay', true) ORDER BY event_ref)
+    INTO v_msgs FROM picked;
+    IF v_msgs IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM pgmq.send_batch('meta_capi', v_msgs);
+    PERFORM pg_notify('gdp_meta_capi', '');
+    RETURN cardinality(v_msgs);
 END
 $$;
 
@@ -3215,8 +3460,8 @@ BEGIN
             PERFORM shared._raise('GD400', 'scope', format('%s is not a known product', v_scope));
         END IF;
     END IF;
-    v_json_type := (ARRAY['string', 'number', 'boolean', 'object'])[
-        array_position(ARRAY['text', 'integer', 'boolean', 'object'], v_def.value_type)];
+    v_json_type := (ARRAY['string', 'number', 'boolean', 'object', 'array'])[
+        array_position(ARRAY['text', 'integer', 'boolean', 'object', 'array'], v_def.value_type)];
     -- Ids such as pixel ids arrive as JSON numbers from many clients; they are text here.
     IF v_def.value_type = 'text' AND jsonb_typeof(p_value) = 'number' THEN
         p_value := to_jsonb(p_value #>> '{}');
@@ -3224,7 +3469,8 @@ BEGIN
     IF p_value IS NULL OR jsonb_typeof(p_value) <> v_json_type THEN
         PERFORM shared._raise('GD400', p_setting_key, 'must be ' || CASE v_def.value_type
             WHEN 'text' THEN 'a string' WHEN 'integer' THEN 'a whole number'
-            WHEN 'boolean' THEN 'true or false' ELSE 'a JSON object' END);
+            WHEN 'boolean' THEN 'true or false' WHEN 'array' THEN 'a JSON array'
+            ELSE 'a JSON object' END);
     END IF;
     IF v_def.value_type = 'integer' AND (
            (p_value #>> '{}')::numeric <> trunc((p_value #>> '{}')::numeric)
@@ -3505,6 +3751,22 @@ CREATE AGGREGATE shared._jsonb_fill(jsonb) (
 
 
 --
+-- Name: a_meta_capi; Type: TABLE; Schema: pgmq; Owner: -
+--
+
+CREATE TABLE pgmq.a_meta_capi (
+    msg_id bigint NOT NULL,
+    read_ct integer DEFAULT 0 NOT NULL,
+    enqueued_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_read_at timestamp with time zone,
+    archived_at timestamp with time zone DEFAULT now() NOT NULL,
+    vt timestamp with time zone NOT NULL,
+    message jsonb,
+    headers jsonb
+);
+
+
+--
 -- Name: meta; Type: TABLE; Schema: pgmq; Owner: -
 --
 
@@ -3524,6 +3786,35 @@ CREATE UNLOGGED TABLE pgmq.notify_insert_throttle (
     queue_name character varying NOT NULL,
     throttle_interval_ms integer DEFAULT 0 NOT NULL,
     last_notified_at timestamp with time zone DEFAULT to_timestamp((0)::double precision) NOT NULL
+);
+
+
+--
+-- Name: q_meta_capi; Type: TABLE; Schema: pgmq; Owner: -
+--
+
+CREATE TABLE pgmq.q_meta_capi (
+    msg_id bigint NOT NULL,
+    read_ct integer DEFAULT 0 NOT NULL,
+    enqueued_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_read_at timestamp with time zone,
+    vt timestamp with time zone NOT NULL,
+    message jsonb,
+    headers jsonb
+);
+
+
+--
+-- Name: q_meta_capi_msg_id_seq; Type: SEQUENCE; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE pgmq.q_meta_capi ALTER COLUMN msg_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME pgmq.q_meta_capi_msg_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 
@@ -3590,6 +3881,43 @@ ALTER TABLE shared.attribution_events ALTER COLUMN id ADD GENERATED ALWAYS AS ID
 
 
 --
+-- Name: capi_dead_letter; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.capi_dead_letter (
+    id bigint NOT NULL,
+    event_ref bigint NOT NULL,
+    product_id text NOT NULL,
+    event_id text NOT NULL,
+    meta_event_name text NOT NULL,
+    pixel_id text,
+    reason text NOT NULL,
+    error_code integer,
+    error_subcode integer,
+    error_message text,
+    attempts integer DEFAULT 1 NOT NULL,
+    dead_lettered_at timestamp with time zone DEFAULT now() NOT NULL,
+    replayed_at timestamp with time zone,
+    replayed_by text,
+    CONSTRAINT capi_dead_letter_reason_known CHECK ((reason = ANY (ARRAY['expired'::text, 'rejected'::text, 'invalid'::text, 'no_pixel'::text])))
+);
+
+
+--
+-- Name: capi_dead_letter_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.capi_dead_letter ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.capi_dead_letter_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: consent_log; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -3609,6 +3937,20 @@ CREATE TABLE shared.consent_log (
 
 ALTER TABLE shared.consent_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME shared.consent_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: conversion_rule_rule_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.conversion_rule ALTER COLUMN rule_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.conversion_rule_rule_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -3663,15 +4005,19 @@ CREATE TABLE shared.event (
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     source text DEFAULT 'server'::text NOT NULL,
     properties jsonb DEFAULT '{}'::jsonb NOT NULL,
-    action_source text DEFAULT 'website'::text NOT NULL,
+    action_source text,
     event_source_url text,
     client_ip_address inet,
     client_user_agent text,
     fbp text,
     fbc text,
+    meta_event_name text,
+    meta_user_data jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT event_action_source_known CHECK ((action_source = ANY (ARRAY['email'::text, 'website'::text, 'app'::text, 'phone_call'::text, 'chat'::text, 'physical_store'::text, 'system_generated'::text, 'business_messaging'::text, 'other'::text]))),
     CONSTRAINT event_event_id_length CHECK (((length(event_id) >= 1) AND (length(event_id) <= 200))),
     CONSTRAINT event_event_name_format CHECK ((event_name ~ '^[A-Za-z][A-Za-z0-9_ .:-]{0,99}$'::text)),
+    CONSTRAINT event_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text)),
+    CONSTRAINT event_meta_user_data_object CHECK ((jsonb_typeof(meta_user_data) = 'object'::text)),
     CONSTRAINT event_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text)),
     CONSTRAINT event_source_known CHECK ((source = ANY (ARRAY['server'::text, 'client'::text, 'relay'::text, 'sql'::text, 'lead_form'::text, 'import'::text, 'segment_engine'::text])))
 );
@@ -3838,8 +4184,16 @@ CREATE TABLE shared.setting_definition (
     max_value bigint,
     per_product boolean DEFAULT false NOT NULL,
     CONSTRAINT setting_definition_key_format CHECK ((setting_key ~ '^[A-Z][A-Z0-9_]+$'::text)),
-    CONSTRAINT setting_definition_value_type_known CHECK ((value_type = ANY (ARRAY['text'::text, 'integer'::text, 'boolean'::text, 'object'::text])))
+    CONSTRAINT setting_definition_value_type_known CHECK ((value_type = ANY (ARRAY['text'::text, 'integer'::text, 'boolean'::text, 'object'::text, 'array'::text])))
 );
+
+
+--
+-- Name: a_meta_capi a_meta_capi_pkey; Type: CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.a_meta_capi
+    ADD CONSTRAINT a_meta_capi_pkey PRIMARY KEY (msg_id);
 
 
 --
@@ -3856,6 +4210,14 @@ ALTER TABLE ONLY pgmq.meta
 
 ALTER TABLE ONLY pgmq.notify_insert_throttle
     ADD CONSTRAINT notify_insert_throttle_queue_name_key UNIQUE (queue_name);
+
+
+--
+-- Name: q_meta_capi q_meta_capi_pkey; Type: CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.q_meta_capi
+    ADD CONSTRAINT q_meta_capi_pkey PRIMARY KEY (msg_id);
 
 
 --
@@ -3883,11 +4245,35 @@ ALTER TABLE ONLY shared.attribution_events
 
 
 --
+-- Name: capi_dead_letter capi_dead_letter_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.capi_dead_letter
+    ADD CONSTRAINT capi_dead_letter_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: capi_pixel_state capi_pixel_state_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.capi_pixel_state
+    ADD CONSTRAINT capi_pixel_state_pkey PRIMARY KEY (pixel_id);
+
+
+--
 -- Name: consent_log consent_log_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
 ALTER TABLE ONLY shared.consent_log
     ADD CONSTRAINT consent_log_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: conversion_rule conversion_rule_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.conversion_rule
+    ADD CONSTRAINT conversion_rule_pkey PRIMARY KEY (rule_id);
 
 
 --
@@ -4035,6 +4421,13 @@ ALTER TABLE ONLY shared.setting
 
 
 --
+-- Name: archived_at_idx_meta_capi; Type: INDEX; Schema: pgmq; Owner: -
+--
+
+CREATE INDEX archived_at_idx_meta_capi ON pgmq.a_meta_capi USING btree (archived_at);
+
+
+--
 -- Name: idx_notify_throttle_active; Type: INDEX; Schema: pgmq; Owner: -
 --
 
@@ -4046,6 +4439,20 @@ CREATE INDEX idx_notify_throttle_active ON pgmq.notify_insert_throttle USING btr
 --
 
 CREATE INDEX idx_topic_bindings_covering ON pgmq.topic_bindings USING btree (pattern) INCLUDE (queue_name, compiled_regex);
+
+
+--
+-- Name: q_meta_capi_event_idx; Type: INDEX; Schema: pgmq; Owner: -
+--
+
+CREATE INDEX q_meta_capi_event_idx ON pgmq.q_meta_capi USING btree ((((message ->> 'event'::text))::bigint));
+
+
+--
+-- Name: q_meta_capi_vt_idx; Type: INDEX; Schema: pgmq; Owner: -
+--
+
+CREATE INDEX q_meta_capi_vt_idx ON pgmq.q_meta_capi USING btree (vt);
 
 
 --
@@ -4070,10 +4477,31 @@ CREATE INDEX attribution_events_status_idx ON shared.attribution_events USING bt
 
 
 --
+-- Name: capi_dead_letter_event_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX capi_dead_letter_event_idx ON shared.capi_dead_letter USING btree (product_id, event_id);
+
+
+--
+-- Name: capi_dead_letter_pending_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX capi_dead_letter_pending_idx ON shared.capi_dead_letter USING btree (dead_lettered_at) WHERE (replayed_at IS NULL);
+
+
+--
 -- Name: consent_log_person_id_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
 CREATE INDEX consent_log_person_id_idx ON shared.consent_log USING btree (person_id, changed_at);
+
+
+--
+-- Name: conversion_rule_product_event_key; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE UNIQUE INDEX conversion_rule_product_event_key ON shared.conversion_rule USING btree (COALESCE(product_id, '*'::text), event_name);
 
 
 --
@@ -4119,6 +4547,13 @@ CREATE INDEX service_key_product_id_idx ON shared.service_key USING btree (produ
 
 
 --
+-- Name: event event_enqueue_for_meta; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_enqueue_for_meta AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_enqueue_for_meta();
+
+
+--
 -- Name: person person_before_write; Type: TRIGGER; Schema: shared; Owner: -
 --
 
@@ -4155,6 +4590,14 @@ ALTER TABLE ONLY shared.attribution_events
 
 ALTER TABLE ONLY shared.consent_log
     ADD CONSTRAINT consent_log_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
+-- Name: conversion_rule conversion_rule_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.conversion_rule
+    ADD CONSTRAINT conversion_rule_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
 
 
 --
@@ -4245,6 +4688,13 @@ CREATE POLICY "Only the service role can read or acknowledge the checklist" ON s
 
 
 --
+-- Name: conversion_rule Only the service role can read or change conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or change conversion rules" ON shared.conversion_rule TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
 -- Name: feature_flag Only the service role can read or change feature flags; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -4287,6 +4737,13 @@ CREATE POLICY "Only the service role can read or write consent records" ON share
 
 
 --
+-- Name: capi_dead_letter Only the service role can read or write dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write dead letters" ON shared.capi_dead_letter TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
 -- Name: attribution_events Only the service role can read or write delivery records; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -4322,6 +4779,13 @@ CREATE POLICY "Only the service role can read or write people" ON shared.person 
 
 
 --
+-- Name: capi_pixel_state Only the service role can read or write pixel states; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or write pixel states" ON shared.capi_pixel_state TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
 -- Name: product Only the service role can read or write products; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -4349,10 +4813,28 @@ CREATE POLICY "Only the service role can read or write the gate audit" ON shared
 ALTER TABLE shared.attribution_events ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: capi_dead_letter; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.capi_dead_letter ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: capi_pixel_state; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.capi_pixel_state ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: consent_log; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
 ALTER TABLE shared.consent_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: conversion_rule; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.conversion_rule ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: deploy_checklist_item; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -4446,4 +4928,5 @@ ALTER TABLE shared.setting_definition ENABLE ROW LEVEL SECURITY;
 INSERT INTO public.schema_migrations (version) VALUES
     ('20261128000001'),
     ('20261128000002'),
-    ('20261128000003');
+    ('20261128000003'),
+    ('20261128000004');

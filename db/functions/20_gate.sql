@@ -283,8 +283,8 @@ BEGIN
             PERFORM shared._raise('GD400', 'scope', format('%s is not a known product', v_scope));
         END IF;
     END IF;
-    v_json_type := (ARRAY['string', 'number', 'boolean', 'object'])[
-        array_position(ARRAY['text', 'integer', 'boolean', 'object'], v_def.value_type)];
+    v_json_type := (ARRAY['string', 'number', 'boolean', 'object', 'array'])[
+        array_position(ARRAY['text', 'integer', 'boolean', 'object', 'array'], v_def.value_type)];
     -- Ids such as pixel ids arrive as JSON numbers from many clients; they are text here.
     IF v_def.value_type = 'text' AND jsonb_typeof(p_value) = 'number' THEN
         p_value := to_jsonb(p_value #>> '{}');
@@ -292,7 +292,8 @@ BEGIN
     IF p_value IS NULL OR jsonb_typeof(p_value) <> v_json_type THEN
         PERFORM shared._raise('GD400', p_setting_key, 'must be ' || CASE v_def.value_type
             WHEN 'text' THEN 'a string' WHEN 'integer' THEN 'a whole number'
-            WHEN 'boolean' THEN 'true or false' ELSE 'a JSON object' END);
+            WHEN 'boolean' THEN 'true or false' WHEN 'array' THEN 'a JSON array'
+            ELSE 'a JSON object' END);
     END IF;
     IF v_def.value_type = 'integer' AND (
            (p_value #>> '{}')::numeric <> trunc((p_value #>> '{}')::numeric)

@@ -38,7 +38,10 @@ BEGIN
         ('setting_definition',        'Only the service role can read or change setting definitions'),
         ('setting',                   'Only the service role can read or change settings'),
         ('gate_audit',                'Only the service role can read or write the gate audit'),
-        ('service_key',               'Only the service role can read or write service keys')
+        ('service_key',               'Only the service role can read or write service keys'),
+        ('conversion_rule',           'Only the service role can read or change conversion rules'),
+        ('capi_dead_letter',          'Only the service role can read or write dead letters'),
+        ('capi_pixel_state',          'Only the service role can read or write pixel states')
     LOOP
         EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
         EXECUTE format(

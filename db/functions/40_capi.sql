@@ -1,0 +1,225 @@
+/**
+ * The conversion path to Meta: one trigger decides, the worker sends, outcomes are rows.
+ *
+ * Whether an event was inserted by a product through the Supabase client, by the edge function
+ * or by the ingest endpoint, it lands once in shared.event and the statement-level trigger below
+ * decides whether it goes to Meta. It enqueues ids (never PII) with one pgmq.send_batch per
+ * statement, so a 1,000-row insert costs one enqueue call.
+ */
+
+-- The rule that applies to a product event: the product's own first, then the any-product one.
+CREATE OR REPLACE FUNCTION shared.conversion_rule_for(p_product_id text, p_event_name text)
+RETURNS shared.conversion_rule
+LANGUAGE sql STABLE
+AS $$
+    SELECT r.* FROM shared.conversion_rule AS r
+    WHERE r.enabled AND r.event_name = p_event_name
+      AND (r.product_id = p_product_id OR r.product_id IS NULL)
+    ORDER BY r.product_id NULLS LAST
+    LIMIT 1
+$$;
+
+CREATE OR REPLACE FUNCTION shared._event_enqueue_for_meta()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_rules_on boolean;
+    v_sent integer;
+BEGIN
+    -- GAP-001 is the door to Meta: with it off, events are stored and nothing is queued.
+    IF NOT shared.is_enabled('META_CAPI_INGEST_ENABLED') THEN
+        RETURN NULL;
+    END IF;
+    -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
+    v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
+
+    WITH rules AS (
+        SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
+               r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
+        FROM shared.conversion_rule AS r
+        WHERE v_rules_on AND r.enabled
+        ORDER BY coalesce(r.product_id, '*'), r.event_name
+    ), decided AS (
+        SELECT n.id,
+               coalesce(n.meta_event_name, own.meta_event_name, anyp.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL
+                   AND coalesce(own.first_time_per_person, anyp.first_time_per_person, false)
+                   AS first_time_only,
+               n.person_id, n.event_name
+        FROM new_events AS n
+        LEFT JOIN rules AS own
+               ON n.meta_event_name IS NULL AND own.product_id = n.product_id
+              AND own.event_name = n.event_name
+        LEFT JOIN rules AS anyp
+               ON n.meta_event_name IS NULL AND anyp.product_id IS NULL
+              AND anyp.event_name = n.event_name
+    ), messages AS (
+        SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
+                         ORDER BY d.id) AS msgs
+        FROM decided AS d
+        WHERE d.meta_name IS NOT NULL
+          AND (NOT d.first_time_only
+               OR (d.person_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                                   WHERE earlier.person_id = d.person_id
+                                     AND earlier.event_name = d.event_name
+                                     AND earlier.id < d.id)))
+    )
+    SELECT count(*) INTO v_sent
+    FROM messages AS m, LATERAL pgmq.send_batch('meta_capi', m.msgs) AS sent
+    WHERE m.msgs IS NOT NULL;
+
+    IF v_sent > 0 THEN
+        -- Wakes idle workers at once (delivered on commit; one per transaction, not per row).
+        PERFORM pg_notify('gdp_meta_capi', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER event_enqueue_for_meta
+    AFTER INSERT ON shared.event
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._event_enqueue_for_meta();
+
+/*
+ * Record what happened to a batch of events and archive their queue messages, in one call and so
+ * in one transaction: an outcome is never written without its message being settled, nor the
+ * reverse. p_outcomes is a JSON array with one object per event (see record_capi_outcomes in
+ * workers/db/queries/capi.sql); objects with a dead_letter_reason also become dead letters.
+ */
+CREATE OR REPLACE FUNCTION shared.record_capi_outcomes(
+    p_outcomes jsonb,
+    p_archive_msg_ids bigint[] DEFAULT '{}'
+)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_rows integer;
+BEGIN
+    INSERT INTO shared.attribution_events (
+        event_ref, product_id, event_id, meta_event_name, person_id, pixel_id, status, attempt,
+        batch_size, match_keys, events_received, test_event_code, meta_fbtrace_id, error_code,
+        error_subcode, error_message)
+    SELECT o.event_ref, o.product_id, o.event_id, o.meta_event_name,
+           -- The person may have been erased while the batch was in flight.
+           (SELECT p.id FROM shared.person AS p WHERE p.id = o.person_id),
+           o.pixel_id, o.status, coalesce(o.attempt, 1), o.batch_size,
+           coalesce(o.match_keys, '{}'), o.events_received, o.test_event_code, o.fbtrace_id,
+           o.error_code, o.error_subcode, left(o.error_message, 1000)
+    FROM jsonb_to_recordset(p_outcomes) AS o(
+        event_ref bigint, product_id text, event_id text, meta_event_name text, person_id uuid,
+        pixel_id text, status text, attempt integer, batch_size integer, match_keys text[],
+        events_received integer, test_event_code text, fbtrace_id text, error_code integer,
+        error_subcode integer, error_message text, dead_letter_reason text);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO shared.capi_dead_letter (
+        event_ref, product_id, event_id, meta_event_name, pixel_id, reason, error_code,
+        error_subcode, error_message, attempts)
+    SELECT o.event_ref, o.product_id, o.event_id, o.meta_event_name, o.pixel_id,
+           o.dead_letter_reason, o.error_code, o.error_subcode, left(o.error_message, 1000),
+           coalesce(o.attempt, 1)
+    FROM jsonb_to_recordset(p_outcomes) AS o(
+        event_ref bigint, product_id text, event_id text, meta_event_name text, pixel_id text,
+        attempt integer, error_code integer, error_subcode integer, error_message text,
+        dead_letter_reason text)
+    WHERE o.dead_letter_reason IS NOT NULL;
+
+    IF cardinality(p_archive_msg_ids) > 0 THEN
+        PERFORM pgmq.archive('meta_capi', p_archive_msg_ids);
+    END IF;
+    RETURN v_rows;
+END
+$$;
+
+/*
+ * Delivery status of one event, for GET /api/v1/meta/event/{event_id}: the latest outcome, or
+ * 'queued'/'retrying' while its message waits, or 'stored' when nothing sends it to Meta
+ * (no rule, or the flags were off when it arrived). No row: no such event.
+ */
+CREATE OR REPLACE FUNCTION shared.capi_event_status(p_product_id text, p_event_id text)
+RETURNS TABLE (event_id text, product_id text, received_at timestamptz, meta_event_name text,
+               status text, attempt integer, pixel_id text, events_received integer,
+               fbtrace_id text, error_code integer, error_subcode integer, error_message text,
+               test_event_code text, updated_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+    SELECT e.event_id, e.product_id, e.received_at,
+           coalesce(a.meta_event_name, q.message ->> 'meta_event_name', e.meta_event_name),
+           coalesce(a.status, CASE WHEN q.msg_id IS NULL THEN 'stored'
+                                   WHEN q.read_ct > 0 THEN 'retrying' ELSE 'queued' END),
+           coalesce(a.attempt, q.read_ct), a.pixel_id, a.events_received, a.meta_fbtrace_id,
+           a.error_code, a.error_subcode, a.error_message, a.test_event_code,
+           coalesce(a.created_at, q.enqueued_at, e.received_at)
+    FROM shared.event AS e
+    LEFT JOIN LATERAL (
+        SELECT * FROM shared.attribution_events AS ae
+        WHERE ae.product_id = e.product_id AND ae.event_id = e.event_id
+        ORDER BY ae.id DESC LIMIT 1
+    ) AS a ON true
+    LEFT JOIN LATERAL (
+        SELECT qm.msg_id, qm.read_ct, qm.enqueued_at, qm.message FROM pgmq.q_meta_capi AS qm
+        WHERE (qm.message ->> 'event')::bigint = e.id
+        ORDER BY qm.msg_id DESC LIMIT 1
+    ) AS q ON a.status IS NULL OR a.status IN ('retrying', 'held_auth')
+    WHERE e.product_id = p_product_id AND e.event_id = p_event_id
+$$;
+
+/*
+ * Put dead letters back on the queue with their original event (and so their original
+ * event_id, which lets Meta deduplicate). The worker re-normalizes from the current person and
+ * configuration, so a fixed pixel id or token takes effect.
+ */
+CREATE OR REPLACE FUNCTION shared.replay_dead_letters(p_ids bigint[], p_actor text)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_msgs jsonb[];
+BEGIN
+    WITH picked AS (
+        UPDATE shared.capi_dead_letter AS d
+        SET replayed_at = now(), replayed_by = v_actor
+        WHERE d.replayed_at IS NULL AND (p_ids IS NULL OR d.id = ANY (p_ids))
+          AND EXISTS (SELECT 1 FROM shared.event AS e WHERE e.id = d.event_ref)
+        RETURNING d.event_ref, d.meta_event_name
+    )
+    SELECT array_agg(jsonb_build_object('event', event_ref, 'meta_event_name', meta_event_name,
+                                        'replay', true) ORDER BY event_ref)
+    INTO v_msgs FROM picked;
+    IF v_msgs IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM pgmq.send_batch('meta_capi', v_msgs);
+    PERFORM pg_notify('gdp_meta_capi', '');
+    RETURN cardinality(v_msgs);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION shared.capi_set_breaker(
+    p_pixel_id text,
+    p_breaker text,
+    p_error_code integer DEFAULT NULL,
+    p_error_message text DEFAULT NULL
+)
+RETURNS shared.capi_pixel_state
+LANGUAGE sql
+AS $$
+    INSERT INTO shared.capi_pixel_state AS s
+        (pixel_id, breaker, opened_at, last_probe_at, last_error_code, last_error_message)
+    VALUES (p_pixel_id, p_breaker, CASE WHEN p_breaker = 'open' THEN now() END, now(),
+            p_error_code, left(p_error_message, 500))
+    ON CONFLICT (pixel_id) DO UPDATE SET
+        breaker = excluded.breaker,
+        opened_at = CASE WHEN excluded.breaker = 'open'
+                         THEN coalesce(CASE WHEN s.breaker = 'open' THEN s.opened_at END, now()) END,
+        last_probe_at = now(),
+        last_error_code = coalesce(excluded.last_error_code, s.last_error_code),
+        last_error_message = coalesce(excluded.last_error_message, s.last_error_message),
+        updated_at = now()
+    RETURNING *
+$$;

@@ -3184,6 +3184,79 @@ $$;
 
 
 --
+-- Name: ingest_events(text, jsonb, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.ingest_events(p_product_id text, p_events jsonb, p_source text DEFAULT 'server'::text) RETURNS TABLE(ordinal integer, event_ref bigint, event_id text, person_id uuid, outcome text)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_people jsonb;
+    v_person_ords integer[];
+    v_person_ids uuid[];
+BEGIN
+    PERFORM 1 FROM shared.product AS pr WHERE pr.product_id = p_product_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD400', 'product', format('%s is not a known product', p_product_id));
+    END IF;
+    IF p_events IS NULL OR jsonb_typeof(p_events) <> 'array' THEN
+        PERFORM shared._raise('GD400', 'events', 'must be a JSON array');
+    END IF;
+
+    SELECT jsonb_agg(e.v -> 'person' ORDER BY e.ord), array_agg(e.ord::integer ORDER BY e.ord)
+    INTO v_people, v_person_ords
+    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(v, ord)
+    WHERE jsonb_typeof(e.v -> 'person') = 'object';
+    IF v_people IS NOT NULL THEN
+        SELECT array_agg(u.person_id ORDER BY u.ordinal) INTO v_person_ids
+        FROM shared.upsert_people(v_people) AS u;
+    END IF;
+
+    -- One statement, no temp table: a busy endpoint must not churn the catalog.
+    RETURN QUERY
+    WITH src AS (
+        SELECT e.ord::integer AS ord, e.v, e.v ->> 'event_id' AS eid,
+               coalesce(v_person_ids[array_position(v_person_ords, e.ord::integer)],
+                        (e.v ->> 'person_id')::uuid) AS pid
+        FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(v, ord)
+    ), checked AS (
+        SELECT s.*, (s.pid IS NULL OR EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = s.pid))
+                    AS known,
+               min(s.ord) OVER (PARTITION BY s.eid) AS first_ord
+        FROM src AS s
+    ), inserted AS (
+        INSERT INTO shared.event (
+            product_id, event_id, event_name, meta_event_name, person_id, occurred_at, source,
+            properties, action_source, event_source_url, client_ip_address, client_user_agent,
+            fbp, fbc, meta_user_data)
+        SELECT p_product_id, c.eid, c.v ->> 'event_name', c.v ->> 'meta_event_name', c.pid,
+               coalesce((c.v ->> 'occurred_at')::timestamptz, now()), p_source,
+               coalesce(c.v -> 'properties', '{}'::jsonb), c.v ->> 'action_source',
+               c.v ->> 'event_source_url', (c.v ->> 'client_ip_address')::inet,
+               c.v ->> 'client_user_agent', c.v ->> 'fbp', c.v ->> 'fbc',
+               coalesce(c.v -> 'meta_user_data', '{}'::jsonb)
+        FROM checked AS c
+        WHERE c.known
+        ORDER BY c.ord
+        ON CONFLICT ON CONSTRAINT event_product_id_event_id_key DO NOTHING
+        RETURNING id, event_id, person_id
+    )
+    SELECT c.ord, coalesce(ins.id, ev.id), c.eid, coalesce(ins.person_id, ev.person_id, c.pid),
+           CASE WHEN NOT c.known THEN 'unknown_person'
+                WHEN ins.id IS NOT NULL AND c.ord = c.first_ord THEN 'accepted'
+                ELSE 'duplicate' END
+    FROM checked AS c
+    LEFT JOIN inserted AS ins ON ins.event_id = c.eid
+    -- The snapshot predates this statement's insert: this finds only events stored before.
+    LEFT JOIN shared.event AS ev
+           ON c.known AND ins.id IS NULL AND ev.product_id = p_product_id AND ev.event_id = c.eid
+    ORDER BY c.ord;
+END
+$$;
+
+
+--
 -- Name: is_enabled(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 

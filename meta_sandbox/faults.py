@@ -1,0 +1,63 @@
+"""Faults on demand: `GET/POST /_sandbox/faults`.
+
+The settings are applied by `graph.begin` on every Graph call, in this order: added latency, a
+share of 5xx answers (HTTP 500 code 1 or HTTP 503 code 2, both transient), token expiry (190/463
+for every valid token), then a share of throttling answers (HTTP 400 with code 4, 17, 613 or
+80004, Meta's messages). A `seed` makes the dice repeatable: the same settings and the same
+sequence of calls give the same faults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from meta_sandbox.config import THROTTLE_CODES, FaultSettings
+from meta_sandbox.graph import sandbox_of
+
+router = APIRouter(prefix="/_sandbox")
+
+
+class FaultUpdate(BaseModel):
+    """Fields left out keep their current value."""
+
+    fail_5xx: float | None = Field(default=None, ge=0.0, le=1.0)
+    throttle: float | None = Field(default=None, ge=0.0, le=1.0)
+    throttle_codes: list[int] | None = Field(default=None, min_length=1)
+    token_expired: bool | None = None
+    latency_ms: int | None = Field(default=None, ge=0, le=120_000)
+    seed: int | None = None
+
+
+def faults_json(faults: FaultSettings) -> dict[str, Any]:
+    out = dataclasses.asdict(faults)
+    out["throttle_codes"] = list(faults.throttle_codes)
+    return out
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> JSONResponse:
+    return JSONResponse(faults_json(sandbox_of(request).faults))
+
+
+@router.post("/faults")
+async def set_faults(request: Request, update: FaultUpdate) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    changes = update.model_dump(exclude_unset=True)
+    codes = changes.get("throttle_codes")
+    if codes is not None:
+        if not set(codes) <= THROTTLE_CODES:
+            return JSONResponse(
+                {"detail": f"throttle_codes must be a subset of {sorted(THROTTLE_CODES)}"},
+                status_code=422,
+            )
+        changes["throttle_codes"] = tuple(codes)
+    with sandbox.lock:
+        faults = dataclasses.replace(sandbox.faults, **changes)
+        sandbox.set_faults(faults)
+    return JSONResponse(faults_json(faults))

@@ -1,0 +1,245 @@
+"""Lead Ads: read a lead, list a form's (or ad's) leads, and the control call that creates a
+lead and delivers Meta's `leadgen` webhook, signed with the app secret (facts §5).
+
+The webhook body is serialized once and signed over those exact bytes:
+`X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, body)>` (plus the legacy SHA-1
+`X-Hub-Signature`). The sandbox delivers once and does not retry (Meta retries for 36 hours);
+`POST /_sandbox/leads/{id}/redeliver` sends the same notification again, to test receivers'
+dedup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import httpx
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, field_validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from meta_sandbox.errors import invalid_param, nonexisting_field, unknown_object
+from meta_sandbox.graph import begin, sandbox_of
+from meta_sandbox.paging import paginate
+from meta_sandbox.params import fields_param, json_param
+from meta_sandbox.state import Lead, Sandbox
+
+router = APIRouter()
+control = APIRouter(prefix="/_sandbox")
+
+LEAD_ID_BASE = 1_200_000_000_000_000
+DEFAULT_FIELDS = ("id", "created_time", "ad_id", "form_id", "field_data")
+READ_FIELDS = frozenset(
+    {*DEFAULT_FIELDS, "adgroup_id", "is_organic", "platform", "custom_disclaimer_responses"}
+)
+
+
+class FieldDatum(BaseModel):
+    name: str = Field(min_length=1)
+    values: list[str]
+
+
+class NewLead(BaseModel):
+    page_id: str = Field(pattern=r"^[0-9]{1,20}$")
+    form_id: str = Field(pattern=r"^[0-9]{1,20}$")
+    ad_id: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    field_data: list[FieldDatum]
+    webhook_url: str | None = None
+    created_time: int | None = None
+
+    @field_validator("page_id", "form_id", "ad_id", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("field_data", mode="before")
+    @classmethod
+    def _mapping_form(cls, value: Any) -> Any:
+        """Also accept {"email": "a@b.c", "full_name": ["A B"]}."""
+        if isinstance(value, dict):
+            return [
+                {"name": k, "values": v if isinstance(v, list) else [v]} for k, v in value.items()
+            ]
+        return value
+
+
+def iso_time(seconds: float) -> str:
+    """Meta's lead time format: 2015-02-28T08:49:14+0000."""
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def webhook_body(lead: Lead, now: float) -> bytes:
+    value: dict[str, Any] = {
+        "leadgen_id": lead.id,
+        "page_id": lead.page_id,
+        "form_id": lead.form_id,
+        "created_time": int(lead.created_at),
+    }
+    if lead.ad_id is not None:
+        value["adgroup_id"] = lead.ad_id
+        value["ad_id"] = lead.ad_id
+    payload = {
+        "object": "page",
+        "entry": [
+            {
+                "id": lead.page_id,
+                "time": int(now),
+                "changes": [{"field": "leadgen", "value": value}],
+            }
+        ],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def signature_headers(app_secret: str, body: bytes) -> dict[str, str]:
+    key = app_secret.encode()
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "facebookexternalua",
+        "X-Hub-Signature-256": "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest(),
+        "X-Hub-Signature": "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest(),
+    }
+
+
+async def deliver(sandbox: Sandbox, lead: Lead, url: str | None) -> dict[str, Any]:
+    if not url:
+        record: dict[str, Any] = {"url": None, "status_code": None, "error": "no webhook URL"}
+    else:
+        body = webhook_body(lead, sandbox.now())
+        headers = signature_headers(sandbox.config.app_secret, body)
+        try:
+            async with httpx.AsyncClient(timeout=sandbox.config.webhook_timeout_s) as client:
+                response = await client.post(url, content=body, headers=headers)
+            record = {"url": url, "status_code": response.status_code, "error": None}
+        except httpx.HTTPError as exc:
+            record = {"url": url, "status_code": None, "error": f"{type(exc).__name__}: {exc}"}
+    record["at"] = sandbox.now()
+    with sandbox.lock:
+        lead.deliveries.append(record)
+    return record
+
+
+def lead_json(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.id,
+        "created_time": iso_time(lead.created_at),
+        "page_id": lead.page_id,
+        "form_id": lead.form_id,
+        "ad_id": lead.ad_id,
+        "field_data": lead.field_data,
+        "deliveries": list(lead.deliveries),
+    }
+
+
+@control.post("/leads")
+async def create_lead(request: Request, body: NewLead) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    with sandbox.lock:
+        lead = Lead(
+            id=sandbox.new_id(LEAD_ID_BASE),
+            created_at=float(body.created_time) if body.created_time else sandbox.now(),
+            page_id=body.page_id,
+            form_id=body.form_id,
+            ad_id=body.ad_id,
+            field_data=[d.model_dump() for d in body.field_data],
+        )
+        sandbox.leads[lead.id] = lead
+    record = await deliver(sandbox, lead, body.webhook_url or sandbox.config.lead_webhook_url)
+    return JSONResponse(
+        {
+            "leadgen_id": lead.id,
+            "delivered": record["status_code"] is not None and 200 <= record["status_code"] < 300,
+            "delivery_status": record["status_code"],
+            "delivery_error": record["error"],
+            "webhook_url": record["url"],
+        }
+    )
+
+
+@control.post("/leads/{lead_id}/redeliver")
+async def redeliver(request: Request, lead_id: str) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    lead = sandbox.leads.get(lead_id)
+    if lead is None:
+        return JSONResponse({"detail": f"no lead {lead_id}"}, status_code=404)
+    body = await request.body()
+    url = json.loads(body).get("webhook_url") if body else None
+    record = await deliver(sandbox, lead, url or sandbox.config.lead_webhook_url)
+    return JSONResponse({"leadgen_id": lead.id, "delivery_status": record["status_code"], **record})
+
+
+@control.get("/leads")
+async def list_leads_control(request: Request) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    with sandbox.lock:
+        leads = [lead_json(lead) for lead in sandbox.leads.values()]
+    return JSONResponse({"leads": leads})
+
+
+def read_lead(lead: Lead, params: dict[str, Any]) -> dict[str, Any]:
+    fields = fields_param(params, DEFAULT_FIELDS)
+    for name in fields:
+        if name not in READ_FIELDS:
+            raise nonexisting_field(name, "UserLeadGenInfo")
+    full: dict[str, Any] = {
+        "id": lead.id,
+        "created_time": iso_time(lead.created_at),
+        "ad_id": lead.ad_id,
+        "adgroup_id": lead.ad_id,
+        "form_id": lead.form_id,
+        "field_data": lead.field_data,
+        "is_organic": lead.ad_id is None,
+        "platform": "fb",
+        "custom_disclaimer_responses": [],
+    }
+    return {name: full[name] for name in ["id", *fields] if full[name] is not None}
+
+
+def _time_filter(params: dict[str, Any]) -> list[tuple[str, int]]:
+    raw = json_param(params, "filtering")
+    if raw is None or raw == "":
+        return []
+    if not isinstance(raw, list):
+        raise invalid_param("filtering must be a list of {field, operator, value}")
+    out: list[tuple[str, int]] = []
+    for item in raw:
+        if (
+            not isinstance(item, dict)
+            or item.get("field") != "time_created"
+            or item.get("operator") not in {"GREATER_THAN", "LESS_THAN"}
+        ):
+            raise invalid_param(
+                "the sandbox supports filtering on time_created with GREATER_THAN or LESS_THAN"
+            )
+        try:
+            out.append((str(item["operator"]), int(item["value"])))
+        except (KeyError, TypeError, ValueError):
+            raise invalid_param("filtering value must be a Unix timestamp") from None
+    return out
+
+
+@router.get("/{version}/{node_id}/leads")
+async def list_leads(request: Request, version: str, node_id: str) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    params = await begin(request, usage_type="leadgen", usage_key=node_id)
+    if not node_id.isdigit():
+        raise unknown_object(node_id, "GET")
+    filters = _time_filter(params)
+    with sandbox.lock:
+        # Any numeric id is a form or ad; one without leads answers an empty list.
+        leads = [
+            lead
+            for lead in sandbox.leads.values()
+            if node_id in (lead.form_id, lead.ad_id)
+            and all(
+                lead.created_at > value if op == "GREATER_THAN" else lead.created_at < value
+                for op, value in filters
+            )
+        ]
+    leads.sort(key=lambda lead: (lead.created_at, int(lead.id)), reverse=True)  # newest first
+    rows = [read_lead(lead, params) for lead in leads]
+    return JSONResponse(paginate(request, sandbox, rows, params, inject_empty=False))

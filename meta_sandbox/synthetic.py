@@ -1,0 +1,199 @@
+"""A deterministic synthetic ad account for Ads Insights.
+
+Eight products, three campaigns each ("snapmix | Prospecting | Signup", ...), two ad sets per
+campaign and two ads per ad set. Every (ad, day) row is a pure function of (seed, ad id, date):
+the same request gives the same numbers, in this process or the next. Money is kept in cents.
+Rows exist for the last `history_days` days up to today, except on weeks a campaign or ad was
+paused (Meta omits rows without delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+PRODUCTS = (
+    "waitlistlab", "snapmix", "softwarehub", "velvethold",
+    "steadyletters", "blogcanvas", "vellopad", "gapradar",
+)  # fmt: skip
+# (stage, goal, objective)
+CAMPAIGNS = (
+    ("Prospecting", "Signup", "OUTCOME_LEADS"),
+    ("Retargeting", "Purchase", "OUTCOME_SALES"),
+    ("Lead Gen", "Lead", "OUTCOME_LEADS"),
+)
+AD_SETS = ("Broad 25-54", "Lookalike 1%")
+ADS = ("Video A", "Static B")
+ID_BASE = 120_210_000_000_000_000
+GOAL_ACTIONS = {
+    "Signup": ("complete_registration", "offsite_conversion.fb_pixel_complete_registration"),
+    "Purchase": ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase"),
+    "Lead": ("lead", "onsite_conversion.lead_grouped"),
+}
+VALUE_ACTIONS = frozenset(GOAL_ACTIONS["Purchase"])
+WEEKDAY = (1.0, 1.06, 1.05, 1.0, 0.94, 0.84, 0.8)
+
+
+@dataclass(frozen=True, slots=True)
+class Ad:
+    index: int
+    product: str
+    goal: str
+    objective: str
+    campaign_id: str
+    campaign_name: str
+    adset_id: str
+    adset_name: str
+    ad_id: str
+    ad_name: str
+    scale: float  # relative delivery volume
+    ctr: float  # base click-through rate
+    cpm_cents: float  # base cost per mille
+    cvr: float  # conversions per landing-page view
+    order_cents: int  # average purchase value
+    phase: float  # seasonality phase
+
+
+@dataclass(slots=True)
+class DayRow:
+    impressions: int
+    reach: int
+    clicks: int
+    spend_cents: int
+    actions: dict[str, int]
+    values_cents: dict[str, int]
+
+
+@dataclass(slots=True)
+class Totals:
+    impressions: int = 0
+    reach: int = 0
+    clicks: int = 0
+    spend_cents: int = 0
+    days: set[int] = field(default_factory=set)
+    actions: dict[str, int] = field(default_factory=dict)
+    values_cents: dict[str, int] = field(default_factory=dict)
+
+    def add(self, ordinal: int, row: DayRow) -> None:
+        self.impressions += row.impressions
+        self.reach += row.reach
+        self.clicks += row.clicks
+        self.spend_cents += row.spend_cents
+        self.days.add(ordinal)
+        for name, count in row.actions.items():
+            self.actions[name] = self.actions.get(name, 0) + count
+        for name, cents in row.values_cents.items():
+            self.values_cents[name] = self.values_cents.get(name, 0) + cents
+
+    @property
+    def unique_reach(self) -> int:
+        """Reach does not add up over days; a fixed overlap model keeps it deterministic."""
+        if len(self.days) <= 1:
+            return self.reach
+        return min(self.impressions, round(self.reach / (1 + 0.35 * math.log(len(self.days)))))
+
+
+def _uniforms(*parts: object) -> list[float]:
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=32).digest()
+    return [int.from_bytes(digest[i : i + 4], "big") / 2**32 for i in range(0, 32, 4)]
+
+
+class SyntheticAccount:
+    def __init__(self, seed: int, history_days: int) -> None:
+        self.seed = seed
+        self.history_days = history_days
+        self.ads: list[Ad] = []
+        self._cache: dict[tuple[int, int], DayRow | None] = {}
+        for p, product in enumerate(PRODUCTS):
+            for c, (stage, goal, objective) in enumerate(CAMPAIGNS):
+                campaign_id = str(ID_BASE + (p * 10 + c) * 10_000)
+                for s, adset in enumerate(AD_SETS):
+                    adset_id = str(int(campaign_id) + (s + 1) * 100)
+                    for a, ad in enumerate(ADS):
+                        u = _uniforms(seed, "ad", p, c, s, a)
+                        self.ads.append(
+                            Ad(
+                                index=len(self.ads),
+                                product=product,
+                                goal=goal,
+                                objective=objective,
+                                campaign_id=campaign_id,
+                                campaign_name=f"{product} | {stage} | {goal}",
+                                adset_id=adset_id,
+                                adset_name=f"{product} | {stage} | {adset}",
+                                ad_id=str(int(adset_id) + a + 1),
+                                ad_name=f"{product} | {adset} | {ad}",
+                                scale=(0.4 if stage == "Retargeting" else 1.0) * (0.5 + u[0]),
+                                ctr=0.006 + 0.018 * u[1],
+                                cpm_cents=600 + 1800 * u[2],
+                                cvr={"Signup": 0.12, "Purchase": 0.03, "Lead": 0.09}[goal]
+                                * (0.6 + 0.8 * u[3]),
+                                order_cents=int(1900 + 18000 * u[4]),
+                                phase=2 * math.pi * u[5],
+                            )
+                        )
+
+    def first_day(self, today: dt.date) -> dt.date:
+        return today - dt.timedelta(days=self.history_days - 1)
+
+    def entity_count(self, level: str) -> int:
+        if level == "account":
+            return 1
+        attr = {"campaign": "campaign_id", "adset": "adset_id", "ad": "ad_id"}[level]
+        return len({getattr(ad, attr) for ad in self.ads})
+
+    def find(self, node_id: str) -> tuple[str, list[Ad]] | None:
+        """The level and ads of a campaign, ad set or ad id."""
+        for level, attr in (("campaign", "campaign_id"), ("adset", "adset_id"), ("ad", "ad_id")):
+            ads = [ad for ad in self.ads if getattr(ad, attr) == node_id]
+            if ads:
+                return level, ads
+        return None
+
+    def day(self, ad: Ad, day: dt.date, today: dt.date) -> DayRow | None:
+        if day > today or day < self.first_day(today):
+            return None
+        ordinal = day.toordinal()
+        key = (ad.index, ordinal)
+        if key not in self._cache:
+            self._cache[key] = self._generate(ad, ordinal)
+        return self._cache[key]
+
+    def _generate(self, ad: Ad, ordinal: int) -> DayRow | None:
+        week = ordinal // 7
+        if _uniforms(self.seed, "pause", ad.campaign_id, week)[0] < 0.06:
+            return None  # campaign paused this week
+        if (
+            ad.ad_name.endswith("Static B")
+            and _uniforms(self.seed, "pause", ad.ad_id, week)[0] < 0.1
+        ):
+            return None
+        u = _uniforms(self.seed, ad.ad_id, ordinal)
+        season = 1 + 0.25 * math.sin(2 * math.pi * ordinal / 365.25 + ad.phase)
+        weekday = WEEKDAY[dt.date.fromordinal(ordinal).weekday()]
+        impressions = int(ad.scale * 4200 * season * weekday * (0.7 + 0.6 * u[0]))
+        if impressions <= 0:
+            return None
+        clicks = int(impressions * ad.ctr * (0.8 + 0.4 * u[1]) + u[2])
+        spend_cents = round(impressions * ad.cpm_cents * (0.85 + 0.3 * u[3]) / 1000)
+        reach = max(1, int(impressions * (0.55 + 0.3 * u[4])))
+        link_clicks = int(clicks * (0.85 + 0.1 * u[5]))
+        landing = int(link_clicks * (0.6 + 0.25 * u[6]))
+        conversions = int(landing * ad.cvr * (0.7 + 0.6 * u[7]) + u[2] * 0.9)
+        actions = {
+            "link_click": link_clicks,
+            "landing_page_view": landing,
+            "post_engagement": clicks + impressions // 150,
+            "page_engagement": clicks + impressions // 140,
+        }
+        values: dict[str, int] = {}
+        if conversions:
+            for name in GOAL_ACTIONS[ad.goal]:
+                actions[name] = conversions
+            if ad.goal == "Purchase":
+                cents = round(conversions * ad.order_cents * (0.8 + 0.4 * u[5]))
+                values = dict.fromkeys(GOAL_ACTIONS["Purchase"], cents)
+        actions = {k: v for k, v in actions.items() if v > 0}
+        return DayRow(impressions, reach, clicks, spend_cents, actions, values)

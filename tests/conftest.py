@@ -17,6 +17,7 @@ import pytest
 from psycopg.rows import dict_row
 from pytest_postgresql import factories
 
+from tests.support.sandbox import SandboxControl, running_sandbox
 from workers.db import migrate
 
 PG_HOST = os.environ.get("GDP_TEST_PGHOST", "127.0.0.1")
@@ -61,3 +62,17 @@ def env(db_url: str) -> dict[str, str]:
     environment["DATABASE_URL"] = db_url
     environment.pop("META_CAPI_ACCESS_TOKEN", None)
     return environment
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxControl]:
+    """One Meta Graph API sandbox process for the session."""
+    with running_sandbox() as control:
+        yield control
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxControl) -> SandboxControl:
+    """The sandbox, emptied and without faults, for one test."""
+    sandbox_server.reset()
+    return sandbox_server

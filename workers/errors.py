@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Literal
 
 import psycopg
@@ -121,18 +120,21 @@ _THROTTLE_CODES = frozenset(
 _AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
 
 
-@dataclass(frozen=True)
 class MetaApiError(GdpError):
     """An error answered by the Graph API (or by the transport on the way to it)."""
 
-    message: str
-    code: int | None = None
-    subcode: int | None = None
-    http_status_code: int | None = None
-    fbtrace_id: str | None = None
+    http_status = 502
 
-    def __post_init__(self) -> None:
-        Exception.__init__(self, self.message)
+    def __init__(self, message: str, *, code: int | None = None, subcode: int | None = None,
+                 http_status_code: int | None = None, fbtrace_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.subcode = subcode
+        self.http_status_code = http_status_code
+        self.fbtrace_id = fbtrace_id
+        # From X-Business-Use-Case-Usage on the failed answer, when Meta sent one.
+        self.usage_pct = 0.0
+        self.regain_access_s = 0.0
 
     @property
     def kind(self) -> GraphErrorKind:
@@ -141,6 +143,10 @@ class MetaApiError(GdpError):
     @property
     def retryable(self) -> bool:
         return self.kind in ("transient", "throttled")
+
+    def __repr__(self) -> str:
+        return (f"MetaApiError(code={self.code}, subcode={self.subcode}, "
+                f"http={self.http_status_code}, message={self.message!r})")
 
 
 def classify_graph_error(code: int | None, http_status: int | None) -> GraphErrorKind:

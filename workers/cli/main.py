@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from workers.cli import db_cmd, demo_cmd, gate_cmd, keys_cmd, people_cmd
+from workers.cli import (
+    db_cmd,
+    demo_cmd,
+    dlq_cmd,
+    gate_cmd,
+    keys_cmd,
+    meta_cmd,
+    people_cmd,
+    sandbox_cmd,
+    worker_cmd,
+)
 
 app = typer.Typer(
     help="Growth Data Plane: products -> shared Postgres -> Meta, and back.",
@@ -18,6 +28,10 @@ app.add_typer(gate_cmd.checklist_app, name="checklist")
 app.add_typer(gate_cmd.settings_app, name="settings")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(people_cmd.app, name="people")
+app.add_typer(dlq_cmd.app, name="dlq")
+app.add_typer(meta_cmd.app, name="meta")
+app.add_typer(sandbox_cmd.app, name="sandbox")
+app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)
 
 

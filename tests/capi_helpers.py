@@ -1,0 +1,104 @@
+"""Helpers for tests that drive the CAPI path end to end against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import psycopg
+
+from tests.support.sandbox import TOKEN
+from workers.capi.worker import BatchReport, CapiWorker, WorkerConfig
+from workers.settings import Settings
+
+Conn = psycopg.Connection[dict[str, Any]]
+PIXEL = "1234567890"
+FAST = WorkerConfig(
+    retry_base_s=0.5,
+    retry_max_s=1.0,
+    breaker_probe_interval_s=1.0,
+    quick_retry_initial_s=0.01,
+    pacing=False,
+    poll_interval_s=0.2,
+)
+
+
+def enable_pipeline(db: Conn, *, rules: bool = True, pixel: str = PIXEL) -> None:
+    """Switch on the CAPI path (tests may bypass the gate) and configure a pixel."""
+    flags = ["SHARED_PERSON_TABLE_ENABLED", "META_CAPI_INGEST_ENABLED"]
+    if rules:
+        flags.append("SEGMENT_ENGINE_META_CAPI_ENABLED")
+    db.execute("UPDATE shared.feature_flag SET enabled = true WHERE flag_key = ANY(%s)", (flags,))
+    db.execute(
+        "SELECT shared.set_setting('META_PIXEL_ID', %s::jsonb, 'test')", (json.dumps(pixel),)
+    )
+
+
+def settings(db_url: str, graph_url: str, token: str | None = TOKEN) -> Settings:
+    values: dict[str, Any] = {"DATABASE_URL": db_url, "META_GRAPH_URL": graph_url}
+    if token:
+        values["META_CAPI_ACCESS_TOKEN"] = token
+    return Settings(**values)
+
+
+def run_once(
+    db_url: str, graph_url: str, config: WorkerConfig = FAST, token: str | None = TOKEN
+) -> BatchReport:
+    async def go() -> BatchReport:
+        worker = CapiWorker(settings(db_url, graph_url, token), config)
+        try:
+            return await worker.run(asyncio.Event(), once=True)
+        finally:
+            await worker.close()
+
+    return asyncio.run(go())
+
+
+def drain(
+    db: Conn, db_url: str, graph_url: str, *, timeout_s: float = 60, config: WorkerConfig = FAST
+) -> None:
+    """Run the worker until no message is left in the queue (delayed ones included)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run_once(db_url, graph_url, config)
+        left = db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone()
+        if left == {"n": 0}:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"queue not drained: {left}")
+        time.sleep(0.3)
+
+
+def add_person(db: Conn, email: str, **fields: Any) -> str:
+    row = db.execute(
+        "SELECT person_id FROM shared.upsert_people(%s::jsonb)",
+        (json.dumps([{"email": email, **fields}]),),
+    ).fetchone()
+    assert row is not None
+    return str(row["person_id"])
+
+
+def insert_events(db: Conn, rows: list[dict[str, Any]]) -> None:
+    """INSERT as a product would through the Supabase client: one statement for all rows."""
+    db.execute(
+        "INSERT INTO shared.event (product_id, event_id, event_name, meta_event_name, person_id, "
+        "occurred_at, properties, event_source_url, client_user_agent, client_ip_address, "
+        "meta_user_data) "
+        "SELECT r.product_id, r.event_id, r.event_name, r.meta_event_name, r.person_id, "
+        "coalesce(r.occurred_at, now()), coalesce(r.properties, '{}'), r.event_source_url, "
+        "r.client_user_agent, r.client_ip_address, coalesce(r.meta_user_data, '{}') "
+        "FROM jsonb_to_recordset(%s::jsonb) AS r(product_id text, event_id text, event_name text, "
+        "meta_event_name text, person_id uuid, occurred_at timestamptz, properties jsonb, "
+        "event_source_url text, client_user_agent text, client_ip_address inet, "
+        "meta_user_data jsonb)",
+        (json.dumps(rows),),
+    )
+
+
+def statuses(db: Conn) -> dict[str, int]:
+    rows = db.execute(
+        "SELECT status, count(*) AS n FROM shared.attribution_events GROUP BY status"
+    ).fetchall()
+    return {r["status"]: r["n"] for r in rows}

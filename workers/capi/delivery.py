@@ -1,0 +1,198 @@
+"""Deliver one pixel's events to Meta: pace, send in batches of up to 1,000, retry quickly on
+transient errors, and split a rejected batch until the bad events are found.
+
+Decisions follow Meta's error code, never the HTTP status (Meta answers throttling with 400):
+transient and throttled -> up to 3 quick retries (exponential backoff with jitter), then the
+caller puts the messages back on the queue for later; invalid (100) -> bisect, so one bad event
+costs about 2*log2(n) extra requests and the rest are delivered; auth -> stop, the caller opens
+the pixel's circuit breaker; anything else -> rejected, dead-lettered with Meta's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from workers.capi import metrics
+from workers.capi.build import BuiltEvent
+from workers.capi.graph import GraphClient, SendResult
+from workers.errors import MetaApiError
+
+MAX_EVENTS_PER_REQUEST = 1000
+SLOWDOWN_FROM_PCT = 75.0
+
+DeliveryStatus = Literal["sent", "retry", "rejected", "auth"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event: BuiltEvent
+    status: DeliveryStatus
+    batch_size: int
+    events_received: int | None = None
+    fbtrace_id: str | None = None
+    error_code: int | None = None
+    error_subcode: int | None = None
+    error_message: str | None = None
+    retry_after_s: float = 0.0
+
+
+@dataclass
+class DeliveryStats:
+    requests: int = 0
+    failed_requests: int = 0
+    quick_retries: int = 0
+
+
+class PixelPacer:
+    """At most `rate` events/s per pixel, slower as Meta's usage header nears 100%."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self._limiters: dict[str, AsyncLimiter] = {}
+        self._cool_until: dict[str, float] = {}
+
+    def chunk_size(self) -> int:
+        if self.rate is None:
+            return MAX_EVENTS_PER_REQUEST
+        return max(1, min(MAX_EVENTS_PER_REQUEST, int(self.rate)))
+
+    async def wait(self, pixel_id: str, events: int) -> None:
+        cool = self._cool_until.get(pixel_id, 0.0) - time.monotonic()
+        if cool > 0:
+            await asyncio.sleep(cool)
+        if self.rate is None:
+            return
+        limiter = self._limiters.setdefault(pixel_id, AsyncLimiter(self.rate, 1.0))
+        await limiter.acquire(min(events, limiter.max_rate))
+
+    def observe(self, pixel_id: str, usage_pct: float, regain_access_s: float) -> None:
+        """Slow this pixel down in proportion to how close Meta says we are to its limit."""
+        pause = 0.0
+        if usage_pct > SLOWDOWN_FROM_PCT:
+            pause = min(30.0, (usage_pct - SLOWDOWN_FROM_PCT) / (100 - SLOWDOWN_FROM_PCT) * 5.0)
+        pause = max(pause, min(regain_access_s, 3600.0))
+        if pause > 0:
+            self._cool_until[pixel_id] = max(
+                self._cool_until.get(pixel_id, 0.0), time.monotonic() + pause
+            )
+
+
+class PixelDelivery:
+    def __init__(
+        self,
+        client: GraphClient,
+        pacer: PixelPacer,
+        *,
+        quick_retries: int = 3,
+        retry_initial_s: float = 0.2,
+        retry_max_s: float = 2.0,
+    ) -> None:
+        self._client = client
+        self._pacer = pacer
+        self._attempts = quick_retries + 1
+        self._initial = retry_initial_s
+        self._max = retry_max_s
+        self.stats = DeliveryStats()
+
+    async def deliver(
+        self, pixel_id: str, events: Sequence[BuiltEvent], test_event_code: str | None
+    ) -> list[Delivery]:
+        out: list[Delivery] = []
+        size = self._pacer.chunk_size()
+        for start in range(0, len(events), size):
+            chunk = list(events[start : start + size])
+            if out and out[-1].status == "auth":
+                # The token is bad for every chunk: hold the rest without another request.
+                out.extend(
+                    Delivery(
+                        event=e,
+                        status="auth",
+                        batch_size=0,
+                        error_code=out[-1].error_code,
+                        error_message=out[-1].error_message,
+                    )
+                    for e in chunk
+                )
+                continue
+            out.extend(await self._send_or_split(pixel_id, chunk, test_event_code))
+        return out
+
+    async def _send_or_split(
+        self, pixel_id: str, events: list[BuiltEvent], test_event_code: str | None
+    ) -> list[Delivery]:
+        try:
+            result = await self._send(pixel_id, events, test_event_code)
+        except MetaApiError as error:
+            kind = error.kind
+            if kind == "invalid" and len(events) > 1:
+                middle = len(events) // 2
+                return await self._send_or_split(
+                    pixel_id, events[:middle], test_event_code
+                ) + await self._send_or_split(pixel_id, events[middle:], test_event_code)
+            status: DeliveryStatus = (
+                "retry" if error.retryable else "auth" if kind == "auth" else "rejected"
+            )
+            return [
+                Delivery(
+                    event=e,
+                    status=status,
+                    batch_size=len(events),
+                    error_code=error.code,
+                    error_subcode=error.subcode,
+                    error_message=error.message,
+                    fbtrace_id=error.fbtrace_id,
+                    retry_after_s=error.regain_access_s,
+                )
+                for e in events
+            ]
+        mismatch = None
+        if result.events_received != len(events):
+            mismatch = f"events_received {result.events_received} != sent {len(events)}"
+        return [
+            Delivery(
+                event=e,
+                status="sent",
+                batch_size=len(events),
+                events_received=result.events_received,
+                fbtrace_id=result.fbtrace_id,
+                error_message=mismatch,
+            )
+            for e in events
+        ]
+
+    async def _send(
+        self, pixel_id: str, events: list[BuiltEvent], test_event_code: str | None
+    ) -> SendResult:
+        payloads = [e.payload for e in events]
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential_jitter(initial=self._initial, max=self._max),
+            retry=retry_if_exception(lambda exc: isinstance(exc, MetaApiError) and exc.retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    self.stats.quick_retries += 1
+                    metrics.QUICK_RETRIES.inc()
+                await self._pacer.wait(pixel_id, len(events))
+                self.stats.requests += 1
+                try:
+                    result = await self._client.send_events(pixel_id, payloads, test_event_code)
+                except MetaApiError as error:
+                    self.stats.failed_requests += 1
+                    metrics.REQUESTS.labels(error.kind).inc()
+                    self._pacer.observe(pixel_id, error.usage_pct, error.regain_access_s)
+                    raise
+                metrics.REQUESTS.labels("ok").inc()
+                metrics.META_LATENCY.observe(result.latency_s)
+                self._pacer.observe(pixel_id, result.usage_pct, result.regain_access_s)
+                return result
+        raise AssertionError("unreachable: tenacity reraises the last error")

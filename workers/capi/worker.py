@@ -1,0 +1,507 @@
+"""`gdp worker capi`: lease messages from pgmq, build and send events per pixel, record outcomes.
+
+One loop iteration:
+  1. read up to 1,000 messages (visibility timeout: a crash lets them reappear, nothing is lost);
+  2. load their events and people in one query and build Meta events (workers.capi.build);
+  3. send each pixel's events (workers.capi.delivery) unless its circuit breaker is open;
+  4. in one transaction write an attribution_events row per event and archive the settled
+     messages; messages to retry are put back with a delay that grows with their read count,
+     until Meta's 7-day window closes and they are dead-lettered as expired.
+The loop wakes within a second of new work: LISTEN gdp_meta_capi, with a short poll as backup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from workers.capi import metrics
+from workers.capi.build import BuildConfig, BuiltEvent, Skipped, build_event, ldu_states
+from workers.capi.delivery import Delivery, PixelDelivery, PixelPacer
+from workers.capi.graph import GraphClient
+from workers.db.queries import query
+from workers.settings import Settings
+
+log = logging.getLogger("gdp.capi")
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    batch_size: int = 1000
+    visibility_timeout_s: int = 120
+    poll_interval_s: float = 1.0
+    retry_base_s: float = 30.0
+    retry_max_s: float = 3600.0
+    breaker_probe_interval_s: float = 30.0
+    pacing: bool = True
+    quick_retry_initial_s: float = 0.2
+
+
+@dataclass
+class BatchReport:
+    messages: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    blocked: int = 0
+    held: int = 0
+    requests: int = 0
+
+
+@dataclass
+class _Plan:
+    """What to write for one batch: outcome rows, messages to archive, messages to delay."""
+
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    archive: list[int] = field(default_factory=list)
+    delay: dict[int, int] = field(default_factory=dict)
+
+
+class CapiWorker:
+    def __init__(self, settings: Settings, config: WorkerConfig | None = None) -> None:
+        self.settings = settings
+        self.config = config or WorkerConfig()
+        token = settings.meta_capi_access_token
+        secret = settings.meta_app_secret
+        self.client = GraphClient(
+            settings.meta_graph_url,
+            settings.meta_api_version,
+            token.get_secret_value() if token else None,
+            app_secret=secret.get_secret_value() if secret else None,
+        )
+        self.pacer = PixelPacer(None)
+        self.delivery = PixelDelivery(
+            self.client, self.pacer, retry_initial_s=self.config.quick_retry_initial_s
+        )
+        self._breakers: dict[str, Row] = {}
+        self._probe_now: set[str] = set()
+        self._ldu: frozenset[str] = frozenset()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def run(self, stop: asyncio.Event, *, once: bool = False) -> BatchReport:
+        """Drain until `stop` is set (or, with once=True, until the queue is empty).
+
+        A lost database connection (PostgreSQL restarting) is retried with backoff; leased
+        messages that were not settled reappear after their visibility timeout.
+        """
+        total = BatchReport()
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop, once, total)
+                return total
+            except psycopg.OperationalError as exc:
+                log.warning(
+                    "database connection lost; reconnecting",
+                    extra={"error": type(exc).__name__, "retry_in_s": backoff},
+                )
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+        return total
+
+    async def _run_connected(self, stop: asyncio.Event, once: bool, total: BatchReport) -> None:
+        url = self.settings.database_url
+        async with (
+            await psycopg.AsyncConnection.connect(
+                url, autocommit=True, row_factory=dict_row
+            ) as conn,
+            await psycopg.AsyncConnection.connect(url, autocommit=True) as listener,
+        ):
+            await listener.execute("LISTEN gdp_meta_capi")
+            await self._load_config(conn)
+            # A (re)started worker may carry a fixed token: probe open breakers at once.
+            self._probe_now = set(self._breakers)
+            while not stop.is_set():
+                report = await self.process_batch(conn)
+                _add(total, report)
+                if report.messages:
+                    continue
+                if once:
+                    return
+                await _wait_for_notify(listener, self.config.poll_interval_s, stop)
+                await self._load_config(conn)
+
+    async def _load_config(self, conn: psycopg.AsyncConnection[Row]) -> None:
+        cursor = await conn.execute(query("capi_worker_config"))
+        row = await cursor.fetchone()
+        assert row is not None
+        rate = float(row["max_events_per_second"] or 1000) if self.config.pacing else None
+        if rate != self.pacer.rate:
+            self.pacer = PixelPacer(rate)
+            self.delivery = PixelDelivery(
+                self.client, self.pacer, retry_initial_s=self.config.quick_retry_initial_s
+            )
+        self._ldu = ldu_states(row["ldu_us_states"])
+        cursor = await conn.execute(query("capi_pixel_states"))
+        states = await cursor.fetchall()
+        self._breakers = {r["pixel_id"]: dict(r) for r in states if r["breaker"] == "open"}
+        for state in states:
+            metrics.BREAKER_OPEN.labels(state["pixel_id"]).set(
+                1 if state["breaker"] == "open" else 0
+            )
+        cursor = await conn.execute(query("capi_queue_metrics"))
+        queue = await cursor.fetchone()
+        if queue:
+            metrics.QUEUE_DEPTH.set(queue["queue_length"] or 0)
+            metrics.OLDEST_AGE.set(queue["oldest_msg_age_sec"] or 0)
+
+    async def process_batch(self, conn: psycopg.AsyncConnection[Row]) -> BatchReport:
+        report = BatchReport()
+        cursor = await conn.execute(
+            query("capi_read_messages"),
+            {"vt": self.config.visibility_timeout_s, "qty": self.config.batch_size},
+        )
+        messages = await cursor.fetchall()
+        if not messages:
+            return report
+        report.messages = len(messages)
+        refs = sorted({int(m["message"]["event"]) for m in messages})
+        cursor = await conn.execute(query("capi_load_events"), {"event_refs": refs})
+        rows = {r["event_ref"]: r for r in await cursor.fetchall()}
+
+        plan = _Plan()
+        now = datetime.now(UTC)
+        build_config = BuildConfig(
+            now=now, default_region=self.settings.meta_default_phone_region, ldu_us_states=self._ldu
+        )
+        # One send per event even if it was queued twice (a replay beside the original).
+        by_event: dict[int, list[Row]] = defaultdict(list)
+        for message in messages:
+            by_event[int(message["message"]["event"])].append(message)
+        to_send: dict[str, list[tuple[BuiltEvent, list[Row]]]] = defaultdict(list)
+        for ref, msgs in by_event.items():
+            row = rows.get(ref)
+            if row is None:  # erased, or its partition dropped: nothing left to send
+                plan.archive.extend(m["msg_id"] for m in msgs)
+                continue
+            built = build_event(
+                row,
+                msgs[0]["message"].get("meta_event_name")
+                or row["meta_event_name"]
+                or row["event_name"],
+                build_config,
+            )
+            attempt = max(m["read_ct"] for m in msgs)
+            if isinstance(built, Skipped):
+                self._settle_skipped(plan, built, msgs, attempt, row, report)
+            else:
+                to_send[built.pixel_id].append((built, msgs))
+
+        results = await asyncio.gather(
+            *(self._deliver_pixel(pixel, items) for pixel, items in to_send.items())
+        )
+        for pixel_results in results:
+            for delivery, msgs in pixel_results:
+                self._settle_delivery(plan, delivery, msgs, now, report)
+        report.requests = self.delivery.stats.requests
+        await self._write(conn, plan)
+        _count(report)
+        return report
+
+    async def _deliver_pixel(
+        self, pixel_id: str, items: list[tuple[BuiltEvent, list[Row]]]
+    ) -> list[tuple[Delivery, list[Row]]]:
+        by_ref = {built.event_ref: msgs for built, msgs in items}
+        events = [built for built, _ in items]
+        deliveries: list[Delivery] = []
+        if pixel_id in self._breakers:
+            if not self._probe_due(pixel_id):
+                held = [
+                    Delivery(
+                        event=e,
+                        status="auth",
+                        batch_size=0,
+                        error_code=self._breakers[pixel_id].get("last_error_code"),
+                        error_message="held: circuit breaker open",
+                    )
+                    for e in events
+                ]
+                return [(d, by_ref[d.event.event_ref]) for d in held]
+            # One event probes the token; the rest wait for its answer.
+            probe = await self.delivery.deliver(pixel_id, events[:1], events[0].test_event_code)
+            deliveries.extend(probe)
+            events = events[1:]
+            if probe[0].status == "auth":
+                self._breakers[pixel_id]["last_probe_at"] = datetime.now(UTC)
+                self._breakers[pixel_id]["changed"] = "probed"
+                deliveries.extend(
+                    Delivery(
+                        event=e,
+                        status="auth",
+                        batch_size=0,
+                        error_code=probe[0].error_code,
+                        error_message="held: circuit breaker open",
+                    )
+                    for e in events
+                )
+                return [(d, by_ref[d.event.event_ref]) for d in deliveries]
+            self._breakers[pixel_id]["changed"] = "closed"
+        # Group by test_event_code: it is per request, and products may differ.
+        by_code: dict[str | None, list[BuiltEvent]] = defaultdict(list)
+        for event in events:
+            by_code[event.test_event_code].append(event)
+        for code, group in by_code.items():
+            deliveries.extend(await self.delivery.deliver(pixel_id, group, code))
+        auth = next((d for d in deliveries if d.status == "auth"), None)
+        if auth is not None:
+            self._breakers[pixel_id] = {
+                "pixel_id": pixel_id,
+                "last_probe_at": datetime.now(UTC),
+                "last_error_code": auth.error_code,
+                "last_error_message": auth.error_message,
+                "changed": "open",
+            }
+        return [(d, by_ref[d.event.event_ref]) for d in deliveries]
+
+    def _probe_due(self, pixel_id: str) -> bool:
+        if pixel_id in self._probe_now:
+            self._probe_now.discard(pixel_id)
+            return True
+        state = self._breakers[pixel_id]
+        last = state.get("last_probe_at") or state.get("opened_at")
+        return last is None or (
+            datetime.now(UTC) - last >= timedelta(seconds=self.config.breaker_probe_interval_s)
+        )
+
+    def _settle_skipped(
+        self,
+        plan: _Plan,
+        skipped: Skipped,
+        msgs: list[Row],
+        attempt: int,
+        row: Row,
+        report: BatchReport,
+    ) -> None:
+        status = (
+            "blocked_consent"
+            if skipped.reason == "blocked_consent"
+            else ("expired" if skipped.reason == "expired" else "rejected")
+        )
+        plan.outcomes.append(
+            _outcome(
+                skipped.event_ref,
+                skipped.product_id,
+                skipped.event_id,
+                skipped.meta_event_name,
+                skipped.person_id,
+                skipped.pixel_id,
+                status,
+                attempt,
+                test_event_code=row.get("test_event_code"),
+                error_message=skipped.message,
+                dead_letter_reason=None if status == "blocked_consent" else skipped.reason,
+            )
+        )
+        plan.archive.extend(m["msg_id"] for m in msgs)
+        if status == "blocked_consent":
+            report.blocked += 1
+        else:
+            report.dead_lettered += 1
+            metrics.DEAD_LETTERS.labels(skipped.reason).inc()
+
+    def _settle_delivery(
+        self, plan: _Plan, d: Delivery, msgs: list[Row], now: datetime, report: BatchReport
+    ) -> None:
+        e = d.event
+        attempt = max(m["read_ct"] for m in msgs)
+        common = {
+            "batch_size": d.batch_size or None,
+            "match_keys": list(e.match_keys),
+            "test_event_code": e.test_event_code,
+            "fbtrace_id": d.fbtrace_id,
+            "error_code": d.error_code,
+            "error_subcode": d.error_subcode,
+            "error_message": d.error_message,
+        }
+        if d.status == "sent":
+            plan.outcomes.append(
+                _outcome(
+                    e.event_ref,
+                    e.product_id,
+                    e.event_id,
+                    e.meta_event_name,
+                    e.person_id,
+                    e.pixel_id,
+                    "sent",
+                    attempt,
+                    events_received=d.events_received,
+                    **common,
+                )
+            )
+            plan.archive.extend(m["msg_id"] for m in msgs)
+            report.sent += 1
+            if d.batch_size:
+                metrics.BATCH_SIZE.observe(d.batch_size)
+            return
+        if d.status == "rejected":
+            plan.outcomes.append(
+                _outcome(
+                    e.event_ref,
+                    e.product_id,
+                    e.event_id,
+                    e.meta_event_name,
+                    e.person_id,
+                    e.pixel_id,
+                    "rejected",
+                    attempt,
+                    dead_letter_reason="rejected",
+                    **common,
+                )
+            )
+            plan.archive.extend(m["msg_id"] for m in msgs)
+            report.dead_lettered += 1
+            metrics.DEAD_LETTERS.labels("rejected").inc()
+            return
+        # retry or held: back on the queue, later, never past the event's deadline.
+        if d.status == "auth":
+            delay = self.config.breaker_probe_interval_s
+            report.held += 1
+        else:
+            backoff = self.config.retry_base_s * (2 ** max(0, attempt - 1))
+            delay = min(self.config.retry_max_s, backoff) * random.uniform(0.8, 1.2)
+            delay = max(delay, d.retry_after_s)
+            report.retried += 1
+        remaining = (e.deadline - now).total_seconds()
+        delay_s = int(max(1, min(delay, remaining + 1)))
+        status = "held_auth" if d.status == "auth" else "retrying"
+        plan.outcomes.append(
+            _outcome(
+                e.event_ref,
+                e.product_id,
+                e.event_id,
+                e.meta_event_name,
+                e.person_id,
+                e.pixel_id,
+                status,
+                attempt,
+                **common,
+            )
+        )
+        for m in msgs:
+            plan.delay[m["msg_id"]] = delay_s
+
+    async def _write(self, conn: psycopg.AsyncConnection[Row], plan: _Plan) -> None:
+        async with conn.transaction():
+            if plan.outcomes or plan.archive:
+                await conn.execute(
+                    query("capi_record_outcomes"),
+                    {
+                        "outcomes": json.dumps(plan.outcomes, default=str),
+                        "archive_msg_ids": plan.archive,
+                    },
+                )
+            if plan.delay:
+                await conn.execute(
+                    query("capi_delay_messages"),
+                    {"msg_ids": list(plan.delay), "delays": list(plan.delay.values())},
+                )
+            for pixel_id, state in list(self._breakers.items()):
+                change = state.pop("changed", None)
+                if change in ("open", "probed"):
+                    await conn.execute(
+                        query("capi_set_breaker"),
+                        {
+                            "pixel_id": pixel_id,
+                            "breaker": "open",
+                            "error_code": state.get("last_error_code"),
+                            "error_message": state.get("last_error_message"),
+                        },
+                    )
+                    metrics.BREAKER_OPEN.labels(pixel_id).set(1)
+                    if change == "open":
+                        log.warning(
+                            "circuit breaker opened",
+                            extra={"pixel_id": pixel_id, "code": state.get("last_error_code")},
+                        )
+                elif change == "closed":
+                    await conn.execute(
+                        query("capi_set_breaker"),
+                        {
+                            "pixel_id": pixel_id,
+                            "breaker": "closed",
+                            "error_code": None,
+                            "error_message": None,
+                        },
+                    )
+                    del self._breakers[pixel_id]
+                    metrics.BREAKER_OPEN.labels(pixel_id).set(0)
+                    log.info("circuit breaker closed", extra={"pixel_id": pixel_id})
+
+
+def _outcome(
+    event_ref: int,
+    product_id: str,
+    event_id: str,
+    meta_event_name: str,
+    person_id: str | None,
+    pixel_id: str | None,
+    status: str,
+    attempt: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "event_ref": event_ref,
+        "product_id": product_id,
+        "event_id": event_id,
+        "meta_event_name": meta_event_name,
+        "person_id": person_id,
+        "pixel_id": pixel_id,
+        "status": status,
+        "attempt": attempt,
+        **extra,
+    }
+
+
+def _add(total: BatchReport, report: BatchReport) -> None:
+    for name in ("messages", "sent", "retried", "dead_lettered", "blocked", "held"):
+        setattr(total, name, getattr(total, name) + getattr(report, name))
+    total.requests = report.requests
+
+
+def _count(report: BatchReport) -> None:
+    for status, n in (
+        ("sent", report.sent),
+        ("retrying", report.retried),
+        ("dead_lettered", report.dead_lettered),
+        ("blocked_consent", report.blocked),
+        ("held_auth", report.held),
+    ):
+        if n:
+            metrics.EVENTS.labels(status).inc(n)
+    log.info(
+        "batch",
+        extra={
+            "messages": report.messages,
+            "sent": report.sent,
+            "retried": report.retried,
+            "dead_lettered": report.dead_lettered,
+            "blocked": report.blocked,
+            "held": report.held,
+        },
+    )
+
+
+async def _wait_for_notify(
+    listener: psycopg.AsyncConnection[Any], timeout: float, stop: asyncio.Event
+) -> None:
+    """Return on the next NOTIFY, after `timeout` (the poll backstop), or when stopping."""
+    async for _ in listener.notifies(timeout=timeout, stop_after=1):
+        return
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

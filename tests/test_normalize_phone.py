@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.meta._phone import PhoneError, check_region, normalize_phone
+from workers.meta._phone import PhoneError, _is_valid, check_region, normalize_phone
 
 
 def reference(text: str, region: str) -> str | None:
@@ -92,3 +92,46 @@ def test_check_region() -> None:
     assert check_region(" gb ") == "GB"
     with pytest.raises(ValueError):
         check_region("XX")
+
+
+country_codes = st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE))
+
+
+def _near_example(code: int, digits: int, tail: int) -> int:
+    """An example number of the code's main region with its last `digits` digits replaced."""
+    region = phonenumbers.region_code_for_country_code(code)
+    example = phonenumbers.example_number(region) if region != "001" else None
+    if example is None or example.national_number is None:
+        return tail
+    base = example.national_number // 10**digits * 10**digits
+    return base + tail % 10**digits
+
+
+@settings(max_examples=3000, deadline=None)
+@given(country_codes, st.integers(0, 10**12), st.integers(0, 7), st.booleans(), st.integers(1, 3))
+def test_is_valid_equals_phonenumbers(
+    code: int, tail: int, digits: int, zero: bool, zeros: int
+) -> None:
+    national = _near_example(code, digits, tail) if digits else tail
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=national)
+    if zero:
+        number.italian_leading_zero = True
+        number.number_of_leading_zeros = zeros
+    assert _is_valid(number) == phonenumbers.is_valid_number(number)
+
+
+@pytest.mark.parametrize("code", sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE))
+def test_valid_examples_of_every_region_agree(code: int) -> None:
+    """Real example numbers (all types) of every region, written in several styles."""
+    for region_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]:
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE,
+                     phonenumbers.PhoneNumberType.TOLL_FREE):  # fmt: skip
+            example = phonenumbers.example_number_for_type(region_code, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            intl = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+            national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+            for text in (e164, intl, "00" + e164[1:]):
+                assert ours(text, "US") == reference(text, "US") == e164[1:]
+            assert ours(national, region_code) == reference(national, region_code)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 from workers.meta._tables import DATE_NOISE, MONTHS
 
@@ -41,10 +42,12 @@ class DobError(ValueError):
 def parse_dob(value: str, *, today: dt.date | None = None) -> tuple[int, int, int]:
     """(year, month, day) of a date of birth, or DobError with a value-free reason."""
     text = value.strip()
-    time = _TIME_SUFFIX.search(text)
-    if time is not None and time.end() == len(text) and time.start() > 0:
-        text = text[: time.start()].strip()
     match = _COMPACT.fullmatch(text) or _ISO.fullmatch(text)
+    if match is None and _NUMERIC.fullmatch(text) is None:
+        suffix = _TIME_SUFFIX.search(text)
+        if suffix is not None and suffix.start() > 0:
+            text = text[: suffix.start()].strip()
+            match = _COMPACT.fullmatch(text) or _ISO.fullmatch(text)
     if match is not None:
         return _checked(
             int(match.group(1)),
@@ -83,8 +86,20 @@ def _from_words(text: str, today: dt.date | None) -> tuple[int, int, int]:
     return _checked(int(years[0]), month, int(days[0]), today)
 
 
+_today: tuple[float, dt.date] = (0.0, dt.date.min)
+
+
+def _current_date() -> dt.date:
+    """Today's local date, looked up at most once a minute (it is needed for every value)."""
+    global _today
+    now = time.monotonic()
+    if now - _today[0] > 60.0:
+        _today = (now, dt.date.today())
+    return _today[1]
+
+
 def _checked(year: int, month: int, day: int, today: dt.date | None) -> tuple[int, int, int]:
-    today = today or dt.date.today()
+    today = today or _current_date()
     if year < 1900:
         raise DobError("year before 1900")
     try:

@@ -18,9 +18,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
+from phonenumbers import (
+    NumberParseException,
+    PhoneMetadata,
+    PhoneNumber,
+    PhoneNumberDesc,
+    PhoneNumberFormat,
+)
 
 _SIMPLE = re.compile(r"\+?[0-9(][0-9 ()./\-]*", re.ASCII)
 _NON_DIGITS = re.compile(r"[^0-9]+", re.ASCII)
@@ -61,11 +68,98 @@ def normalize_phone(value: str, region: str) -> str:
             text = "+" + digits
         nanp = _nanp_national(digits, international, region)
         if nanp is not None:
-            number = PhoneNumber(country_code=1, national_number=int(nanp))
-            if phonenumbers.is_valid_number(number):
+            if _valid_in_us(nanp) or _is_valid(
+                PhoneNumber(country_code=1, national_number=int(nanp))
+            ):
                 return "1" + nanp
             raise PhoneError(_invalid_reason(international, region))
     return _slow(text, region)
+
+
+def _desc_matcher(desc: PhoneNumberDesc | None) -> Callable[[str], bool] | None:
+    """`phonenumberutil._is_number_matching_desc` for one description, precompiled."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = frozenset(desc.possible_length)
+    pattern = re.compile(desc.national_number_pattern)
+
+    def matches(nsn: str) -> bool:
+        return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+
+    return matches
+
+
+def _region_validator(region: str) -> Callable[[str], bool]:
+    """True iff `phonenumbers` would find the national number valid for `region`.
+
+    The same test as `_number_type_helper(nsn, metadata) != UNKNOWN`: the general description
+    matches and so does at least one number type. For the NANP's main region (US, listed first
+    for +1 and without leading digits), True here means `is_valid_number` is True, because
+    `region_code_for_number` tries the US first.
+    """
+    metadata = PhoneMetadata.metadata_for_region(region)
+    assert metadata is not None
+    general = _desc_matcher(metadata.general_desc)
+    types = [
+        matcher
+        for matcher in (
+            _desc_matcher(getattr(metadata, name))
+            for name in ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
+                         "pager", "uan", "voicemail", "fixed_line", "mobile")
+        )
+        if matcher is not None
+    ]  # fmt: skip
+
+    def valid(nsn: str) -> bool:
+        return general is not None and general(nsn) and any(t(nsn) for t in types)
+
+    return valid
+
+
+assert phonenumbers.region_codes_for_country_code(1)[0] == "US"
+_valid_in_us = _region_validator("US")
+_Plan = tuple[tuple["re.Pattern[str] | None", Callable[[str], bool]], ...]
+_PLANS: dict[int, _Plan | None] = {}
+
+
+def _plan(code: int) -> _Plan | None:
+    """Per region of a country code (library order): its leading-digits rule and validator."""
+    if code not in _PLANS:
+        plan: list[tuple[re.Pattern[str] | None, Callable[[str], bool]]] = []
+        for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+            metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+            if metadata is None:  # non-geographic (+800, +882, ...): leave it to the library
+                plan = []
+                break
+            leading = re.compile(metadata.leading_digits) if metadata.leading_digits else None
+            plan.append((leading, _region_validator(region.upper())))
+        _PLANS[code] = tuple(plan) or None
+    return _PLANS[code]
+
+
+def _is_valid(number: PhoneNumber) -> bool:
+    """`phonenumbers.is_valid_number` with the metadata's regexes precompiled.
+
+    The library's logic step for step (`region_code_for_number`, then
+    `is_valid_number_for_region`): with one region, validate there; with several, the first
+    region whose leading digits match (or, without a leading-digits rule, that the number is
+    valid in) is the number's region. The library re-derives and re-checks every pattern on
+    each call; tests/test_normalize_phone.py checks both agree.
+    """
+    code = number.country_code
+    plan = _plan(code) if code is not None else None
+    if plan is None:
+        return bool(phonenumbers.is_valid_number(number))
+    nsn = phonenumbers.national_significant_number(number)
+    if len(plan) == 1:
+        return plan[0][1](nsn)
+    for leading, valid in plan:
+        if leading is not None:
+            if leading.match(nsn):
+                return valid(nsn)
+        elif valid(nsn):
+            return True
+    return False
 
 
 def _nanp_national(digits: str, international: bool, region: str) -> str | None:
@@ -93,7 +187,7 @@ def _slow(text: str, region: str) -> str:
         number = phonenumbers.parse(text, None if international else region)
     except NumberParseException:
         raise PhoneError("not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    if not _is_valid(number):
         raise PhoneError(_invalid_reason(international, region))
     # E.164 keeps a significant national zero (Italy: +39 06 ...) and drops trunk prefixes.
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]

@@ -39,7 +39,7 @@ from workers.meta import _tables
 from workers.meta._dob import DobError, parse_dob
 from workers.meta._phone import PhoneError, normalize_phone
 from workers.meta._text import alnum_lower, fold_letters, name_chars, nfc_lower, strip
-from workers.meta.fbc import CookieError, check_fbc, check_fbp
+from workers.meta.fbc import CookieError, check_cookie
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 _EMAIL = re.compile(
@@ -51,6 +51,9 @@ _US_ZIP_NO_COUNTRY = re.compile(r"([0-9]{5})(?:-[0-9]{4})?", re.ASCII)
 _UK_POSTCODE = re.compile(r"(?:[a-z]{1,2}[0-9][a-z0-9]?[0-9][a-z]{2}|gir0aa)", re.ASCII)
 _DIGITS = re.compile(r"[0-9]{1,20}", re.ASCII)
 _MADID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
+# Dotted quad without leading zeros (ipaddress rejects "01.2.3.4" as ambiguous octal).
+_IPV4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\."
+                   r"(0|[1-9][0-9]{0,2})", re.ASCII)  # fmt: skip
 _TOKEN = re.compile(r"[^\s\x00-\x1f\x7f]{1,512}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -109,7 +112,7 @@ def name(value: str, country: str | None, region: str) -> str:
 
 
 def ge(value: str, country: str | None, region: str) -> str:
-    gender = _tables.GENDERS.get(fold_letters(value))
+    gender = _tables.GENDERS.get(value.strip().lower()) or _tables.GENDERS.get(fold_letters(value))
     if gender is None:
         raise Invalid("not a gender word that maps to f or m")
     return gender
@@ -165,6 +168,9 @@ def zp(value: str, country: str | None, region: str) -> str:
 
 
 def country_code(value: str, country: str | None, region: str) -> str:
+    text = value.strip().lower()
+    if len(text) == 2 and text in _tables.alpha_2_codes():
+        return text
     code = _tables.countries().get(fold_letters(value))
     if code is None:
         raise Invalid("not an ISO 3166-1 country code or known country name")
@@ -180,6 +186,17 @@ def external_id(value: str, country: str | None, region: str) -> str:
 
 def client_ip_address(value: str, country: str | None, region: str) -> str:
     text = value.strip()
+    match = _IPV4.fullmatch(text)
+    if match is not None:  # fast path, same verdicts as ipaddress for dotted-quad IPv4
+        octets = [int(part) for part in match.groups()]
+        if max(octets) > 255:
+            raise Invalid("not a valid IPv4 or IPv6 address")
+        first = octets[0]
+        if first == 127 or octets == [0, 0, 0, 0] or (first == 169 and octets[1] == 254):
+            raise Invalid("loopback, unspecified or link-local address, not a visitor's")
+        if 224 <= first <= 239:
+            raise Invalid("multicast address, not a visitor's")
+        return text
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -205,14 +222,14 @@ def client_user_agent(value: str, country: str | None, region: str) -> str:
 
 def fbc(value: str, country: str | None, region: str) -> str:
     try:
-        return check_fbc(value).value
+        return check_cookie("fbc", value)
     except CookieError as exc:
         raise Invalid(str(exc).removeprefix("fbc: ")) from None
 
 
 def fbp(value: str, country: str | None, region: str) -> str:
     try:
-        return check_fbp(value).value
+        return check_cookie("fbp", value)
     except CookieError as exc:
         raise Invalid(str(exc).removeprefix("fbp: ")) from None
 

@@ -27,9 +27,9 @@ def strip(value: str) -> str:
 
 def nfc_lower(value: str) -> str:
     """Trimmed, NFC-composed (so 'é' has one spelling), lowercased text."""
-    value = strip(value)
     if value.isascii():
-        return value.lower()
+        return value.strip().lower()
+    value = strip(value)
     return unicodedata.normalize("NFC", value).lower()
 
 
@@ -39,9 +39,9 @@ def name_chars(value: str) -> str:
     Removes punctuation (P*), symbols (S*), separators/whitespace (Z*) and control/format
     characters (C*): "Mary-Jane O'Neil" -> "maryjaneoneil", "Valéry" -> "valéry", "정" -> "정".
     """
-    value = nfc_lower(value)
     if value.isascii():
-        return _NOT_ASCII_ALNUM.sub("", value)
+        return _NOT_ASCII_ALNUM.sub("", value.lower())
+    value = nfc_lower(value)
     return "".join(c for c in value if unicodedata.category(c)[0] in "LMN")
 
 
@@ -51,9 +51,9 @@ def fold_letters(value: str) -> str:
     Letters of other scripts (Cyrillic, CJK, Hangul, ...) have no a-z form and are kept
     (composed again with NFC); digits, punctuation, symbols and spaces are removed.
     """
-    value = strip(value).lower()
     if value.isascii():
-        return _NOT_ASCII_LETTER.sub("", value)
+        return _NOT_ASCII_LETTER.sub("", value.lower())
+    value = strip(value).lower()
     decomposed = unicodedata.normalize("NFKD", value.translate(_LATIN_SPECIAL))
     kept = "".join(c for c in decomposed if unicodedata.category(c)[0] in "LM")
     # Drop the combining marks of Latin letters only; other scripts keep theirs.
@@ -67,9 +67,9 @@ def fold_letters(value: str) -> str:
 
 def alnum_lower(value: str) -> str:
     """Lowercase letters and digits only (Latin diacritics folded), e.g. for postal codes."""
-    value = strip(value).lower()
     if value.isascii():
-        return _NOT_ASCII_ALNUM.sub("", value)
+        return _NOT_ASCII_ALNUM.sub("", value.lower())
+    value = strip(value).lower()
     decomposed = unicodedata.normalize("NFKD", value.translate(_LATIN_SPECIAL))
     out: list[str] = []
     for c in decomposed:

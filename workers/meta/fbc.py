@@ -30,7 +30,7 @@ MAX_CREATED_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 FUTURE_SKEW_MS = 5 * 60 * 1000  # a cookie "created" later than now + 5 min is corrupt
 
 _COOKIE = re.compile(
-    r"fb\.(\d{1,2})\.(\d+)\.([A-Za-z0-9_\-]+)(?:\.([A-Za-z0-9_\-]{2}|[A-Za-z0-9_\-]{8}))?",
+    r"fb\.(0|[1-9][0-9]?)\.([0-9]+)\.([A-Za-z0-9_\-]+)(?:\.([A-Za-z0-9_\-]{2}|[A-Za-z0-9_\-]{8}))?",
     re.ASCII,
 )
 _FBCLID = re.compile(r"[A-Za-z0-9_\-]{1,500}", re.ASCII)
@@ -80,6 +80,15 @@ def _parts(kind: str, value: object) -> tuple[int, int, str, str | None]:
     if not MIN_CREATED_MS <= created_ms < MAX_CREATED_MS:
         raise CookieError(f"{kind}: creation time is not a plausible millisecond timestamp")
     return int(index), created_ms, payload, appendix
+
+
+def check_cookie(kind: str, value: str) -> str:
+    """The trimmed fbc/fbp text if valid (it round-trips through Fbc/Fbp.value exactly)."""
+    text = value.strip()
+    _parts(kind, text)
+    if kind == "fbp" and not _RANDOM.fullmatch(text.split(".", 4)[3]):
+        raise CookieError("fbp: the browser id part is not a number")
+    return text
 
 
 def check_fbc(value: object) -> Fbc:

@@ -29,13 +29,22 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from workers.meta._phone import check_region
-from workers.meta._rules import HASHED, UNHASHED, Dropped, Invalid, is_sha256_hex, sha256_hex
-from workers.meta._values import values_of
+from workers.meta._rules import (
+    HASHED,
+    UNHASHED,
+    Dropped,
+    Invalid,
+    Rule,
+    is_sha256_hex,
+    sha256_hex,
+)
+from workers.meta._values import MAX_VALUE_LENGTH, values_of
 from workers.meta.audience import AUDIENCE_KEYS, normalize_audience_rows
 
 __all__ = [
@@ -69,6 +78,14 @@ KEY_ALIASES: dict[str, str] = {
 _NOT_SENT: dict[str, str] = {
     "person_id": "person_id is never sent to Meta; map it to external_id explicitly",
 }
+_KEY_MAP: dict[str, str] = {**{k: k for k in _KEY_ORDER}, **KEY_ALIASES}
+_ORDER: dict[str, int] = {k: i for i, k in enumerate(_KEY_ORDER)}
+_RULES: dict[str, tuple[Rule, bool]] = {
+    **{k: (rule, True) for k, rule in HASHED.items()},
+    **{k: (rule, False) for k, rule in UNHASHED.items()},
+}
+_REGIONS: dict[str, str] = {}  # default_region as given -> checked code
+_sha256 = hashlib.sha256
 _KEY_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
 
 UserDataValue = str | list[str]
@@ -110,8 +127,7 @@ def explain_user_data(
     """
     trace: list[Explained] = []
     result = _normalize(raw, default_region, trace)
-    order = {key: i for i, key in enumerate(_KEY_ORDER)}
-    return result, tuple(sorted(trace, key=lambda e: order[e.key]))
+    return result, tuple(sorted(trace, key=lambda e: _ORDER[e.key]))
 
 
 def _normalize(
@@ -119,40 +135,52 @@ def _normalize(
 ) -> NormalizedUserData:
     if not isinstance(raw, Mapping):
         raise TypeError(f"user_data must be a mapping, not {type(raw).__name__}")
-    region = check_region(default_region)
+    region = _REGIONS.get(default_region) if isinstance(default_region, str) else None
+    if region is None:
+        region = check_region(default_region)
+        if len(_REGIONS) < 1000:
+            _REGIONS[default_region] = region
     dropped: list[Dropped] = []
     grouped: dict[str, list[str]] = {}
     for raw_key, value in raw.items():
-        key = _canonical_key(raw_key, dropped)
-        if key is not None:
+        key = _KEY_MAP.get(raw_key) if isinstance(raw_key, str) else None
+        if key is None:
+            key = _canonical_key(raw_key, dropped)
+            if key is None:
+                continue
+        if type(value) is str and value.isascii() and len(value) <= MAX_VALUE_LENGTH:
+            if not value or value.isspace():
+                continue
+            texts = [value]  # the common case, without the general checks of values_of
+        else:
             texts = values_of(key, value, dropped)
-            if texts:
-                grouped.setdefault(key, []).extend(texts)
-
-    out = _Out({}, {}, dropped, trace)
-    country: str | None = None
-    if "country" in grouped:  # first: phones, states and zips depend on the person's country
-        _one_key("country", grouped["country"], None, region, out)
-        first = out.normalized.get("country")
-        first = first[0] if isinstance(first, list) else first
-        country = first if first is not None and len(first) == 2 else None
-    for key in _KEY_ORDER:
+            if not texts:
+                continue
         group = grouped.get(key)
-        if group and key != "country":
-            _one_key(key, group, country, region, out)
-    user_data, normalized = out.user_data, out.normalized
-    if "country" in user_data:  # put country back in Meta's key order
-        user_data = {k: user_data[k] for k in _KEY_ORDER if k in user_data}
-        normalized = {k: normalized[k] for k in _KEY_ORDER if k in normalized}
+        if group is None:
+            grouped[key] = texts
+        else:
+            group.extend(texts)
+
+    user_data: dict[str, UserDataValue] = {}
+    normalized: dict[str, UserDataValue] = {}
+    country: str | None = None
+    countries: tuple[UserDataValue, UserDataValue] | None = None
+    if "country" in grouped:  # first: phones, states and zips depend on the person's country
+        sent: dict[str, UserDataValue] = {}
+        forms: dict[str, UserDataValue] = {}
+        _one_key("country", grouped["country"], None, region, sent, forms, dropped, trace)
+        if forms:
+            first = forms["country"]
+            first = first[0] if isinstance(first, list) else first
+            country = first if len(first) == 2 else None  # not when already hashed
+            countries = (sent["country"], forms["country"])
+    for key in sorted(grouped, key=_ORDER.__getitem__) if len(grouped) > 1 else grouped:
+        if key != "country":
+            _one_key(key, grouped[key], country, region, user_data, normalized, dropped, trace)
+        elif countries is not None:  # in Meta's key order
+            user_data["country"], normalized["country"] = countries
     return NormalizedUserData(user_data=user_data, dropped=tuple(dropped), normalized=normalized)
-
-
-@dataclass(frozen=True, slots=True)
-class _Out:
-    user_data: dict[str, UserDataValue]
-    normalized: dict[str, UserDataValue]
-    dropped: list[Dropped]
-    trace: list[Explained] | None
 
 
 def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
@@ -173,15 +201,33 @@ def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
     return None
 
 
-def _one_key(key: str, texts: list[str], country: str | None, region: str, out: _Out) -> None:
-    hashed = key in HASHED
-    rule = HASHED[key] if hashed else UNHASHED[key]
-    trace = out.trace
+def _one_key(
+    key: str,
+    texts: list[str],
+    country: str | None,
+    region: str,
+    user_data: dict[str, UserDataValue],
+    normalized: dict[str, UserDataValue],
+    dropped: list[Dropped],
+    trace: list[Explained] | None,
+) -> None:
+    rule, hashed = _RULES[key]
+    if trace is None and len(texts) == 1:  # fast path: one value, nothing to explain
+        text = texts[0]
+        if len(text) < 64 or not is_sha256_hex(text.strip()):
+            try:
+                form = rule(text, country, region)
+            except Invalid as exc:
+                dropped.append(Dropped(key, f"{key}: {exc.reason}"))
+                return
+            user_data[key] = _sha256(form.encode()).hexdigest() if hashed else form
+            normalized[key] = form
+            return
     sent: list[str] = []
     forms: list[str] = []
     for text in texts:
         reason: str | None = None
-        if is_sha256_hex(text.strip()):
+        if len(text) >= 64 and is_sha256_hex(text.strip()):
             if hashed:
                 form = value = text.strip().lower()  # already hashed: pass through, never re-hash
             else:
@@ -189,7 +235,7 @@ def _one_key(key: str, texts: list[str], country: str | None, region: str, out: 
         else:
             try:
                 form = rule(text, country, region)
-                value = sha256_hex(form) if hashed else form
+                value = _sha256(form.encode()).hexdigest() if hashed else form
             except Invalid as exc:
                 reason = f"{key}: {exc.reason}"
         if reason is None and value in sent:
@@ -199,7 +245,7 @@ def _one_key(key: str, texts: list[str], country: str | None, region: str, out: 
         if reason is None and sent and key not in _MULTI:
             reason = f"{key}: only one value allowed; extra value left out"
         if reason is not None:
-            out.dropped.append(Dropped(key, reason))
+            dropped.append(Dropped(key, reason))
             if trace is not None:
                 trace.append(Explained(key, text, None, None, reason))
             continue
@@ -208,5 +254,5 @@ def _one_key(key: str, texts: list[str], country: str | None, region: str, out: 
         if trace is not None:
             trace.append(Explained(key, text, form, value, None))
     if sent:
-        out.user_data[key] = sent[0] if len(sent) == 1 else sent
-        out.normalized[key] = forms[0] if len(forms) == 1 else forms
+        user_data[key] = sent[0] if len(sent) == 1 else sent
+        normalized[key] = forms[0] if len(forms) == 1 else forms

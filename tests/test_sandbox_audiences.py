@@ -12,9 +12,9 @@ from meta_sandbox.config import SandboxConfig
 from tests.test_sandbox_support import (
     ACCOUNT,
     TOKEN,
-    V,
     FakeClock,
     SandboxClient,
+    V,
     graph_error,
     sandbox_client,
     sha,
@@ -289,8 +289,9 @@ def test_replace_swaps_members_atomically_at_the_last_batch(sb: SandboxClient) -
     assert count(sb, audience_id) == 2  # old members until completion
     status = sb.graph("GET", f"/{audience_id}", fields="operation_status").json()
     assert status["operation_status"]["code"] == 414
-    last = replace(sb, audience_id, rows("new2", "new3"), session_id=5, batch_seq=2,
-                   last_batch_flag=True)  # fmt: skip
+    last = replace(
+        sb, audience_id, rows("new2", "new3"), session_id=5, batch_seq=2, last_batch_flag=True
+    )
     assert last.json()["num_received"] == 3
     assert sorted(members(sb, audience_id)) == sorted(
         f"EMAIL:{sha(e)}" for e in ["new1", "new2", "new3"]

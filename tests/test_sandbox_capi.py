@@ -14,9 +14,9 @@ from tests.test_sandbox_support import (
     PIXEL,
     TOKEN,
     UA,
-    V,
     FakeClock,
     SandboxClient,
+    V,
     graph_error,
     sandbox_client,
     sha,
@@ -207,6 +207,14 @@ def custom(**values: Any) -> Mutation:
     return top(custom_data=values)
 
 
+def both(*mutations: Mutation) -> Mutation:
+    def apply(event: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(event)
+
+    return apply
+
+
 DAY = 86400
 RULES: list[tuple[str, Mutation, str, int | None]] = [
     ("no-event-name", top(event_name=None), "event_name is required", None),
@@ -304,7 +312,7 @@ RULES: list[tuple[str, Mutation, str, int | None]] = [
     ),
     (
         "dpo-ldu-without-ip-or-location",
-        lambda e: (top(data_processing_options=["LDU"])(e), ud(client_ip_address=None)(e)),
+        both(top(data_processing_options=["LDU"]), ud(client_ip_address=None)),
         "required with LDU",
         None,
     ),
@@ -395,7 +403,7 @@ def test_first_bad_event_is_the_one_named(sb: SandboxClient) -> None:
         "ldu-geolocate",
         "ldu-california",
         "ldu-0-0",
-    ],  # fmt: skip
+    ],
 )
 def test_valid_variants_are_accepted(sb: SandboxClient, mutation: Mutation) -> None:
     event = website_event()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.meta._phone import PhoneError, _is_valid, check_region, normalize_phone
+from workers.meta._phone import PhoneError, check_region, normalize_phone
+from workers.meta._phonelib import is_valid as _is_valid
+from workers.meta._phonelib import parse_digits
 
 
 def reference(text: str, region: str) -> str | None:
@@ -135,3 +140,34 @@ def test_valid_examples_of_every_region_agree(code: int) -> None:
             for text in (e164, intl, "00" + e164[1:]):
                 assert ours(text, "US") == reference(text, "US") == e164[1:]
             assert ours(national, region_code) == reference(national, region_code)
+
+
+def _parsed(parse: Callable[[], phonenumbers.PhoneNumber]) -> tuple[object, ...]:
+    try:
+        n = parse()
+    except phonenumbers.NumberParseException:
+        return ("error",)  # the error type may differ; both reject the number
+    return (n.country_code, n.national_number, n.italian_leading_zero, n.number_of_leading_zeros)
+
+
+regions = st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS))
+
+
+@settings(max_examples=4000, deadline=None)
+@given(
+    st.one_of(
+        st.text("0123456789", min_size=0, max_size=18),
+        st.builds(
+            lambda cc, rest: f"{cc}{rest}", country_codes, st.text("0123456789", max_size=14)
+        ),
+    ),
+    st.booleans(),
+    regions,
+)
+def test_parse_digits_equals_phonenumbers_parse(digits: str, plus: bool, region: str) -> None:
+    text = ("+" if plus else "") + digits
+    if not text:
+        return
+    for reg in (region, None) if plus else (region,):
+        got = _parsed(partial(parse_digits, text, reg))
+        assert got == _parsed(partial(phonenumbers.parse, text, reg)), (text, reg)

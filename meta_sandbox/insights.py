@@ -227,17 +227,20 @@ def build_rows(
             user_msg="Narrow the date range, the level or the fields (data-per-call limit).",
         )
     rows: list[dict[str, Any]] = []
+    first, last = account.first_day(today).toordinal(), today.toordinal()
     with sandbox.lock:
         for start, stop in buckets:
             groups: dict[str, tuple[Ad, Totals]] = {}
+            days = range(max(start.toordinal(), first), min(stop.toordinal(), last) + 1)
             for ad in ads:
                 key = getattr(ad, key_attr) if key_attr else "account"
-                day = start
-                while day <= stop:
-                    data = account.day(ad, day, today)
+                totals: Totals | None = None
+                for ordinal in days:
+                    data = account.day_at(ad, ordinal)
                     if data is not None:
-                        groups.setdefault(key, (ad, Totals()))[1].add(day.toordinal(), data)
-                    day += dt.timedelta(days=1)
+                        if totals is None:
+                            totals = groups.setdefault(key, (ad, Totals()))[1]
+                        totals.add(ordinal, data)
             for key in sorted(groups):
                 ad, totals = groups[key]
                 row = _format(totals, _level_values(level, ad, sandbox), fields)

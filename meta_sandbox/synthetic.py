@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import struct
 from dataclasses import dataclass, field
 
 PRODUCTS = (
@@ -82,10 +83,13 @@ class Totals:
         self.clicks += row.clicks
         self.spend_cents += row.spend_cents
         self.days.add(ordinal)
+        actions = self.actions
         for name, count in row.actions.items():
-            self.actions[name] = self.actions.get(name, 0) + count
-        for name, cents in row.values_cents.items():
-            self.values_cents[name] = self.values_cents.get(name, 0) + cents
+            actions[name] = actions.get(name, 0) + count
+        if row.values_cents:
+            values = self.values_cents
+            for name, cents in row.values_cents.items():
+                values[name] = values.get(name, 0) + cents
 
     @property
     def unique_reach(self) -> int:
@@ -95,9 +99,25 @@ class Totals:
         return min(self.impressions, round(self.reach / (1 + 0.35 * math.log(len(self.days)))))
 
 
-def _uniforms(*parts: object) -> list[float]:
+_WORDS = struct.Struct(">8I")
+_SCALE = 1 / 2**32
+# Day rows are a pure function of (seed, ad, day), so one memo serves every app in the process
+# (tests build many apps; the demo one). Bounded by seeds x 96 ads x history days.
+_DAY_MEMO: dict[tuple[int, int, int], DayRow | None] = {}
+_PAUSE_MEMO: dict[tuple[int, str, int], bool] = {}
+
+
+def _uniforms(*parts: object) -> tuple[float, ...]:
     digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=32).digest()
-    return [int.from_bytes(digest[i : i + 4], "big") / 2**32 for i in range(0, 32, 4)]
+    return tuple(word * _SCALE for word in _WORDS.unpack(digest))
+
+
+def _paused(seed: int, entity_id: str, week: int, share: float) -> bool:
+    key = (seed, entity_id, week)
+    paused = _PAUSE_MEMO.get(key)
+    if paused is None:
+        paused = _PAUSE_MEMO[key] = _uniforms(seed, "pause", entity_id, week)[0] < share
+    return paused
 
 
 class SyntheticAccount:
@@ -105,7 +125,6 @@ class SyntheticAccount:
         self.seed = seed
         self.history_days = history_days
         self.ads: list[Ad] = []
-        self._cache: dict[tuple[int, int], DayRow | None] = {}
         for p, product in enumerate(PRODUCTS):
             for c, (stage, goal, objective) in enumerate(CAMPAIGNS):
                 campaign_id = str(ID_BASE + (p * 10 + c) * 10_000)
@@ -155,24 +174,26 @@ class SyntheticAccount:
     def day(self, ad: Ad, day: dt.date, today: dt.date) -> DayRow | None:
         if day > today or day < self.first_day(today):
             return None
-        ordinal = day.toordinal()
-        key = (ad.index, ordinal)
-        if key not in self._cache:
-            self._cache[key] = self._generate(ad, ordinal)
-        return self._cache[key]
+        return self.day_at(ad, day.toordinal())
+
+    def day_at(self, ad: Ad, ordinal: int) -> DayRow | None:
+        """The row of a day given as an ordinal, without the history window check."""
+        key = (self.seed, ad.index, ordinal)
+        try:
+            return _DAY_MEMO[key]
+        except KeyError:
+            row = _DAY_MEMO[key] = self._generate(ad, ordinal)
+            return row
 
     def _generate(self, ad: Ad, ordinal: int) -> DayRow | None:
         week = ordinal // 7
-        if _uniforms(self.seed, "pause", ad.campaign_id, week)[0] < 0.06:
+        if _paused(self.seed, ad.campaign_id, week, 0.06):
             return None  # campaign paused this week
-        if (
-            ad.ad_name.endswith("Static B")
-            and _uniforms(self.seed, "pause", ad.ad_id, week)[0] < 0.1
-        ):
+        if ad.ad_name.endswith("Static B") and _paused(self.seed, ad.ad_id, week, 0.1):
             return None
         u = _uniforms(self.seed, ad.ad_id, ordinal)
         season = 1 + 0.25 * math.sin(2 * math.pi * ordinal / 365.25 + ad.phase)
-        weekday = WEEKDAY[dt.date.fromordinal(ordinal).weekday()]
+        weekday = WEEKDAY[(ordinal + 6) % 7]  # ordinal 1 (0001-01-01) was a Monday
         impressions = int(ad.scale * 4200 * season * weekday * (0.7 + 0.6 * u[0]))
         if impressions <= 0:
             return None

@@ -27,7 +27,7 @@ from workers.meta._phonelib import e164_digits, is_valid, parse_digits, valid_in
 
 _SIMPLE = re.compile(r"\+?[0-9(][0-9 ()./\-]*", re.ASCII)
 _DIGITS_ONLY = re.compile(r"\+?[0-9]+", re.ASCII)
-_NON_DIGITS = re.compile(r"[^0-9]+", re.ASCII)
+_SEPARATORS = str.maketrans("", "", "+ ()./-")
 _NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
 SUPPORTED_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MAX_LENGTH = 64
@@ -56,7 +56,7 @@ def normalize_phone(value: str, region: str) -> str:
     if len(text) > _MAX_LENGTH:
         raise PhoneError("too long to be a phone number")
     if _SIMPLE.fullmatch(text):
-        digits = _NON_DIGITS.sub("", text)
+        digits = text.translate(_SEPARATORS)
         international = text.startswith("+")
         if not international and digits.startswith("00"):
             # "00" is the international prefix almost everywhere (not in the NANP, where

@@ -21,6 +21,7 @@ from phonenumbers import phonenumberutil as _util
 
 try:
     _extract_country_code = _util._maybe_extract_country_code
+    _country_code_prefix = _util._extract_country_code
     _strip_national_prefix = _util._maybe_strip_national_prefix_carrier_code
     _test_number_length = _util._test_number_length
     _set_italian_zeros = _util._set_italian_leading_zeros_for_phone_number
@@ -50,6 +51,17 @@ def parse_digits(text: str, region: str | None) -> PhoneNumber:
         raise NumberParseException(NumberParseException.INVALID_COUNTRY_CODE, "no region")
     number = PhoneNumber()
     metadata = None if region is None else PhoneMetadata.metadata_for_region(region, None)
+    if text[0] == "+" and metadata is None:  # _maybe_extract_country_code, no default region
+        if len(text) - 1 <= _MIN_NSN:
+            raise NumberParseException(NumberParseException.TOO_SHORT_AFTER_IDD, "too short")
+        code, national = _country_code_prefix(text[1:])
+        if code == 0:
+            raise NumberParseException(NumberParseException.INVALID_COUNTRY_CODE, "no code")
+        number.country_code = code
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+            code, phonenumbers.region_code_for_country_code(code)
+        )
+        return _finish(number, national, metadata)
     try:
         code, national = _extract_country_code(text, metadata, False, number)  # type: ignore[arg-type]
     except NumberParseException as exc:
@@ -66,6 +78,10 @@ def parse_digits(text: str, region: str | None) -> PhoneNumber:
         national += text  # digits only: the library's _normalize leaves them as they are
         if metadata is not None:
             number.country_code = metadata.country_code
+    return _finish(number, national, metadata)
+
+
+def _finish(number: PhoneNumber, national: str, metadata: PhoneMetadata | None) -> PhoneNumber:
     if len(national) < _MIN_NSN:
         raise NumberParseException(NumberParseException.TOO_SHORT_NSN, "too short")
     if metadata is not None:
@@ -109,8 +125,9 @@ def _region_validator(region: str) -> Callable[[str], bool]:
         matcher
         for matcher in (
             _desc_matcher(getattr(metadata, name))
-            for name in ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
-                         "pager", "uan", "voicemail", "fixed_line", "mobile")
+            # any() does not depend on the order: the common types first
+            for name in ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
+                         "voip", "personal_number", "pager", "uan", "voicemail")
         )
         if matcher is not None
     ]  # fmt: skip

@@ -20,6 +20,7 @@ from meta_sandbox.errors import invalid_param, new_fbtrace_id, unknown_object
 from meta_sandbox.graph import begin, sandbox_of
 from meta_sandbox.params import json_param, str_param
 from meta_sandbox.state import PixelStats, Sandbox, StoredEvent
+from meta_sandbox.usage import CAPI_THROTTLE_CODE
 
 router = APIRouter()
 
@@ -95,7 +96,7 @@ def _store(
 @router.post("/{version}/{pixel_id}/events")
 async def post_events(request: Request, version: str, pixel_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
-    params = await begin(request, usage_type="ads_management")
+    params = await begin(request, usage_type="ads_management", buc_code=CAPI_THROTTLE_CODE)
     if not pixel_id.isdigit():
         raise unknown_object(pixel_id, "POST")
     with sandbox.lock:

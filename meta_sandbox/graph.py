@@ -52,8 +52,16 @@ def account_key(sandbox: Sandbox) -> str:
 
 
 async def begin(
-    request: Request, *, usage_type: str, usage_key: str | None = None
+    request: Request,
+    *,
+    usage_type: str,
+    usage_key: str | None = None,
+    buc_code: int | None = None,
 ) -> dict[str, Any]:
+    """Checks and faults every Graph call goes through; returns the merged parameters.
+
+    `buc_code` overrides the throttling code answered when the use case's usage reaches 100 %.
+    """
     sandbox = sandbox_of(request)
     version = str(request.path_params.get("version", ""))
     if VERSION.fullmatch(version) is None:
@@ -78,7 +86,7 @@ async def begin(
             throttle_code = sandbox.fault_rng.choice(faults.throttle_codes)
     if usage.exhausted:
         request.state.throttled = True
-        raise throttle_error(BUC_THROTTLE_CODE.get(usage_type, 80004))
+        raise throttle_error(buc_code or BUC_THROTTLE_CODE.get(usage_type, 80004))
     if throttle_code is not None:
         raise throttle_error(throttle_code)
     return params

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from meta_sandbox.capi_rules import MAX_EVENTS, EventRejected, validate_event
-from meta_sandbox.errors import invalid_param, new_fbtrace_id, unknown_object
+from meta_sandbox.errors import GraphError, invalid_param, new_fbtrace_id, unknown_object
 from meta_sandbox.graph import begin, sandbox_of
 from meta_sandbox.params import json_param, str_param
 from meta_sandbox.state import PixelStats, Sandbox, StoredEvent
@@ -102,7 +102,12 @@ async def post_events(request: Request, version: str, pixel_id: str) -> JSONResp
     with sandbox.lock:
         stats = sandbox.pixel_stats.setdefault(pixel_id, PixelStats())
         stats.requests += 1
-    events = parse_data(params)
+    try:
+        events = parse_data(params)
+    except GraphError:
+        with sandbox.lock:
+            stats.rejected_requests += 1
+        raise
     request.state.events = len(events)
     test_event_code = str_param(params, "test_event_code") or None
     partner_agent = str_param(params, "partner_agent") or None

@@ -157,6 +157,8 @@ def test_request_level_rules(sb: SandboxClient, params: dict[str, Any], fragment
     assert error["code"] == 100
     assert fragment in error["message"]
     assert stored(sb) == []
+    summary = sb.get("/_sandbox/events/summary").json()["pixels"][PIXEL]
+    assert (summary["requests"], summary["rejected_requests"]) == (1, 1)
 
 
 def test_exactly_1000_events_are_accepted(sb: SandboxClient) -> None:

@@ -33,6 +33,7 @@ from workers.db.queries import query
 from workers.settings import Settings
 
 log = logging.getLogger("gdp.capi")
+APPLICATION_NAME = "gdp-capi-worker"  # visible in pg_stat_activity
 Row = dict[str, Any]
 
 
@@ -116,9 +117,11 @@ class CapiWorker:
         url = self.settings.database_url
         async with (
             await psycopg.AsyncConnection.connect(
-                url, autocommit=True, row_factory=dict_row
+                url, autocommit=True, row_factory=dict_row, application_name=APPLICATION_NAME
             ) as conn,
-            await psycopg.AsyncConnection.connect(url, autocommit=True) as listener,
+            await psycopg.AsyncConnection.connect(
+                url, autocommit=True, application_name=APPLICATION_NAME
+            ) as listener,
         ):
             await listener.execute("LISTEN gdp_meta_capi")
             await self._load_config(conn)

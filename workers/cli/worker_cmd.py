@@ -26,6 +26,9 @@ def worker(
     pacing: bool = typer.Option(True, help="Pace sends per pixel (off only for benchmarks)."),
     retry_base: float = typer.Option(30.0, help="Seconds before the first retry of a message."),
     probe_interval: float = typer.Option(30.0, help="Seconds between circuit-breaker probes."),
+    visibility_timeout: int = typer.Option(
+        120, min=1, help="Seconds a leased message stays invisible; after a crash it reappears."
+    ),
 ) -> None:
     """Run a worker until interrupted (SIGINT/SIGTERM finish the current batch first)."""
     if name not in (*WORKERS, "all"):
@@ -39,6 +42,7 @@ def worker(
         pacing=pacing,
         retry_base_s=retry_base,
         breaker_probe_interval_s=probe_interval,
+        visibility_timeout_s=visibility_timeout,
     )
     report = asyncio.run(_run(CapiWorker(settings, config), once))
     typer.echo(

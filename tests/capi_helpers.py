@@ -10,7 +10,8 @@ from typing import Any
 import psycopg
 
 from tests.support.sandbox import TOKEN
-from workers.capi.worker import BatchReport, CapiWorker, WorkerConfig
+from workers.capi.outcomes import BatchReport, WorkerConfig
+from workers.capi.worker import CapiWorker
 from workers.settings import Settings
 
 Conn = psycopg.Connection[dict[str, Any]]

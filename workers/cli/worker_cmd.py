@@ -10,7 +10,8 @@ from prometheus_client import start_http_server
 
 from workers import logs
 from workers.capi import metrics
-from workers.capi.worker import BatchReport, CapiWorker, WorkerConfig
+from workers.capi.outcomes import BatchReport, WorkerConfig
+from workers.capi.worker import CapiWorker
 from workers.cli._common import one_line_errors
 from workers.settings import get_settings
 

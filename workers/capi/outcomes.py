@@ -1,0 +1,225 @@
+"""What to write for a batch: an attribution_events row per event, the messages to archive and
+the messages to put back on the queue with a delay (retries and breaker holds)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from workers.capi import metrics
+from workers.capi.build import Skipped
+from workers.capi.delivery import Delivery
+
+log = logging.getLogger("gdp.capi")
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    batch_size: int = 1000
+    visibility_timeout_s: int = 120
+    poll_interval_s: float = 1.0
+    retry_base_s: float = 30.0
+    retry_max_s: float = 3600.0
+    breaker_probe_interval_s: float = 30.0
+    pacing: bool = True
+    quick_retry_initial_s: float = 0.2
+
+
+@dataclass
+class BatchReport:
+    messages: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    blocked: int = 0
+    held: int = 0
+    requests: int = 0
+
+
+@dataclass
+class Plan:
+    """What to write for one batch: outcome rows, messages to archive, messages to delay."""
+
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    archive: list[int] = field(default_factory=list)
+    delay: dict[int, int] = field(default_factory=dict)
+
+
+def settle_skipped(
+    plan: Plan,
+    skipped: Skipped,
+    msgs: list[Row],
+    attempt: int,
+    row: Row,
+    report: BatchReport,
+) -> None:
+    status = (
+        "blocked_consent"
+        if skipped.reason == "blocked_consent"
+        else ("expired" if skipped.reason == "expired" else "rejected")
+    )
+    plan.outcomes.append(
+        outcome_row(
+            skipped.event_ref,
+            skipped.product_id,
+            skipped.event_id,
+            skipped.meta_event_name,
+            skipped.person_id,
+            skipped.pixel_id,
+            status,
+            attempt,
+            test_event_code=row.get("test_event_code"),
+            error_message=skipped.message,
+            dead_letter_reason=None if status == "blocked_consent" else skipped.reason,
+        )
+    )
+    plan.archive.extend(m["msg_id"] for m in msgs)
+    if status == "blocked_consent":
+        report.blocked += 1
+    else:
+        report.dead_lettered += 1
+        metrics.DEAD_LETTERS.labels(skipped.reason).inc()
+
+
+def settle_delivery(
+    config: WorkerConfig,
+    plan: Plan,
+    d: Delivery,
+    msgs: list[Row],
+    now: datetime,
+    report: BatchReport,
+) -> None:
+    e = d.event
+    attempt = max(m["read_ct"] for m in msgs)
+    common = {
+        "batch_size": d.batch_size or None,
+        "match_keys": list(e.match_keys),
+        "test_event_code": e.test_event_code,
+        "fbtrace_id": d.fbtrace_id,
+        "error_code": d.error_code,
+        "error_subcode": d.error_subcode,
+        "error_message": d.error_message,
+    }
+    if d.status == "sent":
+        plan.outcomes.append(
+            outcome_row(
+                e.event_ref,
+                e.product_id,
+                e.event_id,
+                e.meta_event_name,
+                e.person_id,
+                e.pixel_id,
+                "sent",
+                attempt,
+                events_received=d.events_received,
+                **common,
+            )
+        )
+        plan.archive.extend(m["msg_id"] for m in msgs)
+        report.sent += 1
+        if d.batch_size:
+            metrics.BATCH_SIZE.observe(d.batch_size)
+        return
+    if d.status == "rejected":
+        plan.outcomes.append(
+            outcome_row(
+                e.event_ref,
+                e.product_id,
+                e.event_id,
+                e.meta_event_name,
+                e.person_id,
+                e.pixel_id,
+                "rejected",
+                attempt,
+                dead_letter_reason="rejected",
+                **common,
+            )
+        )
+        plan.archive.extend(m["msg_id"] for m in msgs)
+        report.dead_lettered += 1
+        metrics.DEAD_LETTERS.labels("rejected").inc()
+        return
+    # retry or held: back on the queue, later, never past the event's deadline.
+    if d.status == "auth":
+        delay = config.breaker_probe_interval_s
+        report.held += 1
+    else:
+        backoff = config.retry_base_s * (2 ** max(0, attempt - 1))
+        delay = min(config.retry_max_s, backoff) * random.uniform(0.8, 1.2)
+        delay = max(delay, d.retry_after_s)
+        report.retried += 1
+    remaining = (e.deadline - now).total_seconds()
+    delay_s = int(max(1, min(delay, remaining + 1)))
+    status = "held_auth" if d.status == "auth" else "retrying"
+    plan.outcomes.append(
+        outcome_row(
+            e.event_ref,
+            e.product_id,
+            e.event_id,
+            e.meta_event_name,
+            e.person_id,
+            e.pixel_id,
+            status,
+            attempt,
+            **common,
+        )
+    )
+    for m in msgs:
+        plan.delay[m["msg_id"]] = delay_s
+
+
+def outcome_row(
+    event_ref: int,
+    product_id: str,
+    event_id: str,
+    meta_event_name: str,
+    person_id: str | None,
+    pixel_id: str | None,
+    status: str,
+    attempt: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "event_ref": event_ref,
+        "product_id": product_id,
+        "event_id": event_id,
+        "meta_event_name": meta_event_name,
+        "person_id": person_id,
+        "pixel_id": pixel_id,
+        "status": status,
+        "attempt": attempt,
+        **extra,
+    }
+
+
+def add_report(total: BatchReport, report: BatchReport) -> None:
+    for name in ("messages", "sent", "retried", "dead_lettered", "blocked", "held"):
+        setattr(total, name, getattr(total, name) + getattr(report, name))
+    total.requests = report.requests
+
+
+def count_report(report: BatchReport) -> None:
+    for status, n in (
+        ("sent", report.sent),
+        ("retrying", report.retried),
+        ("dead_lettered", report.dead_lettered),
+        ("blocked_consent", report.blocked),
+        ("held_auth", report.held),
+    ):
+        if n:
+            metrics.EVENTS.labels(status).inc(n)
+    log.info(
+        "batch",
+        extra={
+            "messages": report.messages,
+            "sent": report.sent,
+            "retried": report.retried,
+            "dead_lettered": report.dead_lettered,
+            "blocked": report.blocked,
+            "held": report.held,
+        },
+    )

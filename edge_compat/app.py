@@ -1,0 +1,100 @@
+"""The edge_compat HTTP service: the PRD's HTTP contracts on top of the GDP database.
+
+    uvicorn --factory edge_compat.app:create_app
+    gdp serve   /   python -m workers.cli.serve_cmd --port 8080
+
+Each request is one pooled connection and one SQL call; flags and service keys are cached for a
+second. OpenAPI at /openapi.json, docs at /docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from edge_compat import errors
+from edge_compat.db import Database, FlagCache, KeyCache
+from edge_compat.metrics import EdgeMetrics, MetricsMiddleware
+from edge_compat.models import MetaEvent, MetaEventBatch, TrackConversionRequest
+from edge_compat.routes import meta_event, ops, track_conversion
+from edge_compat.state import EdgeState
+from workers.meta.normalize import check_region
+from workers.settings import get_settings
+
+TITLE = "Growth Data Plane edge API"
+VERSION = "0.1.0"
+DESCRIPTION = """\
+The PRD's HTTP contracts: **GAP-001** `POST /api/v1/meta/event` (conversions for Meta's
+Conversions API, one event or `{"data": [...]}` up to 1,000) and **GAP-006**
+`POST /functions/v1/track-conversion`.
+
+Authenticate with `Authorization: Bearer <service key>` (`gdp keys create <product>`).
+Each feature answers `{"disabled": true}` until its flag is enabled through the deployment
+gate (`gdp flags enable ...`). Errors are `{"error": {"field", "rule", "message"}}`.
+"""
+
+
+def create_app(
+    database_url: str | None = None,
+    *,
+    flag_cache_seconds: float = 1.0,
+    key_cache_seconds: float = 1.0,
+    pool_min_size: int = 2,
+    pool_max_size: int = 10,
+) -> FastAPI:
+    """The ASGI app. Without database_url, DATABASE_URL (workers.settings) is used."""
+    settings = get_settings()
+    db = Database(
+        database_url or settings.database_url, min_size=pool_min_size, max_size=pool_max_size
+    )
+    state = EdgeState(
+        db=db,
+        flags=FlagCache(db, ttl=flag_cache_seconds),
+        keys=KeyCache(db, ttl=key_cache_seconds),
+        metrics=EdgeMetrics(),
+        default_region=check_region(settings.meta_default_phone_region),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await db.open()
+        try:
+            yield
+        finally:
+            await db.close()
+
+    app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
+    app.state.edge = state
+    app.include_router(meta_event.router)
+    app.include_router(track_conversion.router)
+    app.include_router(ops.router)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    errors.install(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=TITLE, version=VERSION, description=DESCRIPTION, routes=app.routes
+            )
+            # Bodies are read and validated by the routes themselves (one parse, strict rules,
+            # field paths in errors); their models are added here so the docs show them.
+            _, defs = models_json_schema(
+                [
+                    (MetaEvent, "validation"),
+                    (MetaEventBatch, "validation"),
+                    (TrackConversionRequest, "validation"),
+                ],
+                ref_template="#/components/schemas/{model}",
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

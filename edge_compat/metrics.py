@@ -1,0 +1,136 @@
+"""Prometheus metrics: process counters plus gauges read from Postgres at scrape time.
+
+Labels are products, route templates, statuses, pixel ids and reasons: never personal data,
+never a raw path (an event id could be anything). With several server processes
+(`gdp serve --workers N`), PROMETHEUS_MULTIPROC_DIR makes every scrape see all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# (query metric, exposed name, label name, help)
+_DB_GAUGES: tuple[tuple[str, str, str, str], ...] = (
+    ("queue_length", "gdp_capi_queue_length", "queue", "Messages waiting in the pgmq queue."),
+    ("queue_oldest_age_seconds", "gdp_capi_queue_oldest_message_age_seconds", "queue",
+     "Age of the oldest message in the queue."),
+    ("breaker_open", "gdp_capi_breaker_open", "pixel_id",
+     "Circuit breaker per pixel: 1 open (sending stopped), 0 closed."),
+    ("dead_letters", "gdp_capi_dead_letters", "reason", "Dead letters not replayed, by reason."),
+    ("outcomes_24h", "gdp_capi_outcomes_24h", "status",
+     "attribution_events rows of the last 24 hours, by status."),
+)  # fmt: skip
+
+
+def _multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class _DatabaseGauges(Collector):
+    def __init__(self, rows: list[dict[str, Any]] | None) -> None:
+        self._rows = rows
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("gdp_db_up", "1 when the database answered the scrape query.")
+        up.add_metric([], 0 if self._rows is None else 1)
+        yield up
+        if self._rows is None:
+            return
+        for key, name, label, help_text in _DB_GAUGES:
+            family = GaugeMetricFamily(name, help_text, labels=[label])
+            for row in self._rows:
+                if row["metric"] == key and row["label"] is not None:
+                    family.add_metric([str(row["label"])], float(row["value"]))
+            yield family
+
+
+class EdgeMetrics:
+    """The service's own metrics, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.ingested = Counter(
+            "gdp_ingest_events",
+            "Events received at the HTTP endpoints, by outcome (accepted, duplicate, invalid, "
+            "forbidden, unknown_person, disabled).",
+            ["product", "endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "gdp_http_requests",
+            "HTTP requests by route template and status.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gdp_http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        if not _multiprocess():
+            ProcessCollector(registry=self.registry)
+
+    def count(self, product: str, endpoint: str, outcomes: Iterable[str]) -> None:
+        tally: dict[str, int] = {}
+        for outcome in outcomes:
+            tally[outcome] = tally.get(outcome, 0) + 1
+        for outcome, n in tally.items():
+            self.ingested.labels(product, endpoint, outcome).inc(n)
+
+    def render(self, db_rows: list[dict[str, Any]] | None) -> bytes:
+        if _multiprocess():
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry = self.registry
+        gauges = CollectorRegistry()
+        gauges.register(_DatabaseGauges(db_rows))
+        return generate_latest(registry) + generate_latest(gauges)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template (pure ASGI: cheap)."""
+
+    def __init__(self, app: ASGIApp, metrics: EdgeMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(template, str(status)).inc()
+            self.metrics.latency.labels(template).observe(time.perf_counter() - started)

@@ -1,0 +1,3 @@
+"""HTTP routes of the edge service."""
+
+from __future__ import annotations

@@ -2371,6 +2371,58 @@ $_$;
 
 
 --
+-- Name: _event_check_references(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_check_references() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT n.product_id INTO v_bad FROM new_events AS n
+    WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'product_id',
+            format('%s is not a known product', v_bad.product_id));
+    END IF;
+    SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
+    WHERE n.person_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'person_id',
+            format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: _event_check_references_on_update(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_check_references_on_update() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.product_id IS DISTINCT FROM OLD.product_id
+       AND NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = NEW.product_id) THEN
+        PERFORM shared._raise('GD400', 'product_id',
+            format('%s is not a known product', NEW.product_id));
+    END IF;
+    IF NEW.person_id IS DISTINCT FROM OLD.person_id AND NEW.person_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = NEW.person_id) THEN
+        PERFORM shared._raise('GD400', 'person_id', format('no person %s', NEW.person_id));
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+
+--
 -- Name: _event_enqueue_for_meta(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2629,6 +2681,22 @@ $_$;
 
 
 --
+-- Name: _person_after_delete(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._person_after_delete() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM shared.event AS e USING old_people AS o WHERE e.person_id = o.id;
+    UPDATE shared.attribution_events AS a SET person_id = NULL
+    FROM old_people AS o WHERE a.person_id = o.id;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: _person_before_write(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2726,6 +2794,23 @@ CREATE FUNCTION shared._person_input_keys() RETURNS text[]
                  'date_of_birth', 'gender', 'utm_source', 'utm_medium', 'utm_campaign',
                  'utm_content', 'utm_term', 'meta_fbp', 'meta_fbc', 'meta_lead_form_id',
                  'source_product', 'lifecycle_stage', 'properties', 'identities']
+$$;
+
+
+--
+-- Name: _product_before_delete(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._product_before_delete() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM shared.event AS e WHERE e.product_id = OLD.product_id) THEN
+        PERFORM shared._raise('GD409', 'product_id',
+            format('%s has events; it cannot be deleted', OLD.product_id));
+    END IF;
+    RETURN OLD;
+END
 $$;
 
 
@@ -4088,7 +4173,7 @@ CREATE TABLE shared.event (
     meta_user_data jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT event_action_source_known CHECK ((action_source = ANY (ARRAY['email'::text, 'website'::text, 'app'::text, 'phone_call'::text, 'chat'::text, 'physical_store'::text, 'system_generated'::text, 'business_messaging'::text, 'other'::text]))),
     CONSTRAINT event_event_id_length CHECK (((length(event_id) >= 1) AND (length(event_id) <= 200))),
-    CONSTRAINT event_event_name_format CHECK ((event_name ~ '^[A-Za-z][A-Za-z0-9_ .:-]{0,99}$'::text)),
+    CONSTRAINT event_event_name_length CHECK (((length(event_name) >= 1) AND (length(event_name) <= 100))),
     CONSTRAINT event_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text)),
     CONSTRAINT event_meta_user_data_object CHECK ((jsonb_typeof(meta_user_data) = 'object'::text)),
     CONSTRAINT event_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text)),
@@ -4620,6 +4705,20 @@ CREATE INDEX service_key_product_id_idx ON shared.service_key USING btree (produ
 
 
 --
+-- Name: event event_check_references; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_check_references AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_references();
+
+
+--
+-- Name: event event_check_references_on_update; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_check_references_on_update BEFORE UPDATE OF product_id, person_id ON shared.event FOR EACH ROW EXECUTE FUNCTION shared._event_check_references_on_update();
+
+
+--
 -- Name: event event_enqueue_for_meta; Type: TRIGGER; Schema: shared; Owner: -
 --
 
@@ -4627,10 +4726,24 @@ CREATE TRIGGER event_enqueue_for_meta AFTER INSERT ON shared.event REFERENCING N
 
 
 --
+-- Name: person person_after_delete; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER person_after_delete AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
+
+
+--
 -- Name: person person_before_write; Type: TRIGGER; Schema: shared; Owner: -
 --
 
 CREATE TRIGGER person_before_write BEFORE INSERT OR UPDATE ON shared.person FOR EACH ROW EXECUTE FUNCTION shared._person_before_write();
+
+
+--
+-- Name: product product_before_delete; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER product_before_delete BEFORE DELETE ON shared.product FOR EACH ROW EXECUTE FUNCTION shared._product_before_delete();
 
 
 --
@@ -4650,14 +4763,6 @@ ALTER TABLE ONLY pgmq.topic_bindings
 
 
 --
--- Name: attribution_events attribution_events_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.attribution_events
-    ADD CONSTRAINT attribution_events_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE SET NULL;
-
-
---
 -- Name: consent_log consent_log_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -4671,22 +4776,6 @@ ALTER TABLE ONLY shared.consent_log
 
 ALTER TABLE ONLY shared.conversion_rule
     ADD CONSTRAINT conversion_rule_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
-
-
---
--- Name: event event_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.event
-    ADD CONSTRAINT event_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
-
-
---
--- Name: event event_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.event
-    ADD CONSTRAINT event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
 
 
 --
@@ -5002,4 +5091,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261128000001'),
     ('20261128000002'),
     ('20261128000003'),
-    ('20261128000004');
+    ('20261128000004'),
+    ('20261128000006');

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 
 from tests.capi_helpers import (
+    FAST,
     PIXEL,
     add_person,
     drain,
@@ -229,10 +231,6 @@ def test_5xx_and_throttling_deliver_everything_without_retrying_permanent_errors
     insert_events(db, rows)
     sandbox.faults(fail_5xx=0.3, throttle=0.2, seed=7)
     # Small batches so that there are many requests to fail.
-    from dataclasses import replace
-
-    from tests.capi_helpers import FAST
-
     drain(db, db_url, sandbox.url, config=replace(FAST, batch_size=20))
     summary = sandbox.summary()[PIXEL]
     assert summary["unique"] == 300
@@ -261,17 +259,20 @@ def test_token_expiry_opens_the_breaker_and_closes_it_when_fixed(
         ],
     )
     sandbox.faults(token_expired=True)
-    run_once(db_url, sandbox.url)
+    # A long probe interval, so that a slow machine cannot make a second probe due mid-test;
+    # each new worker still probes once at start (it may carry a fixed token).
+    slow_probe = replace(FAST, breaker_probe_interval_s=5.0)
+    run_once(db_url, sandbox.url, slow_probe)
     state = db.execute("SELECT breaker, last_error_code FROM shared.capi_pixel_state").fetchone()
     assert state == {"breaker": "open", "last_error_code": 190}
     first_requests = len(sandbox.requests())
     assert first_requests == 1  # one failed request, no storm
-    for _ in range(3):  # still expired: at most one probe per interval
-        run_once(db_url, sandbox.url)
+    for _ in range(3):  # still expired: one probe per worker start, no storm
+        run_once(db_url, sandbox.url, slow_probe)
     assert len(sandbox.requests()) - first_requests <= 3
     assert sandbox.events(PIXEL) == []
     sandbox.faults(token_expired=False)
-    drain(db, db_url, sandbox.url)
+    drain(db, db_url, sandbox.url, config=slow_probe)
     assert sandbox.summary()[PIXEL]["unique"] == 50
     state = db.execute("SELECT breaker FROM shared.capi_pixel_state").fetchone()
     assert state == {"breaker": "closed"}

@@ -364,8 +364,47 @@ def test_event_resend_is_a_no_op(db: Conn) -> None:
 
 def test_trimming_removes_whitespace_only(db: Conn) -> None:
     # Regression: a "\v" escape PostgreSQL does not know once made trim eat the letter v.
-    rows = upsert(db, [{"email": "\x0bvivian@example.com\t\n", "first_name": "\fVivienne\r",
-                        "source_product": "vellopad"}])
+    rows = upsert(
+        db,
+        [
+            {
+                "email": "\x0bvivian@example.com\t\n",
+                "first_name": "\fVivienne\r",
+                "source_product": "vellopad",
+            }
+        ],
+    )
     p = person(db, "vivian@example.com")
     assert (p["first_name"], p["source_product"]) == ("Vivienne", "vellopad")
     assert rows[0]["created"] is True
+
+
+def test_event_references_are_checked_per_statement(db: Conn) -> None:
+    pid = upsert(db, [{"email": "ref@example.com"}])[0]["person_id"]
+    with pytest.raises(psycopg.Error) as info:
+        db.execute(
+            "INSERT INTO shared.event (product_id, event_id, event_name) "
+            "VALUES ('snapmix', 'ok-1', 'Signup'), ('nope', 'bad-1', 'Signup')"
+        )
+    error = from_db_error(info.value)
+    assert (
+        isinstance(error, InvalidInput)
+        and error.message == "product_id: nope is not a known product"
+    )
+    with pytest.raises(psycopg.Error) as info:
+        db.execute(
+            "INSERT INTO shared.event (product_id, event_id, event_name, person_id) "
+            "VALUES ('snapmix', 'ok-2', 'Signup', gen_random_uuid())"
+        )
+    assert isinstance(from_db_error(info.value), InvalidInput)
+    assert db.execute("SELECT count(*) AS n FROM shared.event").fetchone() == {"n": 0}
+    db.execute(
+        "INSERT INTO shared.event (product_id, event_id, event_name, person_id) "
+        "VALUES ('snapmix', 'ok-3', 'Signup', %s)",
+        (pid,),
+    )
+    with pytest.raises(psycopg.Error) as info:
+        db.execute("DELETE FROM shared.product WHERE product_id = 'snapmix'")
+    assert isinstance(from_db_error(info.value), Conflict)
+    db.execute("DELETE FROM shared.person WHERE id = %s", (pid,))
+    assert db.execute("SELECT count(*) AS n FROM shared.event").fetchone() == {"n": 0}

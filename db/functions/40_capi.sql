@@ -306,3 +306,96 @@ BEGIN
     ORDER BY c.ord;
 END
 $$;
+
+/*
+ * References of inserted events, checked once per statement (the foreign keys' job, set-based):
+ * a product that does not exist or a person that does not exist fails the whole statement.
+ */
+CREATE OR REPLACE FUNCTION shared._event_check_references()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT n.product_id INTO v_bad FROM new_events AS n
+    WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'product_id',
+            format('%s is not a known product', v_bad.product_id));
+    END IF;
+    SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
+    WHERE n.person_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'person_id',
+            format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER event_check_references
+    AFTER INSERT ON shared.event
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_references();
+
+CREATE OR REPLACE FUNCTION shared._event_check_references_on_update()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NEW.product_id IS DISTINCT FROM OLD.product_id
+       AND NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = NEW.product_id) THEN
+        PERFORM shared._raise('GD400', 'product_id',
+            format('%s is not a known product', NEW.product_id));
+    END IF;
+    IF NEW.person_id IS DISTINCT FROM OLD.person_id AND NEW.person_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = NEW.person_id) THEN
+        PERFORM shared._raise('GD400', 'person_id', format('no person %s', NEW.person_id));
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER event_check_references_on_update
+    BEFORE UPDATE OF product_id, person_id ON shared.event
+    FOR EACH ROW EXECUTE FUNCTION shared._event_check_references_on_update();
+
+-- What ON DELETE CASCADE / SET NULL did: a deleted person takes their events along and leaves
+-- their delivery records without a person.
+CREATE OR REPLACE FUNCTION shared._person_after_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM shared.event AS e USING old_people AS o WHERE e.person_id = o.id;
+    UPDATE shared.attribution_events AS a SET person_id = NULL
+    FROM old_people AS o WHERE a.person_id = o.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER person_after_delete
+    AFTER DELETE ON shared.person
+    REFERENCING OLD TABLE AS old_people
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
+
+CREATE OR REPLACE FUNCTION shared._product_before_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM shared.event AS e WHERE e.product_id = OLD.product_id) THEN
+        PERFORM shared._raise('GD409', 'product_id',
+            format('%s has events; it cannot be deleted', OLD.product_id));
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER product_before_delete
+    BEFORE DELETE ON shared.product
+    FOR EACH ROW EXECUTE FUNCTION shared._product_before_delete();

@@ -76,6 +76,8 @@ class BuildConfig:
     now: datetime
     default_region: str = "US"
     ldu_us_states: frozenset[str] = frozenset()
+    # Normalized person keys by the person's raw fields: lives for one batch, never logged.
+    person_cache: dict[tuple[object, ...], Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,36 @@ def build_event(
     )
 
 
+# Keys that come from the person (hashed) and from the event's browser (sent as they are).
+_PERSON_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "external_id")
+
+
 def _user_data(
     row: Mapping[str, Any], event_time: int, now: datetime, config: BuildConfig
 ) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(_person_user_data(row, config))
+    browser: dict[str, object] = {
+        "client_ip_address": row.get("client_ip_address"),
+        "client_user_agent": row.get("client_user_agent"),
+        "fbp": row.get("fbp") or row.get("meta_fbp"),
+        "fbc": fbc_for_event(
+            row.get("fbc") or row.get("meta_fbc"),
+            None,
+            now_ms=int(now.timestamp() * 1000),
+            event_time_ms=event_time * 1000,
+        ),
+    }
+    browser = {k: v for k, v in browser.items() if v not in (None, "")}
+    if browser:
+        merged.update(normalize_user_data(browser, default_region=config.default_region).user_data)
+    # Keys the caller sent already hashed (or ids such as lead_id) were stored on the event.
+    for key, value in (row.get("meta_user_data") or {}).items():
+        merged[key] = _merge_values(merged.get(key), value)
+    return merged
+
+
+def _person_user_data(row: Mapping[str, Any], config: BuildConfig) -> Mapping[str, Any]:
+    """The person's hashed match keys; a person with many events in a batch is hashed once."""
     dob = row.get("date_of_birth")
     raw: dict[str, object] = {
         "em": row.get("email"),
@@ -205,25 +234,16 @@ def _user_data(
         "ge": row.get("gender"),
         # Meta recommends external_id on every event; the person id is stable across products.
         "external_id": str(row["person_id"]) if row.get("person_id") else None,
-        "client_ip_address": row.get("client_ip_address"),
-        "client_user_agent": row.get("client_user_agent"),
-        "fbp": row.get("fbp") or row.get("meta_fbp"),
     }
-    fbc = fbc_for_event(
-        row.get("fbc") or row.get("meta_fbc"),
-        None,
-        now_ms=int(now.timestamp() * 1000),
-        event_time_ms=event_time * 1000,
-    )
-    raw["fbc"] = fbc
-    normalized = normalize_user_data(
-        {k: v for k, v in raw.items() if v not in (None, "")}, default_region=config.default_region
-    )
-    merged: dict[str, Any] = dict(normalized.user_data)
-    # Keys the caller sent already hashed (or ids such as lead_id) were stored on the event.
-    for key, value in (row.get("meta_user_data") or {}).items():
-        merged[key] = _merge_values(merged.get(key), value)
-    return merged
+    key = tuple(raw[k] for k in _PERSON_KEYS)
+    cached = config.person_cache.get(key)
+    if cached is None:
+        cached = normalize_user_data(
+            {k: v for k, v in raw.items() if v not in (None, "")},
+            default_region=config.default_region,
+        ).user_data
+        config.person_cache[key] = cached
+    return cached
 
 
 def _merge_values(current: Any, extra: Any) -> Any:

@@ -93,19 +93,21 @@ class PixelDelivery:
         quick_retries: int = 3,
         retry_initial_s: float = 0.2,
         retry_max_s: float = 2.0,
+        events_per_request: int = MAX_EVENTS_PER_REQUEST,
     ) -> None:
         self._client = client
         self._pacer = pacer
         self._attempts = quick_retries + 1
         self._initial = retry_initial_s
         self._max = retry_max_s
+        self._events_per_request = max(1, min(MAX_EVENTS_PER_REQUEST, events_per_request))
         self.stats = DeliveryStats()
 
     async def deliver(
         self, pixel_id: str, events: Sequence[BuiltEvent], test_event_code: str | None
     ) -> list[Delivery]:
         out: list[Delivery] = []
-        size = self._pacer.chunk_size()
+        size = min(self._pacer.chunk_size(), self._events_per_request)
         for start in range(0, len(events), size):
             chunk = list(events[start : start + size])
             if out and out[-1].status == "auth":

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from workers.errors import MetaApiError, from_graph_error
 
@@ -103,7 +104,9 @@ class GraphClient:
         started = time.perf_counter()
         try:
             response = await self._client.post(
-                f"{self._base}/{self._version}/{pixel_id}/events", json=body
+                f"{self._base}/{self._version}/{pixel_id}/events",
+                content=orjson.dumps(body),
+                headers={"Content-Type": "application/json"},
             )
         except httpx.TimeoutException as exc:
             raise MetaApiError(f"timeout talking to the Graph API ({type(exc).__name__})") from exc

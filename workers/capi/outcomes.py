@@ -27,6 +27,10 @@ class WorkerConfig:
     breaker_probe_interval_s: float = 30.0
     pacing: bool = True
     quick_retry_initial_s: float = 0.2
+    # 1000 is Meta's limit; 1 reproduces the one-request-per-event delivery of most peers.
+    events_per_request: int = 1000
+    # Concurrent batches in one process (one database connection each).
+    lanes: int = 2
 
 
 @dataclass

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
 
@@ -58,7 +58,10 @@ class CapiWorker:
         )
         self.pacer = PixelPacer(None)
         self.delivery = PixelDelivery(
-            self.client, self.pacer, retry_initial_s=self.config.quick_retry_initial_s
+            self.client,
+            self.pacer,
+            retry_initial_s=self.config.quick_retry_initial_s,
+            events_per_request=self.config.events_per_request,
         )
         self._breakers: dict[str, Row] = {}
         self._probe_now: set[str] = set()
@@ -79,37 +82,75 @@ class CapiWorker:
             try:
                 await self._run_connected(stop, once, total)
                 return total
-            except psycopg.OperationalError as exc:
+            except* psycopg.OperationalError as group:
                 log.warning(
                     "database connection lost; reconnecting",
-                    extra={"error": type(exc).__name__, "retry_in_s": backoff},
+                    extra={"error": type(group.exceptions[0]).__name__, "retry_in_s": backoff},
                 )
-                await _sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 10.0)
+            await _sleep_or_stop(stop, backoff)
+            backoff = min(backoff * 2, 10.0)
         return total
 
     async def _run_connected(self, stop: asyncio.Event, once: bool, total: BatchReport) -> None:
+        """Several lanes (connections) drain the queue together: while one waits on Meta or the
+        database, another builds its batch. pgmq.read skips locked rows, so lanes never share a
+        message. A failing lane cancels the others; run() reconnects them all."""
         url = self.settings.database_url
-        async with (
-            await psycopg.AsyncConnection.connect(
-                url, autocommit=True, row_factory=dict_row, application_name=APPLICATION_NAME
-            ) as conn,
-            await psycopg.AsyncConnection.connect(
-                url, autocommit=True, application_name=APPLICATION_NAME
-            ) as listener,
-        ):
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True, application_name=APPLICATION_NAME
+        ) as listener:
             await listener.execute("LISTEN gdp_meta_capi")
-            await self._load_config(conn)
-            # A (re)started worker may carry a fixed token: probe open breakers at once.
-            self._probe_now = set(self._breakers)
-            while not stop.is_set():
-                report = await self.process_batch(conn)
-                add_report(total, report)
-                if report.messages:
-                    continue
-                if once:
-                    return
-                await _wait_for_notify(listener, self.config.poll_interval_s, stop)
+            lanes = [
+                await psycopg.AsyncConnection.connect(
+                    url, autocommit=True, row_factory=dict_row, application_name=APPLICATION_NAME
+                )
+                for _ in range(self.config.lanes)
+            ]
+            try:
+                await self._load_config(lanes[0])
+                # A (re)started worker may carry a fixed token: probe open breakers at once.
+                self._probe_now = set(self._breakers)
+                wake = asyncio.Event()
+                async with asyncio.TaskGroup() as group:
+                    listening = group.create_task(self._listen(listener, wake, stop))
+                    drains = [
+                        group.create_task(self._lane(i, conn, stop, once, total, wake))
+                        for i, conn in enumerate(lanes)
+                    ]
+                    await asyncio.gather(*drains)
+                    listening.cancel()
+            finally:
+                for conn in lanes:
+                    await conn.close()
+
+    async def _listen(
+        self, listener: psycopg.AsyncConnection[Any], wake: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            async for _ in listener.notifies(timeout=self.config.poll_interval_s):
+                wake.set()
+            wake.set()  # the poll backstop
+
+    async def _lane(
+        self,
+        index: int,
+        conn: psycopg.AsyncConnection[Row],
+        stop: asyncio.Event,
+        once: bool,
+        total: BatchReport,
+        wake: asyncio.Event,
+    ) -> None:
+        while not stop.is_set():
+            report = await self.process_batch(conn)
+            add_report(total, report)
+            if report.messages:
+                continue
+            if once:
+                return
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self.config.poll_interval_s)
+            if index == 0:
                 await self._load_config(conn)
 
     async def _load_config(self, conn: psycopg.AsyncConnection[Row]) -> None:
@@ -120,7 +161,10 @@ class CapiWorker:
         if rate != self.pacer.rate:
             self.pacer = PixelPacer(rate)
             self.delivery = PixelDelivery(
-                self.client, self.pacer, retry_initial_s=self.config.quick_retry_initial_s
+                self.client,
+                self.pacer,
+                retry_initial_s=self.config.quick_retry_initial_s,
+                events_per_request=self.config.events_per_request,
             )
         self._ldu = ldu_states(row["ldu_us_states"])
         cursor = await conn.execute(query("capi_pixel_states"))
@@ -260,7 +304,7 @@ class CapiWorker:
                 await conn.execute(
                     query("capi_record_outcomes"),
                     {
-                        "outcomes": json.dumps(plan.outcomes, default=str),
+                        "outcomes": orjson.dumps(plan.outcomes, default=str).decode(),
                         "archive_msg_ids": plan.archive,
                     },
                 )
@@ -300,14 +344,6 @@ class CapiWorker:
                     del self._breakers[pixel_id]
                     metrics.BREAKER_OPEN.labels(pixel_id).set(0)
                     log.info("circuit breaker closed", extra={"pixel_id": pixel_id})
-
-
-async def _wait_for_notify(
-    listener: psycopg.AsyncConnection[Any], timeout: float, stop: asyncio.Event
-) -> None:
-    """Return on the next NOTIFY, after `timeout` (the poll backstop), or when stopping."""
-    async for _ in listener.notifies(timeout=timeout, stop_after=1):
-        return
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

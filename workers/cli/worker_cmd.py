@@ -27,6 +27,10 @@ def worker(
     pacing: bool = typer.Option(True, help="Pace sends per pixel (off only for benchmarks)."),
     retry_base: float = typer.Option(30.0, help="Seconds before the first retry of a message."),
     probe_interval: float = typer.Option(30.0, help="Seconds between circuit-breaker probes."),
+    events_per_request: int = typer.Option(
+        1000, min=1, max=1000, help="Events per Conversions API request (Meta's limit: 1000)."
+    ),
+    lanes: int = typer.Option(2, min=1, max=16, help="Batches in flight at once (connections)."),
     visibility_timeout: int = typer.Option(
         120, min=1, help="Seconds a leased message stays invisible; after a crash it reappears."
     ),
@@ -44,6 +48,8 @@ def worker(
         retry_base_s=retry_base,
         breaker_probe_interval_s=probe_interval,
         visibility_timeout_s=visibility_timeout,
+        events_per_request=events_per_request,
+        lanes=lanes,
     )
     report = asyncio.run(_run(CapiWorker(settings, config), once))
     typer.echo(

@@ -46,11 +46,15 @@ def create_app(
     key_cache_seconds: float = 1.0,
     pool_min_size: int = 2,
     pool_max_size: int = 10,
+    pool_timeout: float = 5.0,
 ) -> FastAPI:
     """The ASGI app. Without database_url, DATABASE_URL (workers.settings) is used."""
     settings = get_settings()
     db = Database(
-        database_url or settings.database_url, min_size=pool_min_size, max_size=pool_max_size
+        database_url or settings.database_url,
+        min_size=pool_min_size,
+        max_size=pool_max_size,
+        timeout=pool_timeout,
     )
     state = EdgeState(
         db=db,

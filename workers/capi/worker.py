@@ -141,13 +141,15 @@ class CapiWorker:
         wake: asyncio.Event,
     ) -> None:
         while not stop.is_set():
+            # Cleared before reading, so a NOTIFY that lands while this batch is processed
+            # wakes the lane at once instead of after the poll interval.
+            wake.clear()
             report = await self.process_batch(conn)
             add_report(total, report)
             if report.messages:
                 continue
             if once:
                 return
-            wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=self.config.poll_interval_s)
             if index == 0:

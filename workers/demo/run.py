@@ -7,6 +7,7 @@ its acknowledgements and sample people never mix with real ones, and every run r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -16,10 +17,29 @@ from workers.db import migrate
 from workers.db.connection import connect, redact_url
 from workers.db.queries import query
 from workers.demo.data import DEMO_BAD_INPUT, DEMO_LEADS
+from workers.demo.report import summarize
+from workers.demo.services import demo_services
+from workers.demo.traffic import PRODUCT_EVENTS, send_traffic
 from workers.errors import GdpError, from_db_error
 
 Echo = Callable[[str], None]
 DEMO_ADMIN = "demo-admin (Dana Ops)"
+DEMO_SETTINGS: list[tuple[str, object, str]] = [
+    ("META_PIXEL_ID", "1234567890", "global"),
+    ("META_PIXEL_ID", "2234567890", "softwarehub"),  # SoftwareHub reports to its own pixel
+    ("META_TEST_EVENT_CODE", "TEST40512", "waitlistlab"),  # visible in its delivery records
+]
+# GAP-003 -> 001 -> 006 -> 005 -> 002; insights (004) and audiences (007) come with their issues.
+CONVERSION_PATH_FLAGS = [
+    "SHARED_PERSON_TABLE_ENABLED",
+    "META_CAPI_INGEST_ENABLED",
+    "CONVERSION_TRACKING_ENABLED",
+    "META_CAPI_FORWARD_ENABLED",
+    "META_CAPI_RELAY_ENABLED",
+    "NEXT_PUBLIC_META_PIXEL_ENABLED",
+    "SEGMENT_ENGINE_META_CAPI_ENABLED",
+    "ACD_META_INSIGHTS_ENABLED",
+]
 
 
 def demo_database_url(base_url: str, dbname: str = "gdp_demo") -> str:
@@ -75,30 +95,54 @@ def run_demo(url: str, echo: Echo) -> None:
         show_gate(conn, echo)
         echo("\n   Enabling GAP-001 before anything else:")
         try_enable(conn, echo, "META_CAPI_INGEST_ENABLED")
-        echo(f"\n   {DEMO_ADMIN} acknowledges the pre-deploy checklist and sets the pixel id")
+        echo(f"\n   {DEMO_ADMIN} acknowledges the pre-deploy checklist and sets the pixels")
         for item in conn.execute(query("checklist_list")).fetchall():
             conn.execute(
                 query("acknowledge_checklist_item"),
                 {"item_key": item["item_key"], "actor": DEMO_ADMIN, "note": "demo"},
             )
-        conn.execute(
-            query("set_setting"),
-            {
-                "setting_key": "META_PIXEL_ID",
-                "value": '"1234567890"',
-                "actor": DEMO_ADMIN,
-                "scope": "global",
-            },
-        )
+        for key, value, scope in DEMO_SETTINGS:
+            conn.execute(
+                query("set_setting"),
+                {
+                    "setting_key": key,
+                    "value": json.dumps(value),
+                    "actor": DEMO_ADMIN,
+                    "scope": scope,
+                },
+            )
         conn.commit()
-        try_enable(conn, echo, "SHARED_PERSON_TABLE_ENABLED")
         try_enable(conn, echo, "META_CAPI_INGEST_ENABLED", secrets=[])
-        try_enable(conn, echo, "META_CAPI_INGEST_ENABLED", secrets=["META_CAPI_ACCESS_TOKEN"])
-        try_enable(
-            conn, echo, "META_CUSTOM_AUDIENCE_SYNC_ENABLED", secrets=["META_CAPI_ACCESS_TOKEN"]
-        )
+        for flag in CONVERSION_PATH_FLAGS:
+            try_enable(conn, echo, flag, secrets=["META_CAPI_ACCESS_TOKEN"])
         echo("")
         show_gate(conn, echo, secrets=["META_CAPI_ACCESS_TOKEN"])
+        conn.commit()
+
+    echo("\n== 6. The conversion path: sandbox, HTTP API and CAPI worker")
+    with demo_services(url) as services, connect(url) as conn:
+        echo(f"   Meta sandbox {services.sandbox_url}, API {services.api_url}/docs, worker: capi")
+        keys = {}
+        for product in PRODUCT_EVENTS:
+            row = conn.execute(
+                query("create_service_key"),
+                {"product_id": product, "actor": DEMO_ADMIN, "label": "demo"},
+            ).fetchone()
+            assert row is not None
+            keys[product] = row["service_key"]
+        conn.commit()
+        started = time.monotonic()
+        traffic = send_traffic(conn, services.api_url, keys)
+        conn.commit()
+        echo("   traffic: " + ", ".join(f"{n} via {door}" for door, n in traffic.by_door.items()))
+        while conn.execute(query("demo_queue_left")).fetchone() != {"n": 0}:
+            if time.monotonic() - started > 120:
+                echo("   (the queue did not drain in 2 minutes; the summary is partial)")
+                break
+            time.sleep(0.2)
+        echo(f"   drained in {time.monotonic() - started:.1f} s")
+        echo("\n== 7. Summary")
+        summarize(conn, services.sandbox_url, traffic, echo)
 
 
 def show_gate(

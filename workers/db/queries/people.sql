@@ -19,3 +19,6 @@ SELECT shared.record_consent(%(person_id)s::uuid, %(status)s, %(source)s) AS con
 
 -- name: erase_person_by_email
 SELECT shared.erase_person_by_email(%(email)s, %(requested_by)s, %(reason)s) AS erasure_id;
+
+-- name: demo_person_ids
+SELECT id FROM shared.person ORDER BY email;

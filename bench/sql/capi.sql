@@ -1,0 +1,42 @@
+-- name: enable_capi_path
+-- Benchmarks switch the path on directly (the gate is tested elsewhere).
+UPDATE shared.feature_flag SET enabled = true
+WHERE flag_key IN ('SHARED_PERSON_TABLE_ENABLED', 'META_CAPI_INGEST_ENABLED',
+                   'SEGMENT_ENGINE_META_CAPI_ENABLED');
+
+-- name: set_pixel
+SELECT shared.set_setting('META_PIXEL_ID', '"1234567890"', 'bench');
+
+-- name: make_people
+SELECT count(*) FROM shared.upsert_people(%(people)s::jsonb);
+
+-- name: person_ids
+SELECT array_agg(id ORDER BY email) AS ids FROM shared.person;
+
+-- name: insert_events
+-- What a product's bulk insert through the Supabase client amounts to: one statement, 1000 rows.
+INSERT INTO shared.event (product_id, event_id, event_name, person_id, client_ip_address,
+                          client_user_agent, event_source_url)
+SELECT r.product_id, r.event_id, 'Signup', r.person_id, '203.0.113.7',
+       'Mozilla/5.0 (bench)', 'https://example.com/signup'
+FROM unnest(%(products)s::text[], %(event_ids)s::text[], %(person_ids)s::uuid[])
+     AS r(product_id, event_id, person_id);
+
+-- name: reset_events
+TRUNCATE shared.event, shared.attribution_events, shared.capi_dead_letter;
+SELECT pgmq.purge_queue('meta_capi');
+
+-- name: trigger_off
+ALTER TABLE shared.event DISABLE TRIGGER event_enqueue_for_meta;
+
+-- name: trigger_on
+ALTER TABLE shared.event ENABLE TRIGGER event_enqueue_for_meta;
+
+-- name: queue_left
+SELECT count(*) AS n FROM pgmq.q_meta_capi;
+
+-- name: queued_total
+SELECT count(*) AS n FROM pgmq.q_meta_capi;
+
+-- name: received_at_by_event
+SELECT event_id, extract(epoch FROM received_at) AS received FROM shared.event;

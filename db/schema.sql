@@ -4330,6 +4330,43 @@ COMMENT ON TABLE shared.product IS 'Every product that writes people and events 
 
 
 --
+-- Name: product_event; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product_event (
+    product_event_id bigint NOT NULL,
+    product_id text,
+    event_name text NOT NULL,
+    meta_event_name text NOT NULL,
+    description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT product_event_event_name_format CHECK ((event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text)),
+    CONSTRAINT product_event_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
+);
+
+
+--
+-- Name: TABLE product_event; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product_event IS 'Events a product''s pages may send through the relay (GAP-005), and their Meta event names.';
+
+
+--
+-- Name: product_event_product_event_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.product_event ALTER COLUMN product_event_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.product_event_product_event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: setting_definition; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -4539,6 +4576,14 @@ ALTER TABLE ONLY shared.person
 
 
 --
+-- Name: product_event product_event_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_event
+    ADD CONSTRAINT product_event_pkey PRIMARY KEY (product_event_id);
+
+
+--
 -- Name: product product_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -4698,6 +4743,13 @@ CREATE INDEX identity_link_person_id_idx ON shared.identity_link USING btree (pe
 
 
 --
+-- Name: product_event_product_event_key; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE UNIQUE INDEX product_event_product_event_key ON shared.product_event USING btree (COALESCE(product_id, '*'::text), event_name);
+
+
+--
 -- Name: service_key_product_id_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -4827,6 +4879,14 @@ ALTER TABLE ONLY shared.person
 
 
 --
+-- Name: product_event product_event_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_event
+    ADD CONSTRAINT product_event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id) ON DELETE CASCADE;
+
+
+--
 -- Name: service_key service_key_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -4875,6 +4935,13 @@ CREATE POLICY "Only the service role can read or change flag checklists" ON shar
 --
 
 CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+
+
+--
+-- Name: product_event Only the service role can read or change product events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read or change product events" ON shared.product_event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
 
 
 --
@@ -5059,6 +5126,12 @@ ALTER TABLE shared.person ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.product ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: product_event; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.product_event ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: service_key; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
@@ -5092,4 +5165,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261128000002'),
     ('20261128000003'),
     ('20261128000004'),
+    ('20261128000005'),
     ('20261128000006');

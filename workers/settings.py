@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     product_id: str | None = Field(default=None, alias="PRODUCT_ID")
     waitlistlab_api_url: str | None = Field(default=None, alias="WAITLISTLAB_API_URL")
     waitlistlab_service_key: SecretStr | None = Field(default=None, alias="WAITLISTLAB_SERVICE_KEY")
+    # Proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For the relay believes;
+    # empty: none, the client is the direct peer.
+    gdp_trusted_proxies: str = Field(default="", alias="GDP_TRUSTED_PROXIES")
+    # Largest browser request the relay reads (bytes).
+    relay_max_body_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, alias="GDP_RELAY_MAX_BODY_BYTES"
+    )
 
     log_level: str = Field(default="INFO", alias="GDP_LOG_LEVEL")
 

@@ -30,13 +30,13 @@ Choices where Meta's sources are silent, UNVERIFIED or in CONFLICT (the safer be
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from workers.meta import _tables
 from workers.meta._dob import DobError, parse_dob
+from workers.meta._ip import IpError, normalize_ip
 from workers.meta._phone import PhoneError, normalize_phone
 from workers.meta._text import alnum_lower, fold_letters, name_chars, nfc_lower, strip
 from workers.meta.fbc import CookieError, check_cookie
@@ -51,9 +51,6 @@ _US_ZIP_NO_COUNTRY = re.compile(r"([0-9]{5})(?:-[0-9]{4})?", re.ASCII)
 _UK_POSTCODE = re.compile(r"(?:[a-z]{1,2}[0-9][a-z0-9]?[0-9][a-z]{2}|gir0aa)", re.ASCII)
 _DIGITS = re.compile(r"[0-9]{1,20}", re.ASCII)
 _MADID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
-# Dotted quad without leading zeros (ipaddress rejects "01.2.3.4" as ambiguous octal).
-_IPV4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\."
-                   r"(0|[1-9][0-9]{0,2})", re.ASCII)  # fmt: skip
 _TOKEN = re.compile(r"[^\s\x00-\x1f\x7f]{1,512}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -185,32 +182,10 @@ def external_id(value: str, country: str | None, region: str) -> str:
 
 
 def client_ip_address(value: str, country: str | None, region: str) -> str:
-    text = value.strip()
-    match = _IPV4.fullmatch(text)
-    if match is not None:  # fast path, same verdicts as ipaddress for dotted-quad IPv4
-        octets = [int(part) for part in match.groups()]
-        if max(octets) > 255:
-            raise Invalid("not a valid IPv4 or IPv6 address")
-        first = octets[0]
-        if first == 127 or octets == [0, 0, 0, 0] or (first == 169 and octets[1] == 254):
-            raise Invalid("loopback, unspecified or link-local address, not a visitor's")
-        if 224 <= first <= 239:
-            raise Invalid("multicast address, not a visitor's")
-        return text
     try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise Invalid("not a valid IPv4 or IPv6 address") from None
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.scope_id is not None:
-            raise Invalid("IPv6 address with a zone index")
-        if address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-    if address.is_unspecified or address.is_loopback or address.is_link_local:
-        raise Invalid("loopback, unspecified or link-local address, not a visitor's")
-    if address.is_multicast:
-        raise Invalid("multicast address, not a visitor's")
-    return str(address)
+        return normalize_ip(value)
+    except IpError as exc:
+        raise Invalid(str(exc)) from None
 
 
 def client_user_agent(value: str, country: str | None, region: str) -> str:

@@ -30,9 +30,11 @@ Contract:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from workers.meta._phone import check_region
 from workers.meta._rules import (
@@ -55,7 +57,9 @@ __all__ = [
     "Dropped",
     "Explained",
     "NormalizedUserData",
+    "cache_info",
     "check_region",
+    "configure_cache",
     "explain_user_data",
     "is_sha256_hex",
     "normalize_audience_rows",
@@ -175,11 +179,33 @@ def _normalize(
             first = first[0] if isinstance(first, list) else first
             country = first if len(first) == 2 else None  # not when already hashed
             countries = (sent["country"], forms["country"])
-    for key in sorted(grouped, key=_ORDER.__getitem__) if len(grouped) > 1 else grouped:
-        if key != "country":
-            _one_key(key, grouped[key], country, region, user_data, normalized, dropped, trace)
-        elif countries is not None:  # in Meta's key order
-            user_data["country"], normalized["country"] = countries
+    lookup = _lookup
+    for key in _KEY_ORDER:  # Meta's key order
+        group = grouped.get(key)
+        if group is None:
+            continue
+        if key == "country":
+            if countries is not None:
+                user_data["country"], normalized["country"] = countries
+            continue
+        text = group[0]
+        if (
+            trace is None
+            and len(group) == 1
+            and (len(text) < 64 or not is_sha256_hex(text.strip()))
+        ):  # fast path: one value to normalize, nothing to explain
+            outcome = lookup(
+                key,
+                text,
+                country if key in _CONTEXT_COUNTRY else None,
+                region if key == "ph" else "",
+            )
+            if isinstance(outcome, str):
+                dropped.append(Dropped(key, outcome))
+            else:
+                normalized[key], user_data[key] = outcome
+        else:
+            _one_key(key, group, country, region, user_data, normalized, dropped, trace)
     return NormalizedUserData(user_data=user_data, dropped=tuple(dropped), normalized=normalized)
 
 
@@ -201,6 +227,56 @@ def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
     return None
 
 
+# --- memo of per-value results ---------------------------------------------------------------
+# The same person's values come back event after event (PageView, AddToCart, Purchase...) and
+# names, cities, states and countries repeat across people, so the result of normalizing (and
+# hashing) one raw value is memoized in a bounded LRU: key, raw text and, only for the keys whose
+# rule depends on them, the person's country (ph, st, zp) and the phone region (ph). It holds
+# PII in this process's memory only (never logged or stored). Size from the environment variable
+# GDP_META_NORMALIZE_CACHE (entries, default 65536; 0 turns it off), or `configure_cache()`.
+_CONTEXT_COUNTRY = frozenset({"ph", "st", "zp"})
+Outcome = tuple[str, str] | str  # (normalized form, value sent) or the reason it was dropped
+
+
+def _compute(key: str, text: str, country: str | None, region: str) -> Outcome:
+    rule, hashed = _RULES[key]
+    try:
+        form = rule(text, country, region)
+    except Invalid as exc:
+        return f"{key}: {exc.reason}"
+    return form, (_sha256(form.encode()).hexdigest() if hashed else form)
+
+
+_lookup: Callable[[str, str, str | None, str], Outcome] = _compute
+
+
+def configure_cache(maxsize: int) -> None:
+    """Memoize up to `maxsize` per-value results (0: no memo). Clears the current memo."""
+    global _lookup
+    if maxsize < 0:
+        raise ValueError("maxsize must be >= 0")
+    _lookup = lru_cache(maxsize=maxsize)(_compute) if maxsize else _compute
+
+
+def cache_info() -> tuple[int, int, int] | None:
+    """(hits, misses, current size) of the memo, or None when it is off."""
+    info = getattr(_lookup, "cache_info", None)
+    if info is None:
+        return None
+    stats = info()
+    return stats.hits, stats.misses, stats.currsize
+
+
+def _cache_size_from_env() -> int:
+    try:
+        return max(0, int(os.environ.get("GDP_META_NORMALIZE_CACHE", "65536")))
+    except ValueError:
+        return 65536
+
+
+configure_cache(_cache_size_from_env())
+
+
 def _one_key(
     key: str,
     texts: list[str],
@@ -211,18 +287,11 @@ def _one_key(
     dropped: list[Dropped],
     trace: list[Explained] | None,
 ) -> None:
-    rule, hashed = _RULES[key]
-    if trace is None and len(texts) == 1:  # fast path: one value, nothing to explain
-        text = texts[0]
-        if len(text) < 64 or not is_sha256_hex(text.strip()):
-            try:
-                form = rule(text, country, region)
-            except Invalid as exc:
-                dropped.append(Dropped(key, f"{key}: {exc.reason}"))
-                return
-            user_data[key] = _sha256(form.encode()).hexdigest() if hashed else form
-            normalized[key] = form
-            return
+    if key not in _CONTEXT_COUNTRY:  # context-free rules: one memo entry per value
+        country, region = None, ""
+    elif key != "ph":
+        region = ""
+    hashed = key in HASHED
     sent: list[str] = []
     forms: list[str] = []
     for text in texts:
@@ -233,11 +302,11 @@ def _one_key(
             else:
                 reason = f"{key}: looks like a SHA-256 hash, but Meta requires this key unhashed"
         else:
-            try:
-                form = rule(text, country, region)
-                value = _sha256(form.encode()).hexdigest() if hashed else form
-            except Invalid as exc:
-                reason = f"{key}: {exc.reason}"
+            outcome = _lookup(key, text, country, region)
+            if isinstance(outcome, str):
+                reason = outcome
+            else:
+                form, value = outcome
         if reason is None and value in sent:
             if trace is not None:
                 trace.append(Explained(key, text, form, value, "duplicate"))

@@ -2602,8 +2602,10 @@ $_$;
 --
 
 CREATE FUNCTION shared._people_input_problem(p_people jsonb) RETURNS TABLE(ord bigint, field text, rule text)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     AS $_$
+BEGIN
+    RETURN QUERY
     WITH entries AS (
         SELECT e.ord, e.v, jsonb_typeof(e.v) = 'object' AS is_object
         FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
@@ -2676,7 +2678,8 @@ CREATE FUNCTION shared._people_input_problem(p_people jsonb) RETURNS TABLE(ord b
         UNION ALL SELECT i.ord, 3, i.field, i.rule FROM identities AS i
     ) AS problem
     ORDER BY problem.ord, problem.stage, problem.field
-    LIMIT 1
+    LIMIT 1;
+END
 $_$;
 
 

@@ -114,8 +114,12 @@ $$;
  */
 CREATE OR REPLACE FUNCTION shared._people_input_problem(p_people jsonb)
 RETURNS TABLE (ord bigint, field text, rule text)
-LANGUAGE sql STABLE PARALLEL SAFE
+-- plpgsql rather than sql: a SQL function this size is planned on every call (milliseconds);
+-- plpgsql keeps the plan for the session.
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
+BEGIN
+    RETURN QUERY
     WITH entries AS (
         SELECT e.ord, e.v, jsonb_typeof(e.v) = 'object' AS is_object
         FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
@@ -188,7 +192,8 @@ AS $$
         UNION ALL SELECT i.ord, 3, i.field, i.rule FROM identities AS i
     ) AS problem
     ORDER BY problem.ord, problem.stage, problem.field
-    LIMIT 1
+    LIMIT 1;
+END
 $$;
 
 /*

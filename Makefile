@@ -28,6 +28,7 @@ lint:
 	$(BIN)/mypy
 
 bench: setup postgres
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/run.py
 
 schema: setup postgres

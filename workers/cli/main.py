@@ -13,6 +13,7 @@ from workers.cli import (
     meta_cmd,
     people_cmd,
     sandbox_cmd,
+    serve_cmd,
     worker_cmd,
 )
 
@@ -31,6 +32,7 @@ app.add_typer(people_cmd.app, name="people")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(meta_cmd.app, name="meta")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.command("serve")(serve_cmd.serve)
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)
 

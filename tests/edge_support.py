@@ -17,7 +17,7 @@ from edge_compat.app import create_app
 with warnings.catch_warnings():
     # Starlette 1.x prefers `httpx2` for its TestClient and says so at import; httpx works.
     warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+    from starlette.testclient import TestClient as TestClient
 
 EVENT_PATH = "/api/v1/meta/event"
 TRACK_PATH = "/functions/v1/track-conversion"
@@ -95,11 +95,13 @@ class Edge:
 
     def post(self, body: Any, path: str = EVENT_PATH, **kwargs: Any) -> httpx.Response:
         headers = {**self.auth, **kwargs.pop("headers", {})}
-        return self.client.post(path, json=body, headers=headers, **kwargs)
+        response: httpx.Response = self.client.post(path, json=body, headers=headers, **kwargs)
+        return response
 
     def post_raw(self, content: bytes, content_type: str = "application/json") -> httpx.Response:
         headers = {**self.auth, "Content-Type": content_type}
-        return self.client.post(EVENT_PATH, content=content, headers=headers)
+        response: httpx.Response = self.client.post(EVENT_PATH, content=content, headers=headers)
+        return response
 
 
 @contextmanager

@@ -1,0 +1,142 @@
+"""/metrics, /healthz, the OpenAPI document, and `python -m workers.cli.serve_cmd`."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from edge_compat.app import create_app
+from tests.edge_support import INGEST, Conn, Edge, TestClient, event, running_edge
+
+
+@pytest.fixture
+def edge(db_url: str, db: Conn) -> Iterator[Edge]:
+    with running_edge(db_url, db, INGEST) as running:
+        yield running
+
+
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_metrics_count_requests_events_and_read_the_database(edge: Edge) -> None:
+    edge.post(event())
+    edge.post(event())
+    edge.post(event(event_id="bad", event_name="no way"))
+    edge.client.post("/api/v1/meta/event", json=event())  # 401
+    edge.client.get("/no/such/route")
+    edge.db.execute("SELECT shared.capi_set_breaker('1234567890', 'open', 190, 'token expired')")
+    edge.db.execute(
+        "INSERT INTO shared.capi_dead_letter (event_ref, product_id, event_id, meta_event_name,"
+        " reason) VALUES (1, 'snapmix', 'evt-0001', 'Purchase', 'expired')"
+    )
+    edge.db.execute(
+        "INSERT INTO shared.attribution_events (event_ref, product_id, event_id,"
+        " meta_event_name, status) VALUES (1, 'snapmix', 'evt-0001', 'Purchase', 'rejected')"
+    )
+
+    response = edge.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    labels = {"product": "snapmix", "endpoint": "meta_event"}
+    assert _sample(text, "gdp_ingest_events_total", **labels, outcome="accepted") == 1
+    assert _sample(text, "gdp_ingest_events_total", **labels, outcome="duplicate") == 1
+    assert _sample(text, "gdp_ingest_events_total", **labels, outcome="invalid") == 1
+    assert _sample(text, "gdp_http_requests_total", route="/api/v1/meta/event", status="200") == 2
+    assert _sample(text, "gdp_http_requests_total", route="/api/v1/meta/event", status="401") == 1
+    assert _sample(text, "gdp_http_requests_total", route="unmatched", status="404") == 1
+    assert _sample(text, "gdp_http_request_duration_seconds_count", route="/api/v1/meta/event")
+    assert _sample(text, "gdp_db_up") == 1
+    assert _sample(text, "gdp_capi_queue_length", queue="meta_capi") == 1
+    assert _sample(text, "gdp_capi_queue_oldest_message_age_seconds") is not None
+    assert _sample(text, "gdp_capi_breaker_open", pixel_id="1234567890") == 1
+    assert _sample(text, "gdp_capi_dead_letters", reason="expired") == 1
+    assert _sample(text, "gdp_capi_outcomes_24h", status="rejected") == 1
+    assert _sample(text, "gdp_capi_outcomes_24h", status="sent") == 0
+    for pii in ("jane", "roe", "example.com", "555"):
+        assert pii not in text.lower()
+    assert "/no/such/route" not in text
+
+
+def test_healthz(edge: Edge) -> None:
+    assert edge.client.get("/healthz").json() == {"status": "ok", "database": True}
+
+
+def test_healthz_and_requests_without_a_database_are_503() -> None:
+    app = create_app("postgresql://postgres@127.0.0.1:1/none", pool_timeout=0.3, pool_min_size=1)
+    with TestClient(app) as client:
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        response = client.post(
+            "/api/v1/meta/event", json=event(), headers={"Authorization": "Bearer gdp_sk_x_y"}
+        )
+        assert response.status_code == 503
+        assert "database unavailable" in response.json()["error"]["message"]
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200
+        assert _sample(metrics.text, "gdp_db_up") == 0
+
+
+def test_openapi_documents_both_contracts(edge: Edge) -> None:
+    spec = edge.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert {"/api/v1/meta/event", "/api/v1/meta/event/{event_id}",
+            "/functions/v1/track-conversion", "/metrics", "/healthz"} <= set(paths)  # fmt: skip
+    post = paths["/api/v1/meta/event"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/MetaEvent"} in schema["oneOf"]
+    assert {"200", "401", "403", "413", "415", "422"} <= set(post["responses"])
+    schemas = spec["components"]["schemas"]
+    assert {"MetaEvent", "MetaEventBatch", "UserData", "CustomData", "TrackConversionRequest",
+            "MetaEventResult", "ErrorResponse"} <= set(schemas)  # fmt: skip
+    assert schemas["UserData"]["properties"]["email"]["description"]
+    assert "event_id" in schemas["MetaEvent"]["required"]
+    assert edge.client.get("/docs").status_code == 200
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_command_runs_the_api(db_url: str, env: dict[str, str]) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli.serve_cmd", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert response.json() == {"status": "ok", "database": True}
+        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/meta/event", json={})
+        assert response.status_code == 401
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=15)
+    assert re.search(rb"Uvicorn running on http://127.0.0.1:\d+", stderr)

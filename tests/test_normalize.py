@@ -348,16 +348,17 @@ def test_programming_errors_raise() -> None:
         normalize_user_data({}, default_region="XX")
 
 
-def test_output_key_order_is_meta_order() -> None:
-    result = normalize_user_data(
-        {
-            "fbp": "fb.1.1596403881668.1116446470",
-            "country": "us",
-            "email": "a@example.com",
-            "zip": "94025",
-        }
-    )
-    assert list(result.user_data) == ["em", "zp", "country", "fbp"]
+def test_output_keys_follow_the_input_order_on_both_paths() -> None:
+    raw = {
+        "fbp": "fb.1.1596403881668.1116446470",
+        "country": "us",
+        "email": "a@example.com",
+        "zip": "94025",
+    }
+    assert list(normalize_user_data(raw).user_data) == ["fbp", "country", "em", "zp"]
+    merged = normalize_user_data({**raw, "em": "b@example.com"})  # merged by the general path
+    assert list(merged.user_data) == ["fbp", "country", "em", "zp"]
+    assert len(merged.user_data["em"]) == 2
 
 
 def test_normalized_values_are_not_in_the_repr() -> None:

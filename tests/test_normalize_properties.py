@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,8 @@ from workers.meta.normalize import (
     HASHED_KEYS,
     KEY_ALIASES,
     UNHASHED_KEYS,
+    cache_info,
+    configure_cache,
     normalize_audience_rows,
     normalize_user_data,
     sha256_hex,
@@ -128,3 +131,26 @@ def test_very_long_values_are_dropped() -> None:
     result = normalize_user_data({"client_user_agent": "x" * 100_000})
     assert result.user_data == {}
     assert "longer than" in result.dropped[0].reason
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(user_data, min_size=1, max_size=4))
+def test_memo_changes_nothing(people: list[dict[object, object]]) -> None:
+    try:
+        configure_cache(0)
+        plain = [normalize_user_data(raw) for raw in people * 2]  # type: ignore[arg-type]
+        assert cache_info() is None
+        configure_cache(1024)
+        memo = [normalize_user_data(raw) for raw in people * 2]  # type: ignore[arg-type]
+        info = cache_info()
+        assert info is not None
+    finally:
+        configure_cache(65536)
+    assert [(r.user_data, r.dropped, r.normalized) for r in memo] == [
+        (r.user_data, r.dropped, r.normalized) for r in plain
+    ]
+
+
+def test_configure_cache_rejects_negative_size() -> None:
+    with pytest.raises(ValueError):
+        configure_cache(-1)

@@ -17,7 +17,8 @@ Contract:
   lower-cased (never double-hashed). Pass-through keys (`client_ip_address`,
   `client_user_agent`, `fbc`, `fbp`, Meta ids) are validated and sent unhashed.
 * One value -> str, several -> list (PII keys and external_id only; other keys keep the first
-  valid value), deduplicated after normalization in input order.
+  valid value), deduplicated after normalization in input order. Keys come out in the order
+  they first appear in the input.
 * A bad value never raises and never fails the event: it is left out and reported in `dropped`
   with a reason that names the key, never the value (reasons are safe to log). `None` and blank
   strings are treated as absent and not reported.
@@ -119,7 +120,74 @@ def normalize_user_data(
     raw: Mapping[str, object], *, default_region: str = "US"
 ) -> NormalizedUserData:
     """Normalize and hash raw `user_data` (Meta's key names or the PRD's) as Meta requires."""
+    if type(raw) is dict and type(default_region) is str:
+        region = _REGIONS.get(default_region)
+        if region is not None:
+            result = _single_pass(raw, region)
+            if result is not None:
+                return result
     return _normalize(raw, default_region, None)
+
+
+def _single_pass(raw: dict[str, object], region: str) -> NormalizedUserData | None:
+    """The common case in one pass over the input: each Meta key given once (under one
+    spelling), country first because phones, states and zips depend on it. None when a key
+    comes twice (e.g. `email` and `em`): `_normalize` merges those."""
+    dropped: list[Dropped] = []
+    user_data: dict[str, UserDataValue] = {}
+    normalized: dict[str, UserDataValue] = {}
+    country: str | None = None
+    country_result: tuple[dict[str, UserDataValue], dict[str, UserDataValue], list[Dropped]]
+    country_result = ({}, {}, [])
+    if "country" in raw:
+        texts = values_of("country", raw["country"], country_result[2])
+        if texts:
+            _one_key("country", texts, None, region, *country_result, None)
+        first = country_result[1].get("country")
+        first = first[0] if isinstance(first, list) else first
+        country = first if first is not None and len(first) == 2 else None  # not if hashed
+    seen: set[str] = set()
+    lookup = _lookup
+    for raw_key, value in raw.items():
+        key = _KEY_MAP.get(raw_key)
+        if key is None:
+            key = _canonical_key(raw_key, dropped)
+            if key is None:
+                continue
+            if key == "country":
+                return None  # spelled differently: its context was not computed first
+        if key in seen:
+            return None
+        seen.add(key)
+        if key == "country":
+            user_data.update(country_result[0])
+            normalized.update(country_result[1])
+            dropped.extend(country_result[2])
+        elif (
+            type(value) is str
+            and value.isascii()
+            and (
+                len(value) < 64
+                or (len(value) <= MAX_VALUE_LENGTH and not is_sha256_hex(value.strip()))
+            )
+        ):
+            if not value or value.isspace():
+                continue
+            outcome = lookup(
+                key,
+                value,
+                country if key in _CONTEXT_COUNTRY else None,
+                region if key == "ph" else "",
+            )
+            if isinstance(outcome, str):
+                dropped.append(Dropped(key, outcome))
+            else:
+                normalized[key], user_data[key] = outcome
+        else:
+            texts = values_of(key, value, dropped)
+            if texts:
+                _one_key(key, texts, country, region, user_data, normalized, dropped, None)
+    return NormalizedUserData(user_data=user_data, dropped=tuple(dropped), normalized=normalized)
 
 
 def explain_user_data(
@@ -180,10 +248,7 @@ def _normalize(
             country = first if len(first) == 2 else None  # not when already hashed
             countries = (sent["country"], forms["country"])
     lookup = _lookup
-    for key in _KEY_ORDER:  # Meta's key order
-        group = grouped.get(key)
-        if group is None:
-            continue
+    for key, group in grouped.items():  # keys in the order they first appear in the input
         if key == "country":
             if countries is not None:
                 user_data["country"], normalized["country"] = countries

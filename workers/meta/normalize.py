@@ -140,9 +140,17 @@ def _single_pass(raw: dict[str, object], region: str) -> NormalizedUserData | No
     country_result: tuple[dict[str, UserDataValue], dict[str, UserDataValue], list[Dropped]]
     country_result = ({}, {}, [])
     if "country" in raw:
-        texts = values_of("country", raw["country"], country_result[2])
-        if texts:
-            _one_key("country", texts, None, region, *country_result, None)
+        value = raw["country"]
+        if type(value) is str and 0 < len(value) < 64 and not value.isspace():
+            outcome = _lookup("country", value, None, "")
+            if isinstance(outcome, str):
+                country_result[2].append(Dropped("country", outcome))
+            else:
+                country_result[1]["country"], country_result[0]["country"] = outcome
+        else:
+            texts = values_of("country", value, country_result[2])
+            if texts:
+                _one_key("country", texts, None, region, *country_result, None)
         first = country_result[1].get("country")
         first = first[0] if isinstance(first, list) else first
         country = first if first is not None and len(first) == 2 else None  # not if hashed
@@ -305,6 +313,11 @@ Outcome = tuple[str, str] | str  # (normalized form, value sent) or the reason i
 
 def _compute(key: str, text: str, country: str | None, region: str) -> Outcome:
     rule, hashed = _RULES[key]
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{key}: not valid Unicode text"
     try:
         form = rule(text, country, region)
     except Invalid as exc:

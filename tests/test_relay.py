@@ -217,18 +217,20 @@ def test_product_key_events_and_standard_events_pass_others_do_not(
             response = post(client, browser_event(event_name=name))
             assert response.status_code == 422, name
             assert response.json()["error"]["field"] == "event_name"
-        # The event list is rows: an admin adds one, the relay takes it.
+        # The event list is rows: an admin adds one, the relay takes it, under either name.
         db.execute(
             "INSERT INTO shared.product_event (product_id, event_name, meta_event_name)"
-            " VALUES ('snapmix', 'MixShared', 'MixShared')"
+            " VALUES ('snapmix', 'MixShared', 'ShareMix')"
         )
         assert post(client, browser_event(event_name="MixShared")).status_code == 200
+        assert post(client, browser_event(event_name="ShareMix")).status_code == 200
     assert [b["event_name"] for b in upstream.bodies] == [
         "SnapCreated",
         "Lead",
         "ViewContent",
         "PageView",
-        "MixShared",
+        "ShareMix",
+        "ShareMix",
     ]
 
 

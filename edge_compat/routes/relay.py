@@ -132,11 +132,14 @@ class Relay:
         async with self._lock:
             rows = await db.fetch("relay_config", {"product_id": product})
         row = rows[0]
+        mapped = {str(k): str(v) for k, v in (row["events"] or {}).items()}
+        # A Meta name is accepted as itself: a page whose snippet maps ProUpgrade -> Purchase
+        # sends Purchase, the name its Pixel fired.
         config = RelayConfig(
             relay_enabled=bool(row["relay_enabled"]),
             product_enabled=bool(row["product_enabled"]),
             known_product=bool(row["known_product"]),
-            events={str(k): str(v) for k, v in (row["events"] or {}).items()},
+            events={**{meta: meta for meta in mapped.values()}, **mapped},
         )
         if self.settings.config_ttl > 0:
             self._configs[product] = (config, now + self.settings.config_ttl)

@@ -1,0 +1,17 @@
+/**
+ * POST /api/tracking/meta-event: this product's Meta relay (GAP-005), an App Router route handler.
+ *
+ * Adds the visitor's IP, user agent, `_fbp`/`_fbc` and `source_product = PRODUCT_ID` to the
+ * page's event and forwards it to GDP (`WAITLISTLAB_API_URL`, `WAITLISTLAB_SERVICE_KEY`); answers
+ * `{"disabled": true}` until `META_CAPI_RELAY_ENABLED=true` and GDP has the relay switched on for
+ * this product. The rules live in lib/tracking/meta-relay.js.
+ */
+import { relayMetaEvent } from '../../../../lib/tracking/meta-relay.js';
+
+export const runtime = 'nodejs';
+export const dynamic = 'force-dynamic';
+
+/** @param {Request} request */
+export async function POST(request) {
+  return relayMetaEvent(request);
+}

@@ -1,0 +1,75 @@
+"""GDP's HTTP service with the browser relay, in a subprocess, for the relay and browser tests.
+
+`create_app_with_relay` is edge_compat's app with the relay router included (a no-op once
+create_app registers it itself); `running_gdp` serves it with uvicorn on a free port, with the
+environment given (DATABASE_URL, PRODUCT_ID, WAITLISTLAB_*, GDP_TRUSTED_PROXIES, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from tests.support.sandbox import free_port
+
+RELAY_PATH = "/api/tracking/meta-event"
+
+
+def create_app_with_relay() -> FastAPI:
+    from edge_compat.app import create_app
+    from edge_compat.routes import relay
+
+    app = create_app(flag_cache_seconds=0, key_cache_seconds=0, pool_min_size=1)
+    if not any(getattr(route, "path", None) == RELAY_PATH for route in app.routes):
+        app.include_router(relay.router)
+    return app
+
+
+@contextmanager
+def running_gdp(env: Mapping[str, str], *, port: int | None = None) -> Iterator[str]:
+    """Serve GDP (with the relay) until the block ends; yields its base URL."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = {**os.environ, **env}
+    # The relay forwards to this very service unless told otherwise.
+    environment.setdefault("WAITLISTLAB_API_URL", url)
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "uvicorn", "--factory",
+            "tests.support.gdp_app:create_app_with_relay",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            "--no-access-log",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                detail = process.stderr.read() if process.stderr else ""
+                raise RuntimeError(f"GDP did not start: {detail[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

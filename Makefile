@@ -44,10 +44,11 @@ $(VENV)/.installed: pyproject.toml
 
 # pgTAP and pg_prove come from Debian; installed only when missing.
 system-deps:
-	@if ! command -v pg_prove >/dev/null || [ ! -f /usr/share/postgresql/15/extension/pgtap.control ]; then \
+	@if ! command -v pg_prove >/dev/null || [ ! -f /usr/share/postgresql/15/extension/pgtap.control ] \
+		|| [ ! -x /usr/bin/chromium ]; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-			postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl >/dev/null; \
+			postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl chromium >/dev/null; \
 	fi
 
 postgres:

@@ -84,6 +84,10 @@ _NOT_SENT: dict[str, str] = {
     "person_id": "person_id is never sent to Meta; map it to external_id explicitly",
 }
 _KEY_MAP: dict[str, str] = {**{k: k for k in _KEY_ORDER}, **KEY_ALIASES}
+# raw key -> (Meta key, rule depends on the person's country, rule depends on the phone region)
+_KEY_INFO: dict[str, tuple[str, bool, bool]] = {
+    raw: (key, key in ("ph", "st", "zp"), key == "ph") for raw, key in _KEY_MAP.items()
+}
 _ORDER: dict[str, int] = {k: i for i, k in enumerate(_KEY_ORDER)}
 _RULES: dict[str, tuple[Rule, bool]] = {
     **{k: (rule, True) for k, rule in HASHED.items()},
@@ -155,15 +159,17 @@ def _single_pass(raw: dict[str, object], region: str) -> NormalizedUserData | No
         first = first[0] if isinstance(first, list) else first
         country = first if first is not None and len(first) == 2 else None  # not if hashed
     seen: set[str] = set()
-    lookup = _lookup
+    lookup, key_info, str_, dropped_ = _lookup, _KEY_INFO, str, Dropped
     for raw_key, value in raw.items():
-        key = _KEY_MAP.get(raw_key)
-        if key is None:
+        info = key_info.get(raw_key)
+        if info is None:
             key = _canonical_key(raw_key, dropped)
             if key is None:
                 continue
             if key == "country":
                 return None  # spelled differently: its context was not computed first
+            info = _KEY_INFO[key]
+        key, uses_country, is_phone = info
         if key in seen:
             return None
         seen.add(key)
@@ -171,24 +177,16 @@ def _single_pass(raw: dict[str, object], region: str) -> NormalizedUserData | No
             user_data.update(country_result[0])
             normalized.update(country_result[1])
             dropped.extend(country_result[2])
-        elif (
-            type(value) is str
-            and value.isascii()
-            and (
-                len(value) < 64
-                or (len(value) <= MAX_VALUE_LENGTH and not is_sha256_hex(value.strip()))
-            )
+        elif type(value) is str_ and (
+            len(value) < 64 or (len(value) <= MAX_VALUE_LENGTH and not is_sha256_hex(value.strip()))
         ):
             if not value or value.isspace():
                 continue
             outcome = lookup(
-                key,
-                value,
-                country if key in _CONTEXT_COUNTRY else None,
-                region if key == "ph" else "",
+                key, value, country if uses_country else None, region if is_phone else ""
             )
-            if isinstance(outcome, str):
-                dropped.append(Dropped(key, outcome))
+            if isinstance(outcome, str_):
+                dropped.append(dropped_(key, outcome))
             else:
                 normalized[key], user_data[key] = outcome
         else:

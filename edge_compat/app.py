@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from edge_compat import errors
+from edge_compat.batcher import IngestBatcher
 from edge_compat.db import Database, FlagCache, KeyCache
 from edge_compat.metrics import EdgeMetrics, MetricsMiddleware
 from edge_compat.models import MetaEvent, MetaEventBatch, TrackConversionRequest
@@ -47,6 +48,7 @@ def create_app(
     pool_min_size: int = 2,
     pool_max_size: int = 10,
     pool_timeout: float = 5.0,
+    ingest_in_flight: int = 4,
 ) -> FastAPI:
     """The ASGI app. Without database_url, DATABASE_URL (workers.settings) is used."""
     settings = get_settings()
@@ -56,11 +58,15 @@ def create_app(
         max_size=pool_max_size,
         timeout=pool_timeout,
     )
+    metrics = EdgeMetrics()
     state = EdgeState(
         db=db,
         flags=FlagCache(db, ttl=flag_cache_seconds),
         keys=KeyCache(db, ttl=key_cache_seconds),
-        metrics=EdgeMetrics(),
+        ingest=IngestBatcher(
+            db, max_in_flight=ingest_in_flight, on_call=metrics.call_events.observe
+        ),
+        metrics=metrics,
         default_region=check_region(settings.meta_default_phone_region),
     )
 
@@ -70,6 +76,7 @@ def create_app(
         try:
             yield
         finally:
+            await state.ingest.drain()
             await db.close()
 
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)

@@ -86,6 +86,12 @@ class EdgeMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.call_events = Histogram(
+            "gdp_ingest_call_events",
+            "Events per shared.ingest_events call (concurrent requests share calls).",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=self.registry,
+        )
         if not _multiprocess():
             ProcessCollector(registry=self.registry)
 

@@ -7,6 +7,7 @@ from typing import cast
 
 from starlette.requests import Request
 
+from edge_compat.batcher import IngestBatcher
 from edge_compat.db import Database, FlagCache, KeyCache
 from edge_compat.metrics import EdgeMetrics
 
@@ -16,6 +17,7 @@ class EdgeState:
     db: Database
     flags: FlagCache
     keys: KeyCache
+    ingest: IngestBatcher
     metrics: EdgeMetrics
     default_region: str
 

@@ -12,7 +12,6 @@ import logging
 import time
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
@@ -104,7 +103,7 @@ async def _single(state: EdgeState, product: str, body: Any, wait: float) -> Res
         log.info("event refused", extra={"product": product, "field": exc.field, "rule": exc.rule})
         raise
     accepted = meta_event_element(event, body, product, state.default_region)
-    rows = await _ingest(state.db, product, [accepted])
+    rows = await state.ingest.ingest(product, [accepted.element])
     outcome = rows[0]["outcome"] if rows else "unknown_person"
     state.metrics.count(product, ENDPOINT, (outcome,))
     if outcome == "unknown_person":
@@ -151,7 +150,7 @@ async def _batch(state: EdgeState, product: str, body: dict[str, Any], wait: flo
             continue
         accepted.append(meta_event_element(event, raw, product, state.default_region))
         positions.append(index)
-    rows = await _ingest(state.db, product, accepted) if accepted else []
+    rows = await state.ingest.ingest(product, [a.element for a in accepted]) if accepted else []
     for row in rows:
         index = positions[row["ordinal"] - 1]
         outcome = row["outcome"]
@@ -214,17 +213,6 @@ def _rejected(index: int, raw: Any, exc: FieldError) -> dict[str, Any]:
         "meta_response": None,
         "error": exc.detail(),
     }
-
-
-async def _ingest(db: Database, product: str, events: list[Accepted]) -> list[Row]:
-    return await db.fetch(
-        "ingest_events",
-        {
-            "product_id": product,
-            "events": orjson.dumps([a.element for a in events]).decode(),
-            "source": "server",
-        },
-    )
 
 
 async def _wait_for(

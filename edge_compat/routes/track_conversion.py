@@ -15,7 +15,6 @@ import re
 import uuid
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -104,10 +103,7 @@ async def track_conversion(request: Request) -> Response:
         properties=properties,
         forward=forward,
     )
-    rows = await state.db.fetch(
-        "ingest_events",
-        {"product_id": product, "events": orjson.dumps([element]).decode(), "source": "server"},
-    )
+    rows = await state.ingest.ingest(product, [element])
     outcome = rows[0]["outcome"] if rows else "unknown_person"
     state.metrics.count(product, ENDPOINT, (outcome,))
     if outcome == "unknown_person":

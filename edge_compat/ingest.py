@@ -130,10 +130,12 @@ def person_fields(
     person: dict[str, str] = {"email": email, "source_product": product}
     phone = _raw_single(raw, "phone", "ph")
     if phone is not None:
-        try:
-            digits = normalize_phone(phone, region)
-        except PhoneError:
-            digits = ""
+        digits = normalized.get("ph")  # what Meta gets: the same phonenumbers rules, done once
+        if not isinstance(digits, str) or ("phone" in raw and "ph" in raw):
+            try:
+                digits = normalize_phone(phone, region)
+            except PhoneError:
+                digits = ""
         if _E164.fullmatch("+" + digits):
             person["phone"] = "+" + digits
     for field, keys in (

@@ -218,7 +218,11 @@ async def relay_meta_event(request: Request, wait: WaitParam = 0) -> Response:
         state.metrics.count(product, ENDPOINT, ("forbidden" if exc.status == 403 else "invalid",))
         log.info("relay refused", extra={"product": product, "field": exc.field})
         raise
-    return await _forward(relay, product, event, wait)
+    response = await _forward(relay, product, event, wait)
+    status = response.status_code
+    outcome = "relayed" if status < 300 else "upstream_error" if status >= 500 else "refused"
+    state.metrics.count(product, ENDPOINT, (outcome,))
+    return response
 
 
 @router.get(

@@ -266,10 +266,12 @@ def test_token_expiry_opens_the_breaker_and_closes_it_when_fixed(
     state = db.execute("SELECT breaker, last_error_code FROM shared.capi_pixel_state").fetchone()
     assert state == {"breaker": "open", "last_error_code": 190}
     first_requests = len(sandbox.requests())
-    assert first_requests == 1  # one failed request, no storm
+    # No storm: at most one failed request per lane (lanes read concurrently and may both have
+    # sent before either learned the token was bad).
+    assert 1 <= first_requests <= slow_probe.lanes
     for _ in range(3):  # still expired: one probe per worker start, no storm
         run_once(db_url, sandbox.url, slow_probe)
-    assert len(sandbox.requests()) - first_requests <= 3
+    assert len(sandbox.requests()) - first_requests <= 3 * slow_probe.lanes
     assert sandbox.events(PIXEL) == []
     sandbox.faults(token_expired=False)
     drain(db, db_url, sandbox.url, config=slow_probe)

@@ -26,6 +26,11 @@ ACCOUNT = "act_1000000001"
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"
 
 
+# Fixed at import, like the test modules' NOW: a full suite runs for minutes, and an event dated
+# by the wall clock at test time would be "in the future" for a sandbox clock fixed at import.
+IMPORTED_AT = time.time()
+
+
 def sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -110,7 +115,7 @@ def website_event(**overrides: Any) -> dict[str, Any]:
     """A valid website Purchase event; keys set to None in `overrides` are removed."""
     event: dict[str, Any] = {
         "event_name": "Purchase",
-        "event_time": int(time.time()) - 60,
+        "event_time": int(IMPORTED_AT) - 60,
         "event_id": "order-1",
         "action_source": "website",
         "event_source_url": "https://snapmix.example/checkout",

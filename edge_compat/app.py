@@ -22,6 +22,7 @@ from edge_compat.batcher import IngestBatcher
 from edge_compat.db import Database, FlagCache, KeyCache
 from edge_compat.metrics import EdgeMetrics, MetricsMiddleware
 from edge_compat.models import MetaEvent, MetaEventBatch, TrackConversionRequest
+from edge_compat.people import PersonCache
 from edge_compat.routes import meta_event, ops, track_conversion
 from edge_compat.state import EdgeState
 from workers.meta.normalize import check_region
@@ -49,6 +50,7 @@ def create_app(
     pool_max_size: int = 10,
     pool_timeout: float = 5.0,
     ingest_in_flight: int = 4,
+    person_cache_seconds: float = 300.0,
 ) -> FastAPI:
     """The ASGI app. Without database_url, DATABASE_URL (workers.settings) is used."""
     settings = get_settings()
@@ -66,6 +68,7 @@ def create_app(
         ingest=IngestBatcher(
             db, max_in_flight=ingest_in_flight, on_call=metrics.call_events.observe
         ),
+        people=PersonCache(ttl=person_cache_seconds),
         metrics=metrics,
         default_region=check_region(settings.meta_default_phone_region),
     )

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from edge_compat.batcher import IngestBatcher
 from edge_compat.db import Database, FlagCache, KeyCache
 from edge_compat.metrics import EdgeMetrics
+from edge_compat.people import PersonCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class EdgeState:
     flags: FlagCache
     keys: KeyCache
     ingest: IngestBatcher
+    people: PersonCache
     metrics: EdgeMetrics
     default_region: str
 

@@ -119,3 +119,48 @@ def test_http_requests_in_parallel_are_each_answered(db_url: str, db: Conn, in_f
     statuses = [r.json()["status"] for r in responses]
     assert statuses.count("queued") == 25 and statuses.count("duplicate") == 25
     assert counts(db) == {"events": 25, "people": 1, "queued": 25}
+
+
+def test_person_cache_skips_identical_upserts_and_survives_erasure(db_url: str, db: Conn) -> None:
+    from edge_compat import people
+    from edge_compat.people import PersonCache
+
+    person = {"email": "fan@example.com", "source_product": "snapmix"}
+    sent: list[list[dict[str, Any]]] = []
+
+    async def run() -> list[list[Any]]:
+        database = Database(db_url, min_size=1, max_size=2)
+        await database.open()
+        batcher = IngestBatcher(database)
+        original = batcher.ingest
+
+        async def spy(product: str, elements: list[dict[str, Any]], source: str = "server") -> Any:
+            sent.append(elements)
+            return await original(product, elements, source)
+
+        batcher.ingest = spy  # type: ignore[method-assign]
+        cache = PersonCache()
+        out = []
+        try:
+            for event_id in ("f1", "f2"):
+                out.append(await people.ingest(batcher, cache, "snapmix",
+                                               [element(event_id, person=person)]))  # fmt: skip
+            await database.fetch("erase_person_by_email",
+                                 {"email": "fan@example.com", "requested_by": "test",
+                                  "reason": "test"})  # fmt: skip
+            out.append(await people.ingest(batcher, cache, "snapmix",
+                                           [element("f3", person=person)]))  # fmt: skip
+        finally:
+            await database.close()
+        return out
+
+    first, second, third = asyncio.run(run())
+    assert first[0]["outcome"] == second[0]["outcome"] == third[0]["outcome"] == "accepted"
+    assert "person" in sent[0][0]
+    assert "person" not in sent[1][0] and sent[1][0]["person_id"] == str(first[0]["person_id"])
+    # After the erasure the cached id names nobody: stored again with the person object.
+    assert "person" not in sent[2][0] and "person" in sent[3][0]
+    assert third[0]["person_id"] != first[0]["person_id"]
+    rows = db.execute("SELECT event_id, person_id FROM shared.event ORDER BY id").fetchall()
+    assert [r["event_id"] for r in rows] == ["f3"]  # erasure removed the person's events
+    assert rows[0]["person_id"] == third[0]["person_id"]

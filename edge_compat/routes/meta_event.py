@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from edge_compat import people
 from edge_compat.auth import authenticate
 from edge_compat.db import INGEST_FLAG, Database, Row
 from edge_compat.errors import ApiError, FieldError, json_response
@@ -103,7 +104,7 @@ async def _single(state: EdgeState, product: str, body: Any, wait: float) -> Res
         log.info("event refused", extra={"product": product, "field": exc.field, "rule": exc.rule})
         raise
     accepted = meta_event_element(event, body, product, state.default_region)
-    rows = await state.ingest.ingest(product, [accepted.element])
+    rows = await people.ingest(state.ingest, state.people, product, [accepted.element])
     outcome = rows[0]["outcome"] if rows else "unknown_person"
     state.metrics.count(product, ENDPOINT, (outcome,))
     if outcome == "unknown_person":
@@ -150,7 +151,8 @@ async def _batch(state: EdgeState, product: str, body: dict[str, Any], wait: flo
             continue
         accepted.append(meta_event_element(event, raw, product, state.default_region))
         positions.append(index)
-    rows = await state.ingest.ingest(product, [a.element for a in accepted]) if accepted else []
+    elements = [a.element for a in accepted]
+    rows = await people.ingest(state.ingest, state.people, product, elements) if accepted else []
     for row in rows:
         index = positions[row["ordinal"] - 1]
         outcome = row["outcome"]

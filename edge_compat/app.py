@@ -23,7 +23,7 @@ from edge_compat.db import Database, FlagCache, KeyCache
 from edge_compat.metrics import EdgeMetrics, MetricsMiddleware
 from edge_compat.models import MetaEvent, MetaEventBatch, TrackConversionRequest
 from edge_compat.people import PersonCache
-from edge_compat.routes import meta_event, ops, track_conversion
+from edge_compat.routes import meta_event, ops, relay, track_conversion
 from edge_compat.state import EdgeState
 from workers.meta.normalize import check_region
 from workers.settings import get_settings
@@ -87,6 +87,7 @@ def create_app(
     app.include_router(meta_event.router)
     app.include_router(track_conversion.router)
     app.include_router(ops.router)
+    app.include_router(relay.router)  # GAP-005: answers {"disabled": true} until configured
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     errors.install(app)
 

@@ -1,7 +1,7 @@
 """GDP's HTTP service with the browser relay, in a subprocess, for the relay and browser tests.
 
-`create_app_with_relay` is edge_compat's app with the relay router included (a no-op once
-create_app registers it itself); `running_gdp` serves it with uvicorn on a free port, with the
+`create_app_with_relay` is edge_compat's app (create_app includes the relay router) with
+caches off; `running_gdp` serves it with uvicorn on a free port, with the
 environment given (DATABASE_URL, PRODUCT_ID, WAITLISTLAB_*, GDP_TRUSTED_PROXIES, ...).
 """
 
@@ -23,13 +23,10 @@ RELAY_PATH = "/api/tracking/meta-event"
 
 
 def create_app_with_relay() -> FastAPI:
+    """edge_compat's app (create_app includes the relay router) with caches off for tests."""
     from edge_compat.app import create_app
-    from edge_compat.routes import relay
 
-    app = create_app(flag_cache_seconds=0, key_cache_seconds=0, pool_min_size=1)
-    if not any(getattr(route, "path", None) == RELAY_PATH for route in app.routes):
-        app.include_router(relay.router)
-    return app
+    return create_app(flag_cache_seconds=0, key_cache_seconds=0, pool_min_size=1)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ its acknowledgements and sample people never mix with real ones, and every run r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from psycopg import sql
 from workers.db import migrate
 from workers.db.connection import connect, redact_url
 from workers.db.queries import query
+from workers.demo.browser import show_browser_purchase
 from workers.demo.data import DEMO_BAD_INPUT, DEMO_LEADS
 from workers.demo.report import summarize
 from workers.demo.services import demo_services
+from workers.demo.shop import serve_demo_shop
 from workers.demo.traffic import PRODUCT_EVENTS, send_traffic
 from workers.errors import GdpError, from_db_error
 
@@ -28,7 +31,10 @@ DEMO_SETTINGS: list[tuple[str, object, str]] = [
     ("META_PIXEL_ID", "1234567890", "global"),
     ("META_PIXEL_ID", "2234567890", "softwarehub"),  # SoftwareHub reports to its own pixel
     ("META_TEST_EVENT_CODE", "TEST40512", "waitlistlab"),  # visible in its delivery records
+    ("META_CAPI_RELAY_PRODUCT_ENABLED", True, "snapmix"),  # the demo shop's relay
 ]
+SHOP_PRODUCT = "snapmix"
+DEMO_VISITOR_IP = "2a03:2880:f12f:83:face:b00c:0:25de"
 # GAP-003 -> 001 -> 006 -> 005 -> 002; insights (004) and audiences (007) come with their issues.
 CONVERSION_PATH_FLAGS = [
     "SHARED_PERSON_TABLE_ENABLED",
@@ -57,7 +63,7 @@ def recreate_database(url: str) -> None:
         )
 
 
-def run_demo(url: str, echo: Echo) -> None:
+def run_demo(url: str, echo: Echo, *, keep_serving: bool = False) -> None:
     echo(f"== 1. Schema on {redact_url(url)}")
     recreate_database(url)
     result = migrate.up(url)
@@ -120,8 +126,7 @@ def run_demo(url: str, echo: Echo) -> None:
         conn.commit()
 
     echo("\n== 6. The conversion path: sandbox, HTTP API and CAPI worker")
-    with demo_services(url) as services, connect(url) as conn:
-        echo(f"   Meta sandbox {services.sandbox_url}, API {services.api_url}/docs, worker: capi")
+    with connect(url) as conn:
         keys = {}
         for product in PRODUCT_EVENTS:
             row = conn.execute(
@@ -130,7 +135,8 @@ def run_demo(url: str, echo: Echo) -> None:
             ).fetchone()
             assert row is not None
             keys[product] = row["service_key"]
-        conn.commit()
+    with demo_services(url, SHOP_PRODUCT, keys[SHOP_PRODUCT]) as services, connect(url) as conn:
+        echo(f"   Meta sandbox {services.sandbox_url}, API {services.api_url}/docs, worker: capi")
         started = time.monotonic()
         traffic = send_traffic(conn, services.api_url, keys)
         conn.commit()
@@ -143,6 +149,26 @@ def run_demo(url: str, echo: Echo) -> None:
         echo(f"   drained in {time.monotonic() - started:.1f} s")
         echo("\n== 7. Summary")
         summarize(conn, services.sandbox_url, traffic, echo)
+
+        echo(f"\n== 8. The browser path (GAP-005): the demo shop, a {SHOP_PRODUCT} page")
+        # The shop appends the visitor to X-Forwarded-For; on localhost the visitor would be
+        # 127.0.0.1, which the relay rightly ignores, so the demo plays an IPv6 visitor.
+        with serve_demo_shop(
+            services.api_url,
+            sandbox_url=services.sandbox_url,
+            product_id=SHOP_PRODUCT,
+            visitor_ip=DEMO_VISITOR_IP,
+            echo=echo,
+        ) as shop:
+            show_browser_purchase(shop.url, services.sandbox_url, echo)
+            if keep_serving:
+                echo(
+                    "   the shop, API, worker and sandbox keep running: open the URL above, "
+                    "accept the banner, click Buy. Ctrl-C stops everything."
+                )
+                with contextlib.suppress(KeyboardInterrupt):
+                    while True:
+                        time.sleep(3600)
 
 
 def show_gate(

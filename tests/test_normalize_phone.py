@@ -112,7 +112,7 @@ def _near_example(code: int, digits: int, tail: int) -> int:
     return base + tail % 10**digits
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(country_codes, st.integers(0, 10**12), st.integers(0, 7), st.booleans(), st.integers(1, 3))
 def test_is_valid_equals_phonenumbers(
     code: int, tail: int, digits: int, zero: bool, zeros: int
@@ -153,7 +153,7 @@ def _parsed(parse: Callable[[], phonenumbers.PhoneNumber]) -> tuple[object, ...]
 regions = st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS))
 
 
-@settings(max_examples=4000, deadline=None)
+@settings(max_examples=2500, deadline=None)
 @given(
     st.one_of(
         st.text("0123456789", min_size=0, max_size=18),

@@ -343,3 +343,103 @@ def test_no_raw_pii_in_queue_delivery_records_or_logs(
     for secret in ("secret.person", "4155550199", "zebulon", "quixote"):
         assert secret not in haystack
     assert sandbox.events(PIXEL)[0]["event"]["user_data"]["fn"] == sha("zebulon")
+
+
+def test_limited_data_use_and_test_event_code_are_applied(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    enable_pipeline(db)
+    db.execute("SELECT shared.set_setting('META_LDU_US_STATES', '[\"CA\"]', 'test')")
+    db.execute(
+        "SELECT shared.set_setting('META_TEST_EVENT_CODE', '\"TEST123\"', 'test', 'snapmix')"
+    )
+    ca = add_person(db, "ca@example.com", country="US", state="California")
+    ny = add_person(db, "ny@example.com", country="US", state="NY")
+    insert_events(
+        db,
+        [
+            {
+                "product_id": "snapmix",
+                "event_id": "ldu-ca",
+                "event_name": "Signup",
+                "person_id": ca,
+            },
+            {
+                "product_id": "snapmix",
+                "event_id": "ldu-ny",
+                "event_name": "Signup",
+                "person_id": ny,
+            },
+            {
+                "product_id": "gapradar",
+                "event_id": "no-code",
+                "event_name": "Signup",
+                "person_id": ny,
+            },
+        ],
+    )
+    run_once(db_url, sandbox.url)
+    received = {e["event"]["event_id"]: e for e in sandbox.events(PIXEL)}
+    assert received["ldu-ca"]["event"]["data_processing_options"] == ["LDU"]
+    assert received["ldu-ca"]["event"]["data_processing_options_country"] == 1
+    assert received["ldu-ca"]["event"]["data_processing_options_state"] == 1000
+    assert "data_processing_options" not in received["ldu-ny"]["event"]
+    assert received["ldu-ca"]["test_event_code"] == "TEST123"
+    assert received["no-code"]["test_event_code"] is None
+    codes = db.execute(
+        "SELECT event_id, test_event_code FROM shared.attribution_events ORDER BY event_id"
+    ).fetchall()
+    assert codes == [
+        {"event_id": "ldu-ca", "test_event_code": "TEST123"},
+        {"event_id": "ldu-ny", "test_event_code": "TEST123"},
+        {"event_id": "no-code", "test_event_code": None},
+    ]
+
+
+def test_dlq_commands_list_and_replay(
+    db: Conn, db_url: str, env: dict[str, str], sandbox: SandboxControl
+) -> None:
+    import subprocess
+    import sys
+
+    enable_pipeline(db)
+    person = add_person(db, "dlq@example.com")
+    insert_events(
+        db,
+        [
+            {
+                "product_id": "steadyletters",
+                "event_id": "letter-1",
+                "event_name": "LetterSent",
+                "person_id": person,
+            }
+        ],
+    )  # no letter_cost
+    run_once(db_url, sandbox.url)
+
+    def gdp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "workers.cli.main", "dlq", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    listed = gdp("list")
+    assert listed.returncode == 0, listed.stderr
+    assert "letter-1" in listed.stdout and "invalid" in listed.stdout
+    assert "Purchase needs custom_data.value" in listed.stdout
+    refused = gdp("replay")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    db.execute(
+        "UPDATE shared.event SET properties = '{\"letter_cost\": 2.5}' WHERE event_id = 'letter-1'"
+    )
+    replayed = gdp("replay", "--all", "--by", "ops")
+    assert replayed.returncode == 0 and replayed.stdout.strip() == "1 dead letters re-queued"
+    run_once(db_url, sandbox.url)
+    sent = sandbox.events(PIXEL)
+    assert [e["event"]["event_id"] for e in sent] == ["letter-1"]
+    assert sent[0]["event"]["custom_data"]["value"] == 2.5
+    assert "no dead letters" in gdp("list").stdout

@@ -6,9 +6,10 @@ phone numbers in `_phone.py`, dates of birth in `_dob.py`, fbc/fbp in `fbc.py`, 
 `audience.py`.
 
     >>> out = normalize_user_data({"email": " John_Smith@gmail.com", "phone": "(650)555-1212"})
-    >>> out.user_data["em"], out.user_data["ph"]
-    ('62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f',
-     'e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176')
+    >>> out.user_data["em"]
+    '62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f'
+    >>> out.user_data["ph"]
+    'e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176'
 
 Contract:
 
@@ -26,6 +27,8 @@ Contract:
   `default_region` (ValueError).
 * `normalized` holds the pre-hash values for `gdp meta normalize --explain` only: it is raw-ish
   PII, kept out of the dataclass repr, and must never be logged or stored.
+* Per-value results are memoized in a bounded in-process LRU (see "memo" below; PII in memory
+  only; `GDP_META_NORMALIZE_CACHE=0` or `configure_cache(0)` turns it off).
 """
 
 from __future__ import annotations

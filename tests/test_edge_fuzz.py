@@ -179,6 +179,9 @@ people_data = st.fixed_dictionaries(
 )
 
 
+# psycopg_pool's background tasks draw jitter from the global `random` while hypothesis is
+# generating; hypothesis then blames the strategy. The strategy itself uses no `random`.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @given(user=people_data, batch=st.booleans())
 @settings(FUZZ, max_examples=150)
 def test_fuzz_user_data_reaches_the_database(edge: Edge, user: Any, batch: bool) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from edge_compat.app import create_app
 from tests.edge_support import INGEST, Conn, Edge, TestClient, event, running_edge
+from workers.processes import free_port
 
 
 @pytest.fixture
@@ -109,14 +109,8 @@ def test_openapi_documents_both_contracts(edge: Edge) -> None:
     assert edge.client.get("/docs").status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_command_runs_the_api(db_url: str, env: dict[str, str]) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "workers.cli.serve_cmd", "--port", str(port)],
         env=env,

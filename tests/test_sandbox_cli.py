@@ -12,13 +12,7 @@ import httpx
 import pytest
 
 from tests.test_sandbox_support import PIXEL, TOKEN, graph_error, website_event
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from workers.processes import free_port
 
 
 @pytest.fixture

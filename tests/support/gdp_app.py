@@ -8,16 +8,12 @@ environment given (DATABASE_URL, PRODUCT_ID, WAITLISTLAB_*, GDP_TRUSTED_PROXIES,
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-import httpx
 from fastapi import FastAPI
 
-from tests.support.sandbox import free_port
+from workers.processes import free_port, running
 
 RELAY_PATH = "/api/tracking/meta-event"
 
@@ -37,36 +33,12 @@ def running_gdp(env: Mapping[str, str], *, port: int | None = None) -> Iterator[
     environment = {**os.environ, **env}
     # The relay forwards to this very service unless told otherwise.
     environment.setdefault("WAITLISTLAB_API_URL", url)
-    process = subprocess.Popen(
+    with running(
         [
-            sys.executable, "-m", "uvicorn", "--factory",
-            "tests.support.gdp_app:create_app_with_relay",
+            "uvicorn", "--factory", "tests.support.gdp_app:create_app_with_relay",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
             "--no-access-log",
         ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                detail = process.stderr.read() if process.stderr else ""
-                raise RuntimeError(f"GDP did not start: {detail[-2000:]}")
-            time.sleep(0.1)
+        env=environment, health_url=f"{url}/healthz", name="GDP",
+    ):  # fmt: skip
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -2,65 +2,31 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
+from workers.processes import free_port, running
+
 TOKEN = "sandbox-token"
 APP_SECRET = "sandbox-app-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
 def running_sandbox(*args: str) -> Iterator[SandboxControl]:
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workers.cli.sandbox_cmd",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *args,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/_sandbox/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"sandbox did not start: {process.stderr.read() if process.stderr else ''}"
-                )
-            time.sleep(0.1)
+    with running(
+        ["workers.cli.sandbox_cmd", "--port", str(port), "--log-level", "warning", *args],
+        env=os.environ,
+        health_url=f"{url}/_sandbox/health",
+        name="the Meta sandbox",
+        timeout_s=20,
+    ):
         yield SandboxControl(url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 class SandboxControl:

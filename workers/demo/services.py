@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-import httpx
-
-from workers.errors import GdpError
+from workers.processes import free_port, running
 
 SANDBOX_TOKEN = "sandbox-token"
 
@@ -23,39 +17,6 @@ class Services:
     sandbox_url: str
     api_url: str
     env: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _process(
-    args: list[str], env: dict[str, str], health_url: str | None, name: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while health_url:
-            try:
-                if httpx.get(health_url, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise GdpError(f"the demo's {name} did not start ({' '.join(args)})")
-            time.sleep(0.1)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @contextmanager
@@ -76,28 +37,31 @@ def demo_services(database_url: str, relay_product: str, relay_key: str) -> Iter
         "GDP_TRUSTED_PROXIES": "127.0.0.1",
     }
     with ExitStack() as stack:
+        # Their stderr is not read while they run: a chatty process must not fill a pipe.
         stack.enter_context(
-            _process(
+            running(
                 ["workers.cli.sandbox_cmd", "--port", str(sandbox_port), "--log-level", "warning"],
-                env,
-                f"{sandbox_url}/_sandbox/health",
-                "Meta sandbox",
+                env=env,
+                health_url=f"{sandbox_url}/_sandbox/health",
+                name="the Meta sandbox",
+                capture_stderr=False,
             )
         )
         stack.enter_context(
-            _process(
+            running(
                 ["workers.cli.serve_cmd", "--port", str(api_port)],
-                env,
-                f"{api_url}/healthz",
-                "HTTP API",
+                env=env,
+                health_url=f"{api_url}/healthz",
+                name="the HTTP API",
+                capture_stderr=False,
             )
         )
         stack.enter_context(
-            _process(
+            running(
                 ["workers.cli.worker_cmd", "capi", "--retry-base", "2", "--probe-interval", "5"],
-                env,
-                None,
-                "CAPI worker",
+                env=env,
+                name="the CAPI worker",
+                capture_stderr=False,
             )
         )
         yield Services(sandbox_url, api_url, env)

@@ -21,7 +21,6 @@ key of that product) and GDP_TRUSTED_PROXIES=127.0.0.1 in its environment, and t
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +38,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from workers.processes import free_port
 
 CLIENTS_DIR = Path(__file__).resolve().parents[2] / "clients"
 RELAY_PATH = "/api/tracking/meta-event"
@@ -186,12 +187,6 @@ def create_shop_app(config: ShopConfig, log: ShopLog | None = None) -> ASGIApp:
     return _RequestLog(app, shop_log)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 class DemoShop:
     """A running shop server (a background thread); `stop()` or use it as a context manager."""
 
@@ -257,7 +252,7 @@ def serve_demo_shop(
         sandbox_url=sandbox_url,
         visitor_ip=visitor_ip,
     )
-    shop = DemoShop(config, host, port or _free_port(host)).start()
+    shop = DemoShop(config, host, port or free_port(host)).start()
     if echo is not None:
         echo(f"   demo shop: {shop.url}  (accept the banner, click Buy, watch the sandbox)")
     return shop

@@ -3309,10 +3309,14 @@ BEGIN
                         (e.v ->> 'person_id')::uuid) AS pid
         FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(v, ord)
     ), checked AS (
-        SELECT s.*, (s.pid IS NULL OR EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = s.pid))
-                    AS known,
+        -- Probed per row through the primary key (LATERAL … LIMIT 1 is never flattened into a
+        -- join): a join or hashed subplan would read all of shared.person on every call, and
+        -- the planner picks one whenever the table's statistics are older than its growth.
+        SELECT s.*, (s.pid IS NULL OR found.pid IS NOT NULL) AS known,
                min(s.ord) OVER (PARTITION BY s.eid) AS first_ord
         FROM src AS s
+        LEFT JOIN LATERAL (SELECT p.id AS pid FROM shared.person AS p
+                           WHERE s.pid IS NOT NULL AND p.id = s.pid LIMIT 1) AS found ON true
     ), inserted AS (
         INSERT INTO shared.event (
             product_id, event_id, event_name, meta_event_name, person_id, occurred_at, source,
@@ -3337,8 +3341,12 @@ BEGIN
     FROM checked AS c
     LEFT JOIN inserted AS ins ON ins.event_id = c.eid
     -- The snapshot predates this statement's insert: this finds only events stored before.
-    LEFT JOIN shared.event AS ev
-           ON c.known AND ins.id IS NULL AND ev.product_id = p_product_id AND ev.event_id = c.eid
+    -- Per row through the unique index, for resends only (a plain join hashed every event of
+    -- the product on each call: cost grew with the table).
+    LEFT JOIN LATERAL (SELECT ev.id, ev.person_id FROM shared.event AS ev
+                       WHERE c.known AND ins.id IS NULL
+                         AND ev.product_id = p_product_id AND ev.event_id = c.eid
+                       LIMIT 1) AS ev ON true
     ORDER BY c.ord;
 END
 $$;

@@ -40,3 +40,11 @@ SELECT count(*) AS n FROM pgmq.q_meta_capi;
 
 -- name: received_at_by_event
 SELECT event_id, extract(epoch FROM received_at) AS received FROM shared.event;
+
+-- name: stored_and_queued
+-- One snapshot for both counts (separate statements would see commits land in between).
+SELECT (SELECT count(*) FROM shared.event) AS stored,
+       (SELECT count(*) FROM pgmq.q_meta_capi) AS queued;
+
+-- name: create_service_key
+SELECT service_key FROM shared.create_service_key('snapmix', 'bench');

@@ -29,6 +29,13 @@ from tests.edge_support import (
     running_edge,
 )
 
+# The app runs in-process: psycopg_pool's background tasks draw jitter from the global `random`
+# while hypothesis is generating, and hypothesis then blames whichever strategy is drawing. No
+# strategy here uses `random`.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+)
+
 FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -179,9 +186,6 @@ people_data = st.fixed_dictionaries(
 )
 
 
-# psycopg_pool's background tasks draw jitter from the global `random` while hypothesis is
-# generating; hypothesis then blames the strategy. The strategy itself uses no `random`.
-@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @given(user=people_data, batch=st.booleans())
 @settings(FUZZ, max_examples=150)
 def test_fuzz_user_data_reaches_the_database(edge: Edge, user: Any, batch: bool) -> None:

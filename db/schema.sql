@@ -2395,6 +2395,15 @@ BEGIN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
     END IF;
+    SELECT n.event_id, shared._meta_user_data_problem(n.meta_user_data) AS problem INTO v_bad
+    FROM new_events AS n
+    WHERE n.meta_user_data <> '{}'::jsonb
+      AND shared._meta_user_data_problem(n.meta_user_data) IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'meta_user_data',
+            format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -2416,6 +2425,12 @@ BEGIN
     IF NEW.person_id IS DISTINCT FROM OLD.person_id AND NEW.person_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = NEW.person_id) THEN
         PERFORM shared._raise('GD400', 'person_id', format('no person %s', NEW.person_id));
+    END IF;
+    IF NEW.meta_user_data IS DISTINCT FROM OLD.meta_user_data
+       AND shared._meta_user_data_problem(NEW.meta_user_data) IS NOT NULL THEN
+        PERFORM shared._raise('GD400', 'meta_user_data',
+            format('%s (event %s)', shared._meta_user_data_problem(NEW.meta_user_data),
+                   NEW.event_id));
     END IF;
     RETURN NEW;
 END
@@ -2555,6 +2570,45 @@ $$;
 CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT ltrim(p_e164, '+') $$;
+
+
+--
+-- Name: _meta_user_data_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._meta_user_data_problem(p_user_data jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN f.key IN ('em', 'ph', 'fn', 'ln', 'ge', 'db', 'ct', 'st', 'zp', 'country',
+                       'external_id')
+            THEN format('%s must be a SHA-256 hex digest (or a list of them): raw values go in '
+                        'user_data of POST /api/v1/meta/event, which hashes them', f.key)
+        WHEN f.key IN ('subscription_id', 'fb_login_id', 'lead_id', 'anon_id', 'madid', 'page_id',
+                       'page_scoped_user_id', 'ctwa_clid', 'ig_account_id', 'ig_sid')
+            THEN format('%s must be a string', f.key)
+        WHEN f.key IN ('client_ip_address', 'client_user_agent', 'fbc', 'fbp')
+            THEN format('%s has its own column on shared.event', f.key)
+        ELSE format('%s is not a Meta user_data key', left(f.key, 40))
+    END
+    FROM jsonb_each(CASE WHEN jsonb_typeof(p_user_data) = 'object' THEN p_user_data
+                         ELSE '{}'::jsonb END) AS f
+    WHERE NOT (
+        (f.key IN ('em', 'ph', 'fn', 'ln', 'ge', 'db', 'ct', 'st', 'zp', 'country', 'external_id')
+         AND CASE jsonb_typeof(f.value)
+                 WHEN 'string' THEN f.value #>> '{}' ~ '^[0-9a-fA-F]{64}$'
+                 WHEN 'array' THEN jsonb_array_length(f.value) > 0 AND NOT EXISTS (
+                     SELECT 1 FROM jsonb_array_elements(f.value) AS v(item)
+                     WHERE jsonb_typeof(v.item) <> 'string'
+                        OR v.item #>> '{}' !~ '^[0-9a-fA-F]{64}$')
+                 ELSE false END)
+        OR (f.key IN ('subscription_id', 'fb_login_id', 'lead_id', 'anon_id', 'madid', 'page_id',
+                      'page_scoped_user_id', 'ctwa_clid', 'ig_account_id', 'ig_sid')
+            AND jsonb_typeof(f.value) = 'string')
+    )
+    ORDER BY f.key
+    LIMIT 1
+$_$;
 
 
 --
@@ -4778,7 +4832,7 @@ CREATE TRIGGER event_check_references AFTER INSERT ON shared.event REFERENCING N
 -- Name: event event_check_references_on_update; Type: TRIGGER; Schema: shared; Owner: -
 --
 
-CREATE TRIGGER event_check_references_on_update BEFORE UPDATE OF product_id, person_id ON shared.event FOR EACH ROW EXECUTE FUNCTION shared._event_check_references_on_update();
+CREATE TRIGGER event_check_references_on_update BEFORE UPDATE OF product_id, person_id, meta_user_data ON shared.event FOR EACH ROW EXECUTE FUNCTION shared._event_check_references_on_update();
 
 
 --

@@ -112,9 +112,12 @@ async def post_events(request: Request, version: str, pixel_id: str) -> JSONResp
     test_event_code = str_param(params, "test_event_code") or None
     partner_agent = str_param(params, "partner_agent") or None
     now = sandbox.now()
+    refused = frozenset(sandbox.faults.reject_event_ids)
     for index, event in enumerate(events):
         try:
             validate_event(event, now)
+            if refused and isinstance(event, dict) and event.get("event_id") in refused:
+                raise EventRejected("event_id: refused by the sandbox's reject_event_ids fault")
         except EventRejected as rejected:
             with sandbox.lock:
                 stats.rejected_requests += 1

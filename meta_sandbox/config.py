@@ -27,6 +27,9 @@ class FaultSettings:
     token_expired: bool = False  # every token answers 190/463 while set
     latency_ms: int = 0  # added to every Graph call
     seed: int | None = None  # seeds the fault dice; None = the sandbox seed
+    # Events Meta rejects for a reason a sender cannot check beforehand (an unknown parameter
+    # value, say): a CAPI request carrying one is refused whole, code 100, naming its index.
+    reject_event_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_5xx <= 1.0:

@@ -3,7 +3,9 @@
 The settings are applied by `graph.begin` on every Graph call, in this order: added latency, a
 share of 5xx answers (HTTP 500 code 1 or HTTP 503 code 2, both transient), token expiry (190/463
 for every valid token), then a share of throttling answers (HTTP 400 with code 4, 17, 613 or
-80004, Meta's messages). A `seed` makes the dice repeatable: the same settings and the same
+80004, Meta's messages). `reject_event_ids` makes CAPI refuse any request carrying one of those
+event ids (code 100, naming the event's index), as Meta refuses an event for a reason the sender
+could not check beforehand. A `seed` makes the dice repeatable: the same settings and the same
 sequence of calls give the same faults.
 """
 
@@ -32,11 +34,13 @@ class FaultUpdate(BaseModel):
     token_expired: bool | None = None
     latency_ms: int | None = Field(default=None, ge=0, le=120_000)
     seed: int | None = None
+    reject_event_ids: list[str] | None = Field(default=None, max_length=10_000)
 
 
 def faults_json(faults: FaultSettings) -> dict[str, Any]:
     out = dataclasses.asdict(faults)
     out["throttle_codes"] = list(faults.throttle_codes)
+    out["reject_event_ids"] = list(faults.reject_event_ids)
     return out
 
 
@@ -57,6 +61,8 @@ async def set_faults(request: Request, update: FaultUpdate) -> JSONResponse:
                 status_code=422,
             )
         changes["throttle_codes"] = tuple(codes)
+    if changes.get("reject_event_ids") is not None:
+        changes["reject_event_ids"] = tuple(changes["reject_event_ids"])
     with sandbox.lock:
         faults = dataclasses.replace(sandbox.faults, **changes)
         sandbox.set_faults(faults)

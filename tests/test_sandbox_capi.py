@@ -413,3 +413,13 @@ def test_valid_variants_are_accepted(sb: SandboxClient, mutation: Mutation) -> N
     response = sb.send_events([event])
     assert response.status_code == 200, response.text
     assert len(stored(sb)) == 1
+
+
+def test_reject_event_ids_fault_refuses_requests_carrying_them(sb: SandboxClient) -> None:
+    assert sb.post("/_sandbox/faults", json={"reject_event_ids": ["doomed"]}).status_code == 200
+    error = graph_error(sb.send_events([website_event(), website_event(event_id="doomed")]))
+    assert error["code"] == 100 and "data[1]" in error["message"]
+    assert stored(sb) == []
+    assert sb.send_events([website_event()]).status_code == 200  # others still go through
+    sb.post("/_sandbox/faults", json={"reject_event_ids": []})
+    assert sb.send_events([website_event(event_id="doomed")]).status_code == 200

@@ -203,6 +203,7 @@ def test_faults_control_api(sb: SandboxClient) -> None:
         "token_expired": False,
         "latency_ms": 0,
         "seed": None,
+        "reject_event_ids": [],
     }
     assert sb.post("/_sandbox/faults", json={"fail_5xx": 1.5}).status_code == 422
     assert sb.post("/_sandbox/faults", json={"throttle_codes": [5]}).status_code == 422

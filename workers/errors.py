@@ -118,6 +118,7 @@ _THROTTLE_CODES = frozenset(
     {4, 17, 32, 613, 80000, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014}
 )
 _AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
+_UNKNOWN_OBJECT_SUBCODE = 33  # "Object with ID ... does not exist, cannot be loaded due to ..."
 
 
 class MetaApiError(GdpError):
@@ -138,7 +139,7 @@ class MetaApiError(GdpError):
 
     @property
     def kind(self) -> GraphErrorKind:
-        return classify_graph_error(self.code, self.http_status_code)
+        return classify_graph_error(self.code, self.http_status_code, self.subcode)
 
     @property
     def retryable(self) -> bool:
@@ -149,10 +150,17 @@ class MetaApiError(GdpError):
                 f"http={self.http_status_code}, message={self.message!r})")
 
 
-def classify_graph_error(code: int | None, http_status: int | None) -> GraphErrorKind:
+def classify_graph_error(
+    code: int | None, http_status: int | None, subcode: int | None = None
+) -> GraphErrorKind:
     if code in _THROTTLE_CODES:
         return "throttled"
     if code in _AUTH_CODES:
+        return "auth"
+    if code == 100 and subcode == _UNKNOWN_OBJECT_SUBCODE:
+        # The pixel (or audience) does not exist for this token, or the token may not use it:
+        # configuration, not a bad event. Handled like an auth failure (sending stops, events
+        # are held until it is fixed); splitting the batch would dead-letter every event.
         return "auth"
     if code in _TRANSIENT_CODES:
         return "transient"

@@ -158,6 +158,13 @@ def build_event(
             f"(keys: {', '.join(sorted(keys)) or 'none'})",
         )
 
+    if action_source == "website" and not (
+        row.get("event_source_url") and user_data.get("client_user_agent")
+    ):  # Meta refuses the whole request for one such event: left out here instead
+        return skip(
+            "invalid", "action_source website needs event_source_url and client_user_agent"
+        )
+
     custom_data = _custom_data(row)
     if meta_event_name == "Purchase" and (
         "value" not in custom_data or "currency" not in custom_data
@@ -212,9 +219,14 @@ def _user_data(
     browser = {k: v for k, v in browser.items() if v not in (None, "")}
     if browser:
         merged.update(normalize_user_data(browser, default_region=config.default_region).user_data)
-    # Keys the caller sent already hashed (or ids such as lead_id) were stored on the event.
-    for key, value in (row.get("meta_user_data") or {}).items():
-        merged[key] = _merge_values(merged.get(key), value)
+    # Keys the caller sent already hashed (or ids such as lead_id) were stored on the event. They
+    # go through the shared module too: a row written by SQL rather than the endpoint could hold
+    # a raw value, which must reach Meta hashed (or not at all), never as written.
+    stored = row.get("meta_user_data")
+    if stored:
+        ready = normalize_user_data(stored, default_region=config.default_region).user_data
+        for key, value in ready.items():
+            merged[key] = _merge_values(merged.get(key), value)
     return merged
 
 

@@ -1,0 +1,106 @@
+"""What an event row may carry to Meta: Meta-ready keys only, checked when written and again
+when sent; events Meta would refuse for a missing website field are left out before sending."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events, run_once, statuses
+from tests.support.sandbox import SandboxControl
+from workers.errors import InvalidInput, from_db_error
+
+Conn = psycopg.Connection[dict[str, Any]]
+UA = "Mozilla/5.0 (X11; Linux x86_64)"
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def refused(db: Conn, rows: list[dict[str, Any]]) -> InvalidInput:
+    with pytest.raises(psycopg.Error) as info:
+        insert_events(db, rows)
+    error = from_db_error(info.value)
+    assert isinstance(error, InvalidInput)
+    return error
+
+
+@pytest.mark.parametrize(
+    ("user_data", "rule"),
+    [
+        ({"em": "ann@example.com"}, "em must be a SHA-256 hex digest"),
+        ({"ph": ["a" * 64, "+14155550123"]}, "ph must be a SHA-256 hex digest"),
+        ({"fn": 12}, "fn must be a SHA-256 hex digest"),
+        ({"lead_id": 123}, "lead_id must be a string"),
+        ({"client_ip_address": "203.0.113.7"}, "client_ip_address has its own column"),
+        ({"email": sha("ann@example.com")}, "email is not a Meta user_data key"),
+    ],
+)
+def test_raw_or_unknown_values_are_refused_in_sql(
+    db: Conn, user_data: dict[str, Any], rule: str
+) -> None:
+    row = {"product_id": "snapmix", "event_id": "raw-1", "event_name": "Lead",
+           "meta_user_data": user_data}  # fmt: skip
+    error = refused(db, [row, {**row, "event_id": "ok-1", "meta_user_data": {}}])
+    assert error.field == "meta_user_data"
+    assert rule in str(error) and "raw-1" in str(error)
+    assert "ann@example.com" not in str(error)  # the message names the key, never the value
+    assert db.execute("SELECT count(*) AS n FROM shared.event").fetchone() == {"n": 0}
+
+
+def test_an_update_cannot_put_raw_pii_on_a_stored_event(db: Conn) -> None:
+    insert_events(db, [{"product_id": "snapmix", "event_id": "u-1", "event_name": "Lead",
+                        "meta_user_data": {"em": sha("ann@example.com")}}])  # fmt: skip
+    with pytest.raises(psycopg.Error) as info:
+        db.execute(
+            "UPDATE shared.event SET meta_user_data = '{\"em\": \"ann@example.com\"}' "
+            "WHERE event_id = 'u-1'"
+        )
+    assert "em must be a SHA-256 hex digest" in str(from_db_error(info.value))
+
+
+def test_stored_hashes_and_ids_are_normalized_again_before_sending(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    enable_pipeline(db)
+    person = add_person(db, "zoe@example.com")
+    upper = sha("other@example.com").upper()
+    insert_events(db, [{
+        "product_id": "snapmix", "event_id": "n-1", "event_name": "Lead",
+        "meta_event_name": "Lead", "person_id": person,
+        "meta_user_data": {"em": upper, "lead_id": " 1234567890 "},
+    }])  # fmt: skip
+    run_once(db_url, sandbox.url)
+    [event] = sandbox.events(PIXEL)
+    user_data = event["event"]["user_data"]
+    # The person's own email and the stored one, both as lowercase digests.
+    assert sorted(user_data["em"]) == sorted([sha("zoe@example.com"), upper.lower()])
+    assert user_data["lead_id"] == "1234567890"
+    assert statuses(db) == {"sent": 1}
+
+
+def test_website_events_without_url_or_user_agent_are_left_out_not_sent(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    enable_pipeline(db)
+    person = add_person(db, "web@example.com")
+    db.execute("SELECT shared.set_setting('META_PIXEL_ID', %s, 'test')", (f'"{PIXEL}"',))
+    base = {"product_id": "snapmix", "event_name": "Lead", "meta_event_name": "Lead",
+            "person_id": person}  # fmt: skip
+    insert_events(db, [
+        {**base, "event_id": "w-ok", "event_source_url": "https://snapmix.example.com/",
+         "client_user_agent": UA},
+        {**base, "event_id": "w-no-ua", "event_source_url": "https://snapmix.example.com/"},
+    ])  # fmt: skip
+    db.execute("UPDATE shared.event SET action_source = 'website'")
+    run_once(db_url, sandbox.url)
+    assert [e["event"]["event_id"] for e in sandbox.events(PIXEL)] == ["w-ok"]
+    assert sandbox.summary()[PIXEL]["requests"] == 1  # no refused request, no bisection
+    dead = db.execute("SELECT event_id, reason, error_message FROM shared.capi_dead_letter"
+                      ).fetchall()  # fmt: skip
+    assert [d["event_id"] for d in dead] == ["w-no-ua"]
+    assert "event_source_url and client_user_agent" in dead[0]["error_message"]

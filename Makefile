@@ -50,6 +50,10 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 			postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl chromium >/dev/null; \
 	fi
+	@# Node.js runs the browser snippet's and the Next.js drop-in's own tests (Debian's is new
+	@# enough: node:test needs 18+).
+	@command -v node >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs >/dev/null; }
 
 postgres:
 	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then \

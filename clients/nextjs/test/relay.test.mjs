@@ -25,6 +25,7 @@ const ENV = {
   META_CAPI_RELAY_ENABLED: 'true',
   WAITLISTLAB_API_URL: 'http://gdp.test/',
   WAITLISTLAB_SERVICE_KEY: 'gdp_sk_snapmix_test',
+  GDP_TRUST_FORWARDED_FOR: 'true', // as behind Vercel or a load balancer
 };
 
 function fbcNow(clid = 'IwAR_Node-Click') {
@@ -126,6 +127,20 @@ describe('the relay with a stand-in GDP', () => {
     // The configuration is read once and kept.
     await relayMetaEvent(request(browserEvent()), { env: ENV, fetch: gdp });
     assert.equal(gdp.calls.filter((c) => c.url.endsWith('/relay-config')).length, 1);
+  });
+
+  test('ignores X-Forwarded-For unless told a proxy sets it', async () => {
+    const gdp = fakeGdp();
+    const { GDP_TRUST_FORWARDED_FOR, ...untrusting } = ENV;
+    assert.equal(GDP_TRUST_FORWARDED_FOR, 'true');
+    for (const env of [untrusting, { ...ENV, GDP_TRUST_FORWARDED_FOR: 'false' }]) {
+      const response = await relayMetaEvent(
+        request(browserEvent(), { headers: { 'X-Forwarded-For': '8.8.8.8' } }),
+        { env, fetch: gdp },
+      );
+      assert.equal(response.status, 200);
+      assert.equal(gdp.forwarded().at(-1).user_data.client_ip_address, undefined);
+    }
   });
 
   test('no fbc cookie: the page URL\'s fbclid is a click (subdomain index 1)', async () => {
@@ -279,6 +294,7 @@ const realEnv = () => ({
   META_CAPI_RELAY_ENABLED: 'true',
   WAITLISTLAB_API_URL: GDP_URL,
   WAITLISTLAB_SERVICE_KEY: process.env.GDP_TEST_KEY,
+  GDP_TRUST_FORWARDED_FOR: 'true',
 });
 const skip = GDP_URL ? false : 'GDP_TEST_URL is not set (tests/test_relay_node.py sets it)';
 

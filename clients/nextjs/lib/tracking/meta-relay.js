@@ -15,8 +15,10 @@
  * personal data, no other product, no server-owned fields.
  *
  * Environment: PRODUCT_ID, META_CAPI_RELAY_ENABLED, WAITLISTLAB_API_URL, WAITLISTLAB_SERVICE_KEY;
- * GDP_TRUST_FORWARDED_FOR (default `true`: Next.js runs behind a proxy or platform that sets
- * X-Forwarded-For; set `false` if clients reach it directly).
+ * GDP_TRUST_FORWARDED_FOR (default `false`). A route handler cannot see the connection's peer
+ * address, so it cannot tell a proxy's X-Forwarded-For from one a client wrote itself: the header
+ * is read only when this is `true`, which is right behind a platform or proxy that sets it
+ * (Vercel, a load balancer) and wrong when clients reach Next.js directly. Untrusted: no IP sent.
  *
  * Node.js runtime (uses node:net). No dependencies.
  */
@@ -475,7 +477,7 @@ export async function relayMetaEvent(request, options = {}) {
     event = relayEvent(body, {
       product,
       events: config.events,
-      ip: clientIp(headers, env.GDP_TRUST_FORWARDED_FOR !== 'false'),
+      ip: clientIp(headers, env.GDP_TRUST_FORWARDED_FOR === 'true'),
       userAgent: agent && agent.length <= MAX_TEXT && !CONTROL.test(agent) ? agent : null,
       fbp: validCookie('fbp', jar._fbp),
       fbc: jar._fbc ?? null,

@@ -41,6 +41,7 @@ class Delivery:
     error_subcode: int | None = None
     error_message: str | None = None
     retry_after_s: float = 0.0
+    record: bool = True  # False: held again; the message is pushed back, nothing is written
 
 
 @dataclass

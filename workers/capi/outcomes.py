@@ -159,19 +159,20 @@ def settle_delivery(
     remaining = (e.deadline - now).total_seconds()
     delay_s = int(max(1, min(delay, remaining + 1)))
     status = "held_auth" if d.status == "auth" else "retrying"
-    plan.outcomes.append(
-        outcome_row(
-            e.event_ref,
-            e.product_id,
-            e.event_id,
-            e.meta_event_name,
-            e.person_id,
-            e.pixel_id,
-            status,
-            attempt,
-            **common,
+    if d.record:
+        plan.outcomes.append(
+            outcome_row(
+                e.event_ref,
+                e.product_id,
+                e.event_id,
+                e.meta_event_name,
+                e.person_id,
+                e.pixel_id,
+                status,
+                attempt,
+                **common,
+            )
         )
-    )
     for m in msgs:
         plan.delay[m["msg_id"]] = delay_s
 

@@ -65,6 +65,8 @@ class CapiWorker:
         )
         self._breakers: dict[str, Row] = {}
         self._probe_now: set[str] = set()
+        # Per open breaker, the events already recorded as held (see _held).
+        self._held_recorded: dict[str, set[int]] = {}
         self._ldu: frozenset[str] = frozenset()
 
     async def close(self) -> None:
@@ -172,6 +174,9 @@ class CapiWorker:
         cursor = await conn.execute(query("capi_pixel_states"))
         states = await cursor.fetchall()
         self._breakers = {r["pixel_id"]: dict(r) for r in states if r["breaker"] == "open"}
+        self._held_recorded = {
+            pixel: refs for pixel, refs in self._held_recorded.items() if pixel in self._breakers
+        }
         for state in states:
             metrics.BREAKER_OPEN.labels(state["pixel_id"]).set(
                 1 if state["breaker"] == "open" else 0
@@ -243,16 +248,7 @@ class CapiWorker:
         deliveries: list[Delivery] = []
         if pixel_id in self._breakers:
             if not self._probe_due(pixel_id):
-                held = [
-                    Delivery(
-                        event=e,
-                        status="auth",
-                        batch_size=0,
-                        error_code=self._breakers[pixel_id].get("last_error_code"),
-                        error_message="held: circuit breaker open",
-                    )
-                    for e in events
-                ]
+                held = self._held(pixel_id, events, self._breakers[pixel_id].get("last_error_code"))
                 return [(d, by_ref[d.event.event_ref]) for d in held]
             # One event probes the token; the rest wait for its answer.
             probe = await self.delivery.deliver(pixel_id, events[:1], events[0].test_event_code)
@@ -261,16 +257,7 @@ class CapiWorker:
             if probe[0].status == "auth":
                 self._breakers[pixel_id]["last_probe_at"] = datetime.now(UTC)
                 self._breakers[pixel_id]["changed"] = "probed"
-                deliveries.extend(
-                    Delivery(
-                        event=e,
-                        status="auth",
-                        batch_size=0,
-                        error_code=probe[0].error_code,
-                        error_message="held: circuit breaker open",
-                    )
-                    for e in events
-                )
+                deliveries.extend(self._held(pixel_id, events, probe[0].error_code))
                 return [(d, by_ref[d.event.event_ref]) for d in deliveries]
             self._breakers[pixel_id]["changed"] = "closed"
         # Group by test_event_code: it is per request, and products may differ.
@@ -288,7 +275,23 @@ class CapiWorker:
                 "last_error_message": auth.error_message,
                 "changed": "open",
             }
+            self._held_recorded.setdefault(pixel_id, set()).update(
+                d.event.event_ref for d in deliveries if d.status == "auth"
+            )
         return [(d, by_ref[d.event.event_ref]) for d in deliveries]
+
+    def _held(self, pixel_id: str, events: list[BuiltEvent], code: int | None) -> list[Delivery]:
+        """Events kept back while the pixel's breaker is open. Each gets one `held_auth` record
+        per breaker episode, not one per probe interval (days of outage would otherwise write
+        thousands of rows per event); later holds only push the message back."""
+        recorded = self._held_recorded.setdefault(pixel_id, set())
+        held = []
+        for e in events:
+            held.append(Delivery(event=e, status="auth", batch_size=0, error_code=code,
+                                 error_message="held: circuit breaker open",
+                                 record=e.event_ref not in recorded))  # fmt: skip
+            recorded.add(e.event_ref)
+        return held
 
     def _probe_due(self, pixel_id: str) -> bool:
         if pixel_id in self._probe_now:
@@ -344,6 +347,7 @@ class CapiWorker:
                         },
                     )
                     del self._breakers[pixel_id]
+                    self._held_recorded.pop(pixel_id, None)
                     metrics.BREAKER_OPEN.labels(pixel_id).set(0)
                     log.info("circuit breaker closed", extra={"pixel_id": pixel_id})
 

@@ -26,6 +26,18 @@ from workers.errors import MetaApiError
 
 MAX_EVENTS_PER_REQUEST = 1000
 SLOWDOWN_FROM_PCT = 75.0
+# A pause Meta asks for (estimated_time_to_regain_access, up to an hour) is waited out in line
+# only when short: a longer one would outlast the messages' visibility timeout, and another lane
+# or worker would send them meanwhile. Longer pauses put the batch back on the queue instead.
+MAX_INLINE_PAUSE_S = 20.0
+
+
+class Paused(Exception):
+    """The pixel is cooling down for longer than MAX_INLINE_PAUSE_S."""
+
+    def __init__(self, remaining_s: float) -> None:
+        super().__init__(f"paused for {remaining_s:.0f} s: Meta's usage limit for this pixel")
+        self.remaining_s = remaining_s
 
 DeliveryStatus = Literal["sent", "retry", "rejected", "auth"]
 
@@ -66,6 +78,8 @@ class PixelPacer:
 
     async def wait(self, pixel_id: str, events: int) -> None:
         cool = self._cool_until.get(pixel_id, 0.0) - time.monotonic()
+        if cool > MAX_INLINE_PAUSE_S:
+            raise Paused(cool)
         if cool > 0:
             await asyncio.sleep(cool)
         if self.rate is None:
@@ -132,6 +146,12 @@ class PixelDelivery:
     ) -> list[Delivery]:
         try:
             result = await self._send(pixel_id, events, test_event_code)
+        except Paused as paused:
+            return [
+                Delivery(event=e, status="retry", batch_size=0, error_message=str(paused),
+                         retry_after_s=paused.remaining_s)
+                for e in events
+            ]
         except MetaApiError as error:
             kind = error.kind
             if kind == "invalid" and len(events) > 1:

@@ -2371,6 +2371,20 @@ $_$;
 
 
 --
+-- Name: _conversion_rule_applies(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._conversion_rule_applies(p_product_id text, p_event_name text) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') AND EXISTS (
+        SELECT 1 FROM shared.conversion_rule AS r
+        WHERE r.enabled AND r.event_name = p_event_name
+          AND (r.product_id = p_product_id OR r.product_id IS NULL))
+$$;
+
+
+--
 -- Name: _event_check_references(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3376,7 +3390,14 @@ BEGIN
             product_id, event_id, event_name, meta_event_name, person_id, occurred_at, source,
             properties, action_source, event_source_url, client_ip_address, client_user_agent,
             fbp, fbc, meta_user_data)
-        SELECT p_product_id, c.eid, c.v ->> 'event_name', c.v ->> 'meta_event_name', c.pid,
+        SELECT p_product_id, c.eid, c.v ->> 'event_name',
+               -- forward_as (track-conversion with forwarding on): that name unless a rule maps
+               -- the event, so the rules table decides for this path too.
+               coalesce(c.v ->> 'meta_event_name',
+                        CASE WHEN c.v ? 'forward_as' AND NOT shared._conversion_rule_applies(
+                                      p_product_id, c.v ->> 'event_name')
+                             THEN c.v ->> 'forward_as' END),
+               c.pid,
                coalesce((c.v ->> 'occurred_at')::timestamptz, now()), p_source,
                coalesce(c.v -> 'properties', '{}'::jsonb), c.v ->> 'action_source',
                c.v ->> 'event_source_url', (c.v ->> 'client_ip_address')::inet,

@@ -201,5 +201,7 @@ def track_conversion_element(
         "properties": properties,
     }
     if forward:
-        element["meta_event_name"] = event_name
+        # Sent to Meta under its own name (a custom event) unless a conversion rule maps it
+        # (SubscriptionPurchased -> Purchase, first time per person...): decided in SQL.
+        element["forward_as"] = event_name
     return element

@@ -94,6 +94,25 @@ def test_forward_on_queues_for_meta(edge: Edge, person_id: str) -> None:
     assert counts(edge.db)["events"] == 1 and counts(edge.db)["queued"] == 1
 
 
+def test_forwarded_events_follow_the_conversion_rules_when_they_are_on(
+    edge: Edge, person_id: str
+) -> None:
+    set_flags(edge.db, "CONVERSION_TRACKING_ENABLED", FORWARD, "SEGMENT_ENGINE_META_CAPI_ENABLED")
+    assert track(edge, conversion(person_id)).json()["forwarded"] is True
+    # The rules table maps SubscriptionPurchased to Purchase; an event no rule covers is sent
+    # under its own name (a custom event).
+    assert track(edge, conversion(person_id, event_id="c-2", event_name="TeamInvite")).status_code
+    rows = edge.db.execute(
+        "SELECT e.event_name, e.meta_event_name, q.message ->> 'meta_event_name' AS queued_as "
+        "FROM shared.event AS e "
+        "JOIN pgmq.q_meta_capi AS q ON (q.message ->> 'event')::bigint = e.id ORDER BY e.id"
+    ).fetchall()
+    assert rows == [
+        {"event_name": "SubscriptionPurchased", "meta_event_name": None, "queued_as": "Purchase"},
+        {"event_name": "TeamInvite", "meta_event_name": "TeamInvite", "queued_as": "TeamInvite"},
+    ]
+
+
 def test_event_id_from_idempotency_key_or_random(edge: Edge, person_id: str) -> None:
     set_flags(edge.db, "CONVERSION_TRACKING_ENABLED")
     body = conversion(person_id)

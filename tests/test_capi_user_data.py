@@ -104,3 +104,15 @@ def test_website_events_without_url_or_user_agent_are_left_out_not_sent(
                       ).fetchall()  # fmt: skip
     assert [d["event_id"] for d in dead] == ["w-no-ua"]
     assert "event_source_url and client_user_agent" in dead[0]["error_message"]
+
+
+def test_partner_agent_setting_goes_with_every_request(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    enable_pipeline(db)
+    db.execute("SELECT shared.set_setting('META_CAPI_PARTNER_AGENT', '\"gdp-1.0\"', 'test')")
+    person = add_person(db, "agent@example.com")
+    insert_events(db, [{"product_id": "snapmix", "event_id": "pa-1", "event_name": "Lead",
+                        "meta_event_name": "Lead", "person_id": person}])  # fmt: skip
+    run_once(db_url, sandbox.url)
+    assert [e["partner_agent"] for e in sandbox.events(PIXEL)] == ["gdp-1.0"]

@@ -87,6 +87,10 @@ class GraphClient:
     def set_token(self, access_token: str | None) -> None:
         self._token = access_token
 
+    def set_partner_agent(self, partner_agent: str | None) -> None:
+        """Sent with every request from now on (the META_CAPI_PARTNER_AGENT setting)."""
+        self._partner_agent = partner_agent or None
+
     async def close(self) -> None:
         await self._client.aclose()
 

@@ -171,6 +171,7 @@ class CapiWorker:
                 events_per_request=self.config.events_per_request,
             )
         self._ldu = ldu_states(row["ldu_us_states"])
+        self.client.set_partner_agent(row["partner_agent"])
         cursor = await conn.execute(query("capi_pixel_states"))
         states = await cursor.fetchall()
         self._breakers = {r["pixel_id"]: dict(r) for r in states if r["breaker"] == "open"}

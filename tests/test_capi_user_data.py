@@ -11,6 +11,7 @@ import pytest
 
 from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events, run_once, statuses
 from tests.support.sandbox import SandboxControl
+from workers.capi import metrics as capi_metrics
 from workers.errors import InvalidInput, from_db_error
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -116,3 +117,32 @@ def test_partner_agent_setting_goes_with_every_request(
                         "meta_event_name": "Lead", "person_id": person}])  # fmt: skip
     run_once(db_url, sandbox.url)
     assert [e["partner_agent"] for e in sandbox.events(PIXEL)] == ["gdp-1.0"]
+
+
+def test_worker_metrics_count_events_requests_and_batches(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    def value(name: str, **labels: str) -> float:
+        return capi_metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {
+        "sent": value("gdp_capi_events_total", status="sent"),
+        "expired": value("gdp_capi_dead_letters_total", reason="expired"),
+        "ok": value("gdp_capi_requests_total", result="ok"),
+        "batches": value("gdp_capi_batch_size_count"),
+        "events_in_batches": value("gdp_capi_batch_size_sum"),
+    }
+    enable_pipeline(db)
+    person = add_person(db, "metrics@example.com")
+    rows = [{"product_id": "snapmix", "event_id": f"m{i}", "event_name": "Lead",
+             "meta_event_name": "Lead", "person_id": person} for i in range(30)]  # fmt: skip
+    rows.append({**rows[0], "event_id": "m-old", "occurred_at": "2020-01-01T00:00:00Z"})
+    insert_events(db, rows)
+    run_once(db_url, sandbox.url)
+    requests = sandbox.summary()[PIXEL]["requests"]
+    assert value("gdp_capi_events_total", status="sent") - before["sent"] == 30
+    assert value("gdp_capi_dead_letters_total", reason="expired") - before["expired"] == 1
+    assert value("gdp_capi_requests_total", result="ok") - before["ok"] == requests
+    # The batch-size histogram counts requests, and its sum is the events they carried.
+    assert value("gdp_capi_batch_size_count") - before["batches"] == requests
+    assert value("gdp_capi_batch_size_sum") - before["events_in_batches"] == 30

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import psycopg
+from prometheus_client import generate_latest
 
 from tests.capi_helpers import (
     FAST,
@@ -20,6 +21,7 @@ from tests.capi_helpers import (
     statuses,
 )
 from tests.support.sandbox import SandboxControl
+from workers.capi import metrics as capi_metrics
 
 Conn = psycopg.Connection[dict[str, Any]]
 UA = "Mozilla/5.0 (X11; Linux x86_64)"
@@ -329,8 +331,14 @@ def test_no_raw_pii_in_queue_delivery_records_or_logs(
     )
     insert_events(
         db,
-        [{"product_id": "snapmix", "event_id": "p1", "event_name": "Signup", "person_id": person}],
-    )
+        [
+            {"product_id": "snapmix", "event_id": "p1", "event_name": "Signup",
+             "person_id": person},
+            # and one that is dead-lettered (past Meta's window), for the dead-letter table
+            {"product_id": "snapmix", "event_id": "p2", "event_name": "Signup",
+             "person_id": person, "occurred_at": "2020-01-01T00:00:00Z"},
+        ],
+    )  # fmt: skip
     queued = db.execute("SELECT message::text AS m FROM pgmq.q_meta_capi").fetchall()
     caplog.set_level("DEBUG")
     run_once(db_url, sandbox.url)
@@ -338,12 +346,16 @@ def test_no_raw_pii_in_queue_delivery_records_or_logs(
     records = db.execute(
         "SELECT row_to_json(a)::text AS r FROM shared.attribution_events a"
     ).fetchall()
+    dead = db.execute("SELECT row_to_json(d)::text AS r FROM shared.capi_dead_letter d").fetchall()
+    assert len(dead) == 1
     haystack = " ".join(
         [
             *(q["m"] for q in queued),
             *(a["m"] for a in archived),
             *(r["r"] for r in records),
+            *(d["r"] for d in dead),
             caplog.text,
+            generate_latest(capi_metrics.REGISTRY).decode(),
         ]
     ).lower()
     for secret in ("secret.person", "4155550199", "zebulon", "quixote"):

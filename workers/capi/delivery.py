@@ -215,6 +215,7 @@ class PixelDelivery:
                     self._pacer.observe(pixel_id, error.usage_pct, error.regain_access_s)
                     raise
                 metrics.REQUESTS.labels("ok").inc()
+                metrics.BATCH_SIZE.observe(len(events))  # once per request, not per event
                 metrics.META_LATENCY.observe(result.latency_s)
                 self._pacer.observe(pixel_id, result.usage_pct, result.regain_access_s)
                 return result

@@ -125,8 +125,6 @@ def settle_delivery(
         )
         plan.archive.extend(m["msg_id"] for m in msgs)
         report.sent += 1
-        if d.batch_size:
-            metrics.BATCH_SIZE.observe(d.batch_size)
         return
     if d.status == "rejected":
         plan.outcomes.append(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +68,7 @@ class CapiWorker:
         self._probe_now: set[str] = set()
         # Per open breaker, the events already recorded as held (see _held).
         self._held_recorded: dict[str, set[int]] = {}
+        self._queue_metrics_at = 0.0
         self._ldu: frozenset[str] = frozenset()
 
     async def close(self) -> None:
@@ -149,6 +151,8 @@ class CapiWorker:
             report = await self.process_batch(conn)
             add_report(total, report)
             if report.messages:
+                if index == 0 and time.monotonic() - self._queue_metrics_at >= 5.0:
+                    await self._refresh_queue_metrics(conn)  # not only when idle: during a drain
                 continue
             if once:
                 return
@@ -182,11 +186,15 @@ class CapiWorker:
             metrics.BREAKER_OPEN.labels(state["pixel_id"]).set(
                 1 if state["breaker"] == "open" else 0
             )
+        await self._refresh_queue_metrics(conn)
+
+    async def _refresh_queue_metrics(self, conn: psycopg.AsyncConnection[Row]) -> None:
         cursor = await conn.execute(query("capi_queue_metrics"))
         queue = await cursor.fetchone()
         if queue:
             metrics.QUEUE_DEPTH.set(queue["queue_length"] or 0)
             metrics.OLDEST_AGE.set(queue["oldest_msg_age_sec"] or 0)
+        self._queue_metrics_at = time.monotonic()
 
     async def process_batch(self, conn: psycopg.AsyncConnection[Row]) -> BatchReport:
         report = BatchReport()

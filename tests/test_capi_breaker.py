@@ -1,8 +1,11 @@
-"""A long token outage: the breaker probes once per interval and does not flood the records."""
+"""The worker over time: a long token outage (one probe per interval, no flood of records) and
+waking at once when idle."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -56,3 +59,41 @@ def test_held_events_are_recorded_once_per_outage_not_once_per_probe(
     run_for(db_url, sandbox.url, 3.0)
     assert sandbox.summary()[PIXEL]["unique"] == 20
     assert db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone() == {"n": 0}
+
+
+def test_an_idle_worker_wakes_within_a_second_of_new_work(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    """LISTEN/NOTIFY, not polling: the poll interval here is a minute."""
+    enable_pipeline(db)
+    person = add_person(db, "wake@example.com")
+    config = replace(FAST, poll_interval_s=60.0)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def go() -> None:
+        worker = CapiWorker(settings(db_url, sandbox.url), config)
+        try:
+            await worker.run(stop)
+        finally:
+            await worker.close()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(go(),), daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.5)  # connected, queue empty, waiting
+        delays = []
+        for i in range(3):
+            inserted = time.monotonic()
+            insert_events(db, [{"product_id": "snapmix", "event_id": f"w{i}",
+                                "event_name": "Lead", "meta_event_name": "Lead",
+                                "person_id": person}])  # fmt: skip
+            while len(sandbox.events(PIXEL)) <= i and time.monotonic() - inserted < 10:
+                time.sleep(0.02)
+            delays.append(time.monotonic() - inserted)
+            time.sleep(0.3)
+        assert len(sandbox.events(PIXEL)) == 3
+        assert max(delays) < 1.0, delays
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)

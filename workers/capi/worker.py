@@ -156,8 +156,7 @@ class CapiWorker:
                 continue
             if once:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=self.config.poll_interval_s)
+            await _wait_either(wake, stop, self.config.poll_interval_s)  # stop ends the wait
             if index == 0:
                 await self._load_config(conn)
 
@@ -359,6 +358,15 @@ class CapiWorker:
                     self._held_recorded.pop(pixel_id, None)
                     metrics.BREAKER_OPEN.labels(pixel_id).set(0)
                     log.info("circuit breaker closed", extra={"pixel_id": pixel_id})
+
+
+async def _wait_either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

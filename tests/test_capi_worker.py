@@ -237,16 +237,25 @@ def test_5xx_and_throttling_deliver_everything_without_retrying_permanent_errors
         }
     )  # no value: never sent
     insert_events(db, rows)
-    sandbox.faults(fail_5xx=0.3, throttle=0.2, seed=7)
+    # f150 is refused by Meta itself (code 100): a permanent error, among the transient ones.
+    sandbox.faults(fail_5xx=0.3, throttle=0.2, seed=7, reject_event_ids=["f150"])
     # Small batches so that there are many requests to fail.
     drain(db, db_url, sandbox.url, config=replace(FAST, batch_size=20))
     summary = sandbox.summary()[PIXEL]
-    assert summary["unique"] == 300
-    codes = {r["code"] for r in sandbox.requests() if r["status"] >= 400}
+    assert summary["unique"] == 299
+    requests = sandbox.requests()
+    codes = {r["code"] for r in requests if r["status"] >= 400}
     assert codes & {1, 2} and codes & {4, 17, 613, 80004}
-    assert statuses(db).get("sent") == 300
-    dead = db.execute("SELECT event_id, reason FROM shared.capi_dead_letter").fetchall()
-    assert dead == [{"event_id": "bad", "reason": "invalid"}]
+    assert statuses(db).get("sent") == 299
+    dead = db.execute(
+        "SELECT event_id, reason FROM shared.capi_dead_letter ORDER BY event_id"
+    ).fetchall()
+    assert dead == [{"event_id": "bad", "reason": "invalid"},
+                    {"event_id": "f150", "reason": "rejected"}]  # fmt: skip
+    # Once Meta refused f150 on its own, it was never sent again.
+    refused_alone = [i for i, r in enumerate(requests) if r["code"] == 100 and r["events"] == 1]
+    assert len(refused_alone) == 1
+    assert all(r["code"] != 100 for r in requests[refused_alone[0] + 1 :])
 
 
 def test_token_expiry_opens_the_breaker_and_closes_it_when_fixed(

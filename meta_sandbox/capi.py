@@ -129,6 +129,7 @@ async def post_events(request: Request, version: str, pixel_id: str) -> JSONResp
                 "No events in this request were processed.",
             ) from None
     _store(sandbox, pixel_id, events, test_event_code, partner_agent)
+    received = max(0, len(events) - sandbox.faults.events_received_shortfall)
     return JSONResponse(
-        {"events_received": len(events), "messages": [], "fbtrace_id": new_fbtrace_id()}
+        {"events_received": received, "messages": [], "fbtrace_id": new_fbtrace_id()}
     )

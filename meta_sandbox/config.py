@@ -30,6 +30,8 @@ class FaultSettings:
     # Events Meta rejects for a reason a sender cannot check beforehand (an unknown parameter
     # value, say): a CAPI request carrying one is refused whole, code 100, naming its index.
     reject_event_ids: tuple[str, ...] = ()
+    # Answer events_received this many short of what was sent (a sender must notice).
+    events_received_shortfall: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fail_5xx <= 1.0:

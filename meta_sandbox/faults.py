@@ -5,7 +5,8 @@ share of 5xx answers (HTTP 500 code 1 or HTTP 503 code 2, both transient), token
 for every valid token), then a share of throttling answers (HTTP 400 with code 4, 17, 613 or
 80004, Meta's messages). `reject_event_ids` makes CAPI refuse any request carrying one of those
 event ids (code 100, naming the event's index), as Meta refuses an event for a reason the sender
-could not check beforehand. A `seed` makes the dice repeatable: the same settings and the same
+could not check beforehand; `events_received_shortfall` answers fewer `events_received` than were
+sent. A `seed` makes the dice repeatable: the same settings and the same
 sequence of calls give the same faults.
 """
 
@@ -35,6 +36,7 @@ class FaultUpdate(BaseModel):
     latency_ms: int | None = Field(default=None, ge=0, le=120_000)
     seed: int | None = None
     reject_event_ids: list[str] | None = Field(default=None, max_length=10_000)
+    events_received_shortfall: int | None = Field(default=None, ge=0, le=1000)
 
 
 def faults_json(faults: FaultSettings) -> dict[str, Any]:

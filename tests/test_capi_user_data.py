@@ -146,3 +146,21 @@ def test_worker_metrics_count_events_requests_and_batches(
     # The batch-size histogram counts requests, and its sum is the events they carried.
     assert value("gdp_capi_batch_size_count") - before["batches"] == requests
     assert value("gdp_capi_batch_size_sum") - before["events_in_batches"] == 30
+
+
+def test_a_short_events_received_is_recorded(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    enable_pipeline(db)
+    person = add_person(db, "count@example.com")
+    rows = [{"product_id": "snapmix", "event_id": f"c{i}", "event_name": "Lead",
+             "meta_event_name": "Lead", "person_id": person} for i in range(10)]  # fmt: skip
+    insert_events(db, rows)
+    sandbox.faults(events_received_shortfall=2)
+    run_once(db_url, sandbox.url)
+    rows = db.execute(
+        "SELECT DISTINCT status, events_received, batch_size, error_message "
+        "FROM shared.attribution_events"
+    ).fetchall()
+    assert rows == [{"status": "sent", "events_received": 8, "batch_size": 10,
+                     "error_message": "events_received 8 != sent 10"}]  # fmt: skip

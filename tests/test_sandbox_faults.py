@@ -204,6 +204,7 @@ def test_faults_control_api(sb: SandboxClient) -> None:
         "latency_ms": 0,
         "seed": None,
         "reject_event_ids": [],
+        "events_received_shortfall": 0,
     }
     assert sb.post("/_sandbox/faults", json={"fail_5xx": 1.5}).status_code == 422
     assert sb.post("/_sandbox/faults", json={"throttle_codes": [5]}).status_code == 422

@@ -7,12 +7,13 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from tests.capi_helpers import FAST, PIXEL, add_person, enable_pipeline, insert_events, settings
-from tests.support.sandbox import SandboxControl
+from tests.support.sandbox import TOKEN, SandboxControl
 from workers.capi.worker import CapiWorker
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -97,3 +98,53 @@ def test_an_idle_worker_wakes_within_a_second_of_new_work(
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)
+
+
+def test_a_token_fixed_in_the_token_file_is_used_without_a_restart(
+    db: Conn, db_url: str, sandbox: SandboxControl, tmp_path: Path
+) -> None:
+    enable_pipeline(db)
+    person = add_person(db, "rotate@example.com")
+    insert_events(db, [{"product_id": "vellopad", "event_id": f"r{i}", "event_name": "Signup",
+                        "person_id": person} for i in range(10)])  # fmt: skip
+    token_file = tmp_path / "token"
+    token_file.write_text("not-the-token\n")
+    # Held messages come back every 2 s; the worker re-reads the file while idle in between.
+    config = replace(FAST, breaker_probe_interval_s=2.0)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def go() -> None:
+        worker = CapiWorker(
+            settings(db_url, sandbox.url).model_copy(
+                update={"meta_capi_access_token_file": token_file}
+            ),
+            config,
+        )
+        try:
+            await worker.run(stop)
+        finally:
+            await worker.close()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(go(),), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and db.execute(
+            "SELECT breaker FROM shared.capi_pixel_state"
+        ).fetchone() != {"breaker": "open"}:
+            time.sleep(0.1)
+        assert sandbox.summary().get(PIXEL, {}).get("unique", 0) == 0
+        token_file.write_text(TOKEN)  # the same worker keeps running
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+            sandbox.summary().get(PIXEL, {}).get("unique", 0) < 10
+        ):
+            time.sleep(0.1)
+        assert sandbox.summary()[PIXEL]["unique"] == 10
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+    assert db.execute("SELECT breaker FROM shared.capi_pixel_state").fetchone() == {
+        "breaker": "closed"
+    }

@@ -8,6 +8,7 @@ environment (or Supabase Vault in production).
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,11 @@ class Settings(BaseSettings):
     meta_graph_url: str = Field(default="http://127.0.0.1:8765", alias="META_GRAPH_URL")
     meta_api_version: str = Field(default="v25.0", alias="META_API_VERSION")
     meta_capi_access_token: SecretStr | None = Field(default=None, alias="META_CAPI_ACCESS_TOKEN")
+    # A file holding the token instead (a mounted secret): the CAPI worker re-reads it while
+    # running, so a rotated or fixed token takes effect without a restart.
+    meta_capi_access_token_file: Path | None = Field(
+        default=None, alias="META_CAPI_ACCESS_TOKEN_FILE"
+    )
     meta_app_secret: SecretStr | None = Field(default=None, alias="META_APP_SECRET")
     meta_webhook_verify_token: SecretStr | None = Field(
         default=None, alias="META_WEBHOOK_VERIFY_TOKEN"

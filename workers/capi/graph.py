@@ -71,12 +71,10 @@ class GraphClient:
     ) -> None:
         self._base = base_url.rstrip("/")
         self._version = api_version
-        self._token = access_token
-        self._proof = (
-            hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
-            if app_secret and access_token
-            else None
-        )
+        self._app_secret = app_secret
+        self._token: str | None = None
+        self._proof: str | None = None
+        self.set_token(access_token)
         self._partner_agent = partner_agent
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=5.0),
@@ -85,7 +83,17 @@ class GraphClient:
         )
 
     def set_token(self, access_token: str | None) -> None:
+        """Use this token from the next request on (with its appsecret_proof, when configured)."""
         self._token = access_token
+        self._proof = (
+            hmac.new(self._app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+            if self._app_secret and access_token
+            else None
+        )
+
+    @property
+    def token(self) -> str | None:
+        return self._token
 
     def set_partner_agent(self, partner_agent: str | None) -> None:
         """Sent with every request from now on (the META_CAPI_PARTNER_AGENT setting)."""

@@ -54,7 +54,7 @@ class CapiWorker:
         self.client = GraphClient(
             settings.meta_graph_url,
             settings.meta_api_version,
-            token.get_secret_value() if token else None,
+            self._token_from_file() or (token.get_secret_value() if token else None),
             app_secret=secret.get_secret_value() if secret else None,
         )
         self.pacer = PixelPacer(None)
@@ -175,9 +175,16 @@ class CapiWorker:
             )
         self._ldu = ldu_states(row["ldu_us_states"])
         self.client.set_partner_agent(row["partner_agent"])
+        token = self._token_from_file()
+        new_token = token is not None and token != self.client.token
+        if new_token:
+            self.client.set_token(token)
+            log.info("access token re-read from META_CAPI_ACCESS_TOKEN_FILE")
         cursor = await conn.execute(query("capi_pixel_states"))
         states = await cursor.fetchall()
         self._breakers = {r["pixel_id"]: dict(r) for r in states if r["breaker"] == "open"}
+        if new_token:  # probe open breakers now, not at the next interval
+            self._probe_now = set(self._breakers)
         self._held_recorded = {
             pixel: refs for pixel, refs in self._held_recorded.items() if pixel in self._breakers
         }
@@ -186,6 +193,18 @@ class CapiWorker:
                 1 if state["breaker"] == "open" else 0
             )
         await self._refresh_queue_metrics(conn)
+
+    def _token_from_file(self) -> str | None:
+        path = self.settings.meta_capi_access_token_file
+        if path is None:
+            return None
+        try:
+            return path.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            log.warning(
+                "META_CAPI_ACCESS_TOKEN_FILE unreadable", extra={"error": type(exc).__name__}
+            )
+            return None
 
     async def _refresh_queue_metrics(self, conn: psycopg.AsyncConnection[Row]) -> None:
         cursor = await conn.execute(query("capi_queue_metrics"))

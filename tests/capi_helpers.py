@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -103,3 +106,28 @@ def statuses(db: Conn) -> dict[str, int]:
         "SELECT status, count(*) AS n FROM shared.attribution_events GROUP BY status"
     ).fetchall()
     return {r["status"]: r["n"] for r in rows}
+
+
+@contextmanager
+def running_worker(
+    db_url: str, graph_url: str, config: WorkerConfig = FAST, **settings_update: Any
+) -> Iterator[None]:
+    """A CAPI worker running in a background thread (its own event loop) until the block ends."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def go() -> None:
+        worker = CapiWorker(settings(db_url, graph_url).model_copy(update=settings_update), config)
+        try:
+            await worker.run(stop)
+        finally:
+            await worker.close()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(go(),), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()

@@ -1,10 +1,8 @@
-"""The worker over time: a long token outage (one probe per interval, no flood of records) and
-waking at once when idle."""
+"""A worker left running: a long token outage (one probe per interval, no flood of records), a
+token fixed in its file, waking at once when idle, and ?wait= answered from its acknowledgement."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -12,26 +10,23 @@ from typing import Any
 
 import psycopg
 
-from tests.capi_helpers import FAST, PIXEL, add_person, enable_pipeline, insert_events, settings
+from tests.capi_helpers import (
+    FAST,
+    PIXEL,
+    add_person,
+    enable_pipeline,
+    insert_events,
+    running_worker,
+)
+from tests.edge_support import INGEST, event, running_edge
 from tests.support.sandbox import TOKEN, SandboxControl
-from workers.capi.worker import CapiWorker
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 
 def run_for(db_url: str, graph_url: str, seconds: float) -> None:
-    config = replace(FAST, breaker_probe_interval_s=0.5)
-
-    async def go() -> None:
-        worker = CapiWorker(settings(db_url, graph_url), config)
-        stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(seconds, stop.set)
-        try:
-            await worker.run(stop)
-        finally:
-            await worker.close()
-
-    asyncio.run(go())
+    with running_worker(db_url, graph_url, replace(FAST, breaker_probe_interval_s=0.5)):
+        time.sleep(seconds)
 
 
 def test_held_events_are_recorded_once_per_outage_not_once_per_probe(
@@ -69,19 +64,7 @@ def test_an_idle_worker_wakes_within_a_second_of_new_work(
     enable_pipeline(db)
     person = add_person(db, "wake@example.com")
     config = replace(FAST, poll_interval_s=60.0)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def go() -> None:
-        worker = CapiWorker(settings(db_url, sandbox.url), config)
-        try:
-            await worker.run(stop)
-        finally:
-            await worker.close()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(go(),), daemon=True)
-    thread.start()
-    try:
+    with running_worker(db_url, sandbox.url, config):
         time.sleep(1.5)  # connected, queue empty, waiting
         delays = []
         for i in range(3):
@@ -95,9 +78,6 @@ def test_an_idle_worker_wakes_within_a_second_of_new_work(
             time.sleep(0.3)
         assert len(sandbox.events(PIXEL)) == 3
         assert max(delays) < 1.0, delays
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
 
 
 def test_a_token_fixed_in_the_token_file_is_used_without_a_restart(
@@ -111,24 +91,7 @@ def test_a_token_fixed_in_the_token_file_is_used_without_a_restart(
     token_file.write_text("not-the-token\n")
     # Held messages come back every 2 s; the worker re-reads the file while idle in between.
     config = replace(FAST, breaker_probe_interval_s=2.0)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def go() -> None:
-        worker = CapiWorker(
-            settings(db_url, sandbox.url).model_copy(
-                update={"meta_capi_access_token_file": token_file}
-            ),
-            config,
-        )
-        try:
-            await worker.run(stop)
-        finally:
-            await worker.close()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(go(),), daemon=True)
-    thread.start()
-    try:
+    with running_worker(db_url, sandbox.url, config, meta_capi_access_token_file=token_file):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and db.execute(
             "SELECT breaker FROM shared.capi_pixel_state"
@@ -142,9 +105,25 @@ def test_a_token_fixed_in_the_token_file_is_used_without_a_restart(
         ):
             time.sleep(0.1)
         assert sandbox.summary()[PIXEL]["unique"] == 10
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=10)
     assert db.execute("SELECT breaker FROM shared.capi_pixel_state").fetchone() == {
         "breaker": "closed"
     }
+
+
+def test_wait_answers_with_meta_response_from_the_real_worker(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    """POST ?wait= returns once the worker's batch carrying the event is acknowledged."""
+    enable_pipeline(db)
+    with running_edge(db_url, db, INGEST) as edge, running_worker(db_url, sandbox.url):
+        time.sleep(0.5)
+        started = time.monotonic()
+        response = edge.post(event(event_id="w-real"), params={"wait": 5})
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "sent" and body["meta_response"]["events_received"] >= 1
+    [received] = sandbox.events(PIXEL)
+    assert received["event"]["event_id"] == "w-real"
+    assert body["meta_response"]["fbtrace_id"]
+    assert elapsed < 3.0, elapsed

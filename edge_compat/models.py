@@ -289,10 +289,11 @@ class MetaEventResult(BaseModel):
     event_id: str
     hashed: bool = Field(True, description="PII is hashed before it is sent to Meta.")
     status: str = Field(
-        description="queued, duplicate (a resend: stored once, sent once), or after ?wait= "
-        "the delivery status (sent, rejected, expired, blocked_consent, ...)."
+        description="queued, or the delivery status (sent, retrying, rejected, expired, "
+        "blocked_consent, ...) after ?wait= and for a resend, which is stored once and sent "
+        "once and answers with what became of the first."
     )
-    duplicate: bool
+    duplicate: bool = Field(description="true for a resend of an event already stored.")
     meta_response: MetaResponse | None = Field(
         None, description="Meta's answer for the batch carrying this event (with ?wait=)."
     )
@@ -301,7 +302,10 @@ class MetaEventResult(BaseModel):
 class BatchItemResult(BaseModel):
     index: int
     event_id: str | None
-    status: str = Field(description="queued, duplicate, rejected, or a delivery status.")
+    status: str = Field(
+        description="queued, rejected (this request), or the event's delivery status (after "
+        "?wait=, and for a resend)."
+    )
     duplicate: bool = False
     meta_response: MetaResponse | None = None
     error: ErrorDetail | None = None

@@ -45,6 +45,7 @@ def test_demo_runs_the_whole_loop_and_reports_from_the_database(demo_db: str) ->
                          out)  # fmt: skip
     assert received is not None, out
     assert int(received.group(1)) == int(received.group(2)) == delivered
+    assert re.search(r"deduplicated before Meta: [1-9]\d* resends answered as duplicates", out)
     assert "nothing sent twice" in out
     assert re.search(r"latency, arrival -> Meta's acknowledgement recorded: p50 \d+ ms", out)
     assert "Meta received event_id" in out  # the browser purchase arrived through the relay

@@ -119,7 +119,8 @@ def test_resend_answers_like_the_first_and_stores_once(edge: Edge) -> None:
     again = edge.post(event()).json()
     assert first["success"] and again["success"]
     assert again["event_id"] == first["event_id"]
-    assert again["status"] == "duplicate" and again["duplicate"] is True
+    assert again["status"] == first["status"] == "queued"  # what became of the first
+    assert again["duplicate"] is True and first["duplicate"] is False
     assert counts(edge.db) == {"events": 1, "people": 1, "queued": 1}
 
 
@@ -148,9 +149,9 @@ def test_batch_answers_per_event_and_stores_only_valid_ones(edge: Edge) -> None:
     results = body["results"]
     assert [r["index"] for r in results] == list(range(8))
     assert [r["status"] for r in results] == [
-        "queued", "rejected", "duplicate", "rejected", "queued", "rejected", "forbidden",
-        "duplicate",
+        "queued", "rejected", "queued", "rejected", "queued", "rejected", "forbidden", "queued",
     ]  # fmt: skip
+    assert [r["duplicate"] for r in results if r["error"] is None] == [False, True, False, True]
     assert results[1]["error"]["field"] == "event_name"
     assert results[3]["error"]["message"] == "custom_data.email: personal data belongs in user_data"
     assert results[5]["error"]["field"] == "body" and results[5]["event_id"] is None

@@ -313,7 +313,8 @@ def test_relayed_event_is_stored_for_meta(db_url: str, key: str, db: Conn) -> No
         again = post(client, body, **headers)
     assert first.status_code == 200, first.text
     assert first.json()["event_id"] == body["event_id"]
-    assert (first.json()["status"], again.json()["status"]) == ("queued", "duplicate")
+    assert (first.json()["status"], again.json()["status"]) == ("queued", "queued")
+    assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
     row = db.execute(
         "SELECT product_id, event_name, meta_event_name, host(client_ip_address) AS ip,"
         " client_user_agent, fbp, fbc, properties, action_source FROM shared.event"

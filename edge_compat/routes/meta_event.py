@@ -122,7 +122,8 @@ async def _single(state: EdgeState, product: str, body: Any, wait: float) -> Res
         "duplicate": duplicate,
         "meta_response": None,
     }
-    if wait > 0:
+    if wait > 0 or duplicate:
+        # A resend answers with what became of the event, as the first call would now.
         statuses = await _wait_for(state.db, product, [accepted.event_id], wait)
         row = statuses.get(accepted.event_id)
         if row is not None:
@@ -175,8 +176,10 @@ async def _batch(state: EdgeState, product: str, body: dict[str, Any], wait: flo
             "error": None,
         }
     stored = [r["event_id"] for r in results if r.get("error") is None]
-    if wait > 0 and stored:
-        statuses = await _wait_for(state.db, product, stored, wait)
+    resent = [r["event_id"] for r in results if r.get("duplicate")]
+    if (wait > 0 and stored) or resent:
+        # Without ?wait=, one read for the resends: they answer with the event's current status.
+        statuses = await _wait_for(state.db, product, stored if wait > 0 else resent, wait)
         for result in results:
             found = statuses.get(result["event_id"]) if result.get("error") is None else None
             if found is not None:

@@ -110,7 +110,7 @@ def send_traffic(
                 headers={"Authorization": f"Bearer {keys[product]}"},
             )
             answer.raise_for_status()
-            if answer.json().get("status") == "duplicate":
+            if answer.json().get("duplicate") is True:
                 report.http_duplicates += 1
             report.http_sent += 1
         report.by_door["ingest endpoint"] = report.http_sent

@@ -93,6 +93,7 @@ def relay_client(
     trusted: str = "127.0.0.1",
     product: str = "snapmix",
     max_body: int = 16 * 1024,
+    origins: frozenset[str] = frozenset(),
 ) -> Iterator[TestClient]:
     app = create_app(db_url, flag_cache_seconds=0, key_cache_seconds=0, pool_min_size=1)
     if not any(getattr(r, "path", None) == PATH for r in app.routes):
@@ -104,6 +105,7 @@ def relay_client(
         trusted_proxies=parse_networks(trusted),
         max_body_bytes=max_body,
         config_ttl=0,
+        allowed_origins=origins,
     )
     transport: httpx.AsyncBaseTransport = (
         httpx.ASGITransport(app=app) if same_app else httpx.MockTransport(upstream or Upstream())
@@ -232,6 +234,21 @@ def test_product_key_events_and_standard_events_pass_others_do_not(
         "ShareMix",
         "ShareMix",
     ]
+
+
+def test_only_allowed_origins_may_post_when_a_list_is_set(db_url: str, key: str) -> None:
+    upstream = Upstream()
+    allowed = frozenset({"https://snapmix.app"})
+    with relay_client(db_url, key, upstream=upstream, origins=allowed) as client:
+        other = post(client, browser_event(), Origin="https://evil.example")
+        own = post(client, browser_event(event_id="o-2"), Origin="https://SnapMix.app/")
+        no_origin = post(client, browser_event(event_id="o-3"))
+    assert other.status_code == 403
+    assert other.json()["error"]["field"] == "Origin"
+    assert (own.status_code, no_origin.status_code) == (200, 200)
+    assert [b["event_id"] for b in upstream.bodies] == ["o-2", "o-3"]
+    with relay_client(db_url, key, upstream=upstream) as client:  # no list: any origin
+        assert post(client, browser_event(event_id="o-4"), Origin="https://x.example").is_success
 
 
 @pytest.mark.parametrize(
@@ -399,6 +416,7 @@ def test_settings_feed_the_relay() -> None:
         WAITLISTLAB_API_URL="https://gdp.example.com/",
         WAITLISTLAB_SERVICE_KEY="gdp_sk_snapmix_x",
         GDP_TRUSTED_PROXIES="10.0.0.0/8, ::1",
+        GDP_RELAY_ALLOWED_ORIGINS="https://snapmix.app/, https://www.snapmix.app",
     )
     got = RelaySettings.from_settings(settings)
     assert got == replace(
@@ -407,6 +425,7 @@ def test_settings_feed_the_relay() -> None:
         upstream_url="https://gdp.example.com",
         service_key="gdp_sk_snapmix_x",
         max_body_bytes=16 * 1024,
+        allowed_origins=frozenset({"https://snapmix.app", "https://www.snapmix.app"}),
     )
     assert [str(n) for n in got.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
     assert got.complete

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For the relay believes;
     # empty: none, the client is the direct peer.
     gdp_trusted_proxies: str = Field(default="", alias="GDP_TRUSTED_PROXIES")
+    # Origins (comma-separated, e.g. https://snapmix.app) whose pages may post to the relay;
+    # empty: any origin.
+    gdp_relay_allowed_origins: str = Field(default="", alias="GDP_RELAY_ALLOWED_ORIGINS")
     # Largest browser request the relay reads (bytes).
     relay_max_body_bytes: int = Field(
         default=16 * 1024, ge=1024, le=1024 * 1024, alias="GDP_RELAY_MAX_BODY_BYTES"

@@ -60,6 +60,9 @@ class RelaySettings:
     max_body_bytes: int = 16 * 1024
     config_ttl: float = 1.0
     timeout_s: float = 10.0
+    # Origins whose pages may post to the relay (empty: any). Another site's page could
+    # otherwise send events in this product's name through its visitors' browsers.
+    allowed_origins: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelaySettings:
@@ -70,6 +73,11 @@ class RelaySettings:
             service_key=key.get_secret_value() if key is not None else None,
             trusted_proxies=parse_networks(settings.gdp_trusted_proxies),
             max_body_bytes=settings.relay_max_body_bytes,
+            allowed_origins=frozenset(
+                o.strip().rstrip("/").lower()
+                for o in settings.gdp_relay_allowed_origins.split(",")
+                if o.strip()
+            ),
         )
 
     @property
@@ -204,6 +212,12 @@ async def relay_meta_event(request: Request, wait: WaitParam = 0) -> Response:
     if not config.enabled:
         state.metrics.count(product, ENDPOINT, ("disabled",))
         return json_response({"disabled": True})
+    origin = request.headers.get("origin")
+    if settings.allowed_origins and origin is not None and (
+        origin.strip().rstrip("/").lower() not in settings.allowed_origins
+    ):  # no Origin header: not a cross-site browser request (a server, a same-origin beacon)
+        state.metrics.count(product, ENDPOINT, ("forbidden",))
+        raise FieldError("Origin", "is not an allowed origin for this relay", status=403)
     body = await _read_body(request, settings.max_body_bytes)
     peer = request.client.host if request.client else None
     signals = browser_signals(

@@ -129,6 +129,22 @@ describe('the relay with a stand-in GDP', () => {
     assert.equal(gdp.calls.filter((c) => c.url.endsWith('/relay-config')).length, 1);
   });
 
+  test('refuses other origins when GDP_RELAY_ALLOWED_ORIGINS is set', async () => {
+    const gdp = fakeGdp();
+    const env = { ...ENV, GDP_RELAY_ALLOWED_ORIGINS: 'https://snapmix.app, https://www.snapmix.app/' };
+    const refused = await relayMetaEvent(
+      request(browserEvent(), { headers: { Origin: 'https://evil.example' } }), { env, fetch: gdp },
+    );
+    assert.equal(refused.status, 403);
+    assert.equal((await refused.json()).error.field, 'Origin');
+    assert.deepEqual(gdp.forwarded(), []);
+    for (const headers of [{ Origin: 'https://WWW.snapmix.app' }, {}]) {
+      const response = await relayMetaEvent(request(browserEvent(), { headers }), { env, fetch: gdp });
+      assert.equal(response.status, 200);
+    }
+    assert.equal(gdp.forwarded().length, 2);
+  });
+
   test('ignores X-Forwarded-For unless told a proxy sets it', async () => {
     const gdp = fakeGdp();
     const { GDP_TRUST_FORWARDED_FOR, ...untrusting } = ENV;

@@ -15,6 +15,7 @@
  * personal data, no other product, no server-owned fields.
  *
  * Environment: PRODUCT_ID, META_CAPI_RELAY_ENABLED, WAITLISTLAB_API_URL, WAITLISTLAB_SERVICE_KEY;
+ * GDP_RELAY_ALLOWED_ORIGINS (comma-separated origins whose pages may post; unset: any);
  * GDP_TRUST_FORWARDED_FOR (default `false`). A route handler cannot see the connection's peer
  * address, so it cannot tell a proxy's X-Forwarded-For from one a client wrote itself: the header
  * is read only when this is `true`, which is right behind a platform or proxy that sets it
@@ -104,7 +105,21 @@ function errorResponse(status, message, field = null, rule = null) {
  * @property {string} [WAITLISTLAB_API_URL]
  * @property {string} [WAITLISTLAB_SERVICE_KEY]
  * @property {string} [GDP_TRUST_FORWARDED_FOR]
+ * @property {string} [GDP_RELAY_ALLOWED_ORIGINS]
  */
+
+/**
+ * Whether a request's Origin may post here: any when GDP_RELAY_ALLOWED_ORIGINS (comma-separated
+ * origins) is unset; a request without an Origin header is not a cross-site browser request.
+ * @param {string | null} origin
+ * @param {string | undefined} allowed
+ */
+export function originAllowed(origin, allowed) {
+  const list = (allowed || '').split(',').map((o) => o.trim().replace(/\/+$/, '').toLowerCase());
+  const origins = list.filter(Boolean);
+  if (!origins.length || origin === null) return true;
+  return origins.includes(origin.trim().replace(/\/+$/, '').toLowerCase());
+}
 
 /**
  * @typedef {object} RelayConfig
@@ -467,6 +482,12 @@ export async function relayMetaEvent(request, options = {}) {
     return errorResponse(502, 'GDP is unreachable; the event was not relayed');
   }
   if (!config.enabled) return json({ disabled: true });
+  if (!originAllowed(request.headers.get('origin'), env.GDP_RELAY_ALLOWED_ORIGINS)) {
+    return errorResponse(
+      403, 'Origin: is not an allowed origin for this relay', 'Origin',
+      'is not an allowed origin for this relay',
+    );
+  }
 
   let event;
   try {

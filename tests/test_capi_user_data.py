@@ -164,3 +164,11 @@ def test_a_short_events_received_is_recorded(
     ).fetchall()
     assert rows == [{"status": "sent", "events_received": 8, "batch_size": 10,
                      "error_message": "events_received 8 != sent 10"}]  # fmt: skip
+
+
+def test_meta_ready_values_are_accepted(db: Conn) -> None:
+    ready = {"em": [sha("a@example.com"), sha("b@example.com").upper()],
+             "ph": sha("+14155550123"), "lead_id": "1234567890"}  # fmt: skip
+    insert_events(db, [{"product_id": "snapmix", "event_id": "ok-1", "event_name": "Lead",
+                        "meta_user_data": ready}])  # fmt: skip
+    assert db.execute("SELECT count(*) AS n FROM shared.event").fetchone() == {"n": 1}

@@ -4,6 +4,7 @@ when sent; events Meta would refuse for a missing website field are left out bef
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -39,6 +40,7 @@ def refused(db: Conn, rows: list[dict[str, Any]]) -> InvalidInput:
         ({"lead_id": 123}, "lead_id must be a string"),
         ({"client_ip_address": "203.0.113.7"}, "client_ip_address has its own column"),
         ({"email": sha("ann@example.com")}, "email is not a Meta user_data key"),
+        ({"ann@example.com": "x"}, "a key that is not a Meta user_data key"),
     ],
 )
 def test_raw_or_unknown_values_are_refused_in_sql(
@@ -172,3 +174,35 @@ def test_meta_ready_values_are_accepted(db: Conn) -> None:
     insert_events(db, [{"product_id": "snapmix", "event_id": "ok-1", "event_name": "Lead",
                         "meta_user_data": ready}])  # fmt: skip
     assert db.execute("SELECT count(*) AS n FROM shared.event").fetchone() == {"n": 1}
+
+
+def test_a_guessed_website_event_with_an_unusable_user_agent_goes_as_system_generated(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    enable_pipeline(db)
+    person = add_person(db, "guess@example.com")
+    insert_events(db, [{"product_id": "snapmix", "event_id": "g-1", "event_name": "Lead",
+                        "meta_event_name": "Lead", "person_id": person,
+                        "event_source_url": "https://snapmix.app/", "client_user_agent": "f" * 64,
+                        }])  # fmt: skip
+    run_once(db_url, sandbox.url)
+    [event] = sandbox.events(PIXEL)
+    assert event["event"]["action_source"] == "system_generated"
+    assert "client_user_agent" not in event["event"]["user_data"]  # it looked hashed: dropped
+
+
+def test_a_token_file_counts_as_the_token_for_the_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers.settings import Settings
+
+    monkeypatch.delenv("META_CAPI_ACCESS_TOKEN", raising=False)
+    token = tmp_path / "token"
+    assert "META_CAPI_ACCESS_TOKEN" not in Settings().present_secrets()
+    token.write_text("\n")
+    settings = Settings(META_CAPI_ACCESS_TOKEN_FILE=str(token))
+    assert "META_CAPI_ACCESS_TOKEN" not in settings.present_secrets()  # empty
+    token.write_text("EAAB-token\n")
+    assert "META_CAPI_ACCESS_TOKEN" in settings.present_secrets()
+    token.write_bytes(b"\xff\xfe\x00")  # not UTF-8: absent, never a crash
+    assert "META_CAPI_ACCESS_TOKEN" not in settings.present_secrets()

@@ -3,12 +3,14 @@ token fixed in its file, waking at once when idle, and ?wait= answered from its 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from tests.capi_helpers import (
     FAST,
@@ -17,9 +19,11 @@ from tests.capi_helpers import (
     enable_pipeline,
     insert_events,
     running_worker,
+    settings,
 )
 from tests.edge_support import INGEST, event, running_edge
 from tests.support.sandbox import TOKEN, SandboxControl
+from workers.capi.worker import CapiWorker
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -127,3 +131,34 @@ def test_wait_answers_with_meta_response_from_the_real_worker(
     assert received["event"]["event_id"] == "w-real"
     assert body["meta_response"]["fbtrace_id"]
     assert elapsed < 3.0, elapsed
+
+
+def test_a_probe_that_gets_no_answer_about_the_token_keeps_the_breaker_open(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    """A probe held back by a long Meta pause proves nothing: the breaker must stay open."""
+    enable_pipeline(db)
+    person = add_person(db, "pause@example.com")
+    db.execute("SELECT shared.capi_set_breaker(%s, 'open', 190, 'expired')", (PIXEL,))
+    rows = [{"product_id": "snapmix", "event_id": f"h{i}", "event_name": "Lead",
+             "meta_event_name": "Lead", "person_id": person} for i in range(3)]  # fmt: skip
+    insert_events(db, rows)
+
+    async def go() -> None:
+        worker = CapiWorker(settings(db_url, sandbox.url), FAST)
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                db_url, autocommit=True, row_factory=dict_row
+            ) as conn:
+                await worker._load_config(conn)
+                worker._probe_now = {PIXEL}
+                worker.pacer.observe(PIXEL, usage_pct=100.0, regain_access_s=600)
+                await worker.process_batch(conn)
+        finally:
+            await worker.close()
+
+    asyncio.run(go())
+    assert sandbox.requests() == []
+    assert db.execute("SELECT breaker FROM shared.capi_pixel_state").fetchone() == {
+        "breaker": "open"
+    }

@@ -62,7 +62,17 @@ class Settings(BaseSettings):
             "META_WEBHOOK_VERIFY_TOKEN": self.meta_webhook_verify_token,
             "WAITLISTLAB_SERVICE_KEY": self.waitlistlab_service_key,
         }
-        return sorted(k for k, v in names.items() if v is not None and v.get_secret_value())
+        present = {k for k, v in names.items() if v is not None and v.get_secret_value()}
+        if self._token_file_holds_a_token():
+            present.add("META_CAPI_ACCESS_TOKEN")
+        return sorted(present)
+
+    def _token_file_holds_a_token(self) -> bool:
+        path = self.meta_capi_access_token_file
+        try:
+            return path is not None and bool(path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return False
 
 
 @lru_cache(maxsize=1)

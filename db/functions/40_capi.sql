@@ -390,7 +390,9 @@ AS $$
             THEN format('%s must be a string', f.key)
         WHEN f.key IN ('client_ip_address', 'client_user_agent', 'fbc', 'fbp')
             THEN format('%s has its own column on shared.event', f.key)
-        ELSE format('%s is not a Meta user_data key', left(f.key, 40))
+        -- The key is named only when it looks like a key: a stray email must not be echoed.
+        WHEN f.key ~ '^[a-z][a-z0-9_]{0,39}$' THEN format('%s is not a Meta user_data key', f.key)
+        ELSE 'a key that is not a Meta user_data key'
     END
     FROM jsonb_each(CASE WHEN jsonb_typeof(p_user_data) = 'object' THEN p_user_data
                          ELSE '{}'::jsonb END) AS f

@@ -160,10 +160,13 @@ def build_event(
 
     if action_source == "website" and not (
         row.get("event_source_url") and user_data.get("client_user_agent")
-    ):  # Meta refuses the whole request for one such event: left out here instead
-        return skip(
-            "invalid", "action_source website needs event_source_url and client_user_agent"
-        )
+    ):
+        if not row.get("action_source"):  # only guessed from the row: the user agent was unusable
+            action_source = "system_generated"
+        else:  # Meta refuses the whole request for one such event: left out here instead
+            return skip(
+                "invalid", "action_source website needs event_source_url and client_user_agent"
+            )
 
     custom_data = _custom_data(row)
     if meta_event_name == "Purchase" and (

@@ -37,6 +37,7 @@ from workers.capi.outcomes import (
     settle_delivery,
     settle_skipped,
 )
+from workers.capi.token_file import TokenFile
 from workers.db.queries import query
 from workers.settings import Settings
 
@@ -49,12 +50,13 @@ class CapiWorker:
     def __init__(self, settings: Settings, config: WorkerConfig | None = None) -> None:
         self.settings = settings
         self.config = config or WorkerConfig()
+        self._token_file = TokenFile(settings.meta_capi_access_token_file)
         token = settings.meta_capi_access_token
         secret = settings.meta_app_secret
         self.client = GraphClient(
             settings.meta_graph_url,
             settings.meta_api_version,
-            self._token_from_file() or (token.get_secret_value() if token else None),
+            self._token_file.read() or (token.get_secret_value() if token else None),
             app_secret=secret.get_secret_value() if secret else None,
         )
         self.pacer = PixelPacer(None)
@@ -152,7 +154,10 @@ class CapiWorker:
             add_report(total, report)
             if report.messages:
                 if index == 0 and time.monotonic() - self._queue_metrics_at >= 5.0:
-                    await self._refresh_queue_metrics(conn)  # not only when idle: during a drain
+                    # Not only when idle: during a long drain too.
+                    await self._refresh_queue_metrics(conn)
+                    if self._reload_token():
+                        self._probe_now = set(self._breakers)
                 continue
             if once:
                 return
@@ -175,11 +180,7 @@ class CapiWorker:
             )
         self._ldu = ldu_states(row["ldu_us_states"])
         self.client.set_partner_agent(row["partner_agent"])
-        token = self._token_from_file()
-        new_token = token is not None and token != self.client.token
-        if new_token:
-            self.client.set_token(token)
-            log.info("access token re-read from META_CAPI_ACCESS_TOKEN_FILE")
+        new_token = self._reload_token()
         cursor = await conn.execute(query("capi_pixel_states"))
         states = await cursor.fetchall()
         self._breakers = {r["pixel_id"]: dict(r) for r in states if r["breaker"] == "open"}
@@ -194,17 +195,14 @@ class CapiWorker:
             )
         await self._refresh_queue_metrics(conn)
 
-    def _token_from_file(self) -> str | None:
-        path = self.settings.meta_capi_access_token_file
-        if path is None:
-            return None
-        try:
-            return path.read_text(encoding="utf-8").strip() or None
-        except OSError as exc:
-            log.warning(
-                "META_CAPI_ACCESS_TOKEN_FILE unreadable", extra={"error": type(exc).__name__}
-            )
-            return None
+    def _reload_token(self) -> bool:
+        """Take a changed token from META_CAPI_ACCESS_TOKEN_FILE; True when it changed."""
+        token = self._token_file.read()
+        if token is None or token == self.client.token:
+            return False
+        self.client.set_token(token)
+        log.info("access token re-read from META_CAPI_ACCESS_TOKEN_FILE")
+        return True
 
     async def _refresh_queue_metrics(self, conn: psycopg.AsyncConnection[Row]) -> None:
         cursor = await conn.execute(query("capi_queue_metrics"))
@@ -253,6 +251,8 @@ class CapiWorker:
             attempt = max(m["read_ct"] for m in msgs)
             if isinstance(built, Skipped):
                 settle_skipped(plan, built, msgs, attempt, row, report)
+                for recorded in self._held_recorded.values():
+                    recorded.discard(ref)
             else:
                 to_send[built.pixel_id].append((built, msgs))
 
@@ -262,6 +262,10 @@ class CapiWorker:
         for pixel_results in results:
             for delivery, msgs in pixel_results:
                 settle_delivery(self.config, plan, delivery, msgs, now, report)
+                if delivery.status != "auth":  # no longer held: forget it (the set stays small)
+                    self._held_recorded.get(delivery.event.pixel_id, set()).discard(
+                        delivery.event.event_ref
+                    )
         report.requests = self.delivery.stats.requests
         await self._write(conn, plan)
         count_report(report)
@@ -281,10 +285,14 @@ class CapiWorker:
             probe = await self.delivery.deliver(pixel_id, events[:1], events[0].test_event_code)
             deliveries.extend(probe)
             events = events[1:]
-            if probe[0].status == "auth":
+            if probe[0].status in ("auth", "retry"):
+                # Still refused, or no answer about the token (a pause, a 5xx): stay open. Only
+                # an answer from Meta about the event itself (sent, rejected) proves the token.
                 self._breakers[pixel_id]["last_probe_at"] = datetime.now(UTC)
                 self._breakers[pixel_id]["changed"] = "probed"
-                deliveries.extend(self._held(pixel_id, events, probe[0].error_code))
+                refused = probe[0].error_code if probe[0].status == "auth" else None
+                last = self._breakers[pixel_id].get("last_error_code")
+                deliveries.extend(self._held(pixel_id, events, refused or last))
                 return [(d, by_ref[d.event.event_ref]) for d in deliveries]
             self._breakers[pixel_id]["changed"] = "closed"
         # Group by test_event_code: it is per request, and products may differ.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -19,6 +20,13 @@ from workers.settings import Settings
 
 Conn = psycopg.Connection[dict[str, Any]]
 PIXEL = "1234567890"
+UA = "Mozilla/5.0 (X11; Linux x86_64)"
+
+
+def sha(value: str) -> str:
+    """What Meta should receive for an already-normalized value."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
 FAST = WorkerConfig(
     retry_base_s=0.5,
     retry_max_s=1.0,
@@ -131,3 +139,12 @@ def running_worker(
         loop.call_soon_threadsafe(stop.set)
         thread.join(timeout=10)
         loop.close()
+
+
+def lead_events(
+    person: str | None, n: int, prefix: str, *, product: str = "snapmix", **fields: Any
+) -> list[dict[str, Any]]:
+    """n event rows for insert_events: one person's Leads (sent to Meta as Lead), ids prefix0..."""
+    row = {"product_id": product, "event_name": "Lead", "meta_event_name": "Lead",
+           "person_id": person, **fields}  # fmt: skip
+    return [{**row, "event_id": f"{prefix}{i}"} for i in range(n)]

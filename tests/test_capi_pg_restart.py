@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events
+from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events, lead_events
 from tests.support.sandbox import SandboxControl
 from tests.test_capi_reliability import start_worker
 
@@ -63,8 +63,8 @@ def test_worker_survives_a_real_postgres_restart(
 ) -> None:
     enable_pipeline(db)
     person = add_person(db, "restart@example.com")
-    insert_events(db, [{"product_id": "softwarehub", "event_id": f"pr{i}", "event_name": "Signup",
-                        "person_id": person} for i in range(3_000)])  # fmt: skip
+    insert_events(db, lead_events(person, 3_000, "pr", product="softwarehub",
+                                  event_name="Signup", meta_event_name=None))
     sandbox.faults(latency_ms=30)
     worker = start_worker(db_url, sandbox.url, "--batch-size", "200")
     try:

@@ -3,24 +3,28 @@ when sent; events Meta would refuse for a missing website field are left out bef
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events, run_once, statuses
+from tests.capi_helpers import (
+    PIXEL,
+    UA,
+    add_person,
+    enable_pipeline,
+    insert_events,
+    lead_events,
+    run_once,
+    sha,
+    statuses,
+)
 from tests.support.sandbox import SandboxControl
 from workers.capi import metrics as capi_metrics
 from workers.errors import InvalidInput, from_db_error
 
 Conn = psycopg.Connection[dict[str, Any]]
-UA = "Mozilla/5.0 (X11; Linux x86_64)"
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def refused(db: Conn, rows: list[dict[str, Any]]) -> InvalidInput:
@@ -136,8 +140,7 @@ def test_worker_metrics_count_events_requests_and_batches(
     }
     enable_pipeline(db)
     person = add_person(db, "metrics@example.com")
-    rows = [{"product_id": "snapmix", "event_id": f"m{i}", "event_name": "Lead",
-             "meta_event_name": "Lead", "person_id": person} for i in range(30)]  # fmt: skip
+    rows = lead_events(person, 30, "m")
     rows.append({**rows[0], "event_id": "m-old", "occurred_at": "2020-01-01T00:00:00Z"})
     insert_events(db, rows)
     run_once(db_url, sandbox.url)
@@ -155,9 +158,7 @@ def test_a_short_events_received_is_recorded(
 ) -> None:
     enable_pipeline(db)
     person = add_person(db, "count@example.com")
-    rows = [{"product_id": "snapmix", "event_id": f"c{i}", "event_name": "Lead",
-             "meta_event_name": "Lead", "person_id": person} for i in range(10)]  # fmt: skip
-    insert_events(db, rows)
+    insert_events(db, lead_events(person, 10, "c"))
     sandbox.faults(events_received_shortfall=2)
     run_once(db_url, sandbox.url)
     rows = db.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import replace
 from typing import Any
@@ -13,22 +12,19 @@ from prometheus_client import generate_latest
 from tests.capi_helpers import (
     FAST,
     PIXEL,
+    UA,
     add_person,
     drain,
     enable_pipeline,
     insert_events,
     run_once,
+    sha,
     statuses,
 )
 from tests.support.sandbox import SandboxControl
 from workers.capi import metrics as capi_metrics
 
 Conn = psycopg.Connection[dict[str, Any]]
-UA = "Mozilla/5.0 (X11; Linux x86_64)"
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def test_rules_send_product_events_once_with_meta_exact_hashes(

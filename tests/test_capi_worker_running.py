@@ -18,6 +18,7 @@ from tests.capi_helpers import (
     add_person,
     enable_pipeline,
     insert_events,
+    lead_events,
     running_worker,
     settings,
 )
@@ -38,8 +39,8 @@ def test_held_events_are_recorded_once_per_outage_not_once_per_probe(
 ) -> None:
     enable_pipeline(db)
     person = add_person(db, "outage@example.com")
-    insert_events(db, [{"product_id": "gapradar", "event_id": f"o{i}", "event_name": "Signup",
-                        "person_id": person} for i in range(20)])  # fmt: skip
+    insert_events(db, lead_events(person, 20, "o", product="gapradar", event_name="Signup",
+                                  meta_event_name=None))
     sandbox.faults(token_expired=True)
     run_for(db_url, sandbox.url, 4.5)  # messages come back every second: several rounds held
     probes = len(sandbox.requests())
@@ -73,9 +74,7 @@ def test_an_idle_worker_wakes_within_a_second_of_new_work(
         delays = []
         for i in range(3):
             inserted = time.monotonic()
-            insert_events(db, [{"product_id": "snapmix", "event_id": f"w{i}",
-                                "event_name": "Lead", "meta_event_name": "Lead",
-                                "person_id": person}])  # fmt: skip
+            insert_events(db, lead_events(person, 1, f"w{i}-"))
             while len(sandbox.events(PIXEL)) <= i and time.monotonic() - inserted < 10:
                 time.sleep(0.02)
             delays.append(time.monotonic() - inserted)
@@ -89,8 +88,8 @@ def test_a_token_fixed_in_the_token_file_is_used_without_a_restart(
 ) -> None:
     enable_pipeline(db)
     person = add_person(db, "rotate@example.com")
-    insert_events(db, [{"product_id": "vellopad", "event_id": f"r{i}", "event_name": "Signup",
-                        "person_id": person} for i in range(10)])  # fmt: skip
+    insert_events(db, lead_events(person, 10, "r", product="vellopad", event_name="Signup",
+                                  meta_event_name=None))
     token_file = tmp_path / "token"
     token_file.write_text("not-the-token\n")
     # Held messages come back every 2 s; the worker re-reads the file while idle in between.
@@ -140,8 +139,7 @@ def test_a_probe_that_gets_no_answer_about_the_token_keeps_the_breaker_open(
     enable_pipeline(db)
     person = add_person(db, "pause@example.com")
     db.execute("SELECT shared.capi_set_breaker(%s, 'open', 190, 'expired')", (PIXEL,))
-    rows = [{"product_id": "snapmix", "event_id": f"h{i}", "event_name": "Lead",
-             "meta_event_name": "Lead", "person_id": person} for i in range(3)]  # fmt: skip
+    rows = lead_events(person, 3, "h")
     insert_events(db, rows)
 
     async def go() -> None:

@@ -154,10 +154,9 @@ class CapiWorker:
             add_report(total, report)
             if report.messages:
                 if index == 0 and time.monotonic() - self._queue_metrics_at >= 5.0:
-                    # Not only when idle: during a long drain too.
-                    await self._refresh_queue_metrics(conn)
-                    if self._reload_token():
-                        self._probe_now = set(self._breakers)
+                    # Not only when idle: during a long drain too (settings, breakers opened
+                    # by another worker, a new token, the queue gauges).
+                    await self._load_config(conn)
                 continue
             if once:
                 return

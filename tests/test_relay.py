@@ -21,6 +21,7 @@ import pytest
 
 from edge_compat.app import create_app
 from edge_compat.client_ip import parse_networks
+from edge_compat.rate_limit import VisitorLimiter
 from edge_compat.routes import relay
 from edge_compat.routes.relay import Relay, RelaySettings
 from tests.edge_support import Conn, TestClient, create_key, set_flags
@@ -94,6 +95,7 @@ def relay_client(
     product: str = "snapmix",
     max_body: int = 16 * 1024,
     origins: frozenset[str] = frozenset(),
+    rate_limit: str = "",
 ) -> Iterator[TestClient]:
     app = create_app(db_url, flag_cache_seconds=0, key_cache_seconds=0, pool_min_size=1)
     if not any(getattr(r, "path", None) == PATH for r in app.routes):
@@ -106,6 +108,7 @@ def relay_client(
         max_body_bytes=max_body,
         config_ttl=0,
         allowed_origins=origins,
+        rate_limit=rate_limit,
     )
     transport: httpx.AsyncBaseTransport = (
         httpx.ASGITransport(app=app) if same_app else httpx.MockTransport(upstream or Upstream())
@@ -234,6 +237,21 @@ def test_product_key_events_and_standard_events_pass_others_do_not(
         "ShareMix",
         "ShareMix",
     ]
+
+
+def test_each_visitor_is_rate_limited(db_url: str, key: str) -> None:
+    upstream = Upstream()
+    with relay_client(db_url, key, upstream=upstream, rate_limit="3/minute") as client:
+        answers = [post(client, browser_event(), **{"X-Forwarded-For": "8.8.8.8"})
+                   for _ in range(4)]  # fmt: skip
+        other = post(client, browser_event(), **{"X-Forwarded-For": "9.9.9.9"})
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[3].json()["error"]["field"] == "rate"
+    assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
+    assert other.status_code == 200  # another visitor has their own budget
+    assert len(upstream.bodies) == 4
+    with pytest.raises(ValueError, match="GDP_RELAY_RATE_LIMIT"):
+        VisitorLimiter("lots")
 
 
 def test_only_allowed_origins_may_post_when_a_list_is_set(db_url: str, key: str) -> None:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Origins (comma-separated, e.g. https://snapmix.app) whose pages may post to the relay;
     # empty: any origin.
     gdp_relay_allowed_origins: str = Field(default="", alias="GDP_RELAY_ALLOWED_ORIGINS")
+    # Requests per visitor (client IP) the relay accepts, in the `limits` notation; empty: no
+    # limit. A page sends a few events per view; this stops a script posing as one.
+    gdp_relay_rate_limit: str = Field(default="20/second;300/minute", alias="GDP_RELAY_RATE_LIMIT")
     # Largest browser request the relay reads (bytes).
     relay_max_body_bytes: int = Field(
         default=16 * 1024, ge=1024, le=1024 * 1024, alias="GDP_RELAY_MAX_BODY_BYTES"

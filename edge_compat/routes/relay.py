@@ -37,6 +37,7 @@ from edge_compat.auth import authenticate
 from edge_compat.client_ip import Network, client_ip, parse_networks
 from edge_compat.db import Database
 from edge_compat.errors import ApiError, FieldError, error_response, json_response
+from edge_compat.rate_limit import VisitorLimiter
 from edge_compat.relay_event import browser_signals, relay_event
 from edge_compat.state import edge
 from workers.settings import Settings, get_settings
@@ -63,9 +64,11 @@ class RelaySettings:
     # Origins whose pages may post to the relay (empty: any). Another site's page could
     # otherwise send events in this product's name through its visitors' browsers.
     allowed_origins: frozenset[str] = frozenset()
+    rate_limit: str = ""  # per visitor, e.g. "20/second;300/minute"; empty: none
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelaySettings:
+        VisitorLimiter(settings.gdp_relay_rate_limit)  # a malformed limit fails at start, named
         key = settings.waitlistlab_service_key
         return cls(
             product_id=settings.product_id or None,
@@ -78,6 +81,7 @@ class RelaySettings:
                 for o in settings.gdp_relay_allowed_origins.split(",")
                 if o.strip()
             ),
+            rate_limit=settings.gdp_relay_rate_limit,
         )
 
     @property
@@ -116,6 +120,12 @@ class Relay:
     _configs: dict[str, tuple[RelayConfig, float]] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _owns_client: bool = False
+    _limiter: VisitorLimiter | None = None
+
+    def limiter(self) -> VisitorLimiter:
+        if self._limiter is None:
+            self._limiter = VisitorLimiter(self.settings.rate_limit)
+        return self._limiter
 
     def http(self) -> httpx.AsyncClient:
         if self.client is None:
@@ -198,6 +208,7 @@ WaitParam = Annotated[
         413: {"description": "Body over GDP_RELAY_MAX_BODY_BYTES (16 KB)"},
         415: {"description": "Content-Type is not application/json (or text/plain)"},
         422: {"description": "A field the browser may not send, or an event not allowed"},
+        429: {"description": "Over GDP_RELAY_RATE_LIMIT for this visitor (see Retry-After)"},
         502: {"description": "GDP is unreachable or refused the relay's service key"},
     },
 )
@@ -218,10 +229,17 @@ async def relay_meta_event(request: Request, wait: WaitParam = 0) -> Response:
     ):  # no Origin header: not a cross-site browser request (a server, a same-origin beacon)
         state.metrics.count(product, ENDPOINT, ("forbidden",))
         raise FieldError("Origin", "is not an allowed origin for this relay", status=403)
-    body = await _read_body(request, settings.max_body_bytes)
     peer = request.client.host if request.client else None
+    visitor = client_ip(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+    wait_s = relay.limiter().refused(visitor or "unknown")
+    if wait_s is not None:
+        state.metrics.count(product, ENDPOINT, ("rate_limited",))
+        raise ApiError(429, f"too many events from this visitor; retry in {wait_s} s",
+                       field="rate", rule="GDP_RELAY_RATE_LIMIT",
+                       headers={"Retry-After": str(wait_s)})  # fmt: skip
+    body = await _read_body(request, settings.max_body_bytes)
     signals = browser_signals(
-        client_ip(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies),
+        visitor,
         request.headers.get("user-agent"),
         request.headers.getlist("cookie"),
         request.headers.get("referer"),

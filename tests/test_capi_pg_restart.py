@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,7 +25,13 @@ from tests.support.sandbox import SandboxControl
 from tests.test_capi_reliability import start_worker
 
 Conn = psycopg.Connection[dict[str, Any]]
-CLUSTER = os.environ.get("GDP_TEST_PG_CLUSTER", "15 main")
+def _default_cluster() -> str:
+    """"<version> main" of the machine's cluster, as the Makefile finds it."""
+    versions = sorted(p.name for p in Path("/etc/postgresql").glob("*") if p.is_dir())
+    return f"{versions[0] if versions else '15'} main"
+
+
+CLUSTER = os.environ.get("GDP_TEST_PG_CLUSTER") or _default_cluster()
 
 pytestmark = [
     pytest.mark.slow,

@@ -2445,6 +2445,8 @@ $$;
 CREATE FUNCTION shared._event_check_references_on_update() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    v_problem text;
 BEGIN
     IF NEW.product_id IS DISTINCT FROM OLD.product_id
        AND NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = NEW.product_id) THEN
@@ -2455,11 +2457,12 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = NEW.person_id) THEN
         PERFORM shared._raise('GD400', 'person_id', format('no person %s', NEW.person_id));
     END IF;
-    IF NEW.meta_user_data IS DISTINCT FROM OLD.meta_user_data
-       AND shared._meta_user_data_problem(NEW.meta_user_data) IS NOT NULL THEN
-        PERFORM shared._raise('GD400', 'meta_user_data',
-            format('%s (event %s)', shared._meta_user_data_problem(NEW.meta_user_data),
-                   NEW.event_id));
+    IF NEW.meta_user_data IS DISTINCT FROM OLD.meta_user_data THEN
+        v_problem := shared._meta_user_data_problem(NEW.meta_user_data);
+        IF v_problem IS NOT NULL THEN
+            PERFORM shared._raise('GD400', 'meta_user_data',
+                format('%s (event %s)', v_problem, NEW.event_id));
+        END IF;
     END IF;
     RETURN NEW;
 END
@@ -2617,18 +2620,32 @@ CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
 CREATE FUNCTION shared._meta_user_data_entry_ok(p_key text, p_value jsonb) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
-    SELECT CASE
-        WHEN p_key IN ('em', 'ph', 'fn', 'ln', 'ge', 'db', 'ct', 'st', 'zp', 'country',
-                       'external_id') THEN
+    SELECT CASE shared._meta_user_data_key_kind(p_key)
+        WHEN 'hashed' THEN
             CASE jsonb_typeof(p_value)
                 WHEN 'string' THEN shared._is_sha256_hex(p_value #>> '{}')
                 WHEN 'array' THEN shared._all_sha256_hex(p_value)
                 ELSE false
             END
-        WHEN p_key IN ('subscription_id', 'fb_login_id', 'lead_id', 'anon_id', 'madid', 'page_id',
-                       'page_scoped_user_id', 'ctwa_clid', 'ig_account_id', 'ig_sid') THEN
-            jsonb_typeof(p_value) = 'string'
+        WHEN 'id' THEN jsonb_typeof(p_value) = 'string'
         ELSE false
+    END
+$$;
+
+
+--
+-- Name: _meta_user_data_key_kind(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._meta_user_data_key_kind(p_key text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+        WHEN p_key IN ('em', 'ph', 'fn', 'ln', 'ge', 'db', 'ct', 'st', 'zp', 'country',
+                       'external_id') THEN 'hashed'
+        WHEN p_key IN ('subscription_id', 'fb_login_id', 'lead_id', 'anon_id', 'madid', 'page_id',
+                       'page_scoped_user_id', 'ctwa_clid', 'ig_account_id', 'ig_sid') THEN 'id'
+        WHEN p_key IN ('client_ip_address', 'client_user_agent', 'fbc', 'fbp') THEN 'column'
     END
 $$;
 
@@ -2640,19 +2657,16 @@ $$;
 CREATE FUNCTION shared._meta_user_data_problem(p_user_data jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $_$
-    SELECT CASE
-        WHEN f.key IN ('em', 'ph', 'fn', 'ln', 'ge', 'db', 'ct', 'st', 'zp', 'country',
-                       'external_id')
-            THEN format('%s must be a SHA-256 hex digest (or a list of them): raw values go in '
-                        'user_data of POST /api/v1/meta/event, which hashes them', f.key)
-        WHEN f.key IN ('subscription_id', 'fb_login_id', 'lead_id', 'anon_id', 'madid', 'page_id',
-                       'page_scoped_user_id', 'ctwa_clid', 'ig_account_id', 'ig_sid')
-            THEN format('%s must be a string', f.key)
-        WHEN f.key IN ('client_ip_address', 'client_user_agent', 'fbc', 'fbp')
-            THEN format('%s has its own column on shared.event', f.key)
+    SELECT CASE shared._meta_user_data_key_kind(f.key)
+        WHEN 'hashed' THEN format('%s must be a SHA-256 hex digest (or a list of them): raw '
+                                  'values go in user_data of POST /api/v1/meta/event, which '
+                                  'hashes them', f.key)
+        WHEN 'id' THEN format('%s must be a string', f.key)
+        WHEN 'column' THEN format('%s has its own column on shared.event', f.key)
         -- The key is named only when it looks like a key: a stray email must not be echoed.
-        WHEN f.key ~ '^[a-z][a-z0-9_]{0,39}$' THEN format('%s is not a Meta user_data key', f.key)
-        ELSE 'a key that is not a Meta user_data key'
+        ELSE CASE WHEN f.key ~ '^[a-z][a-z0-9_]{0,39}$'
+                  THEN format('%s is not a Meta user_data key', f.key)
+                  ELSE 'a key that is not a Meta user_data key' END
     END
     FROM jsonb_each(CASE WHEN jsonb_typeof(p_user_data) = 'object' THEN p_user_data
                          ELSE '{}'::jsonb END) AS f

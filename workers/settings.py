@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.capi.token_file import TokenFile
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gdp"
 
 
@@ -66,16 +68,9 @@ class Settings(BaseSettings):
             "WAITLISTLAB_SERVICE_KEY": self.waitlistlab_service_key,
         }
         present = {k for k, v in names.items() if v is not None and v.get_secret_value()}
-        if self._token_file_holds_a_token():
+        if TokenFile(self.meta_capi_access_token_file).read() is not None:
             present.add("META_CAPI_ACCESS_TOKEN")
         return sorted(present)
-
-    def _token_file_holds_a_token(self) -> bool:
-        path = self.meta_capi_access_token_file
-        try:
-            return path is not None and bool(path.read_text(encoding="utf-8").strip())
-        except (OSError, ValueError):
-            return False
 
 
 @lru_cache(maxsize=1)

@@ -77,9 +77,7 @@ class RelaySettings:
             trusted_proxies=parse_networks(settings.gdp_trusted_proxies),
             max_body_bytes=settings.relay_max_body_bytes,
             allowed_origins=frozenset(
-                o.strip().rstrip("/").lower()
-                for o in settings.gdp_relay_allowed_origins.split(",")
-                if o.strip()
+                _origin(o) for o in settings.gdp_relay_allowed_origins.split(",") if o.strip()
             ),
             rate_limit=settings.gdp_relay_rate_limit,
         )
@@ -164,6 +162,11 @@ class Relay:
         return config
 
 
+def _origin(text: str) -> str:
+    """An origin as compared: scheme://host[:port], lower case, no trailing slash."""
+    return text.strip().rstrip("/").lower()
+
+
 def relay_of(request: Request) -> Relay:
     """The app's Relay (made by the router's lifespan; made here if the app runs without one)."""
     state = request.app.state
@@ -225,7 +228,7 @@ async def relay_meta_event(request: Request, wait: WaitParam = 0) -> Response:
         return json_response({"disabled": True})
     origin = request.headers.get("origin")
     if settings.allowed_origins and origin is not None and (
-        origin.strip().rstrip("/").lower() not in settings.allowed_origins
+        _origin(origin) not in settings.allowed_origins
     ):  # no Origin header: not a cross-site browser request (a server, a same-origin beacon)
         state.metrics.count(product, ENDPOINT, ("forbidden",))
         raise FieldError("Origin", "is not an allowed origin for this relay", status=403)

@@ -138,12 +138,8 @@ def build_event(
     occurred: datetime = row["occurred_at"]
     now = config.now
     event_time = min(int(occurred.timestamp()), int(now.timestamp()))  # clamp the future
-    action_source = row.get("action_source") or (
-        "website"
-        if row.get("event_source_url") and row.get("client_user_agent")
-        else "system_generated"
-    )
-    window = SIXTY_TWO_DAYS_S if action_source == "physical_store" else SEVEN_DAYS_S
+    given_source = row.get("action_source")
+    window = SIXTY_TWO_DAYS_S if given_source == "physical_store" else SEVEN_DAYS_S
     deadline_ts = int(occurred.timestamp()) + window
     if int(now.timestamp()) >= deadline_ts:
         days = window // 86400
@@ -158,15 +154,12 @@ def build_event(
             f"(keys: {', '.join(sorted(keys)) or 'none'})",
         )
 
-    if action_source == "website" and not (
-        row.get("event_source_url") and user_data.get("client_user_agent")
-    ):
-        if not row.get("action_source"):  # only guessed from the row: the user agent was unusable
-            action_source = "system_generated"
-        else:  # Meta refuses the whole request for one such event: left out here instead
-            return skip(
-                "invalid", "action_source website needs event_source_url and client_user_agent"
-            )
+    # Website needs both, as sent (a user agent the normalizer dropped does not count).
+    has_website_fields = bool(row.get("event_source_url") and user_data.get("client_user_agent"))
+    action_source = given_source or ("website" if has_website_fields else "system_generated")
+    if action_source == "website" and not has_website_fields:
+        # Meta refuses the whole request for one such event: left out here instead.
+        return skip("invalid", "action_source website needs event_source_url and client_user_agent")
 
     custom_data = _custom_data(row)
     if meta_event_name == "Purchase" and (

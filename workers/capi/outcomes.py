@@ -108,39 +108,19 @@ def settle_delivery(
         "error_subcode": d.error_subcode,
         "error_message": d.error_message,
     }
+
+    def record(status: str, **extra: Any) -> None:
+        plan.outcomes.append(outcome_row(
+            e.event_ref, e.product_id, e.event_id, e.meta_event_name, e.person_id, e.pixel_id,
+            status, attempt, **common, **extra))  # fmt: skip
+
     if d.status == "sent":
-        plan.outcomes.append(
-            outcome_row(
-                e.event_ref,
-                e.product_id,
-                e.event_id,
-                e.meta_event_name,
-                e.person_id,
-                e.pixel_id,
-                "sent",
-                attempt,
-                events_received=d.events_received,
-                **common,
-            )
-        )
+        record("sent", events_received=d.events_received)
         plan.archive.extend(m["msg_id"] for m in msgs)
         report.sent += 1
         return
     if d.status == "rejected":
-        plan.outcomes.append(
-            outcome_row(
-                e.event_ref,
-                e.product_id,
-                e.event_id,
-                e.meta_event_name,
-                e.person_id,
-                e.pixel_id,
-                "rejected",
-                attempt,
-                dead_letter_reason="rejected",
-                **common,
-            )
-        )
+        record("rejected", dead_letter_reason="rejected")
         plan.archive.extend(m["msg_id"] for m in msgs)
         report.dead_lettered += 1
         metrics.DEAD_LETTERS.labels("rejected").inc()
@@ -156,21 +136,8 @@ def settle_delivery(
         report.retried += 1
     remaining = (e.deadline - now).total_seconds()
     delay_s = int(max(1, min(delay, remaining + 1)))
-    status = "held_auth" if d.status == "auth" else "retrying"
     if d.record:
-        plan.outcomes.append(
-            outcome_row(
-                e.event_ref,
-                e.product_id,
-                e.event_id,
-                e.meta_event_name,
-                e.person_id,
-                e.pixel_id,
-                status,
-                attempt,
-                **common,
-            )
-        )
+        record("held_auth" if d.status == "auth" else "retrying")
     for m in msgs:
         plan.delay[m["msg_id"]] = delay_s
 

@@ -13,7 +13,6 @@ The loop wakes within a second of new work: LISTEN gdp_meta_capi, with a short p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -70,7 +69,7 @@ class CapiWorker:
         self._probe_now: set[str] = set()
         # Per open breaker, the events already recorded as held (see _held).
         self._held_recorded: dict[str, set[int]] = {}
-        self._queue_metrics_at = 0.0
+        self._config_loaded_at = 0.0
         self._ldu: frozenset[str] = frozenset()
 
     async def close(self) -> None:
@@ -93,7 +92,7 @@ class CapiWorker:
                     "database connection lost; reconnecting",
                     extra={"error": type(group.exceptions[0]).__name__, "retry_in_s": backoff},
                 )
-            await _sleep_or_stop(stop, backoff)
+            await _wait_any(backoff, stop)
             backoff = min(backoff * 2, 10.0)
         return total
 
@@ -153,14 +152,14 @@ class CapiWorker:
             report = await self.process_batch(conn)
             add_report(total, report)
             if report.messages:
-                if index == 0 and time.monotonic() - self._queue_metrics_at >= 5.0:
+                if index == 0 and time.monotonic() - self._config_loaded_at >= 5.0:
                     # Not only when idle: during a long drain too (settings, breakers opened
                     # by another worker, a new token, the queue gauges).
                     await self._load_config(conn)
                 continue
             if once:
                 return
-            await _wait_either(wake, stop, self.config.poll_interval_s)  # stop ends the wait
+            await _wait_any(self.config.poll_interval_s, wake, stop)  # stop ends the wait
             if index == 0:
                 await self._load_config(conn)
 
@@ -192,7 +191,12 @@ class CapiWorker:
             metrics.BREAKER_OPEN.labels(state["pixel_id"]).set(
                 1 if state["breaker"] == "open" else 0
             )
-        await self._refresh_queue_metrics(conn)
+        cursor = await conn.execute(query("capi_queue_metrics"))
+        queue = await cursor.fetchone()
+        if queue:
+            metrics.QUEUE_DEPTH.set(queue["queue_length"] or 0)
+            metrics.OLDEST_AGE.set(queue["oldest_msg_age_sec"] or 0)
+        self._config_loaded_at = time.monotonic()
 
     def _reload_token(self) -> bool:
         """Take a changed token from META_CAPI_ACCESS_TOKEN_FILE; True when it changed."""
@@ -202,14 +206,6 @@ class CapiWorker:
         self.client.set_token(token)
         log.info("access token re-read from META_CAPI_ACCESS_TOKEN_FILE")
         return True
-
-    async def _refresh_queue_metrics(self, conn: psycopg.AsyncConnection[Row]) -> None:
-        cursor = await conn.execute(query("capi_queue_metrics"))
-        queue = await cursor.fetchone()
-        if queue:
-            metrics.QUEUE_DEPTH.set(queue["queue_length"] or 0)
-            metrics.OLDEST_AGE.set(queue["oldest_msg_age_sec"] or 0)
-        self._queue_metrics_at = time.monotonic()
 
     async def process_batch(self, conn: psycopg.AsyncConnection[Row]) -> BatchReport:
         report = BatchReport()
@@ -386,15 +382,11 @@ class CapiWorker:
                     log.info("circuit breaker closed", extra={"pixel_id": pixel_id})
 
 
-async def _wait_either(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
-    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+async def _wait_any(timeout: float, *events: asyncio.Event) -> None:
+    """Until any of `events` is set, or `timeout` seconds."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
     try:
         await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in waits:
             task.cancel()
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

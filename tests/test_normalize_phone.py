@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from workers.meta._phone import PhoneError, check_region, normalize_phone
 from workers.meta._phonelib import is_valid as _is_valid
-from workers.meta._phonelib import parse_digits
+from workers.meta._phonelib import parse_digits, plain_e164
 
 
 def reference(text: str, region: str) -> str | None:
@@ -171,3 +171,67 @@ def test_parse_digits_equals_phonenumbers_parse(digits: str, plus: bool, region:
     for reg in (region, None) if plus else (region,):
         got = _parsed(partial(parse_digits, text, reg))
         assert got == _parsed(partial(phonenumbers.parse, text, reg)), (text, reg)
+
+
+def _examples() -> list[tuple[str, int, str, str]]:
+    """(region, country code, national significant number, national prefix) of every
+    region's fixed-line and mobile example numbers."""
+    out = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None and metadata is not None:
+                nsn = phonenumbers.national_significant_number(example)
+                out.append((region, example.country_code, nsn, metadata.national_prefix or ""))
+    return out
+
+
+EXAMPLES = _examples()
+
+
+@st.composite
+def example_like(draw: st.DrawFn) -> tuple[str, bool, str]:
+    """Digits of a real example number, its last digits replaced, written nationally (with or
+    without the trunk prefix) or internationally (sometimes with the trunk prefix kept)."""
+    region, code, nsn, prefix = draw(st.sampled_from(EXAMPLES))
+    keep = draw(st.integers(0, len(nsn)))
+    nsn = nsn[:keep] + draw(st.text("0123456789", min_size=max(0, len(nsn) - keep - 1),
+                                    max_size=len(nsn) - keep + 1))  # fmt: skip
+    style = draw(st.sampled_from(["national", "bare", "international", "intl+prefix"]))
+    default = draw(st.sampled_from([region, region, "US", "GB", "DE"]))
+    if style == "national":
+        return prefix + nsn, False, default
+    if style == "bare":
+        return nsn, False, default
+    return f"{code}{prefix if style == 'intl+prefix' else ''}{nsn}", True, default
+
+
+@settings(max_examples=4000, deadline=None)
+@given(example_like())
+def test_plain_e164_equals_phonenumbers(case: tuple[str, bool, str]) -> None:
+    """Whenever the shortcut answers, the library gives the same valid number."""
+    digits, international, region = case
+    got = plain_e164(digits, international, region)
+    if got is not None:
+        assert got == reference(("+" if international else "") + digits, region), case
+
+
+def test_plain_e164_takes_most_example_numbers() -> None:
+    """The shortcut is the common path: most real numbers of most regions take it."""
+    national = international = 0
+    for region, code, nsn, prefix in EXAMPLES:
+        international += plain_e164(f"{code}{nsn}", True, region) == f"{code}{nsn}"
+        national += plain_e164(prefix + nsn, False, region) == f"{code}{nsn}"
+    assert international > 0.8 * len(EXAMPLES)
+    assert national > 0.7 * len(EXAMPLES)
+    for digits, international_, region, expected in [
+        ("07400123456", False, "GB", "447400123456"),
+        ("447400123456", True, "US", "447400123456"),
+        ("0301234567", False, "DE", "49301234567"),
+        ("0612345678", False, "FR", "33612345678"),
+        ("447400123456", False, "GB", None),  # the region's own code in front: the library's turn
+        ("0039061234567", False, "GB", None),  # an international dialling prefix
+        ("39061234567", True, "US", None),  # Italy's significant leading zero
+    ]:
+        assert plain_e164(digits, international_, region) == expected

@@ -9,10 +9,12 @@ country, else the configured default region; the number must be *valid* for its 
 numbers are dropped instead of being hashed into values that can never match.
 
 Speed: `phonenumbers.parse` + `is_valid_number` cost ~35 µs a number. Numbers written with only
-digits and separators skip the library's input clean-up (`_phonelib.parse_digits`); NANP (+1)
-ones are built directly as `PhoneNumber(1, nnnnnnnnnn)`; validity uses precompiled metadata
-(`_phonelib.is_valid`). All three give the library's own answers: tests/test_normalize_phone.py
-checks them against `phonenumbers.parse` + `is_valid_number` on generated and example numbers.
+digits and separators skip the library's input clean-up: NANP (+1) ones are checked directly as
+10 national digits (`_phonelib.valid_nanp`), most others are split into country code and
+national number as the library would (`_phonelib.plain_e164`), the rest go through
+`_phonelib.parse_digits`; validity uses precompiled metadata (`_phonelib.valid_nsn`). All of
+them give the library's own answers: tests/test_normalize_phone.py checks them against
+`phonenumbers.parse` + `is_valid_number` on generated and example numbers.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ import re
 import unicodedata
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber
+from phonenumbers import NumberParseException
 
-from workers.meta._phonelib import e164_digits, is_valid, parse_digits, valid_in_us
+from workers.meta._phonelib import e164_digits, is_valid, parse_digits, plain_e164, valid_nanp
 
 _SIMPLE = re.compile(r"\+?[0-9(][0-9 ()./\-]*", re.ASCII)
 _DIGITS_ONLY = re.compile(r"\+?[0-9]+", re.ASCII)
 _SEPARATORS = str.maketrans("", "", "+ ()./-")
-_NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
+NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
 SUPPORTED_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MAX_LENGTH = 64
 
@@ -65,11 +67,12 @@ def normalize_phone(value: str, region: str) -> str:
             text = "+" + digits
         nanp = _nanp_national(digits, international, region)
         if nanp is not None:
-            if valid_in_us(nanp) or is_valid(
-                PhoneNumber(country_code=1, national_number=int(nanp))
-            ):
+            if valid_nanp(nanp):
                 return "1" + nanp
             raise PhoneError(_invalid_reason(international, region))
+        e164 = plain_e164(digits, international, region)
+        if e164 is not None:
+            return e164
         text = ("+" if international else "") + digits
     return _slow(text, region)
 
@@ -80,7 +83,7 @@ def _nanp_national(digits: str, international: bool, region: str) -> str | None:
         if len(digits) == 11 and digits[0] == "1" and digits[1] in "23456789":
             return digits[1:]
         return None
-    if region not in _NANP_REGIONS:
+    if region not in NANP_REGIONS:
         return None
     if len(digits) == 10 and digits[0] in "23456789":
         return digits

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberDesc
@@ -97,43 +98,48 @@ def _finish(number: PhoneNumber, national: str, metadata: PhoneMetadata | None) 
     return number
 
 
-def _desc_matcher(desc: PhoneNumberDesc | None) -> Callable[[str], bool] | None:
-    """`phonenumberutil._is_number_matching_desc` for one description, precompiled."""
-    if desc is None or not desc.national_number_pattern:
-        return None
-    lengths = frozenset(desc.possible_length)
-    pattern = re.compile(desc.national_number_pattern)
-
-    def matches(nsn: str) -> bool:
-        return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
-
-    return matches
+_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip",
+          "personal_number", "pager", "uan", "voicemail")  # fmt: skip
 
 
 def _region_validator(region: str) -> Callable[[str], bool]:
     """True iff `phonenumbers` would find the national number valid for `region`.
 
     The same test as `_number_type_helper(nsn, metadata) != UNKNOWN`: the general description
-    matches and so does at least one number type. For the NANP's main region (US, listed first
-    for +1 and without leading digits), True here means `is_valid_number` is True, because
-    `region_code_for_number` tries the US first.
+    matches (possible length and pattern) and so does at least one number type. The types
+    whose possible lengths admit the number's length are tried as one alternation, compiled
+    once per length, instead of one pattern after another. For the NANP's main region (US,
+    listed first for +1 and without leading digits), True here means `is_valid_number` is True,
+    because `region_code_for_number` tries the US first.
     """
     metadata = PhoneMetadata.metadata_for_region(region)
     assert metadata is not None
-    general = _desc_matcher(metadata.general_desc)
+    general: PhoneNumberDesc | None = metadata.general_desc
+    if general is None or not general.national_number_pattern:
+        return lambda nsn: False
+    general_lengths = frozenset(general.possible_length)
+    general_pattern = re.compile(general.national_number_pattern)
     types = [
-        matcher
-        for matcher in (
-            _desc_matcher(getattr(metadata, name))
-            # any() does not depend on the order: the common types first
-            for name in ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
-                         "voip", "personal_number", "pager", "uan", "voicemail")
-        )
-        if matcher is not None
-    ]  # fmt: skip
+        (frozenset(desc.possible_length), desc.national_number_pattern)
+        for desc in (getattr(metadata, name) for name in _TYPES)
+        if desc is not None and desc.national_number_pattern
+    ]
+    by_length: dict[int, re.Pattern[str] | None] = {}
+
+    def types_for(length: int) -> re.Pattern[str] | None:
+        if length not in by_length:
+            patterns = [p for lengths, p in types if not lengths or length in lengths]
+            alternation = "|".join(f"(?:{p})" for p in patterns)
+            by_length[length] = re.compile(alternation) if patterns else None
+        return by_length[length]
 
     def valid(nsn: str) -> bool:
-        return general is not None and general(nsn) and any(t(nsn) for t in types)
+        if general_lengths and len(nsn) not in general_lengths:
+            return False
+        if general_pattern.fullmatch(nsn) is None:
+            return False
+        pattern = types_for(len(nsn))
+        return pattern is not None and pattern.fullmatch(nsn) is not None
 
     return valid
 
@@ -159,8 +165,10 @@ def _plan(code: int) -> _Plan | None:
     return _PLANS[code]
 
 
-def is_valid(number: PhoneNumber) -> bool:
-    """`phonenumbers.is_valid_number` with the metadata's regexes precompiled.
+def valid_nsn(code: int, nsn: str) -> bool | None:
+    """`phonenumbers.is_valid_number` for a country code and national significant number, with
+    the metadata's regexes precompiled; None when only the library can tell (non-geographic
+    codes).
 
     The library's logic step for step (`region_code_for_number`, then
     `is_valid_number_for_region`): with one region, validate there; with several, the first
@@ -168,11 +176,9 @@ def is_valid(number: PhoneNumber) -> bool:
     valid in) is the number's region. The library re-derives and re-checks every pattern on
     each call; tests/test_normalize_phone.py checks both agree.
     """
-    code = number.country_code
-    plan = _plan(code) if code is not None else None
+    plan = _plan(code)
     if plan is None:
-        return bool(phonenumbers.is_valid_number(number))
-    nsn = phonenumbers.national_significant_number(number)
+        return None
     if len(plan) == 1:
         return plan[0][1](nsn)
     for leading, valid in plan:
@@ -182,3 +188,98 @@ def is_valid(number: PhoneNumber) -> bool:
         elif valid(nsn):
             return True
     return False
+
+
+def is_valid(number: PhoneNumber) -> bool:
+    """`phonenumbers.is_valid_number`, through `valid_nsn` where it can tell."""
+    code = number.country_code
+    if code is not None:
+        verdict = valid_nsn(code, phonenumbers.national_significant_number(number))
+        if verdict is not None:
+            return verdict
+    return bool(phonenumbers.is_valid_number(number))
+
+
+def valid_nanp(nsn: str) -> bool:
+    """Whether a 10-digit +1 national number is valid (in the US, Canada, the Caribbean...)."""
+    return valid_in_us(nsn) or bool(valid_nsn(1, nsn))
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    """What `plain_e164` needs of a region's metadata to follow `phonenumbers.parse`."""
+
+    code: int
+    idd: re.Pattern[str] | None  # international dialling prefix: such input is international
+    prefix: re.Pattern[str] | None  # national_prefix_for_parsing
+    prefix_simple: bool  # no carrier-code groups, no transform rule: the prefix is just cut
+    general: re.Pattern[str] | None  # general_desc pattern (the library's "viable" test)
+    keep_stripped: frozenset[int]  # lengths at which parse keeps a number without its prefix
+
+
+_PLAIN: dict[str, _Plain | None] = {}
+
+
+def _plain_rules(region: str) -> _Plain | None:
+    if region not in _PLAIN:
+        metadata = PhoneMetadata.metadata_for_region(region, None)
+        rules = None
+        if metadata is not None and metadata.country_code is not None:
+            pattern = metadata.national_prefix_for_parsing or None
+            general = metadata.general_desc.national_number_pattern if metadata.general_desc else None
+            rules = _Plain(
+                code=metadata.country_code,
+                idd=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
+                prefix=re.compile(pattern) if pattern else None,
+                prefix_simple=pattern is None
+                or (re.compile(pattern).groups == 0 and not metadata.national_prefix_transform_rule),
+                general=re.compile(general) if general else None,
+                # parse keeps the stripped number unless its length test says one of these
+                keep_stripped=frozenset(
+                    n for n in range(_MIN_NSN, _MAX_NSN + 1)
+                    if _test_number_length("9" * n, metadata) not in _KEEP_UNSTRIPPED
+                ),
+            )  # fmt: skip
+        _PLAIN[region] = rules
+    return _PLAIN[region]
+
+
+def plain_e164(digits: str, international: bool, region: str) -> str | None:
+    """E.164 digits (no '+') of a *valid* number written as ASCII digits only (after '+' or
+    '00' when `international`), when `phonenumbers.parse` would take none of its special turns
+    for it; None when not sure (then `parse_digits` + `is_valid` decide, and say why).
+
+    The turns left to the library: the +1 plan (handled by the NANP path), an international
+    dialling prefix or the region's own country code written in front of a national number, a
+    national prefix with carrier codes or a transform rule, or one that the library might keep,
+    national numbers with a significant leading zero, non-geographic codes.
+    """
+    if not PARSE_SHORTCUT:
+        return None
+    if international:
+        code, national = _country_code_prefix(digits)
+        rules = _plain_rules(phonenumbers.region_code_for_country_code(code)) if code > 1 else None
+        if rules is None or (rules.prefix is not None and rules.prefix.match(national)):
+            return None
+    else:
+        rules = _plain_rules(region)
+        if rules is None or rules.code == 1 or digits.startswith(str(rules.code)):
+            return None
+        if rules.idd is not None and rules.idd.match(digits):
+            return None
+        code, national = rules.code, digits
+        match = rules.prefix.match(digits) if rules.prefix is not None else None
+        if match is not None and match.end() > 0:
+            stripped = digits[match.end() :]
+            general = rules.general
+            if (
+                not rules.prefix_simple
+                or len(stripped) not in rules.keep_stripped
+                or general is None
+                or (general.fullmatch(digits) and not general.fullmatch(stripped))
+            ):
+                return None
+            national = stripped
+    if not _MIN_NSN <= len(national) <= _MAX_NSN or national[0] == "0":
+        return None
+    return f"{code}{national}" if valid_nsn(code, national) else None

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from workers.meta import _fast
 from workers.meta._phone import check_region
 from workers.meta._rules import (
     HASHED,
@@ -97,6 +98,8 @@ _RULES: dict[str, tuple[Rule, bool]] = {
     **{k: (rule, False) for k, rule in UNHASHED.items()},
 }
 _REGIONS: dict[str, str] = {}  # default_region as given -> checked code
+# The compiled single pass (workers/meta/native/), same results; None without it.
+_native_pass = _fast.load(_KEY_MAP)
 _sha256 = hashlib.sha256
 _KEY_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
 
@@ -130,6 +133,10 @@ def normalize_user_data(
     if type(raw) is dict and type(default_region) is str:
         region = _REGIONS.get(default_region)
         if region is not None:
+            if _native_pass is not None:
+                parts = _native_pass(raw, region, _lookup)
+                if parts is not None:
+                    return NormalizedUserData(*parts)
             result = _single_pass(raw, region)
             if result is not None:
                 return result

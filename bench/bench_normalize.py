@@ -9,11 +9,13 @@ traffic is: one person sends PageView, AddToCart, Purchase...) and "unique" (eve
 different person: the worst case for memoization). Three paths, run chunk by chunk in
 alternating order so that all see the same machine conditions:
 
-* ours, memo on: `normalize_user_data(raw)` + `json.dumps(result.user_data)`, with the module's
+* ours, memo on: `normalize_user_data(raw)` + `orjson.dumps(result.user_data)` (the serializer
+  the CAPI client sends its request bodies with, workers/capi/graph.py), with the module's
   default LRU memo of per-value results (cleared at the start of each round);
 * ours, memo off: the same with the memo disabled;
+* ours, memo on, stdlib `json.dumps` instead of orjson: to show the serializer's share;
 * the SDK: what a caller of the SDK writes: `UserData(...)`, `Event(...)`, `Event.normalize()`,
-  `json.dumps` of the `user_data`. It raises on some bad values (emails, phones, country
+  `json.dumps` of the `user_data` (the SDK's own serializer, `facebook_business.api`). It raises on some bad values (emails, phones, country
   names), which loses the whole event: counted as failed events.
 """
 
@@ -29,11 +31,13 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import orjson
 from facebook_business.adobjects.serverside.action_source import ActionSource
 from facebook_business.adobjects.serverside.event import Event
 from facebook_business.adobjects.serverside.gender import Gender
@@ -219,9 +223,11 @@ def make_events(n: int, seed: int, *, returning: bool) -> list[dict[str, Any]]:
     return events
 
 
-def ours(events: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
+def ours(
+    events: list[dict[str, Any]], dumps: Callable[[Any], object] = orjson.dumps
+) -> tuple[float, Counter[str], int]:
+    # orjson: what workers/capi/graph.py serializes the request body with
     dropped: Counter[str] = Counter()
-    dumps = json.dumps
     start = time.perf_counter()
     for raw in events:
         result = normalize_user_data(raw)
@@ -328,25 +334,36 @@ def measure(events: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
         finally:
             normalize_module._lookup = memo
 
-    paths: dict[str, Path_] = {"memo": ours_memo, "plain": ours_plain, "sdk": sdk}
+    json_memo = lru_cache(maxsize=MEMO_SIZE)(plain)  # its own memo: no hits from "memo"'s work
+
+    def ours_json(chunk: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
+        normalize_module._lookup = json_memo
+        try:
+            return ours(chunk, json.dumps)
+        finally:
+            normalize_module._lookup = memo
+
+    paths: dict[str, Path_] = {"memo": ours_memo, "plain": ours_plain, "json": ours_json, "sdk": sdk}
     ours_memo(events[:1000])  # warm up: phonenumbers metadata, pycountry, regex caches
     ours_plain(events[:1000])
     sdk(events[:1000])
     chunks = [events[i : i + CHUNK] for i in range(0, len(events), CHUNK)]
     rates: dict[str, list[float]] = {name: [] for name in paths}
-    ratios: dict[str, list[float]] = {"memo": [], "plain": []}
+    ratios: dict[str, list[float]] = {"memo": [], "plain": [], "json": []}
     counts: dict[str, Counter[str]] = {}
     failed: dict[str, int] = {}
     hit_rate = 0.0
     for round_ in range(rounds):
         configure_cache(MEMO_SIZE)  # a cold, empty memo for every round
         memo = normalize_module._lookup
+        json_memo.cache_clear()
         spent = dict.fromkeys(paths, 0.0)
         counts = {name: Counter() for name in paths}
         failed = dict.fromkeys(paths, 0)
         order = list(paths)
         for index, chunk in enumerate(chunks):
-            for name in order[index % 3 :] + order[: index % 3]:
+            turn = index % len(order)
+            for name in order[turn:] + order[:turn]:
                 elapsed, chunk_counts, chunk_failed = paths[name](chunk)
                 spent[name] += elapsed
                 counts[name].update(chunk_counts)
@@ -361,7 +378,8 @@ def measure(events: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {rates[name][-1]:,.0f}/s" for name in paths)
-            + f"; memo {ratios['memo'][-1]:.2f}x, plain {ratios['plain'][-1]:.2f}x the SDK",
+            + f"; memo {ratios['memo'][-1]:.2f}x, plain {ratios['plain'][-1]:.2f}x,"
+            f" memo+json {ratios['json'][-1]:.2f}x the SDK",
             flush=True,
         )
     return {

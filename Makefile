@@ -10,15 +10,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: demo test test-python test-sql lint setup system-deps postgres bench schema clean
+.PHONY: demo test test-python test-sql lint setup system-deps native-deps native postgres bench \
+	schema clean
 
-demo: setup postgres
+demo: setup native postgres
 	$(BIN)/gdp demo
 
-test: setup system-deps postgres lint test-python test-sql
+test: setup system-deps native postgres lint test-python test-sql
 
+# GDP_REQUIRE_NATIVE: tests/test_normalize_native.py fails if the compiled path did not load.
 test-python:
-	$(BIN)/pytest -q
+	GDP_REQUIRE_NATIVE=1 $(BIN)/pytest -q
 
 test-sql:
 	tests/sql/run.sh
@@ -27,7 +29,7 @@ lint:
 	$(BIN)/ruff check workers edge_compat meta_sandbox tests bench
 	$(BIN)/mypy
 
-bench: setup postgres
+bench: setup native postgres
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/run.py
 
@@ -41,6 +43,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
+
+# The compiled fast path of workers.meta.normalize (workers/meta/native/, built by setup.py;
+# `pip install -e` builds it too when it can). Rebuilt only when its sources change; the touch
+# is there because setuptools copies the file with its mtime cut to whole seconds.
+native: setup native-deps
+	@$(BIN)/python -W ignore setup.py -q build_ext --inplace >/dev/null
+	@touch workers/meta/_native.*.so
+
+# A C compiler and OpenSSL's headers (SHA-256) for the compiled path; installed when missing.
+native-deps:
+	@if ! command -v gcc >/dev/null || [ ! -f /usr/include/openssl/sha.h ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc libssl-dev >/dev/null; \
+	fi
 
 # pgTAP and pg_prove come from Debian; installed only when missing.
 system-deps:
@@ -64,4 +80,4 @@ postgres:
 	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
 
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/_native.*.so

@@ -11,6 +11,7 @@ native`), and `single_pass` is None.
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from types import ModuleType
 
 from workers.meta import _tables
 from workers.meta._phone import NANP_REGIONS
-from workers.meta._phonelib import valid_in_us
+from workers.meta._phonelib import plain_e164, valid_nanp
 from workers.meta._rules import HASHED, Dropped
 
 SinglePass = Callable[
@@ -39,11 +40,12 @@ def _module() -> ModuleType | None:
     if os.environ.get("GDP_META_NATIVE", "1") == "0":
         return None
     try:
-        from workers.meta import _native  # type: ignore[attr-defined]
+        native = importlib.import_module("workers.meta._native")
     except ImportError:
         return None
     sources = Path(__file__).with_name("native")
-    built = Path(_native.__file__ or "").stat().st_mtime
+    # +2 s: setuptools copies the built file with its mtime cut to whole seconds.
+    built = Path(native.__file__ or "").stat().st_mtime + 2
     if sources.is_dir() and any(p.stat().st_mtime > built for p in sources.iterdir()):
         warnings.warn(
             "workers.meta._native is older than its C sources; using the Python path "
@@ -52,7 +54,7 @@ def _module() -> ModuleType | None:
             stacklevel=2,
         )
         return None
-    return _native
+    return native
 
 
 def load(key_map: dict[str, str]) -> SinglePass | None:
@@ -63,17 +65,20 @@ def load(key_map: dict[str, str]) -> SinglePass | None:
         return None
     key_info = {raw: (key, RULE_IDS.get(key, 0), key in HASHED) for raw, key in key_map.items()}
     native.configure(
-        key_info,
-        _tables.GENDERS,
-        _tables.US_STATES,
-        _tables.US_STATE_CODES,
-        _tables.CA_PROVINCES,
-        _tables.CA_PROVINCE_CODES,
-        _tables.alpha_2_codes(),
-        _tables.countries(),
-        NANP_REGIONS,
-        valid_in_us,
-        Dropped,
+        key_info=key_info,
+        genders=_tables.GENDERS,
+        us_states=_tables.US_STATES,
+        us_state_codes=_tables.US_STATE_CODES,
+        ca_provinces=_tables.CA_PROVINCES,
+        ca_province_codes=_tables.CA_PROVINCE_CODES,
+        alpha_2_codes=_tables.alpha_2_codes(),
+        countries=_tables.countries(),
+        nanp_regions=NANP_REGIONS,
+        valid_nanp=valid_nanp,
+        plain_e164=plain_e164,
+        months=_tables.MONTHS,
+        date_noise=_tables.DATE_NOISE,
+        dropped=Dropped,
     )
     single_pass: SinglePass = native.single_pass
     return single_pass

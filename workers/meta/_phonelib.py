@@ -226,13 +226,16 @@ def _plain_rules(region: str) -> _Plain | None:
         rules = None
         if metadata is not None and metadata.country_code is not None:
             pattern = metadata.national_prefix_for_parsing or None
-            general = metadata.general_desc.national_number_pattern if metadata.general_desc else None
+            desc = metadata.general_desc
+            general = desc.national_number_pattern if desc else None
+            idd = metadata.international_prefix
+            transform = metadata.national_prefix_transform_rule
             rules = _Plain(
                 code=metadata.country_code,
-                idd=re.compile(metadata.international_prefix) if metadata.international_prefix else None,
+                idd=re.compile(idd) if idd else None,
                 prefix=re.compile(pattern) if pattern else None,
                 prefix_simple=pattern is None
-                or (re.compile(pattern).groups == 0 and not metadata.national_prefix_transform_rule),
+                or (re.compile(pattern).groups == 0 and not transform),
                 general=re.compile(general) if general else None,
                 # parse keeps the stripped number unless its length test says one of these
                 keep_stripped=frozenset(

@@ -34,7 +34,9 @@ static PyObject *genders;      /* _tables.GENDERS */
 static PyObject *us_states, *us_codes, *ca_provinces, *ca_codes;
 static PyObject *alpha_2, *countries; /* _tables.alpha_2_codes(), _tables.countries() */
 static PyObject *nanp_regions; /* upper-case regions of +1 */
-static PyObject *valid_in_us;  /* _phonelib.valid_in_us(nsn) */
+static PyObject *valid_nanp;   /* _phonelib.valid_nanp(nsn) */
+static PyObject *plain_e164;   /* _phonelib.plain_e164(digits, international, region) */
+static PyObject *months, *date_noise; /* _tables.MONTHS, _tables.DATE_NOISE */
 static PyObject *dropped_type; /* _rules.Dropped */
 static PyObject *country_key, *empty;
 
@@ -141,32 +143,87 @@ static int gender(const char *s, size_t n, char *out, size_t *out_n) {
     return form == NULL ? 0 : take_form(form, out, out_n);
 }
 
-/* ph: NANP numbers valid in the US (the common case); everything else goes to Python. */
+/* Calls a Python predicate or function of the phone rules; a new reference or NULL. */
+static PyObject *call_text(PyObject *function, const char *s, size_t n) {
+    PyObject *text = ascii(s, n);
+    if (text == NULL) return NULL;
+    PyObject *result = PyObject_CallOneArg(function, text);
+    Py_DECREF(text);
+    return result;
+}
+
+/* ph: numbers written with digits and separators only (_phone.normalize_phone's fast cases):
+ * NANP ones through _phonelib.valid_nanp, the others through _phonelib.plain_e164; every
+ * other shape, and every number these cannot vouch for, goes to Python. */
 static int phone(const char *s, size_t n, const char *country, PyObject *region, char *out,
                  size_t *out_n) {
-    int nanp;
+    char digits[64];
+    int international;
+    int k = gdp_phone_digits(s, n, digits, &international);
+    if (k < 0) return 0;
+    PyObject *number_region;
     if (country[0] != '\0') {
-        char upper[3] = {(char)(country[0] - 32), (char)(country[1] - 32), 0};
-        PyObject *code = ascii(upper, 2);
-        if (code == NULL) return -1;
-        nanp = PySet_Contains(nanp_regions, code);
-        Py_DECREF(code);
+        char upper[2] = {(char)(country[0] - 32), (char)(country[1] - 32)};
+        number_region = ascii(upper, 2);
+        if (number_region == NULL) return -1;
     } else {
-        nanp = PySet_Contains(nanp_regions, region);
+        number_region = Py_NewRef(region);
     }
-    if (nanp < 0) return -1;
-    out[0] = '1';
-    if (!gdp_nanp(s, n, nanp, out + 1)) return 0;
-    PyObject *national = ascii(out + 1, 10);
-    if (national == NULL) return -1;
-    PyObject *valid = PyObject_CallOneArg(valid_in_us, national);
-    Py_DECREF(national);
-    if (valid == NULL) return -1;
-    int truth = PyObject_IsTrue(valid);
-    Py_DECREF(valid);
-    if (truth <= 0) return truth;
-    *out_n = 11;
-    return 1;
+    PyObject *result = NULL;
+    int nanp = PySet_Contains(nanp_regions, number_region);
+    if (nanp < 0) goto done;
+    if (gdp_nanp(digits, (size_t)k, international, nanp, out + 1)) {
+        out[0] = '1';
+        result = call_text(valid_nanp, out + 1, 10);
+        if (result == NULL) goto done;
+        int truth = PyObject_IsTrue(result);
+        Py_SETREF(result, truth < 0 ? NULL : Py_NewRef(truth ? Py_True : Py_False));
+        if (truth > 0) *out_n = 11;
+    } else {
+        PyObject *text = ascii(digits, (size_t)k);
+        if (text == NULL) goto done;
+        PyObject *args[3] = {text, international ? Py_True : Py_False, number_region};
+        result = PyObject_Vectorcall(plain_e164, args, 3, NULL);
+        Py_DECREF(text);
+        if (result != NULL && PyUnicode_Check(result)) {
+            Py_ssize_t length = 0;
+            const char *e164 = PyUnicode_AsUTF8AndSize(result, &length);
+            if (e164 == NULL || length > 20) { /* E.164 has at most 15 digits */
+                Py_CLEAR(result);
+                goto done;
+            }
+            memcpy(out, e164, (size_t)length);
+            *out_n = (size_t)length;
+            Py_SETREF(result, Py_NewRef(Py_True));
+        }
+    }
+done:
+    Py_DECREF(number_region);
+    if (result == NULL) return -1;
+    int accepted = result == Py_True;
+    Py_DECREF(result);
+    return accepted;
+}
+
+/* For gdp_dob_words: _tables.MONTHS and _tables.DATE_NOISE. */
+static int month_of(const char *word, size_t n) {
+    int failed = 0;
+    PyObject *month = table_get(months, word, n, &failed);
+    if (month != NULL) {
+        long number = PyLong_AsLong(month);
+        Py_DECREF(month);
+        return number >= 1 && number <= 12 ? (int)number : (PyErr_Occurred() ? -2 : -1);
+    }
+    if (failed) return -2;
+    PyObject *noise = table_get(date_noise, word, n, &failed);
+    if (failed) return -2;
+    Py_XDECREF(noise);
+    return noise != NULL ? 0 : -1;
+}
+
+static int date_of_birth(const char *s, size_t n, char *out, size_t *out_n) {
+    int status = gdp_dob(s, n, out, out_n);
+    return status != 0 ? status : gdp_dob_words(s, n, month_of, out, out_n);
 }
 
 /* 1: accepted into out; 0: Python decides; -1: error set. */
@@ -177,7 +234,7 @@ static int accept(int rule, const char *s, size_t n, const char *country, PyObje
         case R_PH: return phone(s, n, country, region, out, out_n);
         case R_NAME: return gdp_name(s, n, out, out_n);
         case R_GE: return gender(s, n, out, out_n);
-        case R_DB: return gdp_dob(s, n, out, out_n);
+        case R_DB: return date_of_birth(s, n, out, out_n);
         case R_CT: return gdp_city(s, n, out, out_n);
         case R_ST: return state(s, n, country, out, out_n);
         case R_ZP: return gdp_zip(s, n, country, out, out_n);
@@ -379,13 +436,27 @@ done:
     return result;
 }
 
-static PyObject *configure(PyObject *self, PyObject *args) {
-    PyObject *info, *g, *uss, *usc, *cap, *cac, *a2, *cs, *nanp, *valid, *dropped;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO:configure", &PyDict_Type, &info,
-                          &PyDict_Type, &g, &PyDict_Type, &uss, &PyFrozenSet_Type, &usc,
-                          &PyDict_Type, &cap, &PyFrozenSet_Type, &cac, &PyFrozenSet_Type, &a2,
-                          &PyDict_Type, &cs, &PyFrozenSet_Type, &nanp, &valid, &dropped))
+/* configure(*, key_info, genders, ...): the tables and functions of the Python rules (see
+ * workers/meta/_fast.py), all keyword-only. */
+static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"key_info", "genders", "us_states", "us_state_codes",
+                            "ca_provinces", "ca_province_codes", "alpha_2_codes", "countries",
+                            "nanp_regions", "valid_nanp", "plain_e164", "months", "date_noise",
+                            "dropped", NULL};
+    PyObject *info = NULL, *g = NULL, *uss = NULL, *usc = NULL, *cap = NULL, *cac = NULL;
+    PyObject *a2 = NULL, *cs = NULL, *nanp = NULL, *vn = NULL, *pe = NULL, *mo = NULL;
+    PyObject *dn = NULL, *dropped = NULL;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "|$O!O!O!O!O!O!O!O!O!OOO!O!O:configure", names, &PyDict_Type, &info,
+            &PyDict_Type, &g, &PyDict_Type, &uss, &PyFrozenSet_Type, &usc, &PyDict_Type, &cap,
+            &PyFrozenSet_Type, &cac, &PyFrozenSet_Type, &a2, &PyDict_Type, &cs,
+            &PyFrozenSet_Type, &nanp, &vn, &pe, &PyDict_Type, &mo, &PyFrozenSet_Type, &dn,
+            &dropped))
         return NULL;
+    if (PyTuple_GET_SIZE(args) != 0 || kwargs == NULL || PyDict_GET_SIZE(kwargs) != 14) {
+        PyErr_SetString(PyExc_TypeError, "configure() takes all 14 tables as keywords");
+        return NULL;
+    }
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(info, &pos, &key, &value)) {
@@ -407,7 +478,10 @@ static PyObject *configure(PyObject *self, PyObject *args) {
     Py_XSETREF(alpha_2, Py_NewRef(a2));
     Py_XSETREF(countries, Py_NewRef(cs));
     Py_XSETREF(nanp_regions, Py_NewRef(nanp));
-    Py_XSETREF(valid_in_us, Py_NewRef(valid));
+    Py_XSETREF(valid_nanp, Py_NewRef(vn));
+    Py_XSETREF(plain_e164, Py_NewRef(pe));
+    Py_XSETREF(months, Py_NewRef(mo));
+    Py_XSETREF(date_noise, Py_NewRef(dn));
     Py_XSETREF(dropped_type, Py_NewRef(dropped));
     Py_RETURN_NONE;
 }
@@ -415,7 +489,7 @@ static PyObject *configure(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"single_pass", (PyCFunction)(void (*)(void))single_pass, METH_FASTCALL,
      "single_pass(raw, region, lookup) -> (user_data, dropped, normalized) or None"},
-    {"configure", configure, METH_VARARGS, "Hand over the normalization tables (once)."},
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS, "Hand over the normalization tables (once)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -163,13 +163,58 @@ static int dob_out(int year, int month, int day, char *out, size_t *out_n) {
     return 1;
 }
 
-/* The three all-numeric shapes of _dob.parse_dob: YYYYMMDD, YYYY<sep>M<sep>D (sep - / .) and
+/* _dob._TIME_SUFFIX (case-insensitive) on s[p..n), from its first character to the end:
+ * [T ]|,\s*  H{1,2}:MM  (:SS ([.,]F+)?)?  \s* ([ap]\.?m\.?)?  \s* (z|utc|gmt|[+-]HH(:?MM)?)?
+ * Greedy and conservative: it may miss a suffix the regex takes (then Python decides), never
+ * the reverse. */
+static int time_suffix(const char *s, size_t p, size_t n) {
+    if (p >= n) return 0;
+    char c = lower(s[p]);
+    if (c == 't' || c == ' ') p++;
+    else if (c == ',') for (p++; p < n && s[p] == ' '; p++);
+    else return 0;
+    size_t d = digit_run(s + p, n - p);
+    if (d < 1 || d > 2) return 0;
+    p += d;
+    if (p >= n || s[p] != ':' || digit_run(s + p + 1, n - p - 1) != 2) return 0;
+    p += 3;
+    if (p < n && s[p] == ':') {
+        if (digit_run(s + p + 1, n - p - 1) != 2) return 0;
+        p += 3;
+        if (p + 1 < n && (s[p] == '.' || s[p] == ',') && is_digit(s[p + 1]))
+            p += 1 + digit_run(s + p + 1, n - p - 1);
+    }
+    while (p < n && s[p] == ' ') p++;
+    if (p < n && (lower(s[p]) == 'a' || lower(s[p]) == 'p')) {
+        p++;
+        if (p < n && s[p] == '.') p++;
+        if (p >= n || lower(s[p]) != 'm') return 0;
+        p++;
+        if (p < n && s[p] == '.') p++;
+    }
+    while (p < n && s[p] == ' ') p++;
+    size_t rest = n - p;
+    char zone[4] = {0};
+    for (size_t i = 0; i < rest && i < 3; i++) zone[i] = lower(s[p + i]);
+    if (rest == 0 || (rest == 1 && zone[0] == 'z') ||
+        (rest == 3 && (memcmp(zone, "utc", 3) == 0 || memcmp(zone, "gmt", 3) == 0)))
+        return 1;
+    if (s[p] != '+' && s[p] != '-') return 0;
+    const char *z = s + p + 1;
+    rest--;
+    if (rest == 2 || rest == 4) return digit_run(z, rest) == rest;
+    return rest == 5 && z[2] == ':' && digit_run(z, 2) == 2 && digit_run(z + 3, 2) == 2;
+}
+
+/* The all-numeric shapes of _dob.parse_dob: YYYYMMDD, YYYY<sep>M<sep>D (sep - / .) and
  * M<sep>D<sep>YYYY (sep - / . or space; dotted is day-first unless impossible, the others
- * month-first unless impossible). Two-digit years, times and month names go to Python. */
+ * month-first unless impossible), each alone or followed by a time (_dob._TIME_SUFFIX; none
+ * after the space-separated shape, whose spaces the suffix could start at). Two-digit years,
+ * and month names without `month_of`, go to Python. */
 int gdp_dob(const char *s, size_t n, char *out, size_t *out_n) {
     trim(&s, &n);
     size_t a = digit_run(s, n);
-    if (a == n && n == 8)
+    if (a == 8 && (a == n || time_suffix(s, a, n)))
         return dob_out(digits_value(s, 4), digits_value(s + 4, 2), digits_value(s + 6, 2), out,
                        out_n);
     if (a == 0 || a >= n) return 0;
@@ -179,7 +224,7 @@ int gdp_dob(const char *s, size_t n, char *out, size_t *out_n) {
     if (b == 0 || i + b >= n || s[i + b] != sep) return 0;
     size_t j = i + b + 1;
     size_t c = digit_run(s + j, n - j);
-    if (j + c != n || c == 0) return 0;
+    if (c == 0 || (j + c != n && (sep == ' ' || !time_suffix(s, j + c, n)))) return 0;
     if (a == 4 && (sep == '-' || sep == '/' || sep == '.') && b <= 2 && c <= 2)
         return dob_out(digits_value(s, 4), digits_value(s + i, b), digits_value(s + j, c), out,
                        out_n);
@@ -196,6 +241,43 @@ int gdp_dob(const char *s, size_t n, char *out, size_t *out_n) {
         return dob_out(year, month, day, out, out_n);
     }
     return 0;
+}
+
+/* _dob._from_words for a value without ':' (so no time to cut off) that holds a letter (so no
+ * numeric shape matches): runs of digits and of letters, the letter runs minus the noise words
+ * must be one month name, the digit runs one 4-digit year and one day of 1-2 digits.
+ * `month_of(word)`: 1-12 for a month name, 0 for a noise word, -1 for any other word, -2 on
+ * error (then this returns -1). */
+int gdp_dob_words(const char *s, size_t n, int (*month_of)(const char *, size_t), char *out,
+                  size_t *out_n) {
+    if (memchr(s, ':', n) != NULL) return 0;
+    int month = 0, year = -1, day = -1, letters = 0;
+    char word[16];
+    for (size_t i = 0; i < n;) {
+        size_t k = digit_run(s + i, n - i);
+        if (k > 0) {
+            if (k == 4 && year < 0) year = digits_value(s + i, 4);
+            else if (k <= 2 && day < 0) day = digits_value(s + i, k);
+            else return 0;
+            i += k;
+            continue;
+        }
+        while (k < n - i && is_lower(lower(s[i + k]))) k++;
+        if (k == 0) {
+            i++;
+            continue;
+        }
+        letters = 1;
+        if (k > sizeof word) return 0;
+        for (size_t m = 0; m < k; m++) word[m] = lower(s[i + m]);
+        int found = month_of(word, k);
+        if (found == -2) return -1;
+        if (found < 0 || (found > 0 && month > 0)) return 0;
+        if (found > 0) month = found;
+        i += k;
+    }
+    if (!letters || month == 0 || year < 0 || day < 0) return 0;
+    return dob_out(year, month, day, out, out_n);
 }
 
 /* --- zp ---------------------------------------------------------------------------------- */
@@ -431,26 +513,29 @@ int gdp_fbp(const char *s, size_t n, char *out, size_t *out_n) {
 
 /* --- ph (NANP only) ---------------------------------------------------------------------- */
 
-int gdp_nanp(const char *s, size_t n, int nanp_region, char *out10) {
-    char digits[64];
+int gdp_phone_digits(const char *s, size_t n, char *digits, int *international) {
     size_t k = 0;
     trim(&s, &n);
-    if (n == 0 || n > 64) return 0;
+    if (n == 0 || n > 64) return -1; /* longer: _phone._MAX_LENGTH's refusal, Python's */
     /* _phone._SIMPLE: \+?[0-9(][0-9 ()./\-]* */
     size_t i = s[0] == '+';
-    if (i >= n || !(is_digit(s[i]) || s[i] == '(')) return 0;
+    if (i >= n || !(is_digit(s[i]) || s[i] == '(')) return -1;
     for (; i < n; i++) {
         char c = s[i];
         if (is_digit(c)) digits[k++] = c;
-        else if (!strchr(" ()./-", c)) return 0;
+        else if (!strchr(" ()./-", c)) return -1;
     }
-    int international = s[0] == '+';
-    const char *d = digits;
-    if (!international && k >= 2 && d[0] == '0' && d[1] == '0') {
-        international = 1;
-        d += 2;
+    *international = s[0] == '+';
+    if (!*international && k >= 2 && digits[0] == '0' && digits[1] == '0') {
+        /* "00" is read as '+' whatever the region (normalize_phone) */
+        *international = 1;
+        memmove(digits, digits + 2, k - 2);
         k -= 2;
     }
+    return (int)k;
+}
+
+int gdp_nanp(const char *d, size_t k, int international, int nanp_region, char *out10) {
     if (k == 11 && d[0] == '1' && d[1] >= '2') {
         if (!international && !nanp_region) return 0;
         memcpy(out10, d + 1, 10);

@@ -49,6 +49,8 @@ $(VENV)/.installed: pyproject.toml
 # is there because setuptools copies the file with its mtime cut to whole seconds.
 native: setup native-deps
 	@$(BIN)/python -W ignore setup.py -q build_ext --inplace >/dev/null
+	@$(BIN)/python -c 'import workers.meta._native' 2>/dev/null || \
+		{ echo "make native: workers.meta._native did not build (compiler output above)"; exit 1; }
 	@touch workers/meta/_native.*.so
 
 # A C compiler and OpenSSL's headers (SHA-256) for the compiled path; installed when missing.

@@ -29,6 +29,13 @@ Contract:
   PII, kept out of the dataclass repr, and must never be logged or stored.
 * Per-value results are memoized in a bounded in-process LRU (see "memo" below; PII in memory
   only; `GDP_META_NORMALIZE_CACHE=0` or `configure_cache(0)` turns it off).
+
+Speed: when built (`make native`; `pip install` builds it when a C compiler and OpenSSL's headers
+are there), a compiled single pass (workers/meta/native/, loaded by `_fast.py`) normalizes and
+hashes the common printable-ASCII shapes of each key itself and hands every other value, and
+every refusal, to the Python rules here, so the results are identical
+(tests/test_normalize_native.py); `GDP_META_NATIVE=0` turns it off. bench/RESULTS.md has the
+numbers against the official SDK.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from typing import Any
 
@@ -246,3 +248,21 @@ def test_click_and_browser_ids(key: str, value: str) -> None:
 def test_whole_events(raw: dict[str, Any]) -> None:
     """Mixed keys, aliases spelled twice, unknown keys, lists, numbers: same on both paths."""
     assert_same(raw)
+
+
+@needs_native
+def test_threads_get_their_own_results() -> None:
+    """The compiled pass calls back into Python (memo, phone rules), where the GIL may pass to
+    another thread running it too: results must not bleed between threads."""
+    events = make_events(1500, 11, returning=False)
+    expected = [normalize.normalize_user_data(raw).user_data for raw in events]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            runs = list(pool.map(lambda _: [normalize.normalize_user_data(raw).user_data
+                                            for raw in events], range(4)))  # fmt: skip
+    finally:
+        sys.setswitchinterval(interval)
+    for run in runs:
+        assert run == expected

@@ -291,7 +291,9 @@ static int usable(PyObject *value) {
 static int one_value(int rule, int hashed, PyObject *key, PyObject *value, const char *country,
                      PyObject *country_obj, PyObject *region, PyObject *lookup,
                      PyObject *user_data, PyObject *normalized, PyObject *dropped) {
-    static char buffer[MAX_VALUE_LENGTH + 64];
+    /* On the stack, not static: `lookup` and the phone rules are Python calls, during which
+     * another thread may run single_pass. */
+    char buffer[MAX_VALUE_LENGTH + 64];
     size_t out_n = 0;
     int status = 0;
     if (rule != R_OTHER && PyUnicode_IS_ASCII(value)) {

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest

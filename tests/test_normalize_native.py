@@ -10,10 +10,13 @@ acceptance is the one bug it can have; the generated inputs aim at the shapes it
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +269,19 @@ def test_threads_get_their_own_results() -> None:
         sys.setswitchinterval(interval)
     for run in runs:
         assert run == expected
+
+
+@needs_native
+def test_table_forms_under_the_debug_allocator() -> None:
+    """Python's debug allocator (-X dev) overwrites freed memory: a form read after its string
+    was released (a set lookup's key) would come out garbled instead of "us"/"ny"."""
+    script = (
+        "import json, workers.meta.normalize as n\n"
+        "raw = {'country': 'US', 'st': 'NY', 'ph': '(650) 253-0000', 'zp': '10001'}\n"
+        "print(json.dumps([n.normalize_user_data(raw).normalized, n._native_pass is not None]))\n"
+    )
+    out = subprocess.run([sys.executable, "-X", "dev", "-c", script], capture_output=True,
+                         text=True, check=True, cwd=Path(__file__).parents[1])  # fmt: skip
+    forms, loaded = json.loads(out.stdout)
+    assert loaded
+    assert forms == {"country": "us", "st": "ny", "ph": "16502530000", "zp": "10001"}

@@ -138,16 +138,25 @@ def normalize_user_data(
 ) -> NormalizedUserData:
     """Normalize and hash raw `user_data` (Meta's key names or the PRD's) as Meta requires."""
     if type(raw) is dict and type(default_region) is str:
-        region = _REGIONS.get(default_region)
-        if region is not None:
-            if _native_pass is not None:
-                parts = _native_pass(raw, region, _lookup)
-                if parts is not None:
-                    return NormalizedUserData(*parts)
-            result = _single_pass(raw, region)
-            if result is not None:
-                return result
+        # The same input always takes the same path (the first call for a region included), so
+        # the order of `dropped` never depends on what came before.
+        region = _REGIONS.get(default_region) or _checked_region(default_region)
+        if _native_pass is not None:
+            parts = _native_pass(raw, region, _lookup)
+            if parts is not None:
+                return NormalizedUserData(*parts)
+        result = _single_pass(raw, region)
+        if result is not None:
+            return result
     return _normalize(raw, default_region, None)
+
+
+def _checked_region(default_region: str) -> str:
+    """The upper-case phone region (ValueError if it has no plan), remembered per spelling."""
+    region = check_region(default_region)
+    if len(_REGIONS) < 1000:
+        _REGIONS[default_region] = region
+    return region
 
 
 def _single_pass(raw: dict[str, object], region: str) -> NormalizedUserData | None:
@@ -232,9 +241,7 @@ def _normalize(
         raise TypeError(f"user_data must be a mapping, not {type(raw).__name__}")
     region = _REGIONS.get(default_region) if isinstance(default_region, str) else None
     if region is None:
-        region = check_region(default_region)
-        if len(_REGIONS) < 1000:
-            _REGIONS[default_region] = region
+        region = _checked_region(default_region)
     dropped: list[Dropped] = []
     grouped: dict[str, list[str]] = {}
     for raw_key, value in raw.items():

@@ -90,11 +90,12 @@ static PyObject *table_get(PyObject *table, const char *s, size_t n, int *failed
 static int take_form(PyObject *form, char *out, size_t *out_n) {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(form, &n);
+    if (s != NULL) { /* copied before the decref: a set's "form" is the lookup key itself */
+        memcpy(out, s, (size_t)n);
+        *out_n = (size_t)n;
+    }
     Py_DECREF(form);
-    if (s == NULL) return -1;
-    memcpy(out, s, (size_t)n);
-    *out_n = (size_t)n;
-    return 1;
+    return s == NULL ? -1 : 1;
 }
 
 /* st: _rules.st on ASCII letters. */
@@ -188,13 +189,16 @@ static int phone(const char *s, size_t n, const char *country, PyObject *region,
         if (result != NULL && PyUnicode_Check(result)) {
             Py_ssize_t length = 0;
             const char *e164 = PyUnicode_AsUTF8AndSize(result, &length);
-            if (e164 == NULL || length > 20) { /* E.164 has at most 15 digits */
+            if (e164 == NULL) {
                 Py_CLEAR(result);
                 goto done;
             }
-            memcpy(out, e164, (size_t)length);
-            *out_n = (size_t)length;
-            Py_SETREF(result, Py_NewRef(Py_True));
+            int fits = length <= 20; /* code + national number: 20 digits at most */
+            if (fits) {
+                memcpy(out, e164, (size_t)length);
+                *out_n = (size_t)length;
+            }
+            Py_SETREF(result, Py_NewRef(fits ? Py_True : Py_False));
         }
     }
 done:
@@ -350,7 +354,7 @@ static void update_this_year(void) {
     static time_t checked = 0;
     time_t now = time(NULL);
     struct tm local;
-    if (now - checked > 60 && localtime_r(&now, &local) != NULL) {
+    if ((now < checked || now - checked > 60) && localtime_r(&now, &local) != NULL) {
         gdp_set_this_year(local.tm_year + 1900);
         checked = now;
     }
@@ -389,12 +393,15 @@ static PyObject *single_pass(PyObject *self, PyObject *const *args, Py_ssize_t n
                                   lookup, country_data, country_forms, country_dropped) < 0)
             goto done;
         PyObject *form = PyDict_GetItemWithError(country_forms, country_key);
+        if (form == NULL && PyErr_Occurred()) goto done;
         if (form != NULL && PyUnicode_IS_ASCII(form) && PyUnicode_GET_LENGTH(form) == 2)
             memcpy(country, PyUnicode_1BYTE_DATA(form), 2);
     }
     PyObject *country_obj = country[0] ? PyDict_GetItem(country_forms, country_key) : NULL;
 
     while (PyDict_Next(raw, &pos, &raw_key, &value)) {
+        /* Exact str keys only: a subclass's __eq__/__hash__ could run code mid-iteration. */
+        if (!PyUnicode_CheckExact(raw_key)) goto fallback;
         PyObject *info = PyDict_GetItemWithError(key_info, raw_key);
         if (info == NULL) {
             if (PyErr_Occurred()) goto done;
@@ -457,6 +464,12 @@ static PyObject *configure(PyObject *self, PyObject *args, PyObject *kwargs) {
         return NULL;
     if (PyTuple_GET_SIZE(args) != 0 || kwargs == NULL || PyDict_GET_SIZE(kwargs) != 14) {
         PyErr_SetString(PyExc_TypeError, "configure() takes all 14 tables as keywords");
+        return NULL;
+    }
+    /* Once per process: single_pass borrows these tables across Python callbacks, so
+     * replacing them while another thread is inside it would free them under it. */
+    if (key_info != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "workers.meta._native is already configured");
         return NULL;
     }
     PyObject *key, *value;

@@ -495,14 +495,13 @@ phone number against libphonenumber's metadata for its region, parses dates of b
 formats, validates and canonicalizes IPv4/IPv6, maps state and country names and checks fbc/fbp
 formats; in pure Python that work costs about what the SDK's whole path costs for a person
 seen for the first time (the "pure Python" column: the same rules, the compiled path off, memo
-and orjson on). Three things make it fast: a
-compiled single pass (C, `workers/meta/native/`) that normalizes and hashes the common
-printable-ASCII shapes of every key and hands everything else, every refusal included, to the
-Python rules (tests prove both give the same results); phone validation rewritten over
-libphonenumber's own metadata and helpers (tested to give the library's answers at a fraction
-of its cost); and the per-value memo, which saves the values seen before (names, cities, a
-returning visitor's email and phone). The serializer matters too: orjson vs `json.dumps` is the
-difference between the "memo on" and "stdlib json" columns.
+and orjson on). Three things make it fast: a compiled single pass (C, `workers/meta/native/`)
+that normalizes and hashes the common printable-ASCII shapes of every key and hands everything
+else, every refusal included, to the Python rules (tests prove both give the same results);
+phone validation rewritten over libphonenumber's own metadata and helpers (tested to give the
+library's answers at a fraction of its cost); and the per-value memo, which saves the values
+seen before (names, cities, a returning visitor's email and phone). The serializer matters too:
+orjson vs `json.dumps` is the difference between the "memo on" and "stdlib json" columns.
 
 What each did with the *unique* set:
 

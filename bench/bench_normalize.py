@@ -321,42 +321,32 @@ def pin_one_core() -> str:
 def measure(events: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     """Events/s per path (median of rounds), ratios to the SDK, drop counts and memo hit rate."""
     configure_cache(MEMO_SIZE)
-    memo = normalize_module._lookup  # the LRU-wrapped function; swapped out for "ours, memo off"
+    memo = normalize_module._lookup  # the module's own LRU-wrapped function, as users get it
     plain = normalize_module._compute
-
-    def ours_memo(chunk: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
-        normalize_module._lookup = memo
-        return ours(chunk)
-
-    def ours_plain(chunk: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
-        normalize_module._lookup = plain
-        try:
-            return ours(chunk)
-        finally:
-            normalize_module._lookup = memo
-
-    json_memo = lru_cache(maxsize=MEMO_SIZE)(plain)  # its own memo: no hits from "memo"'s work
-
-    def ours_json(chunk: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
-        normalize_module._lookup = json_memo
-        try:
-            return ours(chunk, json.dumps)
-        finally:
-            normalize_module._lookup = memo
-
-    python_memo = lru_cache(maxsize=MEMO_SIZE)(plain)
     compiled = normalize_module._native_pass
+    # The other memoized paths get memos of their own: no hits from another path's work.
+    json_memo, python_memo = (lru_cache(maxsize=MEMO_SIZE)(plain) for _ in range(2))
+    memos = [memo, json_memo, python_memo]
 
-    def ours_python(chunk: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
-        normalize_module._lookup, normalize_module._native_pass = python_memo, None
-        try:
-            return ours(chunk)
-        finally:
-            normalize_module._lookup, normalize_module._native_pass = memo, compiled
+    def ours_with(lookup: Any, native: Any, dumps: Callable[[Any], object]) -> Path_:
+        def run(chunk: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
+            normalize_module._lookup, normalize_module._native_pass = lookup, native
+            try:
+                return ours(chunk, dumps)
+            finally:
+                normalize_module._lookup, normalize_module._native_pass = memo, compiled
 
+        return run
+
+    ours_memo = ours_with(memo, compiled, orjson.dumps)
+    ours_plain = ours_with(plain, compiled, orjson.dumps)
     paths: dict[str, Path_] = {
-        "memo": ours_memo, "plain": ours_plain, "json": ours_json, "python": ours_python, "sdk": sdk
-    }  # fmt: skip
+        "memo": ours_memo,
+        "plain": ours_plain,
+        "json": ours_with(json_memo, compiled, json.dumps),
+        "python": ours_with(python_memo, None, orjson.dumps),
+        "sdk": sdk,
+    }
     ours_memo(events[:1000])  # warm up: phonenumbers metadata, pycountry, regex caches
     ours_plain(events[:1000])
     sdk(events[:1000])
@@ -367,10 +357,8 @@ def measure(events: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
     failed: dict[str, int] = {}
     hit_rate = 0.0
     for round_ in range(rounds):
-        configure_cache(MEMO_SIZE)  # a cold, empty memo for every round
-        memo = normalize_module._lookup
-        json_memo.cache_clear()
-        python_memo.cache_clear()
+        for each in memos:  # cold, empty memos for every round
+            each.cache_clear()
         spent = dict.fromkeys(paths, 0.0)
         counts = {name: Counter() for name in paths}
         failed = dict.fromkeys(paths, 0)

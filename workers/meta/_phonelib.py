@@ -108,9 +108,7 @@ def _region_validator(region: str) -> Callable[[str], bool]:
     The same test as `_number_type_helper(nsn, metadata) != UNKNOWN`: the general description
     matches (possible length and pattern) and so does at least one number type. The types
     whose possible lengths admit the number's length are tried as one alternation, compiled
-    once per length, instead of one pattern after another. For the NANP's main region (US,
-    listed first for +1 and without leading digits), True here means `is_valid_number` is True,
-    because `region_code_for_number` tries the US first.
+    once per length, instead of one pattern after another.
     """
     metadata = PhoneMetadata.metadata_for_region(region)
     assert metadata is not None
@@ -144,8 +142,6 @@ def _region_validator(region: str) -> Callable[[str], bool]:
     return valid
 
 
-assert phonenumbers.region_codes_for_country_code(1)[0] == "US"
-valid_in_us = _region_validator("US")
 _Plan = tuple[tuple["re.Pattern[str] | None", Callable[[str], bool]], ...]
 _PLANS: dict[int, _Plan | None] = {}
 
@@ -202,7 +198,7 @@ def is_valid(number: PhoneNumber) -> bool:
 
 def valid_nanp(nsn: str) -> bool:
     """Whether a 10-digit +1 national number is valid (in the US, Canada, the Caribbean...)."""
-    return valid_in_us(nsn) or bool(valid_nsn(1, nsn))
+    return valid_nsn(1, nsn) is True  # the US is tried first, as the library does
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +221,8 @@ def _plain_rules(region: str) -> _Plain | None:
         metadata = PhoneMetadata.metadata_for_region(region, None)
         rules = None
         if metadata is not None and metadata.country_code is not None:
-            pattern = metadata.national_prefix_for_parsing or None
+            pattern = metadata.national_prefix_for_parsing
+            prefix = re.compile(pattern) if pattern else None
             desc = metadata.general_desc
             general = desc.national_number_pattern if desc else None
             idd = metadata.international_prefix
@@ -233,9 +230,8 @@ def _plain_rules(region: str) -> _Plain | None:
             rules = _Plain(
                 code=metadata.country_code,
                 idd=re.compile(idd) if idd else None,
-                prefix=re.compile(pattern) if pattern else None,
-                prefix_simple=pattern is None
-                or (re.compile(pattern).groups == 0 and not transform),
+                prefix=prefix,
+                prefix_simple=prefix is None or (prefix.groups == 0 and not transform),
                 general=re.compile(general) if general else None,
                 # parse keeps the stripped number unless its length test says one of these
                 keep_stripped=frozenset(

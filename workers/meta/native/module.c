@@ -8,8 +8,9 @@
  * module's memoized `_lookup`). Events that need the general path (a key spelled twice, an
  * unknown key, non-string or already-hashed values) return None and Python takes them whole.
  *
- * Why C: on one core the rules for the values that are new on every event cost ~20 µs in
- * Python, more than twice what the official SDK spends per event (bench/RESULTS.md). */
+ * Why C: on one core, for a person seen for the first time, the Python rules cost about what
+ * the official SDK spends on its whole event, half the speed the project aims for
+ * (bench/RESULTS.md, "pure Python" column). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -22,7 +23,7 @@
 #define MAX_VALUE_LENGTH 8192 /* _values.MAX_VALUE_LENGTH */
 #define MAX_KEYS 64
 
-/* Rule ids, as `native_rule_ids()` in workers/meta/normalize.py numbers them. */
+/* Rule ids, as workers/meta/_fast.py's RULE_IDS numbers them. */
 enum {
     R_OTHER = 0, R_EM, R_PH, R_NAME, R_GE, R_DB, R_CT, R_ST, R_ZP, R_COUNTRY, R_EXTERNAL_ID,
     R_IP, R_USER_AGENT, R_FBC, R_FBP, R_COUNT
@@ -144,15 +145,6 @@ static int gender(const char *s, size_t n, char *out, size_t *out_n) {
     return form == NULL ? 0 : take_form(form, out, out_n);
 }
 
-/* Calls a Python predicate or function of the phone rules; a new reference or NULL. */
-static PyObject *call_text(PyObject *function, const char *s, size_t n) {
-    PyObject *text = ascii(s, n);
-    if (text == NULL) return NULL;
-    PyObject *result = PyObject_CallOneArg(function, text);
-    Py_DECREF(text);
-    return result;
-}
-
 /* ph: numbers written with digits and separators only (_phone.normalize_phone's fast cases):
  * NANP ones through _phonelib.valid_nanp, the others through _phonelib.plain_e164; every
  * other shape, and every number these cannot vouch for, goes to Python. */
@@ -170,42 +162,42 @@ static int phone(const char *s, size_t n, const char *country, PyObject *region,
     } else {
         number_region = Py_NewRef(region);
     }
-    PyObject *result = NULL;
+    int accepted = -1;
     int nanp = PySet_Contains(nanp_regions, number_region);
     if (nanp < 0) goto done;
     if (gdp_nanp(digits, (size_t)k, international, nanp, out + 1)) {
         out[0] = '1';
-        result = call_text(valid_nanp, out + 1, 10);
-        if (result == NULL) goto done;
-        int truth = PyObject_IsTrue(result);
-        Py_SETREF(result, truth < 0 ? NULL : Py_NewRef(truth ? Py_True : Py_False));
-        if (truth > 0) *out_n = 11;
+        PyObject *national = ascii(out + 1, 10);
+        if (national == NULL) goto done;
+        PyObject *valid = PyObject_CallOneArg(valid_nanp, national);
+        Py_DECREF(national);
+        if (valid == NULL) goto done;
+        accepted = PyObject_IsTrue(valid);
+        Py_DECREF(valid);
+        if (accepted > 0) *out_n = 11;
     } else {
         PyObject *text = ascii(digits, (size_t)k);
         if (text == NULL) goto done;
         PyObject *args[3] = {text, international ? Py_True : Py_False, number_region};
-        result = PyObject_Vectorcall(plain_e164, args, 3, NULL);
+        PyObject *e164 = PyObject_Vectorcall(plain_e164, args, 3, NULL);
         Py_DECREF(text);
-        if (result != NULL && PyUnicode_Check(result)) {
+        if (e164 == NULL) goto done;
+        accepted = 0; /* None: not sure */
+        if (PyUnicode_Check(e164)) {
             Py_ssize_t length = 0;
-            const char *e164 = PyUnicode_AsUTF8AndSize(result, &length);
-            if (e164 == NULL) {
-                Py_CLEAR(result);
-                goto done;
-            }
-            int fits = length <= 20; /* code + national number: 20 digits at most */
-            if (fits) {
-                memcpy(out, e164, (size_t)length);
+            const char *number = PyUnicode_AsUTF8AndSize(e164, &length);
+            if (number == NULL) {
+                accepted = -1;
+            } else if (length <= 20) { /* code + national number: 20 digits at most */
+                memcpy(out, number, (size_t)length);
                 *out_n = (size_t)length;
+                accepted = 1;
             }
-            Py_SETREF(result, Py_NewRef(fits ? Py_True : Py_False));
         }
+        Py_DECREF(e164);
     }
 done:
     Py_DECREF(number_region);
-    if (result == NULL) return -1;
-    int accepted = result == Py_True;
-    Py_DECREF(result);
     return accepted;
 }
 

@@ -302,15 +302,12 @@ int gdp_zip(const char *s, size_t n, const char *country, char *out, size_t *out
     if (n > sizeof text) return 0;
     size_t m = gdp_trim_lower(s, n, text);
     int us = strcmp(country, "us") == 0, none = country[0] == '\0';
-    if (us || (none && ((m == 5 && all_digits(text, 5)) ||
-                        (m == 10 && all_digits(text, 5) && text[5] == '-' &&
-                         all_digits(text + 6, 4))))) {
-        /* _US_ZIP: 5 digits, optionally a space or '-' (or nothing) and 4 more. */
-        int ok = (m == 5 || m == 9) ? all_digits(text, m)
-                 : m == 10 ? all_digits(text, 5) && (text[5] == ' ' || text[5] == '-') &&
-                                 all_digits(text + 6, 4)
-                           : 0;
-        if (!ok) return 0;
+    /* _US_ZIP: 5 digits, optionally a space or '-' (or nothing) and 4 more. With no country,
+     * only 12345 and 12345-6789 are taken for US zips. */
+    int plus4 = m == 10 && all_digits(text, 5) && all_digits(text + 6, 4);
+    int plain = (m == 5 && all_digits(text, 5)) || (plus4 && text[5] == '-');
+    if (us || (none && plain)) {
+        if (!plain && !(m == 9 && all_digits(text, 9)) && !(plus4 && text[5] == ' ')) return 0;
         memcpy(out, text, 5);
         *out_n = 5;
         return 1;

@@ -19,6 +19,17 @@ def database_url(url: str | None = None) -> str:
     return url or get_settings().database_url
 
 
+def role_options(role: str | None) -> dict[str, str]:
+    """Connection keyword arguments that make a session act as `role` from its first statement.
+
+    Each GDP process (HTTP service, each worker kind, the admin CLI) works as its own
+    least-privilege role (gdp_api, gdp_capi_worker, gdp_admin, ...): the login in DATABASE_URL
+    only needs to be a member of it. libpq's `options` sets the `role` parameter at connection
+    start, so pools and reconnects keep it without an extra round trip.
+    """
+    return {"options": f"-c role={role}"} if role else {}
+
+
 @contextmanager
 def connect(
     url: str | None = None, *, autocommit: bool = False

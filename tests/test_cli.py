@@ -29,9 +29,9 @@ def test_flags_list_shows_every_flag_and_the_gates_answer(env: dict[str, str]) -
     done = gdp(env, "flags", "list")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
-    assert len(lines) == 9
-    assert lines[0].startswith("GAP-003  SHARED_PERSON_TABLE_ENABLED")
-    assert "off   blocked: checklist items not acknowledged" in lines[0]
+    assert len(lines) == 10
+    person = next(line for line in lines if line.startswith("GAP-003  SHARED_PERSON"))
+    assert "off   blocked: checklist items not acknowledged" in person
 
 
 def test_refused_enable_is_one_line_and_exits_non_zero(env: dict[str, str]) -> None:

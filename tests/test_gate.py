@@ -60,7 +60,7 @@ def test_every_prd_flag_exists_and_is_off_after_install(db: Conn) -> None:
     rows = db.execute(
         "SELECT flag_key, enabled FROM shared.feature_flag ORDER BY enable_order, flag_key"
     ).fetchall()
-    assert sorted(r["flag_key"] for r in rows) == sorted(ENABLE_ORDER)
+    assert sorted(r["flag_key"] for r in rows) == sorted([*ENABLE_ORDER, "LEAD_ADS_SYNC_ENABLED"])
     assert not any(r["enabled"] for r in rows)
     items = db.execute(
         "SELECT count(*) AS n FROM shared.deploy_checklist_item WHERE acknowledged_at IS NULL"

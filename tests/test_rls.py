@@ -62,7 +62,7 @@ def test_with_a_leaked_grant_rls_still_shows_zero_rows_and_changes_nothing(db: C
         assert deleted.rowcount == 0
         db.execute("RESET ROLE")
         still = db.execute("SELECT count(*) AS n FROM shared.feature_flag").fetchone()
-        assert still == {"n": 9}
+        assert still == {"n": 10}
 
 
 def test_service_role_reads_and_writes_every_table(db: Conn) -> None:

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from meta_sandbox import audiences, capi, faults, graph, insights, inspect, leads, nodes
+from meta_sandbox import (
+    audiences,
+    capi,
+    faults,
+    graph,
+    insights,
+    insights_async,
+    inspect,
+    leads,
+    nodes,
+)
 from meta_sandbox.config import SandboxConfig
 from meta_sandbox.state import Sandbox
 
@@ -31,6 +41,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(audiences.router)
     app.include_router(insights.router)
     app.include_router(leads.router)
+    app.include_router(insights_async.router)
     app.include_router(nodes.router)
     return app
 

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from meta_sandbox.synthetic import Shape
+
 Clock = Callable[[], float]
 """Seconds since the epoch. Injectable so tests can move time (90-minute sessions, 48 h dedup)."""
 
@@ -74,6 +76,16 @@ class SandboxConfig:
     insights_max_cells: int | None = None
     # Insights paging: serve one empty page that still has `next`, as Meta can.
     insights_empty_page: bool = True
+    # Size of the synthetic account (campaigns per product, ad sets, ads).
+    insights_shape: Shape = field(default_factory=Shape)
+    # Async report runs: status reads until "Job Completed" (Not Started, Running..., Completed),
+    # and every Nth run fails ("Job Failed" with error_code), 0 = never.
+    insights_async_polls: int = 2
+    insights_async_fail_every: int = 0
+    # Lead webhooks answered non-2xx (or not at all) are sent again after these delays, then
+    # dropped (Meta retries for 36 hours, immediately and then with decreasing frequency; the
+    # sandbox compresses that).
+    webhook_retry_delays_s: tuple[float, ...] = (0.2, 1.0, 3.0)
     # Audience delivery_status 300 below this size. UNVERIFIED: Meta documents no number for
     # customer-file audiences; 100 is the lookalike-source minimum, the safer (stricter) choice.
     min_audience_size: int = 100

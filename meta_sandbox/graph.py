@@ -40,6 +40,7 @@ log = structlog.get_logger("meta_sandbox")
 VERSION = re.compile(r"v[0-9]+\.[0-9]+")
 GRAPH_PATH = re.compile(r"/v[0-9]+\.[0-9]+/")
 SECRET_PARAMS = frozenset({"access_token", "appsecret_proof", "client_secret"})
+AD_ACCOUNT_USAGE_TYPES = frozenset({"ads_insights", "ads_management"})
 
 
 def sandbox_of(request: Request) -> Sandbox:
@@ -161,6 +162,11 @@ def install(app: FastAPI) -> None:
                 response.headers["X-Business-Use-Case-Usage"] = sandbox.usage.header(
                     key, now, usage_type
                 )
+                if usage_type in AD_ACCOUNT_USAGE_TYPES:
+                    # Sent on errors too: a client pacing by headers must see them when throttled.
+                    response.headers["X-Ad-Account-Usage"] = sandbox.usage.ad_account_header(
+                        key, now, usage_type
+                    )
             sandbox.log_request(
                 RequestLogEntry(
                     at=now,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -23,7 +24,7 @@ from meta_sandbox.graph import account_key, begin, sandbox_of
 from meta_sandbox.paging import paginate
 from meta_sandbox.params import fields_param, json_param, str_param
 from meta_sandbox.state import Sandbox
-from meta_sandbox.synthetic import VALUE_ACTIONS, Ad, SyntheticAccount, Totals
+from meta_sandbox.synthetic import VALUE_ACTIONS, Ad, DayRow, SyntheticAccount, Totals
 
 router = APIRouter()
 
@@ -44,7 +45,18 @@ ALL_FIELDS = METRIC_FIELDS | {f for fs in LEVEL_FIELDS.values() for f in fs}
 DEFAULT_FIELDS = ("impressions", "spend")
 IGNORED = ("action_attribution_windows", "action_report_time", "use_unified_attribution_setting",
            "use_account_attribution_setting", "sort", "locale", "default_summary")  # fmt: skip
-UNSUPPORTED = ("breakdowns", "time_ranges", "filtering", "summary_action_breakdowns")
+UNSUPPORTED = ("time_ranges", "filtering", "summary_action_breakdowns")
+# Breakdowns the sandbox answers, each value with a fixed share of the row's delivery.
+BREAKDOWNS: dict[str, tuple[tuple[str, float], ...]] = {
+    "age": (("18-24", 0.18), ("25-34", 0.32), ("35-44", 0.24), ("45-54", 0.14), ("55-64", 0.08),
+            ("65+", 0.04)),
+    "gender": (("female", 0.52), ("male", 0.45), ("unknown", 0.03)),
+    "country": (("US", 0.62), ("GB", 0.14), ("CA", 0.12), ("DE", 0.12)),
+    "publisher_platform": (("facebook", 0.58), ("instagram", 0.34), ("audience_network", 0.05),
+                           ("messenger", 0.03)),
+}  # fmt: skip
+# Meta omits reach for breakdown queries starting more than 13 months back (since 2025-06-10).
+REACH_BREAKDOWN_MONTHS = 13
 LOOKBACK_MONTHS = 37
 SUBCODE_TOO_MUCH_DATA = 1487534
 ACCOUNT_NAME = "GDP Sandbox Ad Account"
@@ -54,7 +66,10 @@ def account_of(sandbox: Sandbox) -> SyntheticAccount:
     with sandbox.lock:
         account = sandbox.synthetic
         if account is None:
-            account = SyntheticAccount(sandbox.config.seed, sandbox.config.insights_history_days)
+            config = sandbox.config
+            account = SyntheticAccount(
+                config.seed, config.insights_history_days, config.insights_shape
+            )
             sandbox.synthetic = account
         return account
 
@@ -196,29 +211,85 @@ def _format(totals: Totals, labels: dict[str, str], fields: list[str]) -> dict[s
     values = sorted((k, v) for k, v in totals.values_cents.items() if k in VALUE_ACTIONS)
     if values:
         computed["action_values"] = [{"action_type": k, "value": _money(v)} for k, v in values]
+        purchases = totals.values_cents.get("omni_purchase", 0)
         if spend:
             computed["purchase_roas"] = [
                 {
                     "action_type": "omni_purchase",
-                    "value": f"{totals.values_cents['omni_purchase'] / totals.spend_cents:.6f}",
+                    "value": f"{purchases / totals.spend_cents:.6f}",
                 }
             ]
     computed.update(labels)
     return {name: computed[name] for name in fields if name in computed}
 
 
+def breakdowns_param(params: dict[str, Any]) -> list[str]:
+    given = params.get("breakdowns")
+    text = json.dumps(given) if isinstance(given, list) else str_param(params, "breakdowns")
+    if not text:
+        return []
+    # A JSON list (what the SDK sends) or a comma-separated list.
+    raw: Any = json_param(params, "breakdowns") if text.lstrip().startswith("[") else text
+    names = raw if isinstance(raw, list) else [n.strip() for n in str(raw).split(",") if n.strip()]
+    for name in names:
+        if name not in BREAKDOWNS:
+            raise invalid_param(
+                f"breakdowns: {name!r} is not supported by the sandbox "
+                f"(supported: {', '.join(BREAKDOWNS)})"
+            )
+    if len(set(names)) != len(names):
+        raise invalid_param("breakdowns must not repeat a breakdown")
+    return [str(n) for n in names]
+
+
+def _share(totals: Totals, share: float) -> Totals:
+    part = Totals(
+        impressions=round(totals.impressions * share),
+        reach=round(totals.reach * share),
+        clicks=round(totals.clicks * share),
+        spend_cents=round(totals.spend_cents * share),
+        days=set(totals.days),
+    )
+    part.actions = {k: round(v * share) for k, v in totals.actions.items()}
+    part.values_cents = {k: round(v * share) for k, v in totals.values_cents.items()}
+    return part
+
+
+def _combinations(breakdowns: list[str]) -> list[tuple[dict[str, str], float]]:
+    combos: list[tuple[dict[str, str], float]] = [({}, 1.0)]
+    for name in breakdowns:
+        combos = [
+            ({**labels, name: value}, share * part)
+            for labels, share in combos
+            for value, part in BREAKDOWNS[name]
+        ]
+    return combos
+
+
+def _day(account: SyntheticAccount, ad: Ad, ordinal: int, now_s: float) -> DayRow | None:
+    data = account.day_at(ad, ordinal)
+    return account.matured(data, ordinal, now_s) if data is not None else None
+
+
 def build_rows(
     sandbox: Sandbox, ads: list[Ad], level: str, fields: list[str],
     since: dt.date, until: dt.date, increment: str, today: dt.date,
+    breakdowns: list[str] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     account = account_of(sandbox)
+    now_s = sandbox.now()
+    breakdowns = breakdowns or []
+    combos = _combinations(breakdowns)
+    keep_reach = not breakdowns or since >= months_back(today, REACH_BREAKDOWN_MONTHS)
     buckets = _buckets(since, until, increment)
     key_attr = {"account": None, "campaign": "campaign_id", "adset": "adset_id", "ad": "ad_id"}[
         level
     ]
     entities = len({getattr(ad, key_attr) for ad in ads}) if key_attr else 1
     limit = sandbox.config.insights_max_cells or 400 * account.entity_count("ad")
-    if entities * sum((b - a).days + 1 if increment == "1" else 1 for a, b in buckets) > limit:
+    spans = sum((b - a).days + 1 if increment == "1" else 1 for a, b in buckets)
+    cells = entities * len(combos) * spans
+    if cells > limit:
         raise GraphError(
             "(#100) Please reduce the amount of data you're asking for, then retry your request",
             code=100,
@@ -236,24 +307,42 @@ def build_rows(
                 key = getattr(ad, key_attr) if key_attr else "account"
                 totals: Totals | None = None
                 for ordinal in days:
-                    data = account.day_at(ad, ordinal)
-                    if data is not None:
+                    data = _day(account, ad, ordinal, now_s)
+                    if data is not None and data.impressions > 0:
                         if totals is None:
                             totals = groups.setdefault(key, (ad, Totals()))[1]
                         totals.add(ordinal, data)
             for key in sorted(groups):
                 ad, totals = groups[key]
-                row = _format(totals, _level_values(level, ad, sandbox), fields)
-                row["date_start"] = start.isoformat()
-                row["date_stop"] = stop.isoformat()
-                rows.append(row)
+                for labels, share in combos:
+                    part = _share(totals, share) if breakdowns else totals
+                    if part.impressions <= 0:
+                        continue
+                    row = _format(part, _level_values(level, ad, sandbox), fields)
+                    if not keep_reach:
+                        row.pop("reach", None)
+                        row.pop("frequency", None)
+                    row.update(labels)
+                    row["date_start"] = start.isoformat()
+                    row["date_stop"] = stop.isoformat()
+                    rows.append(row)
     return rows
 
 
-@router.get("/{version}/{object_id}/insights")
-async def get_insights(request: Request, version: str, object_id: str) -> JSONResponse:
-    sandbox = sandbox_of(request)
-    params = await begin(request, usage_type="ads_insights")
+@dataclass(frozen=True, slots=True)
+class InsightsQuery:
+    ads: list[Ad]
+    level: str
+    fields: list[str]
+    since: dt.date
+    until: dt.date
+    increment: str
+    today: dt.date
+    breakdowns: list[str]
+
+
+def parse_query(sandbox: Sandbox, object_id: str, params: dict[str, Any]) -> InsightsQuery:
+    """The parameters of an insights call (GET, or POST for a report run), checked as Meta does."""
     account = account_of(sandbox)
     if object_id == sandbox.config.ad_account_id:
         node_level, ads = "account", account.ads
@@ -279,8 +368,18 @@ async def get_insights(request: Request, version: str, object_id: str) -> JSONRe
             raise invalid_param(f"{name} is not valid for fields param")
     today = dt.datetime.fromtimestamp(sandbox.now(), dt.UTC).date()
     since, until = _date_range(params, today, account.first_day(today))
-    rows = build_rows(sandbox, ads, level, fields, since, until, _increment(params), today)
-    body = paginate(request, sandbox, rows, params, inject_empty=sandbox.config.insights_empty_page)
+    return InsightsQuery(
+        ads, level, fields, since, until, _increment(params), today, breakdowns_param(params)
+    )
+
+
+def rows_of(sandbox: Sandbox, q: InsightsQuery) -> list[dict[str, Any]]:
+    return build_rows(
+        sandbox, q.ads, q.level, q.fields, q.since, q.until, q.increment, q.today, q.breakdowns
+    )
+
+
+def throttle_header(sandbox: Sandbox) -> dict[str, str]:
     with sandbox.lock:
         usage = sandbox.usage.usage(account_key(sandbox), "ads_insights", sandbox.now())
     throttle = {
@@ -288,4 +387,19 @@ async def get_insights(request: Request, version: str, object_id: str) -> JSONRe
         "acc_id_util_pct": usage.call_count,
         "ads_api_access_tier": "standard_access",
     }
-    return JSONResponse(body, headers={"X-FB-Ads-Insights-Throttle": json.dumps(throttle)})
+    return {"X-FB-Ads-Insights-Throttle": json.dumps(throttle)}
+
+
+@router.get("/{version}/{object_id}/insights")
+async def get_insights(request: Request, version: str, object_id: str) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    params = await begin(request, usage_type="ads_insights")
+    run = sandbox.report_runs.get(object_id)
+    if run is not None:
+        from meta_sandbox.insights_async import run_results
+
+        body = run_results(request, sandbox, run, params)
+        return JSONResponse(body, headers=throttle_header(sandbox))
+    rows = rows_of(sandbox, parse_query(sandbox, object_id, params))
+    body = paginate(request, sandbox, rows, params, inject_empty=sandbox.config.insights_empty_page)
+    return JSONResponse(body, headers=throttle_header(sandbox))

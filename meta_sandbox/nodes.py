@@ -14,6 +14,7 @@ from meta_sandbox.audiences import delete_audience, read_audience
 from meta_sandbox.errors import nonexisting_field, unknown_object, unknown_path
 from meta_sandbox.graph import account_key, begin, sandbox_of
 from meta_sandbox.insights import ACCOUNT_NAME, account_of
+from meta_sandbox.insights_async import read_report_run
 from meta_sandbox.leads import read_lead
 from meta_sandbox.params import fields_param
 
@@ -22,12 +23,18 @@ ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "acco
 
 
 @router.get("/{version}/{node_id}")
+# The official SDK reads a node as /vX/{id}/ (api_get's endpoint is "/").
+@router.get("/{version}/{node_id}/")
 async def get_node(request: Request, version: str, node_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
     lead = sandbox.leads.get(node_id)
     if lead is not None:
         params = await begin(request, usage_type="leadgen", usage_key=lead.page_id)
-        return JSONResponse(read_lead(lead, params))
+        return JSONResponse(read_lead(lead, params, account_of(sandbox)))
+    run = sandbox.report_runs.get(node_id)
+    if run is not None:
+        params = await begin(request, usage_type="ads_insights")
+        return JSONResponse(read_report_run(sandbox, run, params))
     audience = sandbox.audiences.get(node_id)
     params = await begin(request, usage_type="custom_audience" if audience else "ads_management")
     if audience is not None:

@@ -116,6 +116,15 @@ def fields_param(params: dict[str, Any], default: tuple[str, ...]) -> list[str]:
         return list(default)
     if isinstance(raw, list):
         items = [str(item) for item in raw]
+    elif isinstance(raw, str) and raw.lstrip().startswith("["):
+        # A JSON array, as the SDK sends fields in a POST body.
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            raise invalid_param("Param fields must be a comma-separated list") from None
+        if not isinstance(decoded, list):
+            raise invalid_param("Param fields must be a comma-separated list")
+        items = [str(item) for item in decoded]
     elif isinstance(raw, str):
         items = raw.split(",")
     else:

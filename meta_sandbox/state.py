@@ -123,6 +123,20 @@ class Lead:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class ReportRun:
+    """An async insights job (AdReportRun): POST .../insights, poll /{id}, read /{id}/insights."""
+
+    id: str
+    account_id: str
+    created_at: float
+    date_start: str
+    date_stop: str
+    rows: list[dict[str, Any]]
+    polls: int = 0
+    failed: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class RequestLogEntry:
     at: float
@@ -151,6 +165,10 @@ class Sandbox:
         self.pixel_stats: dict[str, PixelStats] = {}
         self.audiences: dict[str, Audience] = {}
         self.leads: dict[str, Lead] = {}
+        self.report_runs: dict[str, ReportRun] = {}
+        self.report_run_count = 0
+        # Webhook retries in flight (kept so they are not garbage-collected mid-sleep).
+        self.webhook_tasks: set[Any] = set()
         self.request_log: deque[RequestLogEntry] = deque(maxlen=config.request_log_size)
         self.capi_requests = 0
         self.synthetic: SyntheticAccount | None = None  # built on first insights call
@@ -183,6 +201,11 @@ class Sandbox:
             self.pixel_stats.clear()
             self.audiences.clear()
             self.leads.clear()
+            self.report_runs.clear()
+            self.report_run_count = 0
+            for task in list(self.webhook_tasks):
+                task.cancel()
+            self.webhook_tasks.clear()
             self.request_log.clear()
             self.capi_requests = 0
 

@@ -35,6 +35,12 @@ GOAL_ACTIONS = {
 }
 VALUE_ACTIONS = frozenset(GOAL_ACTIONS["Purchase"])
 WEEKDAY = (1.0, 1.06, 1.05, 1.0, 0.94, 0.84, 0.8)
+DELIVERY_ACTIONS = frozenset(
+    {"link_click", "landing_page_view", "post_engagement", "page_engagement"}
+)
+# Hours after a day starts (UTC, the account's time zone) until its figures stop changing.
+MATURE_AFTER_H = 72
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,7 @@ _WORDS = struct.Struct(">8I")
 _SCALE = 1 / 2**32
 # Day rows are a pure function of (seed, ad, day), so one memo serves every app in the process
 # (tests build many apps; the demo one). Bounded by seeds x 96 ads x history days.
-_DAY_MEMO: dict[tuple[int, int, int], DayRow | None] = {}
+_DAY_MEMO: dict[tuple[int, int, int, int], DayRow | None] = {}
 _PAUSE_MEMO: dict[tuple[int, str, int], bool] = {}
 
 
@@ -120,17 +126,46 @@ def _paused(seed: int, entity_id: str, week: int, share: float) -> bool:
     return paused
 
 
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How large the account is. The default is the eight products x 3 campaigns x 2 ad sets x
+    2 ads the tests know by name; benchmarks ask for hundreds of campaigns."""
+
+    campaigns_per_product: int = 3
+    adsets_per_campaign: int = 2
+    ads_per_adset: int = 2
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.campaigns_per_product <= 999 and 1 <= self.adsets_per_campaign <= 98
+                and 1 <= self.ads_per_adset <= 98):
+            raise ValueError("campaigns 1-999 per product, ad sets 1-98, ads 1-98")
+
+
+def _variant(names: tuple[str, ...], index: int) -> str:
+    base = names[index % len(names)]
+    return base if index < len(names) else f"{base} {index // len(names) + 1}"
+
+
 class SyntheticAccount:
-    def __init__(self, seed: int, history_days: int) -> None:
+    def __init__(self, seed: int, history_days: int, shape: Shape | None = None) -> None:
         self.seed = seed
         self.history_days = history_days
+        self.shape = shape = shape or Shape()
+        self._shape_key = hash(shape)
         self.ads: list[Ad] = []
+        self._by_id: dict[str, tuple[str, list[Ad]]] = {}
+        # Ids of the default shape are stable (tests name them); larger shapes space them wider.
+        stride = 10 if shape.campaigns_per_product <= 10 else 1000
         for p, product in enumerate(PRODUCTS):
-            for c, (stage, goal, objective) in enumerate(CAMPAIGNS):
-                campaign_id = str(ID_BASE + (p * 10 + c) * 10_000)
-                for s, adset in enumerate(AD_SETS):
+            for c in range(shape.campaigns_per_product):
+                stage, goal, objective = CAMPAIGNS[c % len(CAMPAIGNS)]
+                label = stage if c < len(CAMPAIGNS) else f"{stage} {c // len(CAMPAIGNS) + 1}"
+                campaign_id = str(ID_BASE + (p * stride + c) * 10_000)
+                for s in range(shape.adsets_per_campaign):
+                    adset = _variant(AD_SETS, s)
                     adset_id = str(int(campaign_id) + (s + 1) * 100)
-                    for a, ad in enumerate(ADS):
+                    for a in range(shape.ads_per_adset):
+                        ad = _variant(ADS, a)
                         u = _uniforms(seed, "ad", p, c, s, a)
                         self.ads.append(
                             Ad(
@@ -139,9 +174,9 @@ class SyntheticAccount:
                                 goal=goal,
                                 objective=objective,
                                 campaign_id=campaign_id,
-                                campaign_name=f"{product} | {stage} | {goal}",
+                                campaign_name=f"{product} | {label} | {goal}",
                                 adset_id=adset_id,
-                                adset_name=f"{product} | {stage} | {adset}",
+                                adset_name=f"{product} | {label} | {adset}",
                                 ad_id=str(int(adset_id) + a + 1),
                                 ad_name=f"{product} | {adset} | {ad}",
                                 scale=(0.4 if stage == "Retargeting" else 1.0) * (0.5 + u[0]),
@@ -165,11 +200,40 @@ class SyntheticAccount:
 
     def find(self, node_id: str) -> tuple[str, list[Ad]] | None:
         """The level and ads of a campaign, ad set or ad id."""
-        for level, attr in (("campaign", "campaign_id"), ("adset", "adset_id"), ("ad", "ad_id")):
-            ads = [ad for ad in self.ads if getattr(ad, attr) == node_id]
-            if ads:
-                return level, ads
-        return None
+        if not self._by_id:
+            levels = (("ad", "ad_id"), ("adset", "adset_id"), ("campaign", "campaign_id"))
+            for level, attr in levels:
+                for ad in self.ads:
+                    self._by_id.setdefault(getattr(ad, attr), (level, []))[1].append(ad)
+        return self._by_id.get(node_id)
+
+    def matured(self, row: DayRow, ordinal: int, now_s: float) -> DayRow:
+        """A day's row as Meta would report it `now_s`: today's delivery is still accruing, and
+        conversions keep being attributed for about three days (clicks convert late), so the
+        figures of recent days change between pulls, as Meta's do. Older days are final."""
+        age_h = (now_s - (ordinal - _EPOCH_ORDINAL) * 86_400) / 3600
+        if age_h >= MATURE_AFTER_H:
+            return row
+        delivered = min(1.0, max(age_h, 0.0) / 24)
+        attributed = delivered * min(1.0, 0.55 + 0.45 * max(age_h, 0.0) / MATURE_AFTER_H)
+
+        def part(value: int, share: float) -> int:
+            return int(value * share)
+
+        return DayRow(
+            impressions=part(row.impressions, delivered),
+            reach=max(part(row.reach, delivered), 0),
+            clicks=part(row.clicks, delivered),
+            spend_cents=part(row.spend_cents, delivered),
+            actions={
+                k: n
+                for k, v in row.actions.items()
+                if (n := part(v, attributed if k not in DELIVERY_ACTIONS else delivered)) > 0
+            },
+            values_cents={
+                k: n for k, v in row.values_cents.items() if (n := part(v, attributed)) > 0
+            },
+        )
 
     def day(self, ad: Ad, day: dt.date, today: dt.date) -> DayRow | None:
         if day > today or day < self.first_day(today):
@@ -178,7 +242,7 @@ class SyntheticAccount:
 
     def day_at(self, ad: Ad, ordinal: int) -> DayRow | None:
         """The row of a day given as an ordinal, without the history window check."""
-        key = (self.seed, ad.index, ordinal)
+        key = (self.seed, self._shape_key, ad.index, ordinal)
         try:
             return _DAY_MEMO[key]
         except KeyError:

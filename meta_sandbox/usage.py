@@ -95,3 +95,15 @@ class UsageTracker:
                 }
             )
         return json.dumps({key: entries}, separators=(",", ":"))
+
+    def ad_account_header(self, key: str, now: float, type_: str) -> str:
+        """`X-Ad-Account-Usage`: the account's utilisation and seconds until it resets."""
+        usage = self.usage(key, type_, now)
+        return json.dumps(
+            {
+                "acc_id_util_pct": max(usage.call_count, usage.total_time),
+                "reset_time_duration": usage.estimated_time_to_regain_access * 60,
+                "ads_api_access_tier": "standard_access",
+            },
+            separators=(",", ":"),
+        )

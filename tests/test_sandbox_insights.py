@@ -218,7 +218,7 @@ def test_too_much_data_is_subcode_1487534(sb: SandboxClient) -> None:
         ({"time_increment": "91"}, "time_increment"),
         ({"limit": "0"}, "limit must be between"),
         ({"after": "garbage"}, "Invalid cursor"),
-        ({"breakdowns": "age"}, "not supported"),
+        ({"breakdowns": "dma"}, "not supported"),
     ],
 )
 def test_parameter_errors(sb: SandboxClient, params: dict[str, Any], fragment: str) -> None:

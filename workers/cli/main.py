@@ -5,10 +5,12 @@ from __future__ import annotations
 import typer
 
 from workers.cli import (
+    dashboard_cmd,
     db_cmd,
     demo_cmd,
     dlq_cmd,
     gate_cmd,
+    insights_cmd,
     keys_cmd,
     meta_cmd,
     people_cmd,
@@ -32,6 +34,8 @@ app.add_typer(people_cmd.app, name="people")
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(meta_cmd.app, name="meta")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(insights_cmd.app, name="insights")
+app.add_typer(dashboard_cmd.app, name="dashboard")
 app.command("serve")(serve_cmd.serve)
 app.command("worker")(worker_cmd.worker)
 app.command("demo")(demo_cmd.demo)

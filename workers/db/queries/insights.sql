@@ -1,0 +1,159 @@
+-- name: insights_worker_config
+SELECT enabled, ad_account_id, repull_days, async_min_days, pull_interval_s, attribution_windows,
+       last_succeeded_at
+FROM shared.insights_worker_config();
+
+-- name: insights_begin_pull
+SELECT shared.insights_begin_pull(%(account_id)s, %(since)s, %(until)s, %(mode)s) AS pull_id;
+
+-- name: insights_write_rows
+SELECT rows_written, rows_restated FROM shared.insights_write_rows(%(pull_id)s, %(rows)s::jsonb);
+
+-- name: insights_finish_pull
+SELECT id, status FROM shared.insights_finish_pull(%(pull_id)s, %(status)s, %(stats)s::jsonb);
+
+-- name: insights_cache_state
+SELECT ttl_s, last_pull_id, enabled FROM shared.insights_cache_state();
+
+-- name: insights_summary_range
+-- The PRD's summary over [date_from, date_to] (dates in the ad account's time zone).
+SELECT coalesce(sum(d.spend), 0)::numeric(14, 2) AS spend,
+       coalesce(sum(d.impressions), 0)::bigint AS impressions,
+       coalesce(sum(d.clicks), 0)::bigint AS clicks,
+       shared._ratio(100 * sum(d.clicks), sum(d.impressions)) AS ctr,
+       shared._ratio(sum(d.spend), sum(d.clicks)) AS cpc,
+       coalesce(sum(d.meta_conversions), 0)::numeric(14, 2) AS conversions,
+       shared._ratio(sum(d.spend), sum(d.meta_conversions)) AS cost_per_conversion,
+       coalesce(sum(d.meta_conversion_value), 0)::numeric(14, 2) AS conversion_value,
+       shared._ratio(sum(d.meta_conversion_value), sum(d.spend)) AS roas,
+       coalesce(sum(d.gdp_conversions), 0)::bigint AS gdp_conversions,
+       shared._ratio(sum(d.spend), sum(d.gdp_conversions)) AS gdp_cost_per_conversion,
+       coalesce(sum(d.gdp_conversion_value), 0)::numeric(14, 2) AS gdp_conversion_value,
+       shared._ratio(sum(d.gdp_conversion_value), sum(d.spend)) AS gdp_roas
+FROM shared.insights_project_daily AS d
+WHERE d.date BETWEEN %(date_from)s AND %(date_to)s;
+
+-- name: insights_by_project_range
+SELECT d.project,
+       sum(d.spend)::numeric(14, 2) AS spend,
+       sum(d.impressions)::bigint AS impressions,
+       sum(d.clicks)::bigint AS clicks,
+       sum(d.meta_conversions)::numeric(14, 2) AS conversions,
+       shared._ratio(sum(d.spend), sum(d.meta_conversions)) AS cost_per_conversion,
+       sum(d.meta_conversion_value)::numeric(14, 2) AS conversion_value,
+       shared._ratio(sum(d.meta_conversion_value), sum(d.spend)) AS roas,
+       sum(d.gdp_conversions)::bigint AS gdp_conversions,
+       shared._ratio(sum(d.spend), sum(d.gdp_conversions)) AS gdp_cost_per_conversion,
+       sum(d.gdp_conversion_value)::numeric(14, 2) AS gdp_conversion_value,
+       shared._ratio(sum(d.gdp_conversion_value), sum(d.spend)) AS gdp_roas
+FROM shared.insights_project_daily AS d
+WHERE d.date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY d.project
+ORDER BY sum(d.spend) DESC, d.project;
+
+-- name: insights_daily_range
+SELECT d.date, d.spend, d.impressions, d.clicks, d.meta_conversions AS conversions,
+       d.meta_cost_per_conversion AS cost_per_conversion, d.meta_conversion_value AS conversion_value,
+       d.meta_roas AS roas, d.gdp_conversions, d.gdp_cost_per_conversion,
+       d.gdp_conversion_value, d.gdp_roas
+FROM shared.insights_daily AS d
+WHERE d.date BETWEEN %(date_from)s AND %(date_to)s
+ORDER BY d.date;
+
+-- name: insights_breakdown_range
+-- By campaign (or ad set) over the range, for ?breakdown=campaign|adset.
+SELECT d.project, d.campaign_id, d.campaign_name,
+       CASE WHEN %(breakdown)s = 'adset' THEN d.adset_id END AS adset_id,
+       CASE WHEN %(breakdown)s = 'adset' THEN d.adset_name END AS adset_name,
+       sum(d.spend)::numeric(14, 2) AS spend,
+       sum(d.impressions)::bigint AS impressions,
+       sum(d.clicks)::bigint AS clicks,
+       sum(d.meta_conversions)::numeric(14, 2) AS conversions,
+       shared._ratio(sum(d.spend), sum(d.meta_conversions)) AS cost_per_conversion,
+       shared._ratio(sum(d.meta_conversion_value), sum(d.spend)) AS roas
+FROM shared.insights_ad_daily AS d
+WHERE d.date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY sum(d.spend) DESC, 2, 4;
+
+-- name: insights_project_ads_range
+-- One project's ads over the range (GET /api/meta/insights/{projectId}).
+SELECT d.campaign_id, d.campaign_name, d.adset_id, d.adset_name, d.ad_id, d.ad_name,
+       sum(d.spend)::numeric(14, 2) AS spend,
+       sum(d.impressions)::bigint AS impressions,
+       sum(d.clicks)::bigint AS clicks,
+       shared._ratio(100 * sum(d.clicks), sum(d.impressions)) AS ctr,
+       shared._ratio(sum(d.spend), sum(d.clicks)) AS cpc,
+       sum(d.meta_conversions)::numeric(14, 2) AS conversions,
+       shared._ratio(sum(d.spend), sum(d.meta_conversions)) AS cost_per_conversion,
+       sum(d.meta_conversion_value)::numeric(14, 2) AS conversion_value,
+       shared._ratio(sum(d.meta_conversion_value), sum(d.spend)) AS roas,
+       sum(d.restatements)::integer AS restatements
+FROM shared.insights_ad_daily AS d
+WHERE d.project = %(project)s AND d.date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY d.campaign_id, d.campaign_name, d.adset_id, d.adset_name, d.ad_id, d.ad_name
+ORDER BY sum(d.spend) DESC, d.ad_id;
+
+-- name: insights_project_daily_range
+SELECT d.date, d.spend, d.impressions, d.clicks, d.meta_conversions AS conversions,
+       shared._ratio(d.spend, d.meta_conversions) AS cost_per_conversion,
+       d.meta_conversion_value AS conversion_value,
+       shared._ratio(d.meta_conversion_value, d.spend) AS roas,
+       d.gdp_conversions, d.gdp_conversion_value
+FROM shared.insights_project_daily AS d
+WHERE d.project = %(project)s AND d.date BETWEEN %(date_from)s AND %(date_to)s
+ORDER BY d.date;
+
+-- name: insights_freshness
+SELECT last_pull_at, minutes, met FROM shared.metric_insights_freshness;
+
+-- name: lead_submissions_list
+SELECT leadgen_id, form_id, page_id, ad_id, adset_id, campaign_id, campaign_name, project,
+       is_organic, created_time, received_at, deliveries, status, attempts, synced_at, person_id,
+       lifecycle_stage, error_code, error_message
+FROM shared.lead_submissions
+WHERE (%(project)s::text IS NULL OR project = %(project)s)
+  AND (%(form_id)s::text IS NULL OR form_id = %(form_id)s)
+  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
+ORDER BY received_at DESC, leadgen_id DESC
+LIMIT %(limit)s;
+
+-- name: lead_forms_list
+SELECT form_id, leads, synced, failed, pending, activated, customers, projects, first_lead_at,
+       last_lead_at
+FROM shared.lead_forms
+ORDER BY last_lead_at DESC NULLS LAST, form_id;
+
+-- name: authenticate_dashboard_key
+SELECT shared.authenticate_dashboard_key(%(dashboard_key)s) AS label;
+
+-- name: create_dashboard_key
+SELECT key_id, dashboard_key, key_prefix FROM shared.create_dashboard_key(%(label)s, %(actor)s);
+
+-- name: revoke_dashboard_key
+SELECT id, label, revoked_at FROM shared.revoke_dashboard_key(%(key_id)s::uuid, %(actor)s);
+
+-- name: list_dashboard_keys
+SELECT id, key_prefix, label, created_at, created_by, revoked_at, last_used_at
+FROM shared.dashboard_key
+ORDER BY created_at;
+
+-- name: insights_recent_pulls
+SELECT id, account_id, date_from, date_to, mode, status, started_at, finished_at, rows_written,
+       rows_restated, requests, retries, report_runs, splits, throttle_wait_ms, duration_ms,
+       error_code, error_message
+FROM shared.insights_pulls
+ORDER BY id DESC
+LIMIT %(limit)s;
+
+-- name: campaign_projects_list
+SELECT c.campaign_id, c.campaign_name, c.project_id, c.assigned_by, c.updated_at
+FROM shared.campaign_project AS c
+ORDER BY c.project_id NULLS FIRST, c.campaign_name;
+
+-- name: assign_campaign_project
+-- An admin's mapping: kept from then on, whatever the campaign is renamed to.
+UPDATE shared.campaign_project
+SET project_id = %(project_id)s, assigned_by = %(actor)s, updated_at = now()
+WHERE campaign_id = %(campaign_id)s
+RETURNING campaign_id, campaign_name, project_id, assigned_by;

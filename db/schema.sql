@@ -4139,7 +4139,7 @@ COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boole
 -- Name: receive_lead_webhook(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.receive_lead_webhook(p_payload jsonb) RETURNS TABLE(changes integer, new_leads integer, duplicates integer, skipped integer)
+CREATE FUNCTION shared.receive_lead_webhook(p_payload jsonb) RETURNS TABLE(enabled boolean, changes integer, new_leads integer, duplicates integer, skipped integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $_$
@@ -4156,6 +4156,11 @@ BEGIN
     END IF;
     IF jsonb_typeof(p_payload -> 'entry') IS DISTINCT FROM 'array' THEN
         PERFORM shared._raise('GD400', 'entry', 'must be an array');
+    END IF;
+    -- Off: nothing is stored (the answer says so; Meta is answered 200 and drops the delivery).
+    IF NOT shared.is_enabled('LEAD_ADS_SYNC_ENABLED') THEN
+        RETURN QUERY SELECT false, 0, 0, 0, 0;
+        RETURN;
     END IF;
 
     WITH items AS (
@@ -4209,7 +4214,7 @@ BEGIN
             ARRAY(SELECT jsonb_build_object('leadgen_id', id) FROM unnest(v_new) AS id));
         PERFORM pg_notify('gdp_meta_leads', '');
     END IF;
-    RETURN QUERY SELECT v_changes, coalesce(cardinality(v_new), 0),
+    RETURN QUERY SELECT true, v_changes, coalesce(cardinality(v_new), 0),
                         v_valid - coalesce(cardinality(v_new), 0), v_changes - v_valid;
 END
 $_$;
@@ -4219,7 +4224,7 @@ $_$;
 -- Name: FUNCTION receive_lead_webhook(p_payload jsonb); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.receive_lead_webhook(p_payload jsonb) IS 'Store a verified Lead Ads webhook delivery: every entry and change, deduplicated by leadgen_id (a repeat counts a delivery), new leads queued on pgmq meta_leads (ids only). Returns changes, new leads, duplicates and skipped changes.';
+COMMENT ON FUNCTION shared.receive_lead_webhook(p_payload jsonb) IS 'Store a verified Lead Ads webhook delivery: every entry and change, deduplicated by leadgen_id (a repeat counts a delivery), new leads queued on pgmq meta_leads (ids only). Returns whether LEAD_ADS_SYNC_ENABLED is on (off: nothing stored), changes, new leads, duplicates and skipped changes.';
 
 
 --
@@ -6197,6 +6202,26 @@ ALTER TABLE shared.product_event ALTER COLUMN product_event_id ADD GENERATED ALW
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: projects; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.projects AS
+ SELECT p.product_id AS project,
+    p.display_name
+   FROM shared.product p
+UNION ALL
+ SELECT 'unassigned'::text AS project,
+    'Campaigns mapped to no project'::text AS display_name;
+
+
+--
+-- Name: VIEW projects; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON VIEW shared.projects IS 'The projects insights are reported by: every product, and "unassigned" for unmapped campaigns.';
 
 
 --

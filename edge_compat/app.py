@@ -20,10 +20,19 @@ from pydantic.json_schema import models_json_schema
 from edge_compat import errors
 from edge_compat.batcher import IngestBatcher
 from edge_compat.db import Database, FlagCache, KeyCache
+from edge_compat.insights_state import InsightsState, dashboard_database
 from edge_compat.metrics import EdgeMetrics, MetricsMiddleware
 from edge_compat.models import MetaEvent, MetaEventBatch, TrackConversionRequest
 from edge_compat.people import PersonCache
-from edge_compat.routes import meta_event, ops, relay, track_conversion
+from edge_compat.routes import (
+    dashboard,
+    insights,
+    lead_webhook,
+    meta_event,
+    ops,
+    relay,
+    track_conversion,
+)
 from edge_compat.state import EdgeState
 from workers.meta.normalize import check_region
 from workers.settings import get_settings
@@ -34,6 +43,11 @@ DESCRIPTION = """\
 The PRD's HTTP contracts: **GAP-001** `POST /api/v1/meta/event` (conversions for Meta's
 Conversions API, one event or `{"data": [...]}` up to 1,000) and **GAP-006**
 `POST /functions/v1/track-conversion`.
+
+**GAP-004** `GET /api/meta/insights`, `/api/meta/insights/{projectId}`, `/api/meta/lead-forms`
+and the page `/dashboard` are for dashboard users (`Authorization: Bearer <dashboard key>`,
+`gdp dashboard keys create NAME`); they read the insight views only. Meta's Lead Ads
+notifications arrive at `/webhooks/meta` (signed with the app secret).
 
 Authenticate with `Authorization: Bearer <service key>` (`gdp keys create <product>`).
 Each feature answers `{"disabled": true}` until its flag is enabled through the deployment
@@ -73,21 +87,32 @@ def create_app(
         default_region=check_region(settings.meta_default_phone_region),
     )
 
+    # Dashboard users and the insights API read the views as gdp_dashboard, in a pool of their own.
+    insights_state = InsightsState(
+        dashboard_database(database_url or settings.database_url), key_ttl_s=key_cache_seconds
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await db.open()
+        await insights_state.db.open()
         try:
             yield
         finally:
             await state.ingest.drain()
+            await insights_state.db.close()
             await db.close()
 
     app = FastAPI(title=TITLE, version=VERSION, description=DESCRIPTION, lifespan=lifespan)
     app.state.edge = state
+    app.state.insights = insights_state
     app.include_router(meta_event.router)
     app.include_router(track_conversion.router)
     app.include_router(ops.router)
     app.include_router(relay.router)  # GAP-005: answers {"disabled": true} until configured
+    app.include_router(insights.router)  # GAP-004
+    app.include_router(lead_webhook.router)  # Lead Ads into shared.person
+    app.include_router(dashboard.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     errors.install(app)
 

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     meta_webhook_verify_token: SecretStr | None = Field(
         default=None, alias="META_WEBHOOK_VERIFY_TOKEN"
     )
+    # A Page access token for reading Lead Ads leads (leads_retrieval); the lead worker uses
+    # META_CAPI_ACCESS_TOKEN when it is not set.
+    meta_leads_access_token: SecretStr | None = Field(default=None, alias="META_LEADS_ACCESS_TOKEN")
     # Default region for phone numbers written without a country code (ISO 3166-1 alpha-2).
     meta_default_phone_region: str = Field(default="US", alias="META_DEFAULT_PHONE_REGION")
 

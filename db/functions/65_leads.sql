@@ -16,7 +16,8 @@
  * never makes Meta resend the whole delivery.
  */
 CREATE OR REPLACE FUNCTION shared.receive_lead_webhook(p_payload jsonb)
-RETURNS TABLE (changes integer, new_leads integer, duplicates integer, skipped integer)
+RETURNS TABLE (enabled boolean, changes integer, new_leads integer, duplicates integer,
+               skipped integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
@@ -34,6 +35,11 @@ BEGIN
     END IF;
     IF jsonb_typeof(p_payload -> 'entry') IS DISTINCT FROM 'array' THEN
         PERFORM shared._raise('GD400', 'entry', 'must be an array');
+    END IF;
+    -- Off: nothing is stored (the answer says so; Meta is answered 200 and drops the delivery).
+    IF NOT shared.is_enabled('LEAD_ADS_SYNC_ENABLED') THEN
+        RETURN QUERY SELECT false, 0, 0, 0, 0;
+        RETURN;
     END IF;
 
     WITH items AS (
@@ -87,12 +93,12 @@ BEGIN
             ARRAY(SELECT jsonb_build_object('leadgen_id', id) FROM unnest(v_new) AS id));
         PERFORM pg_notify('gdp_meta_leads', '');
     END IF;
-    RETURN QUERY SELECT v_changes, coalesce(cardinality(v_new), 0),
+    RETURN QUERY SELECT true, v_changes, coalesce(cardinality(v_new), 0),
                         v_valid - coalesce(cardinality(v_new), 0), v_changes - v_valid;
 END
 $$;
 COMMENT ON FUNCTION shared.receive_lead_webhook(jsonb) IS
-    'Store a verified Lead Ads webhook delivery: every entry and change, deduplicated by leadgen_id (a repeat counts a delivery), new leads queued on pgmq meta_leads (ids only). Returns changes, new leads, duplicates and skipped changes.';
+    'Store a verified Lead Ads webhook delivery: every entry and change, deduplicated by leadgen_id (a repeat counts a delivery), new leads queued on pgmq meta_leads (ids only). Returns whether LEAD_ADS_SYNC_ENABLED is on (off: nothing stored), changes, new leads, duplicates and skipped changes.';
 
 -- What the lead worker runs by (it reads no table directly).
 CREATE OR REPLACE FUNCTION shared.lead_worker_config()

@@ -264,3 +264,10 @@ SELECT 'insights_latency', 'Dashboard insights latency', '< 15 min from Meta',
 FROM shared.metric_insights_freshness AS m;
 COMMENT ON VIEW shared.success_metrics IS
     'The PRD''s success metrics, one row each: target, current value, unit and whether it is met.';
+
+CREATE OR REPLACE VIEW shared.projects AS
+SELECT p.product_id AS project, p.display_name FROM shared.product AS p
+UNION ALL
+SELECT 'unassigned', 'Campaigns mapped to no project';
+COMMENT ON VIEW shared.projects IS
+    'The projects insights are reported by: every product, and "unassigned" for unmapped campaigns.';

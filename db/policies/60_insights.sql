@@ -113,7 +113,8 @@ GRANT SELECT ON
     shared.metric_lead_to_customer,
     shared.metric_insights_freshness,
     shared.metric_roas_cpa_change,
-    shared.success_metrics
+    shared.success_metrics,
+    shared.projects
 TO gdp_dashboard, service_role;
 
 -- Admins create and revoke dashboard keys (gdp dashboard keys ...).

@@ -211,6 +211,8 @@ def _user_data(
             now_ms=int(now.timestamp() * 1000),
             event_time_ms=event_time * 1000,
         ),
+        # The person's Lead Ads lead (identity_link provider meta_lead), sent unhashed.
+        "lead_id": row.get("lead_id"),
     }
     browser = {k: v for k, v in browser.items() if v not in (None, "")}
     if browser:

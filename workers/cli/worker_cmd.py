@@ -1,4 +1,4 @@
-"""`gdp worker <name|all>`: run the workers (today: capi)."""
+"""`gdp worker <name|all>`: run the workers (capi, insights, leads)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from workers.capi.worker import CapiWorker
 from workers.cli._common import one_line_errors
 from workers.settings import get_settings
 
-WORKERS = ("capi",)
+WORKERS = ("capi", "insights", "leads")
 
 
 @one_line_errors
 def worker(
-    name: str = typer.Argument(..., help="capi, or all"),
+    name: str = typer.Argument(..., help="capi, insights, leads, or all"),
     once: bool = typer.Option(False, help="Drain what is queued, then exit."),
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
     batch_size: int = typer.Option(1000, min=1, max=1000, help="Messages read per batch."),
@@ -40,6 +40,11 @@ def worker(
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}, all")
     settings = get_settings()
     logs.configure(settings.log_level)
+    if name in ("insights", "leads"):
+        from workers.insights.run import run_worker
+
+        typer.echo(asyncio.run(run_worker(name, settings, once)), err=True)
+        return
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.REGISTRY)
     config = WorkerConfig(
@@ -51,7 +56,7 @@ def worker(
         events_per_request=events_per_request,
         lanes=lanes,
     )
-    report = asyncio.run(_run(CapiWorker(settings, config), once))
+    report = asyncio.run(_run(CapiWorker(settings, config), once, also=name == "all"))
     typer.echo(
         f"capi: {report.messages} messages, {report.sent} sent, {report.retried} retried, "
         f"{report.dead_lettered} dead-lettered, {report.blocked} blocked by consent, "
@@ -60,15 +65,26 @@ def worker(
     )
 
 
-async def _run(capi: CapiWorker, once: bool) -> BatchReport:
+async def _run(capi: CapiWorker, once: bool, *, also: bool = False) -> BatchReport:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    others: list[asyncio.Task[str]] = []
+    if also:  # `gdp worker all`: the insights and lead workers run beside the CAPI worker
+        from workers.insights.run import run_worker
+
+        others = [
+            asyncio.create_task(run_worker(kind, capi.settings, once, stop))
+            for kind in ("insights", "leads")
+        ]
     try:
         return await capi.run(stop, once=once)
     finally:
         await capi.close()
+        stop.set()
+        for line in await asyncio.gather(*others):
+            typer.echo(line, err=True)
 
 
 app = typer.Typer()

@@ -43,7 +43,12 @@ SELECT e.id AS event_ref, e.product_id, e.event_id, e.event_name, e.meta_event_n
        p.date_of_birth, p.gender, p.meta_fbp, p.meta_fbc,
        p.consent_status::text AS consent_status,
        pr.pixel_id, pr.test_event_code,
-       r.value_property, r.currency_property, r.default_currency
+       r.value_property, r.currency_property, r.default_currency,
+       -- A person who came through a Lead Ads form: their conversions carry the lead id, so
+       -- Meta ties them to the lead (Conversion Leads; lead_id is sent unhashed).
+       (SELECT l.external_id FROM shared.identity_link AS l
+        WHERE l.person_id = e.person_id AND l.provider = 'meta_lead'
+        ORDER BY l.created_at LIMIT 1) AS lead_id
 FROM events AS e
 JOIN products AS pr ON pr.product_id = e.product_id
 LEFT JOIN shared.person AS p ON p.id = e.person_id

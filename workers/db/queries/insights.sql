@@ -157,3 +157,58 @@ UPDATE shared.campaign_project
 SET project_id = %(project_id)s, assigned_by = %(actor)s, updated_at = now()
 WHERE campaign_id = %(campaign_id)s
 RETURNING campaign_id, campaign_name, project_id, assigned_by;
+
+-- name: known_projects
+SELECT project, display_name FROM shared.projects;
+
+-- name: dashboard_by_project
+SELECT project, spend, impressions, clicks, meta_conversions, meta_conversion_value,
+       gdp_conversions, gdp_conversion_value, meta_cost_per_conversion, gdp_cost_per_conversion,
+       meta_roas, gdp_roas
+FROM shared.insights_by_project
+ORDER BY spend DESC NULLS LAST, project;
+
+-- name: dashboard_daily
+SELECT date, spend, impressions, clicks, meta_conversions, gdp_conversions,
+       meta_cost_per_conversion, gdp_cost_per_conversion, meta_roas, gdp_roas
+FROM shared.insights_daily
+WHERE date BETWEEN (now() AT TIME ZONE 'UTC')::date - 29 AND (now() AT TIME ZONE 'UTC')::date
+ORDER BY date;
+
+-- name: dashboard_summary
+SELECT spend, impressions, clicks, ctr, cpc, meta_conversions, gdp_conversions,
+       meta_cost_per_conversion, gdp_cost_per_conversion, meta_roas, gdp_roas
+FROM shared.insights_summary;
+
+-- name: dashboard_lead_funnel
+SELECT project, leads, synced, activated, customers FROM shared.lead_funnel ORDER BY leads DESC, project;
+
+-- name: dashboard_capi_health
+SELECT delivered_24h, delivered_total, dead_lettered_24h, dead_lettered_by_reason, open_breakers,
+       breakers, queued, leads_queued
+FROM shared.capi_health;
+
+-- name: dashboard_match_keys
+SELECT project, meta_event_name, delivered, em_share, ph_share, external_id_share,
+       fbc_or_fbp_share, ip_and_ua_share, em_or_ph_share, target, met
+FROM shared.metric_match_key_coverage
+ORDER BY project, meta_event_name;
+
+-- name: dashboard_success_metrics
+SELECT metric, name, target, value, unit, met, measured_as FROM shared.success_metrics;
+
+-- name: dashboard_gate
+SELECT flag_key, gap, enable_order, enabled, changed_at, changed_by
+FROM shared.gate_state
+ORDER BY enable_order, flag_key;
+
+-- name: dashboard_pulls
+SELECT id, date_from, date_to, mode, status, finished_at, rows_written, rows_restated, requests,
+       retries, duration_ms, error_message
+FROM shared.insights_pulls
+ORDER BY id DESC
+LIMIT 5;
+
+-- name: dashboard_audiences
+-- GAP-007's audience sizes, when the segments stream's view exists.
+SELECT * FROM shared.audience_sizes;

@@ -43,7 +43,10 @@ class CacheState:
 
 @dataclass(slots=True)
 class AnswerCache:
-    """Answers by request key, each tagged with the pull it was computed after."""
+    """Answers by request key, each tagged with the pull it was computed after and when.
+
+    Age is checked against the TTL in force now, so lowering the setting takes effect at once.
+    """
 
     max_entries: int = 512
     entries: OrderedDict[str, tuple[int | None, float, bytes]] = field(default_factory=OrderedDict)
@@ -52,7 +55,11 @@ class AnswerCache:
 
     def get(self, key: str, state: CacheState) -> bytes | None:
         entry = self.entries.get(key)
-        if entry is None or entry[0] != state.last_pull_id or entry[1] <= time.monotonic():
+        if (
+            entry is None
+            or entry[0] != state.last_pull_id
+            or time.monotonic() - entry[1] >= state.ttl_s
+        ):
             self.misses += 1
             return None
         self.entries.move_to_end(key)
@@ -62,7 +69,7 @@ class AnswerCache:
     def put(self, key: str, state: CacheState, body: bytes) -> None:
         if state.ttl_s <= 0:
             return
-        self.entries[key] = (state.last_pull_id, time.monotonic() + state.ttl_s, body)
+        self.entries[key] = (state.last_pull_id, time.monotonic(), body)
         self.entries.move_to_end(key)
         while len(self.entries) > self.max_entries:
             self.entries.popitem(last=False)

@@ -11,12 +11,12 @@ PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
 .PHONY: demo test test-python test-sql lint setup system-deps native-deps native postgres bench \
-	schema clean
+	schema clean dashboard
 
-demo: setup native postgres
+demo: setup native postgres dashboard
 	$(BIN)/gdp demo
 
-test: setup system-deps native postgres lint test-python test-sql
+test: setup system-deps native postgres dashboard lint test-python test-sql
 
 # GDP_REQUIRE_NATIVE: tests/test_normalize_native.py fails if the compiled path did not load.
 test-python:
@@ -73,6 +73,16 @@ system-deps:
 	@command -v node >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs >/dev/null; }
 
+# The dashboard page (edge_compat/dashboard): Chart.js and esbuild from npm at build time (the
+# lock file pins them), bundled into dist/ which `gdp serve` serves; nothing from a CDN at run time.
+DASHBOARD := edge_compat/dashboard
+dashboard: $(DASHBOARD)/dist/index.html
+
+$(DASHBOARD)/dist/index.html: $(DASHBOARD)/package-lock.json $(DASHBOARD)/build.mjs $(wildcard $(DASHBOARD)/src/*)
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
 postgres:
 	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then \
 		echo "starting PostgreSQL"; \
@@ -82,4 +92,5 @@ postgres:
 	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
 
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/_native.*.so
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/_native.*.so \
+		$(DASHBOARD)/node_modules $(DASHBOARD)/dist

@@ -22,7 +22,9 @@ from workers.errors import GdpError
 
 router = APIRouter(tags=["Dashboard"])
 DIST = Path(__file__).resolve().parents[1] / "dashboard" / "dist"
-ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".map": "application/json"}
+ASSET_TYPES = {
+    ".js": "text/javascript", ".css": "text/css", ".map": "application/json", ".txt": "text/plain",
+}  # fmt: skip
 # The page loads only its own files: no CDN, no inline script.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -50,3 +50,11 @@ def test_demo_runs_the_whole_loop_and_reports_from_the_database(demo_db: str) ->
     assert re.search(r"latency, arrival -> Meta's acknowledgement recorded: p50 \d+ ms", out)
     assert "Meta received event_id" in out  # the browser purchase arrived through the relay
     assert "@" not in out.split("== 6.")[1].split("== 8.")[0]  # no raw email in the summary
+    # The return path: insights pulled, leads synced, a lead's purchase carrying its lead id.
+    pulled = r"pull \d+ succeeded: .* \(async, \d+ report runs\) -> [1-9]\d* ad-day rows"
+    assert re.search(pulled, out)
+    assert "12 leads, 13 deliveries, 12 synced to people by the lead worker" in out
+    assert re.search(r"its Purchase reached Meta with lead_id \d+", out)
+    # It ends with the dashboard's URL, key included.
+    assert re.fullmatch(r"\s+http://127\.0\.0\.1:\d+/dashboard#key=gdp_dk_[0-9a-f]{64}",
+                        out.rstrip().splitlines()[-1])

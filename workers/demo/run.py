@@ -19,11 +19,13 @@ from workers.db.connection import connect, redact_url
 from workers.db.queries import query
 from workers.demo.browser import show_browser_purchase
 from workers.demo.data import DEMO_BAD_INPUT, DEMO_LEADS
+from workers.demo.insights import show_return_path
 from workers.demo.report import summarize
-from workers.demo.services import demo_services
+from workers.demo.services import Services, demo_services
 from workers.demo.shop import serve_demo_shop
 from workers.demo.traffic import PRODUCT_EVENTS, send_traffic
 from workers.errors import GdpError, from_db_error
+from workers.settings import Settings
 
 Echo = Callable[[str], None]
 DEMO_ADMIN = "demo-admin (Dana Ops)"
@@ -32,12 +34,16 @@ DEMO_SETTINGS: list[tuple[str, object, str]] = [
     ("META_PIXEL_ID", "2234567890", "softwarehub"),  # SoftwareHub reports to its own pixel
     ("META_TEST_EVENT_CODE", "TEST40512", "waitlistlab"),  # visible in its delivery records
     ("META_CAPI_RELAY_PRODUCT_ENABLED", True, "snapmix"),  # the demo shop's relay
+    ("META_AD_ACCOUNT_ID", "act_1000000001", "global"),  # the sandbox's ad account
 ]
+# Names only (values stay in the environment): what the demo's processes are configured with.
+DEMO_SECRETS = ["META_CAPI_ACCESS_TOKEN", "META_APP_SECRET", "META_WEBHOOK_VERIFY_TOKEN"]
 SHOP_PRODUCT = "snapmix"
 DEMO_VISITOR_IP = "2a03:2880:f12f:83:face:b00c:0:25de"
-# GAP-003 -> 001 -> 006 -> 005 -> 002; insights (004) and audiences (007) come with their issues.
+# GAP-003 (and its Lead Ads) -> 001 -> 006 -> 005 -> 002 -> 004; audiences (007) with their issue.
 CONVERSION_PATH_FLAGS = [
     "SHARED_PERSON_TABLE_ENABLED",
+    "LEAD_ADS_SYNC_ENABLED",
     "META_CAPI_INGEST_ENABLED",
     "CONVERSION_TRACKING_ENABLED",
     "META_CAPI_FORWARD_ENABLED",
@@ -120,9 +126,9 @@ def run_demo(url: str, echo: Echo, *, keep_serving: bool = False) -> None:
         conn.commit()
         try_enable(conn, echo, "META_CAPI_INGEST_ENABLED", secrets=[])
         for flag in CONVERSION_PATH_FLAGS:
-            try_enable(conn, echo, flag, secrets=["META_CAPI_ACCESS_TOKEN"])
+            try_enable(conn, echo, flag, secrets=DEMO_SECRETS)
         echo("")
-        show_gate(conn, echo, secrets=["META_CAPI_ACCESS_TOKEN"])
+        show_gate(conn, echo, secrets=DEMO_SECRETS)
         conn.commit()
 
     echo("\n== 6. The conversion path: sandbox, HTTP API and CAPI worker")
@@ -161,14 +167,38 @@ def run_demo(url: str, echo: Echo, *, keep_serving: bool = False) -> None:
             echo=echo,
         ) as shop:
             show_browser_purchase(shop.url, services.sandbox_url, echo)
+
+            echo("\n== 9. Ad performance and leads come back (GAP-004, Lead Ads)")
+            show_return_path(conn, demo_settings(url, services), services.sandbox_url,
+                             services.api_url, echo)  # fmt: skip
+            viewer = conn.execute(
+                query("create_dashboard_key"), {"label": "demo", "actor": DEMO_ADMIN}
+            ).fetchone()
+            conn.commit()
+            assert viewer is not None
+            echo("\n== 10. The dashboard: spend, CPA, ROAS per project, lead funnel, CAPI health")
             if keep_serving:
                 echo(
-                    "   the shop, API, worker and sandbox keep running: open the URL above, "
-                    "accept the banner, click Buy. Ctrl-C stops everything."
+                    "   the shop (step 8), API, workers and sandbox keep running: in the shop, "
+                    "accept the banner and click Buy. Ctrl-C stops everything. The dashboard:"
                 )
+            else:
+                echo("   (the services stop with the demo; `gdp demo` in a terminal keeps them up)")
+            echo(f"   {services.api_url}/dashboard#key={viewer['dashboard_key']}")
+            if keep_serving:
                 with contextlib.suppress(KeyboardInterrupt):
                     while True:
                         time.sleep(3600)
+
+
+def demo_settings(url: str, services: Services) -> Settings:
+    return Settings.model_validate(
+        {
+            "DATABASE_URL": url,
+            "META_GRAPH_URL": services.sandbox_url,
+            "META_CAPI_ACCESS_TOKEN": services.env["META_CAPI_ACCESS_TOKEN"],
+        }
+    )
 
 
 def show_gate(

@@ -1,4 +1,4 @@
-"""Start the demo's processes (Meta sandbox, HTTP API, CAPI worker) on free local ports."""
+"""Start the demo's processes (Meta sandbox, HTTP API, CAPI and lead workers) on free ports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from workers.processes import free_port, running
 
 SANDBOX_TOKEN = "sandbox-token"
+SANDBOX_APP_SECRET = "sandbox-app-secret"  # the sandbox's own; it signs its webhooks with it
+WEBHOOK_VERIFY_TOKEN = "demo-verify-token"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ def demo_services(database_url: str, relay_product: str, relay_key: str) -> Iter
         "DATABASE_URL": database_url,
         "META_GRAPH_URL": sandbox_url,
         "META_CAPI_ACCESS_TOKEN": SANDBOX_TOKEN,
+        "META_APP_SECRET": SANDBOX_APP_SECRET,
+        "META_WEBHOOK_VERIFY_TOKEN": WEBHOOK_VERIFY_TOKEN,
         "GDP_LOG_LEVEL": "WARNING",
         "PRODUCT_ID": relay_product,
         "WAITLISTLAB_API_URL": api_url,
@@ -61,6 +65,14 @@ def demo_services(database_url: str, relay_product: str, relay_key: str) -> Iter
                 ["workers.cli.worker_cmd", "capi", "--retry-base", "2", "--probe-interval", "5"],
                 env=env,
                 name="the CAPI worker",
+                capture_stderr=False,
+            )
+        )
+        stack.enter_context(
+            running(
+                ["workers.cli.worker_cmd", "leads"],
+                env=env,
+                name="the lead worker",
                 capture_stderr=False,
             )
         )

@@ -2559,6 +2559,119 @@ CREATE FUNCTION shared._jsonb_fill_step(p_state jsonb, p_next jsonb) RETURNS jso
     AS $$ SELECT coalesce(p_next, '{}'::jsonb) || coalesce(p_state, '{}'::jsonb) $$;
 
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: meta_lead; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.meta_lead (
+    leadgen_id text NOT NULL,
+    page_id text NOT NULL,
+    form_id text NOT NULL,
+    ad_id text,
+    adset_id text,
+    campaign_id text,
+    is_organic boolean,
+    created_time timestamp with time zone,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    deliveries integer DEFAULT 1 NOT NULL,
+    last_delivery_at timestamp with time zone DEFAULT now() NOT NULL,
+    status text DEFAULT 'received'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    person_id uuid,
+    project_id text,
+    synced_at timestamp with time zone,
+    field_names text[] DEFAULT '{}'::text[] NOT NULL,
+    error_code integer,
+    error_subcode integer,
+    error_message text,
+    CONSTRAINT meta_lead_leadgen_id_format CHECK ((leadgen_id ~ '^[0-9]{1,30}$'::text)),
+    CONSTRAINT meta_lead_status_known CHECK ((status = ANY (ARRAY['received'::text, 'synced'::text, 'failed'::text])))
+);
+
+
+--
+-- Name: TABLE meta_lead; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.meta_lead IS 'Lead Ads notifications, one row per leadgen_id, and what became of each lead. Ids only.';
+
+
+--
+-- Name: _lead_as_person(jsonb, shared.meta_lead); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._lead_as_person(p_lead jsonb, p_row shared.meta_lead) RETURNS TABLE(person jsonb, project_id text, campaign_id text, created_time timestamp with time zone, problem text)
+    LANGUAGE plpgsql STABLE
+    AS $_$
+DECLARE
+    v_id text := p_lead ->> 'id';
+    v_form text := coalesce(p_lead ->> 'form_id', p_row.form_id);
+    v_ad text := coalesce(p_lead ->> 'ad_id', p_row.ad_id);
+    v_fields jsonb;
+    v_campaign_id text;
+    v_campaign_name text;
+    v_project text;
+    v_email text;
+    v_full text;
+    v_created timestamptz;
+BEGIN
+    v_campaign_id := coalesce(p_lead ->> 'campaign_id', p_row.campaign_id,
+                              (SELECT d.campaign_id FROM shared.performance_daily AS d
+                               WHERE d.ad_id = v_ad ORDER BY d.date DESC LIMIT 1));
+    SELECT c.campaign_name, c.project_id INTO v_campaign_name, v_project
+    FROM shared.campaign_project AS c WHERE c.campaign_id = v_campaign_id;
+    v_campaign_name := coalesce(p_lead ->> 'campaign_name', v_campaign_name);
+    v_project := coalesce(v_project, shared._project_for_campaign_name(v_campaign_name),
+                          shared.setting_value('LEAD_ADS_DEFAULT_PRODUCT') #>> '{}', 'waitlistlab');
+    v_created := CASE WHEN (p_lead ->> 'created_time') ~ '^\d{4}-\d{2}-\d{2}T'
+                      THEN (p_lead ->> 'created_time')::timestamptz
+                      ELSE p_row.created_time END;
+
+    v_fields := shared._lead_person_fields(v_form, p_lead -> 'field_data');
+    v_email := shared._normalize_email(v_fields ->> 'email');
+    IF v_email IS NULL OR NOT shared._is_valid_email(v_email) THEN
+        RETURN QUERY SELECT NULL::jsonb, v_project, v_campaign_id, v_created,
+                            'the lead has no usable email (a person needs one)'::text;
+        RETURN;
+    END IF;
+    v_full := shared._trim(v_fields ->> 'full_name');
+    RETURN QUERY SELECT jsonb_strip_nulls(jsonb_build_object(
+        'email', v_email,
+        'phone', shared._normalize_phone(v_fields ->> 'phone'),
+        'first_name', coalesce(v_fields ->> 'first_name', nullif(split_part(v_full, ' ', 1), '')),
+        'last_name', coalesce(v_fields ->> 'last_name',
+                              nullif(shared._trim(substr(v_full, length(split_part(v_full, ' ', 1)) + 1)), '')),
+        'city', v_fields ->> 'city',
+        'state', v_fields ->> 'state',
+        'zip', v_fields ->> 'zip',
+        'country', CASE WHEN upper(v_fields ->> 'country') ~ '^[A-Z]{2}$'
+                        THEN upper(v_fields ->> 'country') END,
+        'gender', shared._normalize_gender(v_fields ->> 'gender'),
+        'date_of_birth', shared._lead_date(v_fields ->> 'date_of_birth')::text,
+        'utm_source', 'meta',
+        'utm_medium', CASE WHEN (p_lead ->> 'is_organic') = 'true' OR v_ad IS NULL
+                           THEN 'organic' ELSE 'paid' END,
+        'utm_campaign', v_campaign_name,
+        'meta_lead_form_id', v_form,
+        'source_product', v_project,
+        'lifecycle_stage', 'lead',
+        'properties', CASE WHEN v_fields -> 'lead_answers' <> '{}'::jsonb
+                           THEN jsonb_build_object('lead_answers', v_fields -> 'lead_answers') END,
+        'identities', jsonb_build_array(jsonb_build_object(
+            'provider', 'meta_lead',
+            'external_id', v_id,
+            'metadata', jsonb_strip_nulls(jsonb_build_object(
+                'form_id', v_form, 'ad_id', v_ad, 'campaign_id', v_campaign_id,
+                'page_id', p_row.page_id)))))),
+        v_project, v_campaign_id, v_created, NULL::text;
+END
+$_$;
+
+
 --
 -- Name: _lead_date(text); Type: FUNCTION; Schema: shared; Owner: -
 --
@@ -2615,10 +2728,6 @@ CREATE FUNCTION shared._lead_person_fields(p_form_id text, p_field_data jsonb) R
                            '{}'::jsonb))
 $$;
 
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: feature_flag; Type: TABLE; Schema: shared; Owner: -
@@ -4569,163 +4678,150 @@ $$;
 --
 
 CREATE FUNCTION shared.sync_lead(p_msg_id bigint, p_lead jsonb) RETURNS TABLE(leadgen_id text, status text, person_id uuid, created boolean, project_id text, problem text)
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
-    AS $_$
-DECLARE
-    v_lead shared.meta_lead;
-    v_id text := p_lead ->> 'id';
-    v_fields jsonb;
-    v_campaign_id text;
-    v_campaign_name text;
-    v_project text;
-    v_person jsonb;
-    v_email text;
-    v_phone text;
-    v_first text;
-    v_last text;
-    v_country text;
-    v_gender text;
-    v_dob date;
-    v_created timestamptz;
-    v_person_id uuid;
-    v_was_created boolean;
-    v_problem text;
-BEGIN
-    IF p_lead IS NULL OR jsonb_typeof(p_lead) <> 'object' OR coalesce(v_id, '') !~ '^[0-9]{1,30}$' THEN
-        PERFORM shared._raise('GD400', 'lead', 'must be Meta''s lead object with its numeric id');
-    END IF;
-    SELECT * INTO v_lead FROM shared.meta_lead AS l WHERE l.leadgen_id = v_id FOR UPDATE;
-    IF NOT FOUND THEN
-        -- A lead found by a backfill rather than a notification.
-        IF coalesce(p_lead ->> 'form_id', '') !~ '^[0-9]{1,30}$' THEN
-            PERFORM shared._raise('GD400', 'form_id', 'is required for a lead not yet notified');
-        END IF;
-        INSERT INTO shared.meta_lead (leadgen_id, page_id, form_id, ad_id, deliveries)
-        VALUES (v_id, coalesce(p_lead ->> 'page_id', '0'), p_lead ->> 'form_id',
-                p_lead ->> 'ad_id', 0)
-        RETURNING * INTO v_lead;
-    END IF;
-    IF v_lead.status = 'synced' THEN
-        IF p_msg_id IS NOT NULL THEN
-            PERFORM pgmq.archive('meta_leads', p_msg_id);
-        END IF;
-        RETURN QUERY SELECT v_id, v_lead.status, v_lead.person_id, false, v_lead.project_id,
-                            NULL::text;
-        RETURN;
-    END IF;
-
-    v_campaign_id := coalesce(p_lead ->> 'campaign_id', v_lead.campaign_id,
-                              (SELECT d.campaign_id FROM shared.performance_daily AS d
-                               WHERE d.ad_id = coalesce(p_lead ->> 'ad_id', v_lead.ad_id)
-                               ORDER BY d.date DESC LIMIT 1));
-    SELECT c.campaign_name, c.project_id INTO v_campaign_name, v_project
-    FROM shared.campaign_project AS c WHERE c.campaign_id = v_campaign_id;
-    v_campaign_name := coalesce(p_lead ->> 'campaign_name', v_campaign_name);
-    v_project := coalesce(v_project, shared._project_for_campaign_name(v_campaign_name),
-                          (SELECT w.default_product FROM shared.lead_worker_config() AS w));
-
-    v_fields := shared._lead_person_fields(coalesce(p_lead ->> 'form_id', v_lead.form_id),
-                                           p_lead -> 'field_data');
-    v_email := shared._normalize_email(v_fields ->> 'email');
-    IF v_email IS NULL OR NOT shared._is_valid_email(v_email) THEN
-        v_problem := 'the lead has no usable email (a person needs one)';
-    END IF;
-    v_phone := shared._normalize_phone(v_fields ->> 'phone');
-    v_first := coalesce(v_fields ->> 'first_name',
-                        nullif(split_part(shared._trim(v_fields ->> 'full_name'), ' ', 1), ''));
-    v_last := coalesce(v_fields ->> 'last_name',
-                       nullif(shared._trim(substr(shared._trim(v_fields ->> 'full_name'),
-                              length(split_part(shared._trim(v_fields ->> 'full_name'), ' ', 1)) + 1)), ''));
-    v_country := CASE WHEN upper(v_fields ->> 'country') ~ '^[A-Z]{2}$'
-                      THEN upper(v_fields ->> 'country') END;
-    v_gender := shared._normalize_gender(v_fields ->> 'gender');
-    v_dob := shared._lead_date(v_fields ->> 'date_of_birth');
-    v_created := CASE
-        WHEN (p_lead ->> 'created_time') ~ '^\d{4}-\d{2}-\d{2}T'
-            THEN (p_lead ->> 'created_time')::timestamptz
-        ELSE v_lead.created_time END;
-
-    IF v_problem IS NULL THEN
-        v_person := jsonb_strip_nulls(jsonb_build_object(
-            'email', v_email,
-            'phone', v_phone,
-            'first_name', v_first,
-            'last_name', v_last,
-            'city', v_fields ->> 'city',
-            'state', v_fields ->> 'state',
-            'zip', v_fields ->> 'zip',
-            'country', v_country,
-            'gender', v_gender,
-            'date_of_birth', v_dob::text,
-            'utm_source', 'meta',
-            'utm_medium', CASE WHEN (p_lead ->> 'is_organic') = 'true'
-                                    OR coalesce(p_lead ->> 'ad_id', v_lead.ad_id) IS NULL
-                               THEN 'organic' ELSE 'paid' END,
-            'utm_campaign', v_campaign_name,
-            'meta_lead_form_id', coalesce(p_lead ->> 'form_id', v_lead.form_id),
-            'source_product', v_project,
-            'lifecycle_stage', 'lead',
-            'properties', CASE WHEN v_fields -> 'lead_answers' <> '{}'::jsonb
-                               THEN jsonb_build_object('lead_answers', v_fields -> 'lead_answers')
-                          END,
-            'identities', jsonb_build_array(jsonb_build_object(
-                'provider', 'meta_lead',
-                'external_id', v_id,
-                'metadata', jsonb_strip_nulls(jsonb_build_object(
-                    'form_id', coalesce(p_lead ->> 'form_id', v_lead.form_id),
-                    'ad_id', coalesce(p_lead ->> 'ad_id', v_lead.ad_id),
-                    'campaign_id', v_campaign_id,
-                    'page_id', v_lead.page_id))))));
-        SELECT u.person_id, u.created INTO v_person_id, v_was_created
-        FROM shared.upsert_people(jsonb_build_array(v_person)) AS u;
-
-        INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at,
-                                  source, action_source, properties)
-        VALUES (v_project, 'meta_lead:' || v_id, 'LeadFormSubmitted', v_person_id,
-                coalesce(v_created, now()), 'lead_form', 'system_generated',
-                jsonb_strip_nulls(jsonb_build_object(
-                    'leadgen_id', v_id,
-                    'form_id', coalesce(p_lead ->> 'form_id', v_lead.form_id),
-                    'ad_id', coalesce(p_lead ->> 'ad_id', v_lead.ad_id),
-                    'campaign_id', v_campaign_id)))
-        ON CONFLICT ON CONSTRAINT event_product_id_event_id_key DO NOTHING;
-    END IF;
-
-    UPDATE shared.meta_lead AS l SET
-        status = CASE WHEN v_problem IS NULL THEN 'synced' ELSE 'failed' END,
-        attempts = l.attempts + 1,
-        person_id = v_person_id,
-        project_id = v_project,
-        synced_at = CASE WHEN v_problem IS NULL THEN now() END,
-        ad_id = coalesce(p_lead ->> 'ad_id', l.ad_id),
-        adset_id = coalesce(p_lead ->> 'adset_id', l.adset_id),
-        campaign_id = v_campaign_id,
-        is_organic = coalesce((p_lead ->> 'is_organic')::boolean, l.is_organic),
-        created_time = coalesce(v_created, l.created_time),
-        field_names = ARRAY(SELECT f ->> 'name' FROM jsonb_array_elements(
-                                CASE WHEN jsonb_typeof(p_lead -> 'field_data') = 'array'
-                                     THEN p_lead -> 'field_data' ELSE '[]'::jsonb END) AS f
-                            WHERE f ->> 'name' IS NOT NULL ORDER BY 1),
-        error_code = NULL,
-        error_subcode = NULL,
-        error_message = v_problem
-    WHERE l.leadgen_id = v_id;
-
-    IF p_msg_id IS NOT NULL THEN
-        PERFORM pgmq.archive('meta_leads', p_msg_id);
-    END IF;
-    RETURN QUERY SELECT v_id, CASE WHEN v_problem IS NULL THEN 'synced' ELSE 'failed' END,
-                        v_person_id, coalesce(v_was_created, false), v_project, v_problem;
-END
-$_$;
+    AS $$
+    SELECT * FROM shared.sync_leads(jsonb_build_array(
+        jsonb_build_object('msg_id', p_msg_id, 'lead', p_lead)))
+$$;
 
 
 --
 -- Name: FUNCTION sync_lead(p_msg_id bigint, p_lead jsonb); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.sync_lead(p_msg_id bigint, p_lead jsonb) IS 'The PRD''s syncLeadToPerson on Meta''s lead object: person upserted by email with first touch from the campaign, lead id linked (meta_lead), a LeadFormSubmitted event stored, the queue message archived; one transaction, idempotent.';
+COMMENT ON FUNCTION shared.sync_lead(p_msg_id bigint, p_lead jsonb) IS 'The PRD''s syncLeadToPerson on one Meta lead object: see shared.sync_leads.';
+
+
+--
+-- Name: sync_leads(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.sync_leads(p_items jsonb) RETURNS TABLE(leadgen_id text, status text, person_id uuid, created boolean, project_id text, problem text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_item jsonb;
+    v_lead jsonb;
+    v_id text;
+    v_row shared.meta_lead;
+    v_mapped record;
+    v_work jsonb := '[]'::jsonb;
+    v_done jsonb := '[]'::jsonb;
+    v_archive bigint[] := '{}';
+BEGIN
+    IF p_items IS NULL OR jsonb_typeof(p_items) <> 'array' THEN
+        PERFORM shared._raise('GD400', 'items', 'must be a JSON array of {msg_id, lead}');
+    END IF;
+    FOR v_item IN SELECT e.value FROM jsonb_array_elements(p_items) AS e ORDER BY e.value -> 'lead' ->> 'id'
+    LOOP
+        v_lead := v_item -> 'lead';
+        v_id := v_lead ->> 'id';
+        IF jsonb_typeof(v_lead) IS DISTINCT FROM 'object' OR coalesce(v_id, '') !~ '^[0-9]{1,30}$' THEN
+            PERFORM shared._raise('GD400', 'lead', 'must be Meta''s lead object with its numeric id');
+        END IF;
+        IF (v_item ->> 'msg_id') IS NOT NULL THEN
+            v_archive := v_archive || (v_item ->> 'msg_id')::bigint;
+        END IF;
+        SELECT * INTO v_row FROM shared.meta_lead AS l WHERE l.leadgen_id = v_id FOR UPDATE;
+        IF NOT FOUND THEN
+            -- A lead found by a backfill rather than a notification.
+            IF coalesce(v_lead ->> 'form_id', '') !~ '^[0-9]{1,30}$' THEN
+                PERFORM shared._raise('GD400', 'form_id', 'is required for a lead not yet notified');
+            END IF;
+            INSERT INTO shared.meta_lead (leadgen_id, page_id, form_id, ad_id, deliveries)
+            VALUES (v_id, coalesce(v_lead ->> 'page_id', '0'), v_lead ->> 'form_id',
+                    v_lead ->> 'ad_id', 0)
+            RETURNING * INTO v_row;
+        END IF;
+        IF v_row.status = 'synced' OR v_work @> jsonb_build_array(jsonb_build_object('id', v_id)) THEN
+            v_done := v_done || jsonb_build_object('id', v_id, 'status', v_row.status,
+                                                   'person_id', v_row.person_id,
+                                                   'project_id', v_row.project_id);
+            CONTINUE;
+        END IF;
+        SELECT * INTO v_mapped FROM shared._lead_as_person(v_lead, v_row);
+        v_work := v_work || jsonb_build_object(
+            'id', v_id, 'person', v_mapped.person, 'project_id', v_mapped.project_id,
+            'campaign_id', v_mapped.campaign_id, 'created_time', v_mapped.created_time,
+            'problem', v_mapped.problem, 'lead', v_lead);
+    END LOOP;
+
+    RETURN QUERY
+    WITH work AS (
+        SELECT w.ord, w.value ->> 'id' AS id, nullif(w.value -> 'person', 'null') AS person,
+               w.value ->> 'project_id' AS project_id, w.value ->> 'campaign_id' AS campaign_id,
+               (w.value ->> 'created_time')::timestamptz AS created_time,
+               w.value ->> 'problem' AS problem, w.value -> 'lead' AS lead
+        FROM jsonb_array_elements(v_work) WITH ORDINALITY AS w(value, ord)
+    ), valid AS (
+        SELECT wk.*, row_number() OVER (ORDER BY wk.ord) AS n
+        FROM work AS wk WHERE wk.person IS NOT NULL
+    ), people AS (
+        SELECT u.ordinal, u.person_id, u.created
+        FROM shared.upsert_people(coalesce(
+            (SELECT jsonb_agg(v.person ORDER BY v.n) FROM valid AS v), '[]'::jsonb)) AS u
+    ), synced AS (
+        SELECT wk.*, pe.person_id, coalesce(pe.created, false) AS created
+        FROM work AS wk
+        LEFT JOIN valid AS v ON v.id = wk.id
+        LEFT JOIN people AS pe ON pe.ordinal = v.n
+    ), events AS (
+        INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at,
+                                  source, action_source, properties)
+        SELECT s.project_id, 'meta_lead:' || s.id, 'LeadFormSubmitted', s.person_id,
+               coalesce(s.created_time, now()), 'lead_form', 'system_generated',
+               jsonb_strip_nulls(jsonb_build_object(
+                   'leadgen_id', s.id, 'form_id', s.lead ->> 'form_id',
+                   'ad_id', s.lead ->> 'ad_id', 'campaign_id', s.campaign_id))
+        FROM synced AS s
+        WHERE s.person_id IS NOT NULL
+        ON CONFLICT ON CONSTRAINT event_product_id_event_id_key DO NOTHING
+        RETURNING 1
+    ), recorded AS (
+        UPDATE shared.meta_lead AS l SET
+            status = CASE WHEN s.person_id IS NOT NULL THEN 'synced' ELSE 'failed' END,
+            attempts = l.attempts + 1,
+            person_id = s.person_id,
+            project_id = s.project_id,
+            synced_at = CASE WHEN s.person_id IS NOT NULL THEN now() END,
+            ad_id = coalesce(s.lead ->> 'ad_id', l.ad_id),
+            adset_id = coalesce(s.lead ->> 'adset_id', l.adset_id),
+            campaign_id = s.campaign_id,
+            is_organic = coalesce((s.lead ->> 'is_organic')::boolean, l.is_organic),
+            created_time = coalesce(s.created_time, l.created_time),
+            field_names = ARRAY(SELECT f ->> 'name' FROM jsonb_array_elements(
+                                    CASE WHEN jsonb_typeof(s.lead -> 'field_data') = 'array'
+                                         THEN s.lead -> 'field_data' ELSE '[]'::jsonb END) AS f
+                                WHERE f ->> 'name' IS NOT NULL ORDER BY 1),
+            error_code = NULL,
+            error_subcode = NULL,
+            error_message = s.problem
+        FROM synced AS s
+        WHERE l.leadgen_id = s.id
+        RETURNING l.leadgen_id, l.status, l.person_id, l.project_id
+    )
+    SELECT r.leadgen_id, r.status, r.person_id, s.created, r.project_id, s.problem
+    FROM recorded AS r JOIN synced AS s ON s.id = r.leadgen_id
+    WHERE (SELECT count(*) FROM events) >= 0
+    UNION ALL
+    SELECT d.value ->> 'id', d.value ->> 'status', (d.value ->> 'person_id')::uuid, false,
+           d.value ->> 'project_id', NULL::text
+    FROM jsonb_array_elements(v_done) AS d;
+
+    IF cardinality(v_archive) > 0 THEN
+        PERFORM pgmq.archive('meta_leads', v_archive);
+    END IF;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION sync_leads(p_items jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.sync_leads(p_items jsonb) IS 'The PRD''s syncLeadToPerson for a batch of Meta lead objects ([{msg_id, lead}]): people upserted by email in one call with first touch from the campaign, lead ids linked (meta_lead), LeadFormSubmitted events stored, leads recorded and messages archived; one transaction, idempotent.';
 
 
 --
@@ -5790,43 +5886,6 @@ CREATE TABLE shared.lead_field_map (
     CONSTRAINT lead_field_map_meta_field_length CHECK (((length(meta_field) >= 1) AND (length(meta_field) <= 200))),
     CONSTRAINT lead_field_map_person_field_known CHECK ((person_field = ANY (ARRAY['email'::text, 'phone'::text, 'first_name'::text, 'last_name'::text, 'full_name'::text, 'city'::text, 'state'::text, 'zip'::text, 'country'::text, 'date_of_birth'::text, 'gender'::text, 'ignore'::text])))
 );
-
-
---
--- Name: meta_lead; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.meta_lead (
-    leadgen_id text NOT NULL,
-    page_id text NOT NULL,
-    form_id text NOT NULL,
-    ad_id text,
-    adset_id text,
-    campaign_id text,
-    is_organic boolean,
-    created_time timestamp with time zone,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    deliveries integer DEFAULT 1 NOT NULL,
-    last_delivery_at timestamp with time zone DEFAULT now() NOT NULL,
-    status text DEFAULT 'received'::text NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    person_id uuid,
-    project_id text,
-    synced_at timestamp with time zone,
-    field_names text[] DEFAULT '{}'::text[] NOT NULL,
-    error_code integer,
-    error_subcode integer,
-    error_message text,
-    CONSTRAINT meta_lead_leadgen_id_format CHECK ((leadgen_id ~ '^[0-9]{1,30}$'::text)),
-    CONSTRAINT meta_lead_status_known CHECK ((status = ANY (ARRAY['received'::text, 'synced'::text, 'failed'::text])))
-);
-
-
---
--- Name: TABLE meta_lead; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.meta_lead IS 'Lead Ads notifications, one row per leadgen_id, and what became of each lead. Ids only.';
 
 
 --

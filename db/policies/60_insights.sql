@@ -72,6 +72,7 @@ GRANT EXECUTE ON FUNCTION
     shared.lead_worker_config(),
     shared.lead_queue_read(integer, integer),
     shared.sync_lead(bigint, jsonb),
+    shared.sync_leads(jsonb),
     shared.lead_fetch_failed(bigint, text, boolean, integer, integer, integer, text)
 TO gdp_lead_worker, service_role;
 

@@ -16,6 +16,7 @@ import uvicorn
 
 from meta_sandbox.app import create_app
 from meta_sandbox.config import THROTTLE_CODES, FaultSettings, SandboxConfig
+from meta_sandbox.synthetic import Shape
 
 DEFAULT_TOKEN = "sandbox-token"
 
@@ -74,6 +75,7 @@ def run_sandbox(
     ad_account_id: str = "act_1000000001",
     buc_capacity: int = 100_000,
     log_level: str = "info",
+    insights_shape: str = "3x2x2",
 ) -> None:
     """Build the sandbox app from these settings and serve it until interrupted."""
     try:
@@ -93,6 +95,7 @@ def run_sandbox(
             faults=faults,
             seed=seed,
             buc_capacity=buc_capacity,
+            insights_shape=_shape(insights_shape),
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -106,6 +109,14 @@ def run_sandbox(
         err=True,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _shape(raw: str) -> Shape:
+    parts = raw.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError("--insights-shape must be CAMPAIGNSxADSETSxADS, e.g. 3x2x2")
+    campaigns, adsets, ads = (int(p) for p in parts)
+    return Shape(campaigns, adsets, ads)
 
 
 def _codes(raw: str) -> tuple[int, ...]:
@@ -156,6 +167,11 @@ def sandbox(
         100_000, "--buc-capacity", min=1, help="Calls per minute that make BUC usage 100 %."
     ),
     log_level: str = typer.Option("info", "--log-level"),
+    insights_shape: str = typer.Option(
+        "3x2x2",
+        "--insights-shape",
+        help="Synthetic account size: campaigns per product x ad sets x ads (8 products).",
+    ),
 ) -> None:
     """Serve the sandbox: Graph routes under /vN.N/, inspection and control under /_sandbox/."""
     run_sandbox(
@@ -173,6 +189,7 @@ def sandbox(
         ad_account_id=ad_account_id,
         buc_capacity=buc_capacity,
         log_level=log_level,
+        insights_shape=insights_shape,
     )
 
 

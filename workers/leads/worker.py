@@ -171,28 +171,30 @@ class LeadWorker:
                 except MetaApiError as error:
                     return message, error
 
-        # Fetches run concurrently; each lead is then written in its own transaction, in turn.
+        fetched: list[tuple[Row, Any]] = []
         for message, answer in await asyncio.gather(*(fetch(m) for m in messages)):
             report.messages += 1
             if isinstance(answer, MetaApiError):
                 await self._failed(conn, message, answer, max_attempts, report)
-                continue
-            try:
-                row = await (
-                    await conn.execute(
-                        query("sync_lead"),
-                        {"msg_id": message["msg_id"], "lead": orjson.dumps(answer).decode()},
-                    )
-                ).fetchone()
-                await conn.commit()
-            except psycopg.Error as exc:
-                await conn.rollback()
-                error = from_db_error(exc)
-                log.warning("lead not synced", extra={"leadgen_id": message["leadgen_id"],
-                                                      "error": error.message})  # fmt: skip
-                await self._failed(conn, message, GdpError(error.message), max_attempts, report)
-                continue
-            assert row is not None
+            else:
+                fetched.append((message, answer))
+        # The fetched leads in one transaction (one upsert of their people); a batch the
+        # database refuses is synced one lead at a time, so one bad lead never holds the rest.
+        try:
+            rows = await self._sync(conn, fetched)
+        except psycopg.Error:
+            await conn.rollback()
+            rows = []
+            for message, answer in fetched:
+                try:
+                    rows += await self._sync(conn, [(message, answer)])
+                except psycopg.Error as exc:
+                    await conn.rollback()
+                    error = from_db_error(exc)
+                    log.warning("lead not synced", extra={"leadgen_id": message["leadgen_id"],
+                                                          "error": error.message})  # fmt: skip
+                    await self._failed(conn, message, GdpError(error.message), max_attempts, report)
+        for row in rows:
             if row["status"] == "synced":
                 report.synced += 1
                 report.new_people += int(bool(row["created"]))
@@ -202,6 +204,17 @@ class LeadWorker:
             log.info("lead", extra={"leadgen_id": row["leadgen_id"], "status": row["status"],
                                     "project": row["project_id"]})  # fmt: skip
         return len(messages)
+
+    async def _sync(
+        self, conn: psycopg.AsyncConnection[Row], fetched: list[tuple[Row, Any]]
+    ) -> list[Row]:
+        if not fetched:
+            return []
+        items = [{"msg_id": message["msg_id"], "lead": lead} for message, lead in fetched]
+        cursor = await conn.execute(query("sync_leads"), {"items": orjson.dumps(items).decode()})
+        rows = await cursor.fetchall()
+        await conn.commit()
+        return rows
 
     async def _failed(
         self,

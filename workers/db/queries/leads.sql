@@ -12,6 +12,10 @@ SELECT msg_id, read_ct, leadgen_id FROM shared.lead_queue_read(%(vt)s, %(qty)s);
 SELECT leadgen_id, status, person_id, created, project_id, problem
 FROM shared.sync_lead(%(msg_id)s, %(lead)s::jsonb);
 
+-- name: sync_leads
+SELECT leadgen_id, status, person_id, created, project_id, problem
+FROM shared.sync_leads(%(items)s::jsonb);
+
 -- name: lead_fetch_failed
 SELECT shared.lead_fetch_failed(%(msg_id)s, %(leadgen_id)s, %(final)s, %(delay_s)s,
                                 %(error_code)s, %(error_subcode)s, %(error_message)s) AS outcome;

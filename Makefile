@@ -9,8 +9,9 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
-# The tests' own PostgreSQL cluster (tests/cluster.sh): fsync off, its own port and data.
-TEST_PG_PORT ?= 55432
+# The tests' own PostgreSQL cluster (tests/cluster.sh): fsync off, a port and data directory
+# of this checkout's own.
+TEST_PG_PORT ?= $(shell tests/cluster.sh port)
 TEST_ENV := GDP_TEST_PGPORT=$(TEST_PG_PORT) GDP_TEST_BASE_URL=postgresql://postgres@127.0.0.1:$(TEST_PG_PORT)
 # pytest-xdist workers: one per core (the server works on the same cores).
 TEST_WORKERS ?= $(shell nproc)

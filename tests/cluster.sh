@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# The tests' own PostgreSQL cluster: `tests/cluster.sh start|stop|status|url`.
+# The tests' own PostgreSQL cluster: `tests/cluster.sh start|stop|restart|status|url|port`.
 #
 # `make test` runs every test against a cluster of its own instead of the machine's server:
 #   - fsync, synchronous_commit and full_page_writes are off: a test database is made and
 #     dropped per test, and nothing here must survive a power cut (about half of the suite's
 #     time was spent flushing those copies to disk);
-#   - it listens on its own port (GDP_TEST_PGPORT, default 55432) and keeps its data in
-#     GDP_TEST_PGDATA (default /var/tmp/gdp-test-pg-<port>), so tests that restart or load the
-#     server never disturb anything else on the machine;
+#   - it listens on its own port (GDP_TEST_PGPORT; by default one port per checkout, 55000 +
+#     a checksum of the checkout's path modulo 1000, so two checkouts on one machine never share
+#     a cluster) and keeps its data in GDP_TEST_PGDATA (default /var/tmp/gdp-test-pg-<port>),
+#     so tests that restart or load the server never disturb anything else on the machine;
 #   - PostgreSQL refuses to run as root, so the cluster belongs to the `postgres` user and is
 #     started as that user when this script runs as root.
 # Starting is idempotent: a running cluster is reused, a stopped one restarted, a missing one
 # created. The binaries are the machine's PostgreSQL (the newest under /usr/lib/postgresql).
 set -euo pipefail
 
-PORT="${GDP_TEST_PGPORT:-55432}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+default_port() { echo $((55000 + $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 1000)); }
+PORT="${GDP_TEST_PGPORT:-$(default_port)}"
 DATA="${GDP_TEST_PGDATA:-/var/tmp/gdp-test-pg-$PORT}"
 BIN="${GDP_TEST_PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 OWNER=postgres
@@ -78,5 +81,6 @@ case "${1:-start}" in
     restart) as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -m fast -w restart >/dev/null ;;
     status) ready && echo "test cluster on 127.0.0.1:$PORT ($DATA)" ;;
     url) echo "postgresql://postgres@127.0.0.1:$PORT" ;;
-    *) echo "usage: tests/cluster.sh start|stop|restart|status|url" >&2; exit 2 ;;
+    port) echo "$PORT" ;;
+    *) echo "usage: tests/cluster.sh start|stop|restart|status|url|port" >&2; exit 2 ;;
 esac

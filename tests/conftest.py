@@ -27,21 +27,22 @@ from tests.support.sandbox import SandboxControl, running_sandbox
 from workers.db import migrate
 
 CLUSTER_SCRIPT = Path(__file__).with_name("cluster.sh")
-OWN_CLUSTER_PORT = 55432
 
 
 def _test_server_port() -> int:
-    """GDP_TEST_PGPORT when set (make test sets it after starting the cluster); otherwise the
-    tests' own cluster, started here if it is not running (a file lock keeps parallel pytest
-    workers from creating it twice)."""
+    """GDP_TEST_PGPORT when set (make test sets it after starting the cluster); otherwise this
+    checkout's own cluster (tests/cluster.sh), started here if it is not running (a file lock
+    keeps parallel pytest workers from creating it twice)."""
     explicit = os.environ.get("GDP_TEST_PGPORT")
     if explicit:
         return int(explicit)
-    with open(f"/tmp/gdp-test-cluster-{OWN_CLUSTER_PORT}.lock", "w") as lock:
+    port = subprocess.run(
+        [str(CLUSTER_SCRIPT), "port"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    with open(f"/tmp/gdp-test-cluster-{port}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        env = {**os.environ, "GDP_TEST_PGPORT": str(OWN_CLUSTER_PORT)}
-        subprocess.run([str(CLUSTER_SCRIPT), "start"], check=True, env=env)
-    return OWN_CLUSTER_PORT
+        subprocess.run([str(CLUSTER_SCRIPT), "start"], check=True)
+    return int(port)
 
 
 PG_HOST = os.environ.get("GDP_TEST_PGHOST", "127.0.0.1")

@@ -264,3 +264,50 @@ def test_cli_pull_prints_one_line(env: dict[str, str], db: Conn, clock: FakeCloc
     )  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.strip() == "gdp: since: must be a date as YYYY-MM-DD"
     assert FAST_OPTIONS.page_limit == 500
+
+
+def test_two_writers_of_one_campaign_day_leave_a_correct_rollup(db_url: str, db: Conn) -> None:
+    """Two pulls writing different ads of the same campaign and day at the same moment: the
+    rollup must hold both (each writer recomputes it from the ad rows it can see). Writers take
+    turns twice over: an advisory lock, and the campaign row each page upserts."""
+    import threading
+
+    import psycopg as pg
+
+    # A campaign seen before (a new one would make the second writer wait on the first's row).
+    db.execute("INSERT INTO shared.campaign_project (campaign_id, campaign_name, project_id)"
+               " VALUES ('777', 'snapmix | X', 'snapmix')")  # fmt: skip
+    pulls = [
+        db.execute("SELECT shared.insights_begin_pull('act_1', '2026-03-01', '2026-03-01', 'sync')"
+                   " AS id").fetchone()["id"]  # type: ignore[index]
+        for _ in range(2)
+    ]  # fmt: skip
+
+    def rows(first_ad: int) -> str:
+        return json.dumps([
+            {"ad_id": str(first_ad + i), "campaign_id": "777", "campaign_name": "snapmix | X",
+             "date_start": "2026-03-01", "date_stop": "2026-03-01", "spend": "1.00",
+             "impressions": "10", "clicks": "1"}
+            for i in range(50)
+        ])  # fmt: skip
+
+    barrier = threading.Barrier(2)
+
+    def write(pull_id: int, first_ad: int) -> None:
+        with pg.connect(db_url) as conn:
+            barrier.wait()
+            conn.execute("SELECT * FROM shared.insights_write_rows(%s, %s::jsonb)",
+                         (pull_id, rows(first_ad)))  # fmt: skip
+            time.sleep(0.3)  # hold the transaction while the other writer runs
+            conn.commit()
+
+    threads = [threading.Thread(target=write, args=(pulls[i], 1000 + 100 * i)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rollup = db.execute(
+        "SELECT spend, impressions, ads FROM shared.performance_campaign_daily"
+        " WHERE campaign_id = '777'"
+    ).fetchone()
+    assert rollup == {"spend": Decimal("100.00"), "impressions": 1000, "ads": 100}

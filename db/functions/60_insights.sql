@@ -145,6 +145,10 @@ DECLARE
     v_written integer;
     v_restated integer;
 BEGIN
+    -- Writers take turns: the rollup of a (day, campaign) is recomputed from the ad rows, and
+    -- two writers touching the same campaign-day at once would each miss the other's rows.
+    -- Taken before any read, so this call's statements see what the previous writer committed.
+    PERFORM pg_advisory_xact_lock(hashtext('shared.insights_write_rows'));
     SELECT * INTO v_pull FROM shared.insights_pull WHERE id = p_pull_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM shared._raise('GD404', 'pull_id', format('no insights pull %s', p_pull_id));

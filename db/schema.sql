@@ -3947,6 +3947,10 @@ DECLARE
     v_written integer;
     v_restated integer;
 BEGIN
+    -- Writers take turns: the rollup of a (day, campaign) is recomputed from the ad rows, and
+    -- two writers touching the same campaign-day at once would each miss the other's rows.
+    -- Taken before any read, so this call's statements see what the previous writer committed.
+    PERFORM pg_advisory_xact_lock(hashtext('shared.insights_write_rows'));
     SELECT * INTO v_pull FROM shared.insights_pull WHERE id = p_pull_id FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM shared._raise('GD404', 'pull_id', format('no insights pull %s', p_pull_id));
@@ -5542,16 +5546,17 @@ COMMENT ON VIEW shared.gate_state IS 'The deployment gate: every flag, its gap, 
 --
 
 CREATE VIEW shared.gdp_conversions_daily AS
- SELECT ((e.occurred_at AT TIME ZONE 'UTC'::text))::date AS date,
-    a.product_id AS project,
-    count(DISTINCT a.event_ref) AS conversions,
+ SELECT a.date,
+    a.project,
+    count(*) AS conversions,
     (COALESCE(sum(v.value) FILTER (WHERE f.counts_value), (0)::numeric))::numeric(14,2) AS conversion_value
-   FROM (((( SELECT DISTINCT ON (x.event_ref) x.event_ref,
-            x.product_id,
-            x.meta_event_name
+   FROM (((( SELECT ((x.created_at AT TIME ZONE 'UTC'::text))::date AS date,
+            x.product_id AS project,
+            x.event_ref,
+            min(x.meta_event_name) AS meta_event_name
            FROM shared.attribution_events x
           WHERE ((x.status = 'sent'::text) AND (x.event_ref IS NOT NULL))
-          ORDER BY x.event_ref) a
+          GROUP BY (((x.created_at AT TIME ZONE 'UTC'::text))::date), x.product_id, x.event_ref) a
      JOIN shared.conversion_family f ON (((f.meta_event_name = a.meta_event_name) AND f.enabled)))
      JOIN shared.event e ON ((e.id = a.event_ref)))
      LEFT JOIN LATERAL ( SELECT
@@ -5564,7 +5569,7 @@ CREATE VIEW shared.gdp_conversions_daily AS
                           WHERE ((r.event_name = e.event_name) AND ((r.product_id = e.product_id) OR (r.product_id IS NULL)))
                           ORDER BY r.product_id
                          LIMIT 1)), (e.properties ->> 'value'::text)) AS val) raw) v ON (true))
-  GROUP BY (((e.occurred_at AT TIME ZONE 'UTC'::text))::date), a.product_id;
+  GROUP BY a.date, a.project;
 
 
 --
@@ -6794,6 +6799,13 @@ CREATE INDEX attribution_events_person_id_idx ON shared.attribution_events USING
 
 
 --
+-- Name: attribution_events_sent_day_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX attribution_events_sent_day_idx ON shared.attribution_events USING btree ((((created_at AT TIME ZONE 'UTC'::text))::date), product_id) WHERE (status = 'sent'::text);
+
+
+--
 -- Name: attribution_events_status_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -7477,4 +7489,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261128000004'),
     ('20261128000005'),
     ('20261128000006'),
-    ('20261201500001');
+    ('20261201500001'),
+    ('20261201500002');

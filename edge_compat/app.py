@@ -89,7 +89,9 @@ def create_app(
 
     # Dashboard users and the insights API read the views as gdp_dashboard, in a pool of their own.
     insights_state = InsightsState(
-        dashboard_database(database_url or settings.database_url), key_ttl_s=key_cache_seconds
+        dashboard_database(database_url or settings.database_url),
+        key_ttl_s=key_cache_seconds,
+        state_ttl_s=flag_cache_seconds,
     )
 
     @asynccontextmanager

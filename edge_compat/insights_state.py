@@ -2,10 +2,10 @@
 can read the views and nothing else), dashboard-key authentication, and the answer cache.
 
 The cache holds whole answers for META_INSIGHTS_CACHE_TTL_SEC (a settings row, default 900) and
-is dropped as soon as a newer pull has succeeded: every request asks, in one round trip
-(shared.insights_cache_state), for the TTL, the newest succeeded pull and the flag, so a pull
-landing, a TTL changed or the flag switched off takes effect on the next request in every
-server process.
+is dropped as soon as a newer pull has succeeded: the TTL, the newest succeeded pull and the
+flag are read in one round trip (shared.insights_cache_state) at most once a second
+(`state_ttl_s`), so a pull landing, a TTL changed or the flag switched off takes effect within
+a second in every server process, and a cached answer costs no database round trip.
 """
 
 from __future__ import annotations
@@ -80,11 +80,19 @@ class InsightsState:
     db: Database
     cache: AnswerCache = field(default_factory=AnswerCache)
     key_ttl_s: float = 1.0
+    state_ttl_s: float = 1.0
     _keys: dict[str, tuple[str, float]] = field(default_factory=dict)
+    _state: tuple[CacheState, float] | None = None
 
     async def cache_state(self) -> CacheState:
+        now = time.monotonic()
+        if self._state is not None and self._state[1] > now:
+            return self._state[0]
         [row] = await self.db.fetch("insights_cache_state")
-        return CacheState(int(row["ttl_s"]), row["last_pull_id"], bool(row["enabled"]))
+        state = CacheState(int(row["ttl_s"]), row["last_pull_id"], bool(row["enabled"]))
+        if self.state_ttl_s > 0:
+            self._state = (state, now + self.state_ttl_s)
+        return state
 
     async def authenticate(self, request: Request) -> str:
         """The dashboard key's label (401 otherwise). Successes are cached for a second."""

@@ -356,16 +356,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN p_denominator > 0 THEN round(p_numerator / p_denominator, p_scale) END $$;
 
 -- Conversions GDP itself delivered to Meta (Conversions API, status sent), per product and day
--- of the event, with their value: the first-party side of ROAS and CPA.
+-- of delivery (UTC; an event reaches Meta within minutes, at most its 7-day window), with their
+-- value: the first-party side of ROAS and CPA. Grouped by day first, so a date range reads
+-- only its days (attribution_events_sent_day_idx); a delivery recorded twice counts once.
 CREATE OR REPLACE VIEW shared.gdp_conversions_daily AS
-SELECT (e.occurred_at AT TIME ZONE 'UTC')::date AS date,
-       a.product_id AS project,
-       count(DISTINCT a.event_ref) AS conversions,
+SELECT a.date,
+       a.project,
+       count(*) AS conversions,
        coalesce(sum(v.value) FILTER (WHERE f.counts_value), 0)::numeric(14, 2) AS conversion_value
-FROM (SELECT DISTINCT ON (x.event_ref) x.event_ref, x.product_id, x.meta_event_name
+FROM (SELECT (x.created_at AT TIME ZONE 'UTC')::date AS date, x.product_id AS project,
+             x.event_ref, min(x.meta_event_name) AS meta_event_name
       FROM shared.attribution_events AS x
       WHERE x.status = 'sent' AND x.event_ref IS NOT NULL
-      ORDER BY x.event_ref) AS a
+      GROUP BY 1, 2, 3) AS a
 JOIN shared.conversion_family AS f ON f.meta_event_name = a.meta_event_name AND f.enabled
 JOIN shared.event AS e ON e.id = a.event_ref
 LEFT JOIN LATERAL (
@@ -377,7 +380,7 @@ LEFT JOIN LATERAL (
                                 ORDER BY r.product_id NULLS LAST LIMIT 1),
               e.properties ->> 'value') AS val) AS raw
 ) AS v ON true
-GROUP BY 1, 2;
+GROUP BY a.date, a.project;
 COMMENT ON VIEW shared.gdp_conversions_daily IS
     'Conversions GDP delivered to Meta through the Conversions API, per product and day, with their value (first-party ROAS/CPA).';
 

@@ -224,9 +224,10 @@ async def get_insights(
     params = {"date_from": start, "date_to": end}
 
     async def build() -> dict[str, Any]:
-        [summary] = await db.fetch("insights_summary_range", params)
-        projects = await db.fetch("insights_by_project_range", params)
-        daily = await db.fetch("insights_daily_range", params)
+        rows = await db.fetch("insights_range", params)
+        [summary] = [r for r in rows if r["level"] == "summary"]
+        projects = [r for r in rows if r["level"] == "project"]
+        daily = sorted((r for r in rows if r["level"] == "day"), key=lambda r: r["date"])
         data: dict[str, Any] = {
             "summary": _summary(summary),
             "byProject": [

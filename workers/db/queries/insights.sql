@@ -212,3 +212,27 @@ LIMIT 5;
 -- name: dashboard_audiences
 -- GAP-007's audience sizes, when the segments stream's view exists.
 SELECT * FROM shared.audience_sizes;
+
+-- name: insights_range
+-- The summary, each project and each day of [date_from, date_to] in one pass over the view
+-- (GROUPING SETS): `level` says which a row is.
+SELECT CASE WHEN GROUPING(d.project) = 0 THEN 'project'
+            WHEN GROUPING(d.date) = 0 THEN 'day' ELSE 'summary' END AS level,
+       d.project, d.date,
+       coalesce(sum(d.spend), 0)::numeric(14, 2) AS spend,
+       coalesce(sum(d.impressions), 0)::bigint AS impressions,
+       coalesce(sum(d.clicks), 0)::bigint AS clicks,
+       shared._ratio(100 * sum(d.clicks), sum(d.impressions)) AS ctr,
+       shared._ratio(sum(d.spend), sum(d.clicks)) AS cpc,
+       coalesce(sum(d.meta_conversions), 0)::numeric(14, 2) AS conversions,
+       shared._ratio(sum(d.spend), sum(d.meta_conversions)) AS cost_per_conversion,
+       coalesce(sum(d.meta_conversion_value), 0)::numeric(14, 2) AS conversion_value,
+       shared._ratio(sum(d.meta_conversion_value), sum(d.spend)) AS roas,
+       coalesce(sum(d.gdp_conversions), 0)::bigint AS gdp_conversions,
+       shared._ratio(sum(d.spend), sum(d.gdp_conversions)) AS gdp_cost_per_conversion,
+       coalesce(sum(d.gdp_conversion_value), 0)::numeric(14, 2) AS gdp_conversion_value,
+       shared._ratio(sum(d.gdp_conversion_value), sum(d.spend)) AS gdp_roas
+FROM shared.insights_project_daily AS d
+WHERE d.date BETWEEN %(date_from)s AND %(date_to)s
+GROUP BY GROUPING SETS ((), (d.project), (d.date))
+ORDER BY level, sum(d.spend) DESC, d.project, d.date;

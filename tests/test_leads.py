@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from meta_sandbox.config import SandboxConfig
+from meta_sandbox.config import FaultSettings, SandboxConfig
 from tests.capi_helpers import PIXEL, enable_pipeline, run_once
 from tests.edge_support import TestClient
 from tests.insights_helpers import TOKEN, Conn, served_sandbox
@@ -357,3 +357,64 @@ def test_the_lead_worker_role_can_sync_and_nothing_else(db: Conn) -> None:
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():
                 db.execute(statement)
+
+
+def test_a_killed_lead_worker_loses_no_lead_and_duplicates_none(
+    db_url: str, db: Conn, env: dict[str, str]
+) -> None:
+    """SIGKILL the lead worker mid-run, start another: every lead becomes exactly one person,
+    one identity link and one LeadFormSubmitted event; the queue ends empty."""
+    import signal
+    import subprocess
+    import sys
+
+    db.execute("UPDATE shared.feature_flag SET enabled = true "
+               "WHERE flag_key = 'LEAD_ADS_SYNC_ENABLED'")  # fmt: skip
+    count = 60
+    with served_sandbox(SandboxConfig(faults=FaultSettings(latency_ms=40))) as sb:
+        created = sb.http.post("/_sandbox/leads/batch", json={"leads": [
+            {"page_id": PAGE, "form_id": FORM, "ad_id": AD,
+             "field_data": {"email": f"kill{i}@example.com"}} for i in range(count)
+        ]}).json()["leadgen_ids"]  # fmt: skip
+        db.execute("SELECT * FROM shared.receive_lead_webhook(%s::jsonb)",
+                   (delivery(*({"leadgen_id": lead} for lead in created)).decode(),))
+        script = (
+            "import asyncio, sys\n"
+            "from workers.leads.worker import LeadWorker, LeadWorkerConfig\n"
+            "from workers.settings import Settings\n"
+            "s = Settings(DATABASE_URL=sys.argv[1], META_GRAPH_URL=sys.argv[2],"
+            " META_CAPI_ACCESS_TOKEN='sandbox-token')\n"
+            "w = LeadWorker(s, LeadWorkerConfig(batch_size=5, fetches_in_flight=2,"
+            " visibility_timeout_s=2))\n"
+            "asyncio.run(w.run(asyncio.Event()))\n"
+        )
+        worker = subprocess.Popen([sys.executable, "-c", script, db_url, sb.url], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                done = db.execute("SELECT count(*) AS n FROM shared.meta_lead "
+                                  "WHERE status = 'synced'").fetchone()  # fmt: skip
+                if done and done["n"] >= 10:
+                    break
+                time.sleep(0.05)
+            worker.send_signal(signal.SIGKILL)
+        finally:
+            worker.wait(timeout=10)
+        synced_at_kill = leads(db)
+        assert 10 <= sum(r["status"] == "synced" for r in synced_at_kill.values()) < count
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run_leads(db_url, sb.url, visibility_timeout_s=2)
+            if all(r["status"] == "synced" for r in leads(db).values()):
+                break
+            time.sleep(0.5)
+    row = db.execute(
+        "SELECT (SELECT count(*) FROM shared.meta_lead WHERE status = 'synced') AS synced,"
+        " (SELECT count(*) FROM shared.person) AS people,"
+        " (SELECT count(*) FROM shared.identity_link WHERE provider = 'meta_lead') AS links,"
+        " (SELECT count(*) FROM shared.event WHERE event_name = 'LeadFormSubmitted') AS events,"
+        " (SELECT count(*) FROM pgmq.q_meta_leads) AS queued"
+    ).fetchone()
+    assert row == {"synced": count, "people": count, "links": count, "events": count,
+                   "queued": 0}  # fmt: skip

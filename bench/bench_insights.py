@@ -383,18 +383,20 @@ def main() -> None:
     args = parser.parse_args()
     env = dict(os.environ)
     env.pop("META_CAPI_ACCESS_TOKEN", None)
-    sections = []
+    titles = {"api": "Insights API", "repull": "Insights re-pull", "webhook": "Lead Ads webhook"}
     for part, run in (("api", bench_api), ("repull", bench_repull), ("webhook", bench_webhook)):
         if args.part in (part, "all"):
             print(f"== {part}", flush=True)
             section = run(args, env)
             print(section, flush=True)
-            sections.append(section)
-    if args.part == "all":
-        command = "`.venv/bin/python bench/bench_insights.py`"
-        path = write_result("insights", f"## Ad performance and leads (issue 15)\n\n{command} — "
-                            f"{machine()}\n" + "\n".join(sections))  # fmt: skip
-        print(f"wrote {path}")
+            load = os.getloadavg()
+            command = f"`.venv/bin/python bench/bench_insights.py --part {part}`"
+            path = write_result(
+                f"insights_{part}",
+                f"## {titles[part]} (issue 15)\n\n{command} — {machine()}; load average during "
+                f"the run {load[0]:.1f} (other work was running)\n{section}",
+            )
+            print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -5,15 +5,17 @@
     GET  /{version}/{report_run_id}/insights   the rows, cursor-paged, once "Job Completed"
     GET  /{version}/act_{id}/campaigns | adsets | ads   the account's objects, cursor-paged
 
-A run's rows are computed when it is created (the figures of that moment), and its status moves
-one step per status read: "Job Not Started", then "Job Running" with a growing percentage, then
-"Job Completed" at 100 (`insights_async_polls` reads). Every Nth run fails when
+A run's rows are computed in the background from the moment it is created (the figures of that
+moment), as Meta computes them while the client polls; its status moves one step per status
+read: "Job Not Started", then "Job Running" with a growing percentage, then "Job Completed" at
+100 (`insights_async_polls` reads, and not before the rows are ready). Every Nth run fails when
 `insights_async_fail_every` is set, with the error fields v25.0 adds to failed jobs. Reading the
 results of a run that has not completed answers code 2601 subcode 1815107, as Meta does.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -61,7 +63,6 @@ async def create_report_run(request: Request, version: str, object_id: str) -> J
     sandbox = sandbox_of(request)
     params = await begin(request, usage_type="ads_insights")
     query = parse_query(sandbox, object_id, params)
-    rows = rows_of(sandbox, query)
     with sandbox.lock:
         sandbox.report_run_count += 1
         every = sandbox.config.insights_async_fail_every
@@ -71,10 +72,18 @@ async def create_report_run(request: Request, version: str, object_id: str) -> J
             created_at=sandbox.now(),
             date_start=query.since.isoformat(),
             date_stop=query.until.isoformat(),
-            rows=rows,
+            rows=None,
             failed=bool(every) and sandbox.report_run_count % every == 0,
         )
         sandbox.report_runs[run.id] = run
+
+    async def compute() -> None:
+        run.rows = await asyncio.to_thread(rows_of, sandbox, query, locked=False)
+
+    task = asyncio.get_running_loop().create_task(compute())
+    with sandbox.lock:
+        sandbox.webhook_tasks.add(task)  # kept referenced until done (and cancelled on reset)
+    task.add_done_callback(sandbox.webhook_tasks.discard)
     return JSONResponse({"report_run_id": run.id}, headers=throttle_header(sandbox))
 
 
@@ -84,6 +93,8 @@ def _status(sandbox: Sandbox, run: ReportRun) -> tuple[str, int]:
         return NOT_STARTED, 0
     if run.failed and polls >= needed:
         return FAILED, 0
+    if run.rows is None:
+        return RUNNING, min(99, int(100 * polls / (needed + 1)))
     if polls >= needed:
         return COMPLETED, 100
     return RUNNING, min(99, int(100 * polls / needed))
@@ -134,7 +145,7 @@ def run_results(
             user_title="Report not ready",
             user_msg=f"The report's status is {status}; poll it until Job Completed.",
         )
-    return paginate(request, sandbox, run.rows, params, inject_empty=False)
+    return paginate(request, sandbox, run.rows or [], params, inject_empty=False)
 
 
 def _object_rows(sandbox: Sandbox, edge: str, ads: list[Ad]) -> list[dict[str, Any]]:

@@ -132,7 +132,7 @@ class ReportRun:
     created_at: float
     date_start: str
     date_stop: str
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]] | None  # None while the job computes them
     polls: int = 0
     failed: bool = False
 

@@ -15,24 +15,6 @@ SELECT id, status FROM shared.insights_finish_pull(%(pull_id)s, %(status)s, %(st
 -- name: insights_cache_state
 SELECT ttl_s, last_pull_id, enabled FROM shared.insights_cache_state();
 
--- name: insights_summary_range
--- The PRD's summary over [date_from, date_to] (dates in the ad account's time zone).
-SELECT coalesce(sum(d.spend), 0)::numeric(14, 2) AS spend,
-       coalesce(sum(d.impressions), 0)::bigint AS impressions,
-       coalesce(sum(d.clicks), 0)::bigint AS clicks,
-       shared._ratio(100 * sum(d.clicks), sum(d.impressions)) AS ctr,
-       shared._ratio(sum(d.spend), sum(d.clicks)) AS cpc,
-       coalesce(sum(d.meta_conversions), 0)::numeric(14, 2) AS conversions,
-       shared._ratio(sum(d.spend), sum(d.meta_conversions)) AS cost_per_conversion,
-       coalesce(sum(d.meta_conversion_value), 0)::numeric(14, 2) AS conversion_value,
-       shared._ratio(sum(d.meta_conversion_value), sum(d.spend)) AS roas,
-       coalesce(sum(d.gdp_conversions), 0)::bigint AS gdp_conversions,
-       shared._ratio(sum(d.spend), sum(d.gdp_conversions)) AS gdp_cost_per_conversion,
-       coalesce(sum(d.gdp_conversion_value), 0)::numeric(14, 2) AS gdp_conversion_value,
-       shared._ratio(sum(d.gdp_conversion_value), sum(d.spend)) AS gdp_roas
-FROM shared.insights_project_daily AS d
-WHERE d.date BETWEEN %(date_from)s AND %(date_to)s;
-
 -- name: insights_by_project_range
 SELECT d.project,
        sum(d.spend)::numeric(14, 2) AS spend,
@@ -50,15 +32,6 @@ FROM shared.insights_project_daily AS d
 WHERE d.date BETWEEN %(date_from)s AND %(date_to)s
 GROUP BY d.project
 ORDER BY sum(d.spend) DESC, d.project;
-
--- name: insights_daily_range
-SELECT d.date, d.spend, d.impressions, d.clicks, d.meta_conversions AS conversions,
-       d.meta_cost_per_conversion AS cost_per_conversion, d.meta_conversion_value AS conversion_value,
-       d.meta_roas AS roas, d.gdp_conversions, d.gdp_cost_per_conversion,
-       d.gdp_conversion_value, d.gdp_roas
-FROM shared.insights_daily AS d
-WHERE d.date BETWEEN %(date_from)s AND %(date_to)s
-ORDER BY d.date;
 
 -- name: insights_breakdown_range
 -- By campaign (or ad set) over the range, for ?breakdown=campaign|adset.

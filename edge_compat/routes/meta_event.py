@@ -30,6 +30,7 @@ from edge_compat.models import (
 )
 from edge_compat.state import EdgeState, edge
 from edge_compat.validation import has_control, read_json
+from workers.errors import redact_secrets
 
 log = logging.getLogger("gdp.edge")
 router = APIRouter(tags=["Meta Conversions API (GAP-001)"])
@@ -291,10 +292,12 @@ async def get_meta_event(
     row = rows[0]
     error = None
     if row["error_code"] is not None or row["error_message"] is not None:
+        message = row["error_message"]
         error = {
             "code": row["error_code"],
             "subcode": row["error_subcode"],
-            "message": row["error_message"],
+            # Redacted when stored (workers.errors); again here for rows written before that.
+            "message": redact_secrets(message) if message is not None else None,
         }
     return json_response(
         {

@@ -13,7 +13,8 @@ from workers.capi import metrics
 from workers.capi.outcomes import BatchReport, WorkerConfig
 from workers.capi.worker import CapiWorker
 from workers.cli._common import one_line_errors
-from workers.settings import get_settings
+from workers.errors import ConfigError
+from workers.settings import get_settings, require
 
 WORKERS = ("capi",)
 
@@ -23,6 +24,9 @@ def worker(
     name: str = typer.Argument(..., help="capi, or all"),
     once: bool = typer.Option(False, help="Drain what is queued, then exit."),
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="Address of the metrics listener (its labels name pixels)."
+    ),
     batch_size: int = typer.Option(1000, min=1, max=1000, help="Messages read per batch."),
     pacing: bool = typer.Option(True, help="Pace sends per pixel (off only for benchmarks)."),
     retry_base: float = typer.Option(30.0, help="Seconds before the first retry of a message."),
@@ -39,9 +43,17 @@ def worker(
     if name not in (*WORKERS, "all"):
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}, all")
     settings = get_settings()
+    # Meta is called with the token in every request: refuse to start rather than send it
+    # somewhere unsafe (META_GRAPH_URL unset in production, plain http to another machine).
+    require(settings.graph_url_problem())
     logs.configure(settings.log_level)
     if metrics_port:
-        start_http_server(metrics_port, registry=metrics.REGISTRY)
+        try:
+            start_http_server(metrics_port, addr=metrics_host, registry=metrics.REGISTRY)
+        except OSError as exc:
+            raise ConfigError(
+                f"--metrics-port: cannot listen on {metrics_host}:{metrics_port} ({exc.strerror})"
+            ) from None
     config = WorkerConfig(
         batch_size=batch_size,
         pacing=pacing,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,6 +24,8 @@ from tests.support.sandbox import SandboxControl
 from workers.capi import metrics as capi_metrics
 from workers.errors import REDACTED, from_graph_error, redact_secrets
 from workers.logs import QUIET_LOGGERS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _database_text(db_url: str) -> str:
@@ -138,3 +141,43 @@ def test_the_configured_secrets_are_redacted_whatever_their_shape() -> None:
     )
     assert error.message == f"token {REDACTED} and proof {REDACTED} were refused"
     assert "t0k3n" not in repr(error)
+
+
+def test_messages_stored_before_the_fix_are_cleaned_by_the_migration(db: Conn) -> None:
+    """The migration that cleans old rows, applied again to rows with tokens in them (the same
+    patterns as redact_secrets)."""
+    migration = next((ROOT / "db" / "migrations").glob("*_redact_stored_meta_errors.sql"))
+    up = migration.read_text().split("-- migrate:up", 1)[1].split("-- migrate:down", 1)[0]
+    leaked = "EAAB" + secrets.token_hex(20)
+    texts = [
+        f"Malformed access token {leaked}",
+        f"(#100) bad request /events?access_token={leaked[4:]}&x=1",
+        "Invalid OAuth access token - Cannot parse access token",
+    ]
+    for text in texts:
+        db.execute(
+            "INSERT INTO shared.capi_dead_letter (event_ref, product_id, event_id,"
+            " meta_event_name, reason, error_message) VALUES (1, 'snapmix', 'e', 'Lead',"
+            " 'rejected', %s)",
+            (text,),
+        )
+    db.execute(
+        "INSERT INTO shared.attribution_events (product_id, event_id, meta_event_name, status,"
+        " error_message) VALUES ('snapmix', 'e', 'Lead', 'held_auth', %s)",
+        (texts[0],),
+    )
+    db.execute("SELECT shared.capi_set_breaker('1', 'open', 190, %s)", (texts[0],))
+    with db.transaction():
+        db.execute(up)
+    stored = [
+        r["m"]
+        for r in db.execute(
+            "SELECT error_message AS m FROM shared.capi_dead_letter UNION ALL"
+            " SELECT error_message FROM shared.attribution_events UNION ALL"
+            " SELECT last_error_message FROM shared.capi_pixel_state"
+        ).fetchall()
+    ]
+    assert sorted(stored) == sorted(
+        [redact_secrets(t) for t in texts] + [redact_secrets(texts[0])] * 2
+    )
+    assert not any(leaked[4:] in m for m in stored)

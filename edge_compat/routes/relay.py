@@ -156,7 +156,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Create the relay from the settings (unless a test put one on app.state)."""
     owned = getattr(app.state, "relay", None) is None
     if owned:
-        app.state.relay = Relay(RelaySettings.from_settings(get_settings()))
+        settings = RelaySettings.from_settings(get_settings())
+        if settings.product_id and not settings.allowed_origins:
+            # Refused at start in production (workers.settings); said once here elsewhere.
+            log.warning(
+                "relay accepts posts from any origin: set GDP_RELAY_ALLOWED_ORIGINS",
+                extra={"product": settings.product_id},
+            )
+        app.state.relay = Relay(settings)
     try:
         yield
     finally:

@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge_compat.client_ip import client_ip, parse_address, parse_networks
 from edge_compat.errors import FieldError
@@ -58,6 +60,17 @@ FBC = f"fb.1.{int(time.time() * 1000) - 3_600_000}.AbCdEfGhIjKlMnOp"
 def test_client_ip(peer: str | None, xff: list[str], expected: str | None) -> None:
     proxies = () if peer == "198.51.100.1" else PROXIES
     assert client_ip(peer, xff, proxies) == expected
+
+
+@given(st.lists(st.text(max_size=60), max_size=60), st.sampled_from(["8.8.8.8", "2001:db8::9"]))
+def test_whatever_a_client_writes_it_does_not_choose_its_address(
+    written: list[str], seen: str
+) -> None:
+    """Any hops a client puts in the header (forged addresses, junk, commas, thousands of them)
+    stand to the left of what our proxies appended: the answer is always what they saw."""
+    header = ", ".join([*written, seen, "10.0.0.2"])
+    assert client_ip("127.0.0.1", [header], PROXIES) == seen
+    assert client_ip("127.0.0.1", [*written, f"{seen}, 10.0.0.2"], PROXIES) == seen
 
 
 def test_only_the_last_hops_are_read() -> None:

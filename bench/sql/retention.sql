@@ -77,3 +77,6 @@ SELECT CASE %(table)s
            WHEN 'shared.capi_dead_letter' THEN (SELECT count(*) FROM shared.capi_dead_letter)
        END AS rows,
        pg_total_relation_size(%(table)s::regclass) AS bytes;
+
+-- name: vacuum
+VACUUM shared.event, shared.attribution_events, pgmq.a_meta_capi, shared.capi_dead_letter;

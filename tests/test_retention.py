@@ -4,6 +4,7 @@ run at a time, and never what must stay (db/functions/60_retention.sql)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import threading
@@ -12,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
 from tests.edge_support import Conn
 from workers.maintenance.retention import RetentionConfig, run_forever, run_retention
+from workers.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -212,3 +215,28 @@ def test_as_of_only_looks_back(db: Conn) -> None:
         "SELECT shared.retention_delete_events(NULL, %s) AS n", (future,)
     ).fetchone()
     assert row == {"n": 0}
+
+
+def test_the_worker_serves_its_metrics_on_this_machine(env: dict[str, str], db: Conn) -> None:
+    add_events(db, "old", 3, 401)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli.main", "worker", "maintenance", "--interval", "1",
+         "--metrics-port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        text = ""
+        deadline = time.monotonic() + 30
+        while 'gdp_retention_deleted_rows_total{table="events"} 3.0' not in text:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, text
+            with contextlib.suppress(httpx.TransportError):
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            time.sleep(0.2)
+        assert "gdp_retention_last_success_timestamp_seconds" in text
+        assert 'gdp_retention_runs_total{result="done"}' in text
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)
+    assert process.returncode == 0  # SIGTERM ends the loop cleanly

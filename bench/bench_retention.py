@@ -16,6 +16,7 @@ it linearly); part 2 measures whether deletion keeps up with the full rate.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -209,6 +210,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.001, help="share of it inserted")
     parser.add_argument("--backlog", type=int, default=200_000, help="rows per table, part 2")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     url = fresh_database(DB_NAME)
     try:
         table, facts = simulate(url, args.days, args.rate, args.scale)
@@ -216,6 +218,7 @@ def main() -> None:
     finally:
         drop_database(DB_NAME)
 
+    load = (load_before + os.getloadavg()[0]) / 2
     batched_rate = rates["batched_rows"] / rates["batched_s"]
     naive_rate = rates["naive_rows"] / rates["naive_s"]
     inflow = 3 * args.rate  # an event, its delivery record and its archived message per event
@@ -223,7 +226,7 @@ def main() -> None:
     markdown = f"""
 ## Retention under traffic (issue 11)
 
-`.venv/bin/python bench/bench_retention.py --days {args.days} --rate {args.rate:g} --scale {args.scale:g}` — {machine()}
+`.venv/bin/python bench/bench_retention.py --days {args.days} --rate {args.rate:g} --scale {args.scale:g}` — {machine()}; load average {load:.1f} (1 min, mean of start and end{": other work was running" if load > 2.5 else ""})
 
 **Sizes over time.** {args.days} simulated days of traffic at {args.rate:,.0f} events/s, scaled
 by {args.scale:g} ({facts['per_hour']:,} events per simulated hour, each with a delivery record

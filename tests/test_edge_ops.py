@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 from edge_compat.app import create_app
 from edge_compat.metrics import render, serve_metrics
 from tests.edge_support import INGEST, Conn, Edge, TestClient, event, running_edge, set_flags
+from tests.support.waiting import wait_until
 from tests.test_relay import RELAY_FLAGS
 from workers.processes import free_port
 
@@ -140,26 +140,27 @@ def test_serve_command_runs_the_api(db_url: str, db: Conn, env: dict[str, str]) 
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def healthz() -> httpx.Response | None:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+                return None
+
+        response = wait_until(healthz, "gdp serve to answer /healthz")
         assert response.json() == {"status": "ok", "database": True}
-        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/meta/event", json={})
+        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/meta/event", json={}, timeout=60)
         assert response.status_code == 401
         relayed = httpx.post(
             f"http://127.0.0.1:{port}/api/tracking/meta-event",
             json={"event_name": "SnapCreated", "event_id": "xff-1"},
             headers={"X-Forwarded-For": "8.8.8.8", "User-Agent": "Test/1"},
+            timeout=60,
         )
         assert relayed.status_code == 200, relayed.text
-        assert httpx.get(f"http://127.0.0.1:{port}/metrics").status_code == 404
-        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=60).status_code == 404
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=60).text
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=15)

@@ -8,7 +8,6 @@ import contextlib
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.edge_support import Conn
+from tests.support.waiting import wait_until
 from workers.maintenance.retention import RetentionConfig, run_forever, run_retention
 from workers.processes import free_port
 
@@ -126,17 +126,16 @@ def test_a_run_killed_midway_loses_no_lock_and_deletes_nothing_it_should_keep(
 
     def kill_when_running() -> None:
         with psycopg.connect(db_url, autocommit=True) as admin:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                row = admin.execute(
+
+            def kill() -> bool:
+                return admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE application_name = 'gdp-maintenance' AND state = 'active'"
                     " AND datname = current_database()"
-                ).fetchone()
-                if row is not None:
-                    killed.set()
-                    return
-                time.sleep(0.005)
+                ).fetchone() is not None
+
+            wait_until(kill, "the retention run to be active", interval_s=0.005)
+            killed.set()
 
     killer = threading.Thread(target=kill_when_running)
     killer.start()
@@ -196,10 +195,7 @@ def test_the_loop_runs_every_interval_until_stopped(db_url: str, db: Conn) -> No
         )
         await asyncio.sleep(0.1)
         add_events(db, "late", 4, 500)  # arrives between runs
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if not event_ids(db):
-                break
+        await asyncio.to_thread(wait_until, lambda: not event_ids(db), "a later run to delete them")
         stop.set()
         return await task
 
@@ -226,14 +222,16 @@ def test_the_worker_serves_its_metrics_on_this_machine(env: dict[str, str], db: 
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        text = ""
-        deadline = time.monotonic() + 30
-        while 'gdp_retention_deleted_rows_total{table="events"} 3.0' not in text:
+
+        def scrape() -> str | None:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, text
             with contextlib.suppress(httpx.TransportError):
-                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-            time.sleep(0.2)
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+                if 'gdp_retention_deleted_rows_total{table="events"} 3.0' in text:
+                    return text
+            return None
+
+        text = wait_until(scrape, "the worker's metrics to count the deleted events")
         assert "gdp_retention_last_success_timestamp_seconds" in text
         assert 'gdp_retention_runs_total{result="done"}' in text
     finally:

@@ -39,22 +39,24 @@ def _database_text(db_url: str) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        # Shaped like Meta's tokens: redacted even by a process that does not hold it.
-        "EAAGm0PX4ZCpsBA" + secrets.token_hex(16),
-        # Not token-shaped: redacted because it is the token the worker sent.
-        "gdp-test-token-" + secrets.token_hex(8),
-    ],
-)
+# A fresh token per run (the same parameter ids on every pytest worker).
+TOKENS = {
+    # Shaped like Meta's tokens: redacted even by a process that does not hold it.
+    "meta_shaped": lambda: "EAAGm0PX4ZCpsBA" + secrets.token_hex(16),
+    # Not token-shaped: redacted because it is the token the worker sent.
+    "configured": lambda: "gdp-test-token-" + secrets.token_hex(8),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TOKENS))
 def test_a_quoted_token_is_stored_logged_and_returned_nowhere(
     db_url: str,
     db: Conn,
     sandbox: SandboxControl,
     caplog: pytest.LogCaptureFixture,
-    token: str,
+    kind: str,
 ) -> None:
+    token = TOKENS[kind]()
     caplog.set_level(logging.DEBUG)
     for name in QUIET_LOGGERS:  # as workers.logs.configure leaves them in every process
         caplog.set_level(logging.WARNING, logger=name)

@@ -18,7 +18,7 @@ from workers.cli._common import default_actor, fail, one_line_errors
 from workers.db.connection import connect
 from workers.db.queries import query
 from workers.errors import mapped_db_errors
-from workers.settings import get_settings
+from workers.settings import get_settings, require
 
 app = typer.Typer(help="Ad performance from Meta's Ads Insights (GAP-004).", no_args_is_help=True)
 
@@ -43,6 +43,8 @@ def pull(
     from workers.insights.worker import InsightsWorker
 
     settings = get_settings()
+    # The token goes with every request: never to an unsafe META_GRAPH_URL.
+    require(settings.graph_url_problem())
     logs.configure(settings.log_level)
     report = asyncio.run(
         InsightsWorker(settings).pull(

@@ -275,7 +275,7 @@ def _day(account: SyntheticAccount, ad: Ad, ordinal: int, now_s: float) -> DayRo
 def build_rows(
     sandbox: Sandbox, ads: list[Ad], level: str, fields: list[str],
     since: dt.date, until: dt.date, increment: str, today: dt.date,
-    breakdowns: list[str] | None = None, *, locked: bool = True,
+    breakdowns: list[str] | None = None, *, locked: bool = True, size_only: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The rows of one insights query. `locked=False` for a report run computed in a thread
     (the day memo's dict writes are atomic; holding the sandbox's lock would stall every other
@@ -301,6 +301,8 @@ def build_rows(
             user_title="Too much data requested",
             user_msg="Narrow the date range, the level or the fields (data-per-call limit).",
         )
+    if size_only:
+        return []
     rows: list[dict[str, Any]] = []
     first, last = account.first_day(today).toordinal(), today.toordinal()
     with sandbox.lock if locked else contextlib.nullcontext():
@@ -377,10 +379,13 @@ def parse_query(sandbox: Sandbox, object_id: str, params: dict[str, Any]) -> Ins
     )
 
 
-def rows_of(sandbox: Sandbox, q: InsightsQuery, *, locked: bool = True) -> list[dict[str, Any]]:
+def rows_of(
+    sandbox: Sandbox, q: InsightsQuery, *, locked: bool = True, size_only: bool = False
+) -> list[dict[str, Any]]:
+    """The query's rows; with size_only, only Meta's data-per-call check (100/1487534)."""
     return build_rows(
         sandbox, q.ads, q.level, q.fields, q.since, q.until, q.increment, q.today, q.breakdowns,
-        locked=locked,
+        locked=locked, size_only=size_only,
     )
 
 

@@ -63,6 +63,7 @@ async def create_report_run(request: Request, version: str, object_id: str) -> J
     sandbox = sandbox_of(request)
     params = await begin(request, usage_type="ads_insights")
     query = parse_query(sandbox, object_id, params)
+    rows_of(sandbox, query, size_only=True)  # too much data is refused at once, as Meta does
     with sandbox.lock:
         sandbox.report_run_count += 1
         every = sandbox.config.insights_async_fail_every
@@ -78,7 +79,11 @@ async def create_report_run(request: Request, version: str, object_id: str) -> J
         sandbox.report_runs[run.id] = run
 
     async def compute() -> None:
-        run.rows = await asyncio.to_thread(rows_of, sandbox, query, locked=False)
+        try:
+            run.rows = await asyncio.to_thread(rows_of, sandbox, query, locked=False)
+        except Exception:  # a job that cannot be computed fails, as Meta's do
+            run.failed = True
+            run.rows = []
 
     task = asyncio.get_running_loop().create_task(compute())
     with sandbox.lock:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.edge_support import TestClient
@@ -70,6 +70,8 @@ def client(db_url: str, db: Conn, monkeypatch: pytest.MonkeyPatch) -> Iterator[T
 
 @FUZZ
 @given(payload=st.one_of(deliveries, json_values), mangle=st.booleans())
+@example(payload={"object": "page", "entry": [{"id": None, "changes": {"\x00": None}}]},
+         mangle=False)  # fmt: skip
 def test_webhook_never_500s_and_stores_only_whole_leads(
     client: TestClient, db: Conn, payload: Any, mangle: bool
 ) -> None:

@@ -109,6 +109,10 @@ async def receive(request: Request) -> Response:
         orjson.loads(body)  # valid JSON (and so valid UTF-8) before it goes to the database
     except orjson.JSONDecodeError:
         raise ApiError(400, "body: must be JSON", field="body", rule="must be JSON") from None
+    if b"\\u0000" in body.lower():
+        # PostgreSQL's jsonb cannot hold NUL characters; Meta's notifications never carry them.
+        raise ApiError(400, "body: must not contain \\u0000", field="body",
+                       rule="must not contain \\u0000")  # fmt: skip
     try:
         [row] = await edge(request).db.fetch("receive_lead_webhook", {"payload": body.decode()})
     except DatabaseUnavailable:

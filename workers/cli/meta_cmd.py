@@ -3,23 +3,26 @@
     echo '{"email": " John_Smith@gmail.com", "phone": "(650)555-1212"}' | gdp meta normalize
     gdp meta normalize --explain --region GB < people.jsonl
 
-Input on stdin: one JSON object, a JSON array of objects, or JSON lines (one object per line;
-pretty-printed objects one after another work too). Output: one JSON line per input object with
-the Meta-ready `user_data`. Values that were left out are reported on stderr by key and reason,
-never by value. `--explain` instead prints, per key, each raw value, its normalized form and its
-hash (or why it was dropped): that output contains the raw PII you fed in, so keep it on your
-terminal and out of logs and tickets.
+Input on stdin: JSON lines (one object per line), objects one after another (pretty-printed
+too) or a JSON array of objects. Output: one JSON line per input object with the Meta-ready
+`user_data`, written as the input is read (any input size, memory bounded by one object).
+Values that were left out are reported on stderr by key and reason, never by value. Malformed
+input stops the command with exit code 2 and one line on stderr naming its line; the objects
+before it have already been printed. `--explain` instead prints, per key, each raw value, its
+normalized form and its hash (or why it was dropped): that output contains the raw PII you fed
+in, so keep it on your terminal and out of logs and tickets.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
+import orjson
 import typer
 
+from workers.cli._json_stream import InputError, JsonObjects
 from workers.meta.normalize import (
     HASHED_KEYS,
     NormalizedUserData,
@@ -36,36 +39,6 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
-
-
-class InputError(Exception):
-    """Malformed input; the message names the line and never quotes the input."""
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def read_objects(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each object in a JSON object, array, or JSON lines text."""
-    decoder = json.JSONDecoder()
-    pos, end = 0, len(text)
-    while True:
-        while pos < end and text[pos] in " \t\r\n\ufeff":
-            pos += 1
-        if pos >= end:
-            return
-        line = _line_of(text, pos)
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"line {exc.lineno}: malformed JSON ({exc.msg})") from None
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            if not isinstance(item, dict):
-                raise InputError(f"line {line}: expected a JSON object of user_data fields, "
-                                 f"got {type(item).__name__}")  # fmt: skip
-            yield line, item
 
 
 def _json(value: object) -> str:
@@ -98,10 +71,19 @@ def _explain(number: int, line: int, raw: dict[str, Any], region: str) -> str:
 
 
 def _report(number: int, result: NormalizedUserData) -> None:
+    write = sys.stderr.write
     for dropped in result.dropped:
-        sys.stderr.write(f"input {number}: {dropped.reason}\n"
-                         if dropped.reason.startswith(f"{dropped.key}:")
-                         else f"input {number}: {dropped.key}: {dropped.reason}\n")  # fmt: skip
+        if dropped.reason.startswith(f"{dropped.key}:"):
+            write(f"input {number}: {dropped.reason}\n")
+        else:
+            write(f"input {number}: {dropped.key}: {dropped.reason}\n")
+    if not result.user_data:
+        write(f"input {number}: no usable user_data left (Meta needs one)\n")
+
+
+def _stdout() -> BinaryIO:
+    sys.stdout.flush()
+    return sys.stdout.buffer
 
 
 @app.command("normalize")
@@ -119,30 +101,36 @@ def normalize(
         "country code when the person has no country.",
     ),
 ) -> None:
-    """Read user_data JSON (object, array or JSON lines) on stdin; print Meta-ready user_data."""
+    """Read user_data JSON on stdin (JSON lines, objects or an array); print Meta-ready user_data.
+
+    One output line per input object, written as the input is read. Malformed input stops with
+    exit code 2 and one line on stderr naming its line: the objects before it have already been
+    printed. Dropped values are reported on stderr by key and reason, never by value.
+    """
     try:
         default_region = check_region(region)
     except ValueError:
         typer.echo(f"gdp: --region: not a known phone region: {region!r}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    try:  # read everything first: malformed input prints nothing but the error
-        objects = list(read_objects(sys.stdin.read()))
+    out = _stdout()
+    objects = JsonObjects(sys.stdin.buffer, before_read=out.flush)
+    number = 0
+    try:
+        for line, raw in objects:
+            number += 1
+            if explain:
+                out.write(_explain(number, line, raw, default_region).encode() + b"\n")
+                continue
+            result = normalize_user_data(raw, default_region=default_region)
+            out.write(orjson.dumps(result.user_data) + b"\n")
+            if result.dropped or not result.user_data:
+                _report(number, result)
     except InputError as exc:
+        out.flush()
         typer.echo(f"gdp: stdin {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except UnicodeDecodeError:
-        typer.echo("gdp: stdin is not UTF-8 text", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    out = sys.stdout
-    for number, (line, raw) in enumerate(objects, start=1):
-        if explain:
-            out.write(_explain(number, line, raw, default_region) + "\n")
-        else:
-            result = normalize_user_data(raw, default_region=default_region)
-            out.write(_json(result.user_data) + "\n")
-            _report(number, result)
-            if not result.user_data:
-                sys.stderr.write(f"input {number}: no usable user_data left (Meta needs one)\n")
+    finally:
+        out.flush()
 
 
 @app.callback()

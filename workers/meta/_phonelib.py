@@ -15,17 +15,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberDesc
 from phonenumbers import phonenumberutil as _util
 
+# The library's private helpers, typed Any: their stubs are not exact (the national-prefix helper
+# returns None where its stub says str), and the compiled build checks declared types.
 try:
-    _extract_country_code = _util._maybe_extract_country_code
-    _country_code_prefix = _util._extract_country_code
-    _strip_national_prefix = _util._maybe_strip_national_prefix_carrier_code
-    _test_number_length = _util._test_number_length
-    _set_italian_zeros = _util._set_italian_leading_zeros_for_phone_number
+    _extract_country_code: Any = _util._maybe_extract_country_code
+    _country_code_prefix: Any = _util._extract_country_code
+    _strip_national_prefix: Any = _util._maybe_strip_national_prefix_carrier_code
+    _test_number_length: Any = _util._test_number_length
+    _set_italian_zeros: Any = _util._set_italian_leading_zeros_for_phone_number
     _KEEP_UNSTRIPPED = (
         _util.ValidationResult.TOO_SHORT,
         _util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
@@ -64,11 +67,11 @@ def parse_digits(text: str, region: str | None) -> PhoneNumber:
         )
         return _finish(number, national, metadata)
     try:
-        code, national = _extract_country_code(text, metadata, False, number)  # type: ignore[arg-type]
+        code, national = _extract_country_code(text, metadata, False, number)
     except NumberParseException as exc:
         if exc.error_type != NumberParseException.INVALID_COUNTRY_CODE or text[0] != "+":
             raise
-        code, national = _extract_country_code(text[1:], metadata, False, number)  # type: ignore[arg-type]
+        code, national = _extract_country_code(text[1:], metadata, False, number)
         if code == 0:
             raise
     if code != 0:

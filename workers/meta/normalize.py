@@ -41,9 +41,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 from workers.meta._phone import check_region
 from workers.meta._rules import (
@@ -161,10 +161,10 @@ class _Event:
     def __init__(
         self, raw: Mapping[str, object], default_region: str, trace: list[Explained] | None
     ) -> None:
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             raise TypeError(f"user_data must be a mapping, not {type(raw).__name__}")
         # Keys typed `object`: a caller's mapping may hold any key (they are dropped).
-        self.items: Iterable[tuple[object, object]] = raw.items()
+        self.raw = cast("Mapping[object, object]", raw)
         self.region = _region(default_region)
         self.trace = trace
         self.dropped: list[Dropped] = []
@@ -190,17 +190,25 @@ class _Event:
         """Raw values by Meta key, in input order; a key given under two spellings gets all
         of them (`_Merged`). Unknown keys are dropped here."""
         grouped: dict[str, object] = {}
-        for raw_key, value in self.items:
-            key = _KEY_MAP.get(raw_key) if type(raw_key) is str else None
-            if key is None:
-                key = _canonical_key(raw_key, self.dropped)
-                if key is None:
-                    continue
-            if key in grouped:
-                grouped[key] = _Merged(grouped[key], value)
-            else:
-                grouped[key] = value
+        raw = self.raw
+        if type(raw) is dict:  # the common case, iterated without the generic protocol
+            for raw_key, value in cast("dict[object, object]", raw).items():
+                self._group(grouped, raw_key, value)
+        else:
+            for raw_key, value in raw.items():
+                self._group(grouped, raw_key, value)
         return grouped
+
+    def _group(self, grouped: dict[str, object], raw_key: object, value: object) -> None:
+        key = _KEY_MAP.get(raw_key) if type(raw_key) is str else None
+        if key is None:
+            key = _canonical_key(raw_key, self.dropped)
+            if key is None:
+                return
+        if key in grouped:
+            grouped[key] = _Merged(grouped[key], value)
+        else:
+            grouped[key] = value
 
     def _key(self, key: str, value: object) -> tuple[UserDataValue, UserDataValue] | None:
         """(sent, normalized) for one key, or None when nothing of it is usable."""
@@ -313,45 +321,71 @@ def _compute(key: str, text: str, country: str | None, region: str) -> Outcome:
 # outcome. It holds PII in this process's memory only (never logged or stored). Two generations
 # bound it: new outcomes go to the young one; when that is full it becomes the old one (the
 # previous old one is dropped) and a value found only in the old one moves back to the young
-# one, so what is used stays and memory stays under `maxsize` entries. Size from the environment
-# variable GDP_META_NORMALIZE_CACHE (entries, default 65536; 0 turns it off), or
+# one, so what is used stays and memory stays under `maxsize` entries. A key whose values almost
+# never repeat (every event a new person's email) skips the memo for a while after a probe finds
+# under 1 hit in 16 lookups: looking up and storing values that never come back costs more than
+# it saves. Outcomes depend on the value alone, so the memo never changes a result. Size from
+# the environment variable GDP_META_NORMALIZE_CACHE (entries, default 65536; 0 turns it off), or
 # `configure_cache()`.
+_PROBE: Final = 4096  # lookups of a key before its hit rate is judged
+_SKIP: Final = 60 * 1024  # values of a key computed without the memo before the next probe
+
+
+class _Table:
+    """The memo of one key (in one context)."""
+
+    def __init__(self) -> None:
+        self.young: dict[str, Outcome] = {}
+        self.old: dict[str, Outcome] = {}
+        self.lookups = 0
+        self.hits = 0
+        self.skip = 0
 
 
 class _Memo:
     def __init__(self, maxsize: int) -> None:
         self.generation = max(1, maxsize // 2)
         self.enabled = maxsize > 0
-        self.young: dict[str, dict[str, Outcome]] = {}
-        self.old: dict[str, dict[str, Outcome]] = {}
-        self.size = 0
+        self.tables: dict[str, _Table] = {}
+        self.size = 0  # entries in the young generations
         self.hits = 0
         self.misses = 0
 
     def get(self, key: str, text: str, country: str | None, region: str) -> Outcome:
         if not self.enabled:
             return _compute(key, text, country, region)
-        table_name = key if country is None and not region else f"{key}:{country}:{region}"
-        table = self.young.get(table_name)
+        name = key if country is None and not region else f"{key}:{country}:{region}"
+        table = self.tables.get(name)
         if table is None:
-            table = self.young[table_name] = {}
-        outcome = table.get(text)
+            table = self.tables[name] = _Table()
+        if table.skip > 0:
+            table.skip -= 1
+            self.misses += 1
+            return _compute(key, text, country, region)
+        table.lookups += 1
+        outcome = table.young.get(text)
         if outcome is not None:
+            table.hits += 1
             self.hits += 1
             return outcome
-        old = self.old.get(table_name)
-        found = old.get(text) if old is not None else None
+        found = table.old.get(text)
         if found is not None:
+            table.hits += 1
             self.hits += 1
             outcome = found
         else:
             self.misses += 1
             outcome = _compute(key, text, country, region)
         if self.size >= self.generation:
-            self.old, self.young, self.size = self.young, {}, 0
-            table = self.young[table_name] = {}
-        table[text] = outcome
+            for each in self.tables.values():
+                each.old, each.young = each.young, {}
+            self.size = 0
+        table.young[text] = outcome
         self.size += 1
+        if table.lookups >= _PROBE:
+            if table.hits * 16 < table.lookups:
+                table.skip = _SKIP
+            table.lookups = table.hits = 0
         return outcome
 
 
@@ -378,5 +412,5 @@ def cache_info() -> tuple[int, int, int] | None:
     memo = _memo
     if not memo.enabled:
         return None
-    size = sum(len(t) for t in memo.young.values()) + sum(len(t) for t in memo.old.values())
+    size = sum(len(t.young) + len(t.old) for t in memo.tables.values())
     return memo.hits, memo.misses, size

@@ -15,6 +15,7 @@ in, so keep it on your terminal and out of logs and tickets.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from typing import Any, BinaryIO
@@ -70,20 +71,32 @@ def _explain(number: int, line: int, raw: dict[str, Any], region: str) -> str:
     return "\n".join(lines)
 
 
-def _report(number: int, result: NormalizedUserData) -> None:
-    write = sys.stderr.write
+def _report(number: int, result: NormalizedUserData, err: list[str]) -> None:
     for dropped in result.dropped:
         if dropped.reason.startswith(f"{dropped.key}:"):
-            write(f"input {number}: {dropped.reason}\n")
+            err.append(f"input {number}: {dropped.reason}\n")
         else:
-            write(f"input {number}: {dropped.key}: {dropped.reason}\n")
+            err.append(f"input {number}: {dropped.key}: {dropped.reason}\n")
     if not result.user_data:
-        write(f"input {number}: no usable user_data left (Meta needs one)\n")
+        err.append(f"input {number}: no usable user_data left (Meta needs one)\n")
 
 
-def _stdout() -> BinaryIO:
-    sys.stdout.flush()
-    return sys.stdout.buffer
+class _Output:
+    """stdout and the stderr reports, written in blocks and flushed together whenever the
+    command is about to wait for input (and at the end), so output streams as input does
+    without one system call per line."""
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self.out: BinaryIO = sys.stdout.buffer
+        self.err: list[str] = []
+
+    def flush(self) -> None:
+        self.out.flush()
+        if self.err:
+            sys.stderr.write("".join(self.err))
+            sys.stderr.flush()
+            self.err.clear()
 
 
 @app.command("normalize")
@@ -112,8 +125,10 @@ def normalize(
     except ValueError:
         typer.echo(f"gdp: --region: not a known phone region: {region!r}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    out = _stdout()
-    objects = JsonObjects(sys.stdin.buffer, before_read=out.flush)
+    output = _Output()
+    out, err = output.out, output.err
+    objects = JsonObjects(sys.stdin.buffer, before_read=output.flush)
+    gc.freeze()  # the rules' tables are loaded: the collector need not walk them again
     number = 0
     try:
         for line, raw in objects:
@@ -124,13 +139,15 @@ def normalize(
             result = normalize_user_data(raw, default_region=default_region)
             out.write(orjson.dumps(result.user_data) + b"\n")
             if result.dropped or not result.user_data:
-                _report(number, result)
+                _report(number, result, err)
+            if len(err) > 1000:
+                output.flush()
     except InputError as exc:
-        out.flush()
+        output.flush()
         typer.echo(f"gdp: stdin {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
-        out.flush()
+        output.flush()
 
 
 @app.callback()

@@ -176,14 +176,14 @@ class _Event:
         if "country" in grouped:  # first: phones, states and zips depend on the country
             country = self._key("country", grouped["country"])
             if country is not None:
-                first = country[1][0] if isinstance(country[1], list) else country[1]
+                first = country[0][0] if isinstance(country[0], list) else country[0]
                 self.country = first if len(first) == 2 else None  # not when it came hashed
         user_data: dict[str, UserDataValue] = {}
         normalized: dict[str, UserDataValue] = {}
         for key, value in grouped.items():  # in the order keys first appear in the input
             result = country if key == "country" else self._key(key, value)
             if result is not None:
-                user_data[key], normalized[key] = result
+                normalized[key], user_data[key] = result
         return NormalizedUserData(user_data, tuple(self.dropped), normalized)
 
     def _grouped(self) -> dict[str, object]:
@@ -211,7 +211,7 @@ class _Event:
             grouped[key] = value
 
     def _key(self, key: str, value: object) -> tuple[UserDataValue, UserDataValue] | None:
-        """(sent, normalized) for one key, or None when nothing of it is usable."""
+        """(normalized, sent) for one key, or None when nothing of it is usable."""
         if type(value) is str and self.trace is None and len(value) <= MAX_VALUE_LENGTH:
             if not value or value.isspace():
                 return None  # blank: absent, not an error
@@ -219,8 +219,7 @@ class _Event:
             if isinstance(outcome, str):
                 self.dropped.append(Dropped(key, outcome))
                 return None
-            form, sent = outcome
-            return sent, form
+            return outcome
         if isinstance(value, _Merged):
             texts = [t for part in value.parts for t in values_of(key, part, self.dropped)]
         else:
@@ -257,8 +256,8 @@ class _Event:
         if not sent:
             return None
         if len(sent) == 1:
-            return sent[0], forms[0]
-        return sent, forms
+            return forms[0], sent[0]
+        return forms, sent
 
     def _outcome(self, key: str, text: str) -> Outcome:
         """One value: (normalized form, value sent) or why it is left out."""
@@ -268,8 +267,8 @@ class _Event:
                 return digest, digest
             return f"{key}: looks like a SHA-256 hash, but Meta requires this key unhashed"
         if key in _CONTEXT_COUNTRY:
-            return _memo.get(key, text, self.country, self.region if key == "ph" else "")
-        return _memo.get(key, text, None, "")
+            return _MEMO.now.get(key, text, self.country, self.region if key == "ph" else "")
+        return _MEMO.now.get(key, text, None, "")
 
 
 class _Merged:
@@ -396,20 +395,26 @@ def _cache_size_from_env() -> int:
         return 65536
 
 
-_memo = _Memo(_cache_size_from_env())
+class _Current:
+    """Holds the memo in use (a Final holder: compiled code reads it without a dict lookup)."""
+
+    def __init__(self, memo: _Memo) -> None:
+        self.now = memo
+
+
+_MEMO: Final = _Current(_Memo(_cache_size_from_env()))
 
 
 def configure_cache(maxsize: int) -> None:
     """Memoize up to `maxsize` per-value results (0: no memo). Clears the current memo."""
-    global _memo
     if maxsize < 0:
         raise ValueError("maxsize must be >= 0")
-    _memo = _Memo(maxsize)
+    _MEMO.now = _Memo(maxsize)
 
 
 def cache_info() -> tuple[int, int, int] | None:
     """(hits, misses, current size) of the memo, or None when it is off."""
-    memo = _memo
+    memo = _MEMO.now
     if not memo.enabled:
         return None
     size = sum(len(t.young) + len(t.old) for t in memo.tables.values())

@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from workers.meta._tables import GENDERS
+
 GOLDEN = Path(__file__).parent / "golden"
 VECTORS = json.loads((GOLDEN / "user_data.json").read_text())["cases"]
 KEYS = json.loads((GOLDEN / "user_data_keys.json").read_text())
@@ -78,3 +80,19 @@ def test_stored_email_is_the_golden_em_form_for_ascii(db: Conn) -> None:
         ([c["raw"] for c in cases],),
     ).fetchall()
     assert [r["stored"] for r in rows] == [c["normalized"] for c in cases]
+
+
+def test_stored_gender_never_disagrees_with_the_ge_rule(db: Conn) -> None:
+    """shared._normalize_gender (shared.person's f/m column) knows fewer words than the ge rule
+    (workers/meta/_tables.py); where it knows one, it must give the rule's answer."""
+    words = sorted({*GENDERS, *(w.upper() for w in GENDERS), " Female ", "x", "unknown"})
+    rows = db.execute(
+        "SELECT w, shared._normalize_gender(w) AS stored FROM unnest(%s::text[]) AS w", (words,)
+    ).fetchall()
+    stored = {r["w"]: r["stored"] for r in rows}
+    assert {w for w, g in stored.items() if g is not None} >= {"f", "female", "M", " Female "}
+    for word, gender in stored.items():
+        assert gender in (None, GENDERS.get(word.strip().lower())), word
+    for case in VECTORS:
+        if case["key"] == "ge" and stored.get(case["raw"]) is not None:
+            assert stored[case["raw"]] == case["normalized"]

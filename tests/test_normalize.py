@@ -375,3 +375,19 @@ def test_audience_schema_errors_raise() -> None:
         "EXTERN_ID",
         "MADID",
     }
+
+
+def test_memo_skips_keys_whose_values_never_repeat() -> None:
+    """Unique emails stop being looked up and stored after a probe; repeated names stay
+    memoized. Either way the results are the same (test_normalize_properties)."""
+    import workers.meta.normalize as module
+
+    try:
+        module.configure_cache(65536)
+        for i in range(5000):
+            normalize_user_data({"em": f"p{i}@example.com", "fn": ["Mary", "Ann"][i % 2]})
+        tables = module._MEMO.now.tables
+        assert tables["em"].skip > 0
+        assert tables["fn"].skip == 0 and len(tables["fn"].young) + len(tables["fn"].old) == 2
+    finally:
+        module.configure_cache(module._cache_size_from_env())

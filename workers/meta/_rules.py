@@ -1,4 +1,4 @@
-"""One normalizer per Meta `user_data` key (facts file §1.4, §1.5, §3.3).
+"""One normalizer per Meta `user_data` key (docs/meta-rules.md §1.4, §1.5, §3.3).
 
 Every normalizer takes the raw text, the person's country (lowercase alpha-2, or None) and the
 phone region (upper-case alpha-2), and returns the normalized text or raises `Invalid` with a

@@ -1,4 +1,4 @@
-"""Custom Audience multi-key rows (`{schema, data}`), with the same rules as CAPI (facts §3.3).
+"""Custom Audience multi-key rows (`{schema, data}`), with the CAPI rules (docs/meta-rules.md §3.3).
 
 Rows are mappings keyed by audience names (`EMAIL`, `PHONE`, ...), Meta's CAPI keys (`em`,
 `ph`, ...) or the PRD's names (`email`, `phone`, ...). The output has exactly one row per input

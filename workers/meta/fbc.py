@@ -1,6 +1,6 @@
 """The `fbc` (click id) and `fbp` (browser id) values: build, validate, keep or drop.
 
-Formats [FBC] (facts file §1.6, §2.5): `fb.{subdomainIndex}.{creationTimeMs}.{payload}` with an
+Formats (docs/meta-rules.md §1.6, §2.5): `fb.{subdomainIndex}.{creationTimeMs}.{payload}` with an
 optional fifth `.appendix` part added by Meta's parameter builder, which Meta accepts.
 
 * `fbc` payload: the `fbclid` from the landing URL, **case kept** (it is case-sensitive). Real

@@ -39,6 +39,7 @@ class JsonObjects:
         self._buf = ""
         self._pos = 0
         self._line = 1  # the line of self._pos
+        self._line_count = 0  # objects read by the JSON lines path
         self._eof = False
         self._pending: InputError | None = None  # a decoding error, raised once reached
         self._json = json.JSONDecoder()
@@ -52,29 +53,36 @@ class JsonObjects:
                 yield from self._array()
                 continue
             if char == "{":
-                found = self._whole_line()
-                if found is not None:
-                    yield found
+                count = self._line_count
+                yield from self._whole_lines()
+                if self._line_count != count:
                     continue
             yield self._object(self._value())
 
     # --- values -------------------------------------------------------------------------
 
-    def _whole_line(self) -> tuple[int, dict[str, Any]] | None:
-        """The object that fills the rest of the current line (the JSON lines case), if any."""
-        end = self._buf.find("\n", self._pos)
-        if end < 0 or end - self._pos > MAX_VALUE_CHARS:
-            return None
-        try:
-            value = orjson.loads(self._buf[self._pos : end])
-        except orjson.JSONDecodeError:
-            return None  # not one whole object on this line: the general path decides
-        if type(value) is not dict:
-            return None
-        line = self._line
-        self._advance(end + 1)
-        return line, value
-
+    def _whole_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The objects that fill whole lines from here (JSON lines, the common case): parsed
+        with orjson straight from the buffer; stops at the first line that is anything else
+        (the general path then decides)."""
+        buf, pos = self._buf, self._pos
+        end = buf.rfind("\n", pos)
+        if end < 0:
+            return
+        for text in buf[pos:end].split("\n"):
+            if len(text) > MAX_VALUE_CHARS or not text.lstrip(" \t\r").startswith("{"):
+                return
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                return  # not one whole object on this line
+            if type(value) is not dict:
+                return
+            line = self._line
+            self._pos += len(text) + 1
+            self._line += 1
+            self._line_count += 1
+            yield line, value
     def _array(self) -> Iterator[tuple[int, dict[str, Any]]]:
         self._advance(self._pos + 1)
         if self._next_char() == "]":

@@ -40,6 +40,7 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
+_LONG_INPUT = 10_000
 
 
 def _json(value: object) -> str:
@@ -128,7 +129,6 @@ def normalize(
     output = _Output()
     out, err = output.out, output.err
     objects = JsonObjects(sys.stdin.buffer, before_read=output.flush)
-    gc.freeze()  # the rules' tables are loaded: the collector need not walk them again
     number = 0
     try:
         for line, raw in objects:
@@ -142,6 +142,8 @@ def normalize(
                 _report(number, result, err)
             if len(err) > 1000:
                 output.flush()
+            if number == _LONG_INPUT:  # the rules' tables and memo are loaded by now: keep
+                gc.freeze()  # the collector from walking them again for every later object
     except InputError as exc:
         output.flush()
         typer.echo(f"gdp: stdin {exc}", err=True)

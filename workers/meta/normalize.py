@@ -326,8 +326,8 @@ def _compute(key: str, text: str, country: str | None, region: str) -> Outcome:
 # it saves. Outcomes depend on the value alone, so the memo never changes a result. Size from
 # the environment variable GDP_META_NORMALIZE_CACHE (entries, default 65536; 0 turns it off), or
 # `configure_cache()`.
-_PROBE: Final = 4096  # lookups of a key before its hit rate is judged
-_SKIP: Final = 60 * 1024  # values of a key computed without the memo before the next probe
+_PROBE: Final = 1024  # lookups of a key before its hit rate is judged
+_SKIP: Final = 64 * 1024  # values of a key computed without the memo before the next probe
 
 
 class _Table:

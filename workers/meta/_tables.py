@@ -9,8 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Final
 
-import pycountry
-
 from workers.meta._text import fold_letters
 
 # US states, DC and the inhabited territories: USPS / ANSI (FIPS 5-2) 2-letter codes.
@@ -86,6 +84,8 @@ COUNTRY_ALIASES: Final[dict[str, str]] = {
 @cache
 def countries() -> dict[str, str]:
     """Folded alpha-2, alpha-3, names, official and common names -> lowercase alpha-2."""
+    import pycountry  # here: its database loads only when a country is to be read
+
     table: dict[str, str] = {}
     for country in pycountry.countries:
         alpha_2 = str(country.alpha_2).lower()
@@ -102,4 +102,6 @@ def countries() -> dict[str, str]:
 
 @cache
 def alpha_2_codes() -> frozenset[str]:
+    import pycountry
+
     return frozenset(str(country.alpha_2).lower() for country in pycountry.countries)

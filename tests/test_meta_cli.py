@@ -136,3 +136,11 @@ def test_subprocess_module_entry_point() -> None:
     assert bad.stdout == ""
     assert bad.stderr.startswith("gdp: stdin line 1: malformed JSON")
     assert "Traceback" not in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def test_help_says_what_was_already_written_when_input_is_malformed() -> None:
+    result = runner.invoke(app, ["normalize", "--help"])
+    text = " ".join(result.stdout.split())
+    assert result.exit_code == 0
+    assert "Malformed input stops the command with exit code 2" in text
+    assert "the objects before it have already been printed" in text

@@ -100,7 +100,17 @@ class _Output:
             self.err.clear()
 
 
-@app.command("normalize")
+NORMALIZE_HELP = (
+    "Read user_data JSON on stdin (JSON lines, objects or an array); print Meta-ready "
+    "user_data.\n\n"
+    "One output line per input object, written as the input is read (any input size). "
+    "Malformed input stops the command with exit code 2 and one line on stderr naming its "
+    "line: the objects before it have already been printed. Dropped values are reported on "
+    "stderr by key and reason, never by value."
+)
+
+
+@app.command("normalize", help=NORMALIZE_HELP)
 def normalize(
     explain: bool = typer.Option(
         False,
@@ -115,12 +125,6 @@ def normalize(
         "country code when the person has no country.",
     ),
 ) -> None:
-    """Read user_data JSON on stdin (JSON lines, objects or an array); print Meta-ready user_data.
-
-    One output line per input object, written as the input is read. Malformed input stops with
-    exit code 2 and one line on stderr naming its line: the objects before it have already been
-    printed. Dropped values are reported on stderr by key and reason, never by value.
-    """
     try:
         default_region = check_region(region)
     except ValueError:

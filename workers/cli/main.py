@@ -51,7 +51,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "serve": Subcommand(
         "workers.cli.serve_cmd:serve",
-        "Serve the HTTP API: /api/v1/meta/event, /functions/v1/track-conversion, /metrics.",
+        "Serve the HTTP API: /api/v1/meta/event, /functions/v1/track-conversion, the relay.",
     ),
     "worker": Subcommand(
         "workers.cli.worker_cmd:worker",

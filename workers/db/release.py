@@ -222,11 +222,12 @@ def release_text(statements: list[str], source_fingerprint: str) -> str:
     return "\n".join(header) + "\n" + body + "-- migrate:down\n"
 
 
-def schema_dump(url: str, *exclude_schemas: str) -> str:
+def schema_dump(url: str, *exclude_schemas: str, only: tuple[str, ...] = ()) -> str:
     """pg_dump --schema-only with privileges, normalized so that equal catalogs compare equal:
     entries sorted, grant lines sorted, the random \\restrict key and timestamps removed."""
     command = ["pg_dump", "--schema-only", "--no-owner", "--format=plain", "--encoding=UTF8"]
     command += [f"--exclude-schema={schema}" for schema in exclude_schemas]
+    command += [f"--schema={schema}" for schema in only]
     done = subprocess.run([*command, url], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise GdpError(f"pg_dump failed: {done.stderr.strip().splitlines()[-1]}")

@@ -1,0 +1,237 @@
+"""The three ways to deploy, each from an empty Supabase-like database, as a role that is not a
+superuser: `gdp db up`, plain `dbmate up` on db/, and `supabase db push` from supabase/migrations
+(tests/deploy_support.py builds the database and does what the Supabase CLI does)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests import deploy_support as supa
+from tests.conftest import make_url
+from workers.db import migrate, release
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIX = f"gdp_t{os.getpid()}_deploy"
+# Bookkeeping that differs by path on purpose: each tool keeps its own history table.
+HISTORY_SCHEMAS = ("gdp_migrations", "supabase_migrations")
+
+
+def _drop(name: str) -> None:
+    with psycopg.connect(make_url("postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="module")
+def supabase_template() -> Iterator[str]:
+    """An empty Supabase-like database (roles, auth, extensions, pgmq), used as a template."""
+    name = f"{PREFIX}_base"
+    _drop(name)
+    with psycopg.connect(make_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    supa.build_supabase_like(make_url(name))
+    yield name
+    _drop(name)
+
+
+def dbmate_up(url: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Plain dbmate, as a user runs it from the repository (db/migrations is dbmate's default)."""
+    command = migrate.dbmate_command(url, "--no-dump-schema", "up")
+    plain = [
+        command[0],
+        "--url",
+        command[2],
+        "--migrations-table",
+        migrate.MIGRATIONS_TABLE,
+        "--no-dump-schema",
+        "up",
+    ]
+    return subprocess.run(plain, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def deployed(supabase_template: str) -> Iterator[dict[str, str]]:
+    """The three paths, each on its own copy of the empty Supabase-like database, as MIGRATOR."""
+    urls = {}
+    for path in ("gdp", "dbmate", "supabase"):
+        admin = supa.copy_database(make_url("postgres"), supabase_template, f"{PREFIX}_{path}")
+        urls[path] = supa.as_role(admin, supa.MIGRATOR)
+    result = migrate.up(urls["gdp"], release_only=True)
+    assert result.files_applied == []
+    done = dbmate_up(urls["dbmate"])
+    assert done.returncode == 0, done.stderr
+    supa.push(urls["supabase"], ROOT / "supabase" / "migrations")
+    yield urls
+    for path in urls:
+        _drop(f"{PREFIX}_{path}")
+
+
+def test_three_paths_build_the_same_database(deployed: dict[str, str]) -> None:
+    dumps = {path: release.schema_dump(url, *HISTORY_SCHEMAS) for path, url in deployed.items()}
+    assert (
+        "CREATE POLICY" in dumps["gdp"] and "CREATE FUNCTION shared.upsert_people" in dumps["gdp"]
+    )
+    assert dumps["dbmate"] == dumps["gdp"]
+    assert dumps["supabase"] == dumps["gdp"]
+
+
+def test_supabase_like_build_matches_the_plain_postgres_build(
+    deployed: dict[str, str], db_url: str
+) -> None:
+    """The shared schema is the same whether a superuser or Supabase's postgres deployed it."""
+    ours = ("shared", "segments")
+    supabase_like = release.schema_dump(deployed["dbmate"], only=ours)
+    plain = release.schema_dump(db_url, only=ours)
+    assert "CREATE POLICY" in plain
+    assert supabase_like == plain
+
+
+def test_every_table_in_shared_has_row_security(deployed: dict[str, str]) -> None:
+    for url in deployed.values():
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT c.relname, c.relrowsecurity, "
+                "(SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies "
+                "FROM pg_class c WHERE c.relnamespace = 'shared'::regnamespace "
+                "AND c.relkind IN ('r', 'p') ORDER BY 1"
+            ).fetchall()
+        assert len(rows) >= 19
+        assert [r for r in rows if not r[1] or r[2] == 0] == []
+
+
+def test_no_function_in_shared_is_executable_by_public(deployed: dict[str, str]) -> None:
+    for url in deployed.values():
+        with psycopg.connect(url) as conn:
+            public = conn.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p "
+                "WHERE p.pronamespace = 'shared'::regnamespace "
+                "AND has_function_privilege('public', p.oid, 'EXECUTE')"
+            ).fetchall()
+        assert public == []
+
+
+def test_functions_the_migrating_role_creates_later_are_not_public(
+    deployed: dict[str, str],
+) -> None:
+    """As on Supabase: a function a later migration or a Studio session adds to shared."""
+    with psycopg.connect(deployed["supabase"]) as conn:
+        conn.execute("CREATE FUNCTION shared.added_later() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        row = conn.execute(
+            "SELECT has_function_privilege('public', 'shared.added_later()', 'EXECUTE'), "
+            "has_function_privilege('anon', 'shared.added_later()', 'EXECUTE'), "
+            "pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'added_later'"
+        ).fetchone()
+        conn.rollback()
+    assert row == (False, False, supa.MIGRATOR)
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_migration_history_is_out_of_reach_of_the_api_roles(
+    deployed: dict[str, str], role: str
+) -> None:
+    with psycopg.connect(deployed["gdp"]) as conn:
+        assert conn.execute("SELECT to_regclass('public.schema_migrations')").fetchone() == (None,)
+        for statement in (
+            "SELECT version FROM gdp_migrations.schema_migrations",
+            "INSERT INTO gdp_migrations.schema_migrations VALUES ('99999999999999')",
+        ):
+            with conn.transaction(force_rollback=True):
+                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+                with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                    conn.execute(statement)
+
+
+def test_no_release_is_due(deployed: dict[str, str]) -> None:
+    """db/functions and db/policies are what the migrations produce (else: `gdp db release`)."""
+    assert not release.release_due(), "db/functions or db/policies changed: run `gdp db release`"
+    with psycopg.connect(deployed["dbmate"], row_factory=psycopg.rows.dict_row) as conn:
+        planned = release.plan(conn)
+    assert planned.statements() == [], "a release is due: run `gdp db release`"
+
+
+def test_supabase_migrations_is_a_copy_of_db_migrations() -> None:
+    assert release.supabase_out_of_step() == [], "run `gdp db release` to sync supabase/migrations"
+
+
+def test_gdp_db_up_after_supabase_push_reruns_nothing(deployed: dict[str, str]) -> None:
+    with psycopg.connect(deployed["supabase"]) as conn:
+        pushed = conn.execute(
+            "SELECT count(*) FROM supabase_migrations.schema_migrations"
+        ).fetchone()
+    result = migrate.up(deployed["supabase"], release_only=True)
+    assert result.migrations_applied == []
+    assert (
+        result.history_adopted
+        == f"took {pushed[0] if pushed else 0} versions applied by the Supabase CLI"
+    )
+
+
+def test_supabase_db_reset_and_push_again(supabase_template: str) -> None:
+    admin = make_url(f"{PREFIX}_reset")
+    try:
+        applied = supa.reset(admin, supabase_template, ROOT / "supabase" / "migrations")
+        assert len(applied) == len(list((ROOT / "db" / "migrations").glob("*.sql")))
+        assert supa.push(supa.as_role(admin, supa.MIGRATOR), ROOT / "supabase" / "migrations") == []
+    finally:
+        _drop(f"{PREFIX}_reset")
+
+
+def test_plain_dbmate_without_pgmq_stops_before_creating_anything() -> None:
+    """On a server without the pgmq extension, the first migration names the missing step."""
+    name = f"{PREFIX}_nopgmq"
+    _drop(name)
+    with psycopg.connect(make_url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        done = dbmate_up(make_url(name))
+        assert done.returncode != 0
+        assert "gdp db pgmq" in done.stderr
+        with psycopg.connect(make_url(name)) as conn:
+            assert conn.execute("SELECT to_regnamespace('shared')").fetchone() == (None,)
+        env = {**os.environ, "DATABASE_URL": make_url(name)}
+        step = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "gdp"), "db", "pgmq"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert step.returncode == 0, step.stderr
+        done = dbmate_up(make_url(name))
+        assert done.returncode == 0, done.stderr
+    finally:
+        _drop(name)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SELECT 1; SELECT 2;", ["SELECT 1", "SELECT 2"]),
+        (
+            "DO $$ BEGIN PERFORM 1; END $$;\nSELECT ';'",
+            ["DO $$ BEGIN PERFORM 1; END $$", "SELECT ';'"],
+        ),
+        (
+            "CREATE FUNCTION f() AS $fn$ SELECT $$;$$ $fn$; -- a comment; with ;\nSELECT 'it''s'",
+            [
+                "CREATE FUNCTION f() AS $fn$ SELECT $$;$$ $fn$",
+                "-- a comment; with ;\nSELECT 'it''s'",
+            ],
+        ),
+        ("/* one; /* nested; */ */ SELECT (1;2)", ["/* one; /* nested; */ */ SELECT (1;2)"]),
+        (
+            "CREATE FUNCTION g() BEGIN ATOMIC SELECT 1; SELECT 2; END; SELECT 3",
+            ["CREATE FUNCTION g() BEGIN ATOMIC SELECT 1; SELECT 2; END", "SELECT 3"],
+        ),
+    ],
+)
+def test_statements_split_as_the_supabase_cli_splits_them(text: str, expected: list[str]) -> None:
+    assert supa.split_statements(text) == expected

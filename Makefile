@@ -11,7 +11,7 @@ PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
 .PHONY: demo test test-python test-sql lint setup system-deps native-deps native postgres bench \
-	schema clean
+	schema release clean
 
 demo: setup native postgres
 	$(BIN)/gdp demo
@@ -34,6 +34,11 @@ bench: setup native postgres
 	$(BIN)/python bench/run.py
 
 schema: setup postgres
+	$(BIN)/gdp db dump
+
+# db/functions + db/policies as a release migration (db/README.md, Releases), then db/schema.sql.
+release: setup postgres
+	$(BIN)/gdp db release
 	$(BIN)/gdp db dump
 
 setup: $(VENV)/.installed

@@ -42,7 +42,8 @@ def up(
 def pgmq() -> None:
     """Install pgmq (the extension where the server has it, else its SQL-only install): the
     one step plain `dbmate up` needs first on a server without the pgmq extension."""
-    how = migrate.ensure_pgmq(database_url())
+    with migrate.deploy_lock(database_url()):
+        how = migrate.ensure_pgmq(database_url())
     typer.echo(f"pgmq installed ({how})" if how else "pgmq already installed")
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -32,7 +33,7 @@ from psycopg import sql
 
 from workers.db.connection import connect, database_url, redact_url
 from workers.db.queries import query
-from workers.errors import GdpError
+from workers.errors import GdpError, InvalidInput
 
 # The repository's db/ folder; GDP_DB_DIR points elsewhere for an installed (non-editable) copy.
 DB_DIR = Path(os.environ.get("GDP_DB_DIR", Path(__file__).resolve().parents[2] / "db"))
@@ -58,16 +59,34 @@ class UpResult:
     notes: list[str] = field(default_factory=list)
 
 
+def parse_url(url: str) -> dict[str, Any]:
+    """The connection parameters of `url`; one clear error for something that is not a URL."""
+    try:
+        return psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise InvalidInput(
+            f"DATABASE_URL: must be a PostgreSQL URL (postgresql://user@host:5432/db) or key=value "
+            f"connection string ({first})",
+            field="DATABASE_URL",
+        ) from None
+
+
 def ensure_database(url: str) -> bool:
     """Create the target database if it does not exist; True when it was created."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
+    info = parse_url(url)
     dbname = info.get("dbname") or "postgres"
     maintenance = psycopg.conninfo.make_conninfo(url, dbname="postgres")
     with connect(maintenance, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if exists:
             return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(dbname))))
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(dbname))))
+        except psycopg.errors.DuplicateDatabase:
+            return False  # another deploy created it first
+        except psycopg.errors.UniqueViolation:
+            return False
         return True
 
 
@@ -169,6 +188,7 @@ def dbmate_command(
         str(db_dir / "migrations"),
         "--migrations-table",
         MIGRATIONS_TABLE,
+        "--migration-lock",
         "--schema-file",
         str(schema_file or db_dir / "schema.sql"),
         *args,
@@ -250,24 +270,40 @@ def up(
     from workers.db import release  # release imports this module
 
     target = database_url(url)
-    created = ensure_database(target)
-    pgmq = ensure_pgmq(target)
-    adopted = adopt_history(target, db_dir)
-    migrations, retries = run_migrations(target, db_dir)
-    files: list[str] = []
-    notes: list[str] = []
-    if release.release_due(db_dir):
-        if production() if release_only is None else release_only:
-            raise GdpError(
-                "db/functions or db/policies changed since the last release migration: run "
-                "`gdp db release` and deploy the migration it writes"
-            )
-        files = apply_sql_files(target, db_dir)
-        notes.append(
-            "db/functions or db/policies changed since the last release: applied directly "
-            "(development); `gdp db release` writes the migration that deploys them"
+    parse_url(target)
+    refuse_unreleased = production() if release_only is None else release_only
+    due = release.release_due(db_dir)
+    if due and refuse_unreleased:
+        raise GdpError(
+            "db/functions or db/policies changed since the last release migration: run "
+            "`gdp db release` and deploy the migration it writes"
         )
+    created = ensure_database(target)
+    with deploy_lock(target):
+        pgmq = ensure_pgmq(target)
+        adopted = adopt_history(target, db_dir)
+        migrations, retries = run_migrations(target, db_dir)
+        files: list[str] = []
+        notes: list[str] = []
+        if due:
+            files = apply_sql_files(target, db_dir)
+            notes.append(
+                "db/functions or db/policies changed since the last release: applied directly "
+                "(development); `gdp db release` writes the migration that deploys them"
+            )
     return UpResult(created, pgmq, migrations, files, adopted, retries, notes)
+
+
+@contextmanager
+def deploy_lock(url: str) -> Iterator[None]:
+    """Hold the database's deploy lock (a session advisory lock) for the block: two deploys of
+    one database run one after the other, never interleaved."""
+    with connect(url, autocommit=True) as conn:
+        conn.execute(query("deploy_lock"))
+        try:
+            yield
+        finally:
+            conn.execute(query("deploy_unlock"))
 
 
 def dump_schema(url: str | None = None, path: Path | None = None, db_dir: Path = DB_DIR) -> Path:

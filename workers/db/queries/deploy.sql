@@ -42,3 +42,10 @@ SELECT 1 AS available FROM pg_catalog.pg_available_extensions WHERE name = 'pgmq
 
 -- name: create_pgmq_extension
 CREATE EXTENSION IF NOT EXISTS pgmq;
+
+-- name: deploy_lock
+-- One deploy at a time per database (gdp db up, gdp db pgmq); a second one waits its turn.
+SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('gdp: deploy'));
+
+-- name: deploy_unlock
+SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('gdp: deploy'));

@@ -80,7 +80,7 @@ def test_production_deploy_refuses_unreleased_changes_before_touching_anything(
     with (db_dir / "policies" / "00_grants.sql").open("a", encoding="utf-8") as handle:
         handle.write("\nGRANT USAGE ON SCHEMA shared TO anon;\n")
     name = f"gdp_t{os.getpid()}_refused"
-    _drop(name)
+    assert not _exists(name)
     done = _gdp("up", db_dir=db_dir, DATABASE_URL=make_url(name), GDP_ENV="production")
     assert done.returncode == 1
     assert done.stderr.strip() == (
@@ -192,7 +192,7 @@ def test_concurrent_index_migrations_stand_alone() -> None:
         assert len(statements) == 1, f"{path.name}: one statement per CONCURRENTLY migration"
 
 
-@pytest.mark.parametrize("bad", ["", "not a url", "postgresql://nobody@127.0.0.1:1/x"])
+@pytest.mark.parametrize("bad", ["not a url", "postgresql://nobody@127.0.0.1:1/x"])
 def test_db_up_with_a_bad_database_url_is_one_line(bad: str, tmp_path: Path) -> None:
     done = _gdp("up", db_dir=ROOT / "db", DATABASE_URL=bad)
     assert done.returncode != 0

@@ -161,6 +161,21 @@ def test_upgrade_from_the_previous_release_under_traffic(
         _drop(name)
 
 
+# What an earlier release left in the database: a function, a trigger and a policy on
+# shared.event, written here as a hand migration so that one `gdp db release` covers the change.
+PROBE_BEFORE = """-- migrate:up
+CREATE FUNCTION shared._probe_old() RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT 1 $$;
+REVOKE ALL ON FUNCTION shared._probe_old() FROM PUBLIC;
+CREATE FUNCTION shared._probe_touch() RETURNS trigger LANGUAGE plpgsql
+    AS $$ BEGIN RETURN NEW; END $$;
+REVOKE ALL ON FUNCTION shared._probe_touch() FROM PUBLIC;
+CREATE TRIGGER probe_touch BEFORE UPDATE OF fbp ON shared.event
+    FOR EACH ROW EXECUTE FUNCTION shared._probe_touch();
+CREATE POLICY "Probe: old" ON shared.event FOR SELECT TO authenticated USING (false);
+-- migrate:down
+"""
+
+# What the files say now: the old function gone, a new one, the trigger and the policy changed.
 PROBE_FUNCTIONS = """
 CREATE OR REPLACE FUNCTION shared._probe_{name}() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$ SELECT 1 $$;
@@ -169,23 +184,25 @@ COMMENT ON FUNCTION shared._probe_{name}() IS 'probe {name}';
 CREATE OR REPLACE FUNCTION shared._probe_touch() RETURNS trigger
 LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 
-CREATE OR REPLACE TRIGGER probe_touch BEFORE UPDATE OF {columns} ON shared.event
+CREATE OR REPLACE TRIGGER probe_touch BEFORE UPDATE OF fbp, fbc ON shared.event
     FOR EACH ROW EXECUTE FUNCTION shared._probe_touch();
 """
 
 PROBE_POLICIES = """
-DROP POLICY IF EXISTS "Probe: {name}" ON shared.event;
-CREATE POLICY "Probe: {name}" ON shared.event FOR SELECT TO authenticated USING ({using});
+DROP POLICY IF EXISTS "Probe: old" ON shared.event;
+DROP POLICY IF EXISTS "Probe: new" ON shared.event;
+CREATE POLICY "Probe: new" ON shared.event FOR SELECT TO authenticated USING (true);
+REVOKE ALL ON FUNCTION shared._probe_{name}(), shared._probe_touch() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION shared._probe_{name}() TO service_role;
 """
 
 
-def _probe(db_dir: Path, name: str, columns: str, using: str) -> None:
+def _probe_files(db_dir: Path, name: str) -> None:
     (db_dir / "functions" / "99_probe.sql").write_text(
-        PROBE_FUNCTIONS.format(name=name, columns=columns), encoding="utf-8"
+        PROBE_FUNCTIONS.format(name=name), encoding="utf-8"
     )
     (db_dir / "policies" / "99_probe.sql").write_text(
-        PROBE_POLICIES.format(name=name, using=using), encoding="utf-8"
+        PROBE_POLICIES.format(name=name), encoding="utf-8"
     )
 
 
@@ -195,94 +212,81 @@ def test_a_release_replaces_what_changed_drops_what_went_and_waits_at_most_lock_
     db_dir = tmp_path / "db"
     shutil.copytree(ROOT / "db", db_dir, ignore=shutil.ignore_patterns("schema.sql"))
     supabase_dir = tmp_path / "supabase"
-    base = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
-    stamp = datetime(2099, 1, 1, tzinfo=UTC)
+    (db_dir / "migrations" / "29990101000000_probe.sql").write_text(PROBE_BEFORE, encoding="utf-8")
+    # This test's database, a copy of the current release, gets the earlier state.
+    migrate.up(db_url, db_dir=db_dir, release_only=False)
+    _probe_files(db_dir, "new")
+    made = release.generate(db_url, db_dir, supabase_dir, now=datetime(2099, 1, 1, tzinfo=UTC))
+    assert made.path is not None and made.path.name == "29990101000001_release.sql"
+    text = made.path.read_text(encoding="utf-8")
+    assert "DROP FUNCTION IF EXISTS shared._probe_old()" in text
+    assert '"Probe: old"' in text and "CREATE OR REPLACE TRIGGER probe_touch" in text
+    assert "function shared._probe_old()" in made.dropped
+    assert (supabase_dir / "migrations" / made.path.name).read_text() == text
+    # Lock-taking statements come after every function, grant and comment they need.
+    assert text.index("DROP POLICY") > text.rindex("CREATE OR REPLACE FUNCTION")
+    assert text.index("DROP POLICY") > text.rindex("GRANT ")
 
-    _probe(db_dir, "old", "fbp", "false")
-    first = release.generate(db_url, db_dir, supabase_dir, now=stamp)
-    assert first.path is not None
-    url = _recreate(f"{base}_cycle")
-    try:
-        migrate.up(url, db_dir=db_dir, release_only=True)
+    # A reader holds shared.event for longer than lock_timeout: the deploy gives up, inserts
+    # flow again, and a later attempt goes through.
+    traffic = traffic_on(db_url)
+    holding = threading.Event()
 
-        _probe(db_dir, "new", "fbp, fbc", "true")
-        second = release.generate(db_url, db_dir, supabase_dir, now=stamp)
-        assert second.path is not None and second.path.name > first.path.name
-        text = second.path.read_text(encoding="utf-8")
-        assert "DROP FUNCTION IF EXISTS shared._probe_old()" in text
-        assert "Probe: old" in text and "CREATE OR REPLACE TRIGGER probe_touch" in text
-        assert "function shared._probe_old()" in second.dropped
-        assert (supabase_dir / "migrations" / second.path.name).read_text() == text
-        # Lock-taking statements come after every function, grant and comment they need.
-        assert text.index("DROP POLICY") > text.rindex("CREATE OR REPLACE FUNCTION")
+    def hold_the_table() -> None:
+        with psycopg.connect(db_url) as conn:
+            conn.execute("SELECT count(*) FROM shared.event")
+            holding.set()
+            time.sleep(LOCK_TIMEOUT_S + 1.5)
 
-        # A reader holds shared.event for longer than lock_timeout: the deploy gives up, inserts
-        # flow again, and a later attempt goes through.
-        traffic = traffic_on(url)
-        holding = threading.Event()
+    reader = threading.Thread(target=hold_the_table)
+    reader.start()
+    holding.wait(10)
+    result = migrate.up(db_url, db_dir=db_dir, release_only=True)
+    reader.join()
+    time.sleep(0.2)
+    traffic.stop.set()
+    time.sleep(0.1)
 
-        def hold_the_table() -> None:
-            with psycopg.connect(url) as conn:
-                conn.execute("SELECT count(*) FROM shared.event")
-                holding.set()
-                time.sleep(LOCK_TIMEOUT_S + 1.5)
+    assert result.migrations_applied == [made.path.name]
+    assert result.lock_retries >= 1
+    assert traffic.errors == []
+    print(f"inserts: {len(traffic.latencies)}, longest {max(traffic.latencies):.3f} s")
+    assert max(traffic.latencies) < LOCK_TIMEOUT_S + SLACK_S
+    assert _events(db_url) == len(traffic.latencies)
+    with psycopg.connect(db_url) as conn:
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT proname FROM pg_proc WHERE proname LIKE '\\_probe\\_%'"
+            ).fetchall()
+        }
+        policies = {
+            r[0]
+            for r in conn.execute(
+                "SELECT polname FROM pg_policy WHERE polname LIKE 'Probe:%'"
+            ).fetchall()
+        }
+    assert names == {"_probe_new", "_probe_touch"}
+    assert policies == {"Probe: new"}
+    assert release.schema_dump(db_url) == made.schema, (
+        "the upgraded database differs from one built from scratch"
+    )
 
-        reader = threading.Thread(target=hold_the_table)
-        reader.start()
-        holding.wait(10)
-        result = migrate.up(url, db_dir=db_dir, release_only=True)
-        reader.join()
-        time.sleep(0.2)
-        traffic.stop.set()
-        time.sleep(0.1)
-
-        assert result.migrations_applied == [second.path.name]
-        assert result.lock_retries >= 1
-        assert traffic.errors == []
-        print(f"inserts: {len(traffic.latencies)}, longest {max(traffic.latencies):.3f} s")
-        assert max(traffic.latencies) < LOCK_TIMEOUT_S + SLACK_S
-        assert _events(url) == len(traffic.latencies)
-        with psycopg.connect(url) as conn:
-            names = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT proname FROM pg_proc WHERE proname LIKE '\\_probe\\_%'"
-                ).fetchall()
-            }
-            policies = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT polname FROM pg_policy WHERE polname LIKE 'Probe:%'"
-                ).fetchall()
-            }
-        assert names == {"_probe_new", "_probe_touch"}
-        assert policies == {"Probe: new"}
-
-        fresh = _recreate(f"{base}_cycle_fresh")
-        migrate.up(fresh, db_dir=db_dir, release_only=True)
-        assert release.schema_dump(url) == release.schema_dump(fresh)
-        _drop(f"{base}_cycle_fresh")
-
-        # Something outside the managed schemas still uses a function the files no longer
-        # define: the release is refused, naming both.
-        with psycopg.connect(url) as conn:
-            conn.execute("CREATE VIEW public.probe_user AS SELECT shared._probe_new() AS one")
-            conn.commit()
-        (db_dir / "functions" / "99_probe.sql").write_text(
-            PROBE_FUNCTIONS.format(name="newer", columns="fbp"), encoding="utf-8"
-        )
-        (db_dir / "policies" / "99_probe.sql").unlink()
-        with (
-            psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn,
-            pytest.raises(
-                GdpError,
-                match=r"shared\._probe_new\(\) is no longer defined.*"
-                r"view probe_user depends on function shared\._probe_new\(\)",
-            ),
-        ):
-            release.plan(conn, db_dir)
-    finally:
-        _drop(f"{base}_cycle")
+    # Something outside the managed schemas still uses a function the files no longer
+    # define: the release is refused, naming both.
+    with psycopg.connect(db_url) as conn:
+        conn.execute("CREATE VIEW public.probe_user AS SELECT shared._probe_new() AS one")
+        conn.commit()
+    _probe_files(db_dir, "newer")
+    with (
+        psycopg.connect(db_url, row_factory=psycopg.rows.dict_row) as conn,
+        pytest.raises(
+            GdpError,
+            match=r"shared\._probe_new\(\) is no longer defined.*"
+            r"view probe_user depends on function shared\._probe_new\(\)",
+        ),
+    ):
+        release.plan(conn, db_dir)
 
 
 _LOCKING = re.compile(

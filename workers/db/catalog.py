@@ -28,7 +28,7 @@ class Function:
     kind: str  # f function, p procedure, a aggregate, w window
     definition: str | None
     result: str | None
-    arguments: str
+    input_names: tuple[str, ...]
     n_defaults: int
     agg_sfunc: str | None
     agg_stype: str | None
@@ -131,7 +131,7 @@ def snapshot(conn: psycopg.Connection[Any], schemas: tuple[str, ...] = MANAGED_S
     """Read the managed objects of the database `conn` is connected to (in its transaction)."""
     snap = Snapshot()
     for row in _rows(conn, "catalog_functions", schemas):
-        function = Function(**row)
+        function = Function(**{**row, "input_names": tuple(row["input_names"])})
         snap.functions[function.key] = function
     for row in _rows(conn, "catalog_views", schemas):
         view = View(row["name"], row["definition"], tuple(row["options"]), tuple(row["columns"]))

@@ -73,21 +73,9 @@ def function_needs_drop(old: Function, new: Function) -> bool:
     return (
         old.kind != new.kind
         or old.result != new.result
-        or _input_names(old.arguments) != _input_names(new.arguments)
+        or old.input_names != new.input_names
         or new.n_defaults < old.n_defaults
     )
-
-
-def _input_names(arguments: str) -> list[str]:
-    names = []
-    for part in arguments.split(","):
-        words = part.split()
-        if not words or words[0].upper() == "OUT":
-            continue
-        if words[0].upper() in ("IN", "INOUT", "VARIADIC"):
-            words = words[1:]
-        names.append(words[0] if len(words) > 1 else "")
-    return names
 
 
 def drop_function(fn: Function) -> str:

@@ -9,7 +9,11 @@ SELECT format('%%I.%%I', n.nspname, p.proname) AS name,
        p.prokind::text AS kind,
        CASE WHEN p.prokind <> 'a' THEN pg_catalog.pg_get_functiondef(p.oid) END AS definition,
        pg_catalog.pg_get_function_result(p.oid) AS result,
-       pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
+       -- Names of the input arguments (CREATE OR REPLACE cannot rename them).
+       CASE WHEN p.proargnames IS NULL THEN '{}'::text[]
+            WHEN p.proargmodes IS NULL THEN p.proargnames
+            ELSE ARRAY(SELECT a.name FROM unnest(p.proargnames, p.proargmodes::text[]) AS a(name, mode)
+                       WHERE a.mode IN ('i', 'b', 'v')) END AS input_names,
        p.pronargdefaults AS n_defaults,
        a.aggtransfn::regprocedure::text AS agg_sfunc,
        pg_catalog.format_type(a.aggtranstype, NULL) AS agg_stype,

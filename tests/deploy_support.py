@@ -111,6 +111,21 @@ GRANT ALL ON ALL SEQUENCES IN SCHEMA pgmq TO {MIGRATOR};
 """
 
 
+def require_released() -> None:
+    """Deploy tests compare the three paths, which only agree once the files are released."""
+    import pytest
+
+    from workers.db import release
+
+    problems = []
+    if release.release_due():
+        problems.append("db/functions or db/policies changed since the last release")
+    if release.supabase_out_of_step():
+        problems.append("supabase/migrations differs from db/migrations")
+    if problems:
+        pytest.fail("; ".join(problems) + ": run `gdp db release` (or `make release`)")
+
+
 def as_role(url: str, role: str) -> str:
     return psycopg.conninfo.make_conninfo(url, user=role)
 

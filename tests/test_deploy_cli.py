@@ -104,6 +104,7 @@ def test_release_with_nothing_new_writes_nothing(tmp_path: Path) -> None:
 def test_two_deploys_at_once_apply_each_migration_once(tmp_path: Path, db_url: str) -> None:
     """Two `gdp db up` of one new database race: one waits for the other, nothing runs twice,
     and a development deploy then says it applied unreleased files."""
+    supa.require_released()
     name = f"{psycopg.conninfo.conninfo_to_dict(db_url)['dbname']}_race"
     url = make_url(name)
     _drop(name)
@@ -142,6 +143,7 @@ def test_two_deploys_at_once_apply_each_migration_once(tmp_path: Path, db_url: s
 def test_a_deploy_killed_half_way_loses_and_repeats_nothing(db_url: str) -> None:
     """gdp db up (and its dbmate) killed at some point; the next one finishes the job and the
     database is what a single deploy makes."""
+    supa.require_released()
     name = f"{psycopg.conninfo.conninfo_to_dict(db_url)['dbname']}_killed"
     url = make_url(name)
     _drop(name)

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests import deploy_support as supa
 from tests.conftest import make_url
 from workers.db import migrate, release
 from workers.errors import GdpError
@@ -132,6 +133,7 @@ def _events(url: str) -> int:
 def test_upgrade_from_the_previous_release_under_traffic(
     tmp_path: Path, db_url: str, traffic_on: Callable[[str], Traffic]
 ) -> None:
+    supa.require_released()
     name = f"{psycopg.conninfo.conninfo_to_dict(db_url)['dbname']}_upgrade"
     url = _recreate(name)
     try:

@@ -54,7 +54,7 @@ def release_cmd() -> None:
     changed since the last release) and copy db/migrations to supabase/migrations.
 
     Builds scratch databases on the server in DATABASE_URL (a local one while developing)."""
-    result = release.generate()
+    result = release.generate(say=lambda step: typer.echo(f"... {step}", err=True))
     if result.path is None:
         typer.echo("db/functions and db/policies are released already; no migration written")
     else:

@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,8 +296,10 @@ def generate(
     db_dir: Path = DB_DIR,
     supabase_dir: Path | None = None,
     now: datetime | None = None,
+    say: Callable[[str], None] = lambda _: None,
 ) -> ReleaseResult:
-    """Write the next release migration if the files changed; always sync supabase/migrations."""
+    """Write the next release migration if the files changed; always sync supabase/migrations.
+    `say` hears each step (the CLI prints them: a release takes a few seconds)."""
     if not release_due(db_dir):
         return ReleaseResult(None, 0, [], sync_supabase(db_dir, supabase_dir))
     base = database_url(url)
@@ -308,17 +311,20 @@ def generate(
         scratch_database(base, f"{tag}_fresh") as fresh_url,
     ):
         # pgmq's SQL install is the slow part of a build: done once, copied twice.
+        say("building what db/migrations make (scratch databases on the DATABASE_URL server)")
         ensure_database(pgmq_url)
         ensure_pgmq(pgmq_url)
         _clone(base, pgmq_url, old_url)
         _clone(base, pgmq_url, fresh_url)
         migrations_only(old_url, db_dir)
         _clone(base, old_url, new_url)
+        say("applying db/functions and db/policies on a copy, comparing catalogs")
         with connect(new_url) as conn:
             planned = plan(conn, db_dir, commit=True)
         statements = planned.statements()
         path = db_dir / "migrations" / f"{next_version(db_dir, now)}_release.sql"
         path.write_text(release_text(statements, fingerprint(db_dir)), encoding="utf-8")
+        say(f"checking {path.name} against a database built from scratch")
         try:
             migrations_only(fresh_url, db_dir)
             expected, got = schema_dump(new_url), schema_dump(fresh_url)

@@ -87,6 +87,11 @@ def ensure_database(url: str) -> bool:
             return False  # another deploy created it first
         except psycopg.errors.UniqueViolation:
             return False
+        except psycopg.Error as exc:
+            raise GdpError(
+                f"database {dbname} does not exist and cannot be created "
+                f"({exc.diag.message_primary}): create it, or deploy as a role with CREATEDB"
+            ) from exc
         return True
 
 
@@ -97,7 +102,13 @@ def ensure_pgmq(url: str) -> str | None:
         if installed and installed["present"]:
             return None
         if conn.execute(query("pgmq_available")).fetchone():
-            conn.execute(query("create_pgmq_extension"))
+            try:
+                conn.execute(query("create_pgmq_extension"))
+            except psycopg.Error as exc:
+                raise GdpError(
+                    f"pgmq: CREATE EXTENSION pgmq failed ({exc.diag.message_primary}); on "
+                    "Supabase enable Queues (Integrations), elsewhere ask a superuser to run it"
+                ) from exc
             return "extension"
         from pgmq.install import get_embedded_install_sql  # the SQL-only install, pgmq 1.x
 
@@ -281,7 +292,13 @@ def up(
     created = ensure_database(target)
     with deploy_lock(target):
         pgmq = ensure_pgmq(target)
-        adopted = adopt_history(target, db_dir)
+        try:
+            adopted = adopt_history(target, db_dir)
+        except psycopg.Error as exc:
+            raise GdpError(
+                f"moving migration history to {MIGRATIONS_TABLE} failed: "
+                f"{exc.diag.message_primary}"
+            ) from exc
         migrations, retries = run_migrations(target, db_dir)
         files: list[str] = []
         notes: list[str] = []

@@ -135,14 +135,23 @@ def test_functions_the_migrating_role_creates_later_are_not_public(
 
 
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
+@pytest.mark.parametrize(
+    ("path", "table"),
+    [
+        ("gdp", "gdp_migrations.schema_migrations"),
+        ("dbmate", "gdp_migrations.schema_migrations"),
+        ("supabase", "supabase_migrations.schema_migrations"),
+    ],
+)
 def test_migration_history_is_out_of_reach_of_the_api_roles(
-    deployed: dict[str, str], role: str
+    deployed: dict[str, str], role: str, path: str, table: str
 ) -> None:
-    with psycopg.connect(deployed["gdp"]) as conn:
+    with psycopg.connect(deployed[path]) as conn:
         assert conn.execute("SELECT to_regclass('public.schema_migrations')").fetchone() == (None,)
         for statement in (
-            "SELECT version FROM gdp_migrations.schema_migrations",
-            "INSERT INTO gdp_migrations.schema_migrations VALUES ('99999999999999')",
+            f"SELECT version FROM {table}",
+            f"INSERT INTO {table} (version) VALUES ('99999999999999')",
+            f"DELETE FROM {table}",
         ):
             with conn.transaction(force_rollback=True):
                 conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))

@@ -56,8 +56,9 @@ def fingerprint(db_dir: Path = DB_DIR) -> str:
     """SHA-256 over the names and contents of db/functions/*.sql and db/policies/*.sql."""
     digest = hashlib.sha256()
     for path in sql_files(db_dir):
-        digest.update(str(path.relative_to(db_dir)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(path.relative_to(db_dir).as_posix().encode() + b"\0")
+        # Line endings normalized: a checkout with CRLF (git autocrlf) is the same release.
+        digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
     return digest.hexdigest()
 
 

@@ -36,7 +36,7 @@ def _guarded(condition: str, *statements: str) -> str:
     return f"DO $release$\nBEGIN\n    IF {condition} THEN\n{body}\n    END IF;\nEND\n$release$"
 
 
-def _table_parts(table_name: str) -> str:
+def _regclass(table_name: str) -> str:
     return f"{literal(table_name)}::regclass"
 
 
@@ -102,7 +102,7 @@ def drop_view(view: View) -> str:
 def _trigger_exists(trigger: Trigger) -> str:
     return (
         "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger "
-        f"WHERE tgrelid = {_table_parts(trigger.table_name)} "
+        f"WHERE tgrelid = {_regclass(trigger.table_name)} "
         f"AND tgname = {literal(trigger.name)} AND NOT tgisinternal"
     )
 
@@ -146,7 +146,7 @@ def _policy_clauses(policy: Policy) -> str:
 def _policy_exists(policy: Policy) -> str:
     return (
         "EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p "
-        f"WHERE p.polrelid = {_table_parts(policy.table_name)} "
+        f"WHERE p.polrelid = {_regclass(policy.table_name)} "
         f"AND p.polname = {literal(policy.name)}"
     )
 
@@ -221,7 +221,7 @@ def row_security(
         statements.append(
             _guarded(
                 f"(SELECT {column} FROM pg_catalog.pg_class "
-                f"WHERE oid = {_table_parts(table_name)}) IS DISTINCT FROM {wanted}",
+                f"WHERE oid = {_regclass(table_name)}) IS DISTINCT FROM {wanted}",
                 f"ALTER TABLE {table_name} {on if new[index] else off}",
             )
         )

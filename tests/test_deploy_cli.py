@@ -1,5 +1,5 @@
-"""`gdp db` as users run it: release checks, refusals with one clear line, deploys that race or
-die half-way."""
+"""`gdp db`: release checks, refusals with one clear line (the command tree in process, as
+tests/test_meta_cli.py does), deploys that race, and one killed half-way (a real process)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,20 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import Result
 from psycopg import sql
+from typer.testing import CliRunner
 
 from tests import deploy_support as supa
 from tests.conftest import make_url
+from workers.cli.main import app
 from workers.db import migrate, release
+from workers.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 GDP = str(ROOT / ".venv" / "bin" / "gdp")
@@ -30,16 +35,24 @@ def _copy_repo_db(tmp_path: Path) -> Path:
     return tmp_path / "db"
 
 
-def _gdp(*args: str, db_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "GDP_DB_DIR": str(db_dir), **env}
-    return subprocess.run(
-        [GDP, "db", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+@pytest.fixture
+def gdp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Result]]:
+    """`gdp db ARGS` with GDP_DB_DIR and other variables set for the call."""
+
+    def run(*args: str, db_dir: Path, **env: str) -> Result:
+        monkeypatch.setenv("GDP_DB_DIR", str(db_dir))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, ["db", *args])
+        finally:
+            for name in env:
+                monkeypatch.delenv(name)
+            get_settings.cache_clear()
+
+    yield run
+    get_settings.cache_clear()
 
 
 def _drop(name: str) -> None:
@@ -57,51 +70,57 @@ def _exists(name: str) -> bool:
         )
 
 
-def test_db_check_names_a_due_release_and_a_stale_supabase_copy(tmp_path: Path) -> None:
+def test_db_check_names_a_due_release_and_a_stale_supabase_copy(
+    tmp_path: Path, gdp: Callable[..., Result]
+) -> None:
     db_dir = _copy_repo_db(tmp_path)
-    ok = _gdp("check", db_dir=db_dir)
-    assert ok.returncode == 0, ok.stderr
+    ok = gdp("check", db_dir=db_dir)
+    assert ok.exit_code == 0, ok.output
 
     with (db_dir / "functions" / "00_common.sql").open("a", encoding="utf-8") as handle:
         handle.write("\n-- a comment is a change too: the release records what it was made from\n")
     copies = sorted((tmp_path / "supabase" / "migrations").glob("*.sql"))
     copies[0].unlink()
-    due = _gdp("check", db_dir=db_dir)
-    assert due.returncode == 1
+    due = gdp("check", db_dir=db_dir)
+    assert due.exit_code == 1
     assert due.stderr.count("\n") == 1 and "Traceback" not in due.stderr
     assert "db/functions or db/policies changed since the last release" in due.stderr
     assert "supabase/migrations differs from db/migrations" in due.stderr
 
 
 def test_production_deploy_refuses_unreleased_changes_before_touching_anything(
-    tmp_path: Path,
+    tmp_path: Path, gdp: Callable[..., Result]
 ) -> None:
     db_dir = _copy_repo_db(tmp_path)
     with (db_dir / "policies" / "00_grants.sql").open("a", encoding="utf-8") as handle:
         handle.write("\nGRANT USAGE ON SCHEMA shared TO anon;\n")
     name = f"gdp_t{os.getpid()}_refused"
     assert not _exists(name)
-    done = _gdp("up", db_dir=db_dir, DATABASE_URL=make_url(name), GDP_ENV="production")
-    assert done.returncode == 1
+    done = gdp("up", db_dir=db_dir, DATABASE_URL=make_url(name), GDP_ENV="production")
+    assert done.exit_code == 1
     assert done.stderr.strip() == (
         "gdp: db/functions or db/policies changed since the last release migration: run "
         "`gdp db release` and deploy the migration it writes"
     )
     assert not _exists(name)
-    flag = _gdp("up", "--release-only", db_dir=db_dir, DATABASE_URL=make_url(name))
-    assert flag.returncode == 1 and not _exists(name)
+    flag = gdp("up", "--release-only", db_dir=db_dir, DATABASE_URL=make_url(name))
+    assert flag.exit_code == 1 and not _exists(name)
 
 
-def test_release_with_nothing_new_writes_nothing(tmp_path: Path) -> None:
+def test_release_with_nothing_new_writes_nothing(
+    tmp_path: Path, gdp: Callable[..., Result]
+) -> None:
     db_dir = _copy_repo_db(tmp_path)
     before = sorted(p.name for p in (db_dir / "migrations").iterdir())
-    done = _gdp("release", db_dir=db_dir)
-    assert done.returncode == 0, done.stderr
+    done = gdp("release", db_dir=db_dir)
+    assert done.exit_code == 0, done.output
     assert "released already; no migration written" in done.stdout
     assert sorted(p.name for p in (db_dir / "migrations").iterdir()) == before
 
 
-def test_two_deploys_at_once_apply_each_migration_once(tmp_path: Path, db_url: str) -> None:
+def test_two_deploys_at_once_apply_each_migration_once(
+    tmp_path: Path, db_url: str, gdp: Callable[..., Result]
+) -> None:
     """Two `gdp db up` of one new database race: one waits for the other, nothing runs twice,
     and a development deploy then says it applied unreleased files."""
     supa.require_released()
@@ -132,8 +151,8 @@ def test_two_deploys_at_once_apply_each_migration_once(tmp_path: Path, db_url: s
         db_dir = _copy_repo_db(tmp_path)
         with (db_dir / "functions" / "00_common.sql").open("a", encoding="utf-8") as handle:
             handle.write("\n-- changed while developing\n")
-        dev = _gdp("up", db_dir=db_dir, DATABASE_URL=url)
-        assert dev.returncode == 0, dev.stderr
+        dev = gdp("up", db_dir=db_dir, DATABASE_URL=url)
+        assert dev.exit_code == 0, dev.output
         assert "migrations: none pending" in dev.stdout
         assert "note: db/functions or db/policies changed since the last release" in dev.stderr
     finally:
@@ -195,8 +214,9 @@ def test_concurrent_index_migrations_stand_alone() -> None:
 
 
 @pytest.mark.parametrize("bad", ["not a url", "postgresql://nobody@127.0.0.1:1/x"])
-def test_db_up_with_a_bad_database_url_is_one_line(bad: str, tmp_path: Path) -> None:
-    done = _gdp("up", db_dir=ROOT / "db", DATABASE_URL=bad)
-    assert done.returncode != 0
+def test_db_up_with_a_bad_database_url_is_one_line(bad: str, gdp: Callable[..., Result]) -> None:
+    done = gdp("up", db_dir=ROOT / "db", DATABASE_URL=bad)
+    assert done.exit_code != 0
+    assert done.exception is None or isinstance(done.exception, SystemExit)
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("gdp: ") and done.stderr.count("\n") == 1

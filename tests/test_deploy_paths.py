@@ -12,10 +12,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from typer.testing import CliRunner
 
 from tests import deploy_support as supa
 from tests.conftest import make_url
+from workers.cli.main import app
 from workers.db import migrate, release
+from workers.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = f"gdp_t{os.getpid()}_deploy"
@@ -194,7 +197,9 @@ def test_supabase_db_reset_and_push_again(supabase_template: str) -> None:
         _drop(f"{PREFIX}_reset")
 
 
-def test_plain_dbmate_without_pgmq_stops_before_creating_anything() -> None:
+def test_plain_dbmate_without_pgmq_stops_before_creating_anything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """On a server without the pgmq extension, the first migration names the missing step."""
     name = f"{PREFIX}_nopgmq"
     _drop(name)
@@ -206,15 +211,12 @@ def test_plain_dbmate_without_pgmq_stops_before_creating_anything() -> None:
         assert "gdp db pgmq" in done.stderr
         with psycopg.connect(make_url(name)) as conn:
             assert conn.execute("SELECT to_regnamespace('shared')").fetchone() == (None,)
-        env = {**os.environ, "DATABASE_URL": make_url(name)}
-        step = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "gdp"), "db", "pgmq"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert step.returncode == 0, step.stderr
+        monkeypatch.setenv("DATABASE_URL", make_url(name))
+        get_settings.cache_clear()
+        step = CliRunner().invoke(app, ["db", "pgmq"])
+        get_settings.cache_clear()
+        assert step.exit_code == 0, step.output
+        assert step.stdout == "pgmq installed (sql-only)\n"
         done = dbmate_up(make_url(name))
         assert done.returncode == 0, done.stderr
     finally:

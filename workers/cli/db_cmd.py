@@ -23,7 +23,9 @@ def up(
     ),
 ) -> None:
     """Create the database if missing, install pgmq, apply the migrations."""
-    result = migrate.up(release_only=True if release_only else None)
+    result = migrate.up(
+        release_only=True if release_only else None, db_dir=migrate.default_db_dir()
+    )
     target = redact_url(database_url())
     created = "created, " if result.database_created else ""
     pgmq = f"pgmq installed ({result.pgmq_installed}), " if result.pgmq_installed else ""
@@ -34,7 +36,7 @@ def up(
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     if dump:
-        typer.echo(f"wrote {migrate.dump_schema()}")
+        typer.echo(f"wrote {migrate.dump_schema(db_dir=migrate.default_db_dir())}")
 
 
 @app.command("pgmq")
@@ -54,7 +56,9 @@ def release_cmd() -> None:
     changed since the last release) and copy db/migrations to supabase/migrations.
 
     Builds scratch databases on the server in DATABASE_URL (a local one while developing)."""
-    result = release.generate(say=lambda step: typer.echo(f"... {step}", err=True))
+    result = release.generate(
+        db_dir=migrate.default_db_dir(), say=lambda step: typer.echo(f"... {step}", err=True)
+    )
     if result.path is None:
         typer.echo("db/functions and db/policies are released already; no migration written")
     else:
@@ -69,11 +73,12 @@ def release_cmd() -> None:
 def check() -> None:
     """Exit non-zero when a release is due or supabase/migrations is out of step."""
     problems = []
-    if release.release_due():
+    db_dir = migrate.default_db_dir()
+    if release.release_due(db_dir):
         problems.append(
             "db/functions or db/policies changed since the last release (run `gdp db release`)"
         )
-    if release.supabase_out_of_step():
+    if release.supabase_out_of_step(db_dir):
         problems.append("supabase/migrations differs from db/migrations (run `gdp db release`)")
     if problems:
         raise fail("; ".join(problems))
@@ -90,5 +95,6 @@ def dump(
     ),
 ) -> None:
     """Rewrite db/schema.sql."""
-    path = migrate.dump_fresh_schema() if fresh else migrate.dump_schema()
+    db_dir = migrate.default_db_dir()
+    path = migrate.dump_fresh_schema(db_dir=db_dir) if fresh else migrate.dump_schema(db_dir=db_dir)
     typer.echo(f"wrote {path}")

@@ -35,8 +35,14 @@ from workers.db.connection import connect, database_url, redact_url
 from workers.db.queries import query
 from workers.errors import GdpError, InvalidInput
 
-# The repository's db/ folder; GDP_DB_DIR points elsewhere for an installed (non-editable) copy.
-DB_DIR = Path(os.environ.get("GDP_DB_DIR", Path(__file__).resolve().parents[2] / "db"))
+
+def default_db_dir() -> Path:
+    """The repository's db/ folder; GDP_DB_DIR points elsewhere (an installed, non-editable copy,
+    or a test's copy). Read at each call: the CLI passes it on."""
+    return Path(os.environ.get("GDP_DB_DIR", Path(__file__).resolve().parents[2] / "db"))
+
+
+DB_DIR = default_db_dir()
 
 # dbmate's history table: in a schema of its own, which no API role can use (dbmate's default,
 # public.schema_migrations, is readable and writable by anon under Supabase's default privileges).
@@ -296,8 +302,7 @@ def up(
             adopted = adopt_history(target, db_dir)
         except psycopg.Error as exc:
             raise GdpError(
-                f"moving migration history to {MIGRATIONS_TABLE} failed: "
-                f"{exc.diag.message_primary}"
+                f"moving migration history to {MIGRATIONS_TABLE} failed: {exc.diag.message_primary}"
             ) from exc
         migrations, retries = run_migrations(target, db_dir)
         files: list[str] = []

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 from typer.testing import CliRunner
 
@@ -246,4 +248,33 @@ def test_plain_dbmate_without_pgmq_stops_before_creating_anything(
     ],
 )
 def test_statements_split_as_the_supabase_cli_splits_them(text: str, expected: list[str]) -> None:
+    assert supa.split_statements(text) == expected
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "SELECT 1",
+        "'a;b'",
+        "'it''s; fine'",
+        '"odd;name"',
+        "$$ x; y $$",
+        "$fn$ BEGIN PERFORM 1; END $fn$",
+        "$fn$ $$;$$ $fn$",
+        "-- c; d\n",
+        "/* e; /* f; */ g; */",
+        "(1; 2)",
+        "(SELECT ';')",
+        "E'\\n'",
+        "x",
+        "\n",
+    ]
+)
+
+
+@given(st.lists(st.lists(_FRAGMENTS, min_size=1, max_size=6).map(" ".join), min_size=1, max_size=5))
+@settings(max_examples=300, deadline=None)
+def test_splitting_keeps_every_statement_whole(statements: list[str]) -> None:
+    """Semicolons inside quotes, dollar quotes, comments and parentheses never split."""
+    text = ";\n".join(statements)
+    expected = [s.strip() for s in statements if s.strip()]
     assert supa.split_statements(text) == expected

@@ -1,4 +1,4 @@
-"""A Supabase-like database, and what `supabase db push` / `db reset` do to one, for deploy tests.
+"""A Supabase-like database, and the Supabase CLI's `db push` / `db reset` on it, for deploy tests.
 
 Supabase's hosted databases differ from this machine's PostgreSQL in ways that break deploys:
 the migrating role (`postgres`) is not a superuser but has CREATEROLE, CREATEDB and BYPASSRLS;
@@ -6,20 +6,24 @@ the API roles, the `auth` schema and its functions, and extensions (pgmq among t
 exist and belong to `supabase_admin`; `public` has default privileges that grant anon,
 authenticated and service_role everything on new tables, functions and sequences. The builder
 below reproduces that (after supabase/postgres' init scripts: initial schema, auth schema, the
-"demote postgres" migration), with this server's superuser playing supabase_admin.
+"demote postgres" migration), with a NOLOGIN superuser named supabase_admin owning what
+Supabase's owns.
 
-The Supabase CLI binary cannot be installed here (npm's `supabase` package downloads it), so
-`push` does what `supabase db push` does, after the CLI's own source (pkg/migration, pkg/parser):
-each file is split into statements by the CLI's splitter rules, the statements are sent one by
-one with the extended protocol in one pipeline (one implicit transaction per file, after RESET
-ALL), and the version, name and statements are recorded in
+The deploy tests run the Supabase CLI itself: npm's `supabase` package, whose platform package
+carries the CLI binary (`make supabase-cli` installs a pinned version under .tools/). Where it is
+not installed, `push` and `reset` below do what it does, after the CLI's own source
+(pkg/migration, pkg/parser): each file is split into statements by the CLI's splitter rules, the
+statements are sent one by one with the extended protocol in one pipeline (one implicit
+transaction per file, after RESET ALL), and the version, name and statements are recorded in
 supabase_migrations.schema_migrations in the same transaction. Local files older than the newest
 applied version are refused, as the CLI refuses them without --include-all.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,11 @@ _ROLES = f"""
 DO $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('gdp deploy tests: supabase roles'));
+    -- Owns what Supabase owns (auth, extensions, pgmq); the Supabase CLI's remote reset keeps
+    -- the schemas it owns. NOLOGIN: only this server's superuser can act as it.
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin') THEN
+        CREATE ROLE supabase_admin NOLOGIN SUPERUSER;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{MIGRATOR}') THEN
         CREATE ROLE {MIGRATOR} LOGIN NOSUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS;
     END IF;
@@ -144,9 +153,11 @@ def build_supabase_like(admin_url: str) -> None:
             )
         )
         conn.execute("SET client_min_messages = warning")
+        conn.execute("SET ROLE supabase_admin")
         conn.execute(_SUPABASE_SCHEMA)
         conn.execute(get_embedded_install_sql())
         conn.execute(_PGMQ_GRANTS)
+        conn.execute("RESET ROLE")
 
 
 def copy_database(admin_url: str, template: str, name: str) -> str:
@@ -305,7 +316,50 @@ def split_statements(text: str) -> list[str]:
     return [t for t in (token.rstrip(";").strip() for token in tokens) if t]
 
 
-# Section - supabase db push / db reset
+# Section - the Supabase CLI itself (npm's `supabase`, installed by `make supabase-cli`)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def supabase_cli() -> str | None:
+    """The Supabase CLI binary: GDP_SUPABASE_CLI, else the one `make supabase-cli` installs;
+    None (the emulation runs) when there is none, or GDP_SUPABASE_CLI=emulate."""
+    if os.environ.get("GDP_SUPABASE_CLI") == "emulate":
+        return None
+    for candidate in (
+        os.environ.get("GDP_SUPABASE_CLI"),
+        ROOT / ".tools/node_modules/.bin/supabase",
+    ):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def cli_url(url: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    return (
+        f"postgresql://{info.get('user')}@{info.get('host') or '127.0.0.1'}:"
+        f"{info.get('port') or 5432}/{info.get('dbname')}?sslmode=disable"
+    )
+
+
+def run_cli(binary: str, command: str, url: str) -> subprocess.CompletedProcess[str]:
+    """`supabase db <command> --db-url URL --yes` from the repository root, as a user runs it."""
+    done = subprocess.run(
+        [binary, "db", command, "--db-url", cli_url(url), "--yes"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "DO_NOT_TRACK": "1", "SUPABASE_TELEMETRY_DISABLED": "1"},
+    )
+    # The CLI keeps supabase/.temp/cli-latest (ignored by git): with it, later runs skip the
+    # release check that would wait for the network.
+    return done
+
+
+# Section - what supabase db push / db reset do, where the CLI is not installed
 
 _MIGRATION_FILE = re.compile(r"^([0-9]+)_(.*)\.sql$")
 _HISTORY_TABLE = (

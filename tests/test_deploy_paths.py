@@ -4,6 +4,7 @@ superuser: `gdp db up`, plain `dbmate up` on db/, and `supabase db push` from su
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PREFIX = f"gdp_t{os.getpid()}_deploy"
 # Bookkeeping that differs by path on purpose: each tool keeps its own history table.
 HISTORY_SCHEMAS = ("gdp_migrations", "supabase_migrations")
+# The Supabase CLI version `make supabase-cli` installs (npm's `supabase`).
+SUPABASE_CLI_VERSION = "3.1.0"
 
 
 def _drop(name: str) -> None:
@@ -74,7 +77,12 @@ def deployed(supabase_template: str) -> Iterator[dict[str, str]]:
     assert result.files_applied == []
     done = dbmate_up(urls["dbmate"])
     assert done.returncode == 0, done.stderr
-    supa.push(urls["supabase"], ROOT / "supabase" / "migrations")
+    cli = supa.supabase_cli()
+    if cli:
+        pushed = supa.run_cli(cli, "push", urls["supabase"])
+        assert pushed.returncode == 0, pushed.stderr + pushed.stdout
+    else:
+        supa.push(urls["supabase"], ROOT / "supabase" / "migrations")
     yield urls
     for path in urls:
         _drop(f"{PREFIX}_{path}")
@@ -189,14 +197,50 @@ def test_gdp_db_up_after_supabase_push_reruns_nothing(deployed: dict[str, str]) 
     )
 
 
-def test_supabase_db_reset_and_push_again(supabase_template: str) -> None:
-    admin = make_url(f"{PREFIX}_reset")
+def test_the_supabase_cli_itself_deploys() -> None:
+    """The paths above ran the Supabase CLI binary (else its emulation in deploy_support)."""
+    cli = supa.supabase_cli()
+    if cli is None:
+        pytest.skip("the Supabase CLI is not installed (make supabase-cli): its emulation ran")
+    package = ROOT / ".tools" / "node_modules" / "supabase" / "package.json"
+    if Path(cli).is_relative_to(ROOT / ".tools"):
+        assert json.loads(package.read_text())["version"] == SUPABASE_CLI_VERSION
+
+
+def test_supabase_db_reset_and_push_again(supabase_template: str, deployed: dict[str, str]) -> None:
+    """`supabase db reset` drops what the migrations made and runs them all again; a second
+    push then has nothing to do. With the CLI: its remote reset, which keeps Supabase's own
+    schemas (auth, extensions, pgmq and its queues); without it: a database made anew."""
+    name = f"{PREFIX}_reset"
+    cli = supa.supabase_cli()
+    pushed = psycopg.conninfo.conninfo_to_dict(deployed["supabase"])["dbname"]
+    admin = supa.copy_database(
+        make_url("postgres"), str(pushed) if cli else supabase_template, name
+    )
+    url = supa.as_role(admin, supa.MIGRATOR)
     try:
-        applied = supa.reset(admin, supabase_template, ROOT / "supabase" / "migrations")
-        assert len(applied) == len(list((ROOT / "db" / "migrations").glob("*.sql")))
-        assert supa.push(supa.as_role(admin, supa.MIGRATOR), ROOT / "supabase" / "migrations") == []
+        if cli:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(
+                    "INSERT INTO shared.event (product_id, event_id, event_name) "
+                    "VALUES ('snapmix', 'before-reset', 'PageView')"
+                )
+            done = supa.run_cli(cli, "reset", url)
+            assert done.returncode == 0, done.stderr + done.stdout
+            again = supa.run_cli(cli, "push", url)
+            assert again.returncode == 0, again.stderr + again.stdout
+            assert "Applying migration" not in again.stdout + again.stderr
+        else:
+            applied = supa.reset(admin, supabase_template, ROOT / "supabase" / "migrations")
+            assert len(applied) == len(list((ROOT / "db" / "migrations").glob("*.sql")))
+            assert supa.push(url, ROOT / "supabase" / "migrations") == []
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM shared.event").fetchone() == (0,)
+        assert release.schema_dump(url, *HISTORY_SCHEMAS) == release.schema_dump(
+            deployed["gdp"], *HISTORY_SCHEMAS
+        )
     finally:
-        _drop(f"{PREFIX}_reset")
+        _drop(name)
 
 
 def test_plain_dbmate_without_pgmq_stops_before_creating_anything(

@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS_RELEASE = "8344477"
 LOCK_TIMEOUT_S = float(release.LOCK_TIMEOUT.removesuffix("s"))
 # What a busy two-core machine adds to an insert that waited out the lock_timeout.
-SLACK_S = 1.5
+SLACK_S = 2.0
+# How long the reader holds shared.event: well past lock_timeout + slack, so that a deploy that
+# waited for it (no lock_timeout, as before) could not pass for one that gave up in time.
+READER_HOLDS_S = LOCK_TIMEOUT_S + SLACK_S + 2.0
 BUSY_TABLES = ("shared.event", "shared.person", "shared.attribution_events")
 # Migrations up to this version were deployed before online deploys were required.
 BASELINE = "20261128000006"
@@ -238,7 +241,7 @@ def test_a_release_replaces_what_changed_drops_what_went_and_waits_at_most_lock_
         with psycopg.connect(db_url) as conn:
             conn.execute("SELECT count(*) FROM shared.event")
             holding.set()
-            time.sleep(LOCK_TIMEOUT_S + 1.5)
+            time.sleep(READER_HOLDS_S)
 
     reader = threading.Thread(target=hold_the_table)
     reader.start()

@@ -159,7 +159,9 @@ def test_two_deploys_at_once_apply_each_migration_once(
         _drop(name)
 
 
-def test_a_deploy_killed_half_way_loses_and_repeats_nothing(db_url: str) -> None:
+def test_a_deploy_killed_half_way_loses_and_repeats_nothing(
+    db_url: str, gdp: Callable[..., Result]
+) -> None:
     """gdp db up (and its dbmate) killed at some point; the next one finishes the job and the
     database is what a single deploy makes."""
     supa.require_released()
@@ -191,6 +193,10 @@ def test_a_deploy_killed_half_way_loses_and_repeats_nothing(db_url: str) -> None
             partial = conn.execute(
                 "SELECT count(*) FROM gdp_migrations.schema_migrations"
             ).fetchone()
+        status = gdp("status", db_dir=ROOT / "db", DATABASE_URL=url)
+        assert status.exit_code == 0, status.output
+        assert partial is not None
+        assert f"{partial[0]} migrations applied" in status.stdout
         finished = migrate.up(url, release_only=True)
         total = len(list((ROOT / "db" / "migrations").glob("*.sql")))
         assert partial is not None and partial[0] + len(finished.migrations_applied) == total

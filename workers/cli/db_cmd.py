@@ -39,6 +39,24 @@ def up(
         typer.echo(f"wrote {migrate.dump_schema(db_dir=migrate.default_db_dir())}")
 
 
+@app.command("status")
+@one_line_errors
+def status() -> None:
+    """Which migrations the database has and which are pending; whether a release is due."""
+    db_dir = migrate.default_db_dir()
+    applied, pending = migrate.status(database_url(), db_dir)
+    typer.echo(
+        f"{redact_url(database_url())}: {len(applied)} migrations applied "
+        f"(history in {migrate.MIGRATIONS_TABLE}), {len(pending)} pending"
+    )
+    for name in pending:
+        typer.echo(f"  pending {name}")
+    if release.release_due(db_dir):
+        typer.echo(
+            "db/functions or db/policies changed since the last release: run `gdp db release`"
+        )
+
+
 @app.command("pgmq")
 @one_line_errors
 def pgmq() -> None:

@@ -249,6 +249,21 @@ def run_migrations(url: str, db_dir: Path = DB_DIR) -> tuple[list[str], int]:
     raise AssertionError("unreachable")
 
 
+def status(url: str, db_dir: Path = DB_DIR) -> tuple[list[str], list[str]]:
+    """(applied, pending) migration files of the database, as dbmate sees them."""
+    parse_url(url)
+    done = subprocess.run(
+        dbmate_command(url, "status", db_dir=db_dir), capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.splitlines()
+    if not any(line.startswith("Applied:") for line in lines):
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise DbmateFailed("status", detail[-1] if detail else "no output")
+    applied = [line[4:] for line in lines if line.startswith("[X] ")]
+    pending = [line[4:] for line in lines if line.startswith("[ ] ")]
+    return applied, pending
+
+
 def sql_files(db_dir: Path = DB_DIR) -> list[Path]:
     return [
         *sorted((db_dir / "functions").glob("*.sql")),

@@ -120,3 +120,17 @@ def test_an_unchanged_catalog_needs_no_statement() -> None:
     fn = _function("shared.same")
     snap = Snapshot(functions={fn.key: fn})
     assert render(snap, replace(snap)) == []
+
+
+def test_default_privileges_keep_their_role_and_the_migrating_roles_go_without() -> None:
+    old = Snapshot(default_privileges=frozenset({("", "shared", "f", "PUBLIC", "EXECUTE", False)}))
+    new = Snapshot(
+        default_privileges=frozenset(
+            {("gdp_admin", "segments", "r", "gdp_segment_worker", "SELECT", False)}
+        )
+    )
+    assert ddl.default_privileges(old, new) == [
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA shared REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE gdp_admin IN SCHEMA segments GRANT SELECT ON TABLES "
+        "TO gdp_segment_worker",
+    ]

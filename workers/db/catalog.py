@@ -103,7 +103,8 @@ class Snapshot:
     policies: dict[tuple[str, str], Policy] = field(default_factory=dict)
     row_security: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     privileges: Privileges = field(default_factory=dict)
-    default_privileges: frozenset[tuple[str, str, str, str, bool]] = frozenset()
+    # (role or '' for the migrating role, schema, object type, grantee, privilege, grantable)
+    default_privileges: frozenset[tuple[str, str, str, str, str, bool]] = frozenset()
     comments: dict[tuple[str, str], str] = field(default_factory=dict)
     # dependent key -> keys it needs first (functions "F:...", views "V:...")
     dependencies: dict[str, set[str]] = field(default_factory=dict)
@@ -151,7 +152,14 @@ def snapshot(conn: psycopg.Connection[Any], schemas: tuple[str, ...] = MANAGED_S
             entries.add((row["grantee"], row["privilege"], row["grantable"]))
     snap.privileges = {target: frozenset(entries) for target, entries in grants.items()}
     snap.default_privileges = frozenset(
-        (r["schema_name"], r["object_type"], r["grantee"], r["privilege"], r["grantable"])
+        (
+            r["role_name"],
+            r["schema_name"],
+            r["object_type"],
+            r["grantee"],
+            r["privilege"],
+            r["grantable"],
+        )
         for r in _rows(conn, "catalog_default_privileges", schemas)
     )
     for row in _rows(conn, "catalog_comments", schemas):

@@ -269,19 +269,22 @@ _DEFAULT_OBJECTS = {"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYP
 
 
 def default_privileges(old: Snapshot, new: Snapshot) -> list[str]:
+    """Per-schema default privileges, for the migrating role or FOR ROLE another one."""
     statements = []
     for entries, verb, word in (
         (old.default_privileges - new.default_privileges, "REVOKE", "FROM"),
         (new.default_privileges - old.default_privileges, "GRANT", "TO"),
     ):
-        for schema, object_type, grantee, privilege, _grantable in sorted(entries):
+        for role, schema, object_type, grantee, privilege, grantable in sorted(entries):
             if not schema:
                 raise GdpError(
                     "db/functions or db/policies change default privileges for all schemas; "
                     "put ALTER DEFAULT PRIVILEGES without IN SCHEMA in a migration"
                 )
+            for_role = f"FOR ROLE {role} " if role else ""
+            option = " WITH GRANT OPTION" if grantable and verb == "GRANT" else ""
             statements.append(
-                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} {verb} {privilege} "
-                f"ON {_DEFAULT_OBJECTS[object_type]} {word} {grantee}"
+                f"ALTER DEFAULT PRIVILEGES {for_role}IN SCHEMA {schema} {verb} {privilege} "
+                f"ON {_DEFAULT_OBJECTS[object_type]} {word} {grantee}{option}"
             )
     return statements

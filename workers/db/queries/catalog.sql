@@ -127,8 +127,11 @@ LEFT JOIN LATERAL (
 ORDER BY 1, 2, 3, 4, 5;
 
 -- name: catalog_default_privileges
--- Default privileges the migrating role set per schema (ALTER DEFAULT PRIVILEGES IN SCHEMA).
-SELECT coalesce(quote_ident(n.nspname), '') AS schema_name,
+-- Default privileges set in the files (ALTER DEFAULT PRIVILEGES [FOR ROLE r] IN SCHEMA s). The
+-- migrating role's own are named '' (it has another name on each server); others by name.
+SELECT CASE WHEN d.defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+            THEN '' ELSE quote_ident(pg_catalog.pg_get_userbyid(d.defaclrole)) END AS role_name,
+       coalesce(quote_ident(n.nspname), '') AS schema_name,
        d.defaclobjtype::text AS object_type,
        CASE WHEN x.grantee = 0 THEN 'PUBLIC'
             ELSE quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END AS grantee,
@@ -136,8 +139,7 @@ SELECT coalesce(quote_ident(n.nspname), '') AS schema_name,
 FROM pg_catalog.pg_default_acl AS d
 LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid = d.defaclnamespace
 CROSS JOIN LATERAL aclexplode(d.defaclacl) AS x
-WHERE d.defaclrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
-ORDER BY 1, 2, 3, 4;
+ORDER BY 1, 2, 3, 4, 5;
 
 -- name: catalog_comments
 SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'

@@ -34,6 +34,7 @@ from psycopg import sql
 from workers.db.connection import connect, database_url, redact_url
 from workers.db.queries import query
 from workers.errors import GdpError, InvalidInput
+from workers.settings import get_settings
 
 
 def default_db_dir() -> Path:
@@ -52,6 +53,8 @@ MIGRATIONS_TABLE = "gdp_migrations.schema_migrations"
 # the first retry (doubling each time).
 LOCK_RETRIES = 5
 LOCK_RETRY_PAUSE = 1.0
+# How often a deploy waiting for another one to finish asks again (seconds).
+DEPLOY_LOCK_POLL = 0.25
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,6 @@ def dbmate_command(
         str(db_dir / "migrations"),
         "--migrations-table",
         MIGRATIONS_TABLE,
-        "--migration-lock",
         "--schema-file",
         str(schema_file or db_dir / "schema.sql"),
         *args,
@@ -293,7 +295,7 @@ def apply_sql_files(url: str, db_dir: Path = DB_DIR) -> list[str]:
 
 
 def production() -> bool:
-    return os.environ.get("GDP_ENV", "").strip().lower() == "production"
+    return get_settings().production
 
 
 def up(
@@ -336,7 +338,11 @@ def deploy_lock(url: str) -> Iterator[None]:
     """Hold the database's deploy lock (a session advisory lock) for the block: two deploys of
     one database run one after the other, never interleaved."""
     with connect(url, autocommit=True) as conn:
-        conn.execute(query("deploy_lock"))
+        while True:
+            row = conn.execute(query("deploy_try_lock")).fetchone()
+            if row and row["locked"]:
+                break
+            time.sleep(DEPLOY_LOCK_POLL)
         try:
             yield
         finally:

@@ -43,9 +43,11 @@ SELECT 1 AS available FROM pg_catalog.pg_available_extensions WHERE name = 'pgmq
 -- name: create_pgmq_extension
 CREATE EXTENSION IF NOT EXISTS pgmq;
 
--- name: deploy_lock
--- One deploy at a time per database (gdp db up, gdp db pgmq); a second one waits its turn.
-SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('gdp: deploy'));
+-- name: deploy_try_lock
+-- One deploy at a time per database (gdp db up, gdp db pgmq). Tried, not waited for: a session
+-- blocked in pg_advisory_lock keeps its snapshot, and CREATE INDEX CONCURRENTLY in the running
+-- deploy waits for every older snapshot to go, so each would wait for the other forever.
+SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('gdp: deploy')) AS locked;
 
 -- name: deploy_unlock
 SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('gdp: deploy'));

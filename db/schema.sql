@@ -22,6 +22,13 @@ CREATE SCHEMA auth;
 
 
 --
+-- Name: gdp_migrations; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA gdp_migrations;
+
+
+--
 -- Name: pgmq; Type: SCHEMA; Schema: -; Owner: -
 --
 
@@ -5322,6 +5329,15 @@ CREATE AGGREGATE shared._jsonb_fill(jsonb) (
 
 
 --
+-- Name: schema_migrations; Type: TABLE; Schema: gdp_migrations; Owner: -
+--
+
+CREATE TABLE gdp_migrations.schema_migrations (
+    version character varying NOT NULL
+);
+
+
+--
 -- Name: a_meta_capi; Type: TABLE; Schema: pgmq; Owner: -
 --
 
@@ -5443,15 +5459,6 @@ CREATE TABLE pgmq.topic_bindings (
     queue_name text NOT NULL,
     bound_at timestamp with time zone DEFAULT now() NOT NULL,
     compiled_regex text GENERATED ALWAYS AS ((('^'::text || replace(replace(regexp_replace(pattern, '([.+?{}()|\[\]\\^$])'::text, '\\\1'::text, 'g'::text), '*'::text, '[^.]+'::text), '#'::text, '.*'::text)) || '$'::text)) STORED
-);
-
-
---
--- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.schema_migrations (
-    version character varying NOT NULL
 );
 
 
@@ -6635,6 +6642,14 @@ COMMENT ON VIEW shared.success_metrics IS 'The PRD''s success metrics, one row e
 
 
 --
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: gdp_migrations; Owner: -
+--
+
+ALTER TABLE ONLY gdp_migrations.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
 -- Name: a_meta_capi a_meta_capi_pkey; Type: CONSTRAINT; Schema: pgmq; Owner: -
 --
 
@@ -6688,14 +6703,6 @@ ALTER TABLE ONLY pgmq.q_meta_leads
 
 ALTER TABLE ONLY pgmq.topic_bindings
     ADD CONSTRAINT topic_bindings_unique_pattern_queue UNIQUE (pattern, queue_name);
-
-
---
--- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.schema_migrations
-    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
 
 --
@@ -7748,15 +7755,19 @@ ALTER TABLE shared.setting_definition ENABLE ROW LEVEL SECURITY;
 -- Dbmate schema migrations
 --
 
-INSERT INTO public.schema_migrations (version) VALUES
+INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261128000001'),
     ('20261128000002'),
     ('20261128000003'),
     ('20261128000004'),
     ('20261128000005'),
     ('20261128000006'),
+    ('20261201100001'),
+    ('20261201100002'),
     ('20261201120001'),
     ('20261201120002'),
     ('20261201120003'),
+    ('20261201120004'),
     ('20261201500001'),
-    ('20261201500002');
+    ('20261201500002'),
+    ('20261201500003');

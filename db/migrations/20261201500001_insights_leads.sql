@@ -20,11 +20,15 @@
 
 /** Section - Roles of the processes that read and write these tables */
 
+-- gdp_api (gdp serve: the Lead Ads webhook) and gdp_admin (the admin CLI: dashboard keys) belong
+-- to the process roles made elsewhere; they are made here too, with the same guard, so the grants
+-- of db/policies/60_insights.sql hold whichever migration runs first.
 DO $$
 DECLARE
     v_role text;
 BEGIN
-    FOREACH v_role IN ARRAY ARRAY['gdp_insights_worker', 'gdp_lead_worker', 'gdp_dashboard'] LOOP
+    FOREACH v_role IN ARRAY ARRAY['gdp_insights_worker', 'gdp_lead_worker', 'gdp_dashboard',
+                                  'gdp_api', 'gdp_admin'] LOOP
         -- Roles are cluster-wide: a second database on the same server finds them made.
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = v_role) THEN
             EXECUTE format('CREATE ROLE %I NOLOGIN', v_role);

@@ -76,17 +76,9 @@ GRANT EXECUTE ON FUNCTION
     shared.lead_fetch_failed(bigint, text, boolean, integer, integer, integer, text)
 TO gdp_lead_worker, service_role;
 
-GRANT EXECUTE ON FUNCTION shared.receive_lead_webhook(jsonb) TO service_role;
-DO $$
-BEGIN
-    -- gdp_api is the HTTP service's role (created with the other process roles); grant only
-    -- when it exists, so this file applies on a database that predates it.
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'gdp_api') THEN
-        GRANT USAGE ON SCHEMA shared TO gdp_api;
-        GRANT EXECUTE ON FUNCTION shared.receive_lead_webhook(jsonb) TO gdp_api;
-    END IF;
-END
-$$;
+-- gdp_api: the HTTP service's role.
+GRANT USAGE ON SCHEMA shared TO gdp_api;
+GRANT EXECUTE ON FUNCTION shared.receive_lead_webhook(jsonb) TO gdp_api, service_role;
 
 /** Section - The dashboard and the insights API */
 
@@ -119,18 +111,9 @@ GRANT SELECT ON
 TO gdp_dashboard, service_role;
 
 -- Admins create and revoke dashboard keys (gdp dashboard keys ...).
+GRANT USAGE ON SCHEMA shared TO gdp_admin;
 GRANT EXECUTE ON FUNCTION
     shared.create_dashboard_key(text, text),
     shared.revoke_dashboard_key(uuid, text)
-TO service_role;
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'gdp_admin') THEN
-        GRANT EXECUTE ON FUNCTION
-            shared.create_dashboard_key(text, text),
-            shared.revoke_dashboard_key(uuid, text)
-        TO gdp_admin;
-        GRANT SELECT ON shared.dashboard_key TO gdp_admin;
-    END IF;
-END
-$$;
+TO gdp_admin, service_role;
+GRANT SELECT ON shared.dashboard_key TO gdp_admin;

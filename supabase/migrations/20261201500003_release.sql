@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:dca0e0e83c56d5337152698192795914ad2b14f077e122e1ba2a1a8a2b332ad5
+-- gdp:release sources=sha256:22c502b8dfd91f605128706c007d3e5255cd17fa7769d2e780efedb1e8241dfe
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -1263,6 +1263,8 @@ REVOKE ALL ON FUNCTION shared.sync_leads(jsonb) FROM PUBLIC, anon, authenticated
 GRANT EXECUTE ON FUNCTION shared.sync_leads(jsonb) TO gdp_lead_worker;
 
 GRANT EXECUTE ON FUNCTION shared.sync_leads(jsonb) TO service_role;
+
+GRANT USAGE ON SCHEMA shared TO gdp_admin;
 
 GRANT USAGE ON SCHEMA shared TO gdp_api;
 

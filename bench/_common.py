@@ -57,3 +57,21 @@ def write_result(slug: str, markdown: str) -> Path:
     path = RESULTS_DIR / f"{slug}.md"
     path.write_text(markdown.strip() + "\n", encoding="utf-8")
     return path
+
+
+def checkout(ref: str) -> Path:
+    """A detached git worktree of `ref` (made once, under /tmp), to run an earlier version of a
+    worker beside today's in the same benchmark; the compiled normalizer is copied in."""
+    root = BENCH_DIR.parent
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = Path(f"/tmp/gdp-bench-{commit}")
+    if not (target / "workers").is_dir():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--force", str(target), commit],
+            cwd=root, capture_output=True, check=True,
+        )  # fmt: skip
+    for built in (root / "workers" / "meta").glob("_native.*.so"):
+        (target / "workers" / "meta" / built.name).write_bytes(built.read_bytes())
+    return target

@@ -20,7 +20,9 @@ Row = dict[str, Any]
 @dataclass(frozen=True)
 class WorkerConfig:
     batch_size: int = 1000
-    visibility_timeout_s: int = 120
+    # Short: a crash lets unsettled messages reappear soon. A batch at work keeps extending it
+    # (workers.capi.settle.Leases); a request in flight holds its messages locked.
+    visibility_timeout_s: int = 30
     poll_interval_s: float = 1.0
     retry_base_s: float = 30.0
     retry_max_s: float = 3600.0

@@ -15,6 +15,9 @@ from workers.db import migrate
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
+# The CAPI worker before per-request settlement and pre-send validation (main on 2026-11-30):
+# the CAPI benchmarks run it beside today's worker, in the same run, as their baseline.
+CAPI_BASELINE_REF = "95bc85d"
 BASE_URL = os.environ.get("GDP_BENCH_BASE_URL", "postgresql://postgres@127.0.0.1:5432")
 
 

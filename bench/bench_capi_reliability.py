@@ -26,7 +26,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import checkout, drop_database, fresh_database, machine, write_result
+from bench._common import (
+    CAPI_BASELINE_REF,
+    checkout,
+    drop_database,
+    fresh_database,
+    machine,
+    write_result,
+)
 from tests.capi_kill import FAULTS, KillRun, kill_drain
 from tests.support.sandbox import running_sandbox
 from workers.db.queries import parse_queries
@@ -36,8 +43,6 @@ PIXEL = "1234567890"
 PRODUCTS = ["snapmix", "softwarehub", "velvethold", "steadyletters", "blogcanvas", "vellopad",
             "gapradar", "waitlistlab"]
 DB = "gdp_bench_capi_reliability"
-# The worker before per-request settlement and pre-send validation (main on 2026-11-30).
-BASELINE_REF = "95bc85d"
 # Long enough for a batch of the baseline worker (one request and its quick retries), which
 # never extends its lease; today's worker extends it while a batch is at work.
 VISIBILITY_TIMEOUT_S = 10
@@ -83,11 +88,23 @@ def prepare(url: str, graph: str, people: list[str], total: int, invalid_share: 
     return len(invalid)
 
 
+def product_pixels(url: str, on: bool) -> None:
+    """One pixel per product (as eight products would have), or the one global pixel."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for n, product in enumerate(PRODUCTS):
+            if on:
+                conn.execute(Q["set_product_pixel"],
+                             {"pixel_id": f"90000000{n}", "product_id": product})
+            else:
+                conn.execute(Q["unset_product_pixel"], {"product_id": product})
+
+
 def kill_run(url: str, graph: str, people: list[str], total: int, kills: int,
              code_dir: Path | None, label: str) -> KillRun:
     prepare(url, graph, people, total, 0.0, f"{label}-k{kills}-")
+    product_pixels(url, True)
     httpx.post(f"{graph}/_sandbox/faults", json={**FAULTS, "seed": 12}).raise_for_status()
-    run = kill_drain(url, graph, PIXEL, total, kills=kills, seed=5, code_dir=code_dir,
+    run = kill_drain(url, graph, None, total, kills=kills, seed=5, code_dir=code_dir,
                      visibility_timeout_s=VISIBILITY_TIMEOUT_S, timeout_s=900,
                      progress=lambda line: print(f"  {label}: {line}", flush=True))
     with psycopg.connect(url) as conn:
@@ -100,6 +117,7 @@ def kill_run(url: str, graph: str, people: list[str], total: int, kills: int,
 def invalid_run(url: str, graph: str, people: list[str], total: int,
                 code_dir: Path | None, label: str) -> dict[str, Any]:
     invalid = prepare(url, graph, people, total, 0.01, f"{label}-inv-")
+    product_pixels(url, False)
     run = kill_drain(url, graph, PIXEL, total, kills=0, seed=0, code_dir=code_dir,
                      visibility_timeout_s=VISIBILITY_TIMEOUT_S, timeout_s=900)
     stats = httpx.get(f"{graph}/_sandbox/events/summary").json()["pixels"][PIXEL]
@@ -114,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--kills", type=int, default=5)
-    parser.add_argument("--baseline-ref", default=BASELINE_REF)
+    parser.add_argument("--baseline-ref", default=CAPI_BASELINE_REF)
     args = parser.parse_args()
     baseline_dir = checkout(args.baseline_ref)
     versions: list[tuple[str, Path | None]] = [("baseline", baseline_dir), ("today", None)]
@@ -161,9 +179,10 @@ sending), run from a git worktree of that commit; *today* is this checkout (each
 sent and settled in one transaction; every rule of `workers/meta/capi_rules.py` checked before
 sending). Same database, same sandbox, same data, one after the other in this run.
 
-**Kill test**: {args.events:,} events, the sandbox failing 30% of requests with a 5xx and
-throttling 10% (+40 ms latency), `gdp worker capi --no-pacing --visibility-timeout
-{VISIBILITY_TIMEOUT_S}` (2 lanes, up to 1,000 events per request) SIGKILLed after a random
+**Kill test**: {args.events:,} events of 8 products, each product with its own pixel (a batch
+of 1,000 messages becomes 8 requests, sent concurrently), the sandbox failing 30% of requests
+with a 5xx and throttling 10% (+{FAULTS['latency_ms']} ms latency), `gdp worker capi --no-pacing
+--visibility-timeout {VISIBILITY_TIMEOUT_S}` (2 lanes, up to 1,000 events per request) SIGKILLed after a random
 1.5-3.5 s alive, {args.kills} times, then one worker drains the rest. *Requests re-sent*: the
 sandbox requests whose events arrived again later (their settlement never committed).
 
@@ -171,12 +190,12 @@ sandbox requests whose events arrived again later (their settlement never commit
 |---|---|---:|---:|---:|---:|---|---:|
 {chr(10).join(rows)}
 
-Goal: sent twice ≤ the events of the requests in flight at each kill (one per lane, ≤ 1,000
-events each), 0 lost.
+Goal: sent twice ≤ the events of the requests in flight at each kill (≤ 1,000 events each; here
+up to one per pixel per lane), 0 lost.
 
 **Requests per 1,000 events with 1% invalid**: {args.events:,} events, 1% of them refused by
-Meta's rules (half app events without `app_data`, half Purchases with currency `XYZ`), no other
-faults, one worker.
+Meta's rules (half app events without `app_data`, half Purchases with currency `XYZ`), one
+global pixel, no other faults, one worker.
 
 | worker | invalid events | delivered | requests | refused requests | requests per 1,000 | dead letters |
 |---|---:|---:|---:|---:|---:|---|

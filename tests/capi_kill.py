@@ -83,7 +83,7 @@ def queue_left(db_url: str) -> int:
 def kill_drain(
     db_url: str,
     graph_url: str,
-    pixel_id: str,
+    pixel_id: str | None,
     total: int,
     *,
     kills: int,
@@ -96,7 +96,8 @@ def kill_drain(
     progress: Callable[[str], None] | None = None,
 ) -> KillRun:
     """Drain `total` queued events, SIGKILLing `kills` workers after a random time alive each;
-    the last worker drains what is left and stops cleanly. Faults are the caller's to set."""
+    the last worker drains what is left and stops cleanly. Faults are the caller's to set.
+    `pixel_id` None: count over every pixel."""
     rng = random.Random(seed)
     run = KillRun(events=total, kills=0)
     args = (
@@ -133,19 +134,21 @@ def kill_drain(
     return run
 
 
-def count(run: KillRun, graph_url: str, pixel_id: str) -> None:
+def count(run: KillRun, graph_url: str, pixel_id: str | None) -> None:
     """Duplicates and losses at the sandbox, and which requests' events were sent again."""
+    params: dict[str, Any] = {"limit": 10_000_000}
+    if pixel_id:
+        params["pixel_id"] = pixel_id
     with httpx.Client(base_url=graph_url, timeout=120) as http:
-        events = http.get(
-            "/_sandbox/events", params={"pixel_id": pixel_id, "limit": 10_000_000}
-        ).json()["events"]
-        summary = http.get("/_sandbox/events/summary").json()["pixels"].get(pixel_id, {})
+        events = http.get("/_sandbox/events", params=params).json()["events"]
+        pixels = http.get("/_sandbox/events/summary").json()["pixels"]
+    requests = [p.get("requests", 0) for k, p in pixels.items() if pixel_id in (None, k)]
     per_event = Counter(e["event_id"] for e in events)
     run.received = len(events)
     run.unique = len(per_event)
     run.sent_twice = sum(n - 1 for n in per_event.values())
     run.lost = run.events - run.unique
-    run.requests = int(summary.get("requests", 0))
+    run.requests = int(sum(requests))
     request_sizes = Counter(e["request_id"] for e in events)
     first_request: dict[str, int] = {}
     for e in sorted(events, key=lambda e: (e["request_id"], e["index"])):

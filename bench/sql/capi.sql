@@ -67,3 +67,9 @@ SELECT reason, count(*) AS n FROM shared.capi_dead_letter GROUP BY reason ORDER 
 -- name: sent_records
 SELECT count(*) AS n, count(DISTINCT event_id) AS events
 FROM shared.attribution_events WHERE status = 'sent';
+
+-- name: set_product_pixel
+SELECT shared.set_setting('META_PIXEL_ID', to_jsonb(%(pixel_id)s::text), 'bench', %(product_id)s);
+
+-- name: unset_product_pixel
+SELECT shared.unset_setting('META_PIXEL_ID', 'bench', %(product_id)s);

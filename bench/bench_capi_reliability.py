@@ -154,8 +154,9 @@ def main() -> None:
 
     def kill_row(label: str, run: KillRun, what: str) -> str:
         biggest = max(run.resent_request_sizes, default=0)
+        per_kill = ", ".join(f"{n:,}" for n in run.sent_twice_per_kill) or "–"
         return (f"| {label} | {what} | {run.kills} | {run.unique:,} | {run.sent_twice:,} "
-                f"({run.sent_twice / run.events:.1%}) | {run.lost} | "
+                f"({run.sent_twice / run.events:.1%}) | {per_kill} | {run.lost} | "
                 f"{len(run.resent_requests)} (largest {biggest:,} events) | {run.seconds:.0f} s |")
 
     rows = []
@@ -184,10 +185,11 @@ of 1,000 messages becomes 8 requests, sent concurrently), the sandbox failing 30
 with a 5xx and throttling 10% (+{FAULTS['latency_ms']} ms latency), `gdp worker capi --no-pacing
 --visibility-timeout {VISIBILITY_TIMEOUT_S}` (2 lanes, up to 1,000 events per request) SIGKILLed after a random
 1.5-3.5 s alive, {args.kills} times, then one worker drains the rest. *Requests re-sent*: the
-sandbox requests whose events arrived again later (their settlement never committed).
+sandbox requests whose events arrived again later (their settlement never committed); *per
+kill*: each duplicate counted against the first kill after Meta first received the event.
 
-| worker | run | kills | unique events at Meta | sent twice | lost | requests re-sent | time |
-|---|---|---:|---:|---:|---:|---|---:|
+| worker | run | kills | unique events at Meta | sent twice | sent twice, per kill | lost | requests re-sent | time |
+|---|---|---:|---:|---:|---|---:|---|---:|
 {chr(10).join(rows)}
 
 Goal: sent twice ≤ the events of the requests in flight at each kill (≤ 1,000 events each; here

@@ -45,6 +45,9 @@ class KillRun:
     resent_requests: list[int] = field(default_factory=list)
     resent_request_sizes: list[int] = field(default_factory=list)
     kill_times: list[float] = field(default_factory=list)
+    # Per kill: events sent again whose first copy Meta received before that kill (and after the
+    # one before): what that kill cost.
+    sent_twice_per_kill: list[int] = field(default_factory=list)
 
 
 def worker_command(code_dir: Path | None, *args: str) -> tuple[list[str], dict[str, str], str]:
@@ -156,3 +159,15 @@ def count(run: KillRun, graph_url: str, pixel_id: str | None) -> None:
     resent = sorted({first_request[eid] for eid, n in per_event.items() if n > 1})
     run.resent_requests = resent
     run.resent_request_sizes = [request_sizes[r] for r in resent]
+    first_seen: dict[str, float] = {}
+    for e in events:
+        first_seen[e["event_id"]] = min(first_seen.get(e["event_id"], e["received_at"]),
+                                        e["received_at"])  # fmt: skip
+    run.sent_twice_per_kill = [0] * len(run.kill_times)
+    for event_id, n in per_event.items():
+        if n > 1 and run.kill_times:
+            at = first_seen[event_id]
+            # The first kill after Meta first had it (the sandbox's clock is the wall clock).
+            kill = next((i for i, t in enumerate(run.kill_times) if t >= at),
+                        len(run.kill_times) - 1)  # fmt: skip
+            run.sent_twice_per_kill[kill] += n - 1

@@ -55,6 +55,7 @@ def test_a_killed_worker_sends_again_at_most_the_requests_in_flight(
     # A request in flight is the only thing a kill can leave unsettled: one per lane.
     assert len(run.resent_requests) <= KILLS * LANES, detail
     assert run.sent_twice <= KILLS * LANES * EVENTS_PER_REQUEST, detail
+    assert max(run.sent_twice_per_kill) <= LANES * EVENTS_PER_REQUEST, run.sent_twice_per_kill
     # Each event is recorded as sent once: a killed request's transaction never committed.
     sent = db.execute(
         "SELECT count(*) AS n, count(DISTINCT event_id) AS events "

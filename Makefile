@@ -9,21 +9,33 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
+# The tests' own PostgreSQL cluster (tests/cluster.sh): fsync off, a port and data directory
+# of this checkout's own.
+TEST_PG_PORT ?= $(shell tests/cluster.sh port)
+TEST_ENV := GDP_TEST_PGPORT=$(TEST_PG_PORT) GDP_TEST_BASE_URL=postgresql://postgres@127.0.0.1:$(TEST_PG_PORT)
+# pytest-xdist workers: one per core (the server works on the same cores).
+TEST_WORKERS ?= $(shell nproc)
 
-.PHONY: demo test test-python test-sql lint setup system-deps native-deps native postgres bench \
-	schema clean
+.PHONY: demo test test-python test-sql test-cluster lint setup system-deps native-deps native \
+	postgres bench schema clean
 
 demo: setup native postgres
 	$(BIN)/gdp demo
 
-test: setup system-deps native postgres lint test-python test-sql
+test: setup system-deps native test-cluster lint test-python test-sql
 
 # GDP_REQUIRE_NATIVE: tests/test_normalize_native.py fails if the compiled path did not load.
-test-python:
-	GDP_REQUIRE_NATIVE=1 $(BIN)/pytest -q
+# Tests that restart the cluster run on their own after the parallel run.
+test-python: test-cluster
+	$(TEST_ENV) GDP_REQUIRE_NATIVE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) -m "not restarts_server"
+	$(TEST_ENV) GDP_REQUIRE_NATIVE=1 $(BIN)/pytest -q -m restarts_server
 
-test-sql:
-	tests/sql/run.sh
+test-sql: test-cluster
+	$(TEST_ENV) tests/sql/run.sh
+
+# Started as the postgres user (PostgreSQL will not run as root); reused when already running.
+test-cluster:
+	@GDP_TEST_PGPORT=$(TEST_PG_PORT) tests/cluster.sh start
 
 lint:
 	$(BIN)/ruff check workers edge_compat meta_sandbox tests bench

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import psycopg
 
 from tests.support.sandbox import TOKEN
+from tests.support.waiting import wait_until
 from workers.capi.outcomes import BatchReport, WorkerConfig
 from workers.capi.worker import CapiWorker
 from workers.settings import Settings
@@ -72,15 +72,12 @@ def drain(
     db: Conn, db_url: str, graph_url: str, *, timeout_s: float = 60, config: WorkerConfig = FAST
 ) -> None:
     """Run the worker until no message is left in the queue (delayed ones included)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def drained() -> bool:
         run_once(db_url, graph_url, config)
-        left = db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone()
-        if left == {"n": 0}:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"queue not drained: {left}")
-        time.sleep(0.3)
+        return db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone() == {"n": 0}
+
+    wait_until(drained, "the CAPI queue to drain", timeout_s=timeout_s, interval_s=0.3)
 
 
 def add_person(db: Conn, email: str, **fields: Any) -> str:

@@ -1,15 +1,20 @@
 """Test fixtures: the real PostgreSQL, a template built once by `gdp db up`, a database per test.
 
-pytest-postgresql's noproc fixtures run against the server the machine already runs (PostgreSQL
-will not start as root). The template is built by the same code path as production deploys
-(migrate.up: pgmq, dbmate migrations, functions, policies); every test gets a fresh
-`CREATE DATABASE ... TEMPLATE` copy. Database names carry the pid, so parallel runs do not collide.
+The server is the tests' own cluster (`tests/cluster.sh`, started by `make test`: fsync off, its
+own port, GDP_TEST_PGPORT); without it, the machine's server on 5432. pytest-postgresql's noproc
+fixture builds the template by the same code path as production deploys (migrate.up: pgmq,
+dbmate migrations, functions, policies); every test gets a fresh `CREATE DATABASE ... TEMPLATE`
+copy, cloned ahead of time in the background (tests/support/databases.py). Database names carry
+the pid, so parallel runs (pytest-xdist workers, two checkouts) do not collide.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,11 +22,31 @@ import pytest
 from psycopg.rows import dict_row
 from pytest_postgresql import factories
 
+from tests.support.databases import DatabasePool
 from tests.support.sandbox import SandboxControl, running_sandbox
 from workers.db import migrate
 
+CLUSTER_SCRIPT = Path(__file__).with_name("cluster.sh")
+
+
+def _test_server_port() -> int:
+    """GDP_TEST_PGPORT when set (make test sets it after starting the cluster); otherwise this
+    checkout's own cluster (tests/cluster.sh), started here if it is not running (a file lock
+    keeps parallel pytest workers from creating it twice)."""
+    explicit = os.environ.get("GDP_TEST_PGPORT")
+    if explicit:
+        return int(explicit)
+    port = subprocess.run(
+        [str(CLUSTER_SCRIPT), "port"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    with open(f"/tmp/gdp-test-cluster-{port}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([str(CLUSTER_SCRIPT), "start"], check=True)
+    return int(port)
+
+
 PG_HOST = os.environ.get("GDP_TEST_PGHOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("GDP_TEST_PGPORT", "5432"))
+PG_PORT = _test_server_port()
 PG_USER = os.environ.get("GDP_TEST_PGUSER", "postgres")
 TEST_DBNAME = f"gdp_t{os.getpid()}"
 
@@ -39,7 +64,25 @@ def load_schema(
 gdp_server = factories.postgresql_noproc(
     host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=TEST_DBNAME, load=[load_schema]
 )
-gdp_database = factories.postgresql("gdp_server")
+
+
+@pytest.fixture(scope="session")
+def database_pool(gdp_server: Any) -> Iterator[DatabasePool]:
+    pool = DatabasePool(make_url("postgres"), gdp_server.template_dbname)
+    pool.start()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def gdp_database(database_pool: DatabasePool) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to this test's own fresh database (dropped after the test)."""
+    name = database_pool.take()
+    try:
+        with psycopg.connect(make_url(name)) as conn:
+            yield conn
+    finally:
+        database_pool.give_back(name)
 
 
 @pytest.fixture

@@ -68,8 +68,10 @@ def test_events_per_second_are_capped_per_pixel() -> None:
         return capped, time.monotonic() - started
 
     capped, other = asyncio.run(go())
-    assert 1.8 <= capped <= 4.0, capped
-    assert other < 0.2
+    # Lower bounds only: load can make waits longer, never shorter. The other pixel is measured
+    # against the capped one, so a slow machine slows both alike.
+    assert capped >= 1.8, capped
+    assert other < capped / 4, (other, capped)
 
 
 def test_rising_usage_slows_the_pixel_down() -> None:
@@ -85,8 +87,8 @@ def test_rising_usage_slows_the_pixel_down() -> None:
         return calm, time.monotonic() - started
 
     calm, slowed = asyncio.run(go())
-    assert calm < 0.1
-    assert 2.5 <= slowed <= 4.0, slowed
+    assert slowed >= 2.5, slowed  # about 3 s asked for; load can only add to it
+    assert calm < slowed / 10, (calm, slowed)
 
 
 def test_a_long_pause_is_not_slept_through() -> None:

@@ -1,18 +1,16 @@
 """A real PostgreSQL restart in the middle of a drain: the worker waits through "connection
 refused" and "the database system is starting up", reconnects, and delivers everything once.
 
-It restarts the machine's PostgreSQL server, which every other client of that server feels, so
-it runs only when GDP_TEST_PG_RESTART=1 (`.ci/run` sets it; `make test` on a shared machine does
-not) and the cluster can be restarted from here (pg_ctlcluster, as root).
+It restarts the tests' own cluster (tests/cluster.sh), so it runs on every `make test`: nothing
+else uses that server. It is marked `restarts_server` so that `make test` runs it on its own,
+after the parallel run (the other pytest workers would feel the restart).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,74 +19,70 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events, lead_events
+from tests.conftest import CLUSTER_SCRIPT, PG_PORT
 from tests.support.sandbox import SandboxControl
+from tests.support.waiting import wait_until
 from tests.test_capi_reliability import start_worker
 
 Conn = psycopg.Connection[dict[str, Any]]
-def _default_cluster() -> str:
-    """"<version> main" of the machine's cluster, as the Makefile finds it."""
-    versions = sorted(p.name for p in Path("/etc/postgresql").glob("*") if p.is_dir())
-    return f"{versions[0] if versions else '15'} main"
+
+pytestmark = [pytest.mark.slow, pytest.mark.restarts_server]
 
 
-CLUSTER = os.environ.get("GDP_TEST_PG_CLUSTER") or _default_cluster()
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        os.environ.get("GDP_TEST_PG_RESTART") != "1"
-        or shutil.which("pg_ctlcluster") is None
-        or os.geteuid() != 0,  # restarting the cluster from here needs root
-        reason="restarts the PostgreSQL server: set GDP_TEST_PG_RESTART=1 (CI does)",
-    ),
-]
+def cluster_env() -> dict[str, str]:
+    return {**os.environ, "GDP_TEST_PGPORT": str(PG_PORT)}
 
 
 def restart_postgres() -> None:
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *CLUSTER.split(), "restart", "-m", "fast"],
-        check=True, capture_output=True, timeout=120,
+        [str(CLUSTER_SCRIPT), "restart"], check=True, capture_output=True, timeout=120,
+        env=cluster_env(),
     )  # fmt: skip
 
 
-def queue_left(db_url: str, deadline: float) -> int:
-    """Messages left, on a fresh connection (the server may still be coming back)."""
-    while True:
-        try:
-            with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
-                row = conn.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone()
-                assert row is not None
-                return int(row["n"])
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+def queue_left(db_url: str) -> int | None:
+    """Messages left, on a fresh connection; None while the server is coming back."""
+    try:
+        with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
+            row = conn.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone()
+            assert row is not None
+            return int(row["n"])
+    except psycopg.OperationalError:
+        return None
+
+
+def test_the_server_is_the_tests_own_cluster(db: Conn) -> None:
+    """The restart below must never hit a server anything else uses."""
+    data_directory = db.execute("SHOW data_directory").fetchone()
+    expected = os.environ.get("GDP_TEST_PGDATA", f"/var/tmp/gdp-test-pg-{PG_PORT}")
+    assert data_directory == {"data_directory": str(Path(expected))}, (
+        "the tests are pointed at a server they do not own (GDP_TEST_PGPORT); "
+        "run them through make test or tests/cluster.sh"
+    )
 
 
 def test_worker_survives_a_real_postgres_restart(
     db: Conn, db_url: str, sandbox: SandboxControl
 ) -> None:
+    test_the_server_is_the_tests_own_cluster(db)
     enable_pipeline(db)
     person = add_person(db, "restart@example.com")
     insert_events(db, lead_events(person, 3_000, "pr", product="softwarehub",
                                   event_name="Signup", meta_event_name=None))
+    db.close()  # the restart ends every session; the test reads on fresh connections
     sandbox.faults(latency_ms=30)
     worker = start_worker(db_url, sandbox.url, "--batch-size", "200")
     try:
-        deadline = time.monotonic() + 30
-        while queue_left(db_url, deadline) == 3_000 and time.monotonic() < deadline:
-            time.sleep(0.1)  # the drain has begun
-        assert queue_left(db_url, deadline) > 0  # and is not over: the restart is mid-drain
+        wait_until(lambda: (queue_left(db_url) or 3_000) < 3_000, "the drain to begin")
+        left = queue_left(db_url)
+        assert left, "the drain is already over: the restart would not be mid-drain"
         restart_postgres()
-        deadline = time.monotonic() + 120
-        while queue_left(db_url, deadline) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        left = queue_left(db_url, deadline)
+        wait_until(lambda: queue_left(db_url) == 0, "the queue to drain after the restart",
+                   timeout_s=180, interval_s=0.5)  # fmt: skip
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     errors = worker.stderr.read() if worker.stderr else ""
-    assert left == 0, errors[-3000:]
     assert sandbox.summary()[PIXEL]["unique"] == 3_000
     assert "database connection lost; reconnecting" in errors
     assert worker.returncode == 0, errors[-3000:]

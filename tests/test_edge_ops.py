@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from edge_compat.app import create_app
 from tests.edge_support import INGEST, Conn, Edge, TestClient, event, running_edge
+from tests.support.waiting import wait_until
 from workers.processes import free_port
 
 
@@ -119,15 +119,15 @@ def test_serve_command_runs_the_api(db_url: str, env: dict[str, str]) -> None:
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def healthz() -> httpx.Response | None:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+                return None
+
+        response = wait_until(healthz, "gdp serve to answer /healthz")
         assert response.json() == {"status": "ok", "database": True}
         response = httpx.post(f"http://127.0.0.1:{port}/api/v1/meta/event", json={})
         assert response.status_code == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -144,8 +146,21 @@ def test_fbc_for_event_ignores_corrupt_values() -> None:
     st.integers(0, 2**45),
     st.integers(0, 2**45),
 )
-def test_fbc_for_event_never_raises_and_returns_valid_fbc(
+def test_fbc_for_event_never_raises_and_any_answer_is_a_valid_fbc(
     existing: str | None, fbclid: str | None, now_ms: int, event_ms: int
 ) -> None:
     out = fbc_for_event(existing, fbclid, now_ms=now_ms, event_time_ms=event_ms)
-    assert out is None or parse_fbc(out) is not None
+    if out is not None:
+        assert parse_fbc(out) is not None, out
+
+
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=60),
+    st.integers(13 * 10**11, 4 * 10**12),  # 2011 .. 2096, inside the plausible range
+    st.integers(0, 89 * 24 * 3600 * 1000),
+)
+def test_a_fresh_valid_click_always_gives_its_fbc(fbclid: str, now_ms: int, age_ms: int) -> None:
+    out = fbc_for_event(None, fbclid, now_ms=now_ms, event_time_ms=now_ms - age_ms)
+    assert out is not None
+    parsed = parse_fbc(out)
+    assert parsed is not None and parsed.fbclid == fbclid and parsed.created_ms == now_ms - age_ms

@@ -2,7 +2,8 @@
 
 Meta's pages: Conversions API "Using the API" (batch limit, 7-day window, all-or-nothing),
 "Server Event Parameters", "Customer Information Parameters" (hashing, the minimum-identifier
-rule), "Custom Data Parameters" and "Data Processing Options".
+rule), "Custom Data Parameters" and "Data Processing Options"; summarized with their sources in
+docs/meta-rules.md §1.2-1.8.
 
 `validate_event` raises `EventRejected` naming the rule. Two users, one list:
 - the worker (workers/capi/build.py) checks every event before it is sent, so an event Meta would

@@ -150,10 +150,14 @@ $$;
  *   - events: FOR KEY SHARE, so an event deleted on its own (not through its person) waits too.
  * One row per message: 'send', 'gone' (the event or its person no longer exists), 'withdrawn'
  * (the person withdrew consent) or 'lost'.
+ * SECURITY DEFINER: a row lock (even FOR KEY SHARE) needs UPDATE privilege on the table, which
+ * the worker's role must not hold on people and events; this function is all it needs.
  */
 CREATE OR REPLACE FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[])
 RETURNS TABLE (msg_id bigint, event_ref bigint, verdict text)
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -202,7 +206,9 @@ COMMENT ON FUNCTION shared.capi_claim_request(bigint[], integer[]) IS
  * Keep leased messages invisible a while longer (a batch waiting out a retry or a pause).
  * SKIP LOCKED: a message locked by a request in flight is already safe from other readers, and
  * the keeper never waits on it (nor deadlocks with it). Only messages still leased by the caller
- * (read_ct unchanged) are extended; returns how many were.
+ * (read_ct unchanged) are extended; returns how many were. Not pgmq.set_vt: it would wait on a
+ * row locked by a request in flight (up to the Graph client's timeout) and could deadlock with it.
+ * SECURITY DEFINER for the same reason as capi_claim_request (the queue table's rows are locked).
  */
 CREATE OR REPLACE FUNCTION shared.capi_extend_leases(
     p_msg_ids bigint[],
@@ -211,6 +217,8 @@ CREATE OR REPLACE FUNCTION shared.capi_extend_leases(
 )
 RETURNS integer
 LANGUAGE sql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
     WITH mine AS (
         SELECT q.msg_id FROM pgmq.q_meta_capi AS q

@@ -1,7 +1,7 @@
 -- The CAPI worker's per-request check (capi_claim_request) and lease keeper (capi_extend_leases).
 -- Locking against other sessions is tested with two connections in tests/test_capi_erasure_race.py.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 
 UPDATE shared.feature_flag SET enabled = true
 WHERE flag_key IN ('SHARED_PERSON_TABLE_ENABLED', 'META_CAPI_INGEST_ENABLED');
@@ -75,6 +75,14 @@ SELECT is(
     shared.capi_extend_leases((SELECT array_agg(msg_id) FROM leased),
                               (SELECT array_agg(read_ct + 1) FROM leased), 600),
     0, 'leases read again by someone else are left alone');
+
+SELECT is(
+    (SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc AS p
+     WHERE p.pronamespace = 'shared'::regnamespace AND p.prosecdef
+       AND p.proname IN ('capi_claim_request', 'capi_extend_leases')
+       AND 'search_path=""' = ANY (p.proconfig)),
+    ARRAY['capi_claim_request', 'capi_extend_leases'],
+    'both run as their owner, with an empty search_path');
 
 SELECT * FROM finish();
 ROLLBACK;

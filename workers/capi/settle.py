@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from workers.capi.build import BuiltEvent
@@ -41,6 +42,9 @@ Pool = AsyncConnectionPool[psycopg.AsyncConnection[Row]]
 # Waiting longer than this on a person or event another session holds (an erasure in progress)
 # puts the request's events back for a later try instead.
 CLAIM_LOCK_TIMEOUT = "5s"
+# Requests a lane may have in flight at once (one per pixel of its batch), each holding a
+# connection for its transaction.
+PIXELS_IN_FLIGHT_PER_LANE = 8
 
 
 class Leases:
@@ -173,6 +177,21 @@ class _OpenClaim(Claim):
                 self.plan_report,
             )  # fmt: skip
             self.settled_refs.add(d.event.event_ref)
+
+
+async def open_pool(url: str, lanes: int, application_name: str) -> Pool:
+    """Connections for the requests' transactions: one per request in flight (a lane sends to
+    each pixel of its batch at once); past the pool's size, requests wait for a connection."""
+    pool: Pool = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=lanes * PIXELS_IN_FLIGHT_PER_LANE,
+        kwargs={"autocommit": True, "row_factory": dict_row, "application_name": application_name},
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    await pool.open(wait=True, timeout=10.0)
+    return pool
 
 
 async def write_plan(conn: psycopg.AsyncConnection[Row], plan: Plan) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from workers.capi import metrics
 from workers.capi.breaker import Breakers, Change
@@ -42,7 +42,7 @@ from workers.capi.outcomes import (
     settle_delivery,
     settle_skipped,
 )
-from workers.capi.settle import BatchGate, Leases, Pool, write_plan
+from workers.capi.settle import BatchGate, Leases, Pool, open_pool, write_plan
 from workers.capi.token_file import TokenFile
 from workers.db.queries import query
 from workers.settings import Settings
@@ -84,20 +84,9 @@ class CapiWorker:
     async def _request_pool(self) -> Pool:
         """Connections for the requests' transactions (one per request in flight)."""
         if self._pool is None:
-            pool: Pool = AsyncConnectionPool(
-                self.settings.database_url,
-                min_size=1,
-                max_size=max(4, self.config.lanes * 4),
-                kwargs={
-                    "autocommit": True,
-                    "row_factory": dict_row,
-                    "application_name": APPLICATION_NAME,
-                },
-                check=AsyncConnectionPool.check_connection,
-                open=False,
+            self._pool = await open_pool(
+                self.settings.database_url, self.config.lanes, APPLICATION_NAME
             )
-            await pool.open(wait=True, timeout=10.0)
-            self._pool = pool
         return self._pool
 
     async def _close_pool(self) -> None:

@@ -162,13 +162,16 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_held bigint[];
-    v_refs bigint[];
+    v_held_refs bigint[];
+    v_people uuid[];
+    v_people_withdrawn boolean[];
+    v_events bigint[];
+    v_event_people uuid[];
 BEGIN
     IF cardinality(p_msg_ids) IS DISTINCT FROM cardinality(p_read_cts) THEN
         PERFORM shared._raise('GD400', 'read_cts', 'must have one entry per message id');
     END IF;
-    SELECT coalesce(array_agg(h.msg_id), '{}'), coalesce(array_agg(DISTINCT h.ref), '{}')
-    INTO v_held, v_refs
+    SELECT array_agg(h.msg_id), array_agg(h.ref) INTO v_held, v_held_refs
     FROM (SELECT q.msg_id, (q.message ->> 'event')::bigint AS ref
           FROM pgmq.q_meta_capi AS q
           JOIN unnest(p_msg_ids, p_read_cts) AS m(id, read_ct)
@@ -176,24 +179,31 @@ BEGIN
           ORDER BY q.msg_id
           FOR UPDATE OF q) AS h;
 
-    PERFORM 1 FROM shared.person AS p
-    WHERE p.id IN (SELECT e.person_id FROM shared.event AS e WHERE e.id = ANY (v_refs))
-    ORDER BY p.id
-    FOR KEY SHARE OF p;
+    -- A locked row is returned as its latest committed version (after waiting for a session
+    -- that held it), so these read the state the request goes out with; a deleted row is absent.
+    SELECT array_agg(p.id), array_agg(p.consent_status = 'withdrawn')
+    INTO v_people, v_people_withdrawn
+    FROM (SELECT p.id, p.consent_status FROM shared.person AS p
+          WHERE p.id IN (SELECT e.person_id FROM shared.event AS e WHERE e.id = ANY (v_held_refs))
+          ORDER BY p.id
+          FOR KEY SHARE OF p) AS p;
 
-    PERFORM 1 FROM shared.event AS e WHERE e.id = ANY (v_refs) ORDER BY e.id FOR KEY SHARE OF e;
+    SELECT array_agg(e.id), array_agg(e.person_id) INTO v_events, v_event_people
+    FROM (SELECT e.id, e.person_id FROM shared.event AS e
+          WHERE e.id = ANY (v_held_refs)
+          ORDER BY e.id
+          FOR KEY SHARE OF e) AS e;
 
-    -- A new statement, so a new snapshot: it sees whatever committed before the locks were held.
     RETURN QUERY
-    SELECT m.id, (q.message ->> 'event')::bigint,
-           CASE WHEN q.msg_id IS NULL OR NOT q.msg_id = ANY (v_held) THEN 'lost'
-                WHEN e.id IS NULL OR (e.person_id IS NOT NULL AND p.id IS NULL) THEN 'gone'
-                WHEN p.consent_status = 'withdrawn' THEN 'withdrawn'
+    SELECT m.id, h.ref,
+           CASE WHEN h.msg_id IS NULL THEN 'lost'
+                WHEN ev.id IS NULL OR (ev.person_id IS NOT NULL AND pe.id IS NULL) THEN 'gone'
+                WHEN pe.withdrawn THEN 'withdrawn'
                 ELSE 'send' END
     FROM unnest(p_msg_ids) AS m(id)
-    LEFT JOIN pgmq.q_meta_capi AS q ON q.msg_id = m.id
-    LEFT JOIN shared.event AS e ON e.id = (q.message ->> 'event')::bigint
-    LEFT JOIN shared.person AS p ON p.id = e.person_id;
+    LEFT JOIN unnest(v_held, v_held_refs) AS h(msg_id, ref) ON h.msg_id = m.id
+    LEFT JOIN unnest(v_events, v_event_people) AS ev(id, person_id) ON ev.id = h.ref
+    LEFT JOIN unnest(v_people, v_people_withdrawn) AS pe(id, withdrawn) ON pe.id = ev.person_id;
 END
 $$;
 

@@ -187,7 +187,6 @@ async def open_pool(url: str, lanes: int, application_name: str) -> Pool:
         min_size=1,
         max_size=lanes * PIXELS_IN_FLIGHT_PER_LANE,
         kwargs={"autocommit": True, "row_factory": dict_row, "application_name": application_name},
-        check=AsyncConnectionPool.check_connection,
         open=False,
     )
     await pool.open(wait=True, timeout=10.0)

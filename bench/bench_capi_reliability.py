@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -42,7 +43,8 @@ Q = parse_queries((Path(__file__).parent / "sql" / "capi.sql").read_text())
 PIXEL = "1234567890"
 PRODUCTS = ["snapmix", "softwarehub", "velvethold", "steadyletters", "blogcanvas", "vellopad",
             "gapradar", "waitlistlab"]
-DB = "gdp_bench_capi_reliability"
+# Per process: several checkouts may run this benchmark on one server at once.
+DB = f"gdp_bench_capi_reliability_{os.getpid()}"
 # Long enough for a batch of the baseline worker (one request and its quick retries), which
 # never extends its lease; today's worker extends it while a batch is at work.
 VISIBILITY_TIMEOUT_S = 10

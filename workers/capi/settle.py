@@ -97,6 +97,7 @@ class BatchGate:
         self._leases = leases
         self._report = report
         self._now = now
+        # Events settled by a request's transaction (sent, rejected, or left out at its check).
         self.settled_refs: set[int] = set()
 
     @asynccontextmanager

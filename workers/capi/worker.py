@@ -285,6 +285,8 @@ class CapiWorker:
         finally:
             done.set()
             await keeper
+        for ref in gate.settled_refs:  # left out at a request's check (erased, withdrawn)
+            self.breakers.forget_held(ref)
         later = Plan()  # retries and holds: nothing was sent for them
         for task in tasks:
             for delivery in task.result():

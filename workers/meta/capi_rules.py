@@ -18,6 +18,7 @@ contradicts itself, the stricter reading is taken and the comment says so.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -136,8 +137,11 @@ def check_user_data(user_data: Any) -> None:
             continue  # absent, as Meta treats empty values
         if key not in KNOWN_KEYS:
             raise EventRejected(f"user_data.{key} is not a known customer information parameter")
-        for item in _values(key, value):
-            _check_value(key, item)
+        if type(value) is str:  # the common shape, without building a list
+            _check_value(key, value)
+        else:
+            for item in _values(key, value):
+                _check_value(key, item)
         present.add(key)
     if not present:
         raise EventRejected(
@@ -154,6 +158,9 @@ def check_user_data(user_data: Any) -> None:
             )
 
 
+# Valid values are remembered (a person's hashes, a visitor's IP and user agent come back event
+# after event: the worker checks every event it sends); a refusal is worked out again each time.
+@functools.lru_cache(maxsize=65_536)
 def _check_value(key: str, item: str) -> None:
     if key in HASHED_KEYS:
         if _SHA256.fullmatch(item) is None:
@@ -203,9 +210,14 @@ def _check_url(event: dict[str, Any], key: str, required: bool) -> None:
         return
     if not isinstance(url, str):
         raise EventRejected(f"{key} must be a string")
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if not _absolute_http_url(url):
         raise EventRejected(f"{key} must be an absolute URL beginning with http:// or https://")
+
+
+@functools.lru_cache(maxsize=4096)
+def _absolute_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
 def _check_custom_data(event_name: str, custom_data: Any) -> None:
@@ -226,12 +238,17 @@ def _check_custom_data(event_name: str, custom_data: Any) -> None:
         and (
             not isinstance(currency, str)
             or _CURRENCY.fullmatch(currency) is None
-            or pycountry.currencies.get(alpha_3=currency.upper()) is None
+            or not _iso_4217(currency.upper())
         )
     ):
         raise EventRejected("custom_data.currency must be a valid ISO 4217 3-letter code")
     if value is not None and not _is_number(value):
         raise EventRejected("custom_data.value must be a number")
+
+
+@functools.lru_cache(maxsize=512)
+def _iso_4217(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
 
 
 def _check_ldu(event: dict[str, Any], user_data: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from tests.capi_helpers import (
     FAST,
     PIXEL,
     add_person,
+    drain,
     enable_pipeline,
     insert_events,
     lead_events,
@@ -203,3 +204,23 @@ def test_an_erasure_waits_at_most_one_request_not_a_batch(
     assert waited < LATENCY_S + 1.0, waited  # one request, not three
     assert len(sandbox.events(PIXEL)) == 10  # only the request in flight went
     assert db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone() == {"n": 0}
+
+
+def test_a_person_held_long_by_another_session_delays_the_request_and_loses_nothing(
+    db: Conn, db_url: str, sandbox: SandboxControl
+) -> None:
+    """An admin session sits on a person's row (FOR UPDATE, as record_consent takes it): the
+    request's check gives up after its lock timeout and the events are tried again later."""
+    enable_pipeline(db)
+    ann = add_person(db, "held.row@example.com")
+    insert_events(db, lead_events(ann, 2, "ann"))
+    config = replace(FAST, claim_lock_timeout_s=0.3)
+    with psycopg.connect(db_url) as holder:  # one open transaction
+        holder.execute("SELECT 1 FROM shared.person WHERE id = %s FOR UPDATE", (ann,))
+        report = run_once(db_url, sandbox.url, config)
+        assert report.retried == 2 and report.sent == 0
+        assert sandbox.events(PIXEL) == []
+        holder.rollback()
+    drain(db, db_url, sandbox.url, config=config)
+    assert sandbox.summary()[PIXEL]["unique"] == 2
+    assert statuses(db) == {"retrying": 2, "sent": 2}

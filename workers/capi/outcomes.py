@@ -33,6 +33,9 @@ class WorkerConfig:
     events_per_request: int = 1000
     # Concurrent batches in one process (one database connection each).
     lanes: int = 2
+    # A request's check waits this long at most for a person or event another session holds
+    # (an erasure in progress); past it, the request's events are tried again later.
+    claim_lock_timeout_s: float = 5.0
 
 
 @dataclass

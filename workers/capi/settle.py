@@ -39,9 +39,6 @@ log = logging.getLogger("gdp.capi")
 Row = dict[str, Any]
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[Row]]
 
-# Waiting longer than this on a person or event another session holds (an erasure in progress)
-# puts the request's events back for a later try instead.
-CLAIM_LOCK_TIMEOUT = "5s"
 # Requests a lane may have in flight at once (one per pixel of its batch), each holding a
 # connection for its transaction.
 PIXELS_IN_FLIGHT_PER_LANE = 8
@@ -107,7 +104,8 @@ class BatchGate:
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 await conn.execute(
-                    query("capi_claim_lock_timeout"), {"lock_timeout": CLAIM_LOCK_TIMEOUT}
+                    query("capi_claim_lock_timeout"),
+                    {"lock_timeout": f"{int(self._config.claim_lock_timeout_s * 1000)}ms"},
                 )
                 cursor = await conn.execute(
                     query("capi_claim_request"),

@@ -2,8 +2,8 @@
 both run here, in the same run, on the same database and sandbox:
 
 1. the kill test: real `gdp worker capi` processes drain a queue while the sandbox fails 30% of
-   requests with a 5xx and throttles 10%; each is SIGKILLed after a random 1.5-3.5 s alive and a
-   new one started; the last drains the rest. Counted at the sandbox: events sent twice, events
+   requests with a 5xx and throttles 10%; each is SIGKILLed a random 0.2-2.5 s after its first
+   request was answered, and a new one started; the last drains the rest. Counted at the sandbox: events sent twice, events
    lost. A control run without kills, for each version.
 2. wasted requests: 1% of the events are ones Meta refuses (app events without app_data, a
    currency that is not ISO 4217); requests per 1,000 events and refused requests.
@@ -185,10 +185,10 @@ sending). Same database, same sandbox, same data, one after the other in this ru
 **Kill test**: {args.events:,} events of 8 products, each product with its own pixel (a batch
 of 1,000 messages becomes 8 requests, sent concurrently), the sandbox failing 30% of requests
 with a 5xx and throttling 10% (+{FAULTS['latency_ms']} ms latency), `gdp worker capi --no-pacing
---visibility-timeout {VISIBILITY_TIMEOUT_S}` (2 lanes, up to 1,000 events per request) SIGKILLed after a random
-1.5-3.5 s alive, {args.kills} times, then one worker drains the rest. *Requests re-sent*: the
+--visibility-timeout {VISIBILITY_TIMEOUT_S}` (2 lanes, up to 1,000 events per request) SIGKILLed a random
+0.2-2.5 s after the sandbox answered its first request, {args.kills} times, then one worker drains the rest. *Requests re-sent*: the
 sandbox requests whose events arrived again later (their settlement never committed); *per
-kill*: each duplicate counted against the first kill after Meta first received the event.
+kill*: each duplicate counted against the kill nearest to when Meta stored its first copy.
 
 | worker | run | kills | unique events at Meta | sent twice | sent twice, per kill | lost | requests re-sent | time |
 |---|---|---:|---:|---:|---|---:|---|---:|

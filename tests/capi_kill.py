@@ -45,8 +45,7 @@ class KillRun:
     resent_requests: list[int] = field(default_factory=list)
     resent_request_sizes: list[int] = field(default_factory=list)
     kill_times: list[float] = field(default_factory=list)
-    # Per kill: events sent again whose first copy Meta received before that kill (and after the
-    # one before): what that kill cost.
+    # Per kill: events sent again whose first copy Meta stored nearest that kill: what it cost.
     sent_twice_per_kill: list[int] = field(default_factory=list)
 
 
@@ -76,6 +75,12 @@ def start_worker(
     )
 
 
+def requests_answered(graph_url: str) -> int:
+    """Conversions API requests the sandbox has processed (faulted ones not counted)."""
+    pixels = httpx.get(f"{graph_url}/_sandbox/events/summary", timeout=30).json()["pixels"]
+    return int(sum(p.get("requests", 0) for p in pixels.values()))
+
+
 def queue_left(db_url: str) -> int:
     with psycopg.connect(db_url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM pgmq.q_meta_capi").fetchone()
@@ -93,13 +98,15 @@ def kill_drain(
     seed: int,
     worker_args: tuple[str, ...] = (),
     code_dir: Path | None = None,
-    alive_s: tuple[float, float] = (1.5, 3.5),
+    alive_s: tuple[float, float] = (0.2, 2.5),
     visibility_timeout_s: int = 3,
     timeout_s: float = 300.0,
     progress: Callable[[str], None] | None = None,
 ) -> KillRun:
-    """Drain `total` queued events, SIGKILLing `kills` workers after a random time alive each;
-    the last worker drains what is left and stops cleanly. Faults are the caller's to set.
+    """Drain `total` queued events, SIGKILLing `kills` workers, each a random `alive_s` after the
+    sandbox answered its first request (so that the kill lands in the drain however long a loaded
+    machine takes to start a process); the last worker drains what is left and stops cleanly.
+    Faults are the caller's to set.
     `pixel_id` None: count over every pixel."""
     rng = random.Random(seed)
     run = KillRun(events=total, kills=0)
@@ -114,7 +121,11 @@ def kill_drain(
     started = time.monotonic()
     deadline = started + timeout_s
     while run.kills < kills and queue_left(db_url) and time.monotonic() < deadline:
+        answered = requests_answered(graph_url)
         worker = start_worker(db_url, graph_url, *args, code_dir=code_dir)
+        working_by = time.monotonic() + 60
+        while requests_answered(graph_url) == answered and time.monotonic() < working_by:
+            time.sleep(0.05)
         time.sleep(rng.uniform(*alive_s))
         worker.send_signal(signal.SIGKILL)
         run.kill_times.append(time.time())
@@ -166,8 +177,9 @@ def count(run: KillRun, graph_url: str, pixel_id: str | None) -> None:
     run.sent_twice_per_kill = [0] * len(run.kill_times)
     for event_id, n in per_event.items():
         if n > 1 and run.kill_times:
+            # The kill that caught its request in flight: the one nearest to when Meta stored
+            # the first copy (a request stored just after the kill, its latency outliving the
+            # process, belongs to that kill; the sandbox's clock is the wall clock).
             at = first_seen[event_id]
-            # The first kill after Meta first had it (the sandbox's clock is the wall clock).
-            kill = next((i for i, t in enumerate(run.kill_times) if t >= at),
-                        len(run.kill_times) - 1)  # fmt: skip
+            kill = min(range(len(run.kill_times)), key=lambda i: abs(run.kill_times[i] - at))
             run.sent_twice_per_kill[kill] += n - 1

@@ -86,26 +86,55 @@ def test_a_lane_closing_the_breaker_never_breaks_another_lane_on_the_same_pixel(
     assert sandbox.summary()[PIXEL]["unique"] == 2
 
 
+OPEN_ROW = {"pixel_id": "1", "breaker": "open", "opened_at": None, "last_probe_at": None,
+            "last_error_code": 190, "last_error_message": "expired"}
+
+
 def test_a_reload_never_drops_a_change_not_yet_written() -> None:
     breakers = Breakers()
     breakers.open("1", 190, "expired")  # opened by a lane, not written yet
-    breakers.load([])  # the table still says nothing about the pixel
+    breakers.load([], breakers.generation)  # the table still says nothing about the pixel
     assert breakers.is_open("1")
     [change] = breakers.take_changes()
     assert change.pending is Change.OPENED and change.last_error_code == 190
-    breakers.load([{"pixel_id": "1", "breaker": "open", "opened_at": None,
-                    "last_probe_at": None, "last_error_code": 190,
-                    "last_error_message": "expired"}])  # fmt: skip
+    assert breakers.take_changes() == []  # another lane does not write it a second time
+    breakers.load([], breakers.generation)  # read while the write is under way
+    assert breakers.is_open("1")
+    breakers.written([change], committed=True)
+    breakers.load([OPEN_ROW], breakers.generation)
     breakers.close("1")
-    breakers.load([{"pixel_id": "1", "breaker": "open"}])  # stale: our close is pending
+    breakers.load([OPEN_ROW], breakers.generation)  # stale: our close is pending
     assert breakers.get("1").state is BreakerState.CLOSED
     assert [c.pending for c in breakers.take_changes()] == [Change.CLOSED]
+
+
+def test_rows_read_before_a_write_committed_never_undo_it() -> None:
+    """A lane fetches the table, another lane's write of an opened breaker commits, then the
+    first lane applies what it fetched (the breaker closed): the outage bookkeeping stays."""
+    breakers = Breakers()
+    breakers.open("1", 190, "expired")
+    breakers.get("1").held_recorded.update({1, 2, 3})
+    read_at = breakers.generation  # the reload's fetch starts
+    changes = breakers.take_changes()
+    breakers.written(changes, committed=True)  # the other lane's write commits
+    breakers.load([], read_at)  # the reload applies rows from before that write
+    assert breakers.is_open("1") and breakers.get("1").held_recorded == {1, 2, 3}
+    breakers.load([], breakers.generation)  # a later read that says closed is believed
+    assert not breakers.is_open("1")
+
+
+def test_a_write_that_failed_stays_pending() -> None:
+    breakers = Breakers()
+    breakers.open("1", 190, "expired")
+    changes = breakers.take_changes()
+    breakers.written(changes, committed=False)
+    assert [c.pending for c in breakers.take_changes()] == [Change.OPENED]
 
 
 def test_only_one_lane_probes_at_a_time() -> None:
     breakers = Breakers()
     breakers.open("1", 190, "expired")
-    breakers.take_changes()
+    breakers.written(breakers.take_changes(), committed=True)
     breakers.probe_all_now()
     assert breakers.start_probe("1", 3600)
     assert not breakers.start_probe("1", 0)  # another lane, while the probe is out

@@ -50,6 +50,11 @@ class PixelBreaker:
     probing: bool = False
     # Events already recorded as held_auth in this outage (one record per outage, not per hold).
     held_recorded: set[int] = field(default_factory=set)
+    # Bumped by every change; a write clears `pending` only if no change came in the meantime.
+    version: int = 0
+    # The Breakers.generation at which a change of ours was last written: a reload whose rows
+    # were read before that does not overwrite it.
+    written_at: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -59,6 +64,8 @@ class PixelBreaker:
 class Breakers:
     def __init__(self) -> None:
         self._pixels: dict[str, PixelBreaker] = {}
+        self.generation = 0  # counts writes; read it before fetching rows for `load`
+        self._writing: set[tuple[str, int]] = set()  # (pixel, version) being written by a lane
 
     def get(self, pixel_id: str) -> PixelBreaker:
         breaker = self._pixels.get(pixel_id)
@@ -73,13 +80,14 @@ class Breakers:
     def open_pixels(self) -> list[str]:
         return [p for p, b in self._pixels.items() if b.is_open]
 
-    def load(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def load(self, rows: Iterable[Mapping[str, Any]], read_at: int) -> None:
         """Take the states stored in shared.capi_pixel_state (another worker may have opened or
-        closed a breaker); a change of ours not yet written wins over the stored row."""
+        closed a breaker). A change of ours not yet written, or written after the rows were read
+        (`read_at`: the generation before the fetch), wins over the stored row."""
         stored = {str(r["pixel_id"]): r for r in rows}
         for pixel_id in set(stored) | set(self._pixels):
             breaker = self.get(pixel_id)
-            if breaker.pending is not Change.NONE:
+            if breaker.pending is not Change.NONE or breaker.written_at > read_at:
                 continue
             row = stored.get(pixel_id)
             if row is None or row["breaker"] != "open":
@@ -122,6 +130,7 @@ class Breakers:
             breaker.last_error_code = error_code
         if breaker.pending is not Change.OPENED:
             breaker.pending = Change.PROBED
+        breaker.version += 1
 
     def close(self, pixel_id: str) -> None:
         """A probe (or any request) went through: the token works."""
@@ -131,6 +140,7 @@ class Breakers:
             breaker.state = BreakerState.CLOSED
             breaker.pending = Change.CLOSED
             breaker.held_recorded.clear()
+            breaker.version += 1
 
     def open(self, pixel_id: str, error_code: int | None, error_message: str | None) -> None:
         breaker = self.get(pixel_id)
@@ -147,6 +157,7 @@ class Breakers:
             breaker.pending = Change.OPENED
         elif breaker.pending is Change.NONE:
             breaker.pending = Change.PROBED
+        breaker.version += 1
 
     def forget_held(self, event_ref: int) -> None:
         """The event was settled (sent, rejected, expired): it is no longer held anywhere."""
@@ -154,17 +165,26 @@ class Breakers:
             breaker.held_recorded.discard(event_ref)
 
     def take_changes(self) -> list[PixelBreaker]:
-        """Snapshots of the breakers with a change to write; their pending marks are cleared."""
-        changed = []
-        for breaker in self._pixels.values():
-            if breaker.pending is not Change.NONE:
-                changed.append(replace(breaker, held_recorded=set()))
-                breaker.pending = Change.NONE
-        return changed
+        """Snapshots of the breakers with a change to write and no lane writing it already.
+        Their pending marks stay until `written` says the write committed."""
+        changes = [
+            replace(b, held_recorded=set())
+            for b in self._pixels.values()
+            if b.pending is not Change.NONE and (b.pixel_id, b.version) not in self._writing
+        ]
+        self._writing.update((c.pixel_id, c.version) for c in changes)
+        return changes
 
-    def restore(self, changes: Iterable[PixelBreaker]) -> None:
-        """Changes whose write failed: pending again, unless a newer change replaced them."""
+    def written(self, changes: Iterable[PixelBreaker], *, committed: bool) -> None:
+        """The write of `changes` ended. Committed: no longer pending, unless a newer change
+        came meanwhile. Not committed: still pending, for the next write."""
+        if committed:
+            self.generation += 1
         for snapshot in changes:
+            self._writing.discard((snapshot.pixel_id, snapshot.version))
+            if not committed:
+                continue
             breaker = self.get(snapshot.pixel_id)
-            if breaker.pending is Change.NONE:
-                breaker.pending = snapshot.pending
+            breaker.written_at = self.generation
+            if breaker.version == snapshot.version:
+                breaker.pending = Change.NONE

@@ -200,9 +200,10 @@ class CapiWorker:
         self._ldu = ldu_states(row["ldu_us_states"])
         self.client.set_partner_agent(row["partner_agent"])
         new_token = self._reload_token()
+        read_at = self.breakers.generation
         cursor = await conn.execute(query("capi_pixel_states"))
         states = await cursor.fetchall()
-        self.breakers.load(states)
+        self.breakers.load(states, read_at)
         if new_token:  # probe open breakers now, not at the next interval
             self.breakers.probe_all_now()
         for state in states:
@@ -358,6 +359,7 @@ class CapiWorker:
 
     async def _write(self, conn: psycopg.AsyncConnection[Row], plan: Plan) -> None:
         changes = self.breakers.take_changes()
+        committed = False
         try:
             async with conn.transaction():
                 await write_plan(conn, plan)
@@ -377,9 +379,9 @@ class CapiWorker:
                             "error_message": None if closed else state.last_error_message,
                         },
                     )
-        except BaseException:
-            self.breakers.restore(changes)
-            raise
+            committed = True
+        finally:
+            self.breakers.written(changes, committed=committed)
         for state in changes:
             metrics.BREAKER_OPEN.labels(state.pixel_id).set(
                 0 if state.pending is Change.CLOSED else 1

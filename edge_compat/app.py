@@ -1,7 +1,7 @@
 """The edge_compat HTTP service: the PRD's HTTP contracts on top of the GDP database.
 
-    uvicorn --factory edge_compat.app:create_app
-    gdp serve   /   python -m workers.cli.serve_cmd --port 8080
+    gdp serve   /   python -m workers.cli.serve_cmd --port 8080 [--metrics-port 9465]
+    uvicorn --factory edge_compat.app:create_app --no-proxy-headers
 
 Each request is one pooled connection and one SQL call; flags and service keys are cached for a
 second. OpenAPI at /openapi.json, docs at /docs.
@@ -26,7 +26,7 @@ from edge_compat.people import PersonCache
 from edge_compat.routes import meta_event, ops, relay, track_conversion
 from edge_compat.state import EdgeState
 from workers.meta.normalize import check_region
-from workers.settings import get_settings
+from workers.settings import get_settings, require
 
 TITLE = "Growth Data Plane edge API"
 VERSION = "0.1.0"
@@ -52,8 +52,11 @@ def create_app(
     ingest_in_flight: int = 4,
     person_cache_seconds: float = 300.0,
 ) -> FastAPI:
-    """The ASGI app. Without database_url, DATABASE_URL (workers.settings) is used."""
+    """The ASGI app. Without database_url, DATABASE_URL (workers.settings) is used.
+
+    Refuses (ConfigError) a configuration production must not run with."""
     settings = get_settings()
+    require(settings.relay_problem())
     db = Database(
         database_url or settings.database_url,
         min_size=pool_min_size,

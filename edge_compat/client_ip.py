@@ -1,16 +1,20 @@
-"""The visitor's IP address behind proxies, for Meta's `client_ip_address`.
+"""The visitor's IP address behind proxies: the key of the relay's rate limit and Meta's
+`client_ip_address`.
 
-`X-Forwarded-For` is believed only when the direct peer is one of the configured proxies
-(GDP_TRUSTED_PROXIES): anyone else could write anything into it. Behind a trusted proxy the
-answer is the first public (globally routable) address of the header, left to right, which is
-the browser as the first proxy saw it; when no hop is public (a private network), the nearest hop
-that is not one of the proxies. IPv6 addresses are kept as they are (Meta prefers them), only
-compressed; IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 address it carries.
+Each proxy appends the address it received the request from to `X-Forwarded-For`; whatever
+stands to the left of what our own proxies wrote was written by someone else, the client
+included, and proves nothing. So the header is believed only when the direct peer is one of the
+configured proxies (GDP_TRUSTED_PROXIES), and then it is read from the right: past every hop
+that is itself one of our proxies, the first address that is not is the one our outermost proxy
+saw, the visitor (or the visitor's own proxy, which is as close as anyone can vouch for). A
+client that writes addresses into the header only adds hops further left, which are never read:
+it cannot choose its rate-limit key or the address Meta gets. A hop that is not an address
+(`unknown`, an obfuscated id) where the visitor should be makes the visitor unknown (None).
 
-A client can still put a public address of its choosing at the left of the header; a trusted
-proxy appends, it does not vouch for the hops before it. For Meta's matching that only harms the
-sender's own events, so the leftmost public address is used (it is the browser's real address
-behind CDNs that append their own).
+IPv6 addresses are kept as they are (Meta prefers them), only compressed; IPv4-mapped IPv6
+(`::ffff:1.2.3.4`) is the IPv4 address it carries. uvicorn's own proxy-header handling must be
+off (`gdp serve` turns it off; `--no-proxy-headers` for a plain uvicorn command): it would
+replace the peer address with one taken from the header before this module sees it.
 """
 
 from __future__ import annotations
@@ -64,41 +68,34 @@ def parse_address(text: str | None) -> Address | None:
     return address
 
 
-def is_public(address: Address) -> bool:
-    return address.is_global and not address.is_multicast
-
-
 def _trusted(address: Address, proxies: Iterable[Network]) -> bool:
     return any(address in network for network in proxies)
 
 
-def forwarded_hops(headers: Iterable[str]) -> list[Address]:
-    """The valid addresses of all X-Forwarded-For headers, in order (invalid hops skipped)."""
-    hops: list[Address] = []
-    for header in headers:
-        for part in header.split(","):
-            if len(hops) >= MAX_HOPS:
-                return hops
-            address = parse_address(part)
-            if address is not None:
-                hops.append(address)
-    return hops
+def forwarded_hops(headers: Iterable[str]) -> list[Address | None]:
+    """The hops of all X-Forwarded-For headers, in order; None for a hop that is not an address.
+
+    Only the last MAX_HOPS are kept: the right end is the part our proxies wrote."""
+    parts = [part for header in headers for part in header.split(",") if part.strip()]
+    return [parse_address(part) for part in parts[-MAX_HOPS:]]
 
 
 def client_ip(
     peer: str | None, forwarded_for: Iterable[str], trusted_proxies: tuple[Network, ...]
 ) -> str | None:
-    """The visitor's address as text, or None when the peer is not an IP address at all."""
+    """The visitor's address as text, or None when it cannot be known (the peer is not an IP
+    address, or a trusted proxy passed on a hop that is not one)."""
     direct = parse_address(peer)
     if direct is None:
         return None
     if not trusted_proxies or not _trusted(direct, trusted_proxies):
         return str(direct)
     hops = forwarded_hops(forwarded_for)
-    for hop in hops:
-        if is_public(hop):
-            return str(hop)
     for hop in reversed(hops):
+        if hop is None:
+            return None
         if not _trusted(hop, trusted_proxies):
             return str(hop)
-    return str(direct)
+    # Every hop is one of our proxies (or there is no header): the request began inside.
+    first = hops[0] if hops else direct
+    return str(first) if first is not None else None

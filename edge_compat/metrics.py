@@ -1,28 +1,41 @@
 """Prometheus metrics: process counters plus gauges read from Postgres at scrape time.
 
 Labels are products, route templates, statuses, pixel ids and reasons: never personal data,
-never a raw path (an event id could be anything). With several server processes
+never a raw path (an event id could be anything). Still, they name products and pixels, so they
+are served on a listener of their own (`gdp serve --metrics-port`, bound to 127.0.0.1 unless
+told otherwise), never on the public API's port. With several server processes
 (`gdp serve --workers N`), PROMETHEUS_MULTIPROC_DIR makes every scrape see all of them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
+import psycopg
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
     ProcessCollector,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from psycopg.rows import dict_row
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workers.db.queries import query
+
+log = logging.getLogger("gdp.edge")
+Rows = list[dict[str, Any]]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -44,21 +57,37 @@ def _multiprocess() -> bool:
 
 
 class _DatabaseGauges(Collector):
-    def __init__(self, rows: list[dict[str, Any]] | None) -> None:
+    def __init__(self, rows: Callable[[], Rows | None]) -> None:
         self._rows = rows
 
     def collect(self) -> Iterator[Metric]:
+        rows = self._rows()
         up = GaugeMetricFamily("gdp_db_up", "1 when the database answered the scrape query.")
-        up.add_metric([], 0 if self._rows is None else 1)
+        up.add_metric([], 0 if rows is None else 1)
         yield up
-        if self._rows is None:
+        if rows is None:
             return
         for key, name, label, help_text in _DB_GAUGES:
             family = GaugeMetricFamily(name, help_text, labels=[label])
-            for row in self._rows:
+            for row in rows:
                 if row["metric"] == key and row["label"] is not None:
                     family.add_metric([str(row["label"])], float(row["value"]))
             yield family
+
+
+# The registries of this process's apps, for the metrics listener of a single-process server.
+_APP_REGISTRIES: weakref.WeakSet[CollectorRegistry] = weakref.WeakSet()
+
+
+class _Registries(Collector):
+    """Everything the given registries collect (the app's counters, in this process)."""
+
+    def __init__(self, registries: Iterable[CollectorRegistry] | None) -> None:
+        self._registries = registries
+
+    def collect(self) -> Iterator[Metric]:
+        for registry in list(self._registries or _APP_REGISTRIES):
+            yield from registry.collect()
 
 
 class EdgeMetrics:
@@ -66,6 +95,7 @@ class EdgeMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        _APP_REGISTRIES.add(self.registry)
         self.ingested = Counter(
             "gdp_ingest_events",
             "Events received at the HTTP endpoints, by outcome (accepted, duplicate, invalid, "
@@ -102,15 +132,52 @@ class EdgeMetrics:
         for outcome, n in tally.items():
             self.ingested.labels(product, endpoint, outcome).inc(n)
 
-    def render(self, db_rows: list[dict[str, Any]] | None) -> bytes:
-        if _multiprocess():
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        else:
-            registry = self.registry
-        gauges = CollectorRegistry()
-        gauges.register(_DatabaseGauges(db_rows))
-        return generate_latest(registry) + generate_latest(gauges)
+
+
+def database_rows(database_url: str) -> Rows | None:
+    """The gauges' rows (edge_metrics), or None when the database does not answer."""
+    try:
+        with psycopg.connect(
+            database_url, connect_timeout=3, autocommit=True, row_factory=dict_row,
+            application_name="gdp-metrics",
+        ) as conn:  # fmt: skip
+            return conn.execute(query("edge_metrics")).fetchall()
+    except psycopg.Error as exc:
+        log.warning("metrics query failed", extra={"error": type(exc).__name__})
+        return None
+
+
+def metrics_registry(
+    database_url: str, registries: Iterable[CollectorRegistry] | None = None
+) -> CollectorRegistry:
+    """What a scrape returns: every server process's counters (all processes' files when
+    PROMETHEUS_MULTIPROC_DIR is set, else `registries`, by default this process's apps) and
+    the database gauges, read at scrape time."""
+    combined = CollectorRegistry(auto_describe=False)
+    if _multiprocess():
+        MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+    else:
+        combined.register(_Registries(registries))
+    combined.register(_DatabaseGauges(lambda: database_rows(database_url)))
+    return combined
+
+
+def serve_metrics(
+    host: str,
+    port: int,
+    database_url: str,
+    registries: Iterable[CollectorRegistry] | None = None,
+) -> WSGIServer:
+    """Serve the metrics (any path, e.g. /metrics) on host:port from a daemon thread; OSError
+    when the address is taken. `server.shutdown()` stops it."""
+    registry = metrics_registry(database_url, registries)
+    server, _ = start_http_server(port, addr=host, registry=registry)
+    return server
+
+
+def render(database_url: str, registries: Iterable[CollectorRegistry] | None = None) -> bytes:
+    """One scrape, as the metrics listener would answer it."""
+    return generate_latest(metrics_registry(database_url, registries))
 
 
 class MetricsMiddleware:

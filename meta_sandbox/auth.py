@@ -50,6 +50,9 @@ def check_auth(sandbox: Sandbox, request: Request, params: dict[str, Any]) -> No
     token = request_token(request, params)
     if token is None:
         raise _token_error("An access token is required to request this resource.", None)
+    if sandbox.faults.token_malformed:
+        # Meta's own wording, token included: the reason clients must redact Graph messages.
+        raise _token_error(f"Malformed access token {token}", None)
     if token in config.expired_tokens or (
         sandbox.faults.token_expired and token in config.access_tokens
     ):

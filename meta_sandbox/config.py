@@ -25,6 +25,9 @@ class FaultSettings:
     throttle: float = 0.0  # share answered with HTTP 400 and one of `throttle_codes`
     throttle_codes: tuple[int, ...] = (4, 17, 613, 80004)
     token_expired: bool = False  # every token answers 190/463 while set
+    # Every token answers 190 "Malformed access token <the token>" while set: Meta quotes a
+    # token it cannot parse, so a client must never store or show Graph messages verbatim.
+    token_malformed: bool = False
     latency_ms: int = 0  # added to every Graph call
     seed: int | None = None  # seeds the fault dice; None = the sandbox seed
     # Events Meta rejects for a reason a sender cannot check beforehand (an unknown parameter

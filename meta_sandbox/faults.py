@@ -1,7 +1,8 @@
 """Faults on demand: `GET/POST /_sandbox/faults`.
 
 The settings are applied by `graph.begin` on every Graph call, in this order: added latency, a
-share of 5xx answers (HTTP 500 code 1 or HTTP 503 code 2, both transient), token expiry (190/463
+share of 5xx answers (HTTP 500 code 1 or HTTP 503 code 2, both transient), a malformed token
+(190 quoting the token sent, as Meta does for a token it cannot parse), token expiry (190/463
 for every valid token), then a share of throttling answers (HTTP 400 with code 4, 17, 613 or
 80004, Meta's messages). `reject_event_ids` makes CAPI refuse any request carrying one of those
 event ids (code 100, naming the event's index), as Meta refuses an event for a reason the sender
@@ -33,6 +34,7 @@ class FaultUpdate(BaseModel):
     throttle: float | None = Field(default=None, ge=0.0, le=1.0)
     throttle_codes: list[int] | None = Field(default=None, min_length=1)
     token_expired: bool | None = None
+    token_malformed: bool | None = None
     latency_ms: int | None = Field(default=None, ge=0, le=120_000)
     seed: int | None = None
     reject_event_ids: list[str] | None = Field(default=None, max_length=10_000)

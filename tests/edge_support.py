@@ -7,10 +7,11 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psycopg
+from prometheus_client import CollectorRegistry
 
 from edge_compat.app import create_app
 
@@ -88,6 +89,12 @@ class Edge:
     client: TestClient
     db: Conn
     key: str
+    db_url: str = ""
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The app's own metrics registry (what its metrics listener serves)."""
+        return cast(CollectorRegistry, self.client.app.state.edge.metrics.registry)  # type: ignore[attr-defined]
 
     @property
     def auth(self) -> dict[str, str]:
@@ -110,4 +117,4 @@ def running_edge(db_url: str, db: Conn, *flags: str, product: str = "snapmix") -
     set_flags(db, *flags)
     app = create_app(db_url, flag_cache_seconds=0, key_cache_seconds=0, pool_min_size=1)
     with TestClient(app) as client:
-        yield Edge(client, db, create_key(db, product))
+        yield Edge(client, db, create_key(db, product), db_url)

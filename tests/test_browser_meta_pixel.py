@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.capi_helpers import enable_pipeline
-from tests.edge_support import Conn, create_key, set_flags
+from tests.edge_support import Conn, set_flags
 from tests.support.gdp_app import running_gdp
 from tests.support.sandbox import TOKEN, SandboxControl, free_port
 from tests.support.waiting import wait_until
@@ -171,7 +171,6 @@ def stack(
     gdp_env = {
         **env,
         "PRODUCT_ID": "snapmix",
-        "WAITLISTLAB_SERVICE_KEY": create_key(db, "snapmix"),
         # The shop's web server is GDP's only trusted proxy.
         "GDP_TRUSTED_PROXIES": "127.0.0.1",
     }

@@ -1,8 +1,7 @@
 """GAP-005: the browser relay POST /api/tracking/meta-event in edge_compat, over HTTP.
 
-The relay runs in the app under test; its upstream (GDP's /api/v1/meta/event) is either a
-recording stand-in (what exactly is forwarded, and how upstream failures are answered) or the
-same app (the event really stored, as the CAPI worker will send it).
+The relay runs in the app under test and stores what it accepts in-process, through the same
+path as POST /api/v1/meta/event (no HTTP hop, no service key); each test checks the rows.
 """
 
 from __future__ import annotations
@@ -10,9 +9,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -27,7 +26,6 @@ from edge_compat.routes.relay import Relay, RelaySettings
 from tests.edge_support import Conn, TestClient, create_key, set_flags
 
 PATH = "/api/tracking/meta-event"
-UPSTREAM = "http://gdp.test"
 RELAY_FLAGS = (
     "SHARED_PERSON_TABLE_ENABLED",
     "META_CAPI_INGEST_ENABLED",
@@ -37,7 +35,7 @@ RELAY_FLAGS = (
 )
 FBP = "fb.1.1596403881668.1116446470"
 UA = "Mozilla/5.0 (X11; Linux x86_64) Chromium/156"
-Handler = Callable[[httpx.Request], httpx.Response]
+PROXY = "10.0.0.7"  # the product's reverse proxy, the relay's direct peer in these tests
 
 
 def enable_product(db: Conn, product: str = "snapmix", enabled: bool = True) -> None:
@@ -62,37 +60,13 @@ def browser_event(**changes: Any) -> dict[str, Any]:
     return body
 
 
-@dataclass
-class Upstream:
-    """A recording stand-in for GDP's /api/v1/meta/event."""
-
-    status: int = 200
-    answer: Any = field(default_factory=lambda: {"success": True, "status": "queued"})
-    fail: bool = False
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.fail:
-            raise httpx.ConnectError("refused", request=request)
-        self.requests.append(request)
-        if isinstance(self.answer, bytes):
-            return httpx.Response(self.status, content=self.answer)
-        return httpx.Response(self.status, json=self.answer)
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests]
-
-
 @contextmanager
 def relay_client(
     db_url: str,
-    key: str | None,
     *,
-    upstream: Upstream | None = None,
-    same_app: bool = False,
-    trusted: str = "127.0.0.1",
-    product: str = "snapmix",
+    peer: str = PROXY,
+    trusted: str = PROXY,
+    product: str | None = "snapmix",
     max_body: int = 16 * 1024,
     origins: frozenset[str] = frozenset(),
     rate_limit: str = "",
@@ -102,26 +76,25 @@ def relay_client(
         app.include_router(relay.router)
     settings = RelaySettings(
         product_id=product,
-        upstream_url=UPSTREAM,
-        service_key=key,
         trusted_proxies=parse_networks(trusted),
         max_body_bytes=max_body,
         config_ttl=0,
         allowed_origins=origins,
         rate_limit=rate_limit,
     )
-    transport: httpx.AsyncBaseTransport = (
-        httpx.ASGITransport(app=app) if same_app else httpx.MockTransport(upstream or Upstream())
-    )
-    app.state.relay = Relay(settings, httpx.AsyncClient(transport=transport))
-    with TestClient(app, client=("127.0.0.1", 51000)) as client:
+    app.state.relay = Relay(settings)
+    with TestClient(app, client=(peer, 51000)) as client:
         yield client
 
 
 @pytest.fixture
-def key(db: Conn) -> str:
+def relay_on(db: Conn) -> None:
     set_flags(db, *RELAY_FLAGS)
     enable_product(db)
+
+
+@pytest.fixture
+def key(db: Conn, relay_on: None) -> str:
     return create_key(db)
 
 
@@ -129,10 +102,14 @@ def post(client: TestClient, body: Any, **headers: str) -> httpx.Response:
     return client.post(PATH, json=body, headers={"User-Agent": UA, **headers})
 
 
+def stored(db: Conn, column: str = "event_id") -> list[Any]:
+    """One column of every stored event, in the order they were stored."""
+    rows = db.execute(f"SELECT {column} AS v FROM shared.event ORDER BY id").fetchall()
+    return [r["v"] for r in rows]
+
+
 def test_disabled_until_the_flag_and_the_product_are_on(db_url: str, db: Conn) -> None:
-    upstream = Upstream()
-    key = create_key(db)
-    with relay_client(db_url, key, upstream=upstream) as client:
+    with relay_client(db_url) as client:
         assert post(client, browser_event()).json() == {"disabled": True}
         set_flags(db, *RELAY_FLAGS)
         # The global flag alone is not enough: each product is switched on on its own.
@@ -141,7 +118,13 @@ def test_disabled_until_the_flag_and_the_product_are_on(db_url: str, db: Conn) -
         enable_product(db, "softwarehub")
         assert post(client, browser_event()).json() == {"disabled": True}
         enable_product(db)
-        assert post(client, browser_event()).json() == {"success": True, "status": "queued"}
+        on = browser_event()
+        answer = post(client, on).json()
+        assert (answer["success"], answer["status"], answer["event_id"]) == (
+            True,
+            "queued",
+            on["event_id"],
+        )
         enable_product(db, enabled=False)
         assert post(client, browser_event()).json() == {"disabled": True}
         set_flags(db, "META_CAPI_RELAY_ENABLED", enabled=False)
@@ -149,73 +132,105 @@ def test_disabled_until_the_flag_and_the_product_are_on(db_url: str, db: Conn) -
         # Even a broken body is not read while disabled.
         response = client.post(PATH, content=b"{", headers={"Content-Type": "application/json"})
         assert response.json() == {"disabled": True}
-    assert len(upstream.requests) == 1
+        # The relay on but GAP-001's ingest off: GDP's own disabled answer, nothing stored.
+        set_flags(db, "META_CAPI_RELAY_ENABLED")
+        set_flags(db, "META_CAPI_INGEST_ENABLED", enabled=False)
+        assert post(client, browser_event()).json() == {"success": False, "disabled": True}
+    assert stored(db) == [on["event_id"]]
 
 
-def test_disabled_without_its_environment(db_url: str, key: str) -> None:
-    upstream = Upstream()
-    with relay_client(db_url, None, upstream=upstream) as client:
+def test_disabled_without_its_environment(db_url: str, db: Conn, relay_on: None) -> None:
+    with relay_client(db_url, product=None) as client:
         assert post(client, browser_event()).json() == {"disabled": True}
-    with relay_client(db_url, key, upstream=upstream, product="nosuchproduct") as client:
+    with relay_client(db_url, product="nosuchproduct") as client:
         assert post(client, browser_event()).json() == {"disabled": True}
-    assert upstream.requests == []
+    assert stored(db) == []
 
 
-def test_forwards_with_what_only_the_relay_knows(db_url: str, key: str) -> None:
-    upstream = Upstream()
+def test_stores_in_process_without_a_service_key(db_url: str, db: Conn, relay_on: None) -> None:
+    """GDP's own relay needs no key and no HTTP round trip: PRODUCT_ID is its configuration."""
+    with relay_client(db_url) as client:
+        response = post(client, browser_event(event_id="no-key-1"))
+    assert response.status_code == 200, response.text
+    assert db.execute("SELECT count(*) AS n FROM shared.service_key").fetchone() == {"n": 0}
+    assert stored(db, "product_id") == ["snapmix"]
+    assert stored(db) == ["no-key-1"]
+
+
+def test_stores_what_only_the_relay_knows(db_url: str, db: Conn, relay_on: None) -> None:
     fbc = fbc_now()
     body = browser_event(user_data={"fbp": "fb.1.1.forged"})
-    with relay_client(db_url, key, upstream=upstream) as client:
+    with relay_client(db_url) as client:
         response = client.post(
-            f"{PATH}?wait=1.5",
+            f"{PATH}?wait=0.2",
             json=body,
             headers={
                 "User-Agent": UA,
+                # What the client wrote, then what our proxy appended: the visitor it saw.
                 "X-Forwarded-For": "10.2.3.4, 2001:4860:4860::8888, 8.8.8.8",
                 "Cookie": f"_ga=1; _fbp={FBP}; _fbc={fbc}",
             },
         )
-    assert (response.status_code, response.json()) == (200, {"success": True, "status": "queued"})
-    [sent] = upstream.requests
-    assert str(sent.url) == f"{UPSTREAM}/api/v1/meta/event?wait=1.5"
-    assert sent.headers["Authorization"] == f"Bearer {key}"
-    assert sent.headers["Content-Type"] == "application/json"
-    forwarded = json.loads(sent.content)
-    assert abs(forwarded.pop("event_time") - time.time()) < 5
-    assert forwarded == {
-        "event_name": "Purchase",  # SnapMix's ProUpgrade is a Purchase for Meta
-        "event_id": body["event_id"],
-        "action_source": "website",
-        "event_source_url": "https://snapmix.app/upgrade",
-        "user_data": {
-            "client_ip_address": "2001:4860:4860::8888",
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["event_id"], answer["status"], answer["duplicate"]) == (
+        body["event_id"],
+        "queued",
+        False,
+    )
+    row = db.execute(
+        "SELECT product_id, event_id, event_name, meta_event_name, action_source,"
+        " event_source_url, host(client_ip_address) AS ip, client_user_agent, fbp, fbc,"
+        " properties, abs(extract(epoch FROM now() - occurred_at)) < 600 AS now"
+        " FROM shared.event"
+    ).fetchall()
+    assert row == [
+        {
+            "product_id": "snapmix",
+            "event_id": body["event_id"],
+            "event_name": "Purchase",  # SnapMix's ProUpgrade is a Purchase for Meta
+            "meta_event_name": "Purchase",
+            "action_source": "website",
+            "event_source_url": "https://snapmix.app/upgrade",
+            "ip": "8.8.8.8",
             "client_user_agent": UA,
             "fbp": FBP,
             "fbc": fbc,
-        },
-        "custom_data": {
-            "value": 9.99,
-            "currency": "USD",
-            "plan": "pro",
-            "source_product": "snapmix",
-        },
-    }
+            "properties": {"value": 9.99, "currency": "USD", "plan": "pro"},
+            "now": True,
+        }
+    ]
 
 
-def test_forwarded_for_is_ignored_from_untrusted_peers(db_url: str, key: str) -> None:
-    upstream = Upstream()
-    with relay_client(db_url, key, upstream=upstream, trusted="10.0.0.0/8") as client:
+def test_forwarded_for_is_ignored_from_untrusted_peers(
+    db_url: str, db: Conn, relay_on: None
+) -> None:
+    with relay_client(db_url, peer="198.51.100.20", trusted="10.0.0.0/8") as client:
         post(client, browser_event(), **{"X-Forwarded-For": "8.8.8.8"})
-    with relay_client(db_url, key, upstream=upstream, trusted="") as client:
+    with relay_client(db_url, peer="198.51.100.20", trusted="") as client:
         post(client, browser_event(), **{"X-Forwarded-For": "8.8.8.8"})
-    assert [b["user_data"]["client_ip_address"] for b in upstream.bodies] == ["127.0.0.1"] * 2
+    assert stored(db, "host(client_ip_address)") == ["198.51.100.20"] * 2
+
+
+def test_rotating_forwarded_for_neither_escapes_the_limit_nor_reaches_meta(
+    db_url: str, db: Conn, relay_on: None
+) -> None:
+    """A client writing a new address into X-Forwarded-For on every request is still the one
+    visitor our proxies saw: one rate-limit budget, and that address is what Meta gets."""
+    trusted = f"{PROXY}, 10.9.0.0/16"  # a CDN edge, then the product's proxy
+    with relay_client(db_url, trusted=trusted, rate_limit="3/minute") as client:
+        answers = [
+            post(client, browser_event(), **{"X-Forwarded-For": f"1.1.1.{i}, 8.8.8.8, 10.9.0.4"})
+            for i in range(5)
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert stored(db, "host(client_ip_address)") == ["8.8.8.8"] * 3
 
 
 def test_product_key_events_and_standard_events_pass_others_do_not(
-    db_url: str, key: str, db: Conn
+    db_url: str, db: Conn, relay_on: None
 ) -> None:
-    upstream = Upstream()
-    with relay_client(db_url, key, upstream=upstream) as client:
+    with relay_client(db_url) as client:
         for name in ("SnapCreated", "Signup", "ViewContent", "PageView"):
             assert post(client, browser_event(event_name=name)).status_code == 200, name
         for name in ("CourseEnroll", "Snapcreated", "purchase", "DROP TABLE"):
@@ -229,7 +244,7 @@ def test_product_key_events_and_standard_events_pass_others_do_not(
         )
         assert post(client, browser_event(event_name="MixShared")).status_code == 200
         assert post(client, browser_event(event_name="ShareMix")).status_code == 200
-    assert [b["event_name"] for b in upstream.bodies] == [
+    assert stored(db, "event_name") == [
         "SnapCreated",
         "Lead",
         "ViewContent",
@@ -239,9 +254,8 @@ def test_product_key_events_and_standard_events_pass_others_do_not(
     ]
 
 
-def test_each_visitor_is_rate_limited(db_url: str, key: str) -> None:
-    upstream = Upstream()
-    with relay_client(db_url, key, upstream=upstream, rate_limit="3/minute") as client:
+def test_each_visitor_is_rate_limited(db_url: str, db: Conn, relay_on: None) -> None:
+    with relay_client(db_url, rate_limit="3/minute") as client:
         answers = [post(client, browser_event(), **{"X-Forwarded-For": "8.8.8.8"})
                    for _ in range(4)]  # fmt: skip
         other = post(client, browser_event(), **{"X-Forwarded-For": "9.9.9.9"})
@@ -249,23 +263,24 @@ def test_each_visitor_is_rate_limited(db_url: str, key: str) -> None:
     assert answers[3].json()["error"]["field"] == "rate"
     assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
     assert other.status_code == 200  # another visitor has their own budget
-    assert len(upstream.bodies) == 4
+    assert len(stored(db)) == 4
     with pytest.raises(ValueError, match="GDP_RELAY_RATE_LIMIT"):
         VisitorLimiter("lots")
 
 
-def test_only_allowed_origins_may_post_when_a_list_is_set(db_url: str, key: str) -> None:
-    upstream = Upstream()
+def test_only_allowed_origins_may_post_when_a_list_is_set(
+    db_url: str, db: Conn, relay_on: None
+) -> None:
     allowed = frozenset({"https://snapmix.app"})
-    with relay_client(db_url, key, upstream=upstream, origins=allowed) as client:
+    with relay_client(db_url, origins=allowed) as client:
         other = post(client, browser_event(), Origin="https://evil.example")
         own = post(client, browser_event(event_id="o-2"), Origin="https://SnapMix.app/")
         no_origin = post(client, browser_event(event_id="o-3"))
     assert other.status_code == 403
     assert other.json()["error"]["field"] == "Origin"
     assert (own.status_code, no_origin.status_code) == (200, 200)
-    assert [b["event_id"] for b in upstream.bodies] == ["o-2", "o-3"]
-    with relay_client(db_url, key, upstream=upstream) as client:  # no list: any origin
+    assert stored(db) == ["o-2", "o-3"]
+    with relay_client(db_url) as client:  # no list: any origin
         assert post(client, browser_event(event_id="o-4"), Origin="https://x.example").is_success
 
 
@@ -280,23 +295,24 @@ def test_only_allowed_origins_may_post_when_a_list_is_set(db_url: str, key: str)
         ({"action_source": "system_generated"}, 422, "action_source"),
         ({"test_event_code": "TEST1"}, 422, "test_event_code"),
         ({"event_id": ""}, 422, "event_id"),
+        # GAP-001's own rules, checked by the path the relay stores through.
+        ({"custom_data": {"value": 5}}, 422, "custom_data.currency"),
+        ({"event_name": "Purchase", "custom_data": {"plan": "pro"}}, 422, "custom_data.value"),
     ],
 )
-def test_untrusted_input_is_refused_and_nothing_forwarded(
-    db_url: str, key: str, change: dict[str, Any], status: int, field: str
+def test_untrusted_input_is_refused_and_nothing_stored(
+    db_url: str, db: Conn, relay_on: None, change: dict[str, Any], status: int, field: str
 ) -> None:
-    upstream = Upstream()
-    with relay_client(db_url, key, upstream=upstream) as client:
+    with relay_client(db_url) as client:
         response = post(client, browser_event(**change))
     assert response.status_code == status
     assert response.json()["error"]["field"] == field
     assert "jane" not in response.text.lower()
-    assert upstream.requests == []
+    assert stored(db) == []
 
 
-def test_body_size_type_and_syntax(db_url: str, key: str) -> None:
-    upstream = Upstream()
-    with relay_client(db_url, key, upstream=upstream, max_body=2048) as client:
+def test_body_size_type_and_syntax(db_url: str, db: Conn, relay_on: None) -> None:
+    with relay_client(db_url, max_body=2048) as client:
         big = browser_event(custom_data={"notes": "x" * 3000})
         assert post(client, big).status_code == 413
         # A chunked body without Content-Length is cut off at the limit as well.
@@ -311,39 +327,28 @@ def test_body_size_type_and_syntax(db_url: str, key: str) -> None:
         text = json.dumps(browser_event()).encode()
         response = client.post(PATH, content=text, headers={"Content-Type": "text/plain"})
         assert response.status_code == 200
-    assert len(upstream.requests) == 1
+    assert len(stored(db)) == 1
 
 
-@pytest.mark.parametrize(
-    ("upstream", "status"),
-    [
-        (Upstream(status=401, answer={"error": {"field": "Authorization"}}), 502),
-        (Upstream(status=403, answer={"error": {"field": "custom_data.source_product"}}), 502),
-        (Upstream(status=500, answer={"error": {"message": "internal error"}}), 502),
-        (Upstream(status=503, answer={"error": {"message": "database unavailable"}}), 503),
-        (Upstream(status=200, answer=b"<html>proxy error</html>"), 502),
-        (Upstream(fail=True), 502),
-        (Upstream(status=422, answer={"error": {"field": "custom_data.value"}}), 422),
-    ],
-)
-def test_upstream_answers(db_url: str, key: str, upstream: Upstream, status: int) -> None:
-    with relay_client(db_url, key, upstream=upstream) as client:
+def test_database_unavailable_is_503(db: Conn, relay_on: None) -> None:
+    app = create_app("postgresql://postgres@127.0.0.1:1/none", pool_timeout=0.3, pool_min_size=1)
+    app.state.relay = Relay(RelaySettings(product_id="snapmix", config_ttl=0))
+    with TestClient(app, client=(PROXY, 51000)) as client:
         response = post(client, browser_event())
-    assert response.status_code == status
-    assert key not in response.text
-    if status == 422:
-        assert response.json()["error"]["field"] == "custom_data.value"
+    assert response.status_code == 503
+    assert "database unavailable" in response.json()["error"]["message"]
 
 
-def test_relayed_event_is_stored_for_meta(db_url: str, key: str, db: Conn) -> None:
-    """Through the real GAP-001 endpoint: stored once, with the browser's signals, queued."""
+def test_relayed_event_is_stored_once_and_queued_for_meta(
+    db_url: str, db: Conn, relay_on: None
+) -> None:
     fbc = fbc_now("ClickIdWithCASE_42")
     body = browser_event()
     headers = {
         "X-Forwarded-For": "2a03:2880:f12f:83:face:b00c::25de",
         "Cookie": f"_fbp={FBP}; _fbc={fbc}",
     }
-    with relay_client(db_url, key, same_app=True) as client:
+    with relay_client(db_url) as client:
         first = post(client, body, **headers)
         again = post(client, body, **headers)
     assert first.status_code == 200, first.text
@@ -371,7 +376,7 @@ def test_relayed_event_is_stored_for_meta(db_url: str, key: str, db: Conn) -> No
 
 
 def test_relay_config_for_the_key_product(db_url: str, key: str, db: Conn) -> None:
-    with relay_client(db_url, key) as client:
+    with relay_client(db_url) as client:
         assert client.get("/api/v1/meta/relay-config").status_code == 401
         answer = client.get(
             "/api/v1/meta/relay-config", headers={"Authorization": f"Bearer {key}"}
@@ -431,8 +436,6 @@ def test_settings_feed_the_relay() -> None:
 
     settings = Settings(
         PRODUCT_ID="snapmix",
-        WAITLISTLAB_API_URL="https://gdp.example.com/",
-        WAITLISTLAB_SERVICE_KEY="gdp_sk_snapmix_x",
         GDP_TRUSTED_PROXIES="10.0.0.0/8, ::1",
         GDP_RELAY_ALLOWED_ORIGINS="https://snapmix.app/, https://www.snapmix.app",
     )
@@ -440,11 +443,24 @@ def test_settings_feed_the_relay() -> None:
     assert got == replace(
         got,
         product_id="snapmix",
-        upstream_url="https://gdp.example.com",
-        service_key="gdp_sk_snapmix_x",
         max_body_bytes=16 * 1024,
         allowed_origins=frozenset({"https://snapmix.app", "https://www.snapmix.app"}),
     )
     assert [str(n) for n in got.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
-    assert got.complete
-    assert not RelaySettings.from_settings(Settings(PRODUCT_ID="snapmix")).complete
+    assert RelaySettings.from_settings(Settings()).product_id is None
+
+
+@pytest.mark.parametrize("prefix", ["GDP", "WAITLISTLAB"])
+def test_product_side_relay_settings_say_what_they_are(
+    prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GDP_API_URL / GDP_SERVICE_KEY; the PRD's WAITLISTLAB_* names are accepted as well."""
+    from workers.settings import Settings
+
+    monkeypatch.setenv(f"{prefix}_API_URL", "https://gdp.example.com")
+    monkeypatch.setenv(f"{prefix}_SERVICE_KEY", "gdp_sk_snapmix_x")
+    settings = Settings()
+    assert settings.gdp_api_url == "https://gdp.example.com"
+    assert settings.gdp_service_key is not None
+    assert settings.gdp_service_key.get_secret_value() == "gdp_sk_snapmix_x"
+    assert "GDP_SERVICE_KEY" in settings.present_secrets()

@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge_compat.client_ip import client_ip, parse_address, parse_networks
 from edge_compat.errors import FieldError
@@ -23,22 +25,29 @@ FBC = f"fb.1.{int(time.time() * 1000) - 3_600_000}.AbCdEfGhIjKlMnOp"
     [
         # No proxies configured: the header is never believed.
         ("198.51.100.1", ["8.8.8.8"], "198.51.100.1"),
-        # Trusted peer: the first public address, left to right.
+        # Trusted peer: read from the right, past our own proxies, the first other address.
         ("127.0.0.1", ["8.8.8.8, 10.0.0.2"], "8.8.8.8"),
-        ("127.0.0.1", ["10.0.0.9, 192.168.1.4, 1.1.1.1, 8.8.8.8"], "1.1.1.1"),
+        ("127.0.0.1", ["10.0.0.9, 192.168.1.4, 1.1.1.1, 8.8.8.8"], "8.8.8.8"),
+        # Whatever the client wrote to the left of what our proxies saw is never read.
+        ("127.0.0.1", ["1.1.1.1, 6.6.6.6, 8.8.8.8, 10.0.0.2"], "8.8.8.8"),
+        ("127.0.0.1", ["1.1.1.1", "8.8.8.8"], "8.8.8.8"),
         # IPv6 kept (compressed), brackets and ports removed.
         ("127.0.0.1", ["2001:4860:4860:0:0:0:0:8888"], "2001:4860:4860::8888"),
         ("127.0.0.1", ["[2001:4860:4860::8844]:443, 10.0.0.2"], "2001:4860:4860::8844"),
         ("127.0.0.1", ["9.9.9.9:5678"], "9.9.9.9"),
         # IPv4-mapped IPv6 is the IPv4 address.
         ("127.0.0.1", ["::ffff:8.8.4.4"], "8.8.4.4"),
-        # Several headers count as one list; junk hops are skipped.
+        # Junk to the left of the visitor is never reached.
         ("127.0.0.1", ["unknown, _hidden", "8.8.8.8"], "8.8.8.8"),
-        # No public hop: the nearest hop that is not one of our proxies.
+        # The visitor's own (private) address as our proxy saw it.
         ("127.0.0.1", ["192.168.1.20, 10.0.0.3"], "192.168.1.20"),
-        # Nothing usable: the peer itself.
+        # Our proxy passed on something that is not an address: the visitor is unknown.
+        ("127.0.0.1", ["8.8.8.8, unknown"], None),
+        ("127.0.0.1", ["garbage"], None),
+        # Every hop is one of our proxies: the request began inside, at the first of them.
+        ("127.0.0.1", ["10.0.0.5, 10.0.0.6"], "10.0.0.5"),
+        # Nothing forwarded: the peer itself.
         ("127.0.0.1", [], "127.0.0.1"),
-        ("127.0.0.1", ["garbage"], "127.0.0.1"),
         # A trusted IPv6 proxy.
         ("fd00::1", ["2606:4700:4700::1111"], "2606:4700:4700::1111"),
         # Not a proxy of ours: the header is ignored, even if it looks public.
@@ -51,6 +60,25 @@ FBC = f"fb.1.{int(time.time() * 1000) - 3_600_000}.AbCdEfGhIjKlMnOp"
 def test_client_ip(peer: str | None, xff: list[str], expected: str | None) -> None:
     proxies = () if peer == "198.51.100.1" else PROXIES
     assert client_ip(peer, xff, proxies) == expected
+
+
+@given(st.lists(st.text(max_size=60), max_size=60), st.sampled_from(["8.8.8.8", "2001:db8::9"]))
+def test_whatever_a_client_writes_it_does_not_choose_its_address(
+    written: list[str], seen: str
+) -> None:
+    """Any hops a client puts in the header (forged addresses, junk, commas, thousands of them)
+    stand to the left of what our proxies appended: the answer is always what they saw."""
+    header = ", ".join([*written, seen, "10.0.0.2"])
+    assert client_ip("127.0.0.1", [header], PROXIES) == seen
+    assert client_ip("127.0.0.1", [*written, f"{seen}, 10.0.0.2"], PROXIES) == seen
+
+
+def test_only_the_last_hops_are_read() -> None:
+    """A header padded with thousands of hops costs nothing: only the right end is ours."""
+    padded = ", ".join(f"6.6.{i // 256 % 256}.{i % 256}" for i in range(5000))
+    assert client_ip("127.0.0.1", [padded + ", 8.8.8.8"], PROXIES) == "8.8.8.8"
+    chain = ", ".join(["10.0.0.1"] * 40)
+    assert client_ip("127.0.0.1", [f"8.8.8.8, {chain}"], PROXIES) == "10.0.0.1"
 
 
 def test_parse_networks_and_addresses() -> None:

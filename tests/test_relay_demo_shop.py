@@ -11,7 +11,7 @@ import time
 import httpx
 
 from tests.capi_helpers import enable_pipeline
-from tests.edge_support import Conn, create_key, set_flags
+from tests.edge_support import Conn, set_flags
 from tests.support.gdp_app import running_gdp
 from workers.demo.shop import serve_demo_shop
 
@@ -30,7 +30,6 @@ def test_demo_shop_serves_the_page_and_passes_events_to_the_relay(
     gdp_env = {
         **env,
         "PRODUCT_ID": "snapmix",
-        "WAITLISTLAB_SERVICE_KEY": create_key(db),
         "GDP_TRUSTED_PROXIES": "127.0.0.1",
     }
     printed: list[str] = []

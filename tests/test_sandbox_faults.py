@@ -201,6 +201,7 @@ def test_faults_control_api(sb: SandboxClient) -> None:
         "throttle": 0.0,
         "throttle_codes": [4, 17, 613, 80004],
         "token_expired": False,
+        "token_malformed": False,
         "latency_ms": 0,
         "seed": None,
         "reject_event_ids": [],

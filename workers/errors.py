@@ -7,7 +7,8 @@ to do. Everything that reaches a user becomes one of these, with a one-line mess
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Literal
 
@@ -63,6 +64,12 @@ class FeatureDisabled(GdpError):
 
 class DatabaseUnavailable(GdpError):
     exit_code = 4
+
+
+class ConfigError(GdpError):
+    """The process configuration (environment) is unusable; the message names the variable."""
+
+    exit_code = 2
 
 
 _SQLSTATE_TO_ERROR: dict[str, type[GdpError]] = {
@@ -126,8 +133,15 @@ class MetaApiError(GdpError):
 
     http_status = 502
 
-    def __init__(self, message: str, *, code: int | None = None, subcode: int | None = None,
-                 http_status_code: int | None = None, fbtrace_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        http_status_code: int | None = None,
+        fbtrace_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.subcode = subcode
@@ -146,8 +160,10 @@ class MetaApiError(GdpError):
         return self.kind in ("transient", "throttled")
 
     def __repr__(self) -> str:
-        return (f"MetaApiError(code={self.code}, subcode={self.subcode}, "
-                f"http={self.http_status_code}, message={self.message!r})")
+        return (
+            f"MetaApiError(code={self.code}, subcode={self.subcode}, "
+            f"http={self.http_status_code}, message={self.message!r})"
+        )
 
 
 def classify_graph_error(
@@ -174,8 +190,49 @@ def classify_graph_error(
     return "permanent"
 
 
-def from_graph_error(payload: Mapping[str, object], http_status: int | None) -> MetaApiError:
-    """Build a MetaApiError from a Graph response body ({"error": {...}})."""
+# Graph error text can quote what was sent: code 190 answers "Malformed access token EAAB..." for
+# a token it cannot parse. Every message is redacted here, before anything stores, logs or
+# returns it. Meta's user, page and system-user tokens start with "EAA"; an app token is
+# "<app id>|<app secret>". Each pattern's group 1, when it has one, is kept (the name of the
+# parameter or scheme, so the message still says what was wrong).
+REDACTED = "[redacted]"
+_SECRET_PATTERNS = (
+    re.compile(r"\bEAA[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"\b[0-9]{5,}\|[A-Za-z0-9_\-]{16,}"),
+    re.compile(
+        r"(?i)\b((?:access_token|appsecret_proof|client_secret|input_token|fb_exchange_token)"
+        r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"
+    ),
+    # A credential after an HTTP auth scheme; it must hold a digit, so "OAuth credentials" stays.
+    re.compile(r"(?i)\b((?:bearer|oauth)\s+)(?=[A-Za-z._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{8,}"),
+)
+_MIN_SECRET_LENGTH = 8  # shorter configured values would redact ordinary words
+
+
+def _redacted(match: re.Match[str]) -> str:
+    return (match.group(1) if match.re.groups else "") + REDACTED
+
+
+def redact_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` with the given secrets, anything shaped like a Meta token, `access_token=` /
+    `appsecret_proof=` values and bearer credentials replaced by "[redacted]"."""
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET_LENGTH:
+            text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(_redacted, text)
+    return text
+
+
+def from_graph_error(
+    payload: Mapping[str, object],
+    http_status: int | None,
+    *,
+    secrets: Iterable[str | None] = (),
+) -> MetaApiError:
+    """Build a MetaApiError from a Graph response body ({"error": {...}}); its message is
+    redacted (`secrets`: the token and app secret the request used, plus every token-shaped
+    string)."""
     error = payload.get("error")
     if not isinstance(error, Mapping):
         return MetaApiError(
@@ -190,7 +247,7 @@ def from_graph_error(payload: Mapping[str, object], http_status: int | None) -> 
     message = error.get("message")
     trace = error.get("fbtrace_id")
     return MetaApiError(
-        message=message if isinstance(message, str) else "Graph API error",
+        message=redact_secrets(message, secrets) if isinstance(message, str) else "Graph API error",
         code=_int("code"),
         subcode=_int("error_subcode"),
         http_status_code=http_status,

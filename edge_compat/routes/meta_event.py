@@ -30,6 +30,7 @@ from edge_compat.models import (
 )
 from edge_compat.state import EdgeState, edge
 from edge_compat.validation import has_control, read_json
+from workers.errors import redact_secrets
 
 log = logging.getLogger("gdp.edge")
 router = APIRouter(tags=["Meta Conversions API (GAP-001)"])
@@ -101,16 +102,27 @@ async def post_meta_event(request: Request) -> Response:
 
 
 async def _single(state: EdgeState, product: str, body: Any, wait: float) -> Response:
+    return json_response(await store_event(state, product, body, wait))
+
+
+async def store_event(
+    state: EdgeState, product: str, body: Any, wait: float, *, endpoint: str = ENDPOINT
+) -> dict[str, Any]:
+    """Validate and store one GAP-001 event of `product`; the answer of the endpoint.
+
+    The browser relay (routes/relay.py) stores its events through here too, in-process.
+    FieldError (422, or 403 for another product) names what is wrong; nothing is stored then.
+    """
     try:
         event = validate_meta_event(body, product)
     except FieldError as exc:
-        state.metrics.count(product, ENDPOINT, ("forbidden" if exc.status == 403 else "invalid",))
+        state.metrics.count(product, endpoint, ("forbidden" if exc.status == 403 else "invalid",))
         log.info("event refused", extra={"product": product, "field": exc.field, "rule": exc.rule})
         raise
     accepted = meta_event_element(event, body, product, state.default_region)
     rows = await people.ingest(state.ingest, state.people, product, [accepted.element])
     outcome = rows[0]["outcome"] if rows else "unknown_person"
-    state.metrics.count(product, ENDPOINT, (outcome,))
+    state.metrics.count(product, endpoint, (outcome,))
     if outcome == "unknown_person":
         raise FieldError("user_data.person_id", "names no known person")
     duplicate = outcome == "duplicate"
@@ -133,7 +145,7 @@ async def _single(state: EdgeState, product: str, body: Any, wait: float) -> Res
         "event stored",
         extra={"product": product, "event_id": accepted.event_id, "outcome": outcome},
     )
-    return json_response(answer)
+    return answer
 
 
 async def _batch(state: EdgeState, product: str, body: dict[str, Any], wait: float) -> Response:
@@ -291,10 +303,12 @@ async def get_meta_event(
     row = rows[0]
     error = None
     if row["error_code"] is not None or row["error_message"] is not None:
+        message = row["error_message"]
         error = {
             "code": row["error_code"],
             "subcode": row["error_subcode"],
-            "message": row["error_message"],
+            # Redacted when stored (workers.errors); again here for rows written before that.
+            "message": redact_secrets(message) if message is not None else None,
         }
     return json_response(
         {

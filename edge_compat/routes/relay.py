@@ -2,20 +2,22 @@
 
 A product whose pages route `/api/tracking/meta-event` to this service (a rewrite or a proxy
 location) gets the PRD's relay: the page's `trackEvent` posts `{event_name, event_id,
-event_source_url, custom_data}`; the relay adds the visitor's IP (X-Forwarded-For believed only
-from GDP_TRUSTED_PROXIES), user agent, `_fbp`/`_fbc` cookies and `source_product = PRODUCT_ID`,
-and forwards it to `{WAITLISTLAB_API_URL}/api/v1/meta/event` with the product's service key
-(WAITLISTLAB_SERVICE_KEY) over one shared HTTP client. The answer is GDP's.
+event_source_url, custom_data}`; the relay adds the visitor's IP (edge_compat.client_ip: the
+address GDP_TRUSTED_PROXIES vouch for), user agent, `_fbp`/`_fbc` cookies and
+`source_product = PRODUCT_ID`, and stores it through the same path as POST /api/v1/meta/event,
+in this process (no HTTP round trip, no service key: PRODUCT_ID is the operator's own
+configuration). The answer is that endpoint's.
 
-Off until the global flag META_CAPI_RELAY_ENABLED *and* the
-product's own setting META_CAPI_RELAY_PRODUCT_ENABLED are on (and the environment names the
-product, the GDP URL and the key); until then `{"disabled": true}` and nothing is forwarded.
-Only the product's key events and Meta's standard events pass (shared.product_event), renamed to
-their Meta names. GET /api/v1/meta/relay-config tells another relay (the Next.js drop-in) the
-same configuration for its service key's product.
+Off until the global flag META_CAPI_RELAY_ENABLED *and* the product's own setting
+META_CAPI_RELAY_PRODUCT_ENABLED are on (and the environment names the product); until then
+`{"disabled": true}` and nothing is stored. Only the product's key events and Meta's standard
+events pass (shared.product_event), renamed to their Meta names. Each visitor (the address the
+rate limit keys on is the one Meta gets) is held to GDP_RELAY_RATE_LIMIT; pages of other origins
+are refused when GDP_RELAY_ALLOWED_ORIGINS is set (it must be, in production).
+GET /api/v1/meta/relay-config tells another relay (the Next.js drop-in, which posts over HTTP
+with its service key) the same configuration for its service key's product.
 
-Register with `app.include_router(relay.router)`; the router's lifespan opens and closes the
-shared client.
+Register with `app.include_router(relay.router)`.
 """
 
 from __future__ import annotations
@@ -28,17 +30,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
-import httpx
 import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import Response
 
 from edge_compat.auth import authenticate
 from edge_compat.client_ip import Network, client_ip, parse_networks
-from edge_compat.db import Database
-from edge_compat.errors import ApiError, FieldError, error_response, json_response
+from edge_compat.db import INGEST_FLAG, Database
+from edge_compat.errors import ApiError, FieldError, json_response
 from edge_compat.rate_limit import VisitorLimiter
 from edge_compat.relay_event import browser_signals, relay_event
+from edge_compat.routes.meta_event import store_event
 from edge_compat.state import edge
 from workers.settings import Settings, get_settings
 
@@ -46,7 +48,6 @@ log = logging.getLogger("gdp.edge")
 ENDPOINT = "meta_relay"
 PATH = "/api/tracking/meta-event"
 CONFIG_PATH = "/api/v1/meta/relay-config"
-UPSTREAM_PATH = "/api/v1/meta/event"
 _ACCEPTED_TYPES = ("application/json", "text/plain")  # text/plain: sendBeacon with a string
 
 
@@ -55,12 +56,9 @@ class RelaySettings:
     """The relay's process configuration (workers.settings), checked once."""
 
     product_id: str | None
-    upstream_url: str | None
-    service_key: str | None
     trusted_proxies: tuple[Network, ...] = ()
     max_body_bytes: int = 16 * 1024
     config_ttl: float = 1.0
-    timeout_s: float = 10.0
     # Origins whose pages may post to the relay (empty: any). Another site's page could
     # otherwise send events in this product's name through its visitors' browsers.
     allowed_origins: frozenset[str] = frozenset()
@@ -69,11 +67,8 @@ class RelaySettings:
     @classmethod
     def from_settings(cls, settings: Settings) -> RelaySettings:
         VisitorLimiter(settings.gdp_relay_rate_limit)  # a malformed limit fails at start, named
-        key = settings.waitlistlab_service_key
         return cls(
             product_id=settings.product_id or None,
-            upstream_url=(settings.waitlistlab_api_url or "").rstrip("/") or None,
-            service_key=key.get_secret_value() if key is not None else None,
             trusted_proxies=parse_networks(settings.gdp_trusted_proxies),
             max_body_bytes=settings.relay_max_body_bytes,
             allowed_origins=frozenset(
@@ -81,10 +76,6 @@ class RelaySettings:
             ),
             rate_limit=settings.gdp_relay_rate_limit,
         )
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.product_id and self.upstream_url and self.service_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,34 +102,17 @@ class RelayConfig:
 
 @dataclass
 class Relay:
-    """Settings, the shared upstream client and a short cache of each product's configuration."""
+    """Settings, the visitor limiter and a short cache of each product's configuration."""
 
     settings: RelaySettings
-    client: httpx.AsyncClient | None = None
     _configs: dict[str, tuple[RelayConfig, float]] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _owns_client: bool = False
     _limiter: VisitorLimiter | None = None
 
     def limiter(self) -> VisitorLimiter:
         if self._limiter is None:
             self._limiter = VisitorLimiter(self.settings.rate_limit)
         return self._limiter
-
-    def http(self) -> httpx.AsyncClient:
-        if self.client is None:
-            self.client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.settings.timeout_s, connect=3.0),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                follow_redirects=False,
-            )
-            self._owns_client = True
-        return self.client
-
-    async def aclose(self) -> None:
-        if self.client is not None and self._owns_client:
-            await self.client.aclose()
-            self.client = None
 
     async def config(self, db: Database, product: str) -> RelayConfig:
         now = time.monotonic()
@@ -179,16 +153,20 @@ def relay_of(request: Request) -> Relay:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Create the relay (unless a test put one on app.state) and close its client at the end."""
-    relay = getattr(app.state, "relay", None)
-    owned = relay is None
-    if relay is None:
-        relay = Relay(RelaySettings.from_settings(get_settings()))
-        app.state.relay = relay
+    """Create the relay from the settings (unless a test put one on app.state)."""
+    owned = getattr(app.state, "relay", None) is None
+    if owned:
+        settings = RelaySettings.from_settings(get_settings())
+        if settings.product_id and not settings.allowed_origins:
+            # Refused at start in production (workers.settings); said once here elsewhere.
+            log.warning(
+                "relay accepts posts from any origin: set GDP_RELAY_ALLOWED_ORIGINS",
+                extra={"product": settings.product_id},
+            )
+        app.state.relay = Relay(settings)
     try:
         yield
     finally:
-        await relay.aclose()
         if owned:
             app.state.relay = None
 
@@ -205,21 +183,21 @@ WaitParam = Annotated[
     PATH,
     summary="Relay a browser conversion to GDP (adds IP, user agent, fbp/fbc, source_product)",
     responses={
-        200: {"description": 'GDP\'s answer, or {"disabled": true} while the relay is off.'},
+        200: {"description": 'As POST /api/v1/meta/event, or {"disabled": true} while off.'},
         400: {"description": "Malformed JSON"},
         403: {"description": "custom_data.source_product is another product"},
         413: {"description": "Body over GDP_RELAY_MAX_BODY_BYTES (16 KB)"},
         415: {"description": "Content-Type is not application/json (or text/plain)"},
         422: {"description": "A field the browser may not send, or an event not allowed"},
         429: {"description": "Over GDP_RELAY_RATE_LIMIT for this visitor (see Retry-After)"},
-        502: {"description": "GDP is unreachable or refused the relay's service key"},
+        503: {"description": "Database unavailable"},
     },
 )
 async def relay_meta_event(request: Request, wait: WaitParam = 0) -> Response:
     state = edge(request)
     relay = relay_of(request)
     settings = relay.settings
-    if not settings.complete or settings.product_id is None:
+    if settings.product_id is None:
         return json_response({"disabled": True})
     product = settings.product_id
     config = await relay.config(state.db, product)
@@ -234,7 +212,8 @@ async def relay_meta_event(request: Request, wait: WaitParam = 0) -> Response:
         raise FieldError("Origin", "is not an allowed origin for this relay", status=403)
     peer = request.client.host if request.client else None
     visitor = client_ip(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
-    wait_s = relay.limiter().refused(visitor or "unknown")
+    # Unknown visitors (a proxy passed "unknown") share their proxy's budget.
+    wait_s = relay.limiter().refused(visitor or f"via {peer}")
     if wait_s is not None:
         state.metrics.count(product, ENDPOINT, ("rate_limited",))
         raise ApiError(429, f"too many events from this visitor; retry in {wait_s} s",
@@ -253,11 +232,10 @@ async def relay_meta_event(request: Request, wait: WaitParam = 0) -> Response:
         state.metrics.count(product, ENDPOINT, ("forbidden" if exc.status == 403 else "invalid",))
         log.info("relay refused", extra={"product": product, "field": exc.field})
         raise
-    response = await _forward(relay, product, event, wait)
-    status = response.status_code
-    outcome = "relayed" if status < 300 else "upstream_error" if status >= 500 else "refused"
-    state.metrics.count(product, ENDPOINT, (outcome,))
-    return response
+    if not await state.flags.enabled(INGEST_FLAG):
+        state.metrics.count(product, ENDPOINT, ("disabled",))
+        return json_response({"success": False, "disabled": True})
+    return json_response(await store_event(state, product, event, wait, endpoint=ENDPOINT))
 
 
 @router.get(
@@ -300,41 +278,3 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(
         413, f"body larger than {limit} bytes", field="body", rule=f"must be at most {limit} bytes"
     )
-
-
-async def _forward(relay: Relay, product: str, event: dict[str, Any], wait: float) -> Response:
-    settings = relay.settings
-    assert settings.upstream_url is not None and settings.service_key is not None
-    try:
-        upstream = await relay.http().post(
-            f"{settings.upstream_url}{UPSTREAM_PATH}",
-            params={"wait": wait} if wait > 0 else None,
-            content=orjson.dumps(event),
-            headers={
-                "Authorization": f"Bearer {settings.service_key}",
-                "Content-Type": "application/json",
-            },
-        )
-    except httpx.HTTPError as exc:
-        log.warning(
-            "relay upstream unreachable", extra={"product": product, "error": type(exc).__name__}
-        )
-        return error_response(502, "GDP is unreachable; the event was not relayed")
-    try:
-        answer = upstream.json()
-    except ValueError:
-        answer = None
-    status = upstream.status_code
-    if status in (401, 403):
-        # 401: the service key; 403: PRODUCT_ID is not the key's product. Not the browser's fault.
-        log.warning("relay refused by GDP", extra={"product": product, "status": status})
-        return error_response(
-            502, "the relay is misconfigured: GDP refused its service key or PRODUCT_ID"
-        )
-    if status >= 500 or not isinstance(answer, dict):
-        log.warning("relay upstream error", extra={"product": product, "status": status})
-        return error_response(503 if status == 503 else 502, "GDP could not take the event now")
-    log.debug(
-        "event relayed", extra={"product": product, "event_id": event["event_id"], "status": status}
-    )
-    return json_response(answer, status)

@@ -2,7 +2,8 @@
 
 `create_app_with_relay` is edge_compat's app (create_app includes the relay router) with
 caches off; `running_gdp` serves it with uvicorn on a free port, with the
-environment given (DATABASE_URL, PRODUCT_ID, WAITLISTLAB_*, GDP_TRUSTED_PROXIES, ...).
+environment given (DATABASE_URL, PRODUCT_ID, GDP_TRUSTED_PROXIES, ...), with uvicorn's own
+proxy-header handling off, as `gdp serve` runs it.
 """
 
 from __future__ import annotations
@@ -31,13 +32,11 @@ def running_gdp(env: Mapping[str, str], *, port: int | None = None) -> Iterator[
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     environment = {**os.environ, **env}
-    # The relay forwards to this very service unless told otherwise.
-    environment.setdefault("WAITLISTLAB_API_URL", url)
     with running(
         [
             "uvicorn", "--factory", "tests.support.gdp_app:create_app_with_relay",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-            "--no-access-log",
+            "--no-access-log", "--no-proxy-headers",
         ],
         env=environment, health_url=f"{url}/healthz", name="GDP",
     ):  # fmt: skip

@@ -1,7 +1,8 @@
 """The Graph API client for Conversions API sends: one kept-alive httpx client per worker.
 
-Meta's answers are turned into MetaApiError by workers.errors (the one mapping place); this
-module only speaks HTTP and reads the usage header Meta sends with every answer.
+Meta's answers are turned into MetaApiError by workers.errors (the one mapping place, which
+also redacts the token and app secret this client used from Meta's messages); this module only
+speaks HTTP and reads the usage header Meta sends with every answer.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ class GraphClient:
             payload = {}
         if response.status_code >= 400 or not isinstance(payload, dict) or "error" in payload:
             error = from_graph_error(
-                payload if isinstance(payload, dict) else {}, response.status_code
+                payload if isinstance(payload, dict) else {},
+                response.status_code,
+                secrets=(self._token, self._app_secret, self._proof),
             )
             error.usage_pct, error.regain_access_s = usage, regain
             raise error

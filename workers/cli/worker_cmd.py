@@ -1,28 +1,39 @@
-"""`gdp worker <name|all>`: run the workers (today: capi)."""
+"""`gdp worker <name|all>`: run the workers (capi, maintenance)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterator
 
 import typer
-from prometheus_client import start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from workers import logs
 from workers.capi import metrics
 from workers.capi.outcomes import BatchReport, WorkerConfig
 from workers.capi.worker import CapiWorker
 from workers.cli._common import one_line_errors
-from workers.settings import get_settings
+from workers.errors import ConfigError, mapped_db_errors
+from workers.maintenance import metrics as maintenance_metrics
+from workers.maintenance.retention import TABLES, RetentionConfig, RetentionRun, run_forever
+from workers.settings import get_settings, require
 
-WORKERS = ("capi",)
+WORKERS = ("capi", "maintenance")
 
 
 @one_line_errors
 def worker(
-    name: str = typer.Argument(..., help="capi, or all"),
-    once: bool = typer.Option(False, help="Drain what is queued, then exit."),
+    name: str = typer.Argument(..., help="capi, maintenance, or all"),
+    once: bool = typer.Option(
+        False, help="Drain what is queued (capi) / run retention once (maintenance), then exit."
+    ),
     metrics_port: int | None = typer.Option(None, help="Serve Prometheus metrics on this port."),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="Address of the metrics listener (its labels name pixels)."
+    ),
     batch_size: int = typer.Option(1000, min=1, max=1000, help="Messages read per batch."),
     pacing: bool = typer.Option(True, help="Pace sends per pixel (off only for benchmarks)."),
     retry_base: float = typer.Option(30.0, help="Seconds before the first retry of a message."),
@@ -37,41 +48,110 @@ def worker(
         help="Seconds a leased message stays invisible (extended while its batch is at work); "
         "after a crash it reappears this soon.",
     ),
+    interval: float = typer.Option(
+        300.0, min=1.0, help="maintenance: seconds between retention runs."
+    ),
+    max_seconds: int = typer.Option(
+        60, min=1, help="maintenance: longest a retention run goes on (then the next run)."
+    ),
+    retention_batch: int | None = typer.Option(
+        None, min=100, max=100_000, help="maintenance: rows per batch (default: the setting)."
+    ),
 ) -> None:
     """Run a worker until interrupted (SIGINT/SIGTERM finish the current batch first)."""
     if name not in (*WORKERS, "all"):
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}, all")
     settings = get_settings()
+    kinds = WORKERS if name == "all" else (name,)
+    if "capi" in kinds:
+        # Meta is called with the token in every request: refuse to start rather than send it
+        # somewhere unsafe (META_GRAPH_URL unset in production, plain http to another machine).
+        require(settings.graph_url_problem())
     logs.configure(settings.log_level)
     if metrics_port:
-        start_http_server(metrics_port, registry=metrics.REGISTRY)
-    config = WorkerConfig(
-        batch_size=batch_size,
-        pacing=pacing,
-        retry_base_s=retry_base,
-        breaker_probe_interval_s=probe_interval,
-        visibility_timeout_s=visibility_timeout,
-        events_per_request=events_per_request,
-        lanes=lanes,
-    )
-    report = asyncio.run(_run(CapiWorker(settings, config), once))
-    typer.echo(
-        f"capi: {report.messages} messages, {report.sent} sent, {report.retried} retried, "
-        f"{report.dead_lettered} dead-lettered, {report.blocked} blocked by consent, "
-        f"{report.held} held",
-        err=True,
-    )
+        registry = CollectorRegistry(auto_describe=False)
+        for kind in kinds:
+            registry.register(_Forward(maintenance_metrics.REGISTRY if kind == "maintenance"
+                                       else metrics.REGISTRY))  # fmt: skip
+        try:
+            start_http_server(metrics_port, addr=metrics_host, registry=registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"--metrics-port: cannot listen on {metrics_host}:{metrics_port} ({exc.strerror})"
+            ) from None
+    capi = None
+    if "capi" in kinds:
+        capi = CapiWorker(
+            settings,
+            WorkerConfig(
+                batch_size=batch_size,
+                pacing=pacing,
+                retry_base_s=retry_base,
+                breaker_probe_interval_s=probe_interval,
+                visibility_timeout_s=visibility_timeout,
+                events_per_request=events_per_request,
+                lanes=lanes,
+            ),
+        )
+    retention = None
+    if "maintenance" in kinds:
+        retention = RetentionConfig(
+            interval_s=interval, max_seconds=max_seconds, batch_size=retention_batch
+        )
+    with mapped_db_errors():
+        report, runs = asyncio.run(_run(settings.database_url, capi, retention, once))
+    if report is not None:
+        typer.echo(
+            f"capi: {report.messages} messages, {report.sent} sent, {report.retried} retried, "
+            f"{report.dead_lettered} dead-lettered, {report.blocked} blocked by consent, "
+            f"{report.held} held",
+            err=True,
+        )
+    if runs is not None:
+        deleted = {t: sum(getattr(r, t) for r in runs) for t in TABLES}
+        skipped = sum(1 for r in runs if not r.ran)
+        typer.echo(
+            f"maintenance: {len(runs)} retention run(s), deleted "
+            + ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in deleted.items())
+            + (f"; {skipped} skipped (another session was running retention)" if skipped else ""),
+            err=True,
+        )
 
 
-async def _run(capi: CapiWorker, once: bool) -> BatchReport:
+class _Forward(Collector):
+    """Serves another registry's metrics (one listener for every worker kind of the process)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._registry.collect()
+
+
+async def _run(
+    database_url: str, capi: CapiWorker | None, retention: RetentionConfig | None, once: bool
+) -> tuple[BatchReport | None, list[RetentionRun] | None]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        return await capi.run(stop, once=once)
+        async with asyncio.TaskGroup() as group:
+            capi_task = group.create_task(capi.run(stop, once=once)) if capi else None
+            retention_task = (
+                group.create_task(run_forever(database_url, retention, stop, once=once))
+                if retention
+                else None
+            )
+    except* Exception as errors:
+        raise errors.exceptions[0] from None
     finally:
-        await capi.close()
+        if capi is not None:
+            await capi.close()
+    return (
+        capi_task.result() if capi_task else None,
+        retention_task.result() if retention_task else None,
+    )
 
 
 app = typer.Typer()

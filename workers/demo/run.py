@@ -135,7 +135,7 @@ def run_demo(url: str, echo: Echo, *, keep_serving: bool = False) -> None:
             ).fetchone()
             assert row is not None
             keys[product] = row["service_key"]
-    with demo_services(url, SHOP_PRODUCT, keys[SHOP_PRODUCT]) as services, connect(url) as conn:
+    with demo_services(url, SHOP_PRODUCT) as services, connect(url) as conn:
         echo(f"   Meta sandbox {services.sandbox_url}, API {services.api_url}/docs, worker: capi")
         started = time.monotonic()
         traffic = send_traffic(conn, services.api_url, keys)

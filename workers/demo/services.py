@@ -20,8 +20,8 @@ class Services:
 
 
 @contextmanager
-def demo_services(database_url: str, relay_product: str, relay_key: str) -> Iterator[Services]:
-    """The API also plays `relay_product`'s relay (GAP-005), forwarding to itself."""
+def demo_services(database_url: str, relay_product: str) -> Iterator[Services]:
+    """The API also plays `relay_product`'s relay (GAP-005)."""
     sandbox_port, api_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     api_url = f"http://127.0.0.1:{api_port}"
@@ -32,8 +32,6 @@ def demo_services(database_url: str, relay_product: str, relay_key: str) -> Iter
         "META_CAPI_ACCESS_TOKEN": SANDBOX_TOKEN,
         "GDP_LOG_LEVEL": "WARNING",
         "PRODUCT_ID": relay_product,
-        "WAITLISTLAB_API_URL": api_url,
-        "WAITLISTLAB_SERVICE_KEY": relay_key,
         "GDP_TRUSTED_PROXIES": "127.0.0.1",
     }
     with ExitStack() as stack:

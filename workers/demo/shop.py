@@ -14,8 +14,8 @@ One small web server plays the product's web tier:
     shop.stop()
 
 or `python -m workers.demo.shop --gdp-url http://127.0.0.1:8080 --port 8090`. GDP's process needs
-PRODUCT_ID (the shop's product), WAITLISTLAB_API_URL (GDP's own URL), WAITLISTLAB_SERVICE_KEY (a
-key of that product) and GDP_TRUSTED_PROXIES=127.0.0.1 in its environment, and the relay flags on.
+PRODUCT_ID (the shop's product) and GDP_TRUSTED_PROXIES=127.0.0.1 in its environment, and the
+relay flags on.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import {
   clearRelayConfigCache,
   clientIp,
   parseAddress,
+  trustedProxies,
   relayEvent,
   relayMetaEvent,
   validCookie,
@@ -23,9 +24,10 @@ const EVENTS = { Purchase: 'Purchase', ProUpgrade: 'Purchase', SnapCreated: 'Sna
 const ENV = {
   PRODUCT_ID: 'snapmix',
   META_CAPI_RELAY_ENABLED: 'true',
-  WAITLISTLAB_API_URL: 'http://gdp.test/',
-  WAITLISTLAB_SERVICE_KEY: 'gdp_sk_snapmix_test',
+  GDP_API_URL: 'http://gdp.test/',
+  GDP_SERVICE_KEY: 'gdp_sk_snapmix_test',
   GDP_TRUST_FORWARDED_FOR: 'true', // as behind Vercel or a load balancer
+  GDP_TRUSTED_PROXIES: '10.0.0.0/8', // the deployment's inner proxies
 };
 
 function fbcNow(clid = 'IwAR_Node-Click') {
@@ -76,7 +78,7 @@ describe('the relay with a stand-in GDP', () => {
     for (const env of [
       { ...ENV, META_CAPI_RELAY_ENABLED: 'false' },
       { ...ENV, META_CAPI_RELAY_ENABLED: undefined },
-      { ...ENV, WAITLISTLAB_SERVICE_KEY: '' },
+      { ...ENV, GDP_SERVICE_KEY: '' },
       { ...ENV, PRODUCT_ID: undefined },
     ]) {
       const gdp = fakeGdp();
@@ -98,7 +100,8 @@ describe('the relay with a stand-in GDP', () => {
       request(body, {
         query: '?wait=2',
         headers: {
-          'X-Forwarded-For': '10.0.0.1, 2001:4860:4860:0:0:0:0:8888, 8.8.8.8',
+          // What the client wrote, what the platform saw, one of our inner proxies.
+          'X-Forwarded-For': '8.8.8.8, 2001:4860:4860:0:0:0:0:8888, 10.0.0.1',
           Cookie: `_ga=1; _fbp=${FBP}; _fbc=${fbc}`,
         },
       }),
@@ -143,6 +146,31 @@ describe('the relay with a stand-in GDP', () => {
       assert.equal(response.status, 200);
     }
     assert.equal(gdp.forwarded().length, 2);
+  });
+
+  test('the PRD\'s WAITLISTLAB_* names are accepted for GDP_API_URL and GDP_SERVICE_KEY', async () => {
+    const gdp = fakeGdp();
+    const { GDP_API_URL, GDP_SERVICE_KEY, ...rest } = ENV;
+    const env = { ...rest, WAITLISTLAB_API_URL: GDP_API_URL, WAITLISTLAB_SERVICE_KEY: GDP_SERVICE_KEY };
+    const response = await relayMetaEvent(request(browserEvent()), { env, fetch: gdp });
+    assert.equal(response.status, 200);
+    const post = gdp.calls.at(-1);
+    assert.equal(post.url, 'http://gdp.test/api/v1/meta/event');
+    assert.equal(post.init.headers.Authorization, 'Bearer gdp_sk_snapmix_test');
+  });
+
+  test('addresses a client writes into X-Forwarded-For are never the visitor', async () => {
+    const gdp = fakeGdp();
+    for (let i = 0; i < 3; i += 1) {
+      const headers = { 'X-Forwarded-For': `6.6.6.${i}, 203.0.113.9, 10.0.0.4` };
+      await relayMetaEvent(request(browserEvent(), { headers }), { env: ENV, fetch: gdp });
+    }
+    assert.deepEqual(gdp.forwarded().map((e) => e.user_data.client_ip_address), Array(3).fill('203.0.113.9'));
+    const broken = await relayMetaEvent(
+      request(browserEvent()), { env: { ...ENV, GDP_TRUSTED_PROXIES: '10.0.0.0/8, proxy.local' }, fetch: gdp },
+    );
+    assert.equal(broken.status, 502);
+    assert.match((await broken.json()).error.message, /GDP_TRUSTED_PROXIES entry 2/);
   });
 
   test('ignores X-Forwarded-For unless told a proxy sets it', async () => {
@@ -230,16 +258,25 @@ describe('the relay with a stand-in GDP', () => {
 });
 
 describe('the visitor\'s address and cookies', () => {
-  test('first public X-Forwarded-For address, IPv6 kept', () => {
+  test('X-Forwarded-For read from the right, past our own proxies; IPv6 kept', () => {
     const headers = (xff, real) => new Headers({ ...(xff ? { 'x-forwarded-for': xff } : {}), ...(real ? { 'x-real-ip': real } : {}) });
-    assert.equal(clientIp(headers('8.8.8.8, 10.0.0.2'), true), '8.8.8.8');
-    assert.equal(clientIp(headers('10.0.0.9, 192.168.1.4, 1.1.1.1'), true), '1.1.1.1');
-    assert.equal(clientIp(headers('[2001:4860:4860::8844]:443'), true), '2001:4860:4860::8844');
-    assert.equal(clientIp(headers('::ffff:8.8.4.4'), true), '8.8.4.4');
-    assert.equal(clientIp(headers('9.9.9.9:5678'), true), '9.9.9.9');
-    assert.equal(clientIp(headers('unknown, 192.168.1.20'), true), '192.168.1.20');
-    assert.equal(clientIp(headers(null, '2606:4700:4700::1111'), true), '2606:4700:4700::1111');
-    assert.equal(clientIp(headers('8.8.8.8'), false), null);
+    const ours = trustedProxies('10.0.0.0/8, fd00::/8; 127.0.0.1');
+    assert.equal(clientIp(headers('8.8.8.8, 10.0.0.2'), true, ours), '8.8.8.8');
+    assert.equal(clientIp(headers('10.0.0.9, 192.168.1.4, 1.1.1.1'), true, ours), '1.1.1.1');
+    assert.equal(clientIp(headers('1.1.1.1, 6.6.6.6, 8.8.8.8, 10.0.0.2'), true, ours), '8.8.8.8');
+    assert.equal(clientIp(headers('[2001:4860:4860::8844]:443'), true, ours), '2001:4860:4860::8844');
+    assert.equal(clientIp(headers('::ffff:8.8.4.4'), true, ours), '8.8.4.4');
+    assert.equal(clientIp(headers('9.9.9.9:5678, fd00::3'), true, ours), '9.9.9.9');
+    assert.equal(clientIp(headers('unknown, 192.168.1.20'), true, ours), '192.168.1.20');
+    assert.equal(clientIp(headers('8.8.8.8, unknown'), true, ours), null);
+    assert.equal(clientIp(headers('10.0.0.5, 10.0.0.6'), true, ours), '10.0.0.5');
+    assert.equal(clientIp(headers(`${'6.6.6.6, '.repeat(100)}8.8.8.8`), true, ours), '8.8.8.8');
+    // Without inner proxies the last hop is the visitor.
+    assert.equal(clientIp(headers('8.8.8.8, 10.0.0.2'), true), '10.0.0.2');
+    assert.equal(clientIp(headers(null, '2606:4700:4700::1111'), true, ours), '2606:4700:4700::1111');
+    assert.equal(clientIp(headers('8.8.8.8'), false, ours), null);
+    assert.throws(() => trustedProxies('10.0.0.0/33'), /entry 1/);
+    assert.throws(() => trustedProxies('10.0.0.0/8,,nope'), /entry 3/);
     assert.equal(parseAddress('fe80::1%eth0'), null);
     assert.equal(parseAddress('2A03:2880:F12F:83:FACE:B00C:0:25DE').address, '2a03:2880:f12f:83:face:b00c:0:25de');
   });
@@ -308,9 +345,11 @@ const GDP_URL = process.env.GDP_TEST_URL;
 const realEnv = () => ({
   PRODUCT_ID: 'snapmix',
   META_CAPI_RELAY_ENABLED: 'true',
+  // The PRD's names for GDP_API_URL and GDP_SERVICE_KEY, still accepted.
   WAITLISTLAB_API_URL: GDP_URL,
   WAITLISTLAB_SERVICE_KEY: process.env.GDP_TEST_KEY,
   GDP_TRUST_FORWARDED_FOR: 'true',
+  GDP_TRUSTED_PROXIES: '10.0.0.0/8',
 });
 const skip = GDP_URL ? false : 'GDP_TEST_URL is not set (tests/test_relay_node.py sets it)';
 

@@ -6,7 +6,7 @@
  * The page's `trackEvent` posts `{event_name, event_id, event_source_url, custom_data}`. The relay
  * adds what only the server knows (the visitor's IP address, user agent, `_fbp` and `_fbc`
  * cookies) and `custom_data.source_product = PRODUCT_ID`, and forwards it to
- * `${WAITLISTLAB_API_URL}/api/v1/meta/event` with `Authorization: Bearer ${WAITLISTLAB_SERVICE_KEY}`.
+ * `${GDP_API_URL}/api/v1/meta/event` with `Authorization: Bearer ${GDP_SERVICE_KEY}`.
  *
  * Enabled only when `META_CAPI_RELAY_ENABLED=true` here *and* GDP says so for this product
  * (the global flag and the product's own switch, read from `/api/v1/meta/relay-config` and kept
@@ -14,12 +14,16 @@
  * untrusted: 16 KB at most, only the product's key events and Meta's standard events, no
  * personal data, no other product, no server-owned fields.
  *
- * Environment: PRODUCT_ID, META_CAPI_RELAY_ENABLED, WAITLISTLAB_API_URL, WAITLISTLAB_SERVICE_KEY;
+ * Environment: PRODUCT_ID, META_CAPI_RELAY_ENABLED, GDP_API_URL, GDP_SERVICE_KEY (the PRD's
+ * names, WAITLISTLAB_API_URL and WAITLISTLAB_SERVICE_KEY, are accepted too);
  * GDP_RELAY_ALLOWED_ORIGINS (comma-separated origins whose pages may post; unset: any);
- * GDP_TRUST_FORWARDED_FOR (default `false`). A route handler cannot see the connection's peer
- * address, so it cannot tell a proxy's X-Forwarded-For from one a client wrote itself: the header
- * is read only when this is `true`, which is right behind a platform or proxy that sets it
- * (Vercel, a load balancer) and wrong when clients reach Next.js directly. Untrusted: no IP sent.
+ * GDP_TRUST_FORWARDED_FOR (default `false`) and GDP_TRUSTED_PROXIES. A route handler cannot see
+ * the connection's peer address, so X-Forwarded-For is read only when GDP_TRUST_FORWARDED_FOR is
+ * `true`, which is right only when every request comes through a platform or proxy that appends
+ * to it (Vercel, a load balancer). It is then read from the right: the last hop is what that
+ * proxy saw; hops that are the deployment's own inner proxies (GDP_TRUSTED_PROXIES, addresses or
+ * CIDRs) are skipped; the first other address is the visitor. Addresses a client wrote itself
+ * stand further left and are never read. Untrusted: no IP sent.
  *
  * Node.js runtime (uses node:net). No dependencies.
  */
@@ -58,19 +62,6 @@ const COOKIE = /^fb\.(0|[1-9][0-9]?)\.([0-9]+)\.([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9
 const FBCLID = /^[A-Za-z0-9_-]{1,500}$/;
 const PII_HINT = "the product's server (POST /api/v1/meta/event), not the browser";
 
-// Addresses that are not the public internet (Python's ipaddress.is_global, and multicast).
-const NOT_PUBLIC = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24],
-  ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
-  ['224.0.0.0', 4], ['240.0.0.0', 4],
-]) NOT_PUBLIC.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [
-  ['::', 127], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
-  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-]) NOT_PUBLIC.addSubnet(net, bits, 'ipv6');
-
 /** A relay answer or refusal, as JSON. */
 function json(body, status = 200) {
   return new Response(JSON.stringify(body), {
@@ -102,9 +93,12 @@ function errorResponse(status, message, field = null, rule = null) {
  * @typedef {object} RelayEnv
  * @property {string} [PRODUCT_ID]
  * @property {string} [META_CAPI_RELAY_ENABLED]
- * @property {string} [WAITLISTLAB_API_URL]
- * @property {string} [WAITLISTLAB_SERVICE_KEY]
+ * @property {string} [GDP_API_URL]
+ * @property {string} [GDP_SERVICE_KEY]
+ * @property {string} [WAITLISTLAB_API_URL] the PRD's name for GDP_API_URL
+ * @property {string} [WAITLISTLAB_SERVICE_KEY] the PRD's name for GDP_SERVICE_KEY
  * @property {string} [GDP_TRUST_FORWARDED_FOR]
+ * @property {string} [GDP_TRUSTED_PROXIES]
  * @property {string} [GDP_RELAY_ALLOWED_ORIGINS]
  */
 
@@ -199,27 +193,52 @@ export function parseAddress(text) {
   return { address: canonical, family: 'ipv6' };
 }
 
-/** @param {{address: string, family: 'ipv4' | 'ipv6'}} ip */
-function isPublic(ip) {
-  return !NOT_PUBLIC.check(ip.address, ip.family);
+/**
+ * GDP_TRUSTED_PROXIES (comma-separated addresses or CIDR networks) as a BlockList.
+ * @param {string | undefined} text
+ */
+export function trustedProxies(text) {
+  const list = new BlockList();
+  const entries = (text || '').split(/[,;]/).map((e) => e.trim());
+  let position = 0;
+  for (const entry of entries) {
+    position += 1;
+    if (!entry) continue;
+    const [host, bits, extra] = entry.split('/');
+    const ip = parseAddress(host);
+    const prefix = bits === undefined ? null : Number(bits);
+    const max = ip && ip.family === 'ipv4' ? 32 : 128;
+    if (!ip || extra !== undefined || (prefix !== null && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= max))) {
+      throw new ConfigError(`GDP_TRUSTED_PROXIES entry ${position} is not an IP address or CIDR network`);
+    }
+    if (prefix === null) list.addAddress(ip.address, ip.family);
+    else list.addSubnet(ip.address, prefix, ip.family);
+  }
+  return list;
 }
 
+class ConfigError extends Error {}
+
 /**
- * The visitor's address: the first public address of X-Forwarded-For (when trusted), else its
- * last valid hop, else X-Real-IP; null when nothing usable.
+ * The visitor's address, or null. Only when trusted (every request comes through a proxy that
+ * appends to X-Forwarded-For): read from the right, past the deployment's own proxies, the first
+ * other hop (a hop that is not an address there: unknown); with no header, X-Real-IP.
  * @param {Headers} headers
  * @param {boolean} trustForwarded
+ * @param {BlockList} [proxies] the deployment's inner proxies (trustedProxies())
  */
-export function clientIp(headers, trustForwarded) {
+export function clientIp(headers, trustForwarded, proxies = new BlockList()) {
   if (!trustForwarded) return null;
   const hops = (headers.get('x-forwarded-for') || '')
     .split(',')
-    .slice(0, 32)
-    .map(parseAddress)
-    .filter(Boolean);
-  const first = hops.find(isPublic);
-  if (first) return first.address;
-  if (hops.length) return hops[hops.length - 1].address;
+    .filter((hop) => hop.trim())
+    .slice(-32);
+  for (let i = hops.length - 1; i >= 0; i -= 1) {
+    const hop = parseAddress(hops[i]);
+    if (!hop) return null;
+    if (!proxies.check(hop.address, hop.family)) return hop.address;
+  }
+  if (hops.length) return parseAddress(hops[0]).address; // every hop is ours: it began inside
   const real = parseAddress(headers.get('x-real-ip'));
   return real ? real.address : null;
 }
@@ -467,8 +486,8 @@ export async function relayMetaEvent(request, options = {}) {
   const env = options.env ?? process.env;
   const fetcher = options.fetch ?? globalThis.fetch;
   const product = env.PRODUCT_ID;
-  const base = (env.WAITLISTLAB_API_URL || '').replace(/\/+$/, '');
-  const key = env.WAITLISTLAB_SERVICE_KEY;
+  const base = (env.GDP_API_URL || env.WAITLISTLAB_API_URL || '').replace(/\/+$/, '');
+  const key = env.GDP_SERVICE_KEY || env.WAITLISTLAB_SERVICE_KEY;
   if (env.META_CAPI_RELAY_ENABLED !== 'true' || !product || !base || !key) {
     return json({ disabled: true });
   }
@@ -482,6 +501,15 @@ export async function relayMetaEvent(request, options = {}) {
     return errorResponse(502, 'GDP is unreachable; the event was not relayed');
   }
   if (!config.enabled) return json({ disabled: true });
+  let proxies;
+  try {
+    proxies = trustedProxies(env.GDP_TRUSTED_PROXIES);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      return errorResponse(502, `the relay is misconfigured: ${error.message}`);
+    }
+    throw error;
+  }
   if (!originAllowed(request.headers.get('origin'), env.GDP_RELAY_ALLOWED_ORIGINS)) {
     return errorResponse(
       403, 'Origin: is not an allowed origin for this relay', 'Origin',
@@ -498,7 +526,7 @@ export async function relayMetaEvent(request, options = {}) {
     event = relayEvent(body, {
       product,
       events: config.events,
-      ip: clientIp(headers, env.GDP_TRUST_FORWARDED_FOR === 'true'),
+      ip: clientIp(headers, env.GDP_TRUST_FORWARDED_FOR === 'true', proxies),
       userAgent: agent && agent.length <= MAX_TEXT && !CONTROL.test(agent) ? agent : null,
       fbp: validCookie('fbp', jar._fbp),
       fbc: jar._fbc ?? null,

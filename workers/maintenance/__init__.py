@@ -1,0 +1,1 @@
+"""`gdp worker maintenance`: retention and other housekeeping that runs on a schedule."""

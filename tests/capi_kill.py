@@ -25,7 +25,7 @@ import psycopg
 
 from tests.support.sandbox import TOKEN
 
-# What the adversarial run used: Meta failing 30% of requests with a 5xx and throttling
+# An adversarial run's faults: Meta failing 30% of requests with a 5xx and throttling
 # 10%, and latency, so that requests are in flight long enough for a kill to land in one.
 FAULTS: dict[str, Any] = {"fail_5xx": 0.3, "throttle": 0.1, "latency_ms": 200}
 

@@ -3168,10 +3168,10 @@ $$;
 
 
 --
--- Name: capi_claim_request(bigint[], integer[]); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: capi_claim_request(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[]) RETURNS TABLE(msg_id bigint, event_ref bigint, verdict text)
+CREATE FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[], p_lock_timeout_ms integer DEFAULT 5000) RETURNS TABLE(msg_id bigint, event_ref bigint, verdict text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -3187,6 +3187,9 @@ BEGIN
     IF cardinality(p_msg_ids) IS DISTINCT FROM cardinality(p_read_cts) THEN
         PERFORM shared._raise('GD400', 'read_cts', 'must have one entry per message id');
     END IF;
+    -- Waiting longer on a row another session holds (an erasure in progress) fails the check
+    -- (55P03); the worker tries those events again later. For the rest of the transaction.
+    PERFORM set_config('lock_timeout', format('%sms', greatest(p_lock_timeout_ms, 1)), true);
     SELECT array_agg(h.msg_id), array_agg(h.ref) INTO v_held, v_held_refs
     FROM (SELECT q.msg_id, (q.message ->> 'event')::bigint AS ref
           FROM pgmq.q_meta_capi AS q
@@ -3225,10 +3228,10 @@ $$;
 
 
 --
--- Name: FUNCTION capi_claim_request(p_msg_ids bigint[], p_read_cts integer[]); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION capi_claim_request(p_msg_ids bigint[], p_read_cts integer[], p_lock_timeout_ms integer); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[]) IS 'Lock one Conversions API request''s messages (if still leased by the caller), people and events until the transaction that sends and settles the request ends; one verdict per message: send, gone (erased), withdrawn (consent) or lost (the lease passed to another reader).';
+COMMENT ON FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[], p_lock_timeout_ms integer) IS 'Lock one Conversions API request''s messages (if still leased by the caller), people and events until the transaction that sends and settles the request ends; one verdict per message: send, gone (erased), withdrawn (consent) or lost (the lease passed to another reader).';
 
 
 --

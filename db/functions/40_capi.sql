@@ -153,7 +153,11 @@ $$;
  * SECURITY DEFINER: a row lock (even FOR KEY SHARE) needs UPDATE privilege on the table, which
  * the worker's role must not hold on people and events; this function is all it needs.
  */
-CREATE OR REPLACE FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[])
+CREATE OR REPLACE FUNCTION shared.capi_claim_request(
+    p_msg_ids bigint[],
+    p_read_cts integer[],
+    p_lock_timeout_ms integer DEFAULT 5000
+)
 RETURNS TABLE (msg_id bigint, event_ref bigint, verdict text)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -171,6 +175,9 @@ BEGIN
     IF cardinality(p_msg_ids) IS DISTINCT FROM cardinality(p_read_cts) THEN
         PERFORM shared._raise('GD400', 'read_cts', 'must have one entry per message id');
     END IF;
+    -- Waiting longer on a row another session holds (an erasure in progress) fails the check
+    -- (55P03); the worker tries those events again later. For the rest of the transaction.
+    PERFORM set_config('lock_timeout', format('%sms', greatest(p_lock_timeout_ms, 1)), true);
     SELECT array_agg(h.msg_id), array_agg(h.ref) INTO v_held, v_held_refs
     FROM (SELECT q.msg_id, (q.message ->> 'event')::bigint AS ref
           FROM pgmq.q_meta_capi AS q
@@ -207,7 +214,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION shared.capi_claim_request(bigint[], integer[]) IS
+COMMENT ON FUNCTION shared.capi_claim_request(bigint[], integer[], integer) IS
 'Lock one Conversions API request''s messages (if still leased by the caller), people and events '
 'until the transaction that sends and settles the request ends; one verdict per message: send, '
 'gone (erased), withdrawn (consent) or lost (the lease passed to another reader).';

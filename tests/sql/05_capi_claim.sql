@@ -19,8 +19,8 @@ FROM pgmq.read('meta_capi', 30, 10) AS r
 JOIN shared.event AS e ON e.id = (r.message ->> 'event')::bigint;
 
 SELECT is((SELECT count(*) FROM leased), 4::bigint, 'four messages leased');
-SELECT has_function('shared', 'capi_claim_request', ARRAY['bigint[]', 'integer[]']);
-SELECT isnt(obj_description('shared.capi_claim_request(bigint[], integer[])'::regprocedure),
+SELECT has_function('shared', 'capi_claim_request', ARRAY['bigint[]', 'integer[]', 'integer']);
+SELECT isnt(obj_description('shared.capi_claim_request(bigint[], integer[], integer)'::regprocedure),
             NULL, 'capi_claim_request is documented in the catalog');
 
 SELECT results_eq(

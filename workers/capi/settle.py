@@ -103,13 +103,13 @@ class BatchGate:
         msg_ids = [int(m["msg_id"]) for m in msgs]
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                await conn.execute(
-                    query("capi_claim_lock_timeout"),
-                    {"lock_timeout": f"{int(self._config.claim_lock_timeout_s * 1000)}ms"},
-                )
                 cursor = await conn.execute(
                     query("capi_claim_request"),
-                    {"msg_ids": msg_ids, "read_cts": [int(m["read_ct"]) for m in msgs]},
+                    {
+                        "msg_ids": msg_ids,
+                        "read_cts": [int(m["read_ct"]) for m in msgs],
+                        "lock_timeout_ms": int(self._config.claim_lock_timeout_s * 1000),
+                    },
                 )
                 verdicts = {int(r["msg_id"]): r["verdict"] for r in await cursor.fetchall()}
                 plan = Plan()

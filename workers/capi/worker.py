@@ -359,6 +359,8 @@ class CapiWorker:
 
     async def _write(self, conn: psycopg.AsyncConnection[Row], plan: Plan) -> None:
         changes = self.breakers.take_changes()
+        if not (changes or plan.outcomes or plan.archive or plan.delay):
+            return  # nothing to write: no empty transaction (two round trips per batch)
         committed = False
         try:
             async with conn.transaction():

@@ -54,16 +54,12 @@ SELECT shared.setting_value('META_CAPI_MAX_EVENTS_PER_SECOND') #>> '{}' AS max_e
        shared.setting_value('META_LDU_US_STATES') AS ldu_us_states,
        shared.setting_value('META_CAPI_PARTNER_AGENT') #>> '{}' AS partner_agent;
 
--- name: capi_claim_lock_timeout
--- A request waits at most this long for a person or event another session holds (an erasure in
--- progress); past it, its events are retried later. Local to the request's transaction.
-SELECT set_config('lock_timeout', %(lock_timeout)s, true);
-
 -- name: capi_claim_request
 -- In the transaction that sends one request and settles it: lock its messages, people and
 -- events (see shared.capi_claim_request) and say which of its messages may still go.
 SELECT msg_id, event_ref, verdict
-FROM shared.capi_claim_request(%(msg_ids)s::bigint[], %(read_cts)s::integer[]);
+FROM shared.capi_claim_request(%(msg_ids)s::bigint[], %(read_cts)s::integer[],
+                               %(lock_timeout_ms)s);
 
 -- name: capi_extend_leases
 SELECT shared.capi_extend_leases(%(msg_ids)s::bigint[], %(read_cts)s::integer[], %(vt)s)

@@ -17,12 +17,12 @@ TEST_ENV := GDP_TEST_PGPORT=$(TEST_PG_PORT) GDP_TEST_BASE_URL=postgresql://postg
 TEST_WORKERS ?= $(shell nproc)
 
 .PHONY: demo test test-python test-sql test-cluster lint setup system-deps native-deps native \
-	postgres bench schema clean
+	postgres bench schema release supabase-cli clean
 
 demo: setup native postgres
 	$(BIN)/gdp demo
 
-test: setup system-deps native test-cluster lint test-python test-sql
+test: setup system-deps native supabase-cli test-cluster lint test-python test-sql
 
 # GDP_REQUIRE_NATIVE: tests/test_normalize_native.py fails if the compiled path did not load.
 # Tests that restart the cluster run on their own after the parallel run.
@@ -46,6 +46,11 @@ bench: setup native postgres
 	$(BIN)/python bench/run.py
 
 schema: setup postgres
+	$(BIN)/gdp db dump
+
+# db/functions + db/policies as a release migration (db/README.md, Releases), then db/schema.sql.
+release: setup postgres
+	$(BIN)/gdp db release
 	$(BIN)/gdp db dump
 
 setup: $(VENV)/.installed
@@ -72,6 +77,18 @@ native-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc libssl-dev >/dev/null; \
 	fi
 
+# The Supabase CLI for the deploy tests (`supabase db push`/`db reset`): npm's `supabase`, whose
+# platform package carries the binary; pinned, under .tools/. Without npm or the registry the
+# tests fall back to their emulation of the CLI (tests/deploy_support.py) and say so.
+SUPABASE_CLI_VERSION := 3.1.0
+supabase-cli:
+	@if [ "$$(.tools/node_modules/.bin/supabase --version 2>/dev/null)" != "$(SUPABASE_CLI_VERSION)" ]; then \
+		command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }; \
+		npm install --prefix .tools --no-audit --no-fund --silent supabase@$(SUPABASE_CLI_VERSION) \
+			|| echo "make supabase-cli: not installed; the deploy tests emulate the Supabase CLI"; \
+	fi
+
 # pgTAP and pg_prove come from Debian; installed only when missing.
 system-deps:
 	@if ! command -v pg_prove >/dev/null || [ ! -f /usr/share/postgresql/15/extension/pgtap.control ] \
@@ -94,4 +111,4 @@ postgres:
 	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
 
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/_native.*.so
+	rm -rf $(VENV) .tools *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/_native.*.so

@@ -22,6 +22,13 @@ CREATE SCHEMA auth;
 
 
 --
+-- Name: gdp_migrations; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA gdp_migrations;
+
+
+--
 -- Name: pgmq; Type: SCHEMA; Schema: -; Owner: -
 --
 
@@ -4416,6 +4423,15 @@ CREATE AGGREGATE shared._jsonb_fill(jsonb) (
 
 
 --
+-- Name: schema_migrations; Type: TABLE; Schema: gdp_migrations; Owner: -
+--
+
+CREATE TABLE gdp_migrations.schema_migrations (
+    version character varying NOT NULL
+);
+
+
+--
 -- Name: a_meta_capi; Type: TABLE; Schema: pgmq; Owner: -
 --
 
@@ -4492,15 +4508,6 @@ CREATE TABLE pgmq.topic_bindings (
     queue_name text NOT NULL,
     bound_at timestamp with time zone DEFAULT now() NOT NULL,
     compiled_regex text GENERATED ALWAYS AS ((('^'::text || replace(replace(regexp_replace(pattern, '([.+?{}()|\[\]\\^$])'::text, '\\\1'::text, 'g'::text), '*'::text, '[^.]+'::text), '#'::text, '.*'::text)) || '$'::text)) STORED
-);
-
-
---
--- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.schema_migrations (
-    version character varying NOT NULL
 );
 
 
@@ -4891,6 +4898,14 @@ CREATE TABLE shared.setting_definition (
 
 
 --
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: gdp_migrations; Owner: -
+--
+
+ALTER TABLE ONLY gdp_migrations.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+
+--
 -- Name: a_meta_capi a_meta_capi_pkey; Type: CONSTRAINT; Schema: pgmq; Owner: -
 --
 
@@ -4928,14 +4943,6 @@ ALTER TABLE ONLY pgmq.q_meta_capi
 
 ALTER TABLE ONLY pgmq.topic_bindings
     ADD CONSTRAINT topic_bindings_unique_pattern_queue UNIQUE (pattern, queue_name);
-
-
---
--- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.schema_migrations
-    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
 
 --
@@ -5681,13 +5688,16 @@ ALTER TABLE shared.setting_definition ENABLE ROW LEVEL SECURITY;
 -- Dbmate schema migrations
 --
 
-INSERT INTO public.schema_migrations (version) VALUES
+INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261128000001'),
     ('20261128000002'),
     ('20261128000003'),
     ('20261128000004'),
     ('20261128000005'),
     ('20261128000006'),
+    ('20261201100001'),
+    ('20261201100002'),
     ('20261201120001'),
     ('20261201120002'),
-    ('20261201120003');
+    ('20261201120003'),
+    ('20261201120004');

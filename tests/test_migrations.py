@@ -55,7 +55,7 @@ def test_committed_schema_matches_the_migrations(db_url: str, tmp_path: Path) ->
     fresh = migrate.dump_schema(db_url, tmp_path / "schema.sql").read_text(encoding="utf-8")
     assert normalize_dump(committed) == normalize_dump(fresh), (
         "db/schema.sql drifted from db/migrations + functions + policies: "
-        "run `gdp db up --dump` against a fresh database and commit db/schema.sql"
+        "run `make schema` (gdp db dump) and commit db/schema.sql"
     )
     applied = {p.name.split("_")[0] for p in (migrate.DB_DIR / "migrations").glob("*.sql")}
     listed = set(re.findall(r"\('(\d{14})'\)", committed))

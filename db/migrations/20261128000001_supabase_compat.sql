@@ -9,6 +9,22 @@
  * same policies hold and can be tested by acting as each role.
  */
 
+-- pgmq (the queues) comes first, so that nothing is created when it is missing: the extension
+-- where the server has it (Supabase Queues), else the SQL-only install of `gdp db pgmq`, which
+-- `gdp db up` runs by itself (plain `dbmate up` needs it run first).
+DO $$
+BEGIN
+    IF to_regclass('pgmq.meta') IS NULL THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'pgmq') THEN
+            CREATE EXTENSION IF NOT EXISTS pgmq;
+        ELSE
+            RAISE EXCEPTION 'pgmq is not installed and this server has no pgmq extension: run '
+                '`gdp db pgmq` (the SQL-only install) before `dbmate up`, or deploy with `gdp db up`';
+        END IF;
+    END IF;
+END
+$$;
+
 DO $$
 BEGIN
     -- Roles are cluster-wide: a second database on the same server finds them already made.

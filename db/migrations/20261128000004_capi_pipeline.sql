@@ -115,8 +115,10 @@ VALUES
     ('META_CAPI_PARTNER_AGENT', 'partner_agent sent with every Conversions API request',
      'text', '^[A-Za-z0-9_.\-]{1,64}$', NULL, NULL, false);
 
+-- pgmq.create is idempotent, and so is the index: the pgmq schema and its queues outlive a
+-- remote `supabase db reset` (the CLI keeps the pgmq schema), which then runs this again.
 SELECT pgmq.create('meta_capi');
 -- Lets the status endpoint find an event's pending message without scanning the queue.
-CREATE INDEX q_meta_capi_event_idx ON pgmq.q_meta_capi (((message ->> 'event')::bigint));
+CREATE INDEX IF NOT EXISTS q_meta_capi_event_idx ON pgmq.q_meta_capi (((message ->> 'event')::bigint));
 
 -- migrate:down

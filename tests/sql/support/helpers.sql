@@ -28,4 +28,6 @@ BEGIN
     PERFORM set_config('request.jwt.claims', NULL, true);
 END
 $$;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO anon, authenticated, service_role;
+-- Every role a test acts as (GDP's own roles too) must be able to switch back: PUBLIC, since
+-- functions outside public are not executable by PUBLIC by default here (db/README.md).
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO PUBLIC;

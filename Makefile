@@ -16,19 +16,19 @@ TEST_ENV := GDP_TEST_PGPORT=$(TEST_PG_PORT) GDP_TEST_BASE_URL=postgresql://postg
 # pytest-xdist workers: one per core (the server works on the same cores).
 TEST_WORKERS ?= $(shell nproc)
 
-.PHONY: demo test test-python test-sql test-cluster lint setup system-deps native-deps native \
+.PHONY: demo test test-python test-sql test-cluster lint setup system-deps compiler compiled \
 	postgres bench schema release supabase-cli clean
 
-demo: setup native postgres
+demo: setup compiled postgres
 	$(BIN)/gdp demo
 
-test: setup system-deps native supabase-cli test-cluster lint test-python test-sql
+test: setup system-deps compiled supabase-cli test-cluster lint test-python test-sql
 
-# GDP_REQUIRE_NATIVE: tests/test_normalize_native.py fails if the compiled path did not load.
+# GDP_REQUIRE_COMPILED: tests/test_normalize_compiled.py fails if the compiled rules did not load.
 # Tests that restart the cluster run on their own after the parallel run.
 test-python: test-cluster
-	$(TEST_ENV) GDP_REQUIRE_NATIVE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) -m "not restarts_server"
-	$(TEST_ENV) GDP_REQUIRE_NATIVE=1 $(BIN)/pytest -q -m restarts_server
+	$(TEST_ENV) GDP_REQUIRE_COMPILED=1 $(BIN)/pytest -q -n $(TEST_WORKERS) -m "not restarts_server"
+	$(TEST_ENV) GDP_REQUIRE_COMPILED=1 $(BIN)/pytest -q -m restarts_server
 
 test-sql: test-cluster
 	$(TEST_ENV) tests/sql/run.sh
@@ -41,7 +41,7 @@ lint:
 	$(BIN)/ruff check workers edge_compat meta_sandbox tests bench
 	$(BIN)/mypy
 
-bench: setup native postgres
+bench: setup compiled postgres
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python bench/run.py
 
@@ -58,24 +58,23 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	GDP_META_COMPILE=0 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# The compiled fast path of workers.meta.normalize (workers/meta/native/, built by setup.py;
-# `pip install -e` builds it too when it can). Rebuilt only when its sources change; the touch
-# is there because setuptools copies the file with its mtime cut to whole seconds.
-native: setup native-deps
-	@$(BIN)/python -W ignore setup.py -q build_ext --inplace >/dev/null
-	@$(BIN)/python -c 'import workers.meta._native' 2>/dev/null || \
-		{ echo "make native: workers.meta._native did not build (compiler output above)"; exit 1; }
-	@touch workers/meta/_native.*.so
+# The Meta rules (workers/meta/*.py) compiled with mypyc, in place (setup.py): the same source,
+# faster. Rebuilt only when missing or older than a source (workers/meta/__init__.py decides;
+# -W error turns its staleness warning into a rebuild). Without it the rules run as plain Python.
+compiled: setup compiler
+	@$(BIN)/python -W error -c 'import workers.meta as m; raise SystemExit(not m.compiled())' \
+		2>/dev/null || { echo "compiling workers/meta with mypyc"; \
+		$(BIN)/python -W ignore setup.py -q build_ext --inplace >/dev/null && touch workers/meta/*.so; }
+	@$(BIN)/python -W error -c 'import workers.meta as m; raise SystemExit(not m.compiled())' || \
+		{ echo "make compiled: the mypyc build of workers/meta did not load"; exit 1; }
 
-# A C compiler and OpenSSL's headers (SHA-256) for the compiled path; installed when missing.
-native-deps:
-	@if ! command -v gcc >/dev/null || [ ! -f /usr/include/openssl/sha.h ]; then \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc libssl-dev >/dev/null; \
-	fi
+# A C compiler for mypyc; installed when missing.
+compiler:
+	@command -v gcc >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc >/dev/null; }
 
 # The Supabase CLI for the deploy tests (`supabase db push`/`db reset`): npm's `supabase`, whose
 # platform package carries the binary; pinned, under .tools/. Without npm or the registry the
@@ -111,4 +110,4 @@ postgres:
 	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
 
 clean:
-	rm -rf $(VENV) .tools *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/_native.*.so
+	rm -rf $(VENV) .tools *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/*.so

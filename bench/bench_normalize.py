@@ -6,18 +6,22 @@ pinned to one core.
 
 Two data sets of the same size: "returning" (events of a population of 4x fewer people, as CAPI
 traffic is: one person sends PageView, AddToCart, Purchase...) and "unique" (every event a
-different person: the worst case for memoization). Three paths, run chunk by chunk in
-alternating order so that all see the same machine conditions:
+different person: the worst case for memoization). The paths, run chunk by chunk in rotating
+order so that all see the same machine conditions:
 
 * ours, memo on: `normalize_user_data(raw)` + `orjson.dumps(result.user_data)` (the serializer
   the CAPI client sends its request bodies with, workers/capi/graph.py), with the module's
-  default LRU memo of per-value results (cleared at the start of each round);
+  default memo of per-value results (a new one at the start of each round), as users run it:
+  the mypyc-compiled rules when built (`make compiled`);
 * ours, memo off: the same with the memo disabled;
 * ours, memo on, stdlib `json.dumps` instead of orjson: to show the serializer's share;
-* ours, memo on, pure Python (the compiled path off, as with `GDP_META_NATIVE=0`);
 * the SDK: what a caller of the SDK writes: `UserData(...)`, `Event(...)`, `Event.normalize()`,
-  `json.dumps` of the `user_data` (the SDK's own serializer, `facebook_business.api`). It raises on some bad values (emails, phones, country
-  names), which loses the whole event: counted as failed events.
+  `json.dumps` of the `user_data` (the SDK's own serializer, `facebook_business.api`). It
+  raises on some bad values (emails, phones, country names), which loses the whole event:
+  counted as failed events.
+
+The same rules as plain Python (`GDP_META_COMPILED=0`) cannot run in this process beside the
+compiled ones: a child process measures them against the SDK in the same way (`--pure`).
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ import os
 import random
 import statistics
 import string
+import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +48,11 @@ from facebook_business.adobjects.serverside.event import Event
 from facebook_business.adobjects.serverside.gender import Gender
 from facebook_business.adobjects.serverside.user_data import UserData
 
+import workers.meta
 import workers.meta.normalize as normalize_module
 from bench._common import machine, write_result
-from workers.meta.normalize import cache_info, configure_cache, normalize_user_data
+from workers.meta.normalize import _Memo as Memo
+from workers.meta.normalize import normalize_user_data
 
 FIRST = [
     "Mary",
@@ -318,47 +324,41 @@ def pin_one_core() -> str:
         return "not pinned (sched_setaffinity unavailable)"
 
 
-def measure(events: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
+def measure(events: list[dict[str, Any]], rounds: int, names: tuple[str, ...]) -> dict[str, Any]:
     """Events/s per path (median of rounds), ratios to the SDK, drop counts and memo hit rate."""
-    configure_cache(MEMO_SIZE)
-    memo = normalize_module._lookup  # the module's own LRU-wrapped function, as users get it
-    plain = normalize_module._compute
-    compiled = normalize_module._native_pass
-    # The other memoized paths get memos of their own: no hits from another path's work.
-    json_memo, python_memo = (lru_cache(maxsize=MEMO_SIZE)(plain) for _ in range(2))
-    memos = [memo, json_memo, python_memo]
+    memos: dict[str, Any] = {}  # each path of ours has a memo of its own
 
-    def ours_with(lookup: Any, native: Any, dumps: Callable[[Any], object]) -> Path_:
+    def fresh_memos() -> None:
+        memos.update(memo=Memo(MEMO_SIZE), plain=Memo(0), json=Memo(MEMO_SIZE))
+
+    def ours_with(name: str, dumps: Callable[[Any], object]) -> Path_:
         def run(chunk: list[dict[str, Any]]) -> tuple[float, Counter[str], int]:
-            normalize_module._lookup, normalize_module._native_pass = lookup, native
+            saved, normalize_module._MEMO.now = normalize_module._MEMO.now, memos[name]
             try:
                 return ours(chunk, dumps)
             finally:
-                normalize_module._lookup, normalize_module._native_pass = memo, compiled
+                normalize_module._MEMO.now = saved
 
         return run
 
-    ours_memo = ours_with(memo, compiled, orjson.dumps)
-    ours_plain = ours_with(plain, compiled, orjson.dumps)
-    paths: dict[str, Path_] = {
-        "memo": ours_memo,
-        "plain": ours_plain,
-        "json": ours_with(json_memo, compiled, json.dumps),
-        "python": ours_with(python_memo, None, orjson.dumps),
+    every: dict[str, Path_] = {
+        "memo": ours_with("memo", orjson.dumps),
+        "plain": ours_with("plain", orjson.dumps),
+        "json": ours_with("json", json.dumps),
         "sdk": sdk,
     }
-    ours_memo(events[:1000])  # warm up: phonenumbers metadata, pycountry, regex caches
-    ours_plain(events[:1000])
-    sdk(events[:1000])
+    paths = {name: every[name] for name in names}
+    fresh_memos()
+    for path in paths.values():  # warm up: phonenumbers metadata, pycountry, regex caches
+        path(events[:1000])
     chunks = [events[i : i + CHUNK] for i in range(0, len(events), CHUNK)]
     rates: dict[str, list[float]] = {name: [] for name in paths}
-    ratios: dict[str, list[float]] = {"memo": [], "plain": [], "json": [], "python": []}
+    ratios: dict[str, list[float]] = {name: [] for name in paths if name != "sdk"}
     counts: dict[str, Counter[str]] = {}
     failed: dict[str, int] = {}
     hit_rate = 0.0
     for round_ in range(rounds):
-        for each in memos:  # cold, empty memos for every round
-            each.cache_clear()
+        fresh_memos()  # cold memos for every round
         spent = dict.fromkeys(paths, 0.0)
         counts = {name: Counter() for name in paths}
         failed = dict.fromkeys(paths, 0)
@@ -370,9 +370,8 @@ def measure(events: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
                 spent[name] += elapsed
                 counts[name].update(chunk_counts)
                 failed[name] += chunk_failed
-        info = cache_info()
-        if info is not None:
-            hit_rate = info[0] / max(1, info[0] + info[1])
+        memo = memos["memo"]
+        hit_rate = memo.hits / max(1, memo.hits + memo.misses)
         for name in paths:
             rates[name].append(len(events) / spent[name])
         for name in ratios:
@@ -380,18 +379,32 @@ def measure(events: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
         print(
             f"  round {round_ + 1}: "
             + ", ".join(f"{name} {rates[name][-1]:,.0f}/s" for name in paths)
-            + f"; memo {ratios['memo'][-1]:.2f}x, plain {ratios['plain'][-1]:.2f}x,"
-            f" memo+json {ratios['json'][-1]:.2f}x, pure Python {ratios['python'][-1]:.2f}x the SDK",
+            + "; "
+            + ", ".join(f"{name} {ratios[name][-1]:.2f}x" for name in ratios)
+            + " the SDK",
             flush=True,
         )
     return {
         "rate": {name: statistics.median(r) for name, r in rates.items()},
         "ratio": {name: statistics.median(r) for name, r in ratios.items()},
-        "dropped": counts["plain"],
+        "dropped": counts[names[0]],
         "sdk_errors": counts["sdk"],
         "sdk_failed": failed["sdk"],
         "hit_rate": hit_rate,
     }
+
+
+def pure_python(args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """The same measurement of the rules as plain Python, in a child process."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--pure", label, "--events", str(args.events),
+         "--rounds", str(args.rounds), "--seed", str(args.seed)],
+        env={**os.environ, "GDP_META_COMPILED": "0"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    print(done.stdout.rstrip().rpartition("\n")[0], flush=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
@@ -399,13 +412,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--pure", choices=["returning", "unique"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     pinned = pin_one_core()
+    if args.pure:  # the child: plain-Python rules vs the SDK, one line of JSON at the end
+        assert not workers.meta.compiled()
+        events = make_events(args.events, args.seed, returning=args.pure == "returning")
+        found = measure(events, args.rounds, ("memo", "sdk"))
+        print(json.dumps({"rate": found["rate"]["memo"], "ratio": found["ratio"]["memo"]}))
+        return
     results = {}
     for label, returning in (("returning", True), ("unique", False)):
         print(f"{label}: {args.events:,} events", flush=True)
         events = make_events(args.events, args.seed, returning=returning)
-        results[label] = measure(events, args.rounds)
+        results[label] = measure(events, args.rounds, ("memo", "plain", "json", "sdk"))
+        print(f"{label}, pure Python (child process):", flush=True)
+        results[label]["python"] = pure_python(args, label)
     agree = agreement(make_events(20_000, args.seed, returning=False))
     path = write_result("normalize", report(args, pinned, results, agree))
     print(f"wrote {path}")
@@ -426,9 +448,9 @@ def report(
     for label, r in results.items():
         people = f"{n // 4:,} people" if label == "returning" else f"{n:,} people"
         rows.append(f"| {label} ({people}) | {r['rate']['memo']:,.0f} | {r['rate']['plain']:,.0f}"
-                    f" | {r['rate']['json']:,.0f} | {r['rate']['python']:,.0f} | {r['rate']['sdk']:,.0f} |"
+                    f" | {r['rate']['json']:,.0f} | {r['rate']['sdk']:,.0f} |"
                     f" **{r['ratio']['memo']:.2f}×** | {r['ratio']['plain']:.2f}× |"
-                    f" {r['ratio']['json']:.2f}× | {r['ratio']['python']:.2f}× |"
+                    f" {r['ratio']['json']:.2f}× | {r['python']['ratio']:.2f}× |"
                     f" {r['hit_rate']:.0%} |")  # fmt: skip
     met = [
         f"{label} with the memo {'on' if path == 'memo' else 'off'}"
@@ -439,7 +461,7 @@ def report(
     verdict = (
         f"Met for: {', '.join(met)}; not met otherwise." if met else "**Not met** in this run."
     )
-    native = "built and used" if normalize_module._native_pass is not None else "**not built**"
+    compiled = "compiled (mypyc)" if workers.meta.compiled() else "**not compiled** (plain Python)"
     unique = results["unique"]
     dropped = unique["dropped"]
     dropped_list = ", ".join(f"`{k}` {v:,}" for k, v in dropped.most_common())
@@ -447,7 +469,7 @@ def report(
     agree_rows = "\n".join(
         f"| `{k}` | {total:,} | {same / total:.0%} |" for k, (total, same) in agree.items()
     )
-    return f"""## Meta user_data normalization: ours vs the official SDK (issue 3)
+    return f"""## Meta user_data normalization: ours vs the official SDK
 
 {command} — {machine()}; {pinned}
 
@@ -456,40 +478,37 @@ with spaces (3% invalid), phones in 15 formats from 5 countries (5% invalid), ac
 hyphenated and Korean names, city/state names and codes, US/UK/DE/FR/CA postcodes and ZIP+4,
 country codes and names, gender words, dates of birth in 8 formats, IPv4/IPv6 (5% unusable),
 user agents, fbc on 60% and fbp on 80% of people. *returning*: a quarter as many people as
-events, each with a session of 1–7 events (4 on average) spread over a window of {SESSION:,} events of
-the stream (how CAPI traffic looks: a visitor's PageView, AddToCart, Purchase... arrive close
-together), a new IP on one event in three; *unique*: every event a different person.
-Each path normalizes, hashes and serializes the `user_data` of every event: ours with orjson,
-as the CAPI client serializes its request bodies (`workers/capi/graph.py`), the SDK with
-`json.dumps`, as `facebook_business.api` does. Two more paths of ours, each with a memo of its
-own: with `json.dumps` (the serializer's share) and pure Python (the compiled path off). All paths run chunk by chunk (500 events) in
-rotating order on one core, so they see the same machine conditions; median of {args.rounds}
-rounds. Compiled normalization path (`workers/meta/native/`): {native}.
+events, each with a session of 1–7 events (4 on average) spread over a window of {SESSION:,}
+events of the stream (how CAPI traffic looks: a visitor's PageView, AddToCart, Purchase...
+arrive close together), a new IP on one event in three; *unique*: every event a different
+person. Each path normalizes, hashes and serializes the `user_data` of every event: ours with
+orjson, as the CAPI client serializes its request bodies (`workers/capi/graph.py`), the SDK
+with `json.dumps`, as `facebook_business.api` does. One more path of ours with `json.dumps`
+shows the serializer's share. All paths run chunk by chunk (500 events) in rotating order on
+one core, so they see the same machine conditions; median of {args.rounds} rounds. The rules
+ran {compiled}; the "plain Python" column is the same source run by the interpreter
+(`GDP_META_COMPILED=0`), measured against the SDK the same way in a child process.
 
 *Memo*: `normalize_user_data` memoizes per-value results (raw value, key and, for `ph`/`st`/`zp`,
-the person's country and phone region) in an LRU of {MEMO_SIZE:,} entries, on by default
-(`GDP_META_NORMALIZE_CACHE=0` or `configure_cache(0)` turns it off); it is cleared at the start
-of every round, so each round starts cold. The SDK has no memo.
+the person's country and phone region) in a two-generation memo of {MEMO_SIZE:,} entries, on
+by default (`GDP_META_NORMALIZE_CACHE=0` or `configure_cache(0)` turns it off), which skips
+keys whose values do not repeat; each round starts with an empty one. The SDK has no memo.
 
-| data set | ours, memo on (events/s) | ours, memo off | ours, stdlib json | ours, pure Python | SDK | memo on ÷ SDK | memo off ÷ SDK | stdlib json ÷ SDK | pure Python ÷ SDK | memo hit rate |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| data set | ours, memo on (events/s) | ours, memo off | ours, stdlib json | SDK | memo on ÷ SDK | memo off ÷ SDK | stdlib json ÷ SDK | plain Python (memo on) ÷ SDK | memo hit rate |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
 Target: ours ≥ 2× the SDK while stricter. {verdict}
 
-Why ours is faster while doing more: the SDK checks almost nothing (an email regex, a phone
-shape regex, an ISO country lookup) and hashes the rest as given, in Python. Ours validates each
-phone number against libphonenumber's metadata for its region, parses dates of birth in 8
-formats, validates and canonicalizes IPv4/IPv6, maps state and country names and checks fbc/fbp
-formats; in pure Python that work costs about what the SDK's whole path costs for a person
-seen for the first time (the "pure Python" column: the same rules, the compiled path off, memo
-and orjson on). Three things make it fast: a compiled single pass (C, `workers/meta/native/`)
-that normalizes and hashes the common printable-ASCII shapes of every key and hands everything
-else, every refusal included, to the Python rules (tests prove both give the same results);
-phone validation rewritten over libphonenumber's own metadata and helpers (tested to give the
-library's answers at a fraction of its cost); and the per-value memo, which saves the values
-seen before (names, cities, a returning visitor's email and phone). The serializer matters too:
-orjson vs `json.dumps` is the difference between the "memo on" and "stdlib json" columns.
+Why ours does more and how it is fast: the SDK checks almost nothing (an email regex, a phone
+shape regex, an ISO country lookup) and hashes the rest as given. Ours validates each phone
+number against libphonenumber's metadata for its region, parses dates of birth in 8 formats,
+validates and canonicalizes IPv4/IPv6, maps state and country names and checks fbc/fbp formats.
+Every rule is written once, in Python (`workers/meta/`), and compiled as it is by mypyc; phone
+validation runs over libphonenumber's own metadata, precompiled (tested to give the library's
+answers); addresses go through the C library's `inet_pton`/`inet_ntop` behind the same shape
+checks (tested against `ipaddress`); the per-value memo saves the values seen before (names,
+cities, a returning visitor's email and phone).
 
 What each did with the *unique* set:
 

@@ -58,7 +58,11 @@ def make_url(dbname: str) -> str:
 def load_schema(
     host: str, port: int, user: str, dbname: str, password: str | None = None, **_: Any
 ) -> None:
-    migrate.up(f"postgresql://{user}@{host}:{port}/{dbname}")
+    # One template build at a time per server: the migrations create cluster-wide roles, and
+    # two pytest-xdist workers creating the same role at once collide in pg_authid.
+    with open(f"/tmp/gdp-test-template-{port}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        migrate.up(f"postgresql://{user}@{host}:{port}/{dbname}")
 
 
 gdp_server = factories.postgresql_noproc(

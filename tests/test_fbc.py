@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import string
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -10,10 +13,13 @@ from hypothesis import strategies as st
 
 from workers.meta.fbc import (
     FBC_MAX_AGE_MS,
+    CookieError,
     Fbc,
     Fbp,
     build_fbc,
+    check_cookie,
     fbc_for_event,
+    is_valid_fbclid,
     parse_fbc,
     parse_fbp,
     validate_fbc,
@@ -164,3 +170,27 @@ def test_a_fresh_valid_click_always_gives_its_fbc(fbclid: str, now_ms: int, age_
     assert out is not None
     parsed = parse_fbc(out)
     assert parsed is not None and parsed.fbclid == fbclid and parsed.created_ms == now_ms - age_ms
+
+
+# Golden vectors shared with the JavaScript clients (tests/golden/fbc.json).
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "fbc.json").read_text())
+
+
+@pytest.mark.parametrize("case", GOLDEN["fbclid"], ids=lambda c: c.get("note", c["fbclid"][:20]))
+def test_golden_fbclid(case: dict[str, Any]) -> None:
+    assert is_valid_fbclid(case["fbclid"]) is case["valid"]
+    if case["valid"]:  # the click id built from it is a valid fbc, case kept
+        built = build_fbc(case["fbclid"], created_ms=NOW)
+        assert check_cookie("fbc", built) == built == f"fb.1.{NOW}.{case['fbclid']}"
+
+
+@pytest.mark.parametrize("case", GOLDEN["cookies"], ids=lambda c: c["value"][:40])
+def test_golden_cookies(case: dict[str, Any]) -> None:
+    validate = validate_fbc if case["kind"] == "fbc" else validate_fbp
+    assert validate(case["value"]) == (case["value"] if case["valid"] else None)
+    assert validate(f"  {case['value']}\t") == (case["value"] if case["valid"] else None)
+    if case["valid"]:
+        assert check_cookie(case["kind"], case["value"]) == case["value"]
+    else:
+        with pytest.raises(CookieError):
+            check_cookie(case["kind"], case["value"])

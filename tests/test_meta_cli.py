@@ -75,20 +75,38 @@ def test_explain() -> None:
     assert out.splitlines()[-1].startswith('user_data {"em":"' + EM)
 
 
-def test_malformed_json_exits_2_with_line_number() -> None:
-    code, out, err = run('{"em": "a@example.com"}\n{"em": "b@example.com",\n')
+def test_malformed_json_exits_2_with_line_number_after_the_objects_before_it() -> None:
+    code, out, err = run('{"em": "John_Smith@gmail.com"}\n{"em": "b@example.com",\n')
     assert code == 2
-    assert out == ""  # nothing printed before the error
+    assert lines(out) == [{"em": EM}]  # streamed: what came before the error is printed
     assert err.count("\n") == 1
     assert err.startswith("gdp: stdin line 3: malformed JSON")
     code, _, err = run('{"em": "a@example.com"}\n{"em" "b"}\n')
     assert code == 2 and "line 2" in err
+    pretty = '{\n  "em": "John_Smith@gmail.com"\n}\n{\n  "em": "x",\n  "ph" 1\n}\n'
+    code, out, err = run(pretty)
+    assert (code, lines(out)) == (2, [{"em": EM}])
+    assert err.startswith("gdp: stdin line 6: malformed JSON (Expecting ':' delimiter)"), err
 
 
 def test_non_object_input_exits_2() -> None:
     code, _, err = run('{"em": "a@example.com"}\n["x"]\n')
     assert code == 2
-    assert err.strip() == "gdp: stdin line 2: expected a JSON object of user_data fields, got str"
+    assert err.strip() == (
+        "gdp: stdin line 2: expected a JSON object of user_data fields, got string"
+    )
+    code, _, err = run('{"em": "a@example.com"}\n\n  42\n')
+    assert (code, err.strip()) == (2, "gdp: stdin line 3: expected a JSON object of user_data "
+                                      "fields, got number")  # fmt: skip
+
+
+def test_not_utf8_names_the_line_after_printing_what_came_before() -> None:
+    result = runner.invoke(
+        app, ["normalize"], input=b'{"em": "John_Smith@gmail.com"}\n{"fn": "\xff"}\n'
+    )
+    assert result.exit_code == 2
+    assert lines(result.stdout) == [{"em": EM}]
+    assert result.stderr == "gdp: stdin line 2: not UTF-8 text\n"
 
 
 def test_empty_input_prints_nothing() -> None:
@@ -118,3 +136,11 @@ def test_subprocess_module_entry_point() -> None:
     assert bad.stdout == ""
     assert bad.stderr.startswith("gdp: stdin line 1: malformed JSON")
     assert "Traceback" not in bad.stderr and len(bad.stderr.splitlines()) == 1
+
+
+def test_help_says_what_was_already_written_when_input_is_malformed() -> None:
+    result = runner.invoke(app, ["normalize", "--help"])
+    text = " ".join(result.stdout.split())
+    assert result.exit_code == 0
+    assert "Malformed input stops the command with exit code 2" in text
+    assert "the objects before it have already been printed" in text

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from workers.meta.normalize import (
     AUDIENCE_KEYS,
+    HASHED_KEYS,
+    UNHASHED_KEYS,
     Dropped,
     NormalizedUserData,
     explain_user_data,
@@ -18,29 +22,12 @@ from workers.meta.normalize import (
     sha256_hex,
 )
 
-# Every hashed example in Meta's documentation (facts file §1.5): (key, raw, normalized, hash).
-GOLDEN = [
-    (
-        "em",
-        "John_Smith@gmail.com",
-        "john_smith@gmail.com",
-        "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f",
-    ),
-    (
-        "ph",
-        "(650)555-1212",
-        "16505551212",
-        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176",
-    ),
-    ("fn", "mary", "mary", "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec"),
-    (
-        "db",
-        "2/16/1997",
-        "19970216",
-        "01acdbf6ec7b4f478a225f1a246e5d6767eeab1a7ffa17f025265b5b94f40f0c",
-    ),
-    ("country", "us", "us", "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"),
-]
+# Golden vectors (tests/golden/user_data.json), shared with the SQL and compiled-build tests:
+# Meta's documented examples first, (key, raw, normalized, hash), then tricky inputs, (key, raw,
+# other fields of the person, normalized or None when dropped).
+VECTORS = json.loads((Path(__file__).parent / "golden" / "user_data.json").read_text())["cases"]
+GOLDEN = [(c["key"], c["raw"], c["normalized"], c["sha256"]) for c in VECTORS if "source" in c]
+KEYS = json.loads((Path(__file__).parent / "golden" / "user_data_keys.json").read_text())
 
 
 def one(key: str, value: object, **extra: object) -> NormalizedUserData:
@@ -83,108 +70,19 @@ def test_golden_vectors_in_audience_rows() -> None:
 
 
 TRICKY: list[tuple[str, object, dict[str, str], str | None]] = [
-    # key, raw value, other fields of the person, expected normalized form (None: dropped)
-    ("em", "  John_Smith@Gmail.COM \n", {}, "john_smith@gmail.com"),
-    ("em", "José@Exämple.com", {}, "josé@exämple.com"),
-    ("em", "not-an-email", {}, None),
-    ("em", "a@b", {}, None),
-    ("em", "two@@example.com", {}, None),
-    ("em", "space in@example.com", {}, None),
-    ("ph", "+1 650 555 1212", {}, "16505551212"),
-    ("ph", "+1 (650) 555-1212", {}, "16505551212"),
-    ("ph", "1-650-555-1212", {}, "16505551212"),
-    ("ph", "650.555.1212", {}, "16505551212"),
-    ("ph", "6505551212", {}, "16505551212"),
-    ("ph", "001 650 555 1212", {}, "16505551212"),
-    ("ph", "0044 20 7946 0958", {}, "442079460958"),
-    ("ph", "+44 (0)20 7946 0958", {}, "442079460958"),
-    ("ph", "020 7946 0958", {"country": "GB"}, "442079460958"),
-    ("ph", "07911 123456", {"country": "United Kingdom"}, "447911123456"),
-    ("ph", "011 44 20 7946 0958", {}, "442079460958"),
-    ("ph", "+39 06 6982 0000", {}, "390669820000"),  # Italy keeps its significant zero
-    ("ph", "+82 10-1234-5678", {}, "821012345678"),
-    ("ph", "６５０５５５１２１２", {}, "16505551212"),  # full-width digits
-    ("ph", "650 555 1212 ext. 12", {}, "16505551212"),
-    ("ph", "1-800-FLOWERS", {}, "18003569377"),
-    ("ph", "555-1212", {}, None),  # no area code
-    ("ph", "+1 555 555 1212", {}, None),  # no such area code
-    ("ph", "07700 900123", {"country": "GB"}, None),  # Ofcom's drama range
-    ("ph", "12345", {}, None),
-    ("ph", "call me maybe", {}, None),
-    ("fn", "Mary", {}, "mary"),
-    ("fn", "Valéry", {}, "valéry"),
-    ("fn", "Vale\u0301ry", {}, "valéry"),  # decomposed accent composes to the same hash
-    ("fn", "정", {}, "정"),
-    ("fn", "Mary-Jane", {}, "maryjane"),
-    ("ln", "O'Neil", {}, "oneil"),
-    ("ln", "van der Berg", {}, "vanderberg"),
-    ("fn", "JOSÉ", {}, "josé"),
-    ("fn", "Владимир", {}, "владимир"),
-    ("fn", "...", {}, None),
-    ("ge", "F", {}, "f"),
-    ("ge", "male", {}, "m"),
-    ("ge", "Woman", {}, "f"),
-    ("ge", "Mr.", {}, "m"),
-    ("ge", "Mrs", {}, "f"),
-    ("ge", "non-binary", {}, None),
-    ("ge", "x", {}, None),
-    ("db", "1997-02-16", {}, "19970216"),
-    ("db", "19970216", {}, "19970216"),
-    ("db", "02/16/1997", {}, "19970216"),
-    ("db", "16/02/1997", {}, "19970216"),  # day > 12 forces day-first
-    ("db", "03/04/1997", {}, "19970304"),  # ambiguous: US month-first
-    ("db", "16.02.1997", {}, "19970216"),
-    ("db", "03.04.1997", {}, "19970403"),  # dotted: European day-first
-    ("db", "1997/2/16", {}, "19970216"),
-    ("db", "Feb 16 1997", {}, "19970216"),
-    ("db", "February 16th, 1997", {}, "19970216"),
-    ("db", "16 February 1997", {}, "19970216"),
-    ("db", "16-Feb-1997", {}, "19970216"),
-    ("db", "1997-02-16T23:30:00-05:00", {}, "19970216"),
-    ("db", "2/16/97", {}, None),  # two-digit year
-    ("db", "02/30/1997", {}, None),
-    ("db", "1899-12-31", {}, None),
-    ("db", "2999-01-01", {}, None),
-    ("db", "yesterday", {}, None),
-    ("ct", "New York", {}, "newyork"),
-    ("ct", "St. Louis", {}, "stlouis"),
-    ("ct", "Zürich", {}, "zurich"),
-    ("ct", "São Paulo", {}, "saopaulo"),
-    ("ct", "東京", {}, "東京"),
-    ("ct", "123", {}, None),
-    ("st", "California", {}, "ca"),
-    ("st", "CA", {}, "ca"),
-    ("st", " new york ", {}, "ny"),
-    ("st", "District of Columbia", {"country": "US"}, "dc"),
-    ("st", "Puerto Rico", {}, "pr"),
-    ("st", "Ontario", {}, "on"),
-    ("st", "Narnia", {"country": "us"}, None),
-    ("st", "Île-de-France", {"country": "FR"}, "iledefrance"),
-    ("st", "Bavaria", {"country": "DE"}, "bavaria"),
-    ("zp", "94025", {}, "94025"),
-    ("zp", "94025-1234", {}, "94025"),
-    ("zp", "94025 1234", {"country": "US"}, "94025"),
-    ("zp", "940251234", {"country": "US"}, "94025"),
-    ("zp", "1234", {"country": "US"}, None),  # a lost leading zero is not guessed
-    ("zp", "M1 1AE", {}, "m11ae"),
-    ("zp", "sw1a 1aa", {"country": "GB"}, "sw1a1aa"),
-    ("zp", "M1", {"country": "GB"}, None),
-    ("zp", "10115", {"country": "DE"}, "10115"),
-    ("zp", "K1A 0B1", {"country": "CA"}, "k1a0b1"),
-    ("zp", "1010-123", {"country": "PT"}, "1010123"),
-    ("country", "US", {}, "us"),
-    ("country", "United States", {}, "us"),
-    ("country", "USA", {}, "us"),
-    ("country", "U.S.A.", {}, "us"),
-    ("country", "Deutschland", {}, "de"),
-    ("country", "DEU", {}, "de"),
-    ("country", "UK", {}, "gb"),
-    ("country", "Côte d'Ivoire", {}, "ci"),
-    ("country", "South Korea", {}, "kr"),
-    ("country", "Narnia", {}, None),
-    ("external_id", "  user-123  ", {}, "user-123"),
-    ("external_id", "CaseKept", {}, "CaseKept"),
+    (c["key"], c["raw"], c.get("person", {}), c["normalized"]) for c in VECTORS if "source" not in c
 ]
+
+
+def test_the_vectors_hash_what_they_say() -> None:
+    for case in VECTORS:
+        form = case["normalized"]
+        assert case["sha256"] == (None if form is None else sha256_hex(form)), case
+
+
+def test_key_lists_match_the_golden_key_kinds() -> None:
+    assert list(HASHED_KEYS) == KEYS["hashed"]
+    assert sorted(UNHASHED_KEYS) == sorted(KEYS["id"] + KEYS["browser"])
 
 
 @pytest.mark.parametrize(("key", "raw", "person", "expected"), TRICKY)
@@ -477,3 +375,19 @@ def test_audience_schema_errors_raise() -> None:
         "EXTERN_ID",
         "MADID",
     }
+
+
+def test_memo_skips_keys_whose_values_never_repeat() -> None:
+    """Unique emails stop being looked up and stored after a probe; repeated names stay
+    memoized. Either way the results are the same (test_normalize_properties)."""
+    import workers.meta.normalize as module
+
+    try:
+        module.configure_cache(65536)
+        for i in range(5000):
+            normalize_user_data({"em": f"p{i}@example.com", "fn": ["Mary", "Ann"][i % 2]})
+        tables = module._MEMO.now.tables
+        assert tables["em"].skip > 0
+        assert tables["fn"].skip == 0 and len(tables["fn"].young) + len(tables["fn"].old) == 2
+    finally:
+        module.configure_cache(module._cache_size_from_env())

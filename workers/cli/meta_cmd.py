@@ -3,23 +3,27 @@
     echo '{"email": " John_Smith@gmail.com", "phone": "(650)555-1212"}' | gdp meta normalize
     gdp meta normalize --explain --region GB < people.jsonl
 
-Input on stdin: one JSON object, a JSON array of objects, or JSON lines (one object per line;
-pretty-printed objects one after another work too). Output: one JSON line per input object with
-the Meta-ready `user_data`. Values that were left out are reported on stderr by key and reason,
-never by value. `--explain` instead prints, per key, each raw value, its normalized form and its
-hash (or why it was dropped): that output contains the raw PII you fed in, so keep it on your
-terminal and out of logs and tickets.
+Input on stdin: JSON lines (one object per line), objects one after another (pretty-printed
+too) or a JSON array of objects. Output: one JSON line per input object with the Meta-ready
+`user_data`, written as the input is read (any input size, memory bounded by one object).
+Values that were left out are reported on stderr by key and reason, never by value. Malformed
+input stops the command with exit code 2 and one line on stderr naming its line; the objects
+before it have already been printed. `--explain` instead prints, per key, each raw value, its
+normalized form and its hash (or why it was dropped): that output contains the raw PII you fed
+in, so keep it on your terminal and out of logs and tickets.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
+import orjson
 import typer
 
+from workers.cli._json_stream import InputError, JsonObjects
 from workers.meta.normalize import (
     HASHED_KEYS,
     NormalizedUserData,
@@ -36,36 +40,7 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
-
-
-class InputError(Exception):
-    """Malformed input; the message names the line and never quotes the input."""
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def read_objects(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each object in a JSON object, array, or JSON lines text."""
-    decoder = json.JSONDecoder()
-    pos, end = 0, len(text)
-    while True:
-        while pos < end and text[pos] in " \t\r\n\ufeff":
-            pos += 1
-        if pos >= end:
-            return
-        line = _line_of(text, pos)
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"line {exc.lineno}: malformed JSON ({exc.msg})") from None
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            if not isinstance(item, dict):
-                raise InputError(f"line {line}: expected a JSON object of user_data fields, "
-                                 f"got {type(item).__name__}")  # fmt: skip
-            yield line, item
+_LONG_INPUT = 10_000
 
 
 def _json(value: object) -> str:
@@ -97,14 +72,45 @@ def _explain(number: int, line: int, raw: dict[str, Any], region: str) -> str:
     return "\n".join(lines)
 
 
-def _report(number: int, result: NormalizedUserData) -> None:
+def _report(number: int, result: NormalizedUserData, err: list[str]) -> None:
     for dropped in result.dropped:
-        sys.stderr.write(f"input {number}: {dropped.reason}\n"
-                         if dropped.reason.startswith(f"{dropped.key}:")
-                         else f"input {number}: {dropped.key}: {dropped.reason}\n")  # fmt: skip
+        if dropped.reason.startswith(f"{dropped.key}:"):
+            err.append(f"input {number}: {dropped.reason}\n")
+        else:
+            err.append(f"input {number}: {dropped.key}: {dropped.reason}\n")
+    if not result.user_data:
+        err.append(f"input {number}: no usable user_data left (Meta needs one)\n")
 
 
-@app.command("normalize")
+class _Output:
+    """stdout and the stderr reports, written in blocks and flushed together whenever the
+    command is about to wait for input (and at the end), so output streams as input does
+    without one system call per line."""
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self.out: BinaryIO = sys.stdout.buffer
+        self.err: list[str] = []
+
+    def flush(self) -> None:
+        self.out.flush()
+        if self.err:
+            sys.stderr.write("".join(self.err))
+            sys.stderr.flush()
+            self.err.clear()
+
+
+NORMALIZE_HELP = (
+    "Read user_data JSON on stdin (JSON lines, objects or an array); print Meta-ready "
+    "user_data.\n\n"
+    "One output line per input object, written as the input is read (any input size). "
+    "Malformed input stops the command with exit code 2 and one line on stderr naming its "
+    "line: the objects before it have already been printed. Dropped values are reported on "
+    "stderr by key and reason, never by value."
+)
+
+
+@app.command("normalize", help=NORMALIZE_HELP)
 def normalize(
     explain: bool = typer.Option(
         False,
@@ -119,30 +125,35 @@ def normalize(
         "country code when the person has no country.",
     ),
 ) -> None:
-    """Read user_data JSON (object, array or JSON lines) on stdin; print Meta-ready user_data."""
     try:
         default_region = check_region(region)
     except ValueError:
         typer.echo(f"gdp: --region: not a known phone region: {region!r}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    try:  # read everything first: malformed input prints nothing but the error
-        objects = list(read_objects(sys.stdin.read()))
+    output = _Output()
+    out, err = output.out, output.err
+    objects = JsonObjects(sys.stdin.buffer, before_read=output.flush)
+    number = 0
+    try:
+        for line, raw in objects:
+            number += 1
+            if explain:
+                out.write(_explain(number, line, raw, default_region).encode() + b"\n")
+                continue
+            result = normalize_user_data(raw, default_region=default_region)
+            out.write(orjson.dumps(result.user_data) + b"\n")
+            if result.dropped or not result.user_data:
+                _report(number, result, err)
+            if len(err) > 1000:
+                output.flush()
+            if number == _LONG_INPUT:  # the rules' tables and memo are loaded by now: keep
+                gc.freeze()  # the collector from walking them again for every later object
     except InputError as exc:
+        output.flush()
         typer.echo(f"gdp: stdin {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except UnicodeDecodeError:
-        typer.echo("gdp: stdin is not UTF-8 text", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    out = sys.stdout
-    for number, (line, raw) in enumerate(objects, start=1):
-        if explain:
-            out.write(_explain(number, line, raw, default_region) + "\n")
-        else:
-            result = normalize_user_data(raw, default_region=default_region)
-            out.write(_json(result.user_data) + "\n")
-            _report(number, result)
-            if not result.user_data:
-                sys.stderr.write(f"input {number}: no usable user_data left (Meta needs one)\n")
+    finally:
+        output.flush()
 
 
 @app.callback()

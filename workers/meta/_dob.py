@@ -21,18 +21,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from typing import Final
 
 from workers.meta._tables import DATE_NOISE, MONTHS
 
-_TIME_SUFFIX = re.compile(
+_TIME_SUFFIX: Final = re.compile(
     r"(?:[T ]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[ap]\.?m\.?)?"
     r"\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)?\Z",
     re.ASCII | re.IGNORECASE,
 )
-_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
-_ISO = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})", re.ASCII)
-_NUMERIC = re.compile(r"(\d{1,2})([-/. ])(\d{1,2})\2(\d{2}|\d{4})", re.ASCII)
-_TOKENS = re.compile(r"\d+|[^\W\d_]+", re.ASCII)
+_COMPACT: Final = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
+_ISO: Final = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})", re.ASCII)
+_NUMERIC: Final = re.compile(r"(\d{1,2})([-/. ])(\d{1,2})\2(\d{2}|\d{4})", re.ASCII)
+_TOKENS: Final = re.compile(r"\d+|[^\W\d_]+", re.ASCII)
 
 
 class DobError(ValueError):
@@ -43,21 +44,18 @@ def parse_dob(value: str, *, today: dt.date | None = None) -> tuple[int, int, in
     """(year, month, day) of a date of birth, or DobError with a value-free reason."""
     text = value.strip()
     match = _COMPACT.fullmatch(text) or _ISO.fullmatch(text)
-    if match is None and _NUMERIC.fullmatch(text) is None:
+    numeric = None if match is not None else _NUMERIC.fullmatch(text)
+    if match is None and numeric is None and ":" in text:  # every time of day has a colon
         suffix = _TIME_SUFFIX.search(text)
         if suffix is not None and suffix.start() > 0:
             text = text[: suffix.start()].strip()
             match = _COMPACT.fullmatch(text) or _ISO.fullmatch(text)
-    if match is not None:
-        return _checked(
-            int(match.group(1)),
-            int(match.group(len(match.groups()) - 1)),
-            int(match.group(len(match.groups()))),
-            today,
-        )
-    match = _NUMERIC.fullmatch(text)
-    if match is not None:
-        first, sep, second, year_text = match.groups()
+            numeric = None if match is not None else _NUMERIC.fullmatch(text)
+    if match is not None:  # year first; the month and day are the last two groups
+        groups = match.groups()
+        return _checked(int(groups[0]), int(groups[-2]), int(groups[-1]), today)
+    if numeric is not None:
+        first, sep, second, year_text = numeric.groups()
         if len(year_text) == 2:
             raise DobError("two-digit year is ambiguous; send a 4-digit year")
         a, b, year = int(first), int(second), int(year_text)

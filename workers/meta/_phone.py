@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
 
 import phonenumbers
 from phonenumbers import NumberParseException
 
 from workers.meta._phonelib import e164_digits, is_valid, parse_digits, plain_e164, valid_nanp
 
-_SIMPLE = re.compile(r"\+?[0-9(][0-9 ()./\-]*", re.ASCII)
-_DIGITS_ONLY = re.compile(r"\+?[0-9]+", re.ASCII)
-_SEPARATORS = str.maketrans("", "", "+ ()./-")
-NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
-SUPPORTED_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
-_MAX_LENGTH = 64
+_DIGITS_ONLY: Final = re.compile(r"\+?[0-9]+", re.ASCII)
+_SEPARATORS: Final = frozenset(map(ord, " ()./-"))
+NANP_REGIONS: Final = frozenset(phonenumbers.region_codes_for_country_code(1))
+SUPPORTED_REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_MAX_LENGTH: Final = 64
 
 
 def check_region(region: str) -> str:
@@ -57,8 +57,8 @@ def normalize_phone(value: str, region: str) -> str:
         text = unicodedata.normalize("NFKC", text).strip()  # full-width digits, odd spaces
     if len(text) > _MAX_LENGTH:
         raise PhoneError("too long to be a phone number")
-    if _SIMPLE.fullmatch(text):
-        digits = text.translate(_SEPARATORS)
+    digits = _plain_digits(text)
+    if digits is not None:
         international = text.startswith("+")
         if not international and digits.startswith("00"):
             # "00" is the international prefix almost everywhere (not in the NANP, where
@@ -75,6 +75,22 @@ def normalize_phone(value: str, region: str) -> str:
             return e164
         text = ("+" if international else "") + digits
     return _slow(text, region)
+
+
+def _plain_digits(text: str) -> str | None:
+    """The digits of a number written as an optional '+', then a digit or '(', then only
+    digits and the separators ` ()./-`; None for any other shape."""
+    start = 1 if text.startswith("+") else 0
+    if start >= len(text) or not (48 <= ord(text[start]) <= 57 or text[start] == "("):
+        return None
+    kept: list[str] = []
+    for index in range(start, len(text)):
+        code = ord(text[index])
+        if 48 <= code <= 57:  # 0-9
+            kept.append(text[index])
+        elif code not in _SEPARATORS:
+            return None
+    return "".join(kept)
 
 
 def _nanp_national(digits: str, international: bool, region: str) -> str | None:

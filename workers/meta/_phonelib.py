@@ -15,23 +15,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Final
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberDesc
 from phonenumbers import phonenumberutil as _util
 
+# The library's private helpers, typed Any: their stubs are not exact (the national-prefix helper
+# returns None where its stub says str), and the compiled build checks declared types.
 try:
-    _extract_country_code = _util._maybe_extract_country_code
-    _country_code_prefix = _util._extract_country_code
-    _strip_national_prefix = _util._maybe_strip_national_prefix_carrier_code
-    _test_number_length = _util._test_number_length
-    _set_italian_zeros = _util._set_italian_leading_zeros_for_phone_number
+    _extract_country_code: Any = _util._maybe_extract_country_code
+    _country_code_prefix: Any = _util._extract_country_code
+    _strip_national_prefix: Any = _util._maybe_strip_national_prefix_carrier_code
+    _test_number_length: Any = _util._test_number_length
+    _set_italian_zeros: Any = _util._set_italian_leading_zeros_for_phone_number
     _KEEP_UNSTRIPPED = (
         _util.ValidationResult.TOO_SHORT,
         _util.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
         _util.ValidationResult.INVALID_LENGTH,
     )
     _MIN_NSN, _MAX_NSN = _util._MIN_LENGTH_FOR_NSN, _util._MAX_LENGTH_FOR_NSN
+    _MAX_COUNTRY_CODE: int = _util._MAX_LENGTH_COUNTRY_CODE
     PARSE_SHORTCUT = True
 except AttributeError:  # pragma: no cover - a phonenumbers version without these helpers
     PARSE_SHORTCUT = False
@@ -64,11 +68,11 @@ def parse_digits(text: str, region: str | None) -> PhoneNumber:
         )
         return _finish(number, national, metadata)
     try:
-        code, national = _extract_country_code(text, metadata, False, number)  # type: ignore[arg-type]
+        code, national = _extract_country_code(text, metadata, False, number)
     except NumberParseException as exc:
         if exc.error_type != NumberParseException.INVALID_COUNTRY_CODE or text[0] != "+":
             raise
-        code, national = _extract_country_code(text[1:], metadata, False, number)  # type: ignore[arg-type]
+        code, national = _extract_country_code(text[1:], metadata, False, number)
         if code == 0:
             raise
     if code != 0:
@@ -98,7 +102,7 @@ def _finish(number: PhoneNumber, national: str, metadata: PhoneMetadata | None) 
     return number
 
 
-_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip",
+_TYPES: Final = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "voip",
           "personal_number", "pager", "uan", "voicemail")  # fmt: skip
 
 
@@ -143,7 +147,7 @@ def _region_validator(region: str) -> Callable[[str], bool]:
 
 
 _Plan = tuple[tuple["re.Pattern[str] | None", Callable[[str], bool]], ...]
-_PLANS: dict[int, _Plan | None] = {}
+_PLANS: Final[dict[int, _Plan | None]] = {}
 
 
 def _plan(code: int) -> _Plan | None:
@@ -213,7 +217,7 @@ class _Plain:
     keep_stripped: frozenset[int]  # lengths at which parse keeps a number without its prefix
 
 
-_PLAIN: dict[str, _Plain | None] = {}
+_PLAIN: Final[dict[str, _Plain | None]] = {}
 
 
 def _plain_rules(region: str) -> _Plain | None:
@@ -243,6 +247,18 @@ def _plain_rules(region: str) -> _Plain | None:
     return _PLAIN[region]
 
 
+def _split_country_code(digits: str) -> tuple[int, str]:
+    """(country code, rest) of ASCII digits, or (0, digits): the library's
+    `_extract_country_code`, here compiled with the rest of this module."""
+    if not digits or digits[0] == "0":
+        return 0, digits
+    for length in range(1, min(len(digits), _MAX_COUNTRY_CODE) + 1):
+        code = int(digits[:length])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return code, digits[length:]
+    return 0, digits
+
+
 def plain_e164(digits: str, international: bool, region: str) -> str | None:
     """E.164 digits (no '+') of a *valid* number written as ASCII digits only (after '+' or
     '00' when `international`), when `phonenumbers.parse` would take none of its special turns
@@ -256,8 +272,9 @@ def plain_e164(digits: str, international: bool, region: str) -> str | None:
     if not PARSE_SHORTCUT:
         return None
     if international:
-        code, national = _country_code_prefix(digits)
-        rules = _plain_rules(phonenumbers.region_code_for_country_code(code)) if code > 1 else None
+        code, national = _split_country_code(digits)
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code) if code > 1 else None
+        rules = _plain_rules(regions[0]) if regions else None
         if rules is None or (rules.prefix is not None and rules.prefix.match(national)):
             return None
     else:

@@ -1,4 +1,4 @@
-"""One normalizer per Meta `user_data` key (facts file §1.4, §1.5, §3.3).
+"""One normalizer per Meta `user_data` key (docs/meta-rules.md §1.4, §1.5, §3.3).
 
 Every normalizer takes the raw text, the person's country (lowercase alpha-2, or None) and the
 phone region (upper-case alpha-2), and returns the normalized text or raises `Invalid` with a
@@ -33,6 +33,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from workers.meta import _tables
 from workers.meta._dob import DobError, parse_dob
@@ -41,18 +42,20 @@ from workers.meta._phone import PhoneError, normalize_phone
 from workers.meta._text import alnum_lower, fold_letters, name_chars, nfc_lower, strip
 from workers.meta.fbc import CookieError, check_cookie
 
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
-_EMAIL = re.compile(
+_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+_EMAIL: Final = re.compile(
     r"[^\s@\"(),:;<>\[\]\\]{1,64}@(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.)+"
     r"(?:[^\W\d_]{2,63}|xn--[a-z0-9\-]{1,59})"
 )
-_US_ZIP = re.compile(r"([0-9]{5})(?:[\s\-]?[0-9]{4})?", re.ASCII)
-_US_ZIP_NO_COUNTRY = re.compile(r"([0-9]{5})(?:-[0-9]{4})?", re.ASCII)
-_UK_POSTCODE = re.compile(r"(?:[a-z]{1,2}[0-9][a-z0-9]?[0-9][a-z]{2}|gir0aa)", re.ASCII)
-_DIGITS = re.compile(r"[0-9]{1,20}", re.ASCII)
-_MADID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
-_TOKEN = re.compile(r"[^\s\x00-\x1f\x7f]{1,512}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_US_ZIP: Final = re.compile(r"([0-9]{5})(?:[\s\-]?[0-9]{4})?", re.ASCII)
+_US_ZIP_NO_COUNTRY: Final = re.compile(r"([0-9]{5})(?:-[0-9]{4})?", re.ASCII)
+_UK_POSTCODE: Final = re.compile(r"(?:[a-z]{1,2}[0-9][a-z0-9]?[0-9][a-z]{2}|gir0aa)", re.ASCII)
+_DIGITS: Final = re.compile(r"[0-9]{1,20}", re.ASCII)
+_MADID: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII
+)
+_TOKEN: Final = re.compile(r"[^\s\x00-\x1f\x7f]{1,512}")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Invalid(ValueError):
@@ -120,7 +123,7 @@ def db(value: str, country: str | None, region: str) -> str:
         year, month, day = parse_dob(value)
     except DobError as exc:
         raise Invalid(str(exc)) from None
-    return f"{year:04d}{month:02d}{day:02d}"
+    return str(year * 10000 + month * 100 + day)  # YYYYMMDD: the year is 1900 or later
 
 
 def ct(value: str, country: str | None, region: str) -> str:
@@ -235,12 +238,12 @@ def token(value: str, country: str | None, region: str) -> str:
 
 
 # Keys Meta requires (or, for external_id, recommends) to be SHA-256 hashed after normalizing.
-HASHED: dict[str, Rule] = {
+HASHED: Final[dict[str, Rule]] = {
     "em": em, "ph": ph, "fn": name, "ln": name, "ge": ge, "db": db, "ct": ct, "st": st,
     "zp": zp, "country": country_code, "external_id": external_id,
 }  # fmt: skip
 # Keys Meta says must never be hashed; they are validated and sent as they are.
-UNHASHED: dict[str, Rule] = {
+UNHASHED: Final[dict[str, Rule]] = {
     "client_ip_address": client_ip_address, "client_user_agent": client_user_agent,
     "fbc": fbc, "fbp": fbp, "subscription_id": token, "fb_login_id": numeric_id,
     "lead_id": numeric_id, "anon_id": token, "madid": madid, "page_id": numeric_id,

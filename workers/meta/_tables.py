@@ -7,13 +7,12 @@ Keys of every table are "folded" text: lowercase, Latin diacritics removed, lett
 from __future__ import annotations
 
 from functools import cache
-
-import pycountry
+from typing import Final
 
 from workers.meta._text import fold_letters
 
 # US states, DC and the inhabited territories: USPS / ANSI (FIPS 5-2) 2-letter codes.
-US_STATES: dict[str, str] = {
+US_STATES: Final[dict[str, str]] = {
     "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca",
     "colorado": "co", "connecticut": "ct", "delaware": "de", "florida": "fl", "georgia": "ga",
     "hawaii": "hi", "idaho": "id", "illinois": "il", "indiana": "in", "iowa": "ia",
@@ -30,21 +29,21 @@ US_STATES: dict[str, str] = {
     "usvirginislands": "vi", "virginislands": "vi", "unitedstatesvirginislands": "vi",
     "unitedstatesminoroutlyingislands": "um",
 }  # fmt: skip
-US_STATE_CODES: frozenset[str] = frozenset(US_STATES.values())
+US_STATE_CODES: Final[frozenset[str]] = frozenset(US_STATES.values())
 
 # Canadian provinces and territories (Canada Post codes); Meta's own parameter builder maps
 # these too. Codes do not collide with the US ones.
-CA_PROVINCES: dict[str, str] = {
+CA_PROVINCES: Final[dict[str, str]] = {
     "alberta": "ab", "britishcolumbia": "bc", "manitoba": "mb", "newbrunswick": "nb",
     "newfoundlandandlabrador": "nl", "newfoundland": "nl", "novascotia": "ns",
     "northwestterritories": "nt", "nunavut": "nu", "ontario": "on", "princeedwardisland": "pe",
     "quebec": "qc", "saskatchewan": "sk", "yukon": "yt", "yukonterritory": "yt",
 }  # fmt: skip
-CA_PROVINCE_CODES: frozenset[str] = frozenset(CA_PROVINCES.values())
+CA_PROVINCE_CODES: Final[frozenset[str]] = frozenset(CA_PROVINCES.values())
 
 # Gender words -> Meta's f/m. Anything else (non-binary, unknown, x, ...) cannot be expressed
 # in Meta's `ge` and is dropped rather than guessed.
-GENDERS: dict[str, str] = {
+GENDERS: Final[dict[str, str]] = {
     "m": "m", "male": "m", "man": "m", "men": "m", "mr": "m", "mister": "m", "boy": "m",
     "he": "m", "him": "m", "masculine": "m", "masc": "m", "masculino": "m", "hombre": "m",
     "homme": "m", "masculin": "m", "mannlich": "m", "mann": "m", "maschio": "m",
@@ -53,21 +52,21 @@ GENDERS: dict[str, str] = {
     "mujer": "f", "femme": "f", "feminin": "f", "weiblich": "f", "frau": "f", "femmina": "f",
 }  # fmt: skip
 
-MONTHS: dict[str, int] = {
+MONTHS: Final[dict[str, int]] = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
     "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8,
     "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11,
     "november": 11, "dec": 12, "december": 12,
 }  # fmt: skip
 # Words that may decorate a written date and carry no information ("Sunday, the 16th of ...").
-DATE_NOISE: frozenset[str] = frozenset(
+DATE_NOISE: Final[frozenset[str]] = frozenset(
     {"mon", "monday", "tue", "tues", "tuesday", "wed", "wednesday", "thu", "thur", "thurs",
      "thursday", "fri", "friday", "sat", "saturday", "sun", "sunday", "the", "of",
      "st", "nd", "rd", "th"}
 )  # fmt: skip
 
 # Country names that pycountry does not know: colloquial English names and a few endonyms.
-COUNTRY_ALIASES: dict[str, str] = {
+COUNTRY_ALIASES: Final[dict[str, str]] = {
     "uk": "gb", "unitedkingdom": "gb", "greatbritain": "gb", "britain": "gb", "england": "gb",
     "scotland": "gb", "wales": "gb", "northernireland": "gb",
     "america": "us", "unitedstatesofamerica": "us", "unitedstates": "us", "usofa": "us",
@@ -85,6 +84,8 @@ COUNTRY_ALIASES: dict[str, str] = {
 @cache
 def countries() -> dict[str, str]:
     """Folded alpha-2, alpha-3, names, official and common names -> lowercase alpha-2."""
+    import pycountry  # here: its database loads only when a country is to be read
+
     table: dict[str, str] = {}
     for country in pycountry.countries:
         alpha_2 = str(country.alpha_2).lower()
@@ -101,4 +102,6 @@ def countries() -> dict[str, str]:
 
 @cache
 def alpha_2_codes() -> frozenset[str]:
+    import pycountry
+
     return frozenset(str(country.alpha_2).lower() for country in pycountry.countries)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
 
 # Invisible characters that survive str.strip(): zero-width space/joiners, BOM, bidi marks.
-_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
-_NOT_ASCII_LETTER = re.compile(r"[^a-z]+")
-_NOT_ASCII_ALNUM = re.compile(r"[^a-z0-9]+")
+_INVISIBLE: Final = "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+_NOT_ASCII_LETTER: Final = re.compile(r"[^a-z]+")
+_NOT_ASCII_ALNUM: Final = re.compile(r"[^a-z0-9]+")
 
 # Latin letters that NFKD does not decompose into a base letter plus a combining mark.
-_LATIN_SPECIAL = str.maketrans(
+_LATIN_SPECIAL: Final = str.maketrans(
     {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
      "ı": "i", "ħ": "h", "ŧ": "t", "ŀ": "l", "ĸ": "k"}
 )  # fmt: skip

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from workers.meta._rules import Dropped
 
-MAX_VALUE_LENGTH = 8192
+MAX_VALUE_LENGTH: Final = 8192
 
 
 def values_of(key: str, value: object, dropped: list[Dropped]) -> list[str]:

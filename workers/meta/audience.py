@@ -1,4 +1,4 @@
-"""Custom Audience multi-key rows (`{schema, data}`), with the same rules as CAPI (facts §3.3).
+"""Custom Audience multi-key rows (`{schema, data}`), with the CAPI rules (docs/meta-rules.md §3.3).
 
 Rows are mappings keyed by audience names (`EMAIL`, `PHONE`, ...), Meta's CAPI keys (`em`,
 `ph`, ...) or the PRD's names (`email`, `phone`, ...). The output has exactly one row per input
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 from workers.meta import _rules
 from workers.meta._phone import check_region
@@ -31,14 +32,14 @@ from workers.meta._rules import Dropped, Invalid, is_sha256_hex, sha256_hex
 from workers.meta._tables import MONTHS
 from workers.meta._values import values_of
 
-AUDIENCE_KEYS: tuple[str, ...] = (
+AUDIENCE_KEYS: Final[tuple[str, ...]] = (
     "EMAIL", "PHONE", "FN", "LN", "FI", "GEN", "DOBY", "DOBM", "DOBD", "CT", "ST", "ZIP",
     "COUNTRY", "EXTERN_ID", "MADID",
 )  # fmt: skip
-_UNHASHED = frozenset({"MADID"})
+_UNHASHED: Final = frozenset({"MADID"})
 
 # Row keys (besides the audience names themselves) -> audience key; "DOB" is a full date.
-_ROW_ALIASES: dict[str, str] = {
+_ROW_ALIASES: Final[dict[str, str]] = {
     "em": "EMAIL", "email": "EMAIL", "ph": "PHONE", "phone": "PHONE", "fn": "FN",
     "first_name": "FN", "ln": "LN", "last_name": "LN", "fi": "FI", "ge": "GEN",
     "gender": "GEN", "gen": "GEN", "db": "DOB", "date_of_birth": "DOB", "ct": "CT", "city": "CT",
@@ -77,7 +78,7 @@ def _fi(value: str, country: str | None, region: str) -> str:
     return _rules.name(value, country, region)[0]
 
 
-_RULES: dict[str, _rules.Rule] = {
+_RULES: Final[dict[str, _rules.Rule]] = {
     "EMAIL": _rules.em, "PHONE": _rules.ph, "FN": _rules.name, "LN": _rules.name, "FI": _fi,
     "GEN": _rules.ge, "DOBY": _doby, "DOBM": _dobm, "DOBD": _dobd, "DOB": _rules.db,
     "CT": _rules.ct, "ST": _rules.st, "ZIP": _rules.zp, "COUNTRY": _rules.country_code,

@@ -1,6 +1,6 @@
 """The `fbc` (click id) and `fbp` (browser id) values: build, validate, keep or drop.
 
-Formats [FBC] (facts file §1.6, §2.5): `fb.{subdomainIndex}.{creationTimeMs}.{payload}` with an
+Formats (docs/meta-rules.md §1.6, §2.5): `fb.{subdomainIndex}.{creationTimeMs}.{payload}` with an
 optional fifth `.appendix` part added by Meta's parameter builder, which Meta accepts.
 
 * `fbc` payload: the `fbclid` from the landing URL, **case kept** (it is case-sensitive). Real
@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
-FBC_MAX_AGE_MS = 90 * 24 * 60 * 60 * 1000
-MIN_CREATED_MS = 1_262_304_000_000  # 2010-01-01T00:00:00Z
-MAX_CREATED_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
-FUTURE_SKEW_MS = 5 * 60 * 1000  # a cookie "created" later than now + 5 min is corrupt
+FBC_MAX_AGE_MS: Final = 90 * 24 * 60 * 60 * 1000
+MIN_CREATED_MS: Final = 1_262_304_000_000  # 2010-01-01T00:00:00Z
+MAX_CREATED_MS: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+FUTURE_SKEW_MS: Final = 5 * 60 * 1000  # a cookie "created" later than now + 5 min is corrupt
 
-_COOKIE = re.compile(
+_COOKIE: Final = re.compile(
     r"fb\.(0|[1-9][0-9]?)\.([0-9]+)\.([A-Za-z0-9_\-]+)(?:\.([A-Za-z0-9_\-]{2}|[A-Za-z0-9_\-]{8}))?",
     re.ASCII,
 )
-_FBCLID = re.compile(r"[A-Za-z0-9_\-]{1,500}", re.ASCII)
-_RANDOM = re.compile(r"[0-9]{1,19}", re.ASCII)
+_FBCLID: Final = re.compile(r"[A-Za-z0-9_\-]{1,500}", re.ASCII)
+_RANDOM: Final = re.compile(r"[0-9]{1,19}", re.ASCII)
 
 
 class CookieError(ValueError):
@@ -85,8 +86,8 @@ def _parts(kind: str, value: object) -> tuple[int, int, str, str | None]:
 def check_cookie(kind: str, value: str) -> str:
     """The trimmed fbc/fbp text if valid (it round-trips through Fbc/Fbp.value exactly)."""
     text = value.strip()
-    _parts(kind, text)
-    if kind == "fbp" and not _RANDOM.fullmatch(text.split(".", 4)[3]):
+    payload = _parts(kind, text)[2]
+    if kind == "fbp" and not _RANDOM.fullmatch(payload):
         raise CookieError("fbp: the browser id part is not a number")
     return text
 

@@ -23,19 +23,17 @@ Contract:
 * A bad value never raises and never fails the event: it is left out and reported in `dropped`
   with a reason that names the key, never the value (reasons are safe to log). `None` and blank
   strings are treated as absent and not reported.
-* Only a programming error raises: a non-mapping input (TypeError) or an unknown
-  `default_region` (ValueError).
-* `normalized` holds the pre-hash values for `gdp meta normalize --explain` only: it is raw-ish
-  PII, kept out of the dataclass repr, and must never be logged or stored.
-* Per-value results are memoized in a bounded in-process LRU (see "memo" below; PII in memory
+* Only a programming error raises: a non-mapping input or a non-str `default_region`
+  (TypeError), or an unknown `default_region` (ValueError).
+* `normalized` holds the pre-hash values (for `gdp meta normalize --explain` and the person
+  fields of the ingest path): raw-ish PII, kept out of the dataclass repr; never log or store it.
+* Per-value results are memoized in a bounded in-process memo (see "memo" below; PII in memory
   only; `GDP_META_NORMALIZE_CACHE=0` or `configure_cache(0)` turns it off).
 
-Speed: when built (`make native`; `pip install` builds it when a C compiler and OpenSSL's headers
-are there), a compiled single pass (workers/meta/native/, loaded by `_fast.py`) normalizes and
-hashes the common printable-ASCII shapes of each key itself and hands every other value, and
-every refusal, to the Python rules here, so the results are identical
-(tests/test_normalize_native.py); `GDP_META_NATIVE=0` turns it off. bench/RESULTS.md has the
-numbers against the official SDK.
+Speed: this package is compiled with mypyc when built (`make compiled`, or `pip install` with a C
+compiler): the same source, so the same results (tests/test_normalize_compiled.py compares the
+two builds); `GDP_META_COMPILED=0` runs the source. bench/RESULTS.md has the numbers against the
+official SDK.
 """
 
 from __future__ import annotations
@@ -43,11 +41,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Final, cast
 
-from workers.meta import _fast
 from workers.meta._phone import check_region
 from workers.meta._rules import (
     HASHED,
@@ -79,43 +76,37 @@ __all__ = [
     "sha256_hex",
 ]
 
-HASHED_KEYS: tuple[str, ...] = tuple(HASHED)
-UNHASHED_KEYS: tuple[str, ...] = tuple(UNHASHED)
-_KEY_ORDER: tuple[str, ...] = HASHED_KEYS + UNHASHED_KEYS
+HASHED_KEYS: Final[tuple[str, ...]] = tuple(HASHED)
+UNHASHED_KEYS: Final[tuple[str, ...]] = tuple(UNHASHED)
+_KEY_ORDER: Final[tuple[str, ...]] = HASHED_KEYS + UNHASHED_KEYS
 # Keys where Meta accepts a list of values; the others take one string.
-_MULTI: frozenset[str] = frozenset(HASHED_KEYS)
+_MULTI: Final[frozenset[str]] = frozenset(HASHED_KEYS)
 
 # The PRD's field names -> Meta's keys. `person_id` is deliberately absent: it is our internal
 # id, not PII Meta knows; a caller who wants it matched must send it as `external_id`.
-KEY_ALIASES: dict[str, str] = {
+KEY_ALIASES: Final[dict[str, str]] = {
     "email": "em", "phone": "ph", "first_name": "fn", "last_name": "ln", "gender": "ge",
     "date_of_birth": "db", "city": "ct", "state": "st", "zip": "zp",
 }  # fmt: skip
-_NOT_SENT: dict[str, str] = {
+_NOT_SENT: Final[dict[str, str]] = {
     "person_id": "person_id is never sent to Meta; map it to external_id explicitly",
 }
-_KEY_MAP: dict[str, str] = {**{k: k for k in _KEY_ORDER}, **KEY_ALIASES}
-# raw key -> (Meta key, rule depends on the person's country, rule depends on the phone region)
-_KEY_INFO: dict[str, tuple[str, bool, bool]] = {
-    raw: (key, key in ("ph", "st", "zp"), key == "ph") for raw, key in _KEY_MAP.items()
-}
-_ORDER: dict[str, int] = {k: i for i, k in enumerate(_KEY_ORDER)}
-_RULES: dict[str, tuple[Rule, bool]] = {
-    **{k: (rule, True) for k, rule in HASHED.items()},
-    **{k: (rule, False) for k, rule in UNHASHED.items()},
-}
-_REGIONS: dict[str, str] = {}  # default_region as given -> checked code
-# The compiled single pass (workers/meta/native/), same results; None without it.
-_native_pass = _fast.load(_KEY_MAP)
-_sha256 = hashlib.sha256
-_KEY_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
+_KEY_MAP: Final[dict[str, str]] = {**{k: k for k in _KEY_ORDER}, **KEY_ALIASES}
+_ORDER: Final[dict[str, int]] = {k: i for i, k in enumerate(_KEY_ORDER)}
+_RULES: Final[dict[str, Rule]] = {**HASHED, **UNHASHED}
+# Keys whose rule depends on the person's country (and, for ph, the default phone region).
+_CONTEXT_COUNTRY: Final[frozenset[str]] = frozenset({"ph", "st", "zp"})
+_KEY_SHAPE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
+_sha256: Final = hashlib.sha256
+_REGIONS: Final[dict[str, str]] = {}  # default_region as given -> checked code
 
 UserDataValue = str | list[str]
+Outcome = tuple[str, str] | str  # (normalized form, value sent) or the reason it was dropped
 
 
 @dataclass(frozen=True, slots=True)
 class NormalizedUserData:
-    """Meta-ready `user_data`, what was left out and why, and (for --explain) the pre-hash forms."""
+    """Meta-ready `user_data`, what was left out and why, and the pre-hash forms."""
 
     user_data: dict[str, UserDataValue]
     dropped: tuple[Dropped, ...] = ()
@@ -137,89 +128,7 @@ def normalize_user_data(
     raw: Mapping[str, object], *, default_region: str = "US"
 ) -> NormalizedUserData:
     """Normalize and hash raw `user_data` (Meta's key names or the PRD's) as Meta requires."""
-    if type(raw) is dict and type(default_region) is str:
-        # The same input always takes the same path (the first call for a region included), so
-        # the order of `dropped` never depends on what came before.
-        region = _REGIONS.get(default_region) or _checked_region(default_region)
-        if _native_pass is not None:
-            parts = _native_pass(raw, region, _lookup)
-            if parts is not None:
-                return NormalizedUserData(*parts)
-        result = _single_pass(raw, region)
-        if result is not None:
-            return result
-    return _normalize(raw, default_region, None)
-
-
-def _checked_region(default_region: str) -> str:
-    """The upper-case phone region (ValueError if it has no plan), remembered per spelling."""
-    region = check_region(default_region)
-    if len(_REGIONS) < 1000:
-        _REGIONS[default_region] = region
-    return region
-
-
-def _single_pass(raw: dict[str, object], region: str) -> NormalizedUserData | None:
-    """The common case in one pass over the input: each Meta key given once (under one
-    spelling), country first because phones, states and zips depend on it. None when a key
-    comes twice (e.g. `email` and `em`): `_normalize` merges those."""
-    dropped: list[Dropped] = []
-    user_data: dict[str, UserDataValue] = {}
-    normalized: dict[str, UserDataValue] = {}
-    country: str | None = None
-    country_result: tuple[dict[str, UserDataValue], dict[str, UserDataValue], list[Dropped]]
-    country_result = ({}, {}, [])
-    if "country" in raw:
-        value = raw["country"]
-        if type(value) is str and 0 < len(value) < 64 and not value.isspace():
-            outcome = _lookup("country", value, None, "")
-            if isinstance(outcome, str):
-                country_result[2].append(Dropped("country", outcome))
-            else:
-                country_result[1]["country"], country_result[0]["country"] = outcome
-        else:
-            texts = values_of("country", value, country_result[2])
-            if texts:
-                _one_key("country", texts, None, region, *country_result, None)
-        first = country_result[1].get("country")
-        first = first[0] if isinstance(first, list) else first
-        country = first if first is not None and len(first) == 2 else None  # not if hashed
-    seen: set[str] = set()
-    lookup, key_info, str_, dropped_ = _lookup, _KEY_INFO, str, Dropped
-    for raw_key, value in raw.items():
-        info = key_info.get(raw_key)
-        if info is None:
-            key = _canonical_key(raw_key, dropped)
-            if key is None:
-                continue
-            if key == "country":
-                return None  # spelled differently: its context was not computed first
-            info = _KEY_INFO[key]
-        key, uses_country, is_phone = info
-        if key in seen:
-            return None
-        seen.add(key)
-        if key == "country":
-            user_data.update(country_result[0])
-            normalized.update(country_result[1])
-            dropped.extend(country_result[2])
-        elif type(value) is str_ and (
-            len(value) < 64 or (len(value) <= MAX_VALUE_LENGTH and not is_sha256_hex(value.strip()))
-        ):
-            if not value or value.isspace():
-                continue
-            outcome = lookup(
-                key, value, country if uses_country else None, region if is_phone else ""
-            )
-            if isinstance(outcome, str_):
-                dropped.append(dropped_(key, outcome))
-            else:
-                normalized[key], user_data[key] = outcome
-        else:
-            texts = values_of(key, value, dropped)
-            if texts:
-                _one_key(key, texts, country, region, user_data, normalized, dropped, None)
-    return NormalizedUserData(user_data=user_data, dropped=tuple(dropped), normalized=normalized)
+    return _Event(raw, default_region, None).run()
 
 
 def explain_user_data(
@@ -230,78 +139,144 @@ def explain_user_data(
     The explanation holds raw PII: show it to the operator who asked, never log or store it.
     """
     trace: list[Explained] = []
-    result = _normalize(raw, default_region, trace)
+    result = _Event(raw, default_region, trace).run()
     return result, tuple(sorted(trace, key=lambda e: _ORDER[e.key]))
 
 
-def _normalize(
-    raw: Mapping[str, object], default_region: str, trace: list[Explained] | None
-) -> NormalizedUserData:
-    if not isinstance(raw, Mapping):
-        raise TypeError(f"user_data must be a mapping, not {type(raw).__name__}")
-    region = _REGIONS.get(default_region) if isinstance(default_region, str) else None
+def _region(default_region: object) -> str:
+    """The upper-case phone region (ValueError if it has no plan), remembered per spelling."""
+    if not isinstance(default_region, str):
+        raise TypeError("default_region must be a str")
+    region = _REGIONS.get(default_region)
     if region is None:
-        region = _checked_region(default_region)
-    dropped: list[Dropped] = []
-    grouped: dict[str, list[str]] = {}
-    for raw_key, value in raw.items():
-        key = _KEY_MAP.get(raw_key) if isinstance(raw_key, str) else None
-        if key is None:
-            key = _canonical_key(raw_key, dropped)
-            if key is None:
-                continue
-        if type(value) is str and value.isascii() and len(value) <= MAX_VALUE_LENGTH:
-            if not value or value.isspace():
-                continue
-            texts = [value]  # the common case, without the general checks of values_of
-        else:
-            texts = values_of(key, value, dropped)
-            if not texts:
-                continue
-        group = grouped.get(key)
-        if group is None:
-            grouped[key] = texts
-        else:
-            group.extend(texts)
+        region = check_region(default_region)
+        if len(_REGIONS) < 1000:
+            _REGIONS[default_region] = region
+    return region
 
-    user_data: dict[str, UserDataValue] = {}
-    normalized: dict[str, UserDataValue] = {}
-    country: str | None = None
-    countries: tuple[UserDataValue, UserDataValue] | None = None
-    if "country" in grouped:  # first: phones, states and zips depend on the person's country
-        sent: dict[str, UserDataValue] = {}
-        forms: dict[str, UserDataValue] = {}
-        _one_key("country", grouped["country"], None, region, sent, forms, dropped, trace)
-        if forms:
-            first = forms["country"]
-            first = first[0] if isinstance(first, list) else first
-            country = first if len(first) == 2 else None  # not when already hashed
-            countries = (sent["country"], forms["country"])
-    lookup = _lookup
-    for key, group in grouped.items():  # keys in the order they first appear in the input
-        if key == "country":
-            if countries is not None:
-                user_data["country"], normalized["country"] = countries
-            continue
-        text = group[0]
-        if (
-            trace is None
-            and len(group) == 1
-            and (len(text) < 64 or not is_sha256_hex(text.strip()))
-        ):  # fast path: one value to normalize, nothing to explain
-            outcome = lookup(
-                key,
-                text,
-                country if key in _CONTEXT_COUNTRY else None,
-                region if key == "ph" else "",
-            )
-            if isinstance(outcome, str):
-                dropped.append(Dropped(key, outcome))
-            else:
-                normalized[key], user_data[key] = outcome
+
+class _Event:
+    """One call: the raw values grouped by Meta key, then normalized key by key."""
+
+    def __init__(
+        self, raw: Mapping[str, object], default_region: str, trace: list[Explained] | None
+    ) -> None:
+        if type(raw) is not dict and not isinstance(raw, Mapping):
+            raise TypeError(f"user_data must be a mapping, not {type(raw).__name__}")
+        # Keys typed `object`: a caller's mapping may hold any key (they are dropped).
+        self.raw = cast("Mapping[object, object]", raw)
+        self.region = _region(default_region)
+        self.trace = trace
+        self.dropped: list[Dropped] = []
+        self.country: str | None = None  # the person's country, context of ph, st and zp
+
+    def run(self) -> NormalizedUserData:
+        grouped = self._grouped()
+        country: tuple[UserDataValue, UserDataValue] | None = None
+        if "country" in grouped:  # first: phones, states and zips depend on the country
+            country = self._key("country", grouped["country"])
+            if country is not None:
+                first = country[0][0] if isinstance(country[0], list) else country[0]
+                self.country = first if len(first) == 2 else None  # not when it came hashed
+        user_data: dict[str, UserDataValue] = {}
+        normalized: dict[str, UserDataValue] = {}
+        for key, value in grouped.items():  # in the order keys first appear in the input
+            result = country if key == "country" else self._key(key, value)
+            if result is not None:
+                normalized[key], user_data[key] = result
+        return NormalizedUserData(user_data, tuple(self.dropped), normalized)
+
+    def _grouped(self) -> dict[str, object]:
+        """Raw values by Meta key, in input order; a key given under two spellings gets all
+        of them (`_Merged`). Unknown keys are dropped here."""
+        grouped: dict[str, object] = {}
+        raw = self.raw
+        if type(raw) is dict:  # the common case, iterated without the generic protocol
+            for raw_key, value in cast("dict[object, object]", raw).items():
+                self._group(grouped, raw_key, value)
         else:
-            _one_key(key, group, country, region, user_data, normalized, dropped, trace)
-    return NormalizedUserData(user_data=user_data, dropped=tuple(dropped), normalized=normalized)
+            for raw_key, value in raw.items():
+                self._group(grouped, raw_key, value)
+        return grouped
+
+    def _group(self, grouped: dict[str, object], raw_key: object, value: object) -> None:
+        key = _KEY_MAP.get(raw_key) if type(raw_key) is str else None
+        if key is None:
+            key = _canonical_key(raw_key, self.dropped)
+            if key is None:
+                return
+        if key in grouped:
+            grouped[key] = _Merged(grouped[key], value)
+        else:
+            grouped[key] = value
+
+    def _key(self, key: str, value: object) -> tuple[UserDataValue, UserDataValue] | None:
+        """(normalized, sent) for one key, or None when nothing of it is usable."""
+        if type(value) is str and self.trace is None and len(value) <= MAX_VALUE_LENGTH:
+            if not value or value.isspace():
+                return None  # blank: absent, not an error
+            outcome = self._outcome(key, value)
+            if isinstance(outcome, str):
+                self.dropped.append(Dropped(key, outcome))
+                return None
+            return outcome
+        if isinstance(value, _Merged):
+            texts = [t for part in value.parts for t in values_of(key, part, self.dropped)]
+        else:
+            texts = values_of(key, value, self.dropped)
+        return self._values(key, texts) if texts else None
+
+    def _values(self, key: str, texts: list[str]) -> tuple[UserDataValue, UserDataValue] | None:
+        """Several values of one key (or one value to explain): normalized, deduplicated."""
+        trace = self.trace
+        sent: list[str] = []
+        forms: list[str] = []
+        for text in texts:
+            outcome = self._outcome(key, text)
+            reason: str | None = None
+            if isinstance(outcome, str):
+                reason = outcome
+            else:
+                form, value = outcome
+                if value in sent:
+                    if trace is not None:
+                        trace.append(Explained(key, text, form, value, "duplicate"))
+                    continue
+                if sent and key not in _MULTI:
+                    reason = f"{key}: only one value allowed; extra value left out"
+            if reason is not None:
+                self.dropped.append(Dropped(key, reason))
+                if trace is not None:
+                    trace.append(Explained(key, text, None, None, reason))
+                continue
+            sent.append(value)
+            forms.append(form)
+            if trace is not None:
+                trace.append(Explained(key, text, form, value, None))
+        if not sent:
+            return None
+        if len(sent) == 1:
+            return forms[0], sent[0]
+        return forms, sent
+
+    def _outcome(self, key: str, text: str) -> Outcome:
+        """One value: (normalized form, value sent) or why it is left out."""
+        if len(text) >= 64 and is_sha256_hex(text.strip()):
+            if key in _MULTI:  # already hashed: pass through, never re-hash
+                digest = text.strip().lower()
+                return digest, digest
+            return f"{key}: looks like a SHA-256 hash, but Meta requires this key unhashed"
+        if key in _CONTEXT_COUNTRY:
+            return _MEMO.now.get(key, text, self.country, self.region if key == "ph" else "")
+        return _MEMO.now.get(key, text, None, "")
+
+
+class _Merged:
+    """The values of a key given under two spellings (`email` and `em`)."""
+
+    def __init__(self, first: object, second: object) -> None:
+        earlier = first.parts if isinstance(first, _Merged) else [first]
+        self.parts: list[object] = [*earlier, second]
 
 
 def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
@@ -322,49 +297,95 @@ def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:
     return None
 
 
-# --- memo of per-value results ---------------------------------------------------------------
-# The same person's values come back event after event (PageView, AddToCart, Purchase...) and
-# names, cities, states and countries repeat across people, so the result of normalizing (and
-# hashing) one raw value is memoized in a bounded LRU: key, raw text and, only for the keys whose
-# rule depends on them, the person's country (ph, st, zp) and the phone region (ph). It holds
-# PII in this process's memory only (never logged or stored). Size from the environment variable
-# GDP_META_NORMALIZE_CACHE (entries, default 65536; 0 turns it off), or `configure_cache()`.
-_CONTEXT_COUNTRY = frozenset({"ph", "st", "zp"})
-Outcome = tuple[str, str] | str  # (normalized form, value sent) or the reason it was dropped
-
-
 def _compute(key: str, text: str, country: str | None, region: str) -> Outcome:
-    rule, hashed = _RULES[key]
+    """Apply the key's rule (from _rules.py) and hash when Meta wants it hashed."""
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             return f"{key}: not valid Unicode text"
     try:
-        form = rule(text, country, region)
+        form = _RULES[key](text, country, region)
     except Invalid as exc:
         return f"{key}: {exc.reason}"
-    return form, (_sha256(form.encode()).hexdigest() if hashed else form)
+    if key in _MULTI:
+        return form, _sha256(form.encode()).hexdigest()
+    return form, form
 
 
-_lookup: Callable[[str, str, str | None, str], Outcome] = _compute
+# --- memo of per-value results ---------------------------------------------------------------
+# The same person's values come back event after event (PageView, AddToCart, Purchase...) and
+# names, cities, states and countries repeat across people, so the outcome of one raw value is
+# memoized: per key (and, for ph, st and zp, per person's country and phone region), raw text ->
+# outcome. It holds PII in this process's memory only (never logged or stored). Two generations
+# bound it: new outcomes go to the young one; when that is full it becomes the old one (the
+# previous old one is dropped) and a value found only in the old one moves back to the young
+# one, so what is used stays and memory stays under `maxsize` entries. A key whose values almost
+# never repeat (every event a new person's email) skips the memo for a while after a probe finds
+# under 1 hit in 16 lookups: looking up and storing values that never come back costs more than
+# it saves. Outcomes depend on the value alone, so the memo never changes a result. Size from
+# the environment variable GDP_META_NORMALIZE_CACHE (entries, default 65536; 0 turns it off), or
+# `configure_cache()`.
+_PROBE: Final = 1024  # lookups of a key before its hit rate is judged
+_SKIP: Final = 64 * 1024  # values of a key computed without the memo before the next probe
 
 
-def configure_cache(maxsize: int) -> None:
-    """Memoize up to `maxsize` per-value results (0: no memo). Clears the current memo."""
-    global _lookup
-    if maxsize < 0:
-        raise ValueError("maxsize must be >= 0")
-    _lookup = lru_cache(maxsize=maxsize)(_compute) if maxsize else _compute
+class _Table:
+    """The memo of one key (in one context)."""
+
+    def __init__(self) -> None:
+        self.young: dict[str, Outcome] = {}
+        self.old: dict[str, Outcome] = {}
+        self.lookups = 0
+        self.hits = 0
+        self.skip = 0
 
 
-def cache_info() -> tuple[int, int, int] | None:
-    """(hits, misses, current size) of the memo, or None when it is off."""
-    info = getattr(_lookup, "cache_info", None)
-    if info is None:
-        return None
-    stats = info()
-    return stats.hits, stats.misses, stats.currsize
+class _Memo:
+    def __init__(self, maxsize: int) -> None:
+        self.generation = max(1, maxsize // 2)
+        self.enabled = maxsize > 0
+        self.tables: dict[str, _Table] = {}
+        self.size = 0  # entries in the young generations
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str, text: str, country: str | None, region: str) -> Outcome:
+        if not self.enabled:
+            return _compute(key, text, country, region)
+        name = key if country is None and not region else f"{key}:{country}:{region}"
+        table = self.tables.get(name)
+        if table is None:
+            table = self.tables[name] = _Table()
+        if table.skip > 0:
+            table.skip -= 1
+            self.misses += 1
+            return _compute(key, text, country, region)
+        table.lookups += 1
+        outcome = table.young.get(text)
+        if outcome is not None:
+            table.hits += 1
+            self.hits += 1
+            return outcome
+        found = table.old.get(text)
+        if found is not None:
+            table.hits += 1
+            self.hits += 1
+            outcome = found
+        else:
+            self.misses += 1
+            outcome = _compute(key, text, country, region)
+        if self.size >= self.generation:
+            for each in self.tables.values():
+                each.old, each.young = each.young, {}
+            self.size = 0
+        table.young[text] = outcome
+        self.size += 1
+        if table.lookups >= _PROBE:
+            if table.hits * 16 < table.lookups:
+                table.skip = _SKIP
+            table.lookups = table.hits = 0
+        return outcome
 
 
 def _cache_size_from_env() -> int:
@@ -374,54 +395,27 @@ def _cache_size_from_env() -> int:
         return 65536
 
 
-configure_cache(_cache_size_from_env())
+class _Current:
+    """Holds the memo in use (a Final holder: compiled code reads it without a dict lookup)."""
+
+    def __init__(self, memo: _Memo) -> None:
+        self.now = memo
 
 
-def _one_key(
-    key: str,
-    texts: list[str],
-    country: str | None,
-    region: str,
-    user_data: dict[str, UserDataValue],
-    normalized: dict[str, UserDataValue],
-    dropped: list[Dropped],
-    trace: list[Explained] | None,
-) -> None:
-    if key not in _CONTEXT_COUNTRY:  # context-free rules: one memo entry per value
-        country, region = None, ""
-    elif key != "ph":
-        region = ""
-    hashed = key in HASHED
-    sent: list[str] = []
-    forms: list[str] = []
-    for text in texts:
-        reason: str | None = None
-        if len(text) >= 64 and is_sha256_hex(text.strip()):
-            if hashed:
-                form = value = text.strip().lower()  # already hashed: pass through, never re-hash
-            else:
-                reason = f"{key}: looks like a SHA-256 hash, but Meta requires this key unhashed"
-        else:
-            outcome = _lookup(key, text, country, region)
-            if isinstance(outcome, str):
-                reason = outcome
-            else:
-                form, value = outcome
-        if reason is None and value in sent:
-            if trace is not None:
-                trace.append(Explained(key, text, form, value, "duplicate"))
-            continue
-        if reason is None and sent and key not in _MULTI:
-            reason = f"{key}: only one value allowed; extra value left out"
-        if reason is not None:
-            dropped.append(Dropped(key, reason))
-            if trace is not None:
-                trace.append(Explained(key, text, None, None, reason))
-            continue
-        sent.append(value)
-        forms.append(form)
-        if trace is not None:
-            trace.append(Explained(key, text, form, value, None))
-    if sent:
-        user_data[key] = sent[0] if len(sent) == 1 else sent
-        normalized[key] = forms[0] if len(forms) == 1 else forms
+_MEMO: Final = _Current(_Memo(_cache_size_from_env()))
+
+
+def configure_cache(maxsize: int) -> None:
+    """Memoize up to `maxsize` per-value results (0: no memo). Clears the current memo."""
+    if maxsize < 0:
+        raise ValueError("maxsize must be >= 0")
+    _MEMO.now = _Memo(maxsize)
+
+
+def cache_info() -> tuple[int, int, int] | None:
+    """(hits, misses, current size) of the memo, or None when it is off."""
+    memo = _MEMO.now
+    if not memo.enabled:
+        return None
+    size = sum(len(t.young) + len(t.old) for t in memo.tables.values())
+    return memo.hits, memo.misses, size

@@ -15,6 +15,9 @@ from workers.db import migrate
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
+# The CAPI worker before per-request settlement and pre-send validation (main on 2026-11-30):
+# the CAPI benchmarks run it beside today's worker, in the same run, as their baseline.
+CAPI_BASELINE_REF = "95bc85d"
 BASE_URL = os.environ.get("GDP_BENCH_BASE_URL", "postgresql://postgres@127.0.0.1:5432")
 
 
@@ -57,3 +60,21 @@ def write_result(slug: str, markdown: str) -> Path:
     path = RESULTS_DIR / f"{slug}.md"
     path.write_text(markdown.strip() + "\n", encoding="utf-8")
     return path
+
+
+def checkout(ref: str) -> Path:
+    """A detached git worktree of `ref` (made once, under /tmp), to run an earlier version of a
+    worker beside today's in the same benchmark; the compiled normalizer is copied in."""
+    root = BENCH_DIR.parent
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = Path(f"/tmp/gdp-bench-{commit}")
+    if not (target / "workers").is_dir():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--force", str(target), commit],
+            cwd=root, capture_output=True, check=True,
+        )  # fmt: skip
+    for built in (root / "workers" / "meta").glob("_native.*.so"):
+        (target / "workers" / "meta" / built.name).write_bytes(built.read_bytes())
+    return target

@@ -3111,6 +3111,20 @@ $$;
 
 
 --
+-- Name: _person_withdrawal_waits_for_delivery(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._person_withdrawal_waits_for_delivery() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM 1 FROM shared.person AS p WHERE p.id = OLD.id FOR UPDATE;
+    RETURN NEW;
+END
+$$;
+
+
+--
 -- Name: _product_before_delete(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3413,6 +3427,73 @@ $$;
 
 
 --
+-- Name: capi_claim_request(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[], p_lock_timeout_ms integer DEFAULT 5000) RETURNS TABLE(msg_id bigint, event_ref bigint, verdict text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_held bigint[];
+    v_held_refs bigint[];
+    v_people uuid[];
+    v_people_withdrawn boolean[];
+    v_events bigint[];
+    v_event_people uuid[];
+BEGIN
+    IF cardinality(p_msg_ids) IS DISTINCT FROM cardinality(p_read_cts) THEN
+        PERFORM shared._raise('GD400', 'read_cts', 'must have one entry per message id');
+    END IF;
+    -- Waiting longer on a row another session holds (an erasure in progress) fails the check
+    -- (55P03); the worker tries those events again later. For the rest of the transaction.
+    PERFORM set_config('lock_timeout', format('%sms', greatest(p_lock_timeout_ms, 1)), true);
+    SELECT array_agg(h.msg_id), array_agg(h.ref) INTO v_held, v_held_refs
+    FROM (SELECT q.msg_id, (q.message ->> 'event')::bigint AS ref
+          FROM pgmq.q_meta_capi AS q
+          JOIN unnest(p_msg_ids, p_read_cts) AS m(id, read_ct)
+            ON q.msg_id = m.id AND q.read_ct = m.read_ct
+          ORDER BY q.msg_id
+          FOR UPDATE OF q) AS h;
+
+    -- A locked row is returned as its latest committed version (after waiting for a session
+    -- that held it), so these read the state the request goes out with; a deleted row is absent.
+    SELECT array_agg(p.id), array_agg(p.consent_status = 'withdrawn')
+    INTO v_people, v_people_withdrawn
+    FROM (SELECT p.id, p.consent_status FROM shared.person AS p
+          WHERE p.id IN (SELECT e.person_id FROM shared.event AS e WHERE e.id = ANY (v_held_refs))
+          ORDER BY p.id
+          FOR KEY SHARE OF p) AS p;
+
+    SELECT array_agg(e.id), array_agg(e.person_id) INTO v_events, v_event_people
+    FROM (SELECT e.id, e.person_id FROM shared.event AS e
+          WHERE e.id = ANY (v_held_refs)
+          ORDER BY e.id
+          FOR KEY SHARE OF e) AS e;
+
+    RETURN QUERY
+    SELECT m.id, h.ref,
+           CASE WHEN h.msg_id IS NULL THEN 'lost'
+                WHEN ev.id IS NULL OR (ev.person_id IS NOT NULL AND pe.id IS NULL) THEN 'gone'
+                WHEN pe.withdrawn THEN 'withdrawn'
+                ELSE 'send' END
+    FROM unnest(p_msg_ids) AS m(id)
+    LEFT JOIN unnest(v_held, v_held_refs) AS h(msg_id, ref) ON h.msg_id = m.id
+    LEFT JOIN unnest(v_events, v_event_people) AS ev(id, person_id) ON ev.id = h.ref
+    LEFT JOIN unnest(v_people, v_people_withdrawn) AS pe(id, withdrawn) ON pe.id = ev.person_id;
+END
+$$;
+
+
+--
+-- Name: FUNCTION capi_claim_request(p_msg_ids bigint[], p_read_cts integer[], p_lock_timeout_ms integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.capi_claim_request(p_msg_ids bigint[], p_read_cts integer[], p_lock_timeout_ms integer) IS 'Lock one Conversions API request''s messages (if still leased by the caller), people and events until the transaction that sends and settles the request ends; one verdict per message: send, gone (erased), withdrawn (consent) or lost (the lease passed to another reader).';
+
+
+--
 -- Name: capi_event_status(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3439,6 +3520,36 @@ CREATE FUNCTION shared.capi_event_status(p_product_id text, p_event_id text) RET
     ) AS q ON a.status IS NULL OR a.status IN ('retrying', 'held_auth')
     WHERE e.product_id = p_product_id AND e.event_id = p_event_id
 $$;
+
+
+--
+-- Name: capi_extend_leases(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.capi_extend_leases(p_msg_ids bigint[], p_read_cts integer[], p_vt_s integer) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    WITH mine AS (
+        SELECT q.msg_id FROM pgmq.q_meta_capi AS q
+        JOIN unnest(p_msg_ids, p_read_cts) AS m(id, read_ct)
+          ON q.msg_id = m.id AND q.read_ct = m.read_ct
+        FOR UPDATE OF q SKIP LOCKED
+    ), extended AS (
+        UPDATE pgmq.q_meta_capi AS q
+        SET vt = clock_timestamp() + make_interval(secs => p_vt_s)
+        FROM mine WHERE q.msg_id = mine.msg_id
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM extended
+$$;
+
+
+--
+-- Name: FUNCTION capi_extend_leases(p_msg_ids bigint[], p_read_cts integer[], p_vt_s integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.capi_extend_leases(p_msg_ids bigint[], p_read_cts integer[], p_vt_s integer) IS 'Extend the visibility timeout of messages the caller still leases (read_ct unchanged) to p_vt_s seconds from now, skipping those locked by a request in flight; returns how many.';
 
 
 --
@@ -7233,6 +7344,13 @@ CREATE TRIGGER person_before_write BEFORE INSERT OR UPDATE ON shared.person FOR 
 
 
 --
+-- Name: person person_withdrawal_waits_for_delivery; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER person_withdrawal_waits_for_delivery BEFORE UPDATE OF consent_status ON shared.person FOR EACH ROW WHEN (((new.consent_status = 'withdrawn'::shared.consent_status) AND (old.consent_status <> 'withdrawn'::shared.consent_status))) EXECUTE FUNCTION shared._person_withdrawal_waits_for_delivery();
+
+
+--
 -- Name: product product_before_delete; Type: TRIGGER; Schema: shared; Owner: -
 --
 
@@ -7768,6 +7886,8 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261201120002'),
     ('20261201120003'),
     ('20261201120004'),
+    ('20261201120005'),
     ('20261201500001'),
     ('20261201500002'),
-    ('20261201500003');
+    ('20261201500003'),
+    ('20261201500004');

@@ -1,7 +1,8 @@
 """`POST /{version}/{pixel_id}/events`: the Conversions API.
 
 All-or-nothing as Meta documents: the first invalid event rejects the whole request with code
-100 and a message naming its index and the rule. Accepted events are kept per pixel with their
+100 and a message naming its index and the rule. The rules are workers.meta.capi_rules, the list
+the worker also checks before sending. Accepted events are kept per pixel with their
 received time, `test_event_code` and a duplicate flag: a repeat of (pixel, event_name, event_id)
 within 48 hours of the first one is accepted by the API (as at Meta) but flagged as deduplicated.
 """
@@ -15,12 +16,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from meta_sandbox.capi_rules import MAX_EVENTS, EventRejected, validate_event
 from meta_sandbox.errors import GraphError, invalid_param, new_fbtrace_id, unknown_object
 from meta_sandbox.graph import begin, sandbox_of
 from meta_sandbox.params import json_param, str_param
 from meta_sandbox.state import PixelStats, Sandbox, StoredEvent
 from meta_sandbox.usage import CAPI_THROTTLE_CODE
+from workers.meta.capi_rules import MAX_EVENTS, EventRejected, validate_event
 
 router = APIRouter()
 

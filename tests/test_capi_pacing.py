@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +16,7 @@ from tests.support.sandbox import TOKEN, SandboxControl
 from workers.capi.build import BuiltEvent
 from workers.capi.delivery import (
     MAX_INLINE_PAUSE_S,
+    Claim,
     Delivery,
     Paused,
     PixelDelivery,
@@ -35,6 +38,22 @@ def events(n: int, prefix: str = "p") -> list[BuiltEvent]:
         )
         for i in range(n)
     ]
+
+
+class PassGate:
+    """Every event may go; nothing is recorded (these tests are about pacing alone)."""
+
+    @asynccontextmanager
+    async def claim(self, events: list[BuiltEvent]) -> AsyncIterator[Claim]:
+        yield Passed(events)
+
+
+class Passed:
+    def __init__(self, events: list[BuiltEvent]) -> None:
+        self.events = events
+
+    def settle(self, deliveries: list[Delivery]) -> None:
+        pass
 
 
 def test_events_per_second_are_capped_per_pixel() -> None:
@@ -87,8 +106,8 @@ def test_a_paused_pixel_hands_its_events_back_without_a_request(sandbox: Sandbox
             pacer = PixelPacer(None)
             delivery = PixelDelivery(graph, pacer, retry_initial_s=0.01)
             pacer.observe(PIXEL, usage_pct=100.0, regain_access_s=900)
-            paused = await delivery.deliver(PIXEL, events(5), None)
-            other = await delivery.deliver("42", events(2, "q"), None)  # not affected
+            paused = await delivery.deliver(PIXEL, events(5), None, PassGate())
+            other = await delivery.deliver("42", events(2, "q"), None, PassGate())  # unaffected
             return paused, other
         finally:
             await graph.close()

@@ -110,7 +110,7 @@ def test_website_events_without_url_or_user_agent_are_left_out_not_sent(
     dead = db.execute("SELECT event_id, reason, error_message FROM shared.capi_dead_letter"
                       ).fetchall()  # fmt: skip
     assert [d["event_id"] for d in dead] == ["w-no-ua"]
-    assert "event_source_url and client_user_agent" in dead[0]["error_message"]
+    assert dead[0]["error_message"] == "user_data.client_user_agent is required for website events"
 
 
 def test_partner_agent_setting_goes_with_every_request(

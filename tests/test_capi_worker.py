@@ -453,7 +453,7 @@ def test_dlq_commands_list_and_replay(
     listed = gdp("list")
     assert listed.returncode == 0, listed.stderr
     assert "letter-1" in listed.stdout and "invalid" in listed.stdout
-    assert "Purchase needs custom_data.value" in listed.stdout
+    assert "custom_data.value is required for Purchase events" in listed.stdout
     refused = gdp("replay")
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     db.execute(

@@ -48,3 +48,28 @@ SELECT (SELECT count(*) FROM shared.event) AS stored,
 
 -- name: create_service_key
 SELECT service_key FROM shared.create_service_key('snapmix', 'bench');
+
+-- name: insert_events_mixed
+-- As insert_events, with a Meta event name, an action_source and properties per row (to mix in
+-- events Meta refuses: app events without app_data, a currency that is not ISO 4217).
+INSERT INTO shared.event (product_id, event_id, event_name, meta_event_name, person_id,
+                          client_ip_address, client_user_agent, event_source_url, action_source,
+                          properties)
+SELECT r.product_id, r.event_id, 'Signup', r.meta_event_name, r.person_id, '203.0.113.7',
+       'Mozilla/5.0 (bench)', 'https://example.com/signup', r.action_source, r.properties
+FROM unnest(%(products)s::text[], %(event_ids)s::text[], %(person_ids)s::uuid[],
+            %(meta_event_names)s::text[], %(action_sources)s::text[], %(properties)s::jsonb[])
+     AS r(product_id, event_id, person_id, meta_event_name, action_source, properties);
+
+-- name: dead_letters_by_reason
+SELECT reason, count(*) AS n FROM shared.capi_dead_letter GROUP BY reason ORDER BY reason;
+
+-- name: sent_records
+SELECT count(*) AS n, count(DISTINCT event_id) AS events
+FROM shared.attribution_events WHERE status = 'sent';
+
+-- name: set_product_pixel
+SELECT shared.set_setting('META_PIXEL_ID', to_jsonb(%(pixel_id)s::text), 'bench', %(product_id)s);
+
+-- name: unset_product_pixel
+SELECT shared.unset_setting('META_PIXEL_ID', 'bench', %(product_id)s);

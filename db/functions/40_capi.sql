@@ -136,6 +136,149 @@ END
 $$;
 
 /*
+ * The worker's check before one Conversions API request, in the transaction that sends it and
+ * settles it (record_capi_outcomes): the request's messages, events and people are locked for
+ * that transaction, so an erasure or a consent withdrawal either committed before this check
+ * (the event is left out) or waits until the request is answered and settled (at most one
+ * request: the Graph client's timeout). People first, then events: the order an erasure takes
+ * them (a person, then their events), so the two never deadlock.
+ *   - messages: FOR UPDATE, and only if read_ct is still the worker's (a lease that lapsed and was
+ *     taken by another reader is theirs: 'lost'); pgmq.read skips locked rows, so no other
+ *     worker can lease them while the request is in flight;
+ *   - people: FOR KEY SHARE, which a DELETE (erasure) and a SELECT ... FOR UPDATE (record_consent,
+ *     and the withdrawal trigger below) wait for; an ordinary update of a person does not;
+ *   - events: FOR KEY SHARE, so an event deleted on its own (not through its person) waits too.
+ * One row per message: 'send', 'gone' (the event or its person no longer exists), 'withdrawn'
+ * (the person withdrew consent) or 'lost'.
+ * SECURITY DEFINER: a row lock (even FOR KEY SHARE) needs UPDATE privilege on the table, which
+ * the worker's role must not hold on people and events; this function is all it needs.
+ */
+CREATE OR REPLACE FUNCTION shared.capi_claim_request(
+    p_msg_ids bigint[],
+    p_read_cts integer[],
+    p_lock_timeout_ms integer DEFAULT 5000
+)
+RETURNS TABLE (msg_id bigint, event_ref bigint, verdict text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_held bigint[];
+    v_held_refs bigint[];
+    v_people uuid[];
+    v_people_withdrawn boolean[];
+    v_events bigint[];
+    v_event_people uuid[];
+BEGIN
+    IF cardinality(p_msg_ids) IS DISTINCT FROM cardinality(p_read_cts) THEN
+        PERFORM shared._raise('GD400', 'read_cts', 'must have one entry per message id');
+    END IF;
+    -- Waiting longer on a row another session holds (an erasure in progress) fails the check
+    -- (55P03); the worker tries those events again later. For the rest of the transaction.
+    PERFORM set_config('lock_timeout', format('%sms', greatest(p_lock_timeout_ms, 1)), true);
+    SELECT array_agg(h.msg_id), array_agg(h.ref) INTO v_held, v_held_refs
+    FROM (SELECT q.msg_id, (q.message ->> 'event')::bigint AS ref
+          FROM pgmq.q_meta_capi AS q
+          JOIN unnest(p_msg_ids, p_read_cts) AS m(id, read_ct)
+            ON q.msg_id = m.id AND q.read_ct = m.read_ct
+          ORDER BY q.msg_id
+          FOR UPDATE OF q) AS h;
+
+    -- A locked row is returned as its latest committed version (after waiting for a session
+    -- that held it), so these read the state the request goes out with; a deleted row is absent.
+    SELECT array_agg(p.id), array_agg(p.consent_status = 'withdrawn')
+    INTO v_people, v_people_withdrawn
+    FROM (SELECT p.id, p.consent_status FROM shared.person AS p
+          WHERE p.id IN (SELECT e.person_id FROM shared.event AS e WHERE e.id = ANY (v_held_refs))
+          ORDER BY p.id
+          FOR KEY SHARE OF p) AS p;
+
+    SELECT array_agg(e.id), array_agg(e.person_id) INTO v_events, v_event_people
+    FROM (SELECT e.id, e.person_id FROM shared.event AS e
+          WHERE e.id = ANY (v_held_refs)
+          ORDER BY e.id
+          FOR KEY SHARE OF e) AS e;
+
+    RETURN QUERY
+    SELECT m.id, h.ref,
+           CASE WHEN h.msg_id IS NULL THEN 'lost'
+                WHEN ev.id IS NULL OR (ev.person_id IS NOT NULL AND pe.id IS NULL) THEN 'gone'
+                WHEN pe.withdrawn THEN 'withdrawn'
+                ELSE 'send' END
+    FROM unnest(p_msg_ids) AS m(id)
+    LEFT JOIN unnest(v_held, v_held_refs) AS h(msg_id, ref) ON h.msg_id = m.id
+    LEFT JOIN unnest(v_events, v_event_people) AS ev(id, person_id) ON ev.id = h.ref
+    LEFT JOIN unnest(v_people, v_people_withdrawn) AS pe(id, withdrawn) ON pe.id = ev.person_id;
+END
+$$;
+
+COMMENT ON FUNCTION shared.capi_claim_request(bigint[], integer[], integer) IS
+'Lock one Conversions API request''s messages (if still leased by the caller), people and events '
+'until the transaction that sends and settles the request ends; one verdict per message: send, '
+'gone (erased), withdrawn (consent) or lost (the lease passed to another reader).';
+
+/*
+ * Keep leased messages invisible a while longer (a batch waiting out a retry or a pause).
+ * SKIP LOCKED: a message locked by a request in flight is already safe from other readers, and
+ * the keeper never waits on it (nor deadlocks with it). Only messages still leased by the caller
+ * (read_ct unchanged) are extended; returns how many were. Not pgmq.set_vt: it would wait on a
+ * row locked by a request in flight (up to the Graph client's timeout) and could deadlock with it.
+ * SECURITY DEFINER for the same reason as capi_claim_request (the queue table's rows are locked).
+ */
+CREATE OR REPLACE FUNCTION shared.capi_extend_leases(
+    p_msg_ids bigint[],
+    p_read_cts integer[],
+    p_vt_s integer
+)
+RETURNS integer
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    WITH mine AS (
+        SELECT q.msg_id FROM pgmq.q_meta_capi AS q
+        JOIN unnest(p_msg_ids, p_read_cts) AS m(id, read_ct)
+          ON q.msg_id = m.id AND q.read_ct = m.read_ct
+        FOR UPDATE OF q SKIP LOCKED
+    ), extended AS (
+        UPDATE pgmq.q_meta_capi AS q
+        SET vt = clock_timestamp() + make_interval(secs => p_vt_s)
+        FROM mine WHERE q.msg_id = mine.msg_id
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM extended
+$$;
+
+COMMENT ON FUNCTION shared.capi_extend_leases(bigint[], integer[], integer) IS
+'Extend the visibility timeout of messages the caller still leases (read_ct unchanged) to '
+'p_vt_s seconds from now, skipping those locked by a request in flight; returns how many.';
+
+/*
+ * A consent withdrawal written as a plain UPDATE waits, like record_consent (SELECT ... FOR
+ * UPDATE), for a Conversions API request in flight for the person: the row lock is raised to
+ * FOR UPDATE, which conflicts with the worker's FOR KEY SHARE (capi_claim_request). Without it,
+ * an UPDATE takes FOR NO KEY UPDATE, which does not wait, and the request would go out after
+ * the withdrawal committed.
+ */
+CREATE OR REPLACE FUNCTION shared._person_withdrawal_waits_for_delivery()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM 1 FROM shared.person AS p WHERE p.id = OLD.id FOR UPDATE;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER person_withdrawal_waits_for_delivery
+    BEFORE UPDATE OF consent_status ON shared.person
+    FOR EACH ROW
+    WHEN (NEW.consent_status = 'withdrawn' AND OLD.consent_status <> 'withdrawn')
+    EXECUTE FUNCTION shared._person_withdrawal_waits_for_delivery();
+
+/*
  * Delivery status of one event, for GET /api/v1/meta/event/{event_id}: the latest outcome, or
  * 'queued'/'retrying' while its message waits, or 'stored' when nothing sends it to Meta
  * (no rule, or the flags were off when it arrived). No row: no such event.

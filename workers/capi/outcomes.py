@@ -20,7 +20,9 @@ Row = dict[str, Any]
 @dataclass(frozen=True)
 class WorkerConfig:
     batch_size: int = 1000
-    visibility_timeout_s: int = 120
+    # Short: a crash lets unsettled messages reappear soon. A batch at work keeps extending it
+    # (workers.capi.settle.Leases); a request in flight holds its messages locked.
+    visibility_timeout_s: int = 30
     poll_interval_s: float = 1.0
     retry_base_s: float = 30.0
     retry_max_s: float = 3600.0
@@ -31,6 +33,9 @@ class WorkerConfig:
     events_per_request: int = 1000
     # Concurrent batches in one process (one database connection each).
     lanes: int = 2
+    # A request's check waits this long at most for a person or event another session holds
+    # (an erasure in progress); past it, the request's events are tried again later.
+    claim_lock_timeout_s: float = 5.0
 
 
 @dataclass

@@ -1,12 +1,17 @@
 """`gdp worker capi`: lease messages from pgmq, build and send events per pixel, record outcomes.
 
 One loop iteration:
-  1. read up to 1,000 messages (visibility timeout: a crash lets them reappear, nothing is lost);
+  1. read up to 1,000 messages with a short visibility timeout (a crash lets them reappear,
+     nothing is lost), kept leased while the batch works on them (workers.capi.settle.Leases);
   2. load their events and people in one query and build Meta events (workers.capi.build);
-  3. send each pixel's events (workers.capi.delivery) unless its circuit breaker is open;
-  4. in one transaction write an attribution_events row per event and archive the settled
-     messages; messages to retry are put back with a delay that grows with their read count,
-     until Meta's 7-day window closes and they are dead-lettered as expired.
+     events that cannot go (consent withdrawn, expired, invalid by Meta's rules) are settled at
+     once;
+  3. send each pixel's events (workers.capi.delivery) unless its circuit breaker is open; each
+     request is checked, sent and settled in one transaction (workers.capi.settle.BatchGate):
+     outcome rows written and messages archived as soon as Meta answers, so a crash re-sends at
+     most the requests in flight, and an erasure never interleaves with a send;
+  4. events to retry are put back with a delay that grows with their read count, until Meta's
+     7-day window closes and they are dead-lettered as expired; breaker changes are written.
 The loop wakes within a second of new work: LISTEN gdp_meta_capi, with a short poll as backup.
 """
 
@@ -16,14 +21,15 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import PoolTimeout
 
 from workers.capi import metrics
+from workers.capi.breaker import Breakers, Change
 from workers.capi.build import BuildConfig, BuiltEvent, Skipped, build_event, ldu_states
 from workers.capi.delivery import Delivery, PixelDelivery, PixelPacer
 from workers.capi.graph import GraphClient
@@ -36,6 +42,7 @@ from workers.capi.outcomes import (
     settle_delivery,
     settle_skipped,
 )
+from workers.capi.settle import BatchGate, Leases, Pool, open_pool, write_plan
 from workers.capi.token_file import TokenFile
 from workers.db.queries import query
 from workers.settings import Settings
@@ -65,15 +72,27 @@ class CapiWorker:
             retry_initial_s=self.config.quick_retry_initial_s,
             events_per_request=self.config.events_per_request,
         )
-        self._breakers: dict[str, Row] = {}
-        self._probe_now: set[str] = set()
-        # Per open breaker, the events already recorded as held (see _held).
-        self._held_recorded: dict[str, set[int]] = {}
+        self.breakers = Breakers()
+        self._pool: Pool | None = None
         self._config_loaded_at = 0.0
         self._ldu: frozenset[str] = frozenset()
 
     async def close(self) -> None:
+        await self._close_pool()
         await self.client.close()
+
+    async def _request_pool(self) -> Pool:
+        """Connections for the requests' transactions (one per request in flight)."""
+        if self._pool is None:
+            self._pool = await open_pool(
+                self.settings.database_url, self.config.lanes, APPLICATION_NAME
+            )
+        return self._pool
+
+    async def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> BatchReport:
         """Drain until `stop` is set (or, with once=True, until the queue is empty).
@@ -87,11 +106,12 @@ class CapiWorker:
             try:
                 await self._run_connected(stop, once, total)
                 return total
-            except* psycopg.OperationalError as group:
+            except* (psycopg.OperationalError, PoolTimeout) as group:
                 log.warning(
                     "database connection lost; reconnecting",
                     extra={"error": type(group.exceptions[0]).__name__, "retry_in_s": backoff},
                 )
+                await self._close_pool()
             await _wait_any(backoff, stop)
             backoff = min(backoff * 2, 10.0)
         return total
@@ -112,9 +132,10 @@ class CapiWorker:
                 for _ in range(self.config.lanes)
             ]
             try:
+                await self._request_pool()
                 await self._load_config(lanes[0])
                 # A (re)started worker may carry a fixed token: probe open breakers at once.
-                self._probe_now = set(self._breakers)
+                self.breakers.probe_all_now()
                 wake = asyncio.Event()
                 async with asyncio.TaskGroup() as group:
                     listening = group.create_task(self._listen(listener, wake, stop))
@@ -179,14 +200,12 @@ class CapiWorker:
         self._ldu = ldu_states(row["ldu_us_states"])
         self.client.set_partner_agent(row["partner_agent"])
         new_token = self._reload_token()
+        read_at = self.breakers.generation
         cursor = await conn.execute(query("capi_pixel_states"))
         states = await cursor.fetchall()
-        self._breakers = {r["pixel_id"]: dict(r) for r in states if r["breaker"] == "open"}
+        self.breakers.load(states, read_at)
         if new_token:  # probe open breakers now, not at the next interval
-            self._probe_now = set(self._breakers)
-        self._held_recorded = {
-            pixel: refs for pixel, refs in self._held_recorded.items() if pixel in self._breakers
-        }
+            self.breakers.probe_all_now()
         for state in states:
             metrics.BREAKER_OPEN.labels(state["pixel_id"]).set(
                 1 if state["breaker"] == "open" else 0
@@ -217,11 +236,12 @@ class CapiWorker:
         if not messages:
             return report
         report.messages = len(messages)
+        leases = Leases(messages)
         refs = sorted({int(m["message"]["event"]) for m in messages})
         cursor = await conn.execute(query("capi_load_events"), {"event_refs": refs})
         rows = {r["event_ref"]: r for r in await cursor.fetchall()}
 
-        plan = Plan()
+        skipped = Plan()
         now = datetime.now(UTC)
         build_config = BuildConfig(
             now=now, default_region=self.settings.meta_default_phone_region, ldu_us_states=self._ldu
@@ -230,11 +250,11 @@ class CapiWorker:
         by_event: dict[int, list[Row]] = defaultdict(list)
         for message in messages:
             by_event[int(message["message"]["event"])].append(message)
-        to_send: dict[str, list[tuple[BuiltEvent, list[Row]]]] = defaultdict(list)
+        to_send: dict[str, list[BuiltEvent]] = defaultdict(list)
         for ref, msgs in by_event.items():
             row = rows.get(ref)
             if row is None:  # erased, or its partition dropped: nothing left to send
-                plan.archive.extend(m["msg_id"] for m in msgs)
+                skipped.archive.extend(m["msg_id"] for m in msgs)
                 continue
             built = build_event(
                 row,
@@ -243,78 +263,92 @@ class CapiWorker:
                 or row["event_name"],
                 build_config,
             )
-            attempt = max(m["read_ct"] for m in msgs)
             if isinstance(built, Skipped):
-                settle_skipped(plan, built, msgs, attempt, row, report)
-                for recorded in self._held_recorded.values():
-                    recorded.discard(ref)
+                attempt = max(m["read_ct"] for m in msgs)
+                settle_skipped(skipped, built, msgs, attempt, row, report)
+                self.breakers.forget_held(ref)
             else:
-                to_send[built.pixel_id].append((built, msgs))
+                to_send[built.pixel_id].append(built)
+        if skipped.outcomes or skipped.archive:
+            await write_plan(conn, skipped)
+            leases.settled(skipped.archive)
 
-        results = await asyncio.gather(
-            *(self._deliver_pixel(pixel, items) for pixel, items in to_send.items())
-        )
-        for pixel_results in results:
-            for delivery, msgs in pixel_results:
-                settle_delivery(self.config, plan, delivery, msgs, now, report)
+        pool = await self._request_pool()
+        gate = BatchGate(pool, self.config, by_event, leases, report, now)
+        done = asyncio.Event()
+        keeper = asyncio.create_task(leases.keep(pool, self.config.visibility_timeout_s, done))
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._deliver_pixel(pixel, events, gate))
+                    for pixel, events in to_send.items()
+                ]
+        finally:
+            done.set()
+            await keeper
+        for ref in gate.settled_refs:  # left out at a request's check (erased, withdrawn)
+            self.breakers.forget_held(ref)
+        later = Plan()  # retries and holds: nothing was sent for them
+        for task in tasks:
+            for delivery in task.result():
+                ref = delivery.event.event_ref
+                if delivery.status in ("retry", "auth"):
+                    settle_delivery(self.config, later, delivery, by_event[ref], now, report)
                 if delivery.status != "auth":  # no longer held: forget it (the set stays small)
-                    self._held_recorded.get(delivery.event.pixel_id, set()).discard(
-                        delivery.event.event_ref
-                    )
+                    self.breakers.forget_held(ref)
         report.requests = self.delivery.stats.requests
-        await self._write(conn, plan)
+        await self._write(conn, later)
         count_report(report)
         return report
 
     async def _deliver_pixel(
-        self, pixel_id: str, items: list[tuple[BuiltEvent, list[Row]]]
-    ) -> list[tuple[Delivery, list[Row]]]:
-        by_ref = {built.event_ref: msgs for built, msgs in items}
-        events = [built for built, _ in items]
+        self, pixel_id: str, events: list[BuiltEvent], gate: BatchGate
+    ) -> list[Delivery]:
         deliveries: list[Delivery] = []
-        if pixel_id in self._breakers:
-            if not self._probe_due(pixel_id):
-                held = self._held(pixel_id, events, self._breakers[pixel_id].get("last_error_code"))
-                return [(d, by_ref[d.event.event_ref]) for d in held]
+        breaker = self.breakers.get(pixel_id)
+        if breaker.is_open:
+            if not self.breakers.start_probe(pixel_id, self.config.breaker_probe_interval_s):
+                return self._held(pixel_id, events, breaker.last_error_code)
             # One event probes the token; the rest wait for its answer.
-            probe = await self.delivery.deliver(pixel_id, events[:1], events[0].test_event_code)
+            try:
+                probe = await self.delivery.deliver(
+                    pixel_id, events[:1], events[0].test_event_code, gate
+                )
+            except BaseException:
+                breaker.probing = False
+                raise
             deliveries.extend(probe)
             events = events[1:]
+            if not probe:  # the gate left the probe event out (erased): probe again next time
+                breaker.probing = False
+                breaker.probe_now = True
+                return deliveries + self._held(pixel_id, events, breaker.last_error_code)
             if probe[0].status in ("auth", "retry"):
                 # Still refused, or no answer about the token (a pause, a 5xx): stay open. Only
                 # an answer from Meta about the event itself (sent, rejected) proves the token.
-                self._breakers[pixel_id]["last_probe_at"] = datetime.now(UTC)
-                self._breakers[pixel_id]["changed"] = "probed"
                 refused = probe[0].error_code if probe[0].status == "auth" else None
-                last = self._breakers[pixel_id].get("last_error_code")
-                deliveries.extend(self._held(pixel_id, events, refused or last))
-                return [(d, by_ref[d.event.event_ref]) for d in deliveries]
-            self._breakers[pixel_id]["changed"] = "closed"
+                self.breakers.probe_failed(pixel_id, refused)
+                return deliveries + self._held(pixel_id, events, breaker.last_error_code)
+            self.breakers.close(pixel_id)
         # Group by test_event_code: it is per request, and products may differ.
         by_code: dict[str | None, list[BuiltEvent]] = defaultdict(list)
         for event in events:
             by_code[event.test_event_code].append(event)
         for code, group in by_code.items():
-            deliveries.extend(await self.delivery.deliver(pixel_id, group, code))
+            deliveries.extend(await self.delivery.deliver(pixel_id, group, code, gate))
         auth = next((d for d in deliveries if d.status == "auth"), None)
         if auth is not None:
-            self._breakers[pixel_id] = {
-                "pixel_id": pixel_id,
-                "last_probe_at": datetime.now(UTC),
-                "last_error_code": auth.error_code,
-                "last_error_message": auth.error_message,
-                "changed": "open",
-            }
-            self._held_recorded.setdefault(pixel_id, set()).update(
+            self.breakers.open(pixel_id, auth.error_code, auth.error_message)
+            breaker.held_recorded.update(
                 d.event.event_ref for d in deliveries if d.status == "auth"
             )
-        return [(d, by_ref[d.event.event_ref]) for d in deliveries]
+        return deliveries
 
     def _held(self, pixel_id: str, events: list[BuiltEvent], code: int | None) -> list[Delivery]:
         """Events kept back while the pixel's breaker is open. Each gets one `held_auth` record
         per breaker episode, not one per probe interval (days of outage would otherwise write
         thousands of rows per event); later holds only push the message back."""
-        recorded = self._held_recorded.setdefault(pixel_id, set())
+        recorded = self.breakers.get(pixel_id).held_recorded
         held = []
         for e in events:
             held.append(Delivery(event=e, status="auth", batch_size=0, error_code=code,
@@ -323,63 +357,44 @@ class CapiWorker:
             recorded.add(e.event_ref)
         return held
 
-    def _probe_due(self, pixel_id: str) -> bool:
-        if pixel_id in self._probe_now:
-            self._probe_now.discard(pixel_id)
-            return True
-        state = self._breakers[pixel_id]
-        last = state.get("last_probe_at") or state.get("opened_at")
-        return last is None or (
-            datetime.now(UTC) - last >= timedelta(seconds=self.config.breaker_probe_interval_s)
-        )
-
     async def _write(self, conn: psycopg.AsyncConnection[Row], plan: Plan) -> None:
-        async with conn.transaction():
-            if plan.outcomes or plan.archive:
-                await conn.execute(
-                    query("capi_record_outcomes"),
-                    {
-                        "outcomes": orjson.dumps(plan.outcomes, default=str).decode(),
-                        "archive_msg_ids": plan.archive,
-                    },
-                )
-            if plan.delay:
-                await conn.execute(
-                    query("capi_delay_messages"),
-                    {"msg_ids": list(plan.delay), "delays": list(plan.delay.values())},
-                )
-            for pixel_id, state in list(self._breakers.items()):
-                change = state.pop("changed", None)
-                if change in ("open", "probed"):
+        changes = self.breakers.take_changes()
+        if not (changes or plan.outcomes or plan.archive or plan.delay):
+            return  # nothing to write: no empty transaction (two round trips per batch)
+        committed = False
+        try:
+            async with conn.transaction():
+                await write_plan(conn, plan)
+                if plan.delay:
+                    await conn.execute(
+                        query("capi_delay_messages"),
+                        {"msg_ids": list(plan.delay), "delays": list(plan.delay.values())},
+                    )
+                for state in changes:
+                    closed = state.pending is Change.CLOSED
                     await conn.execute(
                         query("capi_set_breaker"),
                         {
-                            "pixel_id": pixel_id,
-                            "breaker": "open",
-                            "error_code": state.get("last_error_code"),
-                            "error_message": state.get("last_error_message"),
+                            "pixel_id": state.pixel_id,
+                            "breaker": "closed" if closed else "open",
+                            "error_code": None if closed else state.last_error_code,
+                            "error_message": None if closed else state.last_error_message,
                         },
                     )
-                    metrics.BREAKER_OPEN.labels(pixel_id).set(1)
-                    if change == "open":
-                        log.warning(
-                            "circuit breaker opened",
-                            extra={"pixel_id": pixel_id, "code": state.get("last_error_code")},
-                        )
-                elif change == "closed":
-                    await conn.execute(
-                        query("capi_set_breaker"),
-                        {
-                            "pixel_id": pixel_id,
-                            "breaker": "closed",
-                            "error_code": None,
-                            "error_message": None,
-                        },
-                    )
-                    del self._breakers[pixel_id]
-                    self._held_recorded.pop(pixel_id, None)
-                    metrics.BREAKER_OPEN.labels(pixel_id).set(0)
-                    log.info("circuit breaker closed", extra={"pixel_id": pixel_id})
+            committed = True
+        finally:
+            self.breakers.written(changes, committed=committed)
+        for state in changes:
+            metrics.BREAKER_OPEN.labels(state.pixel_id).set(
+                0 if state.pending is Change.CLOSED else 1
+            )
+            if state.pending is Change.OPENED:
+                log.warning(
+                    "circuit breaker opened",
+                    extra={"pixel_id": state.pixel_id, "code": state.last_error_code},
+                )
+            elif state.pending is Change.CLOSED:
+                log.info("circuit breaker closed", extra={"pixel_id": state.pixel_id})
 
 
 async def _wait_any(timeout: float, *events: asyncio.Event) -> None:

@@ -44,7 +44,10 @@ def worker(
     ),
     lanes: int = typer.Option(2, min=1, max=16, help="Batches in flight at once (connections)."),
     visibility_timeout: int = typer.Option(
-        120, min=1, help="Seconds a leased message stays invisible; after a crash it reappears."
+        30,
+        min=3,
+        help="Seconds a leased message stays invisible (extended while its batch is at work); "
+        "after a crash it reappears this soon.",
     ),
     interval: float = typer.Option(
         300.0, min=1.0, help="maintenance: seconds between retention runs."

@@ -59,6 +59,17 @@ SELECT shared.setting_value('META_CAPI_MAX_EVENTS_PER_SECOND') #>> '{}' AS max_e
        shared.setting_value('META_LDU_US_STATES') AS ldu_us_states,
        shared.setting_value('META_CAPI_PARTNER_AGENT') #>> '{}' AS partner_agent;
 
+-- name: capi_claim_request
+-- In the transaction that sends one request and settles it: lock its messages, people and
+-- events (see shared.capi_claim_request) and say which of its messages may still go.
+SELECT msg_id, event_ref, verdict
+FROM shared.capi_claim_request(%(msg_ids)s::bigint[], %(read_cts)s::integer[],
+                               %(lock_timeout_ms)s);
+
+-- name: capi_extend_leases
+SELECT shared.capi_extend_leases(%(msg_ids)s::bigint[], %(read_cts)s::integer[], %(vt)s)
+    AS extended;
+
 -- name: capi_record_outcomes
 SELECT shared.record_capi_outcomes(%(outcomes)s::jsonb, %(archive_msg_ids)s::bigint[]) AS recorded;
 

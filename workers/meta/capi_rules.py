@@ -1,12 +1,24 @@
-"""Conversions API event validation, as Meta documents it (facts file §1.2-1.8).
+"""Conversions API event rules, as Meta documents them: one list for both sides of the wire.
 
-`validate_event` raises `EventRejected` naming the rule; the route turns the first rejection into
-a code-100 error for the whole request (all-or-nothing, as Meta does). Where the facts file says
-UNVERIFIED or CONFLICT the stricter reading is taken, and the comment says so.
+Meta's pages: Conversions API "Using the API" (batch limit, 7-day window, all-or-nothing),
+"Server Event Parameters", "Customer Information Parameters" (hashing, the minimum-identifier
+rule), "Custom Data Parameters" and "Data Processing Options"; summarized with their sources in
+docs/meta-rules.md §1.2-1.8.
+
+`validate_event` raises `EventRejected` naming the rule. Two users, one list:
+- the worker (workers/capi/build.py) checks every event before it is sent, so an event Meta would
+  refuse for a reason known in advance is dead-lettered as `invalid` with the rule named, instead
+  of costing a refused request and a bisection;
+- the Meta Graph API sandbox (meta_sandbox/capi.py) refuses a request holding such an event with
+  code 100, as Meta does (all-or-nothing).
+What the sender cannot know in advance (Meta refusing an event for its own reasons) is left to the
+sandbox's faults and, in the worker, to bisection. Where Meta's documentation is silent or
+contradicts itself, the stricter reading is taken and the comment says so.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -22,7 +34,7 @@ MAX_AGE_PHYSICAL_STORE_S = 62 * 86400
 # only known implementation does (RudderStack): reject more than 60 seconds ahead of the sandbox
 # clock, which allows for ordinary clock skew and nothing more.
 MAX_FUTURE_S = 60
-# Third-party-known subcode (RudderStack's handler, facts §1.10): "event timestamp too old".
+# Third-party-known subcode (RudderStack's CAPI handler): "event timestamp too old".
 SUBCODE_TOO_OLD = 2804003
 
 ACTION_SOURCES = frozenset(
@@ -32,7 +44,8 @@ ACTION_SOURCES = frozenset(
     }
 )  # fmt: skip
 
-# Keys Meta requires to be SHA-256 hashed (facts §1.4), plus the SDK's legacy hashed keys.
+# Keys Meta requires to be SHA-256 hashed ("Customer Information Parameters"), plus the SDK's
+# legacy hashed keys.
 HASHED_KEYS = frozenset(
     {
         "em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country",
@@ -75,7 +88,7 @@ _FBP = re.compile(r"fb\.[0-9]{1,2}\.[0-9]{13}\.[0-9]{1,20}(?:\.[A-Za-z0-9_-]{1,1
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 LDU_COUNTRIES = frozenset({0, 1})
-LDU_STATES = frozenset(range(1000, 1014))  # 1000 CA ... 1013 RI (facts §1.8)
+LDU_STATES = frozenset(range(1000, 1014))  # 1000 CA ... 1013 RI ("Data Processing Options")
 
 
 class EventRejected(Exception):
@@ -124,8 +137,11 @@ def check_user_data(user_data: Any) -> None:
             continue  # absent, as Meta treats empty values
         if key not in KNOWN_KEYS:
             raise EventRejected(f"user_data.{key} is not a known customer information parameter")
-        for item in _values(key, value):
-            _check_value(key, item)
+        if type(value) is str:  # the common shape, without building a list
+            _check_value(key, value)
+        else:
+            for item in _values(key, value):
+                _check_value(key, item)
         present.add(key)
     if not present:
         raise EventRejected(
@@ -142,6 +158,9 @@ def check_user_data(user_data: Any) -> None:
             )
 
 
+# Valid values are remembered (a person's hashes, a visitor's IP and user agent come back event
+# after event: the worker checks every event it sends); a refusal is worked out again each time.
+@functools.lru_cache(maxsize=65_536)
 def _check_value(key: str, item: str) -> None:
     if key in HASHED_KEYS:
         if _SHA256.fullmatch(item) is None:
@@ -191,9 +210,14 @@ def _check_url(event: dict[str, Any], key: str, required: bool) -> None:
         return
     if not isinstance(url, str):
         raise EventRejected(f"{key} must be a string")
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if not _absolute_http_url(url):
         raise EventRejected(f"{key} must be an absolute URL beginning with http:// or https://")
+
+
+@functools.lru_cache(maxsize=4096)
+def _absolute_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
 def _check_custom_data(event_name: str, custom_data: Any) -> None:
@@ -214,12 +238,17 @@ def _check_custom_data(event_name: str, custom_data: Any) -> None:
         and (
             not isinstance(currency, str)
             or _CURRENCY.fullmatch(currency) is None
-            or pycountry.currencies.get(alpha_3=currency.upper()) is None
+            or not _iso_4217(currency.upper())
         )
     ):
         raise EventRejected("custom_data.currency must be a valid ISO 4217 3-letter code")
     if value is not None and not _is_number(value):
         raise EventRejected("custom_data.value must be a number")
+
+
+@functools.lru_cache(maxsize=512)
+def _iso_4217(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
 
 
 def _check_ldu(event: dict[str, Any], user_data: dict[str, Any]) -> None:
@@ -231,8 +260,8 @@ def _check_ldu(event: dict[str, Any], user_data: dict[str, Any]) -> None:
     country = event.get("data_processing_options_country")
     state = event.get("data_processing_options_state")
     if country is None and state is None:
-        # Meta geolocates from the IP; without one it cannot (facts §1.8: the state is required
-        # when LDU is sent without an IP address).
+        # Meta geolocates from the IP; without one it cannot ("Data Processing Options": the
+        # state is required when LDU is sent without an IP address).
         if not user_data.get("client_ip_address"):
             raise EventRejected(
                 "data_processing_options_country and _state are required with LDU when "

@@ -36,6 +36,20 @@ CREATE SCHEMA pgmq;
 
 
 --
+-- Name: segments; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA segments;
+
+
+--
+-- Name: SCHEMA segments; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA segments IS 'One view per segment, returning person_id; registered in shared.segment.';
+
+
+--
 -- Name: shared; Type: SCHEMA; Schema: -; Owner: -
 --
 
@@ -6666,6 +6680,50 @@ COMMENT ON VIEW shared.projects IS 'The projects insights are reported by: every
 
 
 --
+-- Name: segment; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment (
+    segment_id text NOT NULL,
+    description text NOT NULL,
+    owner text NOT NULL,
+    audience_name text,
+    enabled boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT segment_audience_name_length CHECK (((length(audience_name) >= 1) AND (length(audience_name) <= 200))),
+    CONSTRAINT segment_description_length CHECK (((length(description) >= 1) AND (length(description) <= 500))),
+    CONSTRAINT segment_id_format CHECK ((segment_id ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
+    CONSTRAINT segment_owner_length CHECK (((length(owner) >= 1) AND (length(owner) <= 200)))
+);
+
+
+--
+-- Name: TABLE segment; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment IS 'Registered segments: each is the view segments.<segment_id>, returning person_id.';
+
+
+--
+-- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_member (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
+
+
+--
 -- Name: setting_definition; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -7081,6 +7139,22 @@ ALTER TABLE ONLY shared.product
 
 
 --
+-- Name: segment_member segment_member_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_member
+    ADD CONSTRAINT segment_member_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
+-- Name: segment segment_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment
+    ADD CONSTRAINT segment_pkey PRIMARY KEY (segment_id);
+
+
+--
 -- Name: service_key service_key_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7302,6 +7376,13 @@ CREATE UNIQUE INDEX product_event_product_event_key ON shared.product_event USIN
 
 
 --
+-- Name: segment_member_person_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX segment_member_person_id_idx ON shared.segment_member USING btree (person_id);
+
+
+--
 -- Name: service_key_product_id_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -7467,6 +7548,22 @@ ALTER TABLE ONLY shared.person
 
 ALTER TABLE ONLY shared.product_event
     ADD CONSTRAINT product_event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id) ON DELETE CASCADE;
+
+
+--
+-- Name: segment_member segment_member_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_member
+    ADD CONSTRAINT segment_member_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
+-- Name: segment_member segment_member_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_member
+    ADD CONSTRAINT segment_member_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.segment(segment_id) ON DELETE CASCADE;
 
 
 --
@@ -7661,6 +7758,13 @@ CREATE POLICY "The service role can read and change lead field mappings" ON shar
 
 
 --
+-- Name: segment The service role can read and change segments; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and change segments" ON shared.segment TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: performance_campaign_daily The service role can read campaign performance; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -7686,6 +7790,13 @@ CREATE POLICY "The service role can read insights pulls" ON shared.insights_pull
 --
 
 CREATE POLICY "The service role can read restatements" ON shared.performance_restatement TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: segment_member The service role can read segment members; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read segment members" ON shared.segment_member TO service_role USING (true) WITH CHECK (true);
 
 
 --
@@ -7845,6 +7956,18 @@ ALTER TABLE shared.product ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.product_event ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: segment; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: segment_member; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment_member ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: service_key; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
@@ -7890,4 +8013,6 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261201500001'),
     ('20261201500002'),
     ('20261201500003'),
-    ('20261201500004');
+    ('20261201500004'),
+    ('20261202000001'),
+    ('20261202000002');

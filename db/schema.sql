@@ -2412,9 +2412,8 @@ CREATE FUNCTION shared._conversion_rule_applies(p_product_id text, p_event_name 
     LANGUAGE sql STABLE
     AS $$
     SELECT shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') AND EXISTS (
-        SELECT 1 FROM shared.conversion_rule AS r
-        WHERE r.enabled AND r.event_name = p_event_name
-          AND (r.product_id = p_product_id OR r.product_id IS NULL))
+        SELECT 1 FROM shared.applicable_conversion_rule AS r
+        WHERE r.product_id = p_product_id AND r.event_name = p_event_name)
 $$;
 
 
@@ -2508,26 +2507,16 @@ BEGIN
     -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
     v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
 
-    WITH rules AS (
-        SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-               r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-        FROM shared.conversion_rule AS r
-        WHERE v_rules_on AND r.enabled
-        ORDER BY coalesce(r.product_id, '*'), r.event_name
-    ), decided AS (
+    WITH decided AS (
         SELECT n.id,
-               coalesce(n.meta_event_name, own.meta_event_name, anyp.meta_event_name) AS meta_name,
-               n.meta_event_name IS NULL
-                   AND coalesce(own.first_time_per_person, anyp.first_time_per_person, false)
+               coalesce(n.meta_event_name, r.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL AND coalesce(r.first_time_per_person, false)
                    AS first_time_only,
                n.person_id, n.event_name
         FROM new_events AS n
-        LEFT JOIN rules AS own
-               ON n.meta_event_name IS NULL AND own.product_id = n.product_id
-              AND own.event_name = n.event_name
-        LEFT JOIN rules AS anyp
-               ON n.meta_event_name IS NULL AND anyp.product_id IS NULL
-              AND anyp.event_name = n.event_name
+        LEFT JOIN shared.applicable_conversion_rule AS r
+               ON v_rules_on AND n.meta_event_name IS NULL
+              AND r.product_id = n.product_id AND r.event_name = n.event_name
     ), messages AS (
         SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
                          ORDER BY d.id) AS msgs
@@ -3602,42 +3591,6 @@ CREATE FUNCTION shared.capi_set_breaker(p_pixel_id text, p_breaker text, p_error
         last_error_message = coalesce(excluded.last_error_message, s.last_error_message),
         updated_at = now()
     RETURNING *
-$$;
-
-
---
--- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.conversion_rule (
-    rule_id bigint NOT NULL,
-    product_id text,
-    event_name text NOT NULL,
-    meta_event_name text NOT NULL,
-    value_property text,
-    currency_property text DEFAULT 'currency'::text NOT NULL,
-    default_currency text,
-    first_time_per_person boolean DEFAULT false NOT NULL,
-    enabled boolean DEFAULT true NOT NULL,
-    description text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT conversion_rule_currency_iso CHECK ((default_currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT conversion_rule_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
-);
-
-
---
--- Name: conversion_rule_for(text, text); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared.conversion_rule_for(p_product_id text, p_event_name text) RETURNS shared.conversion_rule
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT r.* FROM shared.conversion_rule AS r
-    WHERE r.enabled AND r.event_name = p_event_name
-      AND (r.product_id = p_product_id OR r.product_id IS NULL)
-    ORDER BY r.product_id NULLS LAST
-    LIMIT 1
 $$;
 
 
@@ -5588,6 +5541,72 @@ CREATE TABLE pgmq.topic_bindings (
 
 
 --
+-- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.conversion_rule (
+    rule_id bigint NOT NULL,
+    product_id text,
+    event_name text NOT NULL,
+    meta_event_name text NOT NULL,
+    value_property text,
+    currency_property text DEFAULT 'currency'::text NOT NULL,
+    default_currency text,
+    first_time_per_person boolean DEFAULT false NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT conversion_rule_currency_iso CHECK ((default_currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT conversion_rule_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
+);
+
+
+--
+-- Name: product; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product (
+    product_id text NOT NULL,
+    display_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT product_id_format CHECK ((product_id ~ '^[a-z][a-z0-9_]{1,39}$'::text))
+);
+
+
+--
+-- Name: TABLE product; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product IS 'Every product that writes people and events (the PRD''s list).';
+
+
+--
+-- Name: applicable_conversion_rule; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.applicable_conversion_rule AS
+ SELECT DISTINCT ON (p.product_id, r.event_name) p.product_id,
+    r.event_name,
+    r.rule_id,
+    r.product_id AS rule_product_id,
+    r.meta_event_name,
+    r.value_property,
+    r.currency_property,
+    r.default_currency,
+    r.first_time_per_person
+   FROM (shared.product p
+     JOIN shared.conversion_rule r ON ((r.enabled AND ((r.product_id = p.product_id) OR (r.product_id IS NULL)))))
+  ORDER BY p.product_id, r.event_name, r.product_id;
+
+
+--
+-- Name: VIEW applicable_conversion_rule; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON VIEW shared.applicable_conversion_rule IS 'The conversion rule that applies to each product''s event name: the enabled rule, the product''s own before the any-product one.';
+
+
+--
 -- Name: attribution_events; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -5941,7 +5960,7 @@ CREATE VIEW shared.gdp_conversions_daily AS
     a.project,
     count(*) AS conversions,
     (COALESCE(sum(v.value) FILTER (WHERE f.counts_value), (0)::numeric))::numeric(14,2) AS conversion_value
-   FROM (((( SELECT ((x.created_at AT TIME ZONE 'UTC'::text))::date AS date,
+   FROM ((((( SELECT ((x.created_at AT TIME ZONE 'UTC'::text))::date AS date,
             x.product_id AS project,
             x.event_ref,
             min(x.meta_event_name) AS meta_event_name
@@ -5950,16 +5969,13 @@ CREATE VIEW shared.gdp_conversions_daily AS
           GROUP BY (((x.created_at AT TIME ZONE 'UTC'::text))::date), x.product_id, x.event_ref) a
      JOIN shared.conversion_family f ON (((f.meta_event_name = a.meta_event_name) AND f.enabled)))
      JOIN shared.event e ON ((e.id = a.event_ref)))
+     LEFT JOIN shared.applicable_conversion_rule r ON (((r.product_id = e.product_id) AND (r.event_name = e.event_name))))
      LEFT JOIN LATERAL ( SELECT
                 CASE
                     WHEN (raw.val ~ '^-?[0-9]+(\.[0-9]+)?$'::text) THEN (raw.val)::numeric
                     ELSE NULL::numeric
                 END AS value
-           FROM ( SELECT COALESCE((e.properties ->> ( SELECT r.value_property
-                           FROM shared.conversion_rule r
-                          WHERE ((r.event_name = e.event_name) AND ((r.product_id = e.product_id) OR (r.product_id IS NULL)))
-                          ORDER BY r.product_id
-                         LIMIT 1)), (e.properties ->> 'value'::text)) AS val) raw) v ON (true))
+           FROM ( SELECT COALESCE((e.properties ->> r.value_property), (e.properties ->> 'value'::text)) AS val) raw) v ON (true))
   GROUP BY a.date, a.project;
 
 
@@ -6601,25 +6617,6 @@ ALTER TABLE shared.performance_restatement ALTER COLUMN id ADD GENERATED ALWAYS 
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: product; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.product (
-    product_id text NOT NULL,
-    display_name text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT product_id_format CHECK ((product_id ~ '^[a-z][a-z0-9_]{1,39}$'::text))
-);
-
-
---
--- Name: TABLE product; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.product IS 'Every product that writes people and events (the PRD''s list).';
 
 
 --
@@ -8015,4 +8012,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261201500003'),
     ('20261201500004'),
     ('20261202000001'),
-    ('20261202000002');
+    ('20261202000002'),
+    ('20261202000003');

@@ -116,7 +116,7 @@ def main() -> None:
     old_wall = statistics.median(wall["use_old_trigger"]) / args.batch * 1e6
     new_wall = statistics.median(wall["use_new_trigger"]) / args.batch * 1e6  # ms per 1,000
     report = f"""
-## Which conversion rule applies: one view instead of copies (issue 13)
+## Which conversion rule applies: one view instead of copies
 
 `{" ".join([".venv/bin/python", "bench/bench_conversion_rule.py", *sys.argv[1:]])}` — {machine()};
 load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (a shared, busy machine: compare the

@@ -43,7 +43,7 @@ CUSTOM_DATA_KEYS = frozenset(
     }
 )
 
-# Limited Data Use state codes (facts file §1.8).
+# Limited Data Use state codes (docs/meta-rules.md §1.8).
 LDU_STATE_CODES: dict[str, int] = {
     "ca": 1000,
     "co": 1001,

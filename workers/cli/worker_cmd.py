@@ -70,7 +70,7 @@ def worker(
         require(settings.graph_url_problem())
     logs.configure(settings.log_level)
     if name in ("insights", "leads"):
-        from workers.insights.run import run_worker
+        from workers.cli._graph_workers import run_worker
 
         typer.echo(asyncio.run(run_worker(name, settings, once)), err=True)
         return
@@ -157,7 +157,7 @@ async def _run(
                 else None
             )
             if also:  # `gdp worker all`: the insights and lead workers run in the same process
-                from workers.insights.run import run_worker
+                from workers.cli._graph_workers import run_worker
 
                 settings = get_settings()
                 for kind in ("insights", "leads"):

@@ -8022,6 +8022,69 @@ CREATE POLICY "Products read only their own events" ON shared.event FOR SELECT T
 
 
 --
+-- Name: capi_pixel_state The CAPI worker keeps the pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker keeps the pixel breakers" ON shared.capi_pixel_state TO gdp_capi_worker USING (true) WITH CHECK (true);
+
+
+--
+-- Name: identity_link The CAPI worker reads Lead Ads identities; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads Lead Ads identities" ON shared.identity_link FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: conversion_rule The CAPI worker reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: feature_flag The CAPI worker reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: setting The CAPI worker reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads settings" ON shared.setting FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: event The CAPI worker reads the events it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the events it sends" ON shared.event FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: person The CAPI worker reads the people it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the people it sends" ON shared.person FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: capi_dead_letter The CAPI worker records dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records dead letters" ON shared.capi_dead_letter FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: attribution_events The CAPI worker records delivery outcomes; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records delivery outcomes" ON shared.attribution_events FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
 -- Name: feature_flag The admin role reads feature flags; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -8385,4 +8448,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202000001'),
     ('20261202000002'),
     ('20261202100001'),
-    ('20261202100002');
+    ('20261202100002'),
+    ('20261202100003');

@@ -4588,6 +4588,71 @@ COMMENT ON FUNCTION shared.list_keys() IS 'Service keys and product JWTs by prod
 
 
 --
+-- Name: make_process_login(text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text DEFAULT NULL::text) RETURNS TABLE(login text, created boolean, roles text[])
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_known text[] := ARRAY(SELECT r.role_name FROM shared.process_roles() AS r);
+    v_created boolean := false;
+    v_role text;
+BEGIN
+    IF p_login IS NULL OR p_login !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        PERFORM shared._raise('GD400', 'login',
+            'must be a lowercase name of letters, digits and _ (at most 63)');
+    END IF;
+    IF p_login = ANY (v_known) OR p_login IN ('gdp_product', 'anon', 'authenticated',
+                                             'service_role', 'authenticator', 'postgres') THEN
+        PERFORM shared._raise('GD400', 'login',
+            format('%s is a role, not a login for a process; pick another name', p_login));
+    END IF;
+    IF coalesce(cardinality(p_roles), 0) = 0 THEN
+        PERFORM shared._raise('GD400', 'roles', 'name at least one process role');
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT v_role = ANY (v_known) THEN
+            PERFORM shared._raise('GD400', 'roles',
+                format('%s is not a GDP process role (one of: %s)', v_role,
+                       array_to_string(v_known, ', ')));
+        END IF;
+    END LOOP;
+    IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
+        PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
+        v_created := true;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        PERFORM shared._raise('GD409', 'login', format('%s exists and cannot log in', p_login));
+    END IF;
+    IF p_password_hash IS NOT NULL THEN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_password_hash);
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT pg_catalog.pg_has_role(p_login, v_role, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', v_role, p_login);
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT p_login, v_created,
+           ARRAY(SELECT r.role_name FROM shared.process_roles() AS r
+                 WHERE p_login = ANY (r.logins) ORDER BY r.role_name);
+END
+$_$;
+
+
+--
+-- Name: FUNCTION make_process_login(p_login text, p_roles text[], p_password_hash text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text) IS 'Create or update a NOINHERIT login for GDP processes and grant it the named process roles (gdp db roles login). Takes a client-computed SCRAM verifier, never a password.';
+
+
+--
 -- Name: meta_conversions(jsonb, boolean); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4610,6 +4675,40 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boolean) IS 'Conversions (or with p_values_only, revenue) in Meta''s {action_type: number}: per family of shared.conversion_family its best-ranked action type present, so omni_purchase, purchase and the pixel purchase are one purchase, not three.';
+
+
+--
+-- Name: process_roles(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.process_roles() RETURNS TABLE(role_name text, purpose text, present boolean, logins text[])
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT r.role_name, r.purpose, p.oid IS NOT NULL,
+           coalesce((SELECT array_agg(l.rolname::text ORDER BY l.rolname)
+                     FROM pg_catalog.pg_auth_members AS m
+                     JOIN pg_catalog.pg_roles AS l ON l.oid = m.member
+                     WHERE m.roleid = p.oid AND l.rolcanlogin), '{}')
+    FROM (VALUES
+        (1, 'gdp_api',             'gdp serve: the HTTP service'),
+        (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
+        (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
+        (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
+        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+    ) AS r(ord, role_name, purpose)
+    LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
+    ORDER BY r.ord
+$$;
+
+
+--
+-- Name: FUNCTION process_roles(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.process_roles() IS 'GDP''s process roles, what each is for, whether it exists and the logins that are members (gdp db roles).';
 
 
 --
@@ -8449,4 +8548,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202000002'),
     ('20261202100001'),
     ('20261202100002'),
-    ('20261202100003');
+    ('20261202100003'),
+    ('20261202100004');

@@ -222,3 +222,103 @@ $$;
 
 COMMENT ON FUNCTION shared.list_keys() IS
     'Service keys and product JWTs by product, with their state; never a secret (gdp keys list).';
+
+/*
+ * GDP's process roles, what each is for, and the logins that may act as it (role_options in
+ * workers/db/connection.py: each process connects with `-c role=<its role>`, so its login needs
+ * only membership). For `gdp db roles`.
+ */
+CREATE OR REPLACE FUNCTION shared.process_roles()
+RETURNS TABLE (role_name text, purpose text, present boolean, logins text[])
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT r.role_name, r.purpose, p.oid IS NOT NULL,
+           coalesce((SELECT array_agg(l.rolname::text ORDER BY l.rolname)
+                     FROM pg_catalog.pg_auth_members AS m
+                     JOIN pg_catalog.pg_roles AS l ON l.oid = m.member
+                     WHERE m.roleid = p.oid AND l.rolcanlogin), '{}')
+    FROM (VALUES
+        (1, 'gdp_api',             'gdp serve: the HTTP service'),
+        (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
+        (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
+        (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
+        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+    ) AS r(ord, role_name, purpose)
+    LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
+    ORDER BY r.ord
+$$;
+
+COMMENT ON FUNCTION shared.process_roles() IS
+    'GDP''s process roles, what each is for, whether it exists and the logins that are members (gdp db roles).';
+
+/*
+ * Make (or update) a login for GDP's processes and make it a member of the given process roles:
+ * NOINHERIT, so the login alone holds nothing; it acts as a role only after `SET ROLE` (which
+ * role_options does at connection start). p_password_hash is a SCRAM verifier computed by the
+ * client (libpq's PQencryptPasswordConn), so no password ever reaches the server or its logs;
+ * NULL keeps the current password. Needs CREATEROLE (Supabase's postgres has it).
+ */
+CREATE OR REPLACE FUNCTION shared.make_process_login(
+    p_login text,
+    p_roles text[],
+    p_password_hash text DEFAULT NULL
+)
+RETURNS TABLE (login text, created boolean, roles text[])
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_known text[] := ARRAY(SELECT r.role_name FROM shared.process_roles() AS r);
+    v_created boolean := false;
+    v_role text;
+BEGIN
+    IF p_login IS NULL OR p_login !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        PERFORM shared._raise('GD400', 'login',
+            'must be a lowercase name of letters, digits and _ (at most 63)');
+    END IF;
+    IF p_login = ANY (v_known) OR p_login IN ('gdp_product', 'anon', 'authenticated',
+                                             'service_role', 'authenticator', 'postgres') THEN
+        PERFORM shared._raise('GD400', 'login',
+            format('%s is a role, not a login for a process; pick another name', p_login));
+    END IF;
+    IF coalesce(cardinality(p_roles), 0) = 0 THEN
+        PERFORM shared._raise('GD400', 'roles', 'name at least one process role');
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT v_role = ANY (v_known) THEN
+            PERFORM shared._raise('GD400', 'roles',
+                format('%s is not a GDP process role (one of: %s)', v_role,
+                       array_to_string(v_known, ', ')));
+        END IF;
+    END LOOP;
+    IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
+        PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
+        v_created := true;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        PERFORM shared._raise('GD409', 'login', format('%s exists and cannot log in', p_login));
+    END IF;
+    IF p_password_hash IS NOT NULL THEN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_password_hash);
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT pg_catalog.pg_has_role(p_login, v_role, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', v_role, p_login);
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT p_login, v_created,
+           ARRAY(SELECT r.role_name FROM shared.process_roles() AS r
+                 WHERE p_login = ANY (r.logins) ORDER BY r.role_name);
+END
+$$;
+
+COMMENT ON FUNCTION shared.make_process_login(text, text[], text) IS
+    'Create or update a NOINHERIT login for GDP processes and grant it the named process roles (gdp db roles login). Takes a client-computed SCRAM verifier, never a password.';

@@ -134,3 +134,9 @@ REVOKE EXECUTE ON FUNCTION
     shared.revoke_key(uuid, text),
     shared.list_keys()
 FROM PUBLIC;
+
+-- Role administration is the deployer's (the owner's), never an API role's.
+REVOKE EXECUTE ON FUNCTION
+    shared.process_roles(),
+    shared.make_process_login(text, text[], text)
+FROM PUBLIC;

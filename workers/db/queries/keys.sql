@@ -19,3 +19,10 @@ FROM shared.list_keys();
 
 -- name: authenticate_service_key
 SELECT shared.authenticate_service_key(%(service_key)s) AS product_id;
+
+-- name: process_roles
+SELECT role_name, purpose, present, logins FROM shared.process_roles();
+
+-- name: make_process_login
+SELECT login, created, roles
+FROM shared.make_process_login(%(login)s, %(roles)s::text[], %(password_hash)s);

@@ -2422,7 +2422,8 @@ $$;
 --
 
 CREATE FUNCTION shared._event_check_references() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_bad record;
@@ -2494,7 +2495,8 @@ $$;
 --
 
 CREATE FUNCTION shared._event_enqueue_for_meta() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_rules_on boolean;
@@ -2911,6 +2913,53 @@ $_$;
 
 
 --
+-- Name: _people_for_caller(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._people_for_caller(p_people jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_claim text;
+    v_bad record;
+BEGIN
+    IF current_setting('role', true) IS DISTINCT FROM 'gdp_product'
+       AND current_user <> 'gdp_product' THEN
+        RETURN p_people;
+    END IF;
+    v_claim := shared.product_claim();
+    IF v_claim IS NULL THEN
+        PERFORM shared._raise('GD403', 'product_id',
+            'this request carries no valid product credential (a gdp_product JWT from '
+            '`gdp keys create PRODUCT --jwt` that is not revoked)');
+    END IF;
+    IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
+        RETURN p_people;
+    END IF;
+    SELECT e.ord, e.v ->> 'source_product' AS product INTO v_bad
+    FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    WHERE jsonb_typeof(e.v) = 'object'
+      AND e.v ? 'source_product' AND jsonb_typeof(e.v -> 'source_product') <> 'null'
+      AND e.v ->> 'source_product' IS DISTINCT FROM v_claim
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD403', 'source_product',
+            format('a credential of %s upserts people only for %s, not %s (entry %s)',
+                   v_claim, v_claim, v_bad.product, v_bad.ord));
+    END IF;
+    RETURN (
+        SELECT jsonb_agg(CASE WHEN jsonb_typeof(e.v) = 'object'
+                              THEN e.v || jsonb_build_object('source_product', v_claim)
+                              ELSE e.v END
+                         ORDER BY e.ord)
+        FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    );
+END
+$$;
+
+
+--
 -- Name: _people_input_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3195,6 +3244,30 @@ CREATE FUNCTION shared._ratio(p_numerator numeric, p_denominator numeric, p_scal
 
 
 --
+-- Name: _refuse_foreign_product(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._refuse_foreign_product(p_product_id text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_claim text := shared.product_claim();
+BEGIN
+    IF v_claim IS NULL THEN
+        PERFORM shared._raise('GD403', 'product_id',
+            'this request carries no valid product credential (a gdp_product JWT from '
+            '`gdp keys create PRODUCT --jwt` that is not revoked)');
+    END IF;
+    PERFORM shared._raise('GD403', 'product_id',
+        format('a credential of %s writes only rows of %s, not %s',
+               v_claim, v_claim, coalesce(p_product_id, 'NULL')));
+    RETURN false;
+END
+$$;
+
+
+--
 -- Name: _require_actor(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3314,7 +3387,8 @@ CREATE TABLE shared.deploy_checklist_item (
 --
 
 CREATE FUNCTION shared.acknowledge_checklist_item(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3408,7 +3482,8 @@ COMMENT ON FUNCTION shared.authenticate_dashboard_key(p_dashboard_key text) IS '
 --
 
 CREATE FUNCTION shared.authenticate_service_key(p_service_key text) RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_row shared.service_key;
@@ -3627,11 +3702,73 @@ COMMENT ON FUNCTION shared.create_dashboard_key(p_label text, p_actor text) IS '
 
 
 --
+-- Name: product_credential; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product_credential (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    product_id text NOT NULL,
+    label text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    revoked_by text,
+    CONSTRAINT product_credential_revocation_complete CHECK (((revoked_at IS NULL) = (revoked_by IS NULL)))
+);
+
+
+--
+-- Name: TABLE product_credential; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product_credential IS 'Product JWTs (gdp keys create --jwt) by their jti: listed and revoked here; the token is never stored';
+
+
+--
+-- Name: create_product_credential(text, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.create_product_credential(p_product_id text, p_actor text, p_label text DEFAULT NULL::text, p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS shared.product_credential
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_row shared.product_credential;
+BEGIN
+    PERFORM 1 FROM shared.product WHERE product_id = p_product_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD400', 'product', format('%s is not a known product', p_product_id));
+    END IF;
+    IF p_expires_at IS NOT NULL AND p_expires_at <= now() THEN
+        PERFORM shared._raise('GD400', 'expires_at', 'must be in the future');
+    END IF;
+    INSERT INTO shared.product_credential (product_id, label, created_by, expires_at)
+    VALUES (p_product_id, p_label, v_actor, p_expires_at)
+    RETURNING * INTO v_row;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('product_credential', v_row.id::text, v_actor, NULL, to_jsonb('created'::text),
+            format('product %s', p_product_id));
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: FUNCTION create_product_credential(p_product_id text, p_actor text, p_label text, p_expires_at timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.create_product_credential(p_product_id text, p_actor text, p_label text, p_expires_at timestamp with time zone) IS 'Register a product JWT (gdp keys create PRODUCT --jwt): returns the row whose id is the token''s jti. Audited.';
+
+
+--
 -- Name: create_service_key(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
 CREATE FUNCTION shared.create_service_key(p_product_id text, p_actor text, p_label text DEFAULT NULL::text) RETURNS TABLE(key_id uuid, service_key text, key_prefix text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3649,6 +3786,9 @@ BEGIN
     VALUES (p_product_id, left(v_key, length(p_product_id) + 16), shared._sha256_hex(v_key),
             p_label, v_actor)
     RETURNING id INTO v_id;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('service_key', v_id::text, v_actor, NULL, to_jsonb('created'::text),
+            format('product %s', p_product_id));
     RETURN QUERY SELECT v_id, v_key, left(v_key, length(p_product_id) + 16);
 END
 $$;
@@ -3659,7 +3799,8 @@ $$;
 --
 
 CREATE FUNCTION shared.disable_flag(p_flag_key text, p_actor text, p_cascade boolean DEFAULT false, p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3701,7 +3842,8 @@ $$;
 --
 
 CREATE FUNCTION shared.enable_flag(p_flag_key text, p_actor text, p_present_secrets text[] DEFAULT '{}'::text[], p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -4373,6 +4515,97 @@ $_$;
 
 
 --
+-- Name: list_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.list_keys() RETURNS TABLE(id uuid, product_id text, kind text, key_prefix text, label text, created_at timestamp with time zone, created_by text, expires_at timestamp with time zone, revoked_at timestamp with time zone, last_used_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT k.id, k.product_id, 'service_key', k.key_prefix, k.label, k.created_at, k.created_by,
+           NULL::timestamptz, k.revoked_at, k.last_used_at
+    FROM shared.service_key AS k
+    UNION ALL
+    SELECT c.id, c.product_id, 'product_jwt', 'jwt', c.label, c.created_at, c.created_by,
+           c.expires_at, c.revoked_at, NULL::timestamptz
+    FROM shared.product_credential AS c
+    ORDER BY 2, 6
+$$;
+
+
+--
+-- Name: FUNCTION list_keys(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.list_keys() IS 'Service keys and product JWTs by product, with their state; never a secret (gdp keys list).';
+
+
+--
+-- Name: make_process_login(text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text DEFAULT NULL::text) RETURNS TABLE(login text, created boolean, roles text[])
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_known text[] := ARRAY(SELECT r.role_name FROM shared.process_roles() AS r);
+    v_created boolean := false;
+    v_role text;
+BEGIN
+    IF p_login IS NULL OR p_login !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        PERFORM shared._raise('GD400', 'login',
+            'must be a lowercase name of letters, digits and _ (at most 63)');
+    END IF;
+    IF p_login = ANY (v_known) OR p_login IN ('gdp_product', 'anon', 'authenticated',
+                                             'service_role', 'authenticator', 'postgres') THEN
+        PERFORM shared._raise('GD400', 'login',
+            format('%s is a role, not a login for a process; pick another name', p_login));
+    END IF;
+    IF coalesce(cardinality(p_roles), 0) = 0 THEN
+        PERFORM shared._raise('GD400', 'roles', 'name at least one process role');
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT v_role = ANY (v_known) THEN
+            PERFORM shared._raise('GD400', 'roles',
+                format('%s is not a GDP process role (one of: %s)', v_role,
+                       array_to_string(v_known, ', ')));
+        END IF;
+    END LOOP;
+    IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
+        PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
+        v_created := true;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        PERFORM shared._raise('GD409', 'login', format('%s exists and cannot log in', p_login));
+    END IF;
+    IF p_password_hash IS NOT NULL THEN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_password_hash);
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT pg_catalog.pg_has_role(p_login, v_role, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', v_role, p_login);
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT p_login, v_created,
+           ARRAY(SELECT r.role_name FROM shared.process_roles() AS r
+                 WHERE p_login = ANY (r.logins) ORDER BY r.role_name);
+END
+$_$;
+
+
+--
+-- Name: FUNCTION make_process_login(p_login text, p_roles text[], p_password_hash text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text) IS 'Create or update a NOINHERIT login for GDP processes and grant it the named process roles (gdp db roles login). Takes a client-computed SCRAM verifier, never a password.';
+
+
+--
 -- Name: meta_conversions(jsonb, boolean); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4395,6 +4628,68 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boolean) IS 'Conversions (or with p_values_only, revenue) in Meta''s {action_type: number}: per family of shared.conversion_family its best-ranked action type present, so omni_purchase, purchase and the pixel purchase are one purchase, not three.';
+
+
+--
+-- Name: process_roles(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.process_roles() RETURNS TABLE(role_name text, purpose text, present boolean, logins text[])
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT r.role_name, r.purpose, p.oid IS NOT NULL,
+           coalesce((SELECT array_agg(l.rolname::text ORDER BY l.rolname)
+                     FROM pg_catalog.pg_auth_members AS m
+                     JOIN pg_catalog.pg_roles AS l ON l.oid = m.member
+                     WHERE m.roleid = p.oid AND l.rolcanlogin), '{}')
+    FROM (VALUES
+        (1, 'gdp_api',             'gdp serve: the HTTP service'),
+        (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
+        (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
+        (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
+        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+    ) AS r(ord, role_name, purpose)
+    LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
+    ORDER BY r.ord
+$$;
+
+
+--
+-- Name: FUNCTION process_roles(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.process_roles() IS 'GDP''s process roles, what each is for, whether it exists and the logins that are members (gdp db roles).';
+
+
+--
+-- Name: product_claim(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.product_claim() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+    SELECT c.product_id
+    FROM (SELECT auth.jwt() AS claims) AS j
+    JOIN shared.product_credential AS c
+      ON c.id = CASE WHEN (j.claims ->> 'jti') ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                     THEN (j.claims ->> 'jti')::uuid END
+     AND c.product_id = j.claims ->> 'product_id'
+    WHERE (current_user = 'gdp_product'
+           OR current_setting('role', true) = 'gdp_product')
+      AND c.revoked_at IS NULL
+      AND (c.expires_at IS NULL OR c.expires_at > now())
+$_$;
+
+
+--
+-- Name: FUNCTION product_claim(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.product_claim() IS 'The product_id of the current request''s verified product credential (role gdp_product, a known, unrevoked jti), else NULL. Used by RLS and the API functions products call.';
 
 
 --
@@ -4811,6 +5106,55 @@ COMMENT ON FUNCTION shared.revoke_dashboard_key(p_key_id uuid, p_actor text) IS 
 
 
 --
+-- Name: revoke_key(uuid, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.revoke_key(p_key_id uuid, p_actor text) RETURNS TABLE(id uuid, product_id text, kind text, revoked_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+BEGIN
+    RETURN QUERY
+    WITH done AS (
+        UPDATE shared.service_key AS k
+        SET revoked_at = coalesce(k.revoked_at, now()), revoked_by = coalesce(k.revoked_by, v_actor)
+        WHERE k.id = p_key_id
+        RETURNING k.id, k.product_id, k.revoked_at)
+    SELECT d.id, d.product_id, 'service_key'::text, d.revoked_at FROM done AS d;
+    IF FOUND THEN
+        INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+        VALUES ('service_key', p_key_id::text, v_actor, to_jsonb('created'::text),
+                to_jsonb('revoked'::text));
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH done AS (
+        UPDATE shared.product_credential AS c
+        SET revoked_at = coalesce(c.revoked_at, now()), revoked_by = coalesce(c.revoked_by, v_actor)
+        WHERE c.id = p_key_id
+        RETURNING c.id, c.product_id, c.revoked_at)
+    SELECT d.id, d.product_id, 'product_jwt'::text, d.revoked_at FROM done AS d;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'key_id', format('no service key or product credential %s', p_key_id));
+    END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+    VALUES ('product_credential', p_key_id::text, v_actor, to_jsonb('created'::text),
+            to_jsonb('revoked'::text));
+END
+$$;
+
+
+--
+-- Name: FUNCTION revoke_key(p_key_id uuid, p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.revoke_key(p_key_id uuid, p_actor text) IS 'Revoke an HTTP service key or a product JWT by its id (gdp keys revoke). A revoked JWT is refused from the next statement on.';
+
+
+--
 -- Name: service_key; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -4835,7 +5179,8 @@ CREATE TABLE shared.service_key (
 --
 
 CREATE FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text) RETURNS shared.service_key
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -4848,6 +5193,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM shared._raise('GD404', 'key_id', format('no service key %s', p_key_id));
     END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+    VALUES ('service_key', p_key_id::text, v_actor, to_jsonb('created'::text),
+            to_jsonb('revoked'::text));
     RETURN v_row;
 END
 $$;
@@ -4941,7 +5289,8 @@ CREATE TABLE shared.setting (
 --
 
 CREATE FUNCTION shared.set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS shared.setting
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5177,7 +5526,8 @@ COMMENT ON FUNCTION shared.sync_leads(p_items jsonb) IS 'The PRD''s syncLeadToPe
 --
 
 CREATE FUNCTION shared.unset_setting(p_setting_key text, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5202,13 +5552,16 @@ $$;
 --
 
 CREATE FUNCTION shared.upsert_people(p_people jsonb) RETURNS TABLE(ordinal integer, person_id uuid, created boolean)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 #variable_conflict use_column
 DECLARE
     v_problem record;
     v_conflict record;
 BEGIN
+    -- A product (role gdp_product) upserts only as itself (db/functions/15_identity.sql).
+    p_people := shared._people_for_caller(p_people);
     IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
         PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
     END IF;
@@ -5369,7 +5722,8 @@ $$;
 --
 
 CREATE FUNCTION shared.withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5911,7 +6265,7 @@ CREATE TABLE shared.gate_audit (
     from_value jsonb,
     to_value jsonb,
     note text,
-    CONSTRAINT gate_audit_subject_kind_known CHECK ((subject_kind = ANY (ARRAY['flag'::text, 'checklist'::text, 'setting'::text])))
+    CONSTRAINT gate_audit_subject_kind_known CHECK ((subject_kind = ANY (ARRAY['flag'::text, 'checklist'::text, 'setting'::text, 'service_key'::text, 'product_credential'::text])))
 );
 
 
@@ -7120,6 +7474,14 @@ ALTER TABLE ONLY shared.person
 
 
 --
+-- Name: product_credential product_credential_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_credential
+    ADD CONSTRAINT product_credential_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: product_event product_event_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7366,6 +7728,13 @@ CREATE INDEX performance_restatement_day_idx ON shared.performance_restatement U
 
 
 --
+-- Name: product_credential_product_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX product_credential_product_id_idx ON shared.product_credential USING btree (product_id);
+
+
+--
 -- Name: product_event_product_event_key; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -7540,6 +7909,14 @@ ALTER TABLE ONLY shared.person
 
 
 --
+-- Name: product_credential product_credential_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_credential
+    ADD CONSTRAINT product_credential_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
+
+
+--
 -- Name: product_event product_event_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7583,133 +7960,280 @@ ALTER TABLE ONLY shared.setting
 -- Name: deploy_checklist_item Only the service role can read or acknowledge the checklist; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or acknowledge the checklist" ON shared.deploy_checklist_item TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or acknowledge the checklist" ON shared.deploy_checklist_item TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: conversion_rule Only the service role can read or change conversion rules; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change conversion rules" ON shared.conversion_rule TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change conversion rules" ON shared.conversion_rule TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag Only the service role can read or change feature flags; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change feature flags" ON shared.feature_flag TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change feature flags" ON shared.feature_flag TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag_checklist Only the service role can read or change flag checklists; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change flag checklists" ON shared.feature_flag_checklist TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change flag checklists" ON shared.feature_flag_checklist TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag_prerequisite Only the service role can read or change flag prerequisites; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: product_event Only the service role can read or change product events; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change product events" ON shared.product_event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change product events" ON shared.product_event TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: setting_definition Only the service role can read or change setting definitions; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change setting definitions" ON shared.setting_definition TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change setting definitions" ON shared.setting_definition TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: setting Only the service role can read or change settings; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change settings" ON shared.setting TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change settings" ON shared.setting TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: consent_log Only the service role can read or write consent records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write consent records" ON shared.consent_log TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write consent records" ON shared.consent_log TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: capi_dead_letter Only the service role can read or write dead letters; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write dead letters" ON shared.capi_dead_letter TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write dead letters" ON shared.capi_dead_letter TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: attribution_events Only the service role can read or write delivery records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write delivery records" ON shared.attribution_events TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write delivery records" ON shared.attribution_events TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: erasure Only the service role can read or write erasure records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write erasure records" ON shared.erasure TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write erasure records" ON shared.erasure TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: event Only the service role can read or write events; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write events" ON shared.event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write events" ON shared.event TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: identity_link Only the service role can read or write identity links; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write identity links" ON shared.identity_link TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write identity links" ON shared.identity_link TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: person Only the service role can read or write people; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write people" ON shared.person TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write people" ON shared.person TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: capi_pixel_state Only the service role can read or write pixel states; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write pixel states" ON shared.capi_pixel_state TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write pixel states" ON shared.capi_pixel_state TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: product Only the service role can read or write products; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write products" ON shared.product TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write products" ON shared.product TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: service_key Only the service role can read or write service keys; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write service keys" ON shared.service_key TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write service keys" ON shared.service_key TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: gate_audit Only the service role can read or write the gate audit; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write the gate audit" ON shared.gate_audit TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write the gate audit" ON shared.gate_audit TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: product_credential Only the service role can read product credentials; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read product credentials" ON shared.product_credential FOR SELECT TO service_role USING (true);
+
+
+--
+-- Name: event Products insert only their own events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products insert only their own events" ON shared.event FOR INSERT TO gdp_product WITH CHECK (((product_id = ( SELECT shared.product_claim() AS product_claim)) OR shared._refuse_foreign_product(product_id)));
+
+
+--
+-- Name: attribution_events Products read only their own delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products read only their own delivery records" ON shared.attribution_events FOR SELECT TO gdp_product USING ((product_id = ( SELECT shared.product_claim() AS product_claim)));
+
+
+--
+-- Name: event Products read only their own events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products read only their own events" ON shared.event FOR SELECT TO gdp_product USING ((product_id = ( SELECT shared.product_claim() AS product_claim)));
+
+
+--
+-- Name: capi_pixel_state The CAPI worker keeps the pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker keeps the pixel breakers" ON shared.capi_pixel_state TO gdp_capi_worker USING (true) WITH CHECK (true);
+
+
+--
+-- Name: identity_link The CAPI worker reads Lead Ads identities; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads Lead Ads identities" ON shared.identity_link FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: conversion_rule The CAPI worker reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: feature_flag The CAPI worker reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: setting The CAPI worker reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads settings" ON shared.setting FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: event The CAPI worker reads the events it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the events it sends" ON shared.event FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: person The CAPI worker reads the people it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the people it sends" ON shared.person FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: capi_dead_letter The CAPI worker records dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records dead letters" ON shared.capi_dead_letter FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: attribution_events The CAPI worker records delivery outcomes; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records delivery outcomes" ON shared.attribution_events FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: feature_flag The admin role reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: feature_flag_checklist The admin role reads flag checklists; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads flag checklists" ON shared.feature_flag_checklist FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: feature_flag_prerequisite The admin role reads flag prerequisites; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads flag prerequisites" ON shared.feature_flag_prerequisite FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: product The admin role reads products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads products" ON shared.product FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: setting_definition The admin role reads setting definitions; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads setting definitions" ON shared.setting_definition FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: setting The admin role reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads settings" ON shared.setting FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: deploy_checklist_item The admin role reads the checklist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads the checklist" ON shared.deploy_checklist_item FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: gate_audit The admin role reads the gate audit; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads the gate audit" ON shared.gate_audit FOR SELECT TO gdp_admin USING (true);
 
 
 --
@@ -7947,6 +8471,12 @@ ALTER TABLE shared.person ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.product ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: product_credential; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.product_credential ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: product_event; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
@@ -8013,4 +8543,9 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261201500004'),
     ('20261202000001'),
     ('20261202000002'),
-    ('20261202000003');
+    ('20261202000003'),
+    ('20261202100001'),
+    ('20261202100002'),
+    ('20261202100003'),
+    ('20261202100004'),
+    ('20261202100005');

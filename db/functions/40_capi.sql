@@ -34,6 +34,9 @@ COMMENT ON VIEW shared.applicable_conversion_rule IS
 CREATE OR REPLACE FUNCTION shared._event_enqueue_for_meta()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_rules_on boolean;
@@ -563,6 +566,9 @@ $$;
 CREATE OR REPLACE FUNCTION shared._event_check_references()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_bad record;

@@ -67,8 +67,9 @@ def test_the_six_prd_segments_exist_with_their_audiences(db: Conn) -> None:
         "all_customers": "All Customers",
     }
     for r in rows:
-        assert db.execute("SELECT to_regclass(%s) IS NOT NULL AS ok",
-                          (f"segments.{r['segment_id']}",)).fetchone() == {"ok": True}  # fmt: skip
+        assert db.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AS ok", (f"segments.{r['segment_id']}",)
+        ).fetchone() == {"ok": True}
 
 
 def test_features_are_daily_aggregates_kept_by_the_insert(db: Conn) -> None:
@@ -80,8 +81,13 @@ def test_features_are_daily_aggregates_kept_by_the_insert(db: Conn) -> None:
             (ann, "snapmix", "FeatureUsed", "10 days", {}),
             (ann, "snapmix", "PricingPageViewed", "2 days", {}),
             (ann, "snapmix", "PricingPageViewed", "1 day", {}),
-            (ann, "vellopad", "SubscriptionPurchased", "1 day",
-             {"plan": "pro", "plan_price": "19.99"}),  # fmt: skip
+            (
+                ann,
+                "vellopad",
+                "SubscriptionPurchased",
+                "1 day",
+                {"plan": "pro", "plan_price": "19.99"},
+            ),
         ],
     )
     events(db, [(ann, "snapmix", "FeatureUsed", "10 days", {})])  # same day: one row, summed
@@ -104,10 +110,14 @@ def test_features_are_daily_aggregates_kept_by_the_insert(db: Conn) -> None:
     assert f["next_change_at"] is not None
     counts = db.execute(
         "SELECT event_name, events FROM shared.person_event_count WHERE person_id = %s "
-        "AND product_id = 'snapmix' ORDER BY event_name", (ann,)
+        "AND product_id = 'snapmix' ORDER BY event_name",
+        (ann,),
     ).fetchall()
     assert [(c["event_name"], c["events"]) for c in counts] == [
-        ("FeatureUsed", 2), ("PricingPageViewed", 2), ("Signup", 1)]  # fmt: skip
+        ("FeatureUsed", 2),
+        ("PricingPageViewed", 2),
+        ("Signup", 1),
+    ]
 
 
 def test_segments_follow_features_with_history_and_queue(db: Conn) -> None:
@@ -116,12 +126,25 @@ def test_segments_follow_features_with_history_and_queue(db: Conn) -> None:
     power = person(db, "power@example.com")
     gone = person(db, "gone@example.com")
     events(db, [(free, "snapmix", "FeatureUsed", "4 days", {})])
-    events(db, [(shopper, "snapmix", "PricingPageViewed", "1 day", {}),
-                (shopper, "snapmix", "PricingPageViewed", "1 hour", {})])  # fmt: skip
-    events(db, [(power, "snapmix", "SubscriptionPurchased", "6 days", {"plan_price": "9"})]
-           + [(power, "snapmix", "SnapCreated", "1 day", {})] * 10)  # fmt: skip
-    events(db, [(gone, "snapmix", "SubscriptionPurchased", "40 days", {}),
-                (gone, "snapmix", "SubscriptionCanceled", "5 days", {})])  # fmt: skip
+    events(
+        db,
+        [
+            (shopper, "snapmix", "PricingPageViewed", "1 day", {}),
+            (shopper, "snapmix", "PricingPageViewed", "1 hour", {}),
+        ],
+    )
+    events(
+        db,
+        [(power, "snapmix", "SubscriptionPurchased", "6 days", {"plan_price": "9"})]
+        + [(power, "snapmix", "SnapCreated", "1 day", {})] * 10,
+    )
+    events(
+        db,
+        [
+            (gone, "snapmix", "SubscriptionPurchased", "40 days", {}),
+            (gone, "snapmix", "SubscriptionCanceled", "5 days", {}),
+        ],
+    )
     evaluate(db)
     assert members(db, "activated_not_paid_day3") == {free}
     assert members(db, "high_intent_pricing_2plus") == {shopper}
@@ -140,16 +163,21 @@ def test_segments_follow_features_with_history_and_queue(db: Conn) -> None:
     assert members(db, "all_customers") == {power, free}
     history = db.execute(
         "SELECT change, run_id FROM shared.segment_history WHERE person_id = %s "
-        "AND segment_id = 'activated_not_paid_day3' ORDER BY id", (free,)
+        "AND segment_id = 'activated_not_paid_day3' ORDER BY id",
+        (free,),
     ).fetchall()
     assert [h["change"] for h in history] == ["join", "leave"]
     assert history[1]["run_id"] == run["run_id"]
 
-    messages = [r["message"] for r in db.execute(
-        "SELECT message FROM pgmq.q_segment_changes ORDER BY msg_id").fetchall()]  # fmt: skip
+    messages = [
+        r["message"]
+        for r in db.execute("SELECT message FROM pgmq.q_segment_changes ORDER BY msg_id").fetchall()
+    ]
     last = [m for m in messages if m["run_id"] == run["run_id"]]
     assert {(m["segment_id"], m["change"]) for m in last} == {
-        ("activated_not_paid_day3", "leave"), ("all_customers", "join")}  # fmt: skip
+        ("activated_not_paid_day3", "leave"),
+        ("all_customers", "join"),
+    }
     assert all(m["person_ids"] == [free] for m in last)
     # Ids only: no email anywhere in the queue or the history.
     blob = json.dumps(messages)
@@ -165,19 +193,27 @@ def test_segments_follow_features_with_history_and_queue(db: Conn) -> None:
 def test_time_windows_crossing_reevaluate_without_new_events(db: Conn) -> None:
     """A pricing view that leaves the 7-day window takes the person out, with no new event."""
     p = person(db, "window@example.com")
-    events(db, [(p, "snapmix", "PricingPageViewed", "2 days", {}),
-                (p, "snapmix", "PricingPageViewed", "1 day", {})])  # fmt: skip
+    events(
+        db,
+        [
+            (p, "snapmix", "PricingPageViewed", "2 days", {}),
+            (p, "snapmix", "PricingPageViewed", "1 day", {}),
+        ],
+    )
     evaluate(db)
     assert members(db, "high_intent_pricing_2plus") == {p}
     # Move the stored facts 6 days back, as if time passed (the change log is not touched).
-    db.execute("UPDATE shared.person_activity_daily SET day = day - 6, "
-               "first_at = first_at - interval '6 days', last_at = last_at - interval '6 days'")
+    db.execute(
+        "UPDATE shared.person_activity_daily SET day = day - 6, "
+        "first_at = first_at - interval '6 days', last_at = last_at - interval '6 days'"
+    )
     db.execute("UPDATE shared.person_feature SET next_change_at = now() - interval '1 second'")
     db.execute("DELETE FROM shared.segment_change_log")
     evaluate(db)
     assert members(db, "high_intent_pricing_2plus") == set()
-    run = db.execute("SELECT candidates FROM shared.segment_run ORDER BY run_id DESC LIMIT 1"
-                     ).fetchone()  # fmt: skip
+    run = db.execute(
+        "SELECT candidates FROM shared.segment_run ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
     assert run == {"candidates": 1}
 
 
@@ -204,11 +240,15 @@ def test_erasure_removes_membership_and_history(db: Conn) -> None:
     [
         ("SELECT 1 AS person_id", "person_id must be a uuid"),
         ("SELECT id FROM shared.person", "must return a person_id column"),
-        ("SELECT person_id FROM shared.person_feature; DROP TABLE shared.segment_run",
-         "must be one SELECT"),  # fmt: skip
+        (
+            "SELECT person_id FROM shared.person_feature; DROP TABLE shared.segment_run",
+            "must be one SELECT",
+        ),
         ("SELECT person_id FROM shared.erasure", "reads shared.erasure"),
-        ("SELECT p.id AS person_id FROM shared.person AS p JOIN shared.service_key AS k ON true",
-         "reads shared.service_key"),  # fmt: skip
+        (
+            "SELECT p.id AS person_id FROM shared.person AS p JOIN shared.service_key AS k ON true",
+            "reads shared.service_key",
+        ),
         ("SELECT person_id FROM shared.event", "more than once"),
         ("DELETE FROM shared.segment_run RETURNING 'x'::uuid AS person_id", "must be one SELECT"),
         ("SELEC nonsense", "must be one SELECT"),
@@ -222,10 +262,12 @@ def test_bad_segment_queries_are_refused_naming_the_rule(db: Conn, query: str, r
     assert caught.value.sqlstate == "GD400"
     assert rule in str(caught.value)
     assert db.execute("SELECT to_regclass('segments.custom') AS v").fetchone() == {"v": None}
-    assert db.execute("SELECT count(*) AS n FROM shared.segment WHERE segment_id = 'custom'"
-                      ).fetchone() == {"n": 0}  # fmt: skip
+    assert db.execute(
+        "SELECT count(*) AS n FROM shared.segment WHERE segment_id = 'custom'"
+    ).fetchone() == {"n": 0}
     assert db.execute("SELECT to_regclass('shared.segment_run') IS NOT NULL AS ok").fetchone() == {
-        "ok": True}  # fmt: skip
+        "ok": True
+    }
 
 
 def test_define_preview_and_edit(db: Conn) -> None:
@@ -246,15 +288,21 @@ def test_define_preview_and_edit(db: Conn) -> None:
     ).fetchone()
     assert preview is not None
     assert (preview["members"], preview["joining"], preview["leaving"], preview["staying"]) == (
-        1, 1, 1, 0)  # fmt: skip
+        1,
+        1,
+        1,
+        0,
+    )
     assert [str(x) for x in preview["sample_joining"]] == [b]
     # Preview saved nothing: the view is still the SnapMix one.
     assert db.execute("SELECT count(*) AS n FROM segments.snapmix_people").fetchone() == {"n": 1}
     assert db.execute("SELECT person_id::text AS p FROM segments.snapmix_people").fetchone() == {
-        "p": a}  # fmt: skip
+        "p": a
+    }
     with pytest.raises(psycopg.Error) as caught:
-        db.execute("SELECT * FROM shared.segment_define('snapmix_people', 'SELECT 1', true, "
-                   "'d', 'me')")  # fmt: skip
+        db.execute(
+            "SELECT * FROM shared.segment_define('snapmix_people', 'SELECT 1', true, 'd', 'me')"
+        )
     assert caught.value.sqlstate == "GD409"
     with pytest.raises(psycopg.Error) as caught:
         db.execute("SELECT * FROM shared.segment_define('nope', 'SELECT 1', false)")
@@ -265,14 +313,14 @@ def test_a_broken_view_fails_its_segment_only(db: Conn) -> None:
     p = person(db, "x@example.com")
     events(db, [(p, "snapmix", "Signup", "1 day", {})])
     # An admin's plain SQL (not through segment_define) that returns someone who does not exist.
-    db.execute("INSERT INTO shared.segment (segment_id, description, owner) VALUES "
-               "('ghosts', 'bad', 'me')")  # fmt: skip
+    db.execute(
+        "INSERT INTO shared.segment (segment_id, description, owner) VALUES ('ghosts', 'bad', 'me')"
+    )
     db.execute("CREATE VIEW segments.ghosts AS SELECT gen_random_uuid() AS person_id")
     result = evaluate(db, full=True)
     assert result["ghosts"]["error"] is not None
     assert result["all_leads"]["error"] is None and result["all_leads"]["members"] == 1
-    seg = db.execute("SELECT last_error FROM shared.segment WHERE segment_id = 'ghosts'"
-                     ).fetchone()  # fmt: skip
+    seg = db.execute("SELECT last_error FROM shared.segment WHERE segment_id = 'ghosts'").fetchone()
     assert seg is not None and seg["last_error"]
 
 
@@ -284,4 +332,3 @@ def test_one_evaluation_at_a_time(db_url: str, db: Conn) -> None:
         assert caught.value.sqlstate == "GD409"
         first.rollback()
     evaluate(db)
-

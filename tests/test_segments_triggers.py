@@ -20,15 +20,18 @@ INSERT = (
 
 
 def new_person(db: Conn, email: str) -> str:
-    row = db.execute("INSERT INTO shared.person (email) VALUES (%s) RETURNING id::text",
-                     (email,)).fetchone()  # fmt: skip
+    row = db.execute(
+        "INSERT INTO shared.person (email) VALUES (%s) RETURNING id::text", (email,)
+    ).fetchone()
     assert row is not None
     return str(row["id"])
 
 
 def queued(db: Conn) -> list[dict[str, Any]]:
-    return [r["message"] for r in db.execute(
-        "SELECT message FROM pgmq.q_meta_capi ORDER BY msg_id").fetchall()]  # fmt: skip
+    return [
+        r["message"]
+        for r in db.execute("SELECT message FROM pgmq.q_meta_capi ORDER BY msg_id").fetchall()
+    ]
 
 
 def test_first_feature_used_fires_once_per_person(db: Conn) -> None:
@@ -50,7 +53,8 @@ def test_off_without_the_segment_engine_flag(db: Conn) -> None:
     db.execute(INSERT, ("f1", p))
     assert queued(db) == []
     assert db.execute("SELECT count(*) AS n FROM shared.feature_trigger_fired").fetchone() == {
-        "n": 0}  # fmt: skip
+        "n": 0
+    }
 
 
 def test_two_sessions_inserting_at_once_fire_once(
@@ -78,7 +82,7 @@ def test_two_sessions_inserting_at_once_fire_once(
                         "unnest(%s::uuid[]) WITH ORDINALITY AS t(p, i)",
                         (people,),
                     )
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
             finally:
                 done.set()

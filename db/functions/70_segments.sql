@@ -628,15 +628,20 @@ BEGIN
 
     PERFORM shared._segment_make_view(p_segment_id, p_query);
 
-    INSERT INTO shared.segment AS s (segment_id, description, owner, audience_name)
-    VALUES (p_segment_id, p_description, p_owner, p_audience_name)
-    ON CONFLICT (segment_id) DO UPDATE SET
-        description = coalesce(p_description, s.description),
-        owner = coalesce(p_owner, s.owner),
-        audience_name = coalesce(p_audience_name, s.audience_name),
-        updated_at = now(),
-        last_error = NULL
-    RETURNING * INTO v_row;
+    IF p_create THEN
+        INSERT INTO shared.segment (segment_id, description, owner, audience_name)
+        VALUES (p_segment_id, p_description, p_owner, p_audience_name)
+        RETURNING * INTO v_row;
+    ELSE
+        UPDATE shared.segment AS s SET
+            description = coalesce(p_description, s.description),
+            owner = coalesce(p_owner, s.owner),
+            audience_name = coalesce(p_audience_name, s.audience_name),
+            updated_at = now(),
+            last_error = NULL
+        WHERE s.segment_id = p_segment_id
+        RETURNING * INTO v_row;
+    END IF;
     RETURN v_row;
 END
 $$;

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:f1d4d1a9f8dc60fe6c243f6a9c69c0fbb45c29795208b81d58527630bf9a1261
+-- gdp:release sources=sha256:8411338a4d07f80258877b1e741b1f520396fcc6ec388669add825566261cb8f
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -690,15 +690,20 @@ BEGIN
 
     PERFORM shared._segment_make_view(p_segment_id, p_query);
 
-    INSERT INTO shared.segment AS s (segment_id, description, owner, audience_name)
-    VALUES (p_segment_id, p_description, p_owner, p_audience_name)
-    ON CONFLICT (segment_id) DO UPDATE SET
-        description = coalesce(p_description, s.description),
-        owner = coalesce(p_owner, s.owner),
-        audience_name = coalesce(p_audience_name, s.audience_name),
-        updated_at = now(),
-        last_error = NULL
-    RETURNING * INTO v_row;
+    IF p_create THEN
+        INSERT INTO shared.segment (segment_id, description, owner, audience_name)
+        VALUES (p_segment_id, p_description, p_owner, p_audience_name)
+        RETURNING * INTO v_row;
+    ELSE
+        UPDATE shared.segment AS s SET
+            description = coalesce(p_description, s.description),
+            owner = coalesce(p_owner, s.owner),
+            audience_name = coalesce(p_audience_name, s.audience_name),
+            updated_at = now(),
+            last_error = NULL
+        WHERE s.segment_id = p_segment_id
+        RETURNING * INTO v_row;
+    END IF;
     RETURN v_row;
 END
 $function$;

@@ -18,8 +18,9 @@ from workers.db.connection import connect
 from workers.db.queries import query
 from workers.errors import InvalidInput, NotFound, mapped_db_errors
 
-app = typer.Typer(help="Segments: SQL views of people, synced to Meta audiences.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Segments: SQL views of people, synced to Meta audiences.", no_args_is_help=True
+)
 
 NAME = typer.Argument(..., help="The segment (its view is segments.NAME).")
 FILE = typer.Option(..., "--file", "-f", help="A file holding one SELECT returning person_id.")
@@ -35,16 +36,30 @@ def _read_query(path: Path) -> str:
     return text
 
 
-def _define(name: str, path: Path, create: bool, description: str | None, owner: str | None,
-            audience: str | None) -> None:  # fmt: skip
-    params = {"segment_id": name, "query": _read_query(path), "create": create,
-              "description": description, "owner": owner, "audience_name": audience}  # fmt: skip
+def _define(
+    name: str,
+    path: Path,
+    create: bool,
+    description: str | None,
+    owner: str | None,
+    audience: str | None,
+) -> None:
+    params = {
+        "segment_id": name,
+        "query": _read_query(path),
+        "create": create,
+        "description": description,
+        "owner": owner,
+        "audience_name": audience,
+    }
     with connect() as conn, mapped_db_errors():
         row = conn.execute(query("segments_define"), params).fetchone()
     assert row is not None
-    typer.echo(f"{'created' if create else 'changed'} segment {row['segment_id']} "
-               f"(audience: {row['audience_name'] or 'none'}); members change at the next "
-               "evaluation (gdp segments evaluate)")  # fmt: skip
+    typer.echo(
+        f"{'created' if create else 'changed'} segment {row['segment_id']} "
+        f"(audience: {row['audience_name'] or 'none'}); members change at the next "
+        "evaluation (gdp segments evaluate)"
+    )
 
 
 @app.command("create")
@@ -96,8 +111,10 @@ def preview(
         ).fetchone()
         conn.rollback()
     assert row is not None
-    typer.echo(f"{name}: {row['members']} members; {row['joining']} would join, "
-               f"{row['leaving']} would leave, {row['staying']} stay (nothing saved)")  # fmt: skip
+    typer.echo(
+        f"{name}: {row['members']} members; {row['joining']} would join, "
+        f"{row['leaving']} would leave, {row['staying']} stay (nothing saved)"
+    )
     for label, key in (("joining", "sample_joining"), ("leaving", "sample_leaving")):
         if row[key]:
             typer.echo(f"  {label}: " + ", ".join(str(p) for p in row[key]))
@@ -113,8 +130,10 @@ def list_segments() -> None:
     for r in rows:
         state = "" if r["enabled"] else " (disabled)"
         error = f"  ERROR: {r['last_error']}" if r["last_error"] else ""
-        typer.echo(f"{r['segment_id']:28} {r['audience_name'] or '-':24} {r['members']:>9}  "
-                   f"{_when(r['last_evaluated_at'])}{state}{error}")  # fmt: skip
+        typer.echo(
+            f"{r['segment_id']:28} {r['audience_name'] or '-':24} {r['members']:>9}  "
+            f"{_when(r['last_evaluated_at'])}{state}{error}"
+        )
 
 
 def _when(value: Any) -> str:
@@ -132,8 +151,16 @@ def show(name: str = NAME) -> None:
         history = conn.execute(
             query("segments_recent_history"), {"segment_id": name, "limit": 10}
         ).fetchall()
-    for key in ("segment_id", "description", "owner", "audience_name", "enabled", "members",
-                "last_evaluated_at", "last_error"):  # fmt: skip
+    for key in (
+        "segment_id",
+        "description",
+        "owner",
+        "audience_name",
+        "enabled",
+        "members",
+        "last_evaluated_at",
+        "last_error",
+    ):
         typer.echo(f"{key}: {row[key]}")
     typer.echo(f"definition:\n{row['definition']}")
     if history:
@@ -145,7 +172,8 @@ def show(name: str = NAME) -> None:
 @app.command("members")
 @one_line_errors
 def members(
-    name: str = NAME, limit: int = typer.Option(100, min=1, max=1_000_000, help="At most this many.")
+    name: str = NAME,
+    limit: int = typer.Option(100, min=1, max=1_000_000, help="At most this many."),
 ) -> None:
     """Current members (person ids and when they joined; no PII)."""
     with connect() as conn, mapped_db_errors():
@@ -172,9 +200,12 @@ def evaluate(
         async with await worker_connect(database_url(), role=None) as conn:
             run = await evaluate_once(conn, full=full, require_enabled=False)
         lines = [run.summary()]
-        lines += [f"  {s.segment_id}: +{s.joined} -{s.left}"
-                  + (f" ({s.members} members)" if s.members is not None else "")
-                  + (f" ERROR {s.error}" if s.error else "") for s in run.segments]  # fmt: skip
+        lines += [
+            f"  {s.segment_id}: +{s.joined} -{s.left}"
+            + (f" ({s.members} members)" if s.members is not None else "")
+            + (f" ERROR {s.error}" if s.error else "")
+            for s in run.segments
+        ]
         return "\n".join(lines)
 
     with mapped_db_errors():

@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -28,6 +29,7 @@ from workers.db.queries import query
 log = logging.getLogger("gdp.segments")
 ROLE = "gdp_segment_worker"
 APPLICATION_NAME = "gdp-segment-worker"
+AsyncConn = psycopg.AsyncConnection[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ class EvaluationRun:
         )
 
 
-async def connect(database_url: str, role: str | None = ROLE) -> psycopg.AsyncConnection[dict]:  # type: ignore[type-arg]
+async def connect(database_url: str, role: str | None = ROLE) -> AsyncConn:
     return await psycopg.AsyncConnection.connect(
         make_conninfo(database_url, application_name=APPLICATION_NAME, **role_options(role)),
         row_factory=dict_row,
@@ -77,7 +79,7 @@ async def connect(database_url: str, role: str | None = ROLE) -> psycopg.AsyncCo
 
 
 async def evaluate_once(
-    conn: psycopg.AsyncConnection[dict],  # type: ignore[type-arg]
+    conn: AsyncConn,
     *,
     full: bool,
     require_enabled: bool = True,
@@ -103,10 +105,20 @@ async def evaluate_once(
     run = EvaluationRun(run_id, full, True, None, time.perf_counter() - started, results)
     for result in results:
         if result.error:
-            log.error("segment_failed", extra={"segment_id": result.segment_id,
-                                                "error": result.error, "run_id": run_id})
-    log.info("segments_evaluated", extra={"run_id": run_id, "full": full, "joined": run.joined,
-                                          "left": run.left, "seconds": round(run.seconds, 3)})
+            log.error(
+                "segment_failed",
+                extra={"segment_id": result.segment_id, "error": result.error, "run_id": run_id},
+            )
+    log.info(
+        "segments_evaluated",
+        extra={
+            "run_id": run_id,
+            "full": full,
+            "joined": run.joined,
+            "left": run.left,
+            "seconds": round(run.seconds, 3),
+        },
+    )
     return run
 
 

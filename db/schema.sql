@@ -2556,14 +2556,91 @@ $$;
 CREATE FUNCTION shared._event_features() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $_$
+    AS $$
 DECLARE
     v_msgs jsonb[];
+BEGIN
+    -- One row per statement, whatever its size: the evaluation folds these events into the
+    -- daily features (shared._fold_new_events), so the insert pays for an array, not an upsert.
+    INSERT INTO shared.segment_change_log (event_ids)
+    SELECT array_agg(n.id) FROM new_events AS n WHERE n.person_id IS NOT NULL
+    HAVING count(*) > 0;
+
+    -- The first-time rows of the PRD's trigger table (conversion rules with
+    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
+    -- features rather than from one event: for each person and rule, the statement's first
+    -- matching event is sent when the person had no such event before, and
+    -- shared.feature_trigger_fired's primary key makes it once per person even when two
+    -- sessions insert at the same time (the second waits for the first's row, then finds it).
+    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
+       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
+        WITH rules AS (
+            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
+                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
+            FROM shared.conversion_rule AS r
+            WHERE r.enabled
+            ORDER BY coalesce(r.product_id, '*'), r.event_name
+        ), matched AS (
+            -- The rule that decides each event: the product's own, else the any-product one.
+            SELECT n.id, n.person_id, n.event_name,
+                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
+                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+            FROM new_events AS n
+            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
+            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
+              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+        ), firsts AS (
+            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
+            FROM matched AS m
+            WHERE m.first_time
+            ORDER BY m.rule_id, m.person_id, m.id
+        ), fired AS (
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
+            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            -- The ledger first (one primary-key probe); only a person not in it yet has their
+            -- earlier events looked at: one whose events from before this ledger existed (or
+            -- before the flag was on) include one is not new to it.
+            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
+                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
+              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                              WHERE earlier.person_id = f.person_id
+                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            ORDER BY f.rule_id, f.person_id
+            ON CONFLICT (rule_id, person_id) DO NOTHING
+            RETURNING rule_id, event_ref
+        )
+        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
+                         ORDER BY fd.event_ref)
+        INTO v_msgs
+        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id;
+
+        IF v_msgs IS NOT NULL THEN
+            PERFORM pgmq.send_batch('meta_capi', v_msgs);
+            PERFORM pg_notify('gdp_meta_capi', '');
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: _fold_new_events(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._fold_new_events() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_rows bigint;
 BEGIN
     WITH kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM pg_temp._segment_new_event AS ne
+        JOIN shared.event AS n ON n.id = ne.id
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
@@ -2619,63 +2696,14 @@ BEGIN
         last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
         last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
         event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-    INSERT INTO shared.segment_change_log (person_id)
-    SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL;
-
-    -- The first-time rows of the PRD's trigger table (conversion rules with
-    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
-    -- features rather than from one event: for each person and rule, the statement's first
-    -- matching event is sent when the person had no such event before, and
-    -- shared.feature_trigger_fired's primary key makes it once per person even when two
-    -- sessions insert at the same time (the second waits for the first's row, then finds it).
-    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
-       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
-        WITH rules AS (
-            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-            FROM shared.conversion_rule AS r
-            WHERE r.enabled
-            ORDER BY coalesce(r.product_id, '*'), r.event_name
-        ), matched AS (
-            -- The rule that decides each event: the product's own, else the any-product one.
-            SELECT n.id, n.person_id, n.event_name,
-                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
-                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time,
-                   coalesce(own.meta_event_name, anyp.meta_event_name) AS meta_name
-            FROM new_events AS n
-            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
-            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
-            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-        ), firsts AS (
-            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.meta_name,
-                   m.event_name
-            FROM matched AS m
-            WHERE m.first_time
-            ORDER BY m.rule_id, m.person_id, m.id
-        ), fired AS (
-            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
-            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- A person whose earlier events (before this ledger existed, or before the flag was on)
-            -- already include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
-            ORDER BY f.rule_id, f.person_id
-            ON CONFLICT (rule_id, person_id) DO NOTHING
-            RETURNING rule_id, person_id, event_ref
-        )
-        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', f.meta_name)
-                         ORDER BY fd.event_ref)
-        INTO v_msgs
-        FROM fired AS fd JOIN firsts AS f ON f.rule_id = fd.rule_id AND f.person_id = fd.person_id;
-
-        IF v_msgs IS NOT NULL THEN
-            PERFORM pgmq.send_batch('meta_capi', v_msgs);
-            PERFORM pg_notify('gdp_meta_capi', '');
-        END IF;
-    END IF;
-    RETURN NULL;
+    INSERT INTO pg_temp._segment_candidate (person_id)
+    SELECT DISTINCT e.person_id
+    FROM pg_temp._segment_new_event AS ne JOIN shared.event AS e ON e.id = ne.id
+    WHERE e.person_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN v_rows;
 END
 $_$;
 
@@ -3260,7 +3288,8 @@ CREATE FUNCTION shared._person_features_changed() RETURNS trigger
     SET search_path TO ''
     AS $$
 BEGIN
-    INSERT INTO shared.segment_change_log (person_id) SELECT p.id FROM changed_people AS p;
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM changed_people AS p HAVING count(*) > 0;
     RETURN NULL;
 END
 $$;
@@ -4271,6 +4300,7 @@ $$;
 CREATE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false) RETURNS TABLE(run_id bigint, segment_id text, members bigint, joined bigint, "left" bigint, error text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET work_mem TO '64MB'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -4298,11 +4328,23 @@ BEGIN
         DROP TABLE pg_temp._segment_candidate;
     END IF;
     CREATE TEMP TABLE _segment_candidate (person_id uuid PRIMARY KEY) ON COMMIT DROP;
-    -- Only committed changes are deleted (and so seen by the statements below); a change
-    -- committing meanwhile stays in the log for the next run.
-    WITH drained AS (DELETE FROM shared.segment_change_log RETURNING person_id)
+    IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_new_event;
+    END IF;
+    CREATE TEMP TABLE _segment_new_event (id bigint PRIMARY KEY) ON COMMIT DROP;
+    -- Only committed rows are deleted (and their events, committed with them, are seen by the
+    -- statements below); a statement committing meanwhile stays in the log for the next run.
+    WITH drained AS (
+        DELETE FROM shared.segment_change_log RETURNING event_ids, person_ids
+    ), new_events AS (
+        INSERT INTO pg_temp._segment_new_event
+        SELECT DISTINCT u.id FROM drained AS d, unnest(d.event_ids) AS u(id)
+        RETURNING 1
+    )
     INSERT INTO pg_temp._segment_candidate
-    SELECT DISTINCT d.person_id FROM drained AS d;
+    SELECT DISTINCT u.id FROM drained AS d, unnest(d.person_ids) AS u(id);
+    ANALYZE pg_temp._segment_new_event;
+    PERFORM shared._fold_new_events();
     INSERT INTO pg_temp._segment_candidate
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
     ON CONFLICT DO NOTHING;
@@ -5021,26 +5063,33 @@ COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boole
 
 
 --
--- Name: rebuild_person_activity(date); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: rebuild_person_activity(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.rebuild_person_activity(p_since date DEFAULT NULL::date) RETURNS bigint
+CREATE FUNCTION shared.rebuild_person_activity() RETURNS bigint
     LANGUAGE plpgsql
+    SET search_path TO ''
     AS $_$
 DECLARE
     v_rows bigint;
 BEGIN
-    DELETE FROM shared.person_activity_daily AS a WHERE p_since IS NULL OR a.day >= p_since;
-    WITH kinds AS (
+    -- Never beside an evaluation (which folds logged events into the same rows).
+    PERFORM pg_advisory_xact_lock(hashtext('gdp.evaluate_segments'));
+    DELETE FROM shared.person_activity_daily;
+    -- One statement, so one snapshot: the logged events it deletes are exactly those already
+    -- committed, which the events it reads include; an insert committing meanwhile is in
+    -- neither, and the next evaluation folds it in.
+    WITH cleared AS (
+        DELETE FROM shared.segment_change_log AS l WHERE l.event_ids IS NOT NULL RETURNING 1
+    ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM shared.event AS n
+        FROM new_events AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
                ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
         WHERE n.person_id IS NOT NULL
-          AND (p_since IS NULL OR n.occurred_at >= shared._utc_midnight(p_since))
     ), by_name AS (
         SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
         FROM kinds AS k GROUP BY 1, 2, 3, 4
@@ -5065,27 +5114,46 @@ BEGIN
                max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
         FROM kinds AS k GROUP BY 1, 2, 3
     )
-    INSERT INTO shared.person_activity_daily (
+    INSERT INTO shared.person_activity_daily AS a (
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
            d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
+           -- An amount that is not a number is no MRR (the event itself is stored as sent).
            CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
            d.last_cancel_at, nm.counts
-    FROM days AS d JOIN names AS nm USING (person_id, product_id, day);
+    FROM days AS d
+    JOIN names AS nm USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+        first_at = least(a.first_at, excluded.first_at),
+        last_at = greatest(a.last_at, excluded.last_at),
+        events = a.events + excluded.events,
+        usage = a.usage + excluded.usage,
+        pricing_views = a.pricing_views + excluded.pricing_views,
+        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
+        payments = a.payments + excluded.payments,
+        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
+        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
+        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
+        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-    INSERT INTO shared.segment_change_log (person_id) SELECT p.id FROM shared.person AS p;
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM shared.person AS p HAVING count(*) > 0;
     RETURN v_rows;
 END
 $_$;
 
 
 --
--- Name: FUNCTION rebuild_person_activity(p_since date); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION rebuild_person_activity(); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.rebuild_person_activity(p_since date) IS 'Rebuild shared.person_activity_daily from shared.event (all of it, or events on or after p_since) and queue every person for re-evaluation; returns the daily rows written.';
+COMMENT ON FUNCTION shared.rebuild_person_activity() IS 'Rebuild shared.person_activity_daily from every event in shared.event (after installing on a database with events, or after changing shared.feature_event_kind) and queue every person for re-evaluation; returns the daily rows written.';
 
 
 --
@@ -7626,7 +7694,7 @@ CREATE TABLE shared.person_activity_daily (
 -- Name: TABLE person_activity_daily; Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON TABLE shared.person_activity_daily IS 'Per person, product and UTC day: event counts and the facts features need; kept by the statement-level trigger on shared.event.';
+COMMENT ON TABLE shared.person_activity_daily IS 'Per person, product and UTC day: event counts and the facts features need; folded in by each segment evaluation from the events logged by the statement-level trigger.';
 
 
 --
@@ -7746,7 +7814,10 @@ COMMENT ON VIEW shared.projects IS 'The projects insights are reported by: every
 --
 
 CREATE TABLE shared.segment_change_log (
-    person_id uuid NOT NULL
+    id bigint NOT NULL,
+    event_ids bigint[],
+    person_ids uuid[],
+    logged_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -7754,7 +7825,21 @@ CREATE TABLE shared.segment_change_log (
 -- Name: TABLE segment_change_log; Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON TABLE shared.segment_change_log IS 'Persons whose events or person row changed since the last evaluation; drained by it.';
+COMMENT ON TABLE shared.segment_change_log IS 'Events and people written since the last evaluation, one row per statement; drained by it.';
+
+
+--
+-- Name: segment_change_log_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment_change_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.segment_change_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -8332,6 +8417,14 @@ ALTER TABLE ONLY shared.product_event
 
 ALTER TABLE ONLY shared.product
     ADD CONSTRAINT product_pkey PRIMARY KEY (product_id);
+
+
+--
+-- Name: segment_change_log segment_change_log_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_change_log
+    ADD CONSTRAINT segment_change_log_pkey PRIMARY KEY (id);
 
 
 --

@@ -90,7 +90,9 @@ def test_features_are_daily_aggregates_kept_by_the_insert(db: Conn) -> None:
             ),
         ],
     )
+    evaluate(db)  # folds the logged events into the daily rows
     events(db, [(ann, "snapmix", "FeatureUsed", "10 days", {})])  # same day: one row, summed
+    evaluate(db)
     daily = db.execute(
         "SELECT product_id, events, usage, pricing_views, event_counts FROM "
         "shared.person_activity_daily WHERE person_id = %s ORDER BY day, product_id",
@@ -99,7 +101,6 @@ def test_features_are_daily_aggregates_kept_by_the_insert(db: Conn) -> None:
     assert len(daily) == 4
     assert daily[0]["events"] == 3 and daily[0]["usage"] == 3
     assert daily[0]["event_counts"] == {"Signup": 1, "FeatureUsed": 2}
-    evaluate(db)
     f = db.execute("SELECT * FROM shared.person_feature WHERE person_id = %s", (ann,)).fetchone()
     assert f is not None
     assert f["products"] == ["snapmix", "vellopad"]

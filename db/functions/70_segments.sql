@@ -2,11 +2,15 @@
  * The segment engine (GAP-002 segments): person features kept by the event write path, the
  * first-time conversion rules fired from them, segment views and their evaluation.
  *
- *   shared.event ──statement trigger──► person_activity_daily (per person, product, UTC day)
- *                                  └──► segment_change_log (who changed)
+ *   shared.event ──statement trigger──► segment_change_log (one row per statement: event ids)
  *                                  └──► feature_trigger_fired ─► pgmq meta_capi (first time only)
- *   evaluate_segments(): change log + window crossings ─► person_feature ─► segments.<view>
- *                        ─► segment_member (+ history, + pgmq segment_changes)
+ *   shared.person ─statement triggers──► segment_change_log (person ids)
+ *   evaluate_segments(): drain the log ─► person_activity_daily (per person, product, UTC day)
+ *                        ─► person_feature (changed people + time windows crossed)
+ *                        ─► segments.<view> ─► segment_member (+ history, + pgmq segment_changes)
+ *
+ * The insert pays for one array per statement; the aggregation into daily rows happens once per
+ * evaluation for all the statements since the last one (bench/bench_segments.py measures both).
  */
 
 /** Section - Helpers */
@@ -37,9 +41,8 @@ AS $$ SELECT p_day::timestamp AT TIME ZONE 'UTC' $$;
 /** Section - Features from the event write path */
 
 /*
- * One statement's events into the per-day features (one upsert, rows grouped per person,
- * product and day, in key order so two concurrent statements lock rows in the same order), the
- * change log (append-only), and the first-time conversion rules.
+ * One statement's events: their ids into the change log (one row per statement), and the
+ * first-time conversion rules, which fire at once.
  */
 CREATE OR REPLACE FUNCTION shared._event_features()
 RETURNS trigger
@@ -51,7 +54,235 @@ AS $$
 DECLARE
     v_msgs jsonb[];
 BEGIN
+    -- One row per statement, whatever its size: the evaluation folds these events into the
+    -- daily features (shared._fold_new_events), so the insert pays for an array, not an upsert.
+    INSERT INTO shared.segment_change_log (event_ids)
+    SELECT array_agg(n.id) FROM new_events AS n WHERE n.person_id IS NOT NULL
+    HAVING count(*) > 0;
+
+    -- The first-time rows of the PRD's trigger table (conversion rules with
+    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
+    -- features rather than from one event: for each person and rule, the statement's first
+    -- matching event is sent when the person had no such event before, and
+    -- shared.feature_trigger_fired's primary key makes it once per person even when two
+    -- sessions insert at the same time (the second waits for the first's row, then finds it).
+    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
+       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
+        WITH rules AS (
+            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
+                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
+            FROM shared.conversion_rule AS r
+            WHERE r.enabled
+            ORDER BY coalesce(r.product_id, '*'), r.event_name
+        ), matched AS (
+            -- The rule that decides each event: the product's own, else the any-product one.
+            SELECT n.id, n.person_id, n.event_name,
+                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
+                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+            FROM new_events AS n
+            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
+            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
+              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+        ), firsts AS (
+            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
+            FROM matched AS m
+            WHERE m.first_time
+            ORDER BY m.rule_id, m.person_id, m.id
+        ), fired AS (
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
+            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            -- The ledger first (one primary-key probe); only a person not in it yet has their
+            -- earlier events looked at: one whose events from before this ledger existed (or
+            -- before the flag was on) include one is not new to it.
+            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
+                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
+              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                              WHERE earlier.person_id = f.person_id
+                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            ORDER BY f.rule_id, f.person_id
+            ON CONFLICT (rule_id, person_id) DO NOTHING
+            RETURNING rule_id, event_ref
+        )
+        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
+                         ORDER BY fd.event_ref)
+        INTO v_msgs
+        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id;
+
+        IF v_msgs IS NOT NULL THEN
+            PERFORM pgmq.send_batch('meta_capi', v_msgs);
+            PERFORM pg_notify('gdp_meta_capi', '');
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER event_features
+    AFTER INSERT ON shared.event
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._event_features();
+
+-- A new or changed person (lifecycle stage, or just arrived without events) is re-evaluated.
+CREATE OR REPLACE FUNCTION shared._person_features_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+-- Whoever inserts (a product's role included) keeps the features: the tables are not theirs.
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM changed_people AS p HAVING count(*) > 0;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER person_features_inserted
+    AFTER INSERT ON shared.person
+    REFERENCING NEW TABLE AS changed_people
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_features_changed();
+
+CREATE OR REPLACE TRIGGER person_features_updated
+    AFTER UPDATE ON shared.person
+    REFERENCING NEW TABLE AS changed_people
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_features_changed();
+
+/*
+ * Fold the events whose ids are in pg_temp._segment_new_event into shared.person_activity_daily
+ * (one upsert, grouped per person, product and UTC day) and make their people candidates.
+ * Only the evaluation calls it, under its lock, so no two sessions fold at once.
+ */
+CREATE OR REPLACE FUNCTION shared._fold_new_events()
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
     WITH kinds AS (
+        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
+               n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
+        FROM pg_temp._segment_new_event AS ne
+        JOIN shared.event AS n ON n.id = ne.id
+        LEFT JOIN shared.feature_event_kind AS own
+               ON own.product_id = n.product_id AND own.event_name = n.event_name
+        LEFT JOIN shared.feature_event_kind AS anyp
+               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+        WHERE n.person_id IS NOT NULL
+    ), by_name AS (
+        SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
+        FROM kinds AS k GROUP BY 1, 2, 3, 4
+    ), names AS (
+        SELECT b.person_id, b.product_id, b.day, jsonb_object_agg(b.event_name, b.n) AS counts
+        FROM by_name AS b GROUP BY 1, 2, 3
+    ), days AS (
+        SELECT k.person_id, k.product_id, k.day,
+               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at,
+               count(*)::integer AS events,
+               count(*) FILTER (WHERE k.kind IS NULL OR k.kind NOT IN ('page_view', 'pricing_view'))::integer AS usage,
+               count(*) FILTER (WHERE k.kind = 'pricing_view')::integer AS pricing_views,
+               min(k.occurred_at) FILTER (WHERE k.kind = 'activation') AS first_activation_at,
+               count(*) FILTER (WHERE k.kind = 'payment')::integer AS payments,
+               max(k.occurred_at) FILTER (WHERE k.kind = 'payment') AS last_payment_at,
+               (array_agg(k.properties ->> 'plan' ORDER BY k.occurred_at DESC)
+                    FILTER (WHERE k.kind = 'payment'))[1] AS plan,
+               (array_agg(coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
+                                   k.properties ->> 'upgrade_price', k.properties ->> 'value')
+                          ORDER BY k.occurred_at DESC)
+                    FILTER (WHERE k.kind = 'payment'))[1] AS amount,
+               max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
+        FROM kinds AS k GROUP BY 1, 2, 3
+    )
+    INSERT INTO shared.person_activity_daily AS a (
+        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
+        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
+    SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
+           -- An amount that is not a number is no MRR (the event itself is stored as sent).
+           CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
+           d.last_cancel_at, nm.counts
+    FROM days AS d
+    JOIN names AS nm USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+        first_at = least(a.first_at, excluded.first_at),
+        last_at = greatest(a.last_at, excluded.last_at),
+        events = a.events + excluded.events,
+        usage = a.usage + excluded.usage,
+        pricing_views = a.pricing_views + excluded.pricing_views,
+        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
+        payments = a.payments + excluded.payments,
+        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
+        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
+        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
+        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO pg_temp._segment_candidate (person_id)
+    SELECT DISTINCT e.person_id
+    FROM pg_temp._segment_new_event AS ne JOIN shared.event AS e ON e.id = ne.id
+    WHERE e.person_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN v_rows;
+END
+$$;
+
+/*
+ * Per person and product, over all days: first/last seen, counts, activation, payment, plan and
+ * MRR, cancellation, and the 7- and 30-day windows as of now. For questions and custom segments;
+ * evaluate_segments keeps the cross-product person_feature that the PRD's segments read.
+ */
+CREATE OR REPLACE VIEW shared.person_product_feature AS
+    SELECT d.person_id, d.product_id,
+           min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
+           sum(d.events) AS events,
+           min(d.first_activation_at) AS activated_at,
+           max(d.last_payment_at) AS last_paid_at,
+           (array_agg(d.plan ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS plan,
+           (array_agg(d.mrr ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS mrr,
+           max(d.last_cancel_at) AS last_cancel_at,
+           coalesce(sum(d.pricing_views) FILTER (
+               WHERE d.day > shared._utc_day(now()) - 7), 0) AS pricing_views_7d,
+           coalesce(sum(d.usage) FILTER (
+               WHERE d.day > shared._utc_day(now()) - 7), 0) AS usage_7d,
+           coalesce(sum(d.usage) FILTER (
+               WHERE d.day > shared._utc_day(now()) - 30), 0) AS usage_30d
+    FROM shared.person_activity_daily AS d
+    GROUP BY d.person_id, d.product_id;
+
+-- Every event name a person has, with its count, per product (summed from the daily rows).
+CREATE OR REPLACE VIEW shared.person_event_count AS
+    SELECT d.person_id, d.product_id, c.key AS event_name, sum(c.value::bigint) AS events
+    FROM shared.person_activity_daily AS d
+    CROSS JOIN LATERAL jsonb_each_text(d.event_counts) AS c
+    GROUP BY d.person_id, d.product_id, c.key;
+
+/*
+ * Rebuild the daily features from shared.event (after installing on a database with events, or
+ * after changing shared.feature_event_kind), and queue every person for re-evaluation.
+ */
+CREATE OR REPLACE FUNCTION shared.rebuild_person_activity()
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    -- Never beside an evaluation (which folds logged events into the same rows).
+    PERFORM pg_advisory_xact_lock(hashtext('gdp.evaluate_segments'));
+    DELETE FROM shared.person_activity_daily;
+    -- One statement, so one snapshot: the logged events it deletes are exactly those already
+    -- committed, which the events it reads include; an insert committing meanwhile is in
+    -- neither, and the next evaluation folds it in.
+    WITH cleared AS (
+        DELETE FROM shared.segment_change_log AS l WHERE l.event_ids IS NOT NULL RETURNING 1
+    ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
         FROM new_events AS n
@@ -110,190 +341,18 @@ BEGIN
         last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
         last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
         event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
-
-    INSERT INTO shared.segment_change_log (person_id)
-    SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL;
-
-    -- The first-time rows of the PRD's trigger table (conversion rules with
-    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
-    -- features rather than from one event: for each person and rule, the statement's first
-    -- matching event is sent when the person had no such event before, and
-    -- shared.feature_trigger_fired's primary key makes it once per person even when two
-    -- sessions insert at the same time (the second waits for the first's row, then finds it).
-    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
-       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
-        WITH rules AS (
-            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-            FROM shared.conversion_rule AS r
-            WHERE r.enabled
-            ORDER BY coalesce(r.product_id, '*'), r.event_name
-        ), matched AS (
-            -- The rule that decides each event: the product's own, else the any-product one.
-            SELECT n.id, n.person_id, n.event_name,
-                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
-                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time,
-                   coalesce(own.meta_event_name, anyp.meta_event_name) AS meta_name
-            FROM new_events AS n
-            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
-            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
-            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-        ), firsts AS (
-            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.meta_name,
-                   m.event_name
-            FROM matched AS m
-            WHERE m.first_time
-            ORDER BY m.rule_id, m.person_id, m.id
-        ), fired AS (
-            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
-            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- A person whose earlier events (before this ledger existed, or before the flag was on)
-            -- already include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
-            ORDER BY f.rule_id, f.person_id
-            ON CONFLICT (rule_id, person_id) DO NOTHING
-            RETURNING rule_id, person_id, event_ref
-        )
-        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', f.meta_name)
-                         ORDER BY fd.event_ref)
-        INTO v_msgs
-        FROM fired AS fd JOIN firsts AS f ON f.rule_id = fd.rule_id AND f.person_id = fd.person_id;
-
-        IF v_msgs IS NOT NULL THEN
-            PERFORM pgmq.send_batch('meta_capi', v_msgs);
-            PERFORM pg_notify('gdp_meta_capi', '');
-        END IF;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER event_features
-    AFTER INSERT ON shared.event
-    REFERENCING NEW TABLE AS new_events
-    FOR EACH STATEMENT EXECUTE FUNCTION shared._event_features();
-
--- A new or changed person (lifecycle stage, or just arrived without events) is re-evaluated.
-CREATE OR REPLACE FUNCTION shared._person_features_changed()
-RETURNS trigger
-LANGUAGE plpgsql
--- Whoever inserts (a product's role included) keeps the features: the tables are not theirs.
-SECURITY DEFINER
-SET search_path = ''
-AS $$
-BEGIN
-    INSERT INTO shared.segment_change_log (person_id) SELECT p.id FROM changed_people AS p;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER person_features_inserted
-    AFTER INSERT ON shared.person
-    REFERENCING NEW TABLE AS changed_people
-    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_features_changed();
-
-CREATE OR REPLACE TRIGGER person_features_updated
-    AFTER UPDATE ON shared.person
-    REFERENCING NEW TABLE AS changed_people
-    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_features_changed();
-
-/*
- * Per person and product, over all days: first/last seen, counts, activation, payment, plan and
- * MRR, cancellation, and the 7- and 30-day windows as of now. For questions and custom segments;
- * evaluate_segments keeps the cross-product person_feature that the PRD's segments read.
- */
-CREATE OR REPLACE VIEW shared.person_product_feature AS
-    SELECT d.person_id, d.product_id,
-           min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
-           sum(d.events) AS events,
-           min(d.first_activation_at) AS activated_at,
-           max(d.last_payment_at) AS last_paid_at,
-           (array_agg(d.plan ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS plan,
-           (array_agg(d.mrr ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS mrr,
-           max(d.last_cancel_at) AS last_cancel_at,
-           coalesce(sum(d.pricing_views) FILTER (
-               WHERE d.day > shared._utc_day(now()) - 7), 0) AS pricing_views_7d,
-           coalesce(sum(d.usage) FILTER (
-               WHERE d.day > shared._utc_day(now()) - 7), 0) AS usage_7d,
-           coalesce(sum(d.usage) FILTER (
-               WHERE d.day > shared._utc_day(now()) - 30), 0) AS usage_30d
-    FROM shared.person_activity_daily AS d
-    GROUP BY d.person_id, d.product_id;
-
--- Every event name a person has, with its count, per product (summed from the daily rows).
-CREATE OR REPLACE VIEW shared.person_event_count AS
-    SELECT d.person_id, d.product_id, c.key AS event_name, sum(c.value::bigint) AS events
-    FROM shared.person_activity_daily AS d
-    CROSS JOIN LATERAL jsonb_each_text(d.event_counts) AS c
-    GROUP BY d.person_id, d.product_id, c.key;
-
-/*
- * Rebuild the daily features from shared.event (after installing on a database with events, or
- * after changing shared.feature_event_kind), for events that occurred on or after p_since, and
- * queue every person seen for re-evaluation. Returns the daily rows written.
- */
-CREATE OR REPLACE FUNCTION shared.rebuild_person_activity(p_since date DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_rows bigint;
-BEGIN
-    DELETE FROM shared.person_activity_daily AS a WHERE p_since IS NULL OR a.day >= p_since;
-    WITH kinds AS (
-        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
-               n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM shared.event AS n
-        LEFT JOIN shared.feature_event_kind AS own
-               ON own.product_id = n.product_id AND own.event_name = n.event_name
-        LEFT JOIN shared.feature_event_kind AS anyp
-               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
-        WHERE n.person_id IS NOT NULL
-          AND (p_since IS NULL OR n.occurred_at >= shared._utc_midnight(p_since))
-    ), by_name AS (
-        SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
-        FROM kinds AS k GROUP BY 1, 2, 3, 4
-    ), names AS (
-        SELECT b.person_id, b.product_id, b.day, jsonb_object_agg(b.event_name, b.n) AS counts
-        FROM by_name AS b GROUP BY 1, 2, 3
-    ), days AS (
-        SELECT k.person_id, k.product_id, k.day,
-               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at,
-               count(*)::integer AS events,
-               count(*) FILTER (WHERE k.kind IS NULL OR k.kind NOT IN ('page_view', 'pricing_view'))::integer AS usage,
-               count(*) FILTER (WHERE k.kind = 'pricing_view')::integer AS pricing_views,
-               min(k.occurred_at) FILTER (WHERE k.kind = 'activation') AS first_activation_at,
-               count(*) FILTER (WHERE k.kind = 'payment')::integer AS payments,
-               max(k.occurred_at) FILTER (WHERE k.kind = 'payment') AS last_payment_at,
-               (array_agg(k.properties ->> 'plan' ORDER BY k.occurred_at DESC)
-                    FILTER (WHERE k.kind = 'payment'))[1] AS plan,
-               (array_agg(coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
-                                   k.properties ->> 'upgrade_price', k.properties ->> 'value')
-                          ORDER BY k.occurred_at DESC)
-                    FILTER (WHERE k.kind = 'payment'))[1] AS amount,
-               max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
-        FROM kinds AS k GROUP BY 1, 2, 3
-    )
-    INSERT INTO shared.person_activity_daily (
-        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
-        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
-    SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
-           CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
-           d.last_cancel_at, nm.counts
-    FROM days AS d JOIN names AS nm USING (person_id, product_id, day);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-    INSERT INTO shared.segment_change_log (person_id) SELECT p.id FROM shared.person AS p;
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM shared.person AS p HAVING count(*) > 0;
     RETURN v_rows;
 END
 $$;
 
-COMMENT ON FUNCTION shared.rebuild_person_activity(date) IS
-'Rebuild shared.person_activity_daily from shared.event (all of it, or events on or after '
-'p_since) and queue every person for re-evaluation; returns the daily rows written.';
+COMMENT ON FUNCTION shared.rebuild_person_activity() IS
+'Rebuild shared.person_activity_daily from every event in shared.event (after installing on a '
+'database with events, or after changing shared.feature_event_kind) and queue every person for '
+'re-evaluation; returns the daily rows written.';
 
 /*
  * Recompute shared.person_feature for the persons in pg_temp._segment_candidate, as of p_now.
@@ -726,6 +785,8 @@ RETURNS TABLE (run_id bigint, segment_id text, members bigint, joined bigint, "l
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
+-- A batch job over every person: hash the candidates and memberships in memory, not on disk.
+SET work_mem = '64MB'
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -753,11 +814,23 @@ BEGIN
         DROP TABLE pg_temp._segment_candidate;
     END IF;
     CREATE TEMP TABLE _segment_candidate (person_id uuid PRIMARY KEY) ON COMMIT DROP;
-    -- Only committed changes are deleted (and so seen by the statements below); a change
-    -- committing meanwhile stays in the log for the next run.
-    WITH drained AS (DELETE FROM shared.segment_change_log RETURNING person_id)
+    IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_new_event;
+    END IF;
+    CREATE TEMP TABLE _segment_new_event (id bigint PRIMARY KEY) ON COMMIT DROP;
+    -- Only committed rows are deleted (and their events, committed with them, are seen by the
+    -- statements below); a statement committing meanwhile stays in the log for the next run.
+    WITH drained AS (
+        DELETE FROM shared.segment_change_log RETURNING event_ids, person_ids
+    ), new_events AS (
+        INSERT INTO pg_temp._segment_new_event
+        SELECT DISTINCT u.id FROM drained AS d, unnest(d.event_ids) AS u(id)
+        RETURNING 1
+    )
     INSERT INTO pg_temp._segment_candidate
-    SELECT DISTINCT d.person_id FROM drained AS d;
+    SELECT DISTINCT u.id FROM drained AS d, unnest(d.person_ids) AS u(id);
+    ANALYZE pg_temp._segment_new_event;
+    PERFORM shared._fold_new_events();
     INSERT INTO pg_temp._segment_candidate
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
     ON CONFLICT DO NOTHING;

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:8411338a4d07f80258877b1e741b1f520396fcc6ec388669add825566261cb8f
+-- gdp:release sources=sha256:8a613fa1c587272d395b3ea3bc8ff8019df96b1cf4b8b46d98dbdc1e0cd94c52
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -74,10 +74,83 @@ AS $function$
 DECLARE
     v_msgs jsonb[];
 BEGIN
+    -- One row per statement, whatever its size: the evaluation folds these events into the
+    -- daily features (shared._fold_new_events), so the insert pays for an array, not an upsert.
+    INSERT INTO shared.segment_change_log (event_ids)
+    SELECT array_agg(n.id) FROM new_events AS n WHERE n.person_id IS NOT NULL
+    HAVING count(*) > 0;
+
+    -- The first-time rows of the PRD's trigger table (conversion rules with
+    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
+    -- features rather than from one event: for each person and rule, the statement's first
+    -- matching event is sent when the person had no such event before, and
+    -- shared.feature_trigger_fired's primary key makes it once per person even when two
+    -- sessions insert at the same time (the second waits for the first's row, then finds it).
+    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
+       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
+        WITH rules AS (
+            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
+                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
+            FROM shared.conversion_rule AS r
+            WHERE r.enabled
+            ORDER BY coalesce(r.product_id, '*'), r.event_name
+        ), matched AS (
+            -- The rule that decides each event: the product's own, else the any-product one.
+            SELECT n.id, n.person_id, n.event_name,
+                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
+                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+            FROM new_events AS n
+            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
+            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
+              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+        ), firsts AS (
+            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
+            FROM matched AS m
+            WHERE m.first_time
+            ORDER BY m.rule_id, m.person_id, m.id
+        ), fired AS (
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
+            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            -- The ledger first (one primary-key probe); only a person not in it yet has their
+            -- earlier events looked at: one whose events from before this ledger existed (or
+            -- before the flag was on) include one is not new to it.
+            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
+                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
+              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                              WHERE earlier.person_id = f.person_id
+                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            ORDER BY f.rule_id, f.person_id
+            ON CONFLICT (rule_id, person_id) DO NOTHING
+            RETURNING rule_id, event_ref
+        )
+        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
+                         ORDER BY fd.event_ref)
+        INTO v_msgs
+        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id;
+
+        IF v_msgs IS NOT NULL THEN
+            PERFORM pgmq.send_batch('meta_capi', v_msgs);
+            PERFORM pg_notify('gdp_meta_capi', '');
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._fold_new_events()
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_rows bigint;
+BEGIN
     WITH kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM pg_temp._segment_new_event AS ne
+        JOIN shared.event AS n ON n.id = ne.id
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
@@ -133,63 +206,14 @@ BEGIN
         last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
         last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
         event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-    INSERT INTO shared.segment_change_log (person_id)
-    SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL;
-
-    -- The first-time rows of the PRD's trigger table (conversion rules with
-    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
-    -- features rather than from one event: for each person and rule, the statement's first
-    -- matching event is sent when the person had no such event before, and
-    -- shared.feature_trigger_fired's primary key makes it once per person even when two
-    -- sessions insert at the same time (the second waits for the first's row, then finds it).
-    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
-       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
-        WITH rules AS (
-            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-            FROM shared.conversion_rule AS r
-            WHERE r.enabled
-            ORDER BY coalesce(r.product_id, '*'), r.event_name
-        ), matched AS (
-            -- The rule that decides each event: the product's own, else the any-product one.
-            SELECT n.id, n.person_id, n.event_name,
-                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
-                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time,
-                   coalesce(own.meta_event_name, anyp.meta_event_name) AS meta_name
-            FROM new_events AS n
-            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
-            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
-            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-        ), firsts AS (
-            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.meta_name,
-                   m.event_name
-            FROM matched AS m
-            WHERE m.first_time
-            ORDER BY m.rule_id, m.person_id, m.id
-        ), fired AS (
-            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
-            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- A person whose earlier events (before this ledger existed, or before the flag was on)
-            -- already include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
-            ORDER BY f.rule_id, f.person_id
-            ON CONFLICT (rule_id, person_id) DO NOTHING
-            RETURNING rule_id, person_id, event_ref
-        )
-        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', f.meta_name)
-                         ORDER BY fd.event_ref)
-        INTO v_msgs
-        FROM fired AS fd JOIN firsts AS f ON f.rule_id = fd.rule_id AND f.person_id = fd.person_id;
-
-        IF v_msgs IS NOT NULL THEN
-            PERFORM pgmq.send_batch('meta_capi', v_msgs);
-            PERFORM pg_notify('gdp_meta_capi', '');
-        END IF;
-    END IF;
-    RETURN NULL;
+    INSERT INTO pg_temp._segment_candidate (person_id)
+    SELECT DISTINCT e.person_id
+    FROM pg_temp._segment_new_event AS ne JOIN shared.event AS e ON e.id = ne.id
+    WHERE e.person_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN v_rows;
 END
 $function$;
 
@@ -211,7 +235,8 @@ CREATE OR REPLACE FUNCTION shared._person_features_changed()
  SET search_path TO ''
 AS $function$
 BEGIN
-    INSERT INTO shared.segment_change_log (person_id) SELECT p.id FROM changed_people AS p;
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM changed_people AS p HAVING count(*) > 0;
     RETURN NULL;
 END
 $function$;
@@ -483,6 +508,7 @@ CREATE OR REPLACE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
+ SET work_mem TO '64MB'
 AS $function$
 #variable_conflict use_column
 DECLARE
@@ -510,11 +536,23 @@ BEGIN
         DROP TABLE pg_temp._segment_candidate;
     END IF;
     CREATE TEMP TABLE _segment_candidate (person_id uuid PRIMARY KEY) ON COMMIT DROP;
-    -- Only committed changes are deleted (and so seen by the statements below); a change
-    -- committing meanwhile stays in the log for the next run.
-    WITH drained AS (DELETE FROM shared.segment_change_log RETURNING person_id)
+    IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_new_event;
+    END IF;
+    CREATE TEMP TABLE _segment_new_event (id bigint PRIMARY KEY) ON COMMIT DROP;
+    -- Only committed rows are deleted (and their events, committed with them, are seen by the
+    -- statements below); a statement committing meanwhile stays in the log for the next run.
+    WITH drained AS (
+        DELETE FROM shared.segment_change_log RETURNING event_ids, person_ids
+    ), new_events AS (
+        INSERT INTO pg_temp._segment_new_event
+        SELECT DISTINCT u.id FROM drained AS d, unnest(d.event_ids) AS u(id)
+        RETURNING 1
+    )
     INSERT INTO pg_temp._segment_candidate
-    SELECT DISTINCT d.person_id FROM drained AS d;
+    SELECT DISTINCT u.id FROM drained AS d, unnest(d.person_ids) AS u(id);
+    ANALYZE pg_temp._segment_new_event;
+    PERFORM shared._fold_new_events();
     INSERT INTO pg_temp._segment_candidate
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
     ON CONFLICT DO NOTHING;
@@ -602,24 +640,31 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION shared.rebuild_person_activity(p_since date DEFAULT NULL::date)
+CREATE OR REPLACE FUNCTION shared.rebuild_person_activity()
  RETURNS bigint
  LANGUAGE plpgsql
+ SET search_path TO ''
 AS $function$
 DECLARE
     v_rows bigint;
 BEGIN
-    DELETE FROM shared.person_activity_daily AS a WHERE p_since IS NULL OR a.day >= p_since;
-    WITH kinds AS (
+    -- Never beside an evaluation (which folds logged events into the same rows).
+    PERFORM pg_advisory_xact_lock(hashtext('gdp.evaluate_segments'));
+    DELETE FROM shared.person_activity_daily;
+    -- One statement, so one snapshot: the logged events it deletes are exactly those already
+    -- committed, which the events it reads include; an insert committing meanwhile is in
+    -- neither, and the next evaluation folds it in.
+    WITH cleared AS (
+        DELETE FROM shared.segment_change_log AS l WHERE l.event_ids IS NOT NULL RETURNING 1
+    ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM shared.event AS n
+        FROM new_events AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
                ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
         WHERE n.person_id IS NOT NULL
-          AND (p_since IS NULL OR n.occurred_at >= shared._utc_midnight(p_since))
     ), by_name AS (
         SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
         FROM kinds AS k GROUP BY 1, 2, 3, 4
@@ -644,17 +689,36 @@ BEGIN
                max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
         FROM kinds AS k GROUP BY 1, 2, 3
     )
-    INSERT INTO shared.person_activity_daily (
+    INSERT INTO shared.person_activity_daily AS a (
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
            d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
+           -- An amount that is not a number is no MRR (the event itself is stored as sent).
            CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
            d.last_cancel_at, nm.counts
-    FROM days AS d JOIN names AS nm USING (person_id, product_id, day);
+    FROM days AS d
+    JOIN names AS nm USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+        first_at = least(a.first_at, excluded.first_at),
+        last_at = greatest(a.last_at, excluded.last_at),
+        events = a.events + excluded.events,
+        usage = a.usage + excluded.usage,
+        pricing_views = a.pricing_views + excluded.pricing_views,
+        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
+        payments = a.payments + excluded.payments,
+        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
+        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
+        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
+        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
 
-    INSERT INTO shared.segment_change_log (person_id) SELECT p.id FROM shared.person AS p;
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM shared.person AS p HAVING count(*) > 0;
     RETURN v_rows;
 END
 $function$;
@@ -805,6 +869,10 @@ REVOKE ALL ON FUNCTION shared._event_features() FROM PUBLIC, anon, authenticated
 
 GRANT EXECUTE ON FUNCTION shared._event_features() TO service_role;
 
+REVOKE ALL ON FUNCTION shared._fold_new_events() FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._fold_new_events() TO service_role;
+
 REVOKE ALL ON FUNCTION shared._jsonb_sum_counts(jsonb, jsonb) FROM PUBLIC, anon, authenticated, service_role;
 
 GRANT EXECUTE ON FUNCTION shared._jsonb_sum_counts(jsonb, jsonb) TO service_role;
@@ -847,9 +915,9 @@ GRANT EXECUTE ON FUNCTION shared.evaluate_segments(boolean) TO gdp_segment_worke
 
 GRANT EXECUTE ON FUNCTION shared.evaluate_segments(boolean) TO service_role;
 
-REVOKE ALL ON FUNCTION shared.rebuild_person_activity(date) FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION shared.rebuild_person_activity() FROM PUBLIC, anon, authenticated, service_role;
 
-GRANT EXECUTE ON FUNCTION shared.rebuild_person_activity(date) TO service_role;
+GRANT EXECUTE ON FUNCTION shared.rebuild_person_activity() TO service_role;
 
 REVOKE ALL ON FUNCTION shared.segment_define(text, text, boolean, text, text, text) FROM PUBLIC, anon, authenticated, service_role;
 
@@ -874,6 +942,10 @@ GRANT USAGE ON SEQUENCE pgmq.q_segment_changes_msg_id_seq TO service_role;
 GRANT SELECT ON SEQUENCE shared.feature_event_kind_id_seq TO service_role;
 
 GRANT USAGE ON SEQUENCE shared.feature_event_kind_id_seq TO service_role;
+
+GRANT SELECT ON SEQUENCE shared.segment_change_log_id_seq TO service_role;
+
+GRANT USAGE ON SEQUENCE shared.segment_change_log_id_seq TO service_role;
 
 GRANT SELECT ON SEQUENCE shared.segment_history_id_seq TO service_role;
 
@@ -1180,7 +1252,7 @@ $release$;
 
 COMMENT ON FUNCTION shared.evaluate_segments(boolean) IS 'Evaluate the enabled segments: recompute the features of persons that changed or whose time windows crossed, update shared.segment_member (history rows, pgmq segment_changes messages) for those persons (p_full: for everyone); one run at a time; returns one row per segment.';
 
-COMMENT ON FUNCTION shared.rebuild_person_activity(date) IS 'Rebuild shared.person_activity_daily from shared.event (all of it, or events on or after p_since) and queue every person for re-evaluation; returns the daily rows written.';
+COMMENT ON FUNCTION shared.rebuild_person_activity() IS 'Rebuild shared.person_activity_daily from every event in shared.event (after installing on a database with events, or after changing shared.feature_event_kind) and queue every person for re-evaluation; returns the daily rows written.';
 
 COMMENT ON FUNCTION shared.segment_define(text, text, boolean, text, text, text) IS 'Create (p_create) or change the segment view segments.<id> from one SELECT returning person_id, validated (person_id uuid, no duplicates, reads raw PII only through shared.person), and its registry row; a refused query changes nothing (GD400/GD404/GD409 naming the field).';
 

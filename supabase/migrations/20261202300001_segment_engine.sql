@@ -6,13 +6,13 @@
  *
  *   - shared.feature_event_kind: which product events mean activation, payment, cancellation or
  *     a pricing-page view (rows; admins edit them);
- *   - shared.person_activity_daily: one row per person, product and UTC day, kept by the
- *     statement-level trigger on shared.event (db/functions/70_segments.sql), so a 7- or 30-day
- *     window is a sum over a few rows, never a rescan of events;
+ *   - shared.person_activity_daily: one row per person, product and UTC day, folded in from the
+ *     events the statement-level trigger on shared.event logged (db/functions/70_segments.sql),
+ *     so a 7- or 30-day window is a sum over a few rows, never a rescan of events;
  *   - shared.person_feature: one row per person, the features as of the last evaluation
  *     (windows included) and when they next change with no new event (next_change_at);
- *   - shared.segment_change_log: persons whose events or person row changed since the last
- *     evaluation (append-only; the evaluation drains it);
+ *   - shared.segment_change_log: one row per statement that inserted events or changed people
+ *     since the last evaluation (append-only; the evaluation drains it);
  *   - shared.segment_run, shared.segment_history: every evaluation, every join and leave;
  *   - shared.feature_trigger_fired: a first-time rule (e.g. "first feature used") fired once per
  *     person, enforced by the primary key;
@@ -99,8 +99,8 @@ CREATE TABLE shared.person_activity_daily (
     PRIMARY KEY (person_id, product_id, day)
 );
 COMMENT ON TABLE shared.person_activity_daily IS
-    'Per person, product and UTC day: event counts and the facts features need; kept by the '
-    'statement-level trigger on shared.event.';
+    'Per person, product and UTC day: event counts and the facts features need; folded in by '
+    'each segment evaluation from the events logged by the statement-level trigger.';
 
 CREATE TABLE shared.person_feature (
     person_id           uuid PRIMARY KEY REFERENCES shared.person (id) ON DELETE CASCADE,
@@ -131,14 +131,22 @@ CREATE INDEX person_feature_next_change_idx ON shared.person_feature (next_chang
 COMMENT ON TABLE shared.person_feature IS
     'Features per person across products, as of the last segment evaluation (computed_at).';
 
+-- One row per inserting statement (not per event): what the statement-level triggers on
+-- shared.event and shared.person saw, for the next evaluation to fold into the features.
 CREATE TABLE shared.segment_change_log (
-    person_id uuid NOT NULL
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- Events with a person, inserted by one statement (the evaluation aggregates them by id).
+    event_ids  bigint[],
+    -- People inserted or changed by one statement.
+    person_ids uuid[],
+    logged_at  timestamptz NOT NULL DEFAULT now()
 );
 -- Everyone already here is evaluated by the first run (their features from events before this
 -- migration come from shared.rebuild_person_activity()).
-INSERT INTO shared.segment_change_log (person_id) SELECT p.id FROM shared.person AS p;
+INSERT INTO shared.segment_change_log (person_ids)
+SELECT array_agg(p.id) FROM shared.person AS p HAVING count(*) > 0;
 COMMENT ON TABLE shared.segment_change_log IS
-    'Persons whose events or person row changed since the last evaluation; drained by it.';
+    'Events and people written since the last evaluation, one row per statement; drained by it.';
 
 /** Section - Runs, history, the first-time ledger */
 

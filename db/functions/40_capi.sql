@@ -63,13 +63,9 @@ BEGIN
         SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
                          ORDER BY d.id) AS msgs
         FROM decided AS d
-        WHERE d.meta_name IS NOT NULL
-          AND (NOT d.first_time_only
-               OR (d.person_id IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                                   WHERE earlier.person_id = d.person_id
-                                     AND earlier.event_name = d.event_name
-                                     AND earlier.id < d.id)))
+        -- First-time rules (first feature used) fire from the features, once per person:
+        -- shared._fire_first_time_rules (db/functions/70_segments.sql).
+        WHERE d.meta_name IS NOT NULL AND NOT d.first_time_only
     )
     SELECT count(*) INTO v_sent
     FROM messages AS m, LATERAL pgmq.send_batch('meta_capi', m.msgs) AS sent

@@ -1,4 +1,4 @@
-"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads)."""
+"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads, segments)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from workers.maintenance import metrics as maintenance_metrics
 from workers.maintenance.retention import TABLES, RetentionConfig, RetentionRun, run_forever
 from workers.settings import get_settings, require
 
-WORKERS = ("capi", "maintenance", "insights", "leads")
+WORKERS = ("capi", "maintenance", "insights", "leads", "segments")
 
 
 @one_line_errors
 def worker(
-    name: str = typer.Argument(..., help="capi, maintenance, insights, leads, or all"),
+    name: str = typer.Argument(..., help="capi, maintenance, insights, leads, segments, or all"),
     once: bool = typer.Option(
         False, help="Drain what is queued (capi) / run retention once (maintenance), then exit."
     ),
@@ -69,6 +69,11 @@ def worker(
         # somewhere unsafe (META_GRAPH_URL unset in production, plain http to another machine).
         require(settings.graph_url_problem())
     logs.configure(settings.log_level)
+    if name == "segments":
+        from workers.segments.run import run_segments_worker
+
+        typer.echo(run_segments_worker(settings.database_url, once), err=True)
+        return
     if name in ("insights", "leads"):
         from workers.cli._graph_workers import run_worker
 
@@ -162,6 +167,9 @@ async def _run(
                 settings = get_settings()
                 for kind in ("insights", "leads"):
                     group.create_task(_echo(run_worker(kind, settings, once, stop)))
+                from workers.segments.run import segments_task
+
+                group.create_task(_echo(segments_task(database_url, once, stop)))
     except* Exception as errors:
         raise errors.exceptions[0] from None
     finally:

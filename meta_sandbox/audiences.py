@@ -164,6 +164,10 @@ async def _users(request: Request, audience_id: str, remove: bool) -> JSONRespon
                 audience.members.remove(keys)
             else:
                 audience.members.add(keys)
+        if remove:
+            audience.rows_removed += parsed.num_received
+        else:
+            audience.rows_added += parsed.num_received
         audience.uploads += 1
         audience.changed(now)
         if session is None:

@@ -110,6 +110,9 @@ class Audience:
     replace: ReplaceSession | None = None
     finished_sessions: dict[int, str] = field(default_factory=dict)
     user_sessions: dict[int, int] = field(default_factory=dict)
+    # Rows received by /users, by op (a client's resends show here, not in the members).
+    rows_added: int = 0
+    rows_removed: int = 0
     # (when, size) after each change: the reported size lags by the processing delay.
     sizes: list[tuple[float, int]] = field(default_factory=list)
 

@@ -135,14 +135,17 @@ class AudienceWorker:
             if not account:
                 raise GdpError("META_AD_ACCOUNT_ID is not set (gdp settings set ...)")
             targets = await (await conn.execute(
-                query("audience_targets"), {"segment_id": segment_id}
+                query("audience_targets"), {"segment_id": None}
             )).fetchall()  # fmt: skip
             await conn.commit()
-            if segment_id is not None and not targets:
-                raise GdpError(
-                    f"segment: {segment_id} is not mapped in META_CUSTOM_AUDIENCE_IDS (or is not "
-                    "a registered segment)"
-                )
+            if segment_id is not None:
+                targets = [t for t in targets if segment_id in (t["segment_id"],
+                                                                t["audience_name"])]  # fmt: skip
+                if not targets:
+                    raise GdpError(
+                        f"segment: {segment_id} is not mapped in META_CUSTOM_AUDIENCE_IDS (or is "
+                        "not a registered segment)"
+                    )
             reports = []
             for target in targets:
                 reports.append(await self._one(conn, graph, account, target, force, mode))
@@ -282,7 +285,7 @@ class AudienceWorker:
             "audience run",
             extra={"segment": report.segment_id, "run_id": run_id, "status": status,
                    "added": report.rows_added, "removed": report.rows_removed,
-                   "requests": report.requests, "message": message},
+                   "requests": report.requests, "note": message},
         )  # fmt: skip
         return report
 

@@ -2405,6 +2405,48 @@ $$;
 
 
 --
+-- Name: _audience_count_response(bigint, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_count_response(p_run_id bigint, p_response jsonb) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run AS r
+    SET requests = r.requests + 1,
+        num_received = r.num_received + coalesce((p_response ->> 'num_received_delta')::bigint, 0),
+        num_invalid_entries = r.num_invalid_entries
+                              + coalesce((p_response ->> 'num_invalid_entries')::bigint, 0),
+        invalid_entry_samples = CASE
+            WHEN (SELECT count(*) FROM jsonb_object_keys(r.invalid_entry_samples)) >= 100
+                THEN r.invalid_entry_samples
+            ELSE (SELECT coalesce(jsonb_object_agg(s.key, s.value), '{}'::jsonb)
+                  FROM (SELECT e.key, e.value
+                        FROM jsonb_each(r.invalid_entry_samples
+                                        || coalesce(p_response -> 'invalid_entry_samples',
+                                                    '{}'::jsonb)) AS e
+                        ORDER BY e.key LIMIT 100) AS s)
+            END
+    WHERE r.id = p_run_id
+$$;
+
+
+--
+-- Name: _audience_members(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_members(p_segment_id text) RETURNS TABLE(person_id uuid)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT m.person_id
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+$$;
+
+
+--
 -- Name: _conversion_rule_applies(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3378,6 +3420,732 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.apply_retention(p_batch_size integer, p_as_of timestamp with time zone) IS 'One round of retention: one batch of each table past its RETENTION_*_DAYS window, in one transaction; one row per table with the rows deleted, or no rows when another session is running retention.';
+
+
+--
+-- Name: audience_allow_removals(text, integer, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM 1 FROM shared.meta_audience WHERE segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment', format('%s is not mapped to an audience',
+                                                        p_segment_id));
+    END IF;
+    IF p_max_removals IS NULL OR p_max_removals < 1 THEN
+        PERFORM shared._raise('GD400', 'max_removals', 'must be a whole number of at least 1');
+    END IF;
+    INSERT INTO shared.audience_removal_allowance (segment_id, max_removals, acknowledged_by, reason)
+    VALUES (p_segment_id, p_max_removals, shared._require_actor(p_actor), p_reason)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text) IS 'Acknowledge that the next sync of a segment may remove up to max_removals people (over the removal cap).';
+
+
+--
+-- Name: audience_begin_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+    v_audience text;
+BEGIN
+    SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
+    WHERE a.segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('%s is not mapped to an audience',
+                                                           p_segment_id));
+    END IF;
+    -- The caller holds the segment's lock: a run still marked running was cut off.
+    UPDATE shared.audience_sync_run
+    SET status = 'interrupted', finished_at = now(),
+        error_message = coalesce(error_message, 'the worker stopped mid-run')
+    WHERE segment_id = p_segment_id AND status = 'running';
+    IF p_kind = 'replace' THEN
+        -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
+        DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
+    END IF;
+    INSERT INTO shared.audience_sync_run (segment_id, audience_id, kind, forced, reason, members)
+    VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
+            (SELECT count(*) FROM shared._audience_members(p_segment_id)))
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text) IS 'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
+
+
+--
+-- Name: audience_change_counts(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_change_counts(p_segment_id text) RETURNS TABLE(removes bigint, candidates bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT (SELECT count(*) FROM shared.audience_ack AS k
+            WHERE k.segment_id = p_segment_id
+              AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                              JOIN shared.person AS p ON p.id = m.person_id
+                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
+                                AND p.consent_status <> 'withdrawn')),
+           (SELECT count(*) FROM shared.segment_member AS m
+            JOIN shared.person AS p ON p.id = m.person_id
+            LEFT JOIN shared.audience_ack AS k
+                   ON k.segment_id = p_segment_id AND k.person_id = m.person_id
+            WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+              AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at))
+$$;
+
+
+--
+-- Name: FUNCTION audience_change_counts(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_change_counts(p_segment_id text) IS 'How many acknowledged people a sync of the segment would remove, and how many members it would add or re-check.';
+
+
+--
+-- Name: audience_changes(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_changes(p_segment_id text) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL::date, NULL, k.person_updated_at
+    FROM shared.audience_ack AS k
+    WHERE k.segment_id = p_segment_id
+      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                      JOIN shared.person AS p ON p.id = m.person_id
+                      WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
+                        AND p.consent_status <> 'withdrawn')
+    UNION ALL
+    SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+           p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    LEFT JOIN shared.audience_ack AS k
+           ON k.segment_id = p_segment_id AND k.person_id = m.person_id
+    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+      AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at)
+$$;
+
+
+--
+-- Name: FUNCTION audience_changes(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_changes(p_segment_id text) IS 'People whose audience row may change: add (not acknowledged, or changed since) with the old row, and remove (left, withdrew consent, erased) with the row to remove.';
+
+
+--
+-- Name: audience_sync_run; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_sync_run (
+    id bigint NOT NULL,
+    segment_id text NOT NULL,
+    audience_id text,
+    kind text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    forced boolean DEFAULT false NOT NULL,
+    reason text,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    members bigint,
+    planned_adds integer DEFAULT 0 NOT NULL,
+    planned_removes integer DEFAULT 0 NOT NULL,
+    rows_added integer DEFAULT 0 NOT NULL,
+    rows_removed integer DEFAULT 0 NOT NULL,
+    requests integer DEFAULT 0 NOT NULL,
+    retries integer DEFAULT 0 NOT NULL,
+    num_received bigint DEFAULT 0 NOT NULL,
+    num_invalid_entries bigint DEFAULT 0 NOT NULL,
+    invalid_entry_samples jsonb DEFAULT '{}'::jsonb NOT NULL,
+    session_id bigint,
+    batch_seq integer DEFAULT 0 NOT NULL,
+    estimated_num_total bigint,
+    errors jsonb DEFAULT '{}'::jsonb NOT NULL,
+    error_message text,
+    CONSTRAINT audience_sync_run_errors CHECK ((jsonb_typeof(errors) = 'object'::text)),
+    CONSTRAINT audience_sync_run_kind CHECK ((kind = ANY (ARRAY['diff'::text, 'replace'::text]))),
+    CONSTRAINT audience_sync_run_samples CHECK ((jsonb_typeof(invalid_entry_samples) = 'object'::text)),
+    CONSTRAINT audience_sync_run_status CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text, 'refused'::text, 'waiting'::text, 'interrupted'::text])))
+);
+
+
+--
+-- Name: TABLE audience_sync_run; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_sync_run IS 'One row per audience sync run: rows added/removed, requests, Meta''s counts, errors by code.';
+
+
+--
+-- Name: audience_finish_run(bigint, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_finish_run(p_run_id bigint, p_status text, p_message text DEFAULT NULL::text) RETURNS shared.audience_sync_run
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_row shared.audience_sync_run;
+BEGIN
+    IF p_status NOT IN ('succeeded', 'failed', 'refused', 'waiting') THEN
+        PERFORM shared._raise('GD400', 'status', 'must be succeeded, failed, refused or waiting');
+    END IF;
+    UPDATE shared.audience_sync_run
+    SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
+    WHERE id = p_run_id
+    RETURNING * INTO v_row;
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_finish_run(p_run_id bigint, p_status text, p_message text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_finish_run(p_run_id bigint, p_status text, p_message text) IS 'Finish a sync run with its status (succeeded, failed, refused, waiting) and message.';
+
+
+--
+-- Name: audience_members_page(text, uuid, integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_members_page(p_segment_id text, p_after uuid, p_limit integer) RETURNS TABLE(person_id uuid, email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT p.id, p.email, p.phone, p.first_name, p.last_name, p.city, p.state, p.zip, p.country,
+           p.date_of_birth, p.gender, p.updated_at
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+      AND (p_after IS NULL OR m.person_id > p_after)
+    ORDER BY m.person_id
+    LIMIT greatest(1, least(coalesce(p_limit, 10000), 10000))
+$$;
+
+
+--
+-- Name: FUNCTION audience_members_page(p_segment_id text, p_after uuid, p_limit integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_members_page(p_segment_id text, p_after uuid, p_limit integer) IS 'A page (at most 10,000) of a segment''s consenting members with their person columns, in person_id order after p_after.';
+
+
+--
+-- Name: audience_plan_run(bigint, integer, integer, bigint, bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run
+    SET planned_adds = coalesce(p_adds, 0), planned_removes = coalesce(p_removes, 0),
+        session_id = coalesce(p_session_id, session_id),
+        estimated_num_total = coalesce(p_estimated_num_total, estimated_num_total)
+    WHERE id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint) IS 'Record what a run is about to send: planned adds and removes, its session id and size hint.';
+
+
+--
+-- Name: audience_record_batch(bigint, text, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_count integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
+    END IF;
+    IF p_op = 'add' THEN
+        INSERT INTO shared.audience_ack AS k
+            (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+        SELECT v_segment, (x ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+               (x ->> 'u')::timestamptz, 'users', p_run_id
+        FROM jsonb_array_elements(p_rows) AS x
+        ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+            SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
+                via = 'users', run_id = p_run_id, acknowledged_at = now();
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
+        UPDATE shared.meta_audience SET first_upload_at = coalesce(first_upload_at, now())
+        WHERE segment_id = v_segment AND first_upload_at IS NULL;
+    ELSIF p_op = 'remove' THEN
+        DELETE FROM shared.audience_ack AS k
+        USING jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
+          AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        v_count := jsonb_array_length(p_rows);
+        UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
+        WHERE id = p_run_id;
+    ELSIF p_op = 'touch' THEN
+        UPDATE shared.audience_ack AS k SET person_updated_at = (x ->> 'u')::timestamptz
+        FROM jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        RETURN v_count;
+    ELSE
+        PERFORM shared._raise('GD400', 'op', 'must be add, remove or touch');
+    END IF;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb) IS 'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction.';
+
+
+--
+-- Name: audience_record_count(text, bigint, bigint, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.meta_audience
+    SET approximate_lower = p_lower, approximate_upper = p_upper, counted_at = now(),
+        drift_note = coalesce(p_drift_note, drift_note),
+        drift_detected_at = CASE WHEN p_drift_note IS NOT NULL
+                                 THEN coalesce(drift_detected_at, now())
+                                 ELSE drift_detected_at END
+    WHERE segment_id = p_segment_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text) IS 'Store Meta''s approximate size of a segment''s audience; a drift note marks it for a full replace.';
+
+
+--
+-- Name: audience_record_error(bigint, integer, integer, boolean); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run AS r
+    SET errors = r.errors || jsonb_build_object(
+            k.key, coalesce((r.errors ->> k.key)::integer, 0) + 1),
+        retries = r.retries + CASE WHEN p_retried THEN 1 ELSE 0 END
+    FROM (SELECT coalesce(p_code::text, 'transport')
+                 || coalesce('/' || p_subcode::text, '') AS key) AS k
+    WHERE r.id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean) IS 'Count a Graph error of a run under its code (code/subcode; transport when Meta did not answer).';
+
+
+--
+-- Name: audience_replace_complete(bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_complete(p_run_id bigint) RETURNS TABLE(rows_added bigint, rows_removed bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_removed bigint;
+    v_added bigint;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r WHERE r.id = p_run_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'run_id', format('no run %s', p_run_id));
+    END IF;
+    SELECT count(*) INTO v_removed FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_replace_row AS x
+                      WHERE x.segment_id = v_segment AND x.person_id = k.person_id);
+    DELETE FROM shared.audience_ack WHERE segment_id = v_segment;
+    INSERT INTO shared.audience_ack (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+    SELECT x.segment_id, x.person_id, x.row_cells, x.person_updated_at, 'replace', p_run_id
+    FROM shared.audience_replace_row AS x WHERE x.segment_id = v_segment;
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    DELETE FROM shared.audience_replace_row WHERE segment_id = v_segment;
+    UPDATE shared.audience_sync_run
+    SET rows_added = v_added, rows_removed = v_removed, status = 'succeeded',
+        finished_at = now()
+    WHERE id = p_run_id;
+    UPDATE shared.meta_audience
+    SET drift_detected_at = NULL, drift_note = NULL,
+        first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
+    WHERE segment_id = v_segment;
+    RETURN QUERY SELECT v_added, v_removed;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_complete(p_run_id bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_complete(p_run_id bigint) IS 'A usersreplace session completed: the staged rows become what Meta acknowledged, in one transaction.';
+
+
+--
+-- Name: audience_replace_stage(bigint, integer, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_count integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running' AND r.kind = 'replace';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('replace run %s is not running', p_run_id));
+    END IF;
+    INSERT INTO shared.audience_replace_row AS x
+        (segment_id, person_id, row_cells, person_updated_at, run_id)
+    SELECT v_segment, (e ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(e -> 'c')),
+           (e ->> 'u')::timestamptz, p_run_id
+    FROM jsonb_array_elements(p_rows) AS e
+    ON CONFLICT ON CONSTRAINT audience_replace_row_pkey DO UPDATE
+        SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
+            run_id = p_run_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    UPDATE shared.audience_sync_run SET batch_seq = p_batch_seq WHERE id = p_run_id;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb) IS 'Record a usersreplace batch Meta acknowledged: its rows are staged until the session completes.';
+
+
+--
+-- Name: audience_replace_state(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_state(p_segment_id text) RETURNS TABLE(run_id bigint, session_id bigint, batch_seq integer, last_person_id uuid, staged bigint, started_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT r.id, r.session_id, r.batch_seq,
+           (SELECT x.person_id FROM shared.audience_replace_row AS x
+            WHERE x.segment_id = p_segment_id ORDER BY x.person_id DESC LIMIT 1),
+           (SELECT count(*) FROM shared.audience_replace_row AS x
+            WHERE x.segment_id = p_segment_id),
+           r.started_at
+    FROM shared.audience_sync_run AS r
+    WHERE r.id = (SELECT max(l.id) FROM shared.audience_sync_run AS l
+                  WHERE l.segment_id = p_segment_id AND l.kind = 'replace')
+      AND r.session_id IS NOT NULL AND r.status IN ('running', 'interrupted')
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_state(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_state(p_segment_id text) IS 'The usersreplace session left in flight for a segment (run, session, batch_seq, last staged person), if any.';
+
+
+--
+-- Name: audience_resume_run(bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_resume_run(p_run_id bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run
+    SET status = 'running', finished_at = NULL,
+        error_message = 'resumed after the worker stopped mid-session'
+    WHERE id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_resume_run(p_run_id bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_resume_run(p_run_id bigint) IS 'Mark an interrupted replace run running again (its session continues).';
+
+
+--
+-- Name: audience_schema(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_schema() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    SELECT ARRAY['EMAIL', 'PHONE', 'FN', 'LN', 'CT', 'ST', 'ZIP', 'COUNTRY', 'DOBY', 'DOBM',
+                 'DOBD', 'GEN', 'EXTERN_ID']
+$$;
+
+
+--
+-- Name: FUNCTION audience_schema(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_schema() IS 'The multi-key schema of every audience row GDP sends, in the order acknowledged rows are stored.';
+
+
+--
+-- Name: audience_store_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_store_id(p_segment_id text, p_audience_id text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_map jsonb := coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb);
+BEGIN
+    IF coalesce(p_audience_id, '') !~ '^[0-9]{1,30}$' THEN
+        PERFORM shared._raise('GD400', 'audience_id', 'must be digits');
+    END IF;
+    UPDATE shared.meta_audience SET audience_id = p_audience_id, updated_at = now()
+    WHERE segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('no audience for %s', p_segment_id));
+    END IF;
+    PERFORM shared.set_setting('META_CUSTOM_AUDIENCE_IDS',
+                               v_map || jsonb_build_object(p_segment_id, p_audience_id),
+                               'gdp audience worker');
+END
+$_$;
+
+
+--
+-- Name: FUNCTION audience_store_id(p_segment_id text, p_audience_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_store_id(p_segment_id text, p_audience_id text) IS 'Store the id of the audience the worker created (or found by its marker) for a segment, in meta_audience and in META_CUSTOM_AUDIENCE_IDS.';
+
+
+--
+-- Name: audience_take_allowance(bigint, integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_take_allowance(p_run_id bigint, p_needed integer) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    SELECT a.id INTO v_id
+    FROM shared.audience_removal_allowance AS a
+    JOIN shared.audience_sync_run AS r ON r.segment_id = a.segment_id AND r.id = p_run_id
+    WHERE a.used_by_run IS NULL AND a.max_removals >= p_needed
+    ORDER BY a.id
+    LIMIT 1
+    FOR UPDATE OF a SKIP LOCKED;
+    IF v_id IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE shared.audience_removal_allowance SET used_by_run = p_run_id WHERE id = v_id;
+    RETURN true;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_take_allowance(p_run_id bigint, p_needed integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_take_allowance(p_run_id bigint, p_needed integer) IS 'Use an admin''s unused removal acknowledgement that covers p_needed removals for this run.';
+
+
+--
+-- Name: audience_targets(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_targets(p_segment_id text DEFAULT NULL::text) RETURNS TABLE(segment_id text, audience_name text, audience_id text, create_marker text, min_size_first_upload integer, max_removed_share numeric, first_upload_at timestamp with time zone, drift_detected_at timestamp with time zone, members bigint, acknowledged bigint, replace_staged bigint, last_change_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_map jsonb := coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb);
+    v_key text;
+    v_value text;
+    v_name text;
+    v_old text;
+BEGIN
+    IF jsonb_typeof(v_map) <> 'object' THEN
+        v_map := '{}'::jsonb;
+    END IF;
+    FOR v_key, v_value IN SELECT e.key, nullif(e.value #>> '{}', '') FROM jsonb_each(v_map) AS e
+    LOOP
+        SELECT coalesce(s.audience_name, initcap(replace(s.segment_id, '_', ' ')))
+        INTO v_name FROM shared.segment AS s WHERE s.segment_id = v_key;
+        CONTINUE WHEN v_name IS NULL;
+        IF v_value IS NOT NULL AND v_value !~ '^[0-9]{1,30}$' THEN
+            PERFORM shared._raise('GD400', 'META_CUSTOM_AUDIENCE_IDS',
+                format('%s: audience id must be digits, not %s', v_key, v_value));
+        END IF;
+        SELECT a.audience_id INTO v_old FROM shared.meta_audience AS a WHERE a.segment_id = v_key;
+        IF NOT FOUND THEN
+            INSERT INTO shared.meta_audience (segment_id, audience_id, audience_name)
+            VALUES (v_key, v_value, v_name);
+        ELSIF v_value IS NOT NULL AND v_old IS DISTINCT FROM v_value THEN
+            IF v_old IS NOT NULL THEN
+                -- Remapped: what another audience acknowledged says nothing about this one.
+                DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
+                DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+            END IF;
+            UPDATE shared.meta_audience AS a
+            SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
+                drift_note = NULL, updated_at = now()
+            WHERE a.segment_id = v_key;
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
+           a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
+           (SELECT count(*) FROM shared._audience_members(a.segment_id)),
+           (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
+           (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
+           (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
+            WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
+              AND (r.rows_added > 0 OR r.rows_removed > 0))
+    FROM shared.meta_audience AS a
+    WHERE v_map ? a.segment_id AND (p_segment_id IS NULL OR a.segment_id = p_segment_id)
+    ORDER BY a.segment_id;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION audience_targets(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_targets(p_segment_id text) IS 'The mapped segments and their audiences (made when missing), with member, acknowledged and staged counts and when a run last changed the audience; one segment or all.';
+
+
+--
+-- Name: audience_try_lock(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_try_lock(p_segment_id text) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT pg_catalog.pg_try_advisory_lock(
+        pg_catalog.hashtextextended('gdp.audience_sync.' || p_segment_id, 0))
+$$;
+
+
+--
+-- Name: FUNCTION audience_try_lock(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_try_lock(p_segment_id text) IS 'Take the session advisory lock of a segment''s sync (false: another session syncs it now).';
+
+
+--
+-- Name: audience_unlock(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_unlock(p_segment_id text) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT pg_catalog.pg_advisory_unlock(
+        pg_catalog.hashtextextended('gdp.audience_sync.' || p_segment_id, 0))
+$$;
+
+
+--
+-- Name: FUNCTION audience_unlock(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_unlock(p_segment_id text) IS 'Release the session advisory lock of a segment''s sync.';
+
+
+--
+-- Name: audience_worker_config(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_worker_config() RETURNS TABLE(enabled boolean, ad_account_id text, audience_ids jsonb, interval_s integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT shared.is_enabled('META_CUSTOM_AUDIENCE_SYNC_ENABLED'),
+           shared.setting_value('META_AD_ACCOUNT_ID') #>> '{}',
+           coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb),
+           coalesce((shared.setting_value('SEGMENT_ENGINE_CRON_INTERVAL') #>> '{}')::integer, 300)
+$$;
+
+
+--
+-- Name: FUNCTION audience_worker_config(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_worker_config() IS 'What the audience worker runs by: the META_CUSTOM_AUDIENCE_SYNC_ENABLED flag, the ad account, the segment -> audience id map (META_CUSTOM_AUDIENCE_IDS) and the interval (the segment engine''s, SEGMENT_ENGINE_CRON_INTERVAL).';
 
 
 --
@@ -5629,6 +6397,248 @@ ALTER TABLE shared.attribution_events ALTER COLUMN id ADD GENERATED ALWAYS AS ID
 
 
 --
+-- Name: audience_ack; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_ack (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    row_cells text[] NOT NULL,
+    person_updated_at timestamp with time zone NOT NULL,
+    via text NOT NULL,
+    run_id bigint,
+    acknowledged_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audience_ack_cells CHECK ((cardinality(row_cells) = 13)),
+    CONSTRAINT audience_ack_via CHECK ((via = ANY (ARRAY['users'::text, 'replace'::text])))
+);
+
+
+--
+-- Name: TABLE audience_ack; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_ack IS 'What Meta acknowledged per person and audience: the exact hashed row sent (hashes only).';
+
+
+--
+-- Name: audience_removal_allowance; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_removal_allowance (
+    id bigint NOT NULL,
+    segment_id text NOT NULL,
+    max_removals integer NOT NULL,
+    acknowledged_by text NOT NULL,
+    reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    used_by_run bigint,
+    CONSTRAINT audience_removal_allowance_by CHECK (((length(acknowledged_by) >= 1) AND (length(acknowledged_by) <= 200))),
+    CONSTRAINT audience_removal_allowance_max CHECK ((max_removals > 0))
+);
+
+
+--
+-- Name: TABLE audience_removal_allowance; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_removal_allowance IS 'An admin''s acknowledgement that the next run of a segment may remove up to max_removals.';
+
+
+--
+-- Name: audience_removal_allowance_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_removal_allowance ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.audience_removal_allowance_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: audience_replace_row; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_replace_row (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    row_cells text[] NOT NULL,
+    person_updated_at timestamp with time zone NOT NULL,
+    run_id bigint NOT NULL,
+    CONSTRAINT audience_replace_row_cells CHECK ((cardinality(row_cells) = 13))
+);
+
+
+--
+-- Name: TABLE audience_replace_row; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_replace_row IS 'Rows sent in the usersreplace session in flight; they become audience_ack when it completes.';
+
+
+--
+-- Name: meta_audience; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.meta_audience (
+    segment_id text NOT NULL,
+    audience_id text,
+    audience_name text NOT NULL,
+    create_marker text DEFAULT ('gdp:'::text || (gen_random_uuid())::text) NOT NULL,
+    min_size_first_upload integer DEFAULT 100 NOT NULL,
+    max_removed_share numeric(4,3) DEFAULT 0.200 NOT NULL,
+    first_upload_at timestamp with time zone,
+    drift_detected_at timestamp with time zone,
+    drift_note text,
+    approximate_lower bigint,
+    approximate_upper bigint,
+    counted_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT meta_audience_id_format CHECK ((audience_id ~ '^[0-9]{1,30}$'::text)),
+    CONSTRAINT meta_audience_max_removed_share CHECK (((max_removed_share >= (0)::numeric) AND (max_removed_share <= (1)::numeric))),
+    CONSTRAINT meta_audience_min_size CHECK (((min_size_first_upload >= 0) AND (min_size_first_upload <= 100000000))),
+    CONSTRAINT meta_audience_name_length CHECK (((length(audience_name) >= 1) AND (length(audience_name) <= 200))),
+    CONSTRAINT meta_audience_segment_id_format CHECK ((segment_id ~ '^[a-z][a-z0-9_]{1,62}$'::text))
+);
+
+
+--
+-- Name: TABLE meta_audience; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.meta_audience IS 'The Meta Custom Audience of each mapped segment, with its guards.';
+
+
+--
+-- Name: person; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.person (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    phone text,
+    first_name text,
+    last_name text,
+    city text,
+    state text,
+    zip text,
+    country text,
+    date_of_birth date,
+    gender text,
+    utm_source text,
+    utm_medium text,
+    utm_campaign text,
+    utm_content text,
+    utm_term text,
+    meta_fbp text,
+    meta_fbc text,
+    meta_lead_form_id text,
+    source_product text,
+    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
+    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
+    consent_changed_at timestamp with time zone,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
+    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
+    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
+
+
+--
+-- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_member (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
+
+
+--
+-- Name: audience_status; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.audience_status AS
+ SELECT a.segment_id,
+    a.audience_name,
+    a.audience_id,
+    ( SELECT count(*) AS count
+           FROM (shared.segment_member m
+             JOIN shared.person p ON ((p.id = m.person_id)))
+          WHERE ((m.segment_id = a.segment_id) AND (p.consent_status <> 'withdrawn'::shared.consent_status))) AS members,
+    ( SELECT count(*) AS count
+           FROM shared.audience_ack k
+          WHERE (k.segment_id = a.segment_id)) AS acknowledged,
+    a.approximate_lower,
+    a.approximate_upper,
+    a.drift_detected_at,
+    a.first_upload_at,
+    last.status AS last_status,
+    last.finished_at AS last_finished_at,
+    ok.finished_at AS last_succeeded_at,
+    (EXTRACT(epoch FROM (now() - ok.finished_at)))::double precision AS lag_seconds,
+    ( SELECT count(*) AS count
+           FROM shared.audience_sync_run r
+          WHERE ((r.segment_id = a.segment_id) AND (r.status = ANY (ARRAY['failed'::text, 'interrupted'::text])) AND (r.started_at > (now() - '24:00:00'::interval)))) AS failures_24h
+   FROM ((shared.meta_audience a
+     LEFT JOIN LATERAL ( SELECT r.status,
+            r.finished_at
+           FROM shared.audience_sync_run r
+          WHERE (r.segment_id = a.segment_id)
+          ORDER BY r.id DESC
+         LIMIT 1) last ON (true))
+     LEFT JOIN LATERAL ( SELECT r.finished_at
+           FROM shared.audience_sync_run r
+          WHERE ((r.segment_id = a.segment_id) AND (r.status = 'succeeded'::text))
+          ORDER BY r.id DESC
+         LIMIT 1) ok ON (true));
+
+
+--
+-- Name: VIEW audience_status; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON VIEW shared.audience_status IS 'Per mapped segment: members, acknowledged rows, Meta''s approximate size, last run, lag since the last success and failures in 24 hours.';
+
+
+--
+-- Name: audience_sync_run_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_sync_run ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.audience_sync_run_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: campaign_project; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -6285,52 +7295,6 @@ CREATE TABLE shared.lead_field_map (
 
 
 --
--- Name: person; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.person (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    email text NOT NULL,
-    phone text,
-    first_name text,
-    last_name text,
-    city text,
-    state text,
-    zip text,
-    country text,
-    date_of_birth date,
-    gender text,
-    utm_source text,
-    utm_medium text,
-    utm_campaign text,
-    utm_content text,
-    utm_term text,
-    meta_fbp text,
-    meta_fbc text,
-    meta_lead_form_id text,
-    source_product text,
-    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
-    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
-    consent_changed_at timestamp with time zone,
-    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
-    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
-    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
-    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
-);
-
-
---
--- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
-
-
---
 -- Name: lead_submissions; Type: VIEW; Schema: shared; Owner: -
 --
 
@@ -6706,24 +7670,6 @@ COMMENT ON TABLE shared.segment IS 'Registered segments: each is the view segmen
 
 
 --
--- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.segment_member (
-    segment_id text NOT NULL,
-    person_id uuid NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
-
-
---
 -- Name: setting_definition; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -6880,6 +7826,38 @@ ALTER TABLE ONLY pgmq.topic_bindings
 
 ALTER TABLE ONLY shared.attribution_events
     ADD CONSTRAINT attribution_events_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: audience_ack audience_ack_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_ack
+    ADD CONSTRAINT audience_ack_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: audience_replace_row audience_replace_row_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_replace_row
+    ADD CONSTRAINT audience_replace_row_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
+-- Name: audience_sync_run audience_sync_run_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_sync_run
+    ADD CONSTRAINT audience_sync_run_pkey PRIMARY KEY (id);
 
 
 --
@@ -7072,6 +8050,22 @@ ALTER TABLE ONLY shared.insights_pull
 
 ALTER TABLE ONLY shared.lead_field_map
     ADD CONSTRAINT lead_field_map_pkey PRIMARY KEY (form_id, meta_field);
+
+
+--
+-- Name: meta_audience meta_audience_audience_id_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.meta_audience
+    ADD CONSTRAINT meta_audience_audience_id_key UNIQUE (audience_id);
+
+
+--
+-- Name: meta_audience meta_audience_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.meta_audience
+    ADD CONSTRAINT meta_audience_pkey PRIMARY KEY (segment_id);
 
 
 --
@@ -7271,6 +8265,13 @@ CREATE INDEX attribution_events_status_idx ON shared.attribution_events USING bt
 
 
 --
+-- Name: audience_sync_run_segment_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX audience_sync_run_segment_idx ON shared.audience_sync_run USING btree (segment_id, id DESC);
+
+
+--
 -- Name: capi_dead_letter_event_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -7452,6 +8453,38 @@ ALTER TABLE ONLY pgmq.notify_insert_throttle
 
 ALTER TABLE ONLY pgmq.topic_bindings
     ADD CONSTRAINT topic_bindings_meta_queue_name_fk FOREIGN KEY (queue_name) REFERENCES pgmq.meta(queue_name) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_ack audience_ack_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_ack
+    ADD CONSTRAINT audience_ack_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_used_by_run_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_used_by_run_fkey FOREIGN KEY (used_by_run) REFERENCES shared.audience_sync_run(id);
+
+
+--
+-- Name: audience_replace_row audience_replace_row_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_replace_row
+    ADD CONSTRAINT audience_replace_row_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
 
 
 --
@@ -7723,10 +8756,31 @@ CREATE POLICY "The service role can read Lead Ads leads" ON shared.meta_lead TO 
 
 
 --
+-- Name: audience_ack The service role can read acknowledged audience rows; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read acknowledged audience rows" ON shared.audience_ack TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: performance_daily The service role can read ad performance; Type: POLICY; Schema: shared; Owner: -
 --
 
 CREATE POLICY "The service role can read ad performance" ON shared.performance_daily TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: audience_removal_allowance The service role can read and add removal acknowledgements; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and add removal acknowledgements" ON shared.audience_removal_allowance TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: meta_audience The service role can read and change audiences; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and change audiences" ON shared.meta_audience TO service_role USING (true) WITH CHECK (true);
 
 
 --
@@ -7765,6 +8819,13 @@ CREATE POLICY "The service role can read and change segments" ON shared.segment 
 
 
 --
+-- Name: audience_sync_run The service role can read audience sync runs; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read audience sync runs" ON shared.audience_sync_run TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: performance_campaign_daily The service role can read campaign performance; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -7800,10 +8861,41 @@ CREATE POLICY "The service role can read segment members" ON shared.segment_memb
 
 
 --
+-- Name: audience_replace_row The service role can read staged replace rows; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read staged replace rows" ON shared.audience_replace_row TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: attribution_events; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
 ALTER TABLE shared.attribution_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_ack; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_ack ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_removal_allowance; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_removal_allowance ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_replace_row; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_replace_row ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_sync_run; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_sync_run ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: campaign_project; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -7914,6 +9006,12 @@ ALTER TABLE shared.insights_pull ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.lead_field_map ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: meta_audience; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.meta_audience ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: meta_lead; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
@@ -8015,4 +9113,6 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261201500003'),
     ('20261201500004'),
     ('20261202000001'),
-    ('20261202000002');
+    ('20261202000002'),
+    ('20261202400001'),
+    ('20261202400002');

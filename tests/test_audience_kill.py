@@ -29,6 +29,10 @@ from tests.test_audience_support import (
 
 SEG = "all_leads"
 PEOPLE = 32_000  # four requests of at most 10,000 rows
+PROGRESS = {
+    "rows_added": "SELECT coalesce(max(rows_added), 0) AS n FROM shared.audience_sync_run",
+    "batch_seq": "SELECT coalesce(max(batch_seq), 0) AS n FROM shared.audience_sync_run",
+}
 
 
 @pytest.fixture
@@ -50,9 +54,7 @@ def kill_after(db: Conn, process: subprocess.Popen[bytes], column: str, at_least
     """SIGKILL once the run recorded `at_least` in `column` (a request is then in flight)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        row = db.execute(
-            f"SELECT coalesce(max({column}), 0) AS n FROM shared.audience_sync_run"  # noqa: S608
-        ).fetchone()
+        row = db.execute(PROGRESS[column]).fetchone()
         if row is not None and row["n"] >= at_least:
             break
         assert process.poll() is None, process.stderr.read() if process.stderr else ""

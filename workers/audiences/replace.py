@@ -22,7 +22,7 @@ import orjson
 
 from workers.audiences.graph import AudienceCallError
 from workers.audiences.rows import REPLACE_SCHEMA, PersonRow, has_identifier, hash_people
-from workers.audiences.sync import Refused, RunContext, Row, _response, one
+from workers.audiences.sync import Refused, Row, RunContext, _response, one
 from workers.db.queries import query
 
 
@@ -99,7 +99,7 @@ async def replace_run(ctx: RunContext, state: Row | None) -> str | None:
                 raise
         total = int(body.get("num_received") or (received + len(rows)))
         staged = [
-            {"p": r.person_id, "c": list(r.cells[:-1]) + [""],
+            {"p": r.person_id, "c": [*r.cells[:-1], ""],
              "u": r.person_updated_at.isoformat()}
             for r in rows
         ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Run the audience worker until interrupted (`gdp worker audiences`, and within `gdp worker all`)."""
+"""Run the audience worker until interrupted (`gdp worker audiences`; `gdp worker all` too)."""
 
 from __future__ import annotations
 

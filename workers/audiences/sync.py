@@ -1,4 +1,4 @@
-"""One diff run of a segment's audience: what changed since Meta last acknowledged, sent by `/users`.
+"""One diff run of a segment's audience: what changed since Meta last acknowledged, by `/users`.
 
 The changes are read from `shared.audience_changes` through a server-side cursor (removals
 first), hashed 10,000 at a time by workers/audiences/rows.py, and sent in requests of at most
@@ -195,12 +195,11 @@ async def diff_run(ctx: RunContext, *, forced: bool) -> None:
     sender = Sender(ctx)
     async with await psycopg.AsyncConnection.connect(
         ctx.read_conninfo, row_factory=dict_row
-    ) as reader:
-        async with reader.cursor(name="audience_changes") as cursor:
-            cursor.itersize = ctx.rows_per_request
-            await cursor.execute(query("audience_changes"), {"segment_id": segment_id})
-            while chunk := await cursor.fetchmany(ctx.rows_per_request):
-                await _process(sender, chunk, ctx.default_region)
+    ) as reader, reader.cursor(name="audience_changes") as cursor:
+        cursor.itersize = ctx.rows_per_request
+        await cursor.execute(query("audience_changes"), {"segment_id": segment_id})
+        while chunk := await cursor.fetchmany(ctx.rows_per_request):
+            await _process(sender, chunk, ctx.default_region)
     await sender.flush()
 
 

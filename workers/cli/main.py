@@ -61,7 +61,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "workers.cli.insights_cmd:app", "Ad performance from Meta's Ads Insights (GAP-004)."
     ),
     "audiences": Subcommand(
-        "workers.cli.audiences_cmd:app", "Meta Custom Audiences kept in step with segments (GAP-007)."
+        "workers.cli.audiences_cmd:app",
+        "Meta Custom Audiences kept in step with segments (GAP-007).",
     ),
     "dashboard": Subcommand(
         "workers.cli.dashboard_cmd:app", "The dashboard (/dashboard) and its users' keys."

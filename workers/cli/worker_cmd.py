@@ -72,7 +72,9 @@ def worker(
     if name == "audiences":
         from workers.audiences.run import run_audiences
 
-        summary = run_audiences(settings, once, metrics_port=metrics_port, metrics_host=metrics_host)
+        summary = run_audiences(
+            settings, once, metrics_port=metrics_port, metrics_host=metrics_host
+        )
         typer.echo(asyncio.run(summary), err=True)
         return
     if name in ("insights", "leads"):

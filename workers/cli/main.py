@@ -63,6 +63,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "segments": Subcommand(
         "workers.cli.segments_cmd:app", "Segments: SQL views of people, synced to Meta audiences."
     ),
+    "audiences": Subcommand(
+        "workers.cli.audiences_cmd:app",
+        "Meta Custom Audiences kept in step with segments (GAP-007).",
+    ),
     "dashboard": Subcommand(
         "workers.cli.dashboard_cmd:app", "The dashboard (/dashboard) and its users' keys."
     ),

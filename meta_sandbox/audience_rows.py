@@ -47,6 +47,8 @@ EXTRA_COLUMNS = frozenset(
 )  # fmt: skip
 IDENTITY_COLUMNS = ("EMAIL", "PHONE", "EXTERN_ID", "MADID")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# SHA-256 of "": what a client sends when it hashes a missing value instead of leaving it "".
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _MADID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -135,6 +137,9 @@ def _row_keys(schema: tuple[str, ...], row: list[Any], parsed: ParsedRows) -> se
             return None
         if column in HASHED_COLUMNS and _SHA256.fullmatch(value) is None:
             parsed.invalid(value, f"{column}: not a SHA-256 hash (64 lowercase hex characters)")
+            return None
+        if value == EMPTY_SHA256:
+            parsed.invalid(value, f"{column}: the hash of an empty string; send \"\" instead")
             return None
         if column == "MADID" and _MADID.fullmatch(value) is None:
             parsed.invalid(value, "MADID: must be an unhashed lowercase advertising id")

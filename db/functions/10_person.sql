@@ -204,16 +204,21 @@ $$;
  *   - lifecycle only advances (lead -> activated -> customer -> churned);
  *   - identities are linked in the same call; one that belongs to another person fails the call.
  * Any invalid entry fails the whole call with GD400 naming the entry and field: nothing written.
+ * SECURITY DEFINER: products call it without any privilege on shared.person (they never read it).
  */
 CREATE OR REPLACE FUNCTION shared.upsert_people(p_people jsonb)
 RETURNS TABLE (ordinal integer, person_id uuid, created boolean)
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 #variable_conflict use_column
 DECLARE
     v_problem record;
     v_conflict record;
 BEGIN
+    -- A product (role gdp_product) upserts only as itself (db/functions/15_identity.sql).
+    p_people := shared._people_for_caller(p_people);
     IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
         PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
     END IF;

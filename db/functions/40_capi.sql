@@ -11,8 +11,9 @@
  * The one definition of "which conversion rule applies" to a product's event: the enabled rule
  * for that event name, the product's own before the any-product one (product_id NULL). One row
  * per (product, event name) that some rule covers; join on both. Every reader uses it: the
- * enqueue trigger below (Meta event name, first time per person), ingest_events (forward_as
- * yields to a rule), the CAPI worker's capi_load_events (value and currency properties) and
+ * enqueue trigger below (Meta event name), the first-time rules fired from the features
+ * (shared._event_features, 70_segments.sql), ingest_events (forward_as yields to a rule), the
+ * CAPI worker's capi_load_events (value and currency properties) and
  * shared.gdp_conversions_daily (value).
  * A view, not a function: PostgreSQL folds it into each query (a few products times a few
  * rules, planned once per statement; bench/bench_conversion_rule.py), and it reads the rules
@@ -34,6 +35,9 @@ COMMENT ON VIEW shared.applicable_conversion_rule IS
 CREATE OR REPLACE FUNCTION shared._event_enqueue_for_meta()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_rules_on boolean;
@@ -60,13 +64,9 @@ BEGIN
         SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
                          ORDER BY d.id) AS msgs
         FROM decided AS d
-        WHERE d.meta_name IS NOT NULL
-          AND (NOT d.first_time_only
-               OR (d.person_id IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                                   WHERE earlier.person_id = d.person_id
-                                     AND earlier.event_name = d.event_name
-                                     AND earlier.id < d.id)))
+        -- First-time rules (first feature used) fire from the features, once per person:
+        -- shared._fire_first_time_rules (db/functions/70_segments.sql).
+        WHERE d.meta_name IS NOT NULL AND NOT d.first_time_only
     )
     SELECT count(*) INTO v_sent
     FROM messages AS m, LATERAL pgmq.send_batch('meta_capi', m.msgs) AS sent
@@ -573,6 +573,9 @@ $$;
 CREATE OR REPLACE FUNCTION shared._event_check_references()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_bad record;

@@ -26,6 +26,7 @@ from datetime import datetime
 import orjson
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -33,6 +34,7 @@ from workers.capi.build import BuiltEvent
 from workers.capi.delivery import Claim, ClaimBusy, Delivery
 from workers.capi.outcomes import BatchReport, Outcome, Plan, WorkerConfig, settle_delivery
 from workers.capi.rows import ClaimVerdict, QueueMessage, Verdict
+from workers.db.connection import role_options
 from workers.db.queries import query
 from workers.db.rows import Row, fetch_all
 
@@ -184,11 +186,12 @@ class _OpenClaim(Claim):
             self.settled_refs.add(d.event.event_ref)
 
 
-async def open_pool(url: str, lanes: int, application_name: str) -> Pool:
+async def open_pool(url: str, lanes: int, application_name: str, role: str | None) -> Pool:
     """Connections for the requests' transactions: one per request in flight (a lane sends to
-    each pixel of its batch at once); past the pool's size, requests wait for a connection."""
+    each pixel of its batch at once); past the pool's size, requests wait for a connection.
+    Each acts as `role` (the worker's own, gdp_capi_worker) from its first statement."""
     pool: Pool = AsyncConnectionPool(
-        url,
+        make_conninfo(url, **role_options(role)),
         min_size=1,
         max_size=lanes * PIXELS_IN_FLIGHT_PER_LANE,
         kwargs={"autocommit": True, "row_factory": dict_row, "application_name": application_name},

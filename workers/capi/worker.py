@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
@@ -44,6 +45,7 @@ from workers.capi.outcomes import (
 )
 from workers.capi.rows import PixelState, QueueMessage, QueueMetrics, WorkerSettings
 from workers.capi.settle import BatchGate, Leases, Pool, open_pool, write_plan
+from workers.db.connection import role_options
 from workers.db.queries import query
 from workers.db.rows import Row, fetch_all, fetch_one
 from workers.settings import Settings
@@ -51,6 +53,9 @@ from workers.token_file import TokenFile
 
 log = logging.getLogger("gdp.capi")
 APPLICATION_NAME = "gdp-capi-worker"  # visible in pg_stat_activity
+# The worker's least-privilege role (db/policies/18_process_roles.sql); the login in
+# DATABASE_URL only needs to be a member of it.
+ROLE = "gdp_capi_worker"
 
 
 class CapiWorker:
@@ -86,7 +91,7 @@ class CapiWorker:
         """Connections for the requests' transactions (one per request in flight)."""
         if self._pool is None:
             self._pool = await open_pool(
-                self.settings.database_url, self.config.lanes, APPLICATION_NAME
+                self.settings.database_url, self.config.lanes, APPLICATION_NAME, ROLE
             )
         return self._pool
 
@@ -121,7 +126,7 @@ class CapiWorker:
         """Several lanes (connections) drain the queue together: while one waits on Meta or the
         database, another builds its batch. pgmq.read skips locked rows, so lanes never share a
         message. A failing lane cancels the others; run() reconnects them all."""
-        url = self.settings.database_url
+        url = make_conninfo(self.settings.database_url, **role_options(ROLE))
         async with await psycopg.AsyncConnection.connect(
             url, autocommit=True, application_name=APPLICATION_NAME
         ) as listener:

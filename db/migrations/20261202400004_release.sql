@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:ded4bac374df2974cb847bed726d38813bebd573346f7f0ffe60b4fc426abf3f
+-- gdp:release sources=sha256:51b366cfd71a148d1a912dc839b9522a2e467168d920eda6da4dd067f5ffbcb8
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -9,6 +9,73 @@
 
 SELECT pg_catalog.set_config('lock_timeout', '2s', true);
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
+
+CREATE OR REPLACE FUNCTION shared._event_features()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_msgs jsonb[];
+BEGIN
+    -- One row per statement, whatever its size: the evaluation folds these events into the
+    -- daily features (shared._fold_new_events), so the insert pays for an array, not an upsert.
+    INSERT INTO shared.segment_change_log (event_ids)
+    SELECT array_agg(n.id) FROM new_events AS n WHERE n.person_id IS NOT NULL
+    HAVING count(*) > 0;
+
+    -- The first-time rows of the PRD's trigger table (conversion rules with
+    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
+    -- features rather than from one event: for each person and rule, the statement's first
+    -- matching event is sent when the person had no such event before, and
+    -- shared.feature_trigger_fired's primary key makes it once per person even when two
+    -- sessions insert at the same time (the second waits for the first's row, then finds it).
+    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
+       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
+        WITH matched AS (
+            -- The rule that decides each event (shared.applicable_conversion_rule, the one
+            -- definition), where it is a first-time one.
+            SELECT n.id, n.person_id, n.event_name, r.rule_id
+            FROM new_events AS n
+            JOIN shared.applicable_conversion_rule AS r
+              ON r.product_id = n.product_id AND r.event_name = n.event_name
+            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
+              AND r.first_time_per_person
+        ), firsts AS (
+            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
+            FROM matched AS m
+            ORDER BY m.rule_id, m.person_id, m.id
+        ), fired AS (
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
+            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            -- The ledger first (one primary-key probe); only a person not in it yet has their
+            -- earlier events looked at: one whose events from before this ledger existed (or
+            -- before the flag was on) include one is not new to it.
+            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
+                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
+              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                              WHERE earlier.person_id = f.person_id
+                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            ORDER BY f.rule_id, f.person_id
+            ON CONFLICT (rule_id, person_id) DO NOTHING
+            RETURNING rule_id, event_ref
+        )
+        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
+                         ORDER BY fd.event_ref)
+        INTO v_msgs
+        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id;
+
+        IF v_msgs IS NOT NULL THEN
+            PERFORM pgmq.send_batch('meta_capi', v_msgs);
+            PERFORM pg_notify('gdp_meta_capi', '');
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+GRANT SELECT ON TABLE shared.applicable_conversion_rule TO gdp_capi_worker;
 
 COMMENT ON FUNCTION shared.acknowledge_checklist_item(text, text, text) IS 'Acknowledge a pre-deploy checklist item as a named admin (audited); flags that require it can then be enabled.';
 

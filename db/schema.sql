@@ -2419,6 +2419,31 @@ $$;
 
 
 --
+-- Name: _event_check_properties(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_check_properties() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT n.event_id, p.problem INTO v_bad
+    FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(n.properties) AS problem) AS p
+    WHERE n.properties <> '{}'::jsonb AND p.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'properties',
+            format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: _event_check_references(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3188,6 +3213,23 @@ $$;
 
 
 --
+-- Name: _pii_property_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._pii_property_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT ARRAY[
+        'email', 'emailaddress', 'mail', 'em', 'phone', 'phonenumber', 'telephone', 'tel',
+        'mobile', 'mobilephone', 'cellphone', 'ph', 'firstname', 'lastname', 'fn', 'ln',
+        'givenname', 'familyname', 'surname', 'name', 'fullname', 'address', 'streetaddress',
+        'street', 'homeaddress', 'postaladdress', 'billingaddress', 'shippingaddress',
+        'dateofbirth', 'dob', 'birthday', 'birthdate', 'ssn', 'socialsecuritynumber',
+        'ipaddress', 'clientipaddress']
+$$;
+
+
+--
 -- Name: _product_before_delete(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3227,6 +3269,39 @@ CREATE FUNCTION shared._project_for_campaign_name(p_campaign_name text) RETURNS 
     ORDER BY found.pos, p.product_id
     LIMIT 1
 $_$;
+
+
+--
+-- Name: _properties_pii_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_pii_problem(p_properties jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_properties IS NULL OR jsonb_typeof(p_properties) <> 'object'
+             OR p_properties = '{}'::jsonb THEN NULL
+        ELSE coalesce(
+            (SELECT format('key %s names personal data: it belongs in the person '
+                           '(upsert_people) or, hashed, in meta_user_data', k.key #>> '{}')
+             FROM jsonb_path_query(p_properties,
+                                   'strict $.** ? (@.type() == "object").keyvalue().key') AS k(key)
+             WHERE translate(lower(k.key #>> '{}'), E' \t\n\r\f\v_-.', '')
+                   = ANY (shared._pii_property_keys())
+             LIMIT 1),
+            CASE WHEN p_properties @? ('strict $.** ? (@.type() == "string" && @ like_regex '
+                                       '"[^\\s@<>()\\[\\],;:\"]+(@|%40)[^\\s@<>()\\[\\],;:\"]+\\.[a-zA-Z]{2,}")')::jsonpath
+                 THEN 'a value looks like an email address: personal data belongs in the person '
+                      '(upsert_people) or, hashed, in meta_user_data' END)
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION _properties_pii_problem(p_properties jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared._properties_pii_problem(p_properties jsonb) IS 'Why event properties hold personal data (a key naming it, an email-like value), or NULL: the HTTP path''s rule, for every insert.';
 
 
 --
@@ -7759,6 +7834,13 @@ CREATE INDEX service_key_product_id_idx ON shared.service_key USING btree (produ
 
 
 --
+-- Name: event event_check_properties; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties();
+
+
+--
 -- Name: event event_check_references; Type: TRIGGER; Schema: shared; Owner: -
 --
 
@@ -8549,4 +8631,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202100001'),
     ('20261202100002'),
     ('20261202100003'),
-    ('20261202100004');
+    ('20261202100004'),
+    ('20261202100005');

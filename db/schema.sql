@@ -8266,6 +8266,83 @@ CREATE POLICY "The CAPI worker records delivery outcomes" ON shared.attribution_
 
 
 --
+-- Name: person The HTTP service checks that people exist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service checks that people exist" ON shared.person FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_dead_letter The HTTP service counts dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service counts dead letters" ON shared.capi_dead_letter FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: conversion_rule The HTTP service reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: attribution_events The HTTP service reads delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads delivery records" ON shared.attribution_events FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service reads events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads events" ON shared.event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: feature_flag The HTTP service reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_pixel_state The HTTP service reads pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads pixel breakers" ON shared.capi_pixel_state FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product The HTTP service reads products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads products" ON shared.product FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product_event The HTTP service reads relay events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads relay events" ON shared.product_event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: setting The HTTP service reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads settings" ON shared.setting FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service stores events of authenticated products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service stores events of authenticated products" ON shared.event FOR INSERT TO gdp_api WITH CHECK (true);
+
+
+--
 -- Name: feature_flag The admin role reads feature flags; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -8632,4 +8709,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202100002'),
     ('20261202100003'),
     ('20261202100004'),
-    ('20261202100005');
+    ('20261202100005'),
+    ('20261202100006');

@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from psycopg.rows import dict_row
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workers.db.connection import API_ROLE, as_role
 from workers.db.queries import query
 
 log = logging.getLogger("gdp.edge")
@@ -133,13 +134,12 @@ class EdgeMetrics:
             self.ingested.labels(product, endpoint, outcome).inc(n)
 
 
-
 def database_rows(database_url: str) -> Rows | None:
     """The gauges' rows (edge_metrics), or None when the database does not answer."""
     try:
         with psycopg.connect(
-            database_url, connect_timeout=3, autocommit=True, row_factory=dict_row,
-            application_name="gdp-metrics",
+            as_role(database_url, API_ROLE), connect_timeout=3, autocommit=True,
+            row_factory=dict_row, application_name="gdp-metrics",
         ) as conn:  # fmt: skip
             return conn.execute(query("edge_metrics")).fetchall()
     except psycopg.Error as exc:

@@ -109,6 +109,15 @@ PROCESS_REFUSALS = {
         "INSERT INTO shared.gate_audit (subject_kind, subject_key, actor) "
         "VALUES ('flag', 'X', 'a')",
     ],
+    "gdp_api": [
+        "SELECT email FROM shared.person",
+        "SELECT * FROM shared.service_key",
+        "UPDATE shared.feature_flag SET enabled = true",
+        "UPDATE shared.event SET event_name = 'x'",
+        "DELETE FROM shared.attribution_events",
+        "SELECT * FROM pgmq.read('meta_capi', 30, 1)",
+        "SELECT * FROM shared.create_service_key('snapmix', 'me')",
+    ],
     "gdp_product": [
         "UPDATE shared.event SET event_name = 'x'",
         "DELETE FROM shared.event",

@@ -1,0 +1,289 @@
+-- migrate:up
+-- gdp:release sources=sha256:9c942fa22d12c7c781de3f6074159c683b1738ae4eeafc0ea79c69652e0c0b5d
+
+/**
+ * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
+ * Table-locking statements come last and wait at most lock_timeout for their lock;
+ * a deploy that times out is rolled back and tried again. See db/README.md, Releases.
+ */
+
+SELECT pg_catalog.set_config('lock_timeout', '2s', true);
+SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
+
+GRANT INSERT (action_source) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (client_ip_address) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (client_user_agent) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (event_id) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (event_name) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (event_source_url) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (fbc) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (fbp) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (meta_event_name) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (meta_user_data) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (occurred_at) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (person_id) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (product_id) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (properties) ON TABLE shared.event TO gdp_api;
+
+GRANT INSERT (source) ON TABLE shared.event TO gdp_api;
+
+REVOKE ALL (id) ON TABLE shared.person FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT SELECT (id) ON TABLE shared.person TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION pgmq.metrics(text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared._conversion_rule_applies(text, text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared._raise(text, text, text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared.authenticate_service_key(text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared.capi_event_status(text, text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared.ingest_events(text, jsonb, text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared.is_enabled(text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared.setting_value(text, text) TO gdp_api;
+
+GRANT EXECUTE ON FUNCTION shared.upsert_people(jsonb) TO gdp_api;
+
+GRANT USAGE ON SCHEMA pgmq TO gdp_api;
+
+GRANT SELECT ON SEQUENCE pgmq.q_meta_capi_msg_id_seq TO gdp_api;
+
+GRANT SELECT ON TABLE pgmq.meta TO gdp_api;
+
+GRANT SELECT ON TABLE pgmq.q_meta_capi TO gdp_api;
+
+GRANT SELECT ON TABLE shared.attribution_events TO gdp_api;
+
+GRANT SELECT ON TABLE shared.capi_dead_letter TO gdp_api;
+
+GRANT SELECT ON TABLE shared.capi_pixel_state TO gdp_api;
+
+GRANT SELECT ON TABLE shared.conversion_rule TO gdp_api;
+
+GRANT SELECT ON TABLE shared.event TO gdp_api;
+
+GRANT SELECT ON TABLE shared.feature_flag TO gdp_api;
+
+GRANT SELECT ON TABLE shared.product TO gdp_api;
+
+GRANT SELECT ON TABLE shared.product_event TO gdp_api;
+
+GRANT SELECT ON TABLE shared.setting TO gdp_api;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.attribution_events'::regclass AND p.polname = 'The HTTP service reads delivery records'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads delivery records" ON shared.attribution_events;
+        CREATE POLICY "The HTTP service reads delivery records" ON shared.attribution_events
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.capi_dead_letter'::regclass AND p.polname = 'The HTTP service counts dead letters'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service counts dead letters" ON shared.capi_dead_letter;
+        CREATE POLICY "The HTTP service counts dead letters" ON shared.capi_dead_letter
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.capi_pixel_state'::regclass AND p.polname = 'The HTTP service reads pixel breakers'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads pixel breakers" ON shared.capi_pixel_state;
+        CREATE POLICY "The HTTP service reads pixel breakers" ON shared.capi_pixel_state
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.conversion_rule'::regclass AND p.polname = 'The HTTP service reads conversion rules'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads conversion rules" ON shared.conversion_rule;
+        CREATE POLICY "The HTTP service reads conversion rules" ON shared.conversion_rule
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.event'::regclass AND p.polname = 'The HTTP service reads events'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads events" ON shared.event;
+        CREATE POLICY "The HTTP service reads events" ON shared.event
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.event'::regclass AND p.polname = 'The HTTP service stores events of authenticated products'
+                AND p.polcmd = 'a'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service stores events of authenticated products" ON shared.event;
+        CREATE POLICY "The HTTP service stores events of authenticated products" ON shared.event
+            AS PERMISSIVE FOR INSERT
+            TO gdp_api
+            WITH CHECK (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.feature_flag'::regclass AND p.polname = 'The HTTP service reads feature flags'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads feature flags" ON shared.feature_flag;
+        CREATE POLICY "The HTTP service reads feature flags" ON shared.feature_flag
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.person'::regclass AND p.polname = 'The HTTP service checks that people exist'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service checks that people exist" ON shared.person;
+        CREATE POLICY "The HTTP service checks that people exist" ON shared.person
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.product'::regclass AND p.polname = 'The HTTP service reads products'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads products" ON shared.product;
+        CREATE POLICY "The HTTP service reads products" ON shared.product
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.product_event'::regclass AND p.polname = 'The HTTP service reads relay events'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads relay events" ON shared.product_event;
+        CREATE POLICY "The HTTP service reads relay events" ON shared.product_event
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.setting'::regclass AND p.polname = 'The HTTP service reads settings'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_api']::text[]) THEN
+        DROP POLICY IF EXISTS "The HTTP service reads settings" ON shared.setting;
+        CREATE POLICY "The HTTP service reads settings" ON shared.setting
+            AS PERMISSIVE FOR SELECT
+            TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+-- migrate:down

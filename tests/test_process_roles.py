@@ -43,7 +43,8 @@ def test_db_roles_lists_every_process_role(env: dict[str, str]) -> None:
     names = [line.split()[0] for line in done.stdout.splitlines()]
     assert names == [
         "gdp_api", "gdp_capi_worker", "gdp_insights_worker", "gdp_lead_worker",
-        "gdp_maintenance", "gdp_dashboard", "gdp_admin",
+        "gdp_segment_worker", "gdp_audience_worker", "gdp_maintenance", "gdp_dashboard",
+        "gdp_admin",
     ]  # fmt: skip
     assert "missing" not in done.stdout
 

@@ -500,6 +500,31 @@ END
 $$;
 
 /*
+ * What deleting a person takes along (erase_person below, or a DELETE by hand): their events go
+ * and their delivery records stay without a person; identity links and the consent log go by
+ * their foreign keys. shared.event and shared.attribution_events have no foreign key to
+ * shared.person (per-row key checks were most of the insert cost; migration
+ * 20261128000006_event_write_path), so this statement-level trigger does what ON DELETE CASCADE
+ * and SET NULL did, once per DELETE.
+ */
+CREATE OR REPLACE FUNCTION shared._person_after_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM shared.event AS e USING old_people AS o WHERE e.person_id = o.id;
+    UPDATE shared.attribution_events AS a SET person_id = NULL
+    FROM old_people AS o WHERE a.person_id = o.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER person_after_delete
+    AFTER DELETE ON shared.person
+    REFERENCING OLD TABLE AS old_people
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
+
+/*
  * Erase a person (GDPR): the person, their identity links, consent log and events go; delivery
  * records keep their ids with person_id cleared; an erasure record keeps only Meta-format hashes
  * of email and phone so later audience syncs can remove them from Meta.

@@ -244,9 +244,11 @@ AS $$
         (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
         (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
         (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
-        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
-        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
-        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+        (5, 'gdp_segment_worker',  'gdp worker segments: segment evaluation'),
+        (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
+        (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
     ) AS r(ord, role_name, purpose)
     LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
     ORDER BY r.ord

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:465c5d199d165b369218271497cfa073868fd017de44f53fc78c3094b22177f2
+-- gdp:release sources=sha256:8ec9f1915489e49c9d13b6d8627d7eea5e566cab1e09265fa691800183456a3a
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -10,85 +10,55 @@
 SELECT pg_catalog.set_config('lock_timeout', '2s', true);
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
 
-CREATE OR REPLACE FUNCTION shared._event_check_properties()
+CREATE OR REPLACE FUNCTION shared._event_enqueue_for_meta()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 DECLARE
-    v_bad record;
+    v_rules_on boolean;
+    v_sent integer;
 BEGIN
-    SELECT n.event_id, p.problem INTO v_bad
-    FROM new_events AS n
-    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(n.properties) AS problem) AS p
-    WHERE n.properties <> '{}'::jsonb AND p.problem IS NOT NULL
-    LIMIT 1;
-    IF FOUND THEN
-        PERFORM shared._raise('GD400', 'properties',
-            format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    -- GAP-001 is the door to Meta: with it off, events are stored and nothing is queued.
+    IF NOT shared.is_enabled('META_CAPI_INGEST_ENABLED') THEN
+        RETURN NULL;
+    END IF;
+    -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
+    v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
+
+    WITH decided AS (
+        SELECT n.id,
+               coalesce(n.meta_event_name, r.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL AND coalesce(r.first_time_per_person, false)
+                   AS first_time_only,
+               n.person_id, n.event_name
+        FROM new_events AS n
+        LEFT JOIN shared.applicable_conversion_rule AS r
+               ON v_rules_on AND n.meta_event_name IS NULL
+              AND r.product_id = n.product_id AND r.event_name = n.event_name
+    ), messages AS (
+        SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
+                         ORDER BY d.id) AS msgs
+        FROM decided AS d
+        WHERE d.meta_name IS NOT NULL
+          AND (NOT d.first_time_only
+               OR (d.person_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                                   WHERE earlier.person_id = d.person_id
+                                     AND earlier.event_name = d.event_name
+                                     AND earlier.id < d.id)))
+    )
+    SELECT count(*) INTO v_sent
+    FROM messages AS m, LATERAL pgmq.send_batch('meta_capi', m.msgs) AS sent
+    WHERE m.msgs IS NOT NULL;
+
+    IF v_sent > 0 THEN
+        -- Wakes idle workers at once (delivered on commit; one per transaction, not per row).
+        PERFORM pg_notify('gdp_meta_capi', '');
     END IF;
     RETURN NULL;
 END
 $function$;
-
-CREATE OR REPLACE FUNCTION shared._pii_property_keys()
- RETURNS text[]
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-    SELECT ARRAY[
-        'email', 'emailaddress', 'mail', 'em', 'phone', 'phonenumber', 'telephone', 'tel',
-        'mobile', 'mobilephone', 'cellphone', 'ph', 'firstname', 'lastname', 'fn', 'ln',
-        'givenname', 'familyname', 'surname', 'name', 'fullname', 'address', 'streetaddress',
-        'street', 'homeaddress', 'postaladdress', 'billingaddress', 'shippingaddress',
-        'dateofbirth', 'dob', 'birthday', 'birthdate', 'ssn', 'socialsecuritynumber',
-        'ipaddress', 'clientipaddress']
-$function$;
-
-CREATE OR REPLACE FUNCTION shared._properties_pii_problem(p_properties jsonb)
- RETURNS text
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
-AS $function$
-    SELECT CASE
-        WHEN p_properties IS NULL OR jsonb_typeof(p_properties) <> 'object'
-             OR p_properties = '{}'::jsonb THEN NULL
-        ELSE coalesce(
-            (SELECT format('key %s names personal data: it belongs in the person '
-                           '(upsert_people) or, hashed, in meta_user_data', k.key #>> '{}')
-             FROM jsonb_path_query(p_properties,
-                                   'strict $.** ? (@.type() == "object").keyvalue().key') AS k(key)
-             WHERE translate(lower(k.key #>> '{}'), E' \t\n\r\f\v_-.', '')
-                   = ANY (shared._pii_property_keys())
-             LIMIT 1),
-            CASE WHEN p_properties @? ('strict $.** ? (@.type() == "string" && @ like_regex '
-                                       '"[^\\s@<>()\\[\\],;:\"]+(@|%40)[^\\s@<>()\\[\\],;:\"]+\\.[a-zA-Z]{2,}")')::jsonpath
-                 THEN 'a value looks like an email address: personal data belongs in the person '
-                      '(upsert_people) or, hashed, in meta_user_data' END)
-    END
-$function$;
-
-REVOKE ALL ON FUNCTION shared._event_check_properties() FROM PUBLIC, anon, authenticated, service_role;
-
-GRANT EXECUTE ON FUNCTION shared._event_check_properties() TO service_role;
-
-REVOKE ALL ON FUNCTION shared._pii_property_keys() FROM PUBLIC, anon, authenticated, service_role;
-
-GRANT EXECUTE ON FUNCTION shared._pii_property_keys() TO service_role;
-
-REVOKE ALL ON FUNCTION shared._properties_pii_problem(jsonb) FROM PUBLIC, anon, authenticated, service_role;
-
-GRANT EXECUTE ON FUNCTION shared._properties_pii_problem(jsonb) TO service_role;
-
-DO $release$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'shared.event'::regclass AND tgname = 'event_check_properties' AND NOT tgisinternal AND pg_catalog.pg_get_triggerdef(oid) = 'CREATE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties()') THEN
-        CREATE OR REPLACE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties();
-    END IF;
-END
-$release$;
-
-COMMENT ON FUNCTION shared._properties_pii_problem(jsonb) IS 'Why event properties hold personal data (a key naming it, an email-like value), or NULL: the HTTP path''s rule, for every insert.';
 
 -- migrate:down

@@ -25,7 +25,8 @@ GRANT SELECT ON
     shared.conversion_rule,
     shared.setting,
     shared.feature_flag,
-    shared.capi_pixel_state
+    shared.capi_pixel_state,
+    shared.applicable_conversion_rule
 TO gdp_capi_worker;
 GRANT INSERT ON shared.attribution_events, shared.capi_dead_letter TO gdp_capi_worker;
 GRANT INSERT, UPDATE ON shared.capi_pixel_state TO gdp_capi_worker;
@@ -109,7 +110,8 @@ GRANT SELECT ON
     shared.feature_flag,
     shared.product_event,
     shared.capi_pixel_state,
-    shared.capi_dead_letter
+    shared.capi_dead_letter,
+    shared.applicable_conversion_rule
 TO gdp_api;
 GRANT SELECT (id) ON shared.person TO gdp_api;
 GRANT INSERT (product_id, event_id, event_name, meta_event_name, person_id, occurred_at, source,

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from workers.db.rows import Row
 from workers.errors import DatabaseUnavailable
 from workers.settings import get_settings
-
-Row = dict[str, Any]
 
 
 def database_url(url: str | None = None) -> str:

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:9c942fa22d12c7c781de3f6074159c683b1738ae4eeafc0ea79c69652e0c0b5d
+-- gdp:release sources=sha256:e2f21cae2a33dd72f46d5781fd7c913444617d5417b75060ba40ff116393b1fb
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -9,6 +9,91 @@
 
 SELECT pg_catalog.set_config('lock_timeout', '2s', true);
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
+
+CREATE OR REPLACE FUNCTION shared._event_check_properties()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT n.event_id, p.problem INTO v_bad
+    FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(n.properties) AS problem) AS p
+    WHERE n.properties <> '{}'::jsonb AND p.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'properties',
+            format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._pii_property_keys()
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+    SELECT ARRAY[
+        'email', 'emailaddress', 'mail', 'em', 'phone', 'phonenumber', 'telephone', 'tel',
+        'mobile', 'mobilephone', 'cellphone', 'ph', 'firstname', 'lastname', 'fn', 'ln',
+        'givenname', 'familyname', 'surname', 'name', 'fullname', 'address', 'streetaddress',
+        'street', 'homeaddress', 'postaladdress', 'billingaddress', 'shippingaddress',
+        'dateofbirth', 'dob', 'birthday', 'birthdate', 'ssn', 'socialsecuritynumber',
+        'ipaddress', 'clientipaddress']
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._properties_pii_problem(p_properties jsonb)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+    SELECT CASE
+        WHEN p_properties IS NULL OR jsonb_typeof(p_properties) <> 'object'
+             OR p_properties = '{}'::jsonb THEN NULL
+        ELSE coalesce(
+            (SELECT format('key %s names personal data: it belongs in the person '
+                           '(upsert_people) or, hashed, in meta_user_data', k.key #>> '{}')
+             FROM jsonb_path_query(p_properties,
+                                   'strict $.** ? (@.type() == "object").keyvalue().key') AS k(key)
+             WHERE translate(lower(k.key #>> '{}'), E' \t\n\r\f\v_-.', '')
+                   = ANY (shared._pii_property_keys())
+             LIMIT 1),
+            CASE WHEN p_properties @? ('strict $.** ? (@.type() == "string" && @ like_regex '
+                                       '"[^\\s@<>()\\[\\],;:\"]+(@|%40)[^\\s@<>()\\[\\],;:\"]+\\.[a-zA-Z]{2,}")')::jsonpath
+                 THEN 'a value looks like an email address: personal data belongs in the person '
+                      '(upsert_people) or, hashed, in meta_user_data' END)
+    END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared.process_roles()
+ RETURNS TABLE(role_name text, purpose text, present boolean, logins text[])
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+    SELECT r.role_name, r.purpose, p.oid IS NOT NULL,
+           coalesce((SELECT array_agg(l.rolname::text ORDER BY l.rolname)
+                     FROM pg_catalog.pg_auth_members AS m
+                     JOIN pg_catalog.pg_roles AS l ON l.oid = m.member
+                     WHERE m.roleid = p.oid AND l.rolcanlogin), '{}')
+    FROM (VALUES
+        (1, 'gdp_api',             'gdp serve: the HTTP service'),
+        (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
+        (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
+        (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
+        (5, 'gdp_segment_worker',  'gdp worker segments: segment evaluation'),
+        (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
+        (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+    ) AS r(ord, role_name, purpose)
+    LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
+    ORDER BY r.ord
+$function$;
 
 GRANT INSERT (action_source) ON TABLE shared.event TO gdp_api;
 
@@ -48,6 +133,18 @@ GRANT EXECUTE ON FUNCTION pgmq.metrics(text) TO gdp_api;
 
 GRANT EXECUTE ON FUNCTION shared._conversion_rule_applies(text, text) TO gdp_api;
 
+REVOKE ALL ON FUNCTION shared._event_check_properties() FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._event_check_properties() TO service_role;
+
+REVOKE ALL ON FUNCTION shared._pii_property_keys() FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._pii_property_keys() TO service_role;
+
+REVOKE ALL ON FUNCTION shared._properties_pii_problem(jsonb) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._properties_pii_problem(jsonb) TO service_role;
+
 GRANT EXECUTE ON FUNCTION shared._raise(text, text, text) TO gdp_api;
 
 GRANT EXECUTE ON FUNCTION shared.authenticate_service_key(text) TO gdp_api;
@@ -69,6 +166,10 @@ GRANT SELECT ON SEQUENCE pgmq.q_meta_capi_msg_id_seq TO gdp_api;
 GRANT SELECT ON TABLE pgmq.meta TO gdp_api;
 
 GRANT SELECT ON TABLE pgmq.q_meta_capi TO gdp_api;
+
+GRANT SELECT ON TABLE shared.applicable_conversion_rule TO gdp_api;
+
+GRANT SELECT ON TABLE shared.applicable_conversion_rule TO gdp_capi_worker;
 
 GRANT SELECT ON TABLE shared.attribution_events TO gdp_api;
 
@@ -156,6 +257,14 @@ BEGIN
             AS PERMISSIVE FOR SELECT
             TO gdp_api
             USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'shared.event'::regclass AND tgname = 'event_check_properties' AND NOT tgisinternal AND pg_catalog.pg_get_triggerdef(oid) = 'CREATE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties()') THEN
+        CREATE OR REPLACE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties();
     END IF;
 END
 $release$;
@@ -285,5 +394,7 @@ BEGIN
     END IF;
 END
 $release$;
+
+COMMENT ON FUNCTION shared._properties_pii_problem(jsonb) IS 'Why event properties hold personal data (a key naming it, an email-like value), or NULL: the HTTP path''s rule, for every insert.';
 
 -- migrate:down

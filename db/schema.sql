@@ -6036,6 +6036,8 @@ BEGIN
     IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
         PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
     END IF;
+    -- Two deployers making the same login at once: the second waits, then finds it made.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('shared.make_process_login'));
 
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
         EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
@@ -10824,6 +10826,13 @@ CREATE POLICY "The HTTP service reads settings" ON shared.setting FOR SELECT TO 
 --
 
 CREATE POLICY "The HTTP service stores events of authenticated products" ON shared.event FOR INSERT TO gdp_api WITH CHECK (true);
+
+
+--
+-- Name: dashboard_key The admin role reads dashboard keys; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads dashboard keys" ON shared.dashboard_key FOR SELECT TO gdp_admin USING (true);
 
 
 --

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:e2f21cae2a33dd72f46d5781fd7c913444617d5417b75060ba40ff116393b1fb
+-- gdp:release sources=sha256:f7913d9d8d698eb51052d2dc1576594ba3d22fb62867466203f6c8625c3ea66e
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -67,6 +67,62 @@ AS $function$
                  THEN 'a value looks like an email address: personal data belongs in the person '
                       '(upsert_people) or, hashed, in meta_user_data' END)
     END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text DEFAULT NULL::text)
+ RETURNS TABLE(login text, created boolean, roles text[])
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_known text[] := ARRAY(SELECT r.role_name FROM shared.process_roles() AS r);
+    v_created boolean := false;
+    v_role text;
+BEGIN
+    IF p_login IS NULL OR p_login !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        PERFORM shared._raise('GD400', 'login',
+            'must be a lowercase name of letters, digits and _ (at most 63)');
+    END IF;
+    IF p_login = ANY (v_known) OR p_login IN ('gdp_product', 'anon', 'authenticated',
+                                             'service_role', 'authenticator', 'postgres') THEN
+        PERFORM shared._raise('GD400', 'login',
+            format('%s is a role, not a login for a process; pick another name', p_login));
+    END IF;
+    IF coalesce(cardinality(p_roles), 0) = 0 THEN
+        PERFORM shared._raise('GD400', 'roles', 'name at least one process role');
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT v_role = ANY (v_known) THEN
+            PERFORM shared._raise('GD400', 'roles',
+                format('%s is not a GDP process role (one of: %s)', v_role,
+                       array_to_string(v_known, ', ')));
+        END IF;
+    END LOOP;
+    IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
+        PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
+    END IF;
+    -- Two deployers making the same login at once: the second waits, then finds it made.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('shared.make_process_login'));
+
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
+        v_created := true;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        PERFORM shared._raise('GD409', 'login', format('%s exists and cannot log in', p_login));
+    END IF;
+    IF p_password_hash IS NOT NULL THEN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_password_hash);
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT pg_catalog.pg_has_role(p_login, v_role, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', v_role, p_login);
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT p_login, v_created,
+           ARRAY(SELECT r.role_name FROM shared.process_roles() AS r
+                 WHERE p_login = ANY (r.logins) ORDER BY r.role_name);
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION shared.process_roles()
@@ -256,6 +312,24 @@ BEGIN
         CREATE POLICY "The HTTP service reads conversion rules" ON shared.conversion_rule
             AS PERMISSIVE FOR SELECT
             TO gdp_api
+            USING (true);
+    END IF;
+END
+$release$;
+
+DO $release$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p WHERE p.polrelid = 'shared.dashboard_key'::regclass AND p.polname = 'The admin role reads dashboard keys'
+                AND p.polcmd = 'r'
+                AND p.polpermissive = true
+                AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) IS NOT DISTINCT FROM 'true'
+                AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) IS NOT DISTINCT FROM NULL
+                AND ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(r.oid)) END
+                          FROM unnest(p.polroles) AS r(oid) ORDER BY 1) = ARRAY['gdp_admin']::text[]) THEN
+        DROP POLICY IF EXISTS "The admin role reads dashboard keys" ON shared.dashboard_key;
+        CREATE POLICY "The admin role reads dashboard keys" ON shared.dashboard_key
+            AS PERMISSIVE FOR SELECT
+            TO gdp_admin
             USING (true);
     END IF;
 END

@@ -119,7 +119,7 @@ def test_an_erasure_before_the_check_keeps_the_event_from_meta(
     insert_events(db, lead_events(ann, 3, "ann") + lead_events(bob, 2, "bob"))
     with after_the_batch_is_loaded(monkeypatch, lambda: erase(db_url, ann)):
         run_once(db_url, sandbox.url)
-    assert sorted(e["event"]["event_id"] for e in sandbox.events(PIXEL)) == ["bob0", "bob1"]
+    assert sorted(e["event"]["event_id"] for e in sandbox.events(PIXEL)) == ["snapmix:bob0", "snapmix:bob1"]
     assert statuses(db) == {"sent": 2}
     assert db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone() == {"n": 0}
 

@@ -32,7 +32,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import drop_database, fresh_database, machine, write_result  # noqa: E402
+from bench._common import drop_database, fresh_database, machine, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE_REF = "main"
@@ -68,6 +68,16 @@ def variant(ref: str | None) -> str:
     return "\n\n".join(parts)
 
 
+def event(extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_name": "Purchase",
+        "meta_event_name": "Purchase",
+        "properties": {"value": 9.5, "currency": "USD", "content_name": "SnapMix Pro"},
+        **extra,
+    }
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -91,9 +101,7 @@ def measure(
         events += rows[0] if rows else 0
     elapsed = time.perf_counter() - started
     cpu = (cpu_seconds(pid) - cpu0) / events * 1000 if pid and cpu0 is not None else None
-    wal = conn.execute(
-        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (wal0,)
-    ).fetchone()[0]  # type: ignore[index]
+    wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (wal0,)).fetchone()[0]  # type: ignore[index]
     return events / elapsed, cpu, float(wal) / events
 
 
@@ -134,16 +142,7 @@ def main() -> None:
                     conn.execute(definition)
                     for path, extra in paths.items():
                         batches = [
-                            json.dumps(
-                                [
-                                    {"event_id": f"{uuid.uuid4()}", "event_name": "Purchase",
-                                     "meta_event_name": "Purchase",
-                                     "properties": {"value": 9.5, "currency": "USD",
-                                                    "content_name": "SnapMix Pro"},
-                                     **extra(i, j)}  # fmt: skip
-                                    for j in range(args.batch)
-                                ]
-                            )
+                            json.dumps([event(extra(i, j)) for j in range(args.batch)])
                             for i in range(args.calls)
                         ]
                         results.setdefault((path, label), []).append(
@@ -165,7 +164,9 @@ def main() -> None:
         for label in ("before", "after"):
             runs = results[(path, label)]
             row[label] = (
-                med([r[0] for r in runs]), med([r[1] for r in runs]), med([r[2] for r in runs])
+                med([r[0] for r in runs]),
+                med([r[1] for r in runs]),
+                med([r[2] for r in runs]),
             )
         (rate_b, cpu_b, wal_b), (rate_a, cpu_a, wal_a) = row["before"], row["after"]
         assert rate_b and rate_a

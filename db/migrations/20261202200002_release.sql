@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:d2df04d1c1abed018f730de5536f3100fb5c0a4daa2b0ed136e7101eeb4a57d0
+-- gdp:release sources=sha256:df01001f03f4b060f4351777dbd5faeb4a9d08dc1573f3f120bedb45a5c05228
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -141,7 +141,15 @@ CREATE OR REPLACE FUNCTION shared._normalize_email(p_email text)
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-    SELECT nullif(lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu"), '')
+    -- ASCII (as many bytes as characters), the common case: Python's strip() and lower() of
+    -- ASCII text are these, and "C" lower-cases A-Z only whatever the database's locale.
+    SELECT nullif(CASE
+        WHEN octet_length(p_email) = length(p_email)
+            THEN lower(btrim(p_email, E'\t\n\x0B\f\r\x1C\x1D\x1E\x1F ') COLLATE "C")
+                 COLLATE "default"
+        ELSE lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu")
+             COLLATE "default"
+    END, '')
 $function$;
 
 CREATE OR REPLACE FUNCTION shared._properties_text_problem(p_properties jsonb)

@@ -285,7 +285,7 @@ BEGIN
     ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:8a613fa1c587272d395b3ea3bc8ff8019df96b1cf4b8b46d98dbdc1e0cd94c52
+-- gdp:release sources=sha256:bf33831fc77dfab71c0abb3ec11bebd0e58675465022be49cadd17dbecbdee8c
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -659,7 +659,7 @@ BEGIN
     ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp

@@ -92,14 +92,20 @@ BEGIN
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
             SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- The ledger first (one primary-key probe); only a person not in it yet has their
-            -- earlier events looked at: one whose events from before this ledger existed (or
-            -- before the flag was on) include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
-                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
-              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
+            -- join, which would read the whole ledger or event table for every statement): the
+            -- ledger first; only a person not in it yet has their earlier events looked at: one
+            -- whose events from before the ledger existed (or before the flag was on) include
+            -- one is not new to it.
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
+                               WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
+                               LIMIT 1) AS fired_before ON true
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+                               WHERE fired_before.found IS NULL
+                                 AND earlier.person_id = f.person_id
+                                 AND earlier.event_name = f.event_name AND earlier.id < f.id
+                               LIMIT 1) AS seen_before ON true
+            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
             RETURNING rule_id, event_ref

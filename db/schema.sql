@@ -3316,15 +3316,16 @@ $$;
 
 
 --
--- Name: _person_segment_history_erased(); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: _person_segment_rows_erased(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared._person_segment_history_erased() RETURNS trigger
+CREATE FUNCTION shared._person_segment_rows_erased() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $$;
@@ -3426,7 +3427,9 @@ BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
         FROM pg_temp._segment_candidate AS c
-        JOIN shared.person AS p ON p.id = c.person_id
+        -- Per candidate through the primary key (a merge join would walk the whole index).
+        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -8806,10 +8809,10 @@ CREATE TRIGGER person_features_updated AFTER UPDATE ON shared.person REFERENCING
 
 
 --
--- Name: person person_segment_history_erased; Type: TRIGGER; Schema: shared; Owner: -
+-- Name: person person_segment_rows_erased; Type: TRIGGER; Schema: shared; Owner: -
 --
 
-CREATE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
+CREATE TRIGGER person_segment_rows_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased();
 
 
 --
@@ -8961,14 +8964,6 @@ ALTER TABLE ONLY shared.meta_lead
 
 
 --
--- Name: person_activity_daily person_activity_daily_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.person_activity_daily
-    ADD CONSTRAINT person_activity_daily_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
-
-
---
 -- Name: person_feature person_feature_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -8990,14 +8985,6 @@ ALTER TABLE ONLY shared.person
 
 ALTER TABLE ONLY shared.product_event
     ADD CONSTRAINT product_event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id) ON DELETE CASCADE;
-
-
---
--- Name: segment_history segment_history_run_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.segment_history
-    ADD CONSTRAINT segment_history_run_id_fkey FOREIGN KEY (run_id) REFERENCES shared.segment_run(run_id) ON DELETE SET NULL;
 
 
 --

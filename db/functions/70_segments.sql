@@ -378,7 +378,9 @@ BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
         FROM pg_temp._segment_candidate AS c
-        JOIN shared.person AS p ON p.id = c.person_id
+        -- Per candidate through the primary key (a merge join would walk the whole index).
+        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -506,9 +508,10 @@ CREATE OR REPLACE TRIGGER segment_member_left
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION shared._segment_member_changed();
 
--- An erased person leaves no trace in the history either (the queue message of the leave,
--- written by _segment_member_changed, carries only the id, for the audience worker).
-CREATE OR REPLACE FUNCTION shared._person_segment_history_erased()
+-- An erased person leaves no trace in the daily features or the history either (the queue
+-- message of the leave, written by _segment_member_changed, carries only the id, for the
+-- audience worker). Set-based, once per statement, instead of a per-row foreign key check.
+CREATE OR REPLACE FUNCTION shared._person_segment_rows_erased()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -516,14 +519,15 @@ SET search_path = ''
 AS $$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $$;
 
-CREATE OR REPLACE TRIGGER person_segment_history_erased
+CREATE OR REPLACE TRIGGER person_segment_rows_erased
     AFTER DELETE ON shared.person
     REFERENCING OLD TABLE AS old_people
-    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased();
 
 /** Section - Segment views: validation, definition, preview */
 

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:1a19320b380994d4ac97cff6bcb61b6cc138e197275e724863cb247412058477
+-- gdp:release sources=sha256:cab0f709f6bb21673efe4648dca6d482bacb7efe8edbff441f0018d6310887b3
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -247,7 +247,7 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION shared._person_segment_history_erased()
+CREATE OR REPLACE FUNCTION shared._person_segment_rows_erased()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -255,6 +255,7 @@ CREATE OR REPLACE FUNCTION shared._person_segment_history_erased()
 AS $function$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $function$;
@@ -271,7 +272,9 @@ BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
         FROM pg_temp._segment_candidate AS c
-        JOIN shared.person AS p ON p.id = c.person_id
+        -- Per candidate through the primary key (a merge join would walk the whole index).
+        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -887,9 +890,9 @@ REVOKE ALL ON FUNCTION shared._person_features_changed() FROM PUBLIC, anon, auth
 
 GRANT EXECUTE ON FUNCTION shared._person_features_changed() TO service_role;
 
-REVOKE ALL ON FUNCTION shared._person_segment_history_erased() FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION shared._person_segment_rows_erased() FROM PUBLIC, anon, authenticated, service_role;
 
-GRANT EXECUTE ON FUNCTION shared._person_segment_history_erased() TO service_role;
+GRANT EXECUTE ON FUNCTION shared._person_segment_rows_erased() TO service_role;
 
 REVOKE ALL ON FUNCTION shared._refresh_person_features(timestamp with time zone) FROM PUBLIC, anon, authenticated, service_role;
 
@@ -1139,8 +1142,8 @@ $release$;
 
 DO $release$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'shared.person'::regclass AND tgname = 'person_segment_history_erased' AND NOT tgisinternal AND pg_catalog.pg_get_triggerdef(oid) = 'CREATE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased()') THEN
-        CREATE OR REPLACE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'shared.person'::regclass AND tgname = 'person_segment_rows_erased' AND NOT tgisinternal AND pg_catalog.pg_get_triggerdef(oid) = 'CREATE TRIGGER person_segment_rows_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased()') THEN
+        CREATE OR REPLACE TRIGGER person_segment_rows_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased();
     END IF;
 END
 $release$;

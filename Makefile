@@ -37,9 +37,11 @@ test-sql: test-cluster
 test-cluster:
 	@GDP_TEST_PGPORT=$(TEST_PG_PORT) tests/cluster.sh start
 
+# lint-imports: the layers and private-module contracts in pyproject.toml ([tool.importlinter]).
 lint:
 	$(BIN)/ruff check workers edge_compat meta_sandbox tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: setup compiled postgres
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }

@@ -175,6 +175,19 @@ def _object_rows(sandbox: Sandbox, edge: str, ads: list[Ad]) -> list[dict[str, A
     return rows
 
 
+@router.get("/{version}/{object_id}/insights")
+async def get_insights(request: Request, version: str, object_id: str) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    params = await begin(request, usage_type="ads_insights")
+    run = sandbox.report_runs.get(object_id)
+    if run is not None:
+        body = run_results(request, sandbox, run, params)
+        return JSONResponse(body, headers=throttle_header(sandbox))
+    rows = rows_of(sandbox, parse_query(sandbox, object_id, params))
+    body = paginate(request, sandbox, rows, params, inject_empty=sandbox.config.insights_empty_page)
+    return JSONResponse(body, headers=throttle_header(sandbox))
+
+
 @router.get("/{version}/{object_id}/{edge}")
 async def list_objects(request: Request, version: str, object_id: str, edge: str) -> JSONResponse:
     """The account's (or a campaign's / ad set's) campaigns, ad sets and ads."""

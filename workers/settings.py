@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.capi.token_file import TokenFile
 from workers.errors import ConfigError
+from workers.token_file import TokenFile
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gdp"
 META_GRAPH_URL = "https://graph.facebook.com"

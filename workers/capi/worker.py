@@ -43,9 +43,9 @@ from workers.capi.outcomes import (
     settle_skipped,
 )
 from workers.capi.settle import BatchGate, Leases, Pool, open_pool, write_plan
-from workers.capi.token_file import TokenFile
 from workers.db.queries import query
 from workers.settings import Settings
+from workers.token_file import TokenFile
 
 log = logging.getLogger("gdp.capi")
 APPLICATION_NAME = "gdp-capi-worker"  # visible in pg_stat_activity

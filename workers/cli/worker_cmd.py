@@ -78,7 +78,7 @@ def worker(
         typer.echo(asyncio.run(summary), err=True)
         return
     if name in ("insights", "leads"):
-        from workers.insights.run import run_worker
+        from workers.cli._graph_workers import run_worker
 
         typer.echo(asyncio.run(run_worker(name, settings, once)), err=True)
         return
@@ -165,7 +165,7 @@ async def _run(
                 else None
             )
             if also:  # `gdp worker all`: the insights and lead workers run in the same process
-                from workers.insights.run import run_worker
+                from workers.cli._graph_workers import run_worker
 
                 settings = get_settings()
                 for kind in ("insights", "leads"):

@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 from workers.db.connection import role_options
 from workers.db.queries import query
 from workers.errors import GdpError, MetaApiError, from_db_error
-from workers.insights.graph import GraphReader, RetryPolicy
+from workers.graph_reader import GraphReader, RetryPolicy
 from workers.settings import Settings
 
 log = logging.getLogger("gdp.leads")

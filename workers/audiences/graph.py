@@ -19,7 +19,7 @@ import orjson
 
 from workers.audiences.errors import AudienceErrorKind, classify_audience_error, retryable
 from workers.errors import MetaApiError
-from workers.insights.graph import GraphReader, RetryPolicy
+from workers.graph_reader import GraphReader, RetryPolicy
 
 log = logging.getLogger("gdp.audiences.graph")
 

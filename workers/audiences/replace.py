@@ -22,7 +22,7 @@ import orjson
 
 from workers.audiences.graph import AudienceCallError
 from workers.audiences.rows import REPLACE_SCHEMA, PersonRow, has_identifier, hash_people
-from workers.audiences.sync import Refused, Row, RunContext, _response, one
+from workers.audiences.sync import Refused, Row, RunContext, one, response_json
 from workers.db.queries import query
 
 
@@ -107,7 +107,7 @@ async def replace_run(ctx: RunContext, state: Row | None) -> str | None:
         await ctx.conn.execute(
             query("audience_replace_stage"),
             {"run_id": ctx.run_id, "batch_seq": seq, "rows": orjson.dumps(staged).decode(),
-             "response": _response(body, max(total - received, 0))},
+             "response": response_json(body, max(total - received, 0))},
         )  # fmt: skip
         if last:
             await ctx.conn.execute(query("audience_replace_complete"), {"run_id": ctx.run_id})

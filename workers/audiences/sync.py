@@ -62,7 +62,7 @@ async def one(conn: psycopg.AsyncConnection[Row], name: str, params: dict[str, A
     return row or {}
 
 
-def _response(body: dict[str, Any], delta: int) -> str:
+def response_json(body: dict[str, Any], delta: int) -> str:
     return orjson.dumps({
         "num_received_delta": delta,
         "num_invalid_entries": int(body.get("num_invalid_entries") or 0),
@@ -166,7 +166,7 @@ class Sender:
             self.ctx.conn,
             "audience_record_batch",
             {"run_id": self.ctx.run_id, "op": op, "rows": orjson.dumps(rows).decode(),
-             "response": _response(body, received)},
+             "response": response_json(body, received)},
         )  # fmt: skip
 
 

@@ -15,8 +15,11 @@ admin's acknowledgement (shared.audience_allow_removals).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import sys
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +97,13 @@ def check_guards(target: Row, removes: int, forced: bool) -> tuple[str, str] | N
 
 
 class Sender:
-    """Buffers of removals and additions, each sent when it holds a full request."""
+    """Buffers of removals and additions, each sent when it holds a full request.
+
+    One request is in flight at a time, in the background: while Meta processes it, the next
+    rows are read and hashed. A request is launched only after the previous one was recorded,
+    so requests and their records keep their order (removals before the additions that follow
+    them) and a kill leaves at most the one in flight unrecorded.
+    """
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
@@ -102,6 +111,7 @@ class Sender:
         self.adds: list[PersonRow] = []
         self.touches: list[PersonRow] = []
         self.audience_id = str(ctx.target["audience_id"])
+        self._inflight: asyncio.Task[None] | None = None
 
     async def remove(self, person_id: str, cells: Sequence[str]) -> None:
         self.removes.append((person_id, cells))
@@ -118,22 +128,51 @@ class Sender:
         if len(self.touches) >= self.ctx.rows_per_request:
             await self.flush_touches()
 
+    async def settle(self) -> None:
+        """Wait for the request in flight (and its record); its error, if any, is raised."""
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            await task
+
+    async def _launch(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await self.settle()
+        except BaseException:
+            work.close()
+            raise
+        self._inflight = asyncio.create_task(work)
+
     async def flush_removes(self) -> None:
-        if not self.removes:
-            return
-        batch, self.removes = self.removes, []
+        if self.removes:
+            batch, self.removes = self.removes, []
+            await self._launch(self._send_removes(batch))
+
+    async def flush_adds(self) -> None:
+        # A person re-added under a new email/phone leaves under the old one first.
+        await self.flush_removes()
+        if self.adds:
+            batch, self.adds = self.adds, []
+            await self._launch(self._send_adds(batch))
+
+    async def flush_touches(self) -> None:
+        if self.touches:
+            batch, self.touches = self.touches, []
+            await self._launch(self._record_touches(batch))
+
+    async def flush(self) -> None:
+        await self.flush_removes()
+        await self.flush_adds()
+        await self.flush_touches()
+        await self.settle()
+
+    async def _send_removes(self, batch: list[tuple[str, Sequence[str]]]) -> None:
         body = await self.ctx.graph.users(
             self.audience_id, "remove", SCHEMA, [list(c) for _, c in batch]
         )
         rows = [{"p": p, "c": list(c)} for p, c in batch]
         await self._record("remove", rows, body, len(batch))
 
-    async def flush_adds(self) -> None:
-        # A person re-added under a new email/phone leaves under the old one first.
-        await self.flush_removes()
-        if not self.adds:
-            return
-        batch, self.adds = self.adds, []
+    async def _send_adds(self, batch: list[PersonRow]) -> None:
         body = await self.ctx.graph.users(
             self.audience_id, "add", SCHEMA, [list(r.cells) for r in batch]
         )
@@ -143,10 +182,7 @@ class Sender:
         ]
         await self._record("add", rows, body, len(batch))
 
-    async def flush_touches(self) -> None:
-        if not self.touches:
-            return
-        batch, self.touches = self.touches, []
+    async def _record_touches(self, batch: list[PersonRow]) -> None:
         rows = [{"p": r.person_id, "u": r.person_updated_at.isoformat()} for r in batch]
         await one(
             self.ctx.conn,
@@ -154,11 +190,6 @@ class Sender:
             {"run_id": self.ctx.run_id, "op": "touch", "rows": orjson.dumps(rows).decode(),
              "response": "{}"},
         )  # fmt: skip
-
-    async def flush(self) -> None:
-        await self.flush_removes()
-        await self.flush_adds()
-        await self.flush_touches()
 
     async def _record(self, op: str, rows: list[dict[str, Any]], body: Row, sent: int) -> None:
         received = int(body.get("num_received") or sent)
@@ -193,14 +224,20 @@ async def diff_run(ctx: RunContext, *, forced: bool) -> None:
     if removes == 0 and candidates == 0:
         return
     sender = Sender(ctx)
-    async with await psycopg.AsyncConnection.connect(
-        ctx.read_conninfo, row_factory=dict_row
-    ) as reader, reader.cursor(name="audience_changes") as cursor:
-        cursor.itersize = ctx.rows_per_request
-        await cursor.execute(query("audience_changes"), {"segment_id": segment_id})
-        while chunk := await cursor.fetchmany(ctx.rows_per_request):
-            await _process(sender, chunk, ctx.default_region)
-    await sender.flush()
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            ctx.read_conninfo, row_factory=dict_row
+        ) as reader, reader.cursor(name="audience_changes") as cursor:
+            cursor.itersize = ctx.rows_per_request
+            await cursor.execute(query("audience_changes"), {"segment_id": segment_id})
+            while chunk := await cursor.fetchmany(ctx.rows_per_request):
+                await _process(sender, chunk, ctx.default_region)
+        await sender.flush()
+    finally:
+        # Whatever stopped the run, the request in flight is recorded if Meta took it.
+        if sys.exc_info()[0] is not None:
+            with contextlib.suppress(Exception):
+                await sender.settle()
 
 
 async def _process(sender: Sender, chunk: list[Row], region: str) -> None:
@@ -212,7 +249,8 @@ async def _process(sender: Sender, chunk: list[Row], region: str) -> None:
             people.append(row)
     if not people:
         return
-    hashed = hash_people(people, default_region=region)
+    # In a thread: the event loop keeps the request in flight moving meanwhile.
+    hashed = await asyncio.to_thread(hash_people, people, default_region=region)
     for person, new in zip(people, hashed, strict=True):
         if not has_identifier(new.cells):
             continue

@@ -67,10 +67,10 @@ def generate(url: str, people: int, spare: int) -> None:
             """
             INSERT INTO shared.person (email, phone, first_name, last_name, city, state, zip,
                                        country, date_of_birth, gender)
-            SELECT 'user' || i || '@example.com', '+1415' || (2000000 + i % 7000000)::text,
-                   'First' || (i % 5000), 'Last' || (i % 7000), 'San Francisco', 'CA',
-                   lpad((94000 + i % 1000)::text, 5, '0'), 'US',
-                   date '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'f' ELSE 'm' END
+            SELECT 'user' || i || '@example.com', '+1415' || (2000000 + i %% 7000000)::text,
+                   'First' || (i %% 5000), 'Last' || (i %% 7000), 'San Francisco', 'CA',
+                   lpad((94000 + i %% 1000)::text, 5, '0'), 'US',
+                   date '1950-01-01' + (i %% 20000), CASE WHEN i %% 2 = 0 THEN 'f' ELSE 'm' END
             FROM generate_series(1, %s) AS i
             """,
             (people + spare,),
@@ -110,12 +110,7 @@ def churn(url: str, changes: int) -> dict[str, int]:
     join = changes - leave
     emails = changes // 20
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "DELETE FROM shared.segment_member WHERE (segment_id, person_id) IN ("
-            "SELECT segment_id, person_id FROM shared.segment_member WHERE segment_id = %s "
-            "ORDER BY person_id LIMIT %s)",
-            (SEGMENT, leave),
-        )
+        # Joiners first, from the people outside the segment (so no leaver comes back).
         conn.execute(
             "INSERT INTO shared.segment_member (segment_id, person_id) "
             "SELECT %s, p.id FROM shared.person AS p WHERE NOT EXISTS ("
@@ -123,11 +118,16 @@ def churn(url: str, changes: int) -> dict[str, int]:
             "AND m.person_id = p.id) LIMIT %s",
             (SEGMENT, SEGMENT, join),
         )
+        # Leavers and email changes among the first members (by email), apart from each other.
+        conn.execute(
+            "DELETE FROM shared.segment_member WHERE segment_id = %s AND person_id IN ("
+            "SELECT id FROM shared.person ORDER BY email LIMIT %s)",
+            (SEGMENT, leave),
+        )
         conn.execute(
             "UPDATE shared.person SET email = 'moved-' || email WHERE id IN ("
-            "SELECT person_id FROM shared.segment_member WHERE segment_id = %s "
-            "ORDER BY person_id DESC LIMIT %s)",
-            (SEGMENT, emails),
+            "SELECT id FROM shared.person ORDER BY email OFFSET %s LIMIT %s)",
+            (leave, emails),
         )
         conn.execute("ANALYZE shared.segment_member")
     return {"leave": leave, "join": join, "email_changes": emails}

@@ -2432,17 +2432,17 @@ $$;
 
 
 --
--- Name: _audience_members(text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: _audience_member_count(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared._audience_members(p_segment_id text) RETURNS TABLE(person_id uuid)
-    LANGUAGE sql STABLE
+CREATE FUNCTION shared._audience_member_count(p_segment_id text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    SELECT m.person_id
-    FROM shared.segment_member AS m
-    JOIN shared.person AS p ON p.id = m.person_id
-    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+    SELECT (SELECT count(*) FROM shared.segment_member AS m WHERE m.segment_id = p_segment_id)
+         - (SELECT count(*) FROM shared.person AS w
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
 $$;
 
 
@@ -3457,111 +3457,142 @@ COMMENT ON FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_remo
 
 
 --
--- Name: audience_begin_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: audience_change_counts(text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
+CREATE FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamp with time zone) RETURNS TABLE(removes bigint, candidates bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
 DECLARE
-    v_id bigint;
-    v_audience text;
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+    v_removes bigint;
+    v_new bigint;
+    v_changed bigint;
 BEGIN
-    SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
-    WHERE a.segment_id = p_segment_id;
-    IF NOT FOUND THEN
-        PERFORM shared._raise('GD404', 'segment_id', format('%s is not mapped to an audience',
-                                                           p_segment_id));
+    SELECT count(*) INTO v_removes FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    v_removes := v_removes + (
+        SELECT count(*) FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn');
+    SELECT count(*) INTO v_new FROM shared.segment_member AS m
+    WHERE m.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        SELECT count(*) INTO v_changed FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        WHERE k.segment_id = v_segment AND p.updated_at > k.person_updated_at;
+    ELSE
+        SELECT count(*) INTO v_changed FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        WHERE p.updated_at > v_since AND p.updated_at > k.person_updated_at;
     END IF;
-    -- The caller holds the segment's lock: a run still marked running was cut off.
-    UPDATE shared.audience_sync_run
-    SET status = 'interrupted', finished_at = now(),
-        error_message = coalesce(error_message, 'the worker stopped mid-run')
-    WHERE segment_id = p_segment_id AND status = 'running';
-    IF p_kind = 'replace' THEN
-        -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
-        DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
-    END IF;
-    INSERT INTO shared.audience_sync_run (segment_id, audience_id, kind, forced, reason, members)
-    VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
-            (SELECT count(*) FROM shared._audience_members(p_segment_id)))
-    RETURNING id INTO v_id;
-    RETURN v_id;
+    RETURN QUERY SELECT v_removes, v_new + v_changed;
 END
 $$;
 
 
 --
--- Name: FUNCTION audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION audience_change_counts(p_segment_id text, p_since timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text) IS 'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
+COMMENT ON FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamp with time zone) IS 'How many acknowledged people a run would remove (the removal guard), and about how many members it would add or re-check (an upper bound).';
 
 
 --
--- Name: audience_change_counts(text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: audience_changed_since(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.audience_change_counts(p_segment_id text) RETURNS TABLE(removes bigint, candidates bigint)
+CREATE FUNCTION shared.audience_changed_since(p_segment_id text) RETURNS timestamp with time zone
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    SELECT (SELECT count(*) FROM shared.audience_ack AS k
-            WHERE k.segment_id = p_segment_id
-              AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                              JOIN shared.person AS p ON p.id = m.person_id
-                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
-                                AND p.consent_status <> 'withdrawn')),
-           (SELECT count(*) FROM shared.segment_member AS m
-            JOIN shared.person AS p ON p.id = m.person_id
-            LEFT JOIN shared.audience_ack AS k
-                   ON k.segment_id = p_segment_id AND k.person_id = m.person_id
-            WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
-              AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at))
+    SELECT CASE WHEN a.full_checked_at IS NULL OR a.full_checked_at < now() - interval '1 day'
+                THEN NULL
+                ELSE (SELECT max(r.started_at) FROM shared.audience_sync_run AS r
+                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded')
+                     - interval '10 minutes' END
+    FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id
 $$;
 
 
 --
--- Name: FUNCTION audience_change_counts(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION audience_changed_since(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_change_counts(p_segment_id text) IS 'How many acknowledged people a sync of the segment would remove, and how many members it would add or re-check.';
+COMMENT ON FUNCTION shared.audience_changed_since(p_segment_id text) IS 'From when a sync of the segment looks for changed people (NULL: it re-checks every member).';
 
 
 --
--- Name: audience_changes(text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: audience_changes(text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.audience_changes(p_segment_id text) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
+CREATE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL::date, NULL, k.person_updated_at
+DECLARE
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+BEGIN
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
     FROM shared.audience_ack AS k
-    WHERE k.segment_id = p_segment_id
+    WHERE k.segment_id = v_segment
       AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                      JOIN shared.person AS p ON p.id = m.person_id
-                      WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
-                        AND p.consent_status <> 'withdrawn')
-    UNION ALL
-    SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
-           p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
+    FROM shared.person AS w
+    JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+    JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+    WHERE w.consent_status = 'withdrawn';
+    RETURN QUERY
+    SELECT p.id, 'add'::text, NULL::text[], p.email, p.phone, p.first_name, p.last_name,
+           p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
     FROM shared.segment_member AS m
     JOIN shared.person AS p ON p.id = m.person_id
-    LEFT JOIN shared.audience_ack AS k
-           ON k.segment_id = p_segment_id AND k.person_id = m.person_id
-    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
-      AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at)
+    WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    ELSE
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE p.updated_at > v_since AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    END IF;
+END
 $$;
 
 
 --
--- Name: FUNCTION audience_changes(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION audience_changes(p_segment_id text, p_since timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_changes(p_segment_id text) IS 'People whose audience row may change: add (not acknowledged, or changed since) with the old row, and remove (left, withdrew consent, erased) with the row to remove.';
+COMMENT ON FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) IS 'A sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only people changed after p_since (NULL: every member).';
 
 
 --
@@ -3593,6 +3624,7 @@ CREATE TABLE shared.audience_sync_run (
     estimated_num_total bigint,
     errors jsonb DEFAULT '{}'::jsonb NOT NULL,
     error_message text,
+    changed_since timestamp with time zone,
     CONSTRAINT audience_sync_run_errors CHECK ((jsonb_typeof(errors) = 'object'::text)),
     CONSTRAINT audience_sync_run_kind CHECK ((kind = ANY (ARRAY['diff'::text, 'replace'::text]))),
     CONSTRAINT audience_sync_run_samples CHECK ((jsonb_typeof(invalid_entry_samples) = 'object'::text)),
@@ -3605,6 +3637,13 @@ CREATE TABLE shared.audience_sync_run (
 --
 
 COMMENT ON TABLE shared.audience_sync_run IS 'One row per audience sync run: rows added/removed, requests, Meta''s counts, errors by code.';
+
+
+--
+-- Name: COLUMN audience_sync_run.changed_since; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON COLUMN shared.audience_sync_run.changed_since IS 'The run re-checked people changed after this time; NULL: it re-checked every member.';
 
 
 --
@@ -3625,6 +3664,15 @@ BEGIN
     SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
     WHERE id = p_run_id
     RETURNING * INTO v_row;
+    IF p_status = 'succeeded' AND (v_row.changed_since IS NULL OR v_row.kind = 'replace') THEN
+        UPDATE shared.meta_audience SET full_checked_at = v_row.started_at
+        WHERE segment_id = v_row.segment_id;
+    END IF;
+    -- After a large change (a first upload, a replace), fresh statistics keep the next run's
+    -- anti-joins on the right plan rather than waiting for autovacuum to notice.
+    IF v_row.rows_added + v_row.rows_removed > greatest(10000, coalesce(v_row.members, 0) / 10) THEN
+        ANALYZE shared.audience_ack;
+    END IF;
     RETURN v_row;
 END
 $$;
@@ -3797,6 +3845,32 @@ COMMENT ON FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer
 
 
 --
+-- Name: audience_removal_count(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_removal_count(p_segment_id text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT (SELECT count(*) FROM shared.audience_ack AS k
+            WHERE k.segment_id = p_segment_id
+              AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id))
+         + (SELECT count(*) FROM shared.person AS w
+            JOIN shared.audience_ack AS k ON k.segment_id = p_segment_id AND k.person_id = w.id
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
+$$;
+
+
+--
+-- Name: FUNCTION audience_removal_count(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_removal_count(p_segment_id text) IS 'How many acknowledged people the next sync of the segment would remove (left, withdrew consent, erased).';
+
+
+--
 -- Name: audience_replace_complete(bigint); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3954,6 +4028,52 @@ COMMENT ON FUNCTION shared.audience_schema() IS 'The multi-key schema of every a
 
 
 --
+-- Name: audience_start_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text) RETURNS TABLE(run_id bigint, changed_since timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+    v_audience text;
+    v_since timestamptz;
+BEGIN
+    SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
+    WHERE a.segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('%s is not mapped to an audience',
+                                                           p_segment_id));
+    END IF;
+    -- The caller holds the segment's lock: a run still marked running was cut off.
+    UPDATE shared.audience_sync_run
+    SET status = 'interrupted', finished_at = now(),
+        error_message = coalesce(error_message, 'the worker stopped mid-run')
+    WHERE segment_id = p_segment_id AND status = 'running';
+    IF p_kind = 'replace' THEN
+        -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
+        DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
+    END IF;
+    v_since := shared.audience_changed_since(p_segment_id);
+    INSERT INTO shared.audience_sync_run
+        (segment_id, audience_id, kind, forced, reason, members, changed_since)
+    VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
+            shared._audience_member_count(p_segment_id), v_since)
+    RETURNING id INTO v_id;
+    RETURN QUERY SELECT v_id, v_since;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text) IS 'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
+
+
+--
 -- Name: audience_store_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4066,7 +4186,7 @@ BEGIN
     RETURN QUERY
     SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
            a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
-           (SELECT count(*) FROM shared._audience_members(a.segment_id)),
+           shared._audience_member_count(a.segment_id),
            (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
            (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
            (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
@@ -6498,6 +6618,7 @@ CREATE TABLE shared.meta_audience (
     counted_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    full_checked_at timestamp with time zone,
     CONSTRAINT meta_audience_id_format CHECK ((audience_id ~ '^[0-9]{1,30}$'::text)),
     CONSTRAINT meta_audience_max_removed_share CHECK (((max_removed_share >= (0)::numeric) AND (max_removed_share <= (1)::numeric))),
     CONSTRAINT meta_audience_min_size CHECK (((min_size_first_upload >= 0) AND (min_size_first_upload <= 100000000))),
@@ -6514,70 +6635,6 @@ COMMENT ON TABLE shared.meta_audience IS 'The Meta Custom Audience of each mappe
 
 
 --
--- Name: person; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.person (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    email text NOT NULL,
-    phone text,
-    first_name text,
-    last_name text,
-    city text,
-    state text,
-    zip text,
-    country text,
-    date_of_birth date,
-    gender text,
-    utm_source text,
-    utm_medium text,
-    utm_campaign text,
-    utm_content text,
-    utm_term text,
-    meta_fbp text,
-    meta_fbc text,
-    meta_lead_form_id text,
-    source_product text,
-    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
-    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
-    consent_changed_at timestamp with time zone,
-    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
-    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
-    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
-    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
-);
-
-
---
--- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
-
-
---
--- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.segment_member (
-    segment_id text NOT NULL,
-    person_id uuid NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
-
-
---
 -- Name: audience_status; Type: VIEW; Schema: shared; Owner: -
 --
 
@@ -6585,10 +6642,7 @@ CREATE VIEW shared.audience_status AS
  SELECT a.segment_id,
     a.audience_name,
     a.audience_id,
-    ( SELECT count(*) AS count
-           FROM (shared.segment_member m
-             JOIN shared.person p ON ((p.id = m.person_id)))
-          WHERE ((m.segment_id = a.segment_id) AND (p.consent_status <> 'withdrawn'::shared.consent_status))) AS members,
+    shared._audience_member_count(a.segment_id) AS members,
     ( SELECT count(*) AS count
            FROM shared.audience_ack k
           WHERE (k.segment_id = a.segment_id)) AS acknowledged,
@@ -7295,6 +7349,52 @@ CREATE TABLE shared.lead_field_map (
 
 
 --
+-- Name: person; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.person (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    phone text,
+    first_name text,
+    last_name text,
+    city text,
+    state text,
+    zip text,
+    country text,
+    date_of_birth date,
+    gender text,
+    utm_source text,
+    utm_medium text,
+    utm_campaign text,
+    utm_content text,
+    utm_term text,
+    meta_fbp text,
+    meta_fbc text,
+    meta_lead_form_id text,
+    source_product text,
+    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
+    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
+    consent_changed_at timestamp with time zone,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
+    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
+    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
+
+
+--
 -- Name: lead_submissions; Type: VIEW; Schema: shared; Owner: -
 --
 
@@ -7667,6 +7767,24 @@ CREATE TABLE shared.segment (
 --
 
 COMMENT ON TABLE shared.segment IS 'Registered segments: each is the view segments.<segment_id>, returning person_id.';
+
+
+--
+-- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_member (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
 
 
 --
@@ -8367,6 +8485,20 @@ CREATE INDEX performance_daily_campaign_date_idx ON shared.performance_daily USI
 --
 
 CREATE INDEX performance_restatement_day_idx ON shared.performance_restatement USING btree (date, ad_id);
+
+
+--
+-- Name: person_consent_withdrawn_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX person_consent_withdrawn_idx ON shared.person USING btree (id) WHERE (consent_status = 'withdrawn'::shared.consent_status);
+
+
+--
+-- Name: person_updated_at_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX person_updated_at_idx ON shared.person USING btree (updated_at);
 
 
 --
@@ -9115,4 +9247,8 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202000001'),
     ('20261202000002'),
     ('20261202400001'),
-    ('20261202400002');
+    ('20261202400002'),
+    ('20261202400003'),
+    ('20261202400004'),
+    ('20261202400005'),
+    ('20261202400006');

@@ -58,14 +58,16 @@ async def plan_diff(worker: AudienceWorker, name: str, *, force: bool = False) -
             worker.conninfo(), row_factory=dict_row
         ) as conn:
             target = await resolve(conn, name)
-            counts = await (await conn.execute(
-                query("audience_change_counts"), {"segment_id": target["segment_id"]}
+            since = await (await conn.execute(
+                query("audience_changed_since"), {"segment_id": target["segment_id"]}
             )).fetchone()  # fmt: skip
+            window = {"segment_id": target["segment_id"],
+                      "since": since["changed_since"] if since else None}  # fmt: skip
+            counts = await (await conn.execute(query("audience_change_counts"), window)).fetchone()
             assert counts is not None
             tally = {"add": 0, "touch": 0, "replace_identity": 0, "update": 0}
             async with conn.cursor(name="audience_plan") as cursor:
-                await cursor.execute(query("audience_changes"),
-                                     {"segment_id": target["segment_id"]})  # fmt: skip
+                await cursor.execute(query("audience_changes"), window)
                 while chunk := await cursor.fetchmany(MAX_ROWS_PER_REQUEST):
                     people = [r for r in chunk if r["op"] == "add"]
                     for person, row in zip(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
@@ -56,6 +57,8 @@ class RunContext:
     default_region: str = "US"
     # The cells of every row of a request must be at most this many (Meta: 10,000).
     rows_per_request: int = MAX_ROWS_PER_REQUEST
+    # Changed people are looked for among those updated after this (None: every member).
+    changed_since: dt.datetime | None = None
 
 
 async def one(conn: psycopg.AsyncConnection[Row], name: str, params: dict[str, Any]) -> Row:
@@ -204,8 +207,9 @@ class Sender:
 async def diff_run(ctx: RunContext, *, forced: bool) -> None:
     """Send what changed; raises Refused (a guard) or AudienceCallError (Meta said no)."""
     segment_id = ctx.target["segment_id"]
-    counts = await one(ctx.conn, "audience_change_counts", {"segment_id": segment_id})
-    removes, candidates = int(counts["removes"]), int(counts["candidates"])
+    window = {"segment_id": segment_id, "since": ctx.changed_since}
+    counted = await one(ctx.conn, "audience_removal_count", {"segment_id": segment_id})
+    removes = int(counted["removes"])
     refusal = check_guards(ctx.target, removes, forced)
     if refusal is not None and refusal[0] == "removal_cap":
         allowed = await one(
@@ -218,18 +222,16 @@ async def diff_run(ctx: RunContext, *, forced: bool) -> None:
     await one(
         ctx.conn,
         "audience_plan_run",
-        {"run_id": ctx.run_id, "adds": candidates, "removes": removes, "session_id": None,
+        {"run_id": ctx.run_id, "adds": None, "removes": removes, "session_id": None,
          "estimated": None},
     )  # fmt: skip
-    if removes == 0 and candidates == 0:
-        return
     sender = Sender(ctx)
     try:
         async with await psycopg.AsyncConnection.connect(
             ctx.read_conninfo, row_factory=dict_row
         ) as reader, reader.cursor(name="audience_changes") as cursor:
             cursor.itersize = ctx.rows_per_request
-            await cursor.execute(query("audience_changes"), {"segment_id": segment_id})
+            await cursor.execute(query("audience_changes"), window)
             while chunk := await cursor.fetchmany(ctx.rows_per_request):
                 await _process(sender, chunk, ctx.default_region)
         await sender.flush()

@@ -172,6 +172,7 @@ class AudienceWorker:
                 target = {**target, "audience_id": await self._ensure_audience(
                     conn, graph, account, target)}  # fmt: skip
             state = await one(conn, "audience_replace_state", {"segment_id": segment_id})
+            since = None
             if state.get("run_id"):
                 kind, run_id = "replace", int(state["run_id"])
                 await one(conn, "audience_resume_run", {"run_id": run_id})
@@ -180,9 +181,10 @@ class AudienceWorker:
                 if drifted and mode == "auto":
                     kind = "replace"
                 reason = "drift" if drifted and mode == "auto" else None
-                run_id = int((await one(conn, "audience_begin_run", {
+                begun = await one(conn, "audience_start_run", {
                     "segment_id": segment_id, "kind": kind, "forced": force, "reason": reason,
-                }))["run_id"])  # fmt: skip
+                })  # fmt: skip
+                run_id, since = int(begun["run_id"]), begun["changed_since"]
                 if waiting:
                     return await self._finish(conn, graph, target, run_id, kind, "waiting",
                                               waiting, started, before)  # fmt: skip
@@ -190,7 +192,7 @@ class AudienceWorker:
             graph.on_error = self._error_hook(conn, run_id)
             ctx = RunContext(conn, self.conninfo(), graph, target, run_id,
                              self.settings.meta_default_phone_region,
-                             self.rows_per_request)  # fmt: skip
+                             self.rows_per_request, since)  # fmt: skip
             note = None
             if kind == "replace":
                 note = await replace_run(ctx, state or None)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from workers.audiences import metrics
 from workers.audiences.errors import AudienceErrorKind, classify_audience_error, retryable
 from workers.errors import MetaApiError
 from workers.graph_reader import GraphReader, RetryPolicy
@@ -88,6 +89,7 @@ class AudienceGraph:
             except MetaApiError as error:
                 kind = classify_audience_error(error.code, error.subcode, error.http_status_code)
                 again = retryable(kind) and attempt < self.max_attempts
+                metrics.GRAPH_ERRORS.labels(str(error.code or "transport"), kind).inc()
                 if self.on_error is not None:
                     await self.on_error(error, kind, again)
                 if not again:

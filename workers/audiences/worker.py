@@ -256,7 +256,6 @@ class AudienceWorker:
 
     def _error_hook(self, conn: psycopg.AsyncConnection[Row], run_id: int) -> Any:
         async def hook(error: MetaApiError, kind: AudienceErrorKind, retried: bool) -> None:
-            metrics.GRAPH_ERRORS.labels(str(error.code or "transport"), kind).inc()
             with contextlib.suppress(psycopg.Error):
                 await one(conn, "audience_record_error", {
                     "run_id": run_id, "code": error.code, "subcode": error.subcode,
@@ -270,10 +269,16 @@ class AudienceWorker:
         run_id: int | None, kind: str, status: str, message: str | None, started: float,
         before: tuple[int, int, int],
     ) -> RunReport:  # fmt: skip
-        row: Row = {}
-        if run_id is not None:
-            row = await one(conn, "audience_finish_run",
-                            {"run_id": run_id, "status": status, "message": message})
+        if run_id is None:
+            # Stopped before its run began (creating the audience, reading Meta's state): still
+            # a row, so every outcome is in shared.audience_sync_run.
+            begun = await one(conn, "audience_start_run", {
+                "segment_id": target["segment_id"], "kind": kind, "forced": False,
+                "reason": None,
+            })  # fmt: skip
+            run_id = int(begun["run_id"])
+        row = await one(conn, "audience_finish_run",
+                        {"run_id": run_id, "status": status, "message": message})
         metrics.RUNS.labels(status).inc()
         metrics.ROWS.labels("add").inc(int(row.get("rows_added") or 0))
         metrics.ROWS.labels("remove").inc(int(row.get("rows_removed") or 0))

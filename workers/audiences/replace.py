@@ -112,6 +112,8 @@ async def replace_run(ctx: RunContext, state: Row | None) -> str | None:
         if last:
             await ctx.conn.execute(query("audience_replace_complete"), {"run_id": ctx.run_id})
         await ctx.conn.commit()
+        if ctx.progress is not None:
+            ctx.progress("replace", len(rows))
         received = total
         if last:
             return None

@@ -20,7 +20,7 @@ import contextlib
 import datetime as dt
 import logging
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,8 @@ class RunContext:
     rows_per_request: int = MAX_ROWS_PER_REQUEST
     # Changed people are looked for among those updated after this (None: every member).
     changed_since: dt.datetime | None = None
+    # Called with (op, rows) after each request Meta acknowledged (a CLI's progress bar).
+    progress: Callable[[str, int], None] | None = None
 
 
 async def one(conn: psycopg.AsyncConnection[Row], name: str, params: dict[str, Any]) -> Row:
@@ -202,6 +204,8 @@ class Sender:
             {"run_id": self.ctx.run_id, "op": op, "rows": orjson.dumps(rows).decode(),
              "response": response_json(body, received)},
         )  # fmt: skip
+        if self.ctx.progress is not None:
+            self.ctx.progress(op, sent)
 
 
 async def diff_run(ctx: RunContext, *, forced: bool) -> None:

@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,12 +86,14 @@ class AudienceWorker:
         drift_settle_s: float = 3600.0,
         graph_options: dict[str, Any] | None = None,
         rows_per_request: int = 10_000,
+        progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.role = role
         self.drift_settle_s = drift_settle_s
         self.graph_options = graph_options or {}
         self.rows_per_request = rows_per_request
+        self.progress = progress
 
     def conninfo(self) -> str:
         return make_conninfo(
@@ -192,7 +195,7 @@ class AudienceWorker:
             graph.on_error = self._error_hook(conn, run_id)
             ctx = RunContext(conn, self.conninfo(), graph, target, run_id,
                              self.settings.meta_default_phone_region,
-                             self.rows_per_request, since)  # fmt: skip
+                             self.rows_per_request, since, self.progress)  # fmt: skip
             note = None
             if kind == "replace":
                 note = await replace_run(ctx, state or None)

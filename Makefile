@@ -57,10 +57,12 @@ release: setup postgres
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The Meta Graph API sandbox (meta_sandbox/) is its own distribution, installed here for the
+# tests and the demo; a production `pip install .` leaves it out.
+$(VENV)/.installed: pyproject.toml meta_sandbox/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	GDP_META_COMPILE=0 $(BIN)/python -m pip install --quiet -e '.[dev]'
+	GDP_META_COMPILE=0 $(BIN)/python -m pip install --quiet -e ./meta_sandbox -e '.[dev]'
 	@touch $@
 
 # The Meta rules (workers/meta/*.py) compiled with mypyc, in place (setup.py): the same source,
@@ -122,5 +124,5 @@ postgres:
 	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
 
 clean:
-	rm -rf $(VENV) .tools *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/*.so \
+	rm -rf $(VENV) .tools *.egg-info meta_sandbox/*.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/*.so \
 		$(DASHBOARD)/node_modules $(DASHBOARD)/dist

@@ -1,7 +1,8 @@
 """Custom Audience upload payloads: `payload={schema, data}` and `session`, as Meta documents
-them (facts §3.1-3.3). Hashed columns must be lowercase SHA-256 hex or ""; a row with a bad
-value is counted in `num_invalid_entries` (with up to 100 samples) and not matched. Rows that do
-not line up with the schema, or more than 10,000 rows, reject the whole request (code 100).
+them (docs/meta-rules.md §3.1-3.3). Hashed columns must be lowercase SHA-256 hex or ""; a row
+with a bad value is counted in `num_invalid_entries` (with up to 100 samples) and not matched.
+Rows that do not line up with the schema, or more than 10,000 rows, reject the whole request
+(code 100).
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def _schema(raw: Any, replace: bool) -> tuple[str, ...]:
     if len(set(raw)) != len(raw):
         raise invalid_param("payload.schema lists a key twice")
     if replace and "EXTERN_ID" in raw:
-        # UNVERIFIED (facts open item 5): the usersreplace schema list omits EXTERN_ID. The
-        # stricter reading: refuse it, so a client never relies on it against Meta.
+        # UNVERIFIED (docs/meta-rules.md, open item 5): the usersreplace schema list omits
+        # EXTERN_ID. The stricter reading: refuse it, so a client never relies on it against Meta.
         raise invalid_param("payload.schema: EXTERN_ID is not supported by usersreplace")
     if not set(raw) & (HASHED_COLUMNS | UNHASHED_COLUMNS):
         raise invalid_param("payload.schema has no matching key")

@@ -3,8 +3,9 @@
 Members are identified by their row: EMAIL, PHONE, EXTERN_ID and MADID each identify a person
 on their own (a row matching a member on any of them is that member); a row without any of them
 is identified by the combination of its other columns. Replace sessions follow Meta's rules
-(facts §3.2): session required, `batch_seq` 1 starts the replace, one replace at a time, 90
-minutes from the first batch, `last_batch_flag` completes it and swaps the members atomically.
+(docs/meta-rules.md §3.2): session required, `batch_seq` 1 starts the replace, one replace at
+a time, 90 minutes from the first batch, `last_batch_flag` completes it and swaps the members
+atomically.
 """
 
 from __future__ import annotations

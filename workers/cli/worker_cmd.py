@@ -1,4 +1,5 @@
-"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads, audiences)."""
+"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads, segments,
+audiences)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from workers.maintenance import metrics as maintenance_metrics
 from workers.maintenance.retention import TABLES, RetentionConfig, RetentionRun, run_forever
 from workers.settings import get_settings, require
 
-WORKERS = ("capi", "maintenance", "insights", "leads", "audiences")
+WORKERS = ("capi", "maintenance", "insights", "leads", "segments", "audiences")
 
 
 @one_line_errors
 def worker(
-    name: str = typer.Argument(..., help="capi, maintenance, insights, leads, audiences, or all"),
+    name: str = typer.Argument(
+        ..., help="capi, maintenance, insights, leads, segments, audiences, or all"
+    ),
     once: bool = typer.Option(
         False, help="Drain what is queued (capi) / run retention once (maintenance), then exit."
     ),
@@ -69,6 +72,11 @@ def worker(
         # somewhere unsafe (META_GRAPH_URL unset in production, plain http to another machine).
         require(settings.graph_url_problem())
     logs.configure(settings.log_level)
+    if name == "segments":
+        from workers.segments.run import run_segments_worker
+
+        typer.echo(run_segments_worker(settings.database_url, once), err=True)
+        return
     if name == "audiences":
         from workers.audiences.run import run_audiences
 
@@ -170,6 +178,9 @@ async def _run(
                 settings = get_settings()
                 for kind in ("insights", "leads"):
                     group.create_task(_echo(run_worker(kind, settings, once, stop)))
+                from workers.segments.run import segments_task
+
+                group.create_task(_echo(segments_task(database_url, once, stop)))
                 from workers.audiences.run import run_audiences
 
                 group.create_task(_echo(run_audiences(settings, once, stop)))

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:9c754ddf34d0ebf5da73cc11534e8f6dd8ad46eca8cbb22c92ae66a34b3a0fbb
+-- gdp:release sources=sha256:7403bc0c4176028c32e39502efe64b4b278e07b5edcb7e7a0bedae7086c1a1f8
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).

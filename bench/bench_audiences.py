@@ -85,7 +85,7 @@ def generate(url: str, people: int, spare: int) -> None:
         conn.execute("ALTER TABLE shared.person ENABLE TRIGGER USER")
         conn.execute(
             "INSERT INTO shared.segment (segment_id, description, owner, audience_name) "
-            "VALUES (%s, 'everyone', 'bench', 'All Leads')",
+            "VALUES (%s, 'everyone', 'bench', 'All Leads') ON CONFLICT (segment_id) DO NOTHING",
             (SEGMENT,),
         )
         conn.execute(

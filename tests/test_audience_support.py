@@ -36,11 +36,14 @@ def configure(db: Conn, mapping: dict[str, str | None], *, enabled: bool = True)
 
 def make_segment(db: Conn, segment_id: str, audience_name: str | None = None,
                  *, min_size: int | None = 0) -> None:  # fmt: skip
+    # The PRD's six segments exist from install (the segment engine's seed): reuse them.
     db.execute(
         "INSERT INTO shared.segment (segment_id, description, owner, audience_name) "
-        "VALUES (%s, %s, 'growth', %s)",
+        "VALUES (%s, %s, 'growth', %s) ON CONFLICT (segment_id) DO UPDATE "
+        "SET audience_name = coalesce(excluded.audience_name, shared.segment.audience_name)",
         (segment_id, f"test segment {segment_id}", audience_name),
     )
+    db.execute("DELETE FROM shared.segment_member WHERE segment_id = %s", (segment_id,))
     if min_size is not None:
         # The guard's row exists once the segment is mapped; made here with the test's minimum.
         db.execute(

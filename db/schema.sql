@@ -4279,6 +4279,7 @@ CREATE FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows 
 DECLARE
     v_segment text;
     v_count integer;
+    v_new integer;
 BEGIN
     SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
     WHERE r.id = p_run_id AND r.status = 'running';
@@ -4286,23 +4287,32 @@ BEGIN
         PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
     END IF;
     IF p_op = 'add' THEN
-        INSERT INTO shared.audience_ack AS k
-            (segment_id, person_id, row_cells, person_updated_at, via, run_id)
-        SELECT v_segment, (x ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
-               (x ->> 'u')::timestamptz, 'users', p_run_id
-        FROM jsonb_array_elements(p_rows) AS x
-        ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
-            SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
-                via = 'users', run_id = p_run_id, acknowledged_at = now();
-        GET DIAGNOSTICS v_count = ROW_COUNT;
+        WITH upserted AS (
+            INSERT INTO shared.audience_ack AS k
+                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+            SELECT v_segment, (x ->> 'p')::uuid,
+                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+                   (x ->> 'u')::timestamptz, 'users', p_run_id
+            FROM jsonb_array_elements(p_rows) AS x
+            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+                SET row_cells = excluded.row_cells,
+                    person_updated_at = excluded.person_updated_at,
+                    via = 'users', run_id = p_run_id, acknowledged_at = now()
+            RETURNING (k.xmax = 0) AS inserted
+        )
+        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
         UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
-        UPDATE shared.meta_audience SET first_upload_at = coalesce(first_upload_at, now())
-        WHERE segment_id = v_segment AND first_upload_at IS NULL;
+        UPDATE shared.meta_audience
+        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
+        WHERE segment_id = v_segment;
     ELSIF p_op = 'remove' THEN
         DELETE FROM shared.audience_ack AS k
         USING jsonb_array_elements(p_rows) AS x
         WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
           AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        GET DIAGNOSTICS v_new = ROW_COUNT;
+        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
+        WHERE segment_id = v_segment;
         v_count := jsonb_array_length(p_rows);
         UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
         WHERE id = p_run_id;
@@ -4436,7 +4446,7 @@ BEGIN
         finished_at = now()
     WHERE id = p_run_id;
     UPDATE shared.meta_audience
-    SET drift_detected_at = NULL, drift_note = NULL,
+    SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
         first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
     WHERE segment_id = v_segment;
     RETURN QUERY SELECT v_added, v_removed;
@@ -4710,6 +4720,7 @@ BEGIN
                 -- Remapped: what another audience acknowledged says nothing about this one.
                 DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
                 DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
             END IF;
             UPDATE shared.meta_audience AS a
             SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
@@ -4720,8 +4731,10 @@ BEGIN
     RETURN QUERY
     SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
            a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
-           shared._audience_member_count(a.segment_id),
-           (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
+           -- Members matter only to the size guard, before the first upload.
+           CASE WHEN a.first_upload_at IS NULL
+                THEN shared._audience_member_count(a.segment_id) END,
+           a.acknowledged,
            (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
            (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
             WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
@@ -8001,6 +8014,8 @@ CREATE TABLE shared.meta_audience (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     full_checked_at timestamp with time zone,
+    acknowledged bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT meta_audience_acknowledged CHECK ((acknowledged >= 0)),
     CONSTRAINT meta_audience_id_format CHECK ((audience_id ~ '^[0-9]{1,30}$'::text)),
     CONSTRAINT meta_audience_max_removed_share CHECK (((max_removed_share >= (0)::numeric) AND (max_removed_share <= (1)::numeric))),
     CONSTRAINT meta_audience_min_size CHECK (((min_size_first_upload >= 0) AND (min_size_first_upload <= 100000000))),
@@ -8025,9 +8040,7 @@ CREATE VIEW shared.audience_status AS
     a.audience_name,
     a.audience_id,
     shared._audience_member_count(a.segment_id) AS members,
-    ( SELECT count(*) AS count
-           FROM shared.audience_ack k
-          WHERE (k.segment_id = a.segment_id)) AS acknowledged,
+    a.acknowledged,
     a.approximate_lower,
     a.approximate_upper,
     a.drift_detected_at,

@@ -91,6 +91,7 @@ BEGIN
                 -- Remapped: what another audience acknowledged says nothing about this one.
                 DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
                 DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
             END IF;
             UPDATE shared.meta_audience AS a
             SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
@@ -101,8 +102,10 @@ BEGIN
     RETURN QUERY
     SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
            a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
-           shared._audience_member_count(a.segment_id),
-           (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
+           -- Members matter only to the size guard, before the first upload.
+           CASE WHEN a.first_upload_at IS NULL
+                THEN shared._audience_member_count(a.segment_id) END,
+           a.acknowledged,
            (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
            (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
             WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
@@ -414,6 +417,7 @@ AS $$
 DECLARE
     v_segment text;
     v_count integer;
+    v_new integer;
 BEGIN
     SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
     WHERE r.id = p_run_id AND r.status = 'running';
@@ -421,23 +425,32 @@ BEGIN
         PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
     END IF;
     IF p_op = 'add' THEN
-        INSERT INTO shared.audience_ack AS k
-            (segment_id, person_id, row_cells, person_updated_at, via, run_id)
-        SELECT v_segment, (x ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
-               (x ->> 'u')::timestamptz, 'users', p_run_id
-        FROM jsonb_array_elements(p_rows) AS x
-        ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
-            SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
-                via = 'users', run_id = p_run_id, acknowledged_at = now();
-        GET DIAGNOSTICS v_count = ROW_COUNT;
+        WITH upserted AS (
+            INSERT INTO shared.audience_ack AS k
+                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+            SELECT v_segment, (x ->> 'p')::uuid,
+                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+                   (x ->> 'u')::timestamptz, 'users', p_run_id
+            FROM jsonb_array_elements(p_rows) AS x
+            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+                SET row_cells = excluded.row_cells,
+                    person_updated_at = excluded.person_updated_at,
+                    via = 'users', run_id = p_run_id, acknowledged_at = now()
+            RETURNING (k.xmax = 0) AS inserted
+        )
+        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
         UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
-        UPDATE shared.meta_audience SET first_upload_at = coalesce(first_upload_at, now())
-        WHERE segment_id = v_segment AND first_upload_at IS NULL;
+        UPDATE shared.meta_audience
+        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
+        WHERE segment_id = v_segment;
     ELSIF p_op = 'remove' THEN
         DELETE FROM shared.audience_ack AS k
         USING jsonb_array_elements(p_rows) AS x
         WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
           AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        GET DIAGNOSTICS v_new = ROW_COUNT;
+        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
+        WHERE segment_id = v_segment;
         v_count := jsonb_array_length(p_rows);
         UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
         WHERE id = p_run_id;
@@ -633,7 +646,7 @@ BEGIN
         finished_at = now()
     WHERE id = p_run_id;
     UPDATE shared.meta_audience
-    SET drift_detected_at = NULL, drift_note = NULL,
+    SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
         first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
     WHERE segment_id = v_segment;
     RETURN QUERY SELECT v_added, v_removed;
@@ -718,8 +731,7 @@ COMMENT ON FUNCTION shared.audience_take_allowance(bigint, integer) IS
 CREATE OR REPLACE VIEW shared.audience_status AS
 SELECT a.segment_id, a.audience_name, a.audience_id,
        shared._audience_member_count(a.segment_id) AS members,
-       (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id)
-           AS acknowledged,
+       a.acknowledged,
        a.approximate_lower, a.approximate_upper, a.drift_detected_at, a.first_upload_at,
        last.status AS last_status, last.finished_at AS last_finished_at,
        ok.finished_at AS last_succeeded_at,

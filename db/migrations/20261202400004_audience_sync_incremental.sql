@@ -9,6 +9,10 @@
  */
 
 ALTER TABLE shared.meta_audience ADD COLUMN full_checked_at timestamptz;
+-- How many rows are acknowledged, kept by the functions that change them (a run weighs its
+-- removals against it without counting a million rows).
+ALTER TABLE shared.meta_audience ADD COLUMN acknowledged bigint NOT NULL DEFAULT 0
+    CONSTRAINT meta_audience_acknowledged CHECK (acknowledged >= 0);
 ALTER TABLE shared.audience_sync_run ADD COLUMN changed_since timestamptz;
 COMMENT ON COLUMN shared.audience_sync_run.changed_since IS
     'The run re-checked people changed after this time; NULL: it re-checked every member.';

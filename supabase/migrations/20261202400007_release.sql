@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:7403bc0c4176028c32e39502efe64b4b278e07b5edcb7e7a0bedae7086c1a1f8
+-- gdp:release sources=sha256:8c7832cbfca8904d6c775bec8514bd1ba33191f59a4f7bc607728e318062b51e
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -160,6 +160,66 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_segment text;
+    v_count integer;
+    v_new integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
+    END IF;
+    IF p_op = 'add' THEN
+        WITH upserted AS (
+            INSERT INTO shared.audience_ack AS k
+                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+            SELECT v_segment, (x ->> 'p')::uuid,
+                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+                   (x ->> 'u')::timestamptz, 'users', p_run_id
+            FROM jsonb_array_elements(p_rows) AS x
+            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+                SET row_cells = excluded.row_cells,
+                    person_updated_at = excluded.person_updated_at,
+                    via = 'users', run_id = p_run_id, acknowledged_at = now()
+            RETURNING (k.xmax = 0) AS inserted
+        )
+        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
+        UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
+        UPDATE shared.meta_audience
+        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
+        WHERE segment_id = v_segment;
+    ELSIF p_op = 'remove' THEN
+        DELETE FROM shared.audience_ack AS k
+        USING jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
+          AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        GET DIAGNOSTICS v_new = ROW_COUNT;
+        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
+        WHERE segment_id = v_segment;
+        v_count := jsonb_array_length(p_rows);
+        UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
+        WHERE id = p_run_id;
+    ELSIF p_op = 'touch' THEN
+        UPDATE shared.audience_ack AS k SET person_updated_at = (x ->> 'u')::timestamptz
+        FROM jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        RETURN v_count;
+    ELSE
+        PERFORM shared._raise('GD400', 'op', 'must be add, remove or touch');
+    END IF;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION shared.audience_removal_count(p_segment_id text)
  RETURNS bigint
  LANGUAGE sql
@@ -174,6 +234,43 @@ AS $function$
             JOIN shared.audience_ack AS k ON k.segment_id = p_segment_id AND k.person_id = w.id
             JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
             WHERE w.consent_status = 'withdrawn')
+$function$;
+
+CREATE OR REPLACE FUNCTION shared.audience_replace_complete(p_run_id bigint)
+ RETURNS TABLE(rows_added bigint, rows_removed bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_segment text;
+    v_removed bigint;
+    v_added bigint;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r WHERE r.id = p_run_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'run_id', format('no run %s', p_run_id));
+    END IF;
+    SELECT count(*) INTO v_removed FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_replace_row AS x
+                      WHERE x.segment_id = v_segment AND x.person_id = k.person_id);
+    DELETE FROM shared.audience_ack WHERE segment_id = v_segment;
+    INSERT INTO shared.audience_ack (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+    SELECT x.segment_id, x.person_id, x.row_cells, x.person_updated_at, 'replace', p_run_id
+    FROM shared.audience_replace_row AS x WHERE x.segment_id = v_segment;
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    DELETE FROM shared.audience_replace_row WHERE segment_id = v_segment;
+    UPDATE shared.audience_sync_run
+    SET rows_added = v_added, rows_removed = v_removed, status = 'succeeded',
+        finished_at = now()
+    WHERE id = p_run_id;
+    UPDATE shared.meta_audience
+    SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
+        first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
+    WHERE segment_id = v_segment;
+    RETURN QUERY SELECT v_added, v_removed;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION shared.audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text)
@@ -246,6 +343,7 @@ BEGIN
                 -- Remapped: what another audience acknowledged says nothing about this one.
                 DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
                 DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
             END IF;
             UPDATE shared.meta_audience AS a
             SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
@@ -256,8 +354,10 @@ BEGIN
     RETURN QUERY
     SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
            a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
-           shared._audience_member_count(a.segment_id),
-           (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
+           -- Members matter only to the size guard, before the first upload.
+           CASE WHEN a.first_upload_at IS NULL
+                THEN shared._audience_member_count(a.segment_id) END,
+           a.acknowledged,
            (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
            (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
             WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
@@ -273,9 +373,7 @@ CREATE OR REPLACE VIEW shared.audience_status AS
     a.audience_name,
     a.audience_id,
     shared._audience_member_count(a.segment_id) AS members,
-    ( SELECT count(*) AS count
-           FROM shared.audience_ack k
-          WHERE (k.segment_id = a.segment_id)) AS acknowledged,
+    a.acknowledged,
     a.approximate_lower,
     a.approximate_upper,
     a.drift_detected_at,

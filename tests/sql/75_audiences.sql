@@ -5,7 +5,9 @@ BEGIN;
 SELECT plan(16);
 
 INSERT INTO shared.segment (segment_id, description, owner, audience_name)
-VALUES ('all_leads', 'everyone who left an email', 'growth', 'All Leads');
+VALUES ('all_leads', 'everyone who left an email', 'growth', 'All Leads')
+ON CONFLICT (segment_id) DO NOTHING;
+DELETE FROM shared.segment_member WHERE segment_id = 'all_leads';
 SELECT shared.set_setting('META_CUSTOM_AUDIENCE_IDS', '{"all_leads": null}', 'test');
 INSERT INTO shared.person (id, email) VALUES
     ('00000000-0000-0000-0000-00000000000a', 'a@example.com'),

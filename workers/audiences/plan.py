@@ -64,7 +64,10 @@ async def plan_diff(worker: AudienceWorker, name: str, *, force: bool = False) -
             window = {"segment_id": target["segment_id"],
                       "since": since["changed_since"] if since else None}  # fmt: skip
             counts = await (await conn.execute(query("audience_change_counts"), window)).fetchone()
-            assert counts is not None
+            members = await (await conn.execute(
+                query("audience_member_count"), {"segment_id": target["segment_id"]}
+            )).fetchone()  # fmt: skip
+            assert counts is not None and members is not None
             tally = {"add": 0, "touch": 0, "replace_identity": 0, "update": 0}
             async with conn.cursor(name="audience_plan") as cursor:
                 await cursor.execute(query("audience_changes"), window)
@@ -82,7 +85,7 @@ async def plan_diff(worker: AudienceWorker, name: str, *, force: bool = False) -
     refusal = check_guards(target, int(counts["removes"]), force)
     return DiffPlan(
         target["segment_id"], target["audience_name"], target["audience_id"],
-        int(target["members"]), int(target["acknowledged"]), int(counts["removes"]),
+        int(members["members"]), int(target["acknowledged"]), int(counts["removes"]),
         tally["add"], tally["replace_identity"], tally["update"], tally["touch"],
         refusal[1] if refusal else None, target["drift_detected_at"] is not None,
         int(target["replace_staged"]) > 0,

@@ -47,7 +47,9 @@ async def replace_run(ctx: RunContext, state: Row | None) -> str | None:
     Raises Refused for an empty segment, AudienceCallError when Meta refuses (kind "busy": a
     replace of someone else runs; the session stays resumable for anything else).
     """
-    members = int(ctx.target["members"])
+    counted = await one(ctx.conn, "audience_member_count",
+                        {"segment_id": ctx.target["segment_id"]})  # fmt: skip
+    members = int(counted["members"])
     if state:
         session_id = int(state["session_id"])
         seq = int(state["batch_seq"])

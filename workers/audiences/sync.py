@@ -83,7 +83,7 @@ def check_guards(target: Row, removes: int, forced: bool) -> tuple[str, str] | N
     Pure, so the wording is tested directly."""
     if forced:
         return None
-    members, acked = int(target["members"]), int(target["acknowledged"])
+    members, acked = int(target["members"] or 0), int(target["acknowledged"])
     minimum = int(target["min_size_first_upload"])
     if target["first_upload_at"] is None and acked == 0 and members < minimum:
         return "min_size", (
@@ -209,13 +209,56 @@ class Sender:
 
 
 async def diff_run(ctx: RunContext, *, forced: bool) -> None:
-    """Send what changed; raises Refused (a guard) or AudienceCallError (Meta said no)."""
+    """Send what changed; raises Refused (a guard) or AudienceCallError (Meta said no).
+
+    The removals come first from the cursor: they are counted (and held) before anything is
+    sent, so the guards weigh them without a query of their own."""
     segment_id = ctx.target["segment_id"]
     window = {"segment_id": segment_id, "since": ctx.changed_since}
-    counted = await one(ctx.conn, "audience_removal_count", {"segment_id": segment_id})
-    removes = int(counted["removes"])
-    refusal = check_guards(ctx.target, removes, forced)
-    if refusal is not None and refusal[0] == "removal_cap":
+    sender = Sender(ctx)
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            ctx.read_conninfo, row_factory=dict_row
+        ) as reader, reader.cursor(name="audience_changes") as cursor:
+            cursor.itersize = ctx.rows_per_request
+            await cursor.execute(query("audience_changes"), window)
+            cap = float(ctx.target["max_removed_share"]) * int(ctx.target["acknowledged"])
+            chunk = await cursor.fetchmany(ctx.rows_per_request)
+            leaving: list[Row] = []
+            over = False
+            while not forced and chunk and all(r["op"] == "remove" for r in chunk):
+                leaving.extend(chunk)
+                chunk = await cursor.fetchmany(ctx.rows_per_request)
+                if int(ctx.target["acknowledged"]) and len(leaving) > cap:
+                    over = True  # past the cap: no need to hold them all to know
+                    break
+            if over:
+                counted = await one(ctx.conn, "audience_removal_count",
+                                    {"segment_id": segment_id})  # fmt: skip
+                removes: int | None = int(counted["removes"])
+            elif forced:
+                removes = None  # no guard to weigh them: streamed, not held
+            else:
+                split = next((i for i, r in enumerate(chunk) if r["op"] != "remove"),
+                             len(chunk))  # fmt: skip
+                leaving.extend(chunk[:split])
+                chunk = chunk[split:]
+                removes = len(leaving)
+            await _check(ctx, removes, forced)
+            await _process(sender, leaving + chunk, ctx.default_region)
+            while chunk := await cursor.fetchmany(ctx.rows_per_request):
+                await _process(sender, chunk, ctx.default_region)
+        await sender.flush()
+    finally:
+        # Whatever stopped the run, the request in flight is recorded if Meta took it.
+        if sys.exc_info()[0] is not None:
+            with contextlib.suppress(Exception):
+                await sender.settle()
+
+
+async def _check(ctx: RunContext, removes: int | None, forced: bool) -> None:
+    refusal = None if removes is None else check_guards(ctx.target, removes, forced)
+    if refusal is not None and refusal[0] == "removal_cap" and removes is not None:
         allowed = await one(
             ctx.conn, "audience_take_allowance", {"run_id": ctx.run_id, "needed": removes}
         )
@@ -229,21 +272,6 @@ async def diff_run(ctx: RunContext, *, forced: bool) -> None:
         {"run_id": ctx.run_id, "adds": None, "removes": removes, "session_id": None,
          "estimated": None},
     )  # fmt: skip
-    sender = Sender(ctx)
-    try:
-        async with await psycopg.AsyncConnection.connect(
-            ctx.read_conninfo, row_factory=dict_row
-        ) as reader, reader.cursor(name="audience_changes") as cursor:
-            cursor.itersize = ctx.rows_per_request
-            await cursor.execute(query("audience_changes"), window)
-            while chunk := await cursor.fetchmany(ctx.rows_per_request):
-                await _process(sender, chunk, ctx.default_region)
-        await sender.flush()
-    finally:
-        # Whatever stopped the run, the request in flight is recorded if Meta took it.
-        if sys.exc_info()[0] is not None:
-            with contextlib.suppress(Exception):
-                await sender.settle()
 
 
 async def _process(sender: Sender, chunk: list[Row], region: str) -> None:

@@ -26,6 +26,9 @@ SELECT shared.audience_changed_since(%(segment_id)s) AS changed_since;
 -- name: audience_change_counts
 SELECT removes, candidates FROM shared.audience_change_counts(%(segment_id)s, %(since)s);
 
+-- name: audience_member_count
+SELECT shared._audience_member_count(%(segment_id)s) AS members;
+
 -- name: audience_removal_count
 SELECT shared.audience_removal_count(%(segment_id)s) AS removes;
 

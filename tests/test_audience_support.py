@@ -36,11 +36,11 @@ def configure(db: Conn, mapping: dict[str, str | None], *, enabled: bool = True)
 
 def make_segment(db: Conn, segment_id: str, audience_name: str | None = None,
                  *, min_size: int | None = 0) -> None:  # fmt: skip
-    # The PRD's six segments exist from install (the segment engine's seed): reuse them.
     db.execute(
         "INSERT INTO shared.segment (segment_id, description, owner, audience_name) "
+        # The six PRD segments exist from install (the segment engine's migration): take one over.
         "VALUES (%s, %s, 'growth', %s) ON CONFLICT (segment_id) DO UPDATE "
-        "SET audience_name = coalesce(excluded.audience_name, shared.segment.audience_name)",
+        "SET audience_name = EXCLUDED.audience_name, description = EXCLUDED.description",
         (segment_id, f"test segment {segment_id}", audience_name),
     )
     db.execute("DELETE FROM shared.segment_member WHERE segment_id = %s", (segment_id,))

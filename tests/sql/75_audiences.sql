@@ -6,7 +6,7 @@ SELECT plan(16);
 
 INSERT INTO shared.segment (segment_id, description, owner, audience_name)
 VALUES ('all_leads', 'everyone who left an email', 'growth', 'All Leads')
-ON CONFLICT (segment_id) DO NOTHING;
+ON CONFLICT (segment_id) DO UPDATE SET audience_name = EXCLUDED.audience_name;
 DELETE FROM shared.segment_member WHERE segment_id = 'all_leads';
 SELECT shared.set_setting('META_CUSTOM_AUDIENCE_IDS', '{"all_leads": null}', 'test');
 INSERT INTO shared.person (id, email) VALUES

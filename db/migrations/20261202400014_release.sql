@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:8c7832cbfca8904d6c775bec8514bd1ba33191f59a4f7bc607728e318062b51e
+-- gdp:release sources=sha256:0259d3cb9abf7010da801d32c52fcc4ba299334f3dcb11294f17f3d132744bad
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).

@@ -1,4 +1,4 @@
-"""Audience sync benchmark (issue 14, GAP-007): a 1M-member audience, first upload and churn.
+"""Audience sync benchmark (GAP-007): a 1M-member audience, first upload and churn.
 
     .venv/bin/python bench/bench_audiences.py [--people 1000000] [--churn 0.01]
 
@@ -209,7 +209,7 @@ def main() -> None:
         )
 
     markdown = f"""
-## Audience sync: 1M-member audience, first upload and 1% churn (issue 14, GAP-007)
+## Audience sync: 1M-member audience, first upload and 1% churn (GAP-007)
 
 `.venv/bin/python bench/bench_audiences.py --people {args.people} --churn {args.churn}` on
 {machine()}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (a shared machine:

@@ -2651,26 +2651,18 @@ BEGIN
     -- sessions insert at the same time (the second waits for the first's row, then finds it).
     IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
        AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
-        WITH rules AS (
-            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-            FROM shared.conversion_rule AS r
-            WHERE r.enabled
-            ORDER BY coalesce(r.product_id, '*'), r.event_name
-        ), matched AS (
-            -- The rule that decides each event: the product's own, else the any-product one.
-            SELECT n.id, n.person_id, n.event_name,
-                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
-                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+        WITH matched AS (
+            -- The rule that decides each event (shared.applicable_conversion_rule, the one
+            -- definition), where it is a first-time one.
+            SELECT n.id, n.person_id, n.event_name, r.rule_id
             FROM new_events AS n
-            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
-            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            JOIN shared.applicable_conversion_rule AS r
+              ON r.product_id = n.product_id AND r.event_name = n.event_name
             WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+              AND r.first_time_per_person
         ), firsts AS (
             SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
             FROM matched AS m
-            WHERE m.first_time
             ORDER BY m.rule_id, m.person_id, m.id
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
@@ -2690,7 +2682,7 @@ BEGIN
         SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
                          ORDER BY fd.event_ref)
         INTO v_msgs
-        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id;
+        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id;
 
         IF v_msgs IS NOT NULL THEN
             PERFORM pgmq.send_batch('meta_capi', v_msgs);
@@ -4022,6 +4014,13 @@ $$;
 
 
 --
+-- Name: FUNCTION acknowledge_checklist_item(p_item_key text, p_actor text, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.acknowledge_checklist_item(p_item_key text, p_actor text, p_note text) IS 'Acknowledge a pre-deploy checklist item as a named admin (audited); flags that require it can then be enabled.';
+
+
+--
 -- Name: apply_retention(integer, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4838,6 +4837,13 @@ $$;
 
 
 --
+-- Name: FUNCTION authenticate_service_key(p_service_key text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.authenticate_service_key(p_service_key text) IS 'The product a presented service key belongs to, or NULL for an unknown or revoked key; refreshes last_used_at at most once a minute.';
+
+
+--
 -- Name: capi_claim_request(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4934,6 +4940,13 @@ $$;
 
 
 --
+-- Name: FUNCTION capi_event_status(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.capi_event_status(p_product_id text, p_event_id text) IS 'Delivery status of one product event (GET /api/v1/meta/event/{event_id}): the latest outcome, queued or retrying while its message waits, or stored when nothing sends it to Meta.';
+
+
+--
 -- Name: capi_extend_leases(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5000,6 +5013,13 @@ CREATE FUNCTION shared.capi_set_breaker(p_pixel_id text, p_breaker text, p_error
         updated_at = now()
     RETURNING *
 $$;
+
+
+--
+-- Name: FUNCTION capi_set_breaker(p_pixel_id text, p_breaker text, p_error_code integer, p_error_message text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.capi_set_breaker(p_pixel_id text, p_breaker text, p_error_code integer, p_error_message text) IS 'Record a pixel''s circuit-breaker state (open with Meta''s error, or closed) for every CAPI worker to read.';
 
 
 --
@@ -5128,6 +5148,13 @@ $$;
 
 
 --
+-- Name: FUNCTION create_service_key(p_product_id text, p_actor text, p_label text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.create_service_key(p_product_id text, p_actor text, p_label text) IS 'Create a service key for a product: returned once (with its id and prefix), stored only as its SHA-256.';
+
+
+--
 -- Name: disable_flag(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5171,6 +5198,13 @@ $$;
 
 
 --
+-- Name: FUNCTION disable_flag(p_flag_key text, p_actor text, p_cascade boolean, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.disable_flag(p_flag_key text, p_actor text, p_cascade boolean, p_note text) IS 'Disable a feature flag; refused while flags that depend on it are on, unless p_cascade switches them off first (each audited).';
+
+
+--
 -- Name: enable_flag(text, text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5203,6 +5237,13 @@ $$;
 
 
 --
+-- Name: FUNCTION enable_flag(p_flag_key text, p_actor text, p_present_secrets text[], p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.enable_flag(p_flag_key text, p_actor text, p_present_secrets text[], p_note text) IS 'Enable a feature flag through the deployment gate: refused (GD423) naming everything missing; audited with the actor and note.';
+
+
+--
 -- Name: erase_person(uuid, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5232,6 +5273,13 @@ $$;
 
 
 --
+-- Name: FUNCTION erase_person(p_person_id uuid, p_requested_by text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.erase_person(p_person_id uuid, p_requested_by text, p_reason text) IS 'Erase a person (GDPR): the person, identity links, consent log and events go, delivery records lose the person; an erasure record keeps only Meta-format hashes of email and phone for audience removal. Returns the erasure id.';
+
+
+--
 -- Name: erase_person_by_email(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5248,6 +5296,13 @@ BEGIN
     RETURN shared.erase_person(v_person_id, p_requested_by, p_reason);
 END
 $$;
+
+
+--
+-- Name: FUNCTION erase_person_by_email(p_email text, p_requested_by text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.erase_person_by_email(p_email text, p_requested_by text, p_reason text) IS 'erase_person for the person with this email (normalized as stored).';
 
 
 --
@@ -5431,6 +5486,13 @@ $$;
 
 
 --
+-- Name: FUNCTION flag_blockers(p_flag_key text, p_present_secrets text[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.flag_blockers(p_flag_key text, p_present_secrets text[]) IS 'What stands between a flag and enabled, as readable reasons (prerequisites off, settings missing, secrets absent from p_present_secrets, checklist items not acknowledged); empty when nothing does.';
+
+
+--
 -- Name: gate_report(text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5443,6 +5505,13 @@ CREATE FUNCTION shared.gate_report(p_present_secrets text[] DEFAULT '{}'::text[]
     FROM shared.feature_flag AS f
     ORDER BY f.enable_order, f.flag_key
 $$;
+
+
+--
+-- Name: FUNCTION gate_report(p_present_secrets text[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.gate_report(p_present_secrets text[]) IS 'Every feature flag in the PRD''s enable order with its state, who changed it last, and what would block enabling it now (gdp flags list).';
 
 
 --
@@ -5531,6 +5600,13 @@ BEGIN
     ORDER BY c.ord;
 END
 $$;
+
+
+--
+-- Name: FUNCTION ingest_events(p_product_id text, p_events jsonb, p_source text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.ingest_events(p_product_id text, p_events jsonb, p_source text) IS 'Store events from the HTTP endpoints in one call: upsert the people their raw PII describes, insert the events idempotently per (product, event_id); one row per element: accepted, duplicate or unknown_person.';
 
 
 --
@@ -5875,6 +5951,13 @@ CREATE FUNCTION shared.is_enabled(p_flag_key text) RETURNS boolean
 
 
 --
+-- Name: FUNCTION is_enabled(p_flag_key text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.is_enabled(p_flag_key text) IS 'Whether a feature flag (a PRD gap) is on; false for an unknown flag.';
+
+
+--
 -- Name: lead_fetch_failed(bigint, text, boolean, integer, integer, integer, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5992,6 +6075,13 @@ BEGIN
     RETURN v_link.id;
 END
 $_$;
+
+
+--
+-- Name: FUNCTION link_identity(p_person_id uuid, p_provider text, p_external_id text, p_metadata jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.link_identity(p_person_id uuid, p_provider text, p_external_id text, p_metadata jsonb) IS 'Link an external identity (provider, external id) to a person; again to the same person is a no-op, to another person is refused (GD409). Returns the link''s id.';
 
 
 --
@@ -6410,6 +6500,13 @@ $$;
 
 
 --
+-- Name: FUNCTION record_capi_outcomes(p_outcomes jsonb, p_archive_msg_ids bigint[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.record_capi_outcomes(p_outcomes jsonb, p_archive_msg_ids bigint[]) IS 'Record the outcomes of a batch of Conversions API events (delivery records, and dead letters where a reason is given) and archive their queue messages, in one transaction.';
+
+
+--
 -- Name: record_consent(uuid, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6449,6 +6546,13 @@ $$;
 
 
 --
+-- Name: FUNCTION record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone) IS 'Record a consent change (logged); the person''s state follows the most recent change by its own time. A withdrawal waits for a Conversions API request in flight for the person.';
+
+
+--
 -- Name: replay_dead_letters(bigint[], text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6477,6 +6581,13 @@ BEGIN
     RETURN cardinality(v_msgs);
 END
 $$;
+
+
+--
+-- Name: FUNCTION replay_dead_letters(p_ids bigint[], p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.replay_dead_letters(p_ids bigint[], p_actor text) IS 'Put dead letters (all pending ones when p_ids is NULL) back on the meta_capi queue with their original event and event_id, so Meta deduplicates; returns how many were queued.';
 
 
 --
@@ -6780,6 +6891,13 @@ $$;
 
 
 --
+-- Name: FUNCTION revoke_service_key(p_key_id uuid, p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text) IS 'Revoke a service key (idempotent; the first revocation''s time and actor are kept).';
+
+
+--
 -- Name: run_retention(integer, integer, timestamp with time zone, bigint, bigint, bigint, bigint, integer, boolean); Type: PROCEDURE; Schema: shared; Owner: -
 --
 
@@ -7008,6 +7126,13 @@ $$;
 
 
 --
+-- Name: FUNCTION set_lifecycle_stage(p_person_id uuid, p_stage text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.set_lifecycle_stage(p_person_id uuid, p_stage text) IS 'Move a person to a lifecycle stage explicitly, backwards too (e.g. churned -> customer).';
+
+
+--
 -- Name: setting; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -7092,6 +7217,13 @@ $$;
 
 
 --
+-- Name: FUNCTION set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text) IS 'Set a non-secret setting, globally or for one product, checked against its definition (value type and pattern, known product scope); audited.';
+
+
+--
 -- Name: setting_value(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -7104,6 +7236,13 @@ CREATE FUNCTION shared.setting_value(p_setting_key text, p_scope text DEFAULT 'g
     ORDER BY (s.scope = 'global')
     LIMIT 1
 $$;
+
+
+--
+-- Name: FUNCTION setting_value(p_setting_key text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.setting_value(p_setting_key text, p_scope text) IS 'A setting''s value for a scope: the product''s own (p_scope = its product id), else the global one, else NULL.';
 
 
 --
@@ -7284,6 +7423,13 @@ $$;
 
 
 --
+-- Name: FUNCTION unset_setting(p_setting_key text, p_actor text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.unset_setting(p_setting_key text, p_actor text, p_scope text) IS 'Remove a setting for a scope (audited); false when it was not set.';
+
+
+--
 -- Name: upsert_people(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -7435,6 +7581,13 @@ $$;
 
 
 --
+-- Name: FUNCTION upsert_people(p_people jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.upsert_people(p_people jsonb) IS 'Upsert people by email, many at once (the PRD''s syncLeadToPerson): case variants are one person, first touch kept, empty fields filled, lifecycle only advances, identities linked; an invalid entry fails the call (GD400) naming entry and field.';
+
+
+--
 -- Name: upsert_person(text, text, text, text, text, text, text, text, text, text, text, text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -7451,6 +7604,13 @@ CREATE FUNCTION shared.upsert_person(p_email text, p_phone text DEFAULT NULL::te
         'lifecycle_stage', p_lifecycle_stage, 'properties', p_properties,
         'identities', p_identities)))) AS u
 $$;
+
+
+--
+-- Name: FUNCTION upsert_person(p_email text, p_phone text, p_first_name text, p_last_name text, p_utm_source text, p_utm_medium text, p_utm_campaign text, p_utm_content text, p_utm_term text, p_meta_fbp text, p_meta_fbc text, p_meta_lead_form_id text, p_source_product text, p_lifecycle_stage text, p_properties jsonb, p_identities jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.upsert_person(p_email text, p_phone text, p_first_name text, p_last_name text, p_utm_source text, p_utm_medium text, p_utm_campaign text, p_utm_content text, p_utm_term text, p_meta_fbp text, p_meta_fbc text, p_meta_lead_form_id text, p_source_product text, p_lifecycle_stage text, p_properties jsonb, p_identities jsonb) IS 'Upsert one person with named arguments (the PostgREST RPC shape), by the rules of upsert_people; returns the person''s id.';
 
 
 --
@@ -7483,6 +7643,13 @@ BEGIN
     RETURN v_item;
 END
 $$;
+
+
+--
+-- Name: FUNCTION withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text) IS 'Withdraw a checklist acknowledgement (audited); flags already on stay on.';
 
 
 --
@@ -11384,4 +11551,6 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202400001'),
     ('20261202400002'),
     ('20261202400003'),
-    ('20261202400004');
+    ('20261202400004'),
+    ('20261202400005'),
+    ('20261202400006');

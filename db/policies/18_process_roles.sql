@@ -23,6 +23,7 @@ GRANT SELECT ON
     shared.person,
     shared.identity_link,
     shared.conversion_rule,
+    shared.applicable_conversion_rule,  -- the rule that applies (capi_load_events)
     shared.setting,
     shared.feature_flag,
     shared.capi_pixel_state,

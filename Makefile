@@ -37,9 +37,11 @@ test-sql: test-cluster
 test-cluster:
 	@GDP_TEST_PGPORT=$(TEST_PG_PORT) tests/cluster.sh start
 
+# lint-imports: the layers and private-module contracts in pyproject.toml ([tool.importlinter]).
 lint:
 	$(BIN)/ruff check workers edge_compat meta_sandbox tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: setup compiled postgres
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
@@ -55,10 +57,12 @@ release: setup postgres
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The Meta Graph API sandbox (meta_sandbox/) is its own distribution, installed here for the
+# tests and the demo; a production `pip install .` leaves it out.
+$(VENV)/.installed: pyproject.toml meta_sandbox/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	GDP_META_COMPILE=0 $(BIN)/python -m pip install --quiet -e '.[dev]'
+	GDP_META_COMPILE=0 $(BIN)/python -m pip install --quiet -e ./meta_sandbox -e '.[dev]'
 	@touch $@
 
 # The Meta rules (workers/meta/*.py) compiled with mypyc, in place (setup.py): the same source,
@@ -120,5 +124,5 @@ postgres:
 	@pg_isready -h $(PG_HOST) -p $(PG_PORT)
 
 clean:
-	rm -rf $(VENV) .tools *.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/*.so \
+	rm -rf $(VENV) .tools *.egg-info meta_sandbox/*.egg-info .mypy_cache .ruff_cache tests/artifacts build workers/meta/*.so \
 		$(DASHBOARD)/node_modules $(DASHBOARD)/dist

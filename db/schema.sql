@@ -2405,6 +2405,48 @@ $$;
 
 
 --
+-- Name: _audience_count_response(bigint, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_count_response(p_run_id bigint, p_response jsonb) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run AS r
+    SET requests = r.requests + 1,
+        num_received = r.num_received + coalesce((p_response ->> 'num_received_delta')::bigint, 0),
+        num_invalid_entries = r.num_invalid_entries
+                              + coalesce((p_response ->> 'num_invalid_entries')::bigint, 0),
+        invalid_entry_samples = CASE
+            WHEN (SELECT count(*) FROM jsonb_object_keys(r.invalid_entry_samples)) >= 100
+                THEN r.invalid_entry_samples
+            ELSE (SELECT coalesce(jsonb_object_agg(s.key, s.value), '{}'::jsonb)
+                  FROM (SELECT e.key, e.value
+                        FROM jsonb_each(r.invalid_entry_samples
+                                        || coalesce(p_response -> 'invalid_entry_samples',
+                                                    '{}'::jsonb)) AS e
+                        ORDER BY e.key LIMIT 100) AS s)
+            END
+    WHERE r.id = p_run_id
+$$;
+
+
+--
+-- Name: _audience_members(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_members(p_segment_id text) RETURNS TABLE(person_id uuid)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT m.person_id
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+$$;
+
+
+--
 -- Name: _conversion_rule_applies(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2412,9 +2454,8 @@ CREATE FUNCTION shared._conversion_rule_applies(p_product_id text, p_event_name 
     LANGUAGE sql STABLE
     AS $$
     SELECT shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') AND EXISTS (
-        SELECT 1 FROM shared.conversion_rule AS r
-        WHERE r.enabled AND r.event_name = p_event_name
-          AND (r.product_id = p_product_id OR r.product_id IS NULL))
+        SELECT 1 FROM shared.applicable_conversion_rule AS r
+        WHERE r.product_id = p_product_id AND r.event_name = p_event_name)
 $$;
 
 
@@ -2443,7 +2484,8 @@ $$;
 --
 
 CREATE FUNCTION shared._event_check_references() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_bad record;
@@ -2527,7 +2569,8 @@ $$;
 --
 
 CREATE FUNCTION shared._event_enqueue_for_meta() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_rules_on boolean;
@@ -2540,37 +2583,23 @@ BEGIN
     -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
     v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
 
-    WITH rules AS (
-        SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-               r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-        FROM shared.conversion_rule AS r
-        WHERE v_rules_on AND r.enabled
-        ORDER BY coalesce(r.product_id, '*'), r.event_name
-    ), decided AS (
+    WITH decided AS (
         SELECT n.id,
-               coalesce(n.meta_event_name, own.meta_event_name, anyp.meta_event_name) AS meta_name,
-               n.meta_event_name IS NULL
-                   AND coalesce(own.first_time_per_person, anyp.first_time_per_person, false)
+               coalesce(n.meta_event_name, r.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL AND coalesce(r.first_time_per_person, false)
                    AS first_time_only,
                n.person_id, n.event_name
         FROM new_events AS n
-        LEFT JOIN rules AS own
-               ON n.meta_event_name IS NULL AND own.product_id = n.product_id
-              AND own.event_name = n.event_name
-        LEFT JOIN rules AS anyp
-               ON n.meta_event_name IS NULL AND anyp.product_id IS NULL
-              AND anyp.event_name = n.event_name
+        LEFT JOIN shared.applicable_conversion_rule AS r
+               ON v_rules_on AND n.meta_event_name IS NULL
+              AND r.product_id = n.product_id AND r.event_name = n.event_name
     ), messages AS (
         SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
                          ORDER BY d.id) AS msgs
         FROM decided AS d
-        WHERE d.meta_name IS NOT NULL
-          AND (NOT d.first_time_only
-               OR (d.person_id IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                                   WHERE earlier.person_id = d.person_id
-                                     AND earlier.event_name = d.event_name
-                                     AND earlier.id < d.id)))
+        -- First-time rules (first feature used) fire from the features, once per person:
+        -- shared._fire_first_time_rules (db/functions/70_segments.sql).
+        WHERE d.meta_name IS NOT NULL AND NOT d.first_time_only
     )
     SELECT count(*) INTO v_sent
     FROM messages AS m, LATERAL pgmq.send_batch('meta_capi', m.msgs) AS sent
@@ -2579,6 +2608,82 @@ BEGIN
     IF v_sent > 0 THEN
         -- Wakes idle workers at once (delivered on commit; one per transaction, not per row).
         PERFORM pg_notify('gdp_meta_capi', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: _event_features(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_features() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_msgs jsonb[];
+BEGIN
+    -- One row per statement, whatever its size: the evaluation folds these events into the
+    -- daily features (shared._fold_new_events), so the insert pays for an array, not an upsert.
+    INSERT INTO shared.segment_change_log (event_ids)
+    SELECT array_agg(n.id) FROM new_events AS n WHERE n.person_id IS NOT NULL
+    HAVING count(*) > 0;
+
+    -- The first-time rows of the PRD's trigger table (conversion rules with
+    -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
+    -- features rather than from one event: for each person and rule, the statement's first
+    -- matching event is sent when the person had no such event before, and
+    -- shared.feature_trigger_fired's primary key makes it once per person even when two
+    -- sessions insert at the same time (the second waits for the first's row, then finds it).
+    IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
+       AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
+        WITH rules AS (
+            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
+                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
+            FROM shared.conversion_rule AS r
+            WHERE r.enabled
+            ORDER BY coalesce(r.product_id, '*'), r.event_name
+        ), matched AS (
+            -- The rule that decides each event: the product's own, else the any-product one.
+            SELECT n.id, n.person_id, n.event_name,
+                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
+                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+            FROM new_events AS n
+            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
+            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
+              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+        ), firsts AS (
+            SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
+            FROM matched AS m
+            WHERE m.first_time
+            ORDER BY m.rule_id, m.person_id, m.id
+        ), fired AS (
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
+            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            -- The ledger first (one primary-key probe); only a person not in it yet has their
+            -- earlier events looked at: one whose events from before this ledger existed (or
+            -- before the flag was on) include one is not new to it.
+            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
+                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
+              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
+                              WHERE earlier.person_id = f.person_id
+                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            ORDER BY f.rule_id, f.person_id
+            ON CONFLICT (rule_id, person_id) DO NOTHING
+            RETURNING rule_id, event_ref
+        )
+        SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
+                         ORDER BY fd.event_ref)
+        INTO v_msgs
+        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id;
+
+        IF v_msgs IS NOT NULL THEN
+            PERFORM pgmq.send_batch('meta_capi', v_msgs);
+            PERFORM pg_notify('gdp_meta_capi', '');
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -2626,6 +2731,89 @@ $_$;
 
 
 --
+-- Name: _fold_new_events(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._fold_new_events() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_rows bigint;
+BEGIN
+    WITH kinds AS (
+        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
+               n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
+        FROM pg_temp._segment_new_event AS ne
+        JOIN shared.event AS n ON n.id = ne.id
+        LEFT JOIN shared.feature_event_kind AS own
+               ON own.product_id = n.product_id AND own.event_name = n.event_name
+        LEFT JOIN shared.feature_event_kind AS anyp
+               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+        WHERE n.person_id IS NOT NULL
+    ), by_name AS (
+        SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
+        FROM kinds AS k GROUP BY 1, 2, 3, 4
+    ), names AS (
+        SELECT b.person_id, b.product_id, b.day, jsonb_object_agg(b.event_name, b.n) AS counts
+        FROM by_name AS b GROUP BY 1, 2, 3
+    ), days AS (
+        SELECT k.person_id, k.product_id, k.day,
+               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at,
+               count(*)::integer AS events,
+               count(*) FILTER (WHERE k.kind IS NULL OR k.kind NOT IN ('page_view', 'pricing_view'))::integer AS usage,
+               count(*) FILTER (WHERE k.kind = 'pricing_view')::integer AS pricing_views,
+               min(k.occurred_at) FILTER (WHERE k.kind = 'activation') AS first_activation_at,
+               count(*) FILTER (WHERE k.kind = 'payment')::integer AS payments,
+               max(k.occurred_at) FILTER (WHERE k.kind = 'payment') AS last_payment_at,
+               (array_agg(k.properties ->> 'plan' ORDER BY k.occurred_at DESC)
+                    FILTER (WHERE k.kind = 'payment'))[1] AS plan,
+               (array_agg(coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
+                                   k.properties ->> 'upgrade_price', k.properties ->> 'value')
+                          ORDER BY k.occurred_at DESC)
+                    FILTER (WHERE k.kind = 'payment'))[1] AS amount,
+               max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
+        FROM kinds AS k GROUP BY 1, 2, 3
+    )
+    INSERT INTO shared.person_activity_daily AS a (
+        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
+        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
+    SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
+           -- An amount that is not a number is no MRR (the event itself is stored as sent).
+           CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
+           d.last_cancel_at, nm.counts
+    FROM days AS d
+    JOIN names AS nm USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+        first_at = least(a.first_at, excluded.first_at),
+        last_at = greatest(a.last_at, excluded.last_at),
+        events = a.events + excluded.events,
+        usage = a.usage + excluded.usage,
+        pricing_views = a.pricing_views + excluded.pricing_views,
+        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
+        payments = a.payments + excluded.payments,
+        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
+        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
+        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
+        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO pg_temp._segment_candidate (person_id)
+    SELECT DISTINCT e.person_id
+    FROM pg_temp._segment_new_event AS ne JOIN shared.event AS e ON e.id = ne.id
+    WHERE e.person_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN v_rows;
+END
+$_$;
+
+
+--
 -- Name: _is_sha256_hex(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2650,6 +2838,20 @@ CREATE FUNCTION shared._is_valid_email(p_email text) RETURNS boolean
 CREATE FUNCTION shared._jsonb_fill_step(p_state jsonb, p_next jsonb) RETURNS jsonb
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT coalesce(p_next, '{}'::jsonb) || coalesce(p_state, '{}'::jsonb) $$;
+
+
+--
+-- Name: _jsonb_sum_counts(jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._jsonb_sum_counts(p_a jsonb, p_b jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
+    FROM (SELECT e.key AS k, sum(e.value::bigint) AS n
+          FROM (SELECT * FROM jsonb_each_text(p_a) UNION ALL SELECT * FROM jsonb_each_text(p_b)) AS e
+          GROUP BY e.key) AS s
+$$;
 
 
 SET default_tablespace = '';
@@ -3034,6 +3236,53 @@ $_$;
 
 
 --
+-- Name: _people_for_caller(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._people_for_caller(p_people jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_claim text;
+    v_bad record;
+BEGIN
+    IF current_setting('role', true) IS DISTINCT FROM 'gdp_product'
+       AND current_user <> 'gdp_product' THEN
+        RETURN p_people;
+    END IF;
+    v_claim := shared.product_claim();
+    IF v_claim IS NULL THEN
+        PERFORM shared._raise('GD403', 'product_id',
+            'this request carries no valid product credential (a gdp_product JWT from '
+            '`gdp keys create PRODUCT --jwt` that is not revoked)');
+    END IF;
+    IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
+        RETURN p_people;
+    END IF;
+    SELECT e.ord, e.v ->> 'source_product' AS product INTO v_bad
+    FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    WHERE jsonb_typeof(e.v) = 'object'
+      AND e.v ? 'source_product' AND jsonb_typeof(e.v -> 'source_product') <> 'null'
+      AND e.v ->> 'source_product' IS DISTINCT FROM v_claim
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD403', 'source_product',
+            format('a credential of %s upserts people only for %s, not %s (entry %s)',
+                   v_claim, v_claim, v_bad.product, v_bad.ord));
+    END IF;
+    RETURN (
+        SELECT jsonb_agg(CASE WHEN jsonb_typeof(e.v) = 'object'
+                              THEN e.v || jsonb_build_object('source_product', v_claim)
+                              ELSE e.v END
+                         ORDER BY e.ord)
+        FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    );
+END
+$$;
+
+
+--
 -- Name: _people_input_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3223,6 +3472,22 @@ $_$;
 
 
 --
+-- Name: _person_features_changed(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._person_features_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM changed_people AS p HAVING count(*) > 0;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: _person_input_keys(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3233,6 +3498,21 @@ CREATE FUNCTION shared._person_input_keys() RETURNS text[]
                  'date_of_birth', 'gender', 'utm_source', 'utm_medium', 'utm_campaign',
                  'utm_content', 'utm_term', 'meta_fbp', 'meta_fbc', 'meta_lead_form_id',
                  'source_product', 'lifecycle_stage', 'properties', 'identities']
+$$;
+
+
+--
+-- Name: _person_segment_history_erased(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._person_segment_history_erased() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    RETURN NULL;
+END
 $$;
 
 
@@ -3359,6 +3639,116 @@ CREATE FUNCTION shared._ratio(p_numerator numeric, p_denominator numeric, p_scal
 
 
 --
+-- Name: _refresh_person_features(timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._refresh_person_features(p_now timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_today date := shared._utc_day(p_now);
+    v_rows bigint;
+BEGIN
+    WITH agg AS (
+        SELECT c.person_id, p.lifecycle_stage, a.*
+        FROM pg_temp._segment_candidate AS c
+        JOIN shared.person AS p ON p.id = c.person_id
+        LEFT JOIN LATERAL (
+            SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
+                   min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
+                   max(d.last_at) FILTER (WHERE d.usage > 0) AS last_activity_at,
+                   sum(d.events) AS events,
+                   min(d.first_activation_at) AS activated_at,
+                   min(d.last_payment_at) AS first_paid_at,
+                   max(d.last_payment_at) AS last_paid_at,
+                   (array_agg(d.plan ORDER BY d.last_payment_at DESC)
+                        FILTER (WHERE d.last_payment_at IS NOT NULL))[1] AS plan,
+                   (array_agg(d.mrr ORDER BY d.last_payment_at DESC)
+                        FILTER (WHERE d.last_payment_at IS NOT NULL))[1] AS mrr,
+                   max(d.last_cancel_at) AS last_cancel_at,
+                   coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 7), 0) AS pv7,
+                   coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 30), 0) AS pv30,
+                   coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 7), 0) AS u7,
+                   coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 30), 0) AS u30,
+                   min(d.day) FILTER (WHERE d.day > v_today - 7
+                                        AND (d.usage > 0 OR d.pricing_views > 0)) AS oldest7,
+                   min(d.day) FILTER (WHERE d.day > v_today - 30
+                                        AND (d.usage > 0 OR d.pricing_views > 0)) AS oldest30
+            FROM shared.person_activity_daily AS d
+            WHERE d.person_id = c.person_id
+        ) AS a ON true
+    ), derived AS (
+        SELECT g.*,
+               g.last_paid_at IS NOT NULL
+                   AND (g.last_cancel_at IS NULL OR g.last_cancel_at < g.last_paid_at) AS is_paid,
+               CASE WHEN g.last_cancel_at IS NOT NULL
+                         AND (g.last_paid_at IS NULL OR g.last_cancel_at >= g.last_paid_at)
+                    THEN g.last_cancel_at
+                    WHEN g.last_seen_at <= p_now - interval '30 days'
+                    THEN g.last_seen_at + interval '30 days' END AS churned
+        FROM agg AS g
+    )
+    INSERT INTO shared.person_feature AS f (
+        person_id, products, first_seen_at, last_seen_at, last_activity_at, events, activated_at,
+        first_paid_at, last_paid_at, paid, plan, mrr, churned_at, pricing_views_7d,
+        pricing_views_30d, usage_7d, usage_30d, lifecycle_stage, computed_at, next_change_at)
+    SELECT d.person_id, coalesce(d.products, '{}'), d.first_seen_at, d.last_seen_at,
+           d.last_activity_at, coalesce(d.events, 0), d.activated_at, d.first_paid_at,
+           d.last_paid_at, d.is_paid, CASE WHEN d.is_paid THEN d.plan END,
+           CASE WHEN d.is_paid THEN d.mrr END, d.churned, d.pv7, d.pv30, d.u7, d.u30,
+           d.lifecycle_stage, p_now,
+           -- least() skips NULLs; marks already passed are not future changes.
+           (SELECT min(m) FROM unnest(ARRAY[
+                shared._utc_midnight(d.oldest7 + 7),
+                shared._utc_midnight(d.oldest30 + 30),
+                d.first_seen_at + interval '3 days',
+                d.last_seen_at + interval '30 days',
+                d.churned + interval '30 days']) AS m
+            WHERE m > p_now)
+    FROM derived AS d
+    ORDER BY d.person_id
+    ON CONFLICT (person_id) DO UPDATE SET
+        products = excluded.products, first_seen_at = excluded.first_seen_at,
+        last_seen_at = excluded.last_seen_at, last_activity_at = excluded.last_activity_at,
+        events = excluded.events, activated_at = excluded.activated_at,
+        first_paid_at = excluded.first_paid_at, last_paid_at = excluded.last_paid_at,
+        paid = excluded.paid, plan = excluded.plan, mrr = excluded.mrr,
+        churned_at = excluded.churned_at, pricing_views_7d = excluded.pricing_views_7d,
+        pricing_views_30d = excluded.pricing_views_30d, usage_7d = excluded.usage_7d,
+        usage_30d = excluded.usage_30d, lifecycle_stage = excluded.lifecycle_stage,
+        computed_at = excluded.computed_at, next_change_at = excluded.next_change_at;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
+$$;
+
+
+--
+-- Name: _refuse_foreign_product(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._refuse_foreign_product(p_product_id text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_claim text := shared.product_claim();
+BEGIN
+    IF v_claim IS NULL THEN
+        PERFORM shared._raise('GD403', 'product_id',
+            'this request carries no valid product credential (a gdp_product JWT from '
+            '`gdp keys create PRODUCT --jwt` that is not revoked)');
+    END IF;
+    PERFORM shared._raise('GD403', 'product_id',
+        format('a credential of %s writes only rows of %s, not %s',
+               v_claim, v_claim, coalesce(p_product_id, 'NULL')));
+    RETURN false;
+END
+$$;
+
+
+--
 -- Name: _require_actor(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3410,6 +3800,173 @@ CREATE FUNCTION shared._retention_lock_key() RETURNS bigint
 
 
 --
+-- Name: _segment_make_view(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._segment_make_view(p_segment_id text, p_query text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_query text := rtrim(p_query, E' \t\r\n;');
+    v_cursor refcursor;
+    v_problem text;
+BEGIN
+    IF p_segment_id IS NULL OR p_segment_id !~ '^[a-z][a-z0-9_]{1,62}$' THEN
+        PERFORM shared._raise('GD400', 'segment', 'must be 2-63 characters: a lowercase letter, '
+                              'then lowercase letters, digits or _');
+    END IF;
+    IF v_query IS NULL OR v_query = '' THEN
+        PERFORM shared._raise('GD400', 'query', 'is empty; a segment is one SELECT returning person_id');
+    END IF;
+    BEGIN
+        -- A cursor takes exactly one query that returns rows: a second statement smuggled in
+        -- after a semicolon, or a command that is not a query, is refused here.
+        OPEN v_cursor FOR EXECUTE v_query;
+        CLOSE v_cursor;
+        IF to_regclass(format('segments.%I', p_segment_id)) IS NOT NULL THEN
+            EXECUTE format('DROP VIEW segments.%I', p_segment_id);
+        END IF;
+        EXECUTE format('CREATE VIEW segments.%I AS %s', p_segment_id, v_query);
+    EXCEPTION
+        WHEN SQLSTATE 'GD400' THEN RAISE;
+        WHEN dependent_objects_still_exist THEN
+            PERFORM shared._raise('GD409', 'segment', format(
+                'other views read segments.%s; change or drop them first (%s)', p_segment_id,
+                SQLERRM));
+        WHEN OTHERS THEN
+            PERFORM shared._raise('GD400', 'query', format(
+                'must be one SELECT returning person_id: %s', SQLERRM));
+    END;
+    v_problem := shared._segment_view_problem(p_segment_id, true);
+    IF v_problem IS NOT NULL THEN
+        PERFORM shared._raise('GD400', 'query', v_problem);
+    END IF;
+END
+$_$;
+
+
+--
+-- Name: _segment_member_changed(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._segment_member_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_change text := CASE TG_OP WHEN 'INSERT' THEN 'join' ELSE 'leave' END;
+    v_run bigint := nullif(current_setting('gdp.segment_run', true), '')::bigint;
+    v_msgs jsonb[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO shared.segment_history (segment_id, person_id, change, at, run_id)
+        SELECT c.segment_id, c.person_id, 'join', c.joined_at, v_run FROM changed AS c;
+    ELSE
+        INSERT INTO shared.segment_history (segment_id, person_id, change, at, run_id)
+        SELECT c.segment_id, c.person_id, 'leave', now(), v_run FROM changed AS c
+        WHERE EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = c.person_id)
+          AND EXISTS (SELECT 1 FROM shared.segment AS s WHERE s.segment_id = c.segment_id);
+    END IF;
+
+    SELECT array_agg(jsonb_build_object(
+               'segment_id', ch.segment_id, 'change', v_change, 'person_ids', ch.ids,
+               'run_id', v_run, 'at', now(),
+               'reason', CASE WHEN v_run IS NULL THEN 'erased' ELSE 'evaluated' END)
+           ORDER BY ch.segment_id, ch.chunk)
+    INTO v_msgs
+    FROM (SELECT n.segment_id, n.chunk, array_agg(n.person_id ORDER BY n.person_id) AS ids
+          FROM (SELECT c.segment_id, c.person_id,
+                       (row_number() OVER (PARTITION BY c.segment_id ORDER BY c.person_id) - 1)
+                           / 1000 AS chunk
+                FROM changed AS c) AS n
+          GROUP BY n.segment_id, n.chunk) AS ch;
+    IF v_msgs IS NOT NULL THEN
+        PERFORM pgmq.send_batch('segment_changes', v_msgs);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: _segment_view_problem(text, boolean); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._segment_view_problem(p_segment_id text, p_check_duplicates boolean) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_view regclass := to_regclass(format('segments.%I', p_segment_id));
+    v_type text;
+    v_bad text;
+    v_dup uuid;
+BEGIN
+    IF v_view IS NULL OR (SELECT c.relkind FROM pg_catalog.pg_class AS c WHERE c.oid = v_view) <> 'v' THEN
+        RETURN format('there is no view segments.%s', p_segment_id);
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
+    FROM pg_catalog.pg_attribute AS a
+    WHERE a.attrelid = v_view AND a.attname = 'person_id' AND NOT a.attisdropped;
+    IF v_type IS NULL THEN
+        RETURN 'a segment view must return a person_id column';
+    ELSIF v_type <> 'uuid' THEN
+        RETURN format('person_id must be a uuid (shared.person.id), not %s', v_type);
+    END IF;
+
+    -- Every relation the view reads, through the views it reads (pg_depend of their rules).
+    WITH RECURSIVE reads(rel) AS (
+        SELECT d.refobjid
+        FROM pg_catalog.pg_rewrite AS r
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> v_view
+        WHERE r.ev_class = v_view
+        UNION
+        SELECT d.refobjid
+        FROM reads AS s
+        JOIN pg_catalog.pg_class AS c ON c.oid = s.rel AND c.relkind IN ('v', 'm')
+        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = c.oid
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> c.oid
+    )
+    SELECT s.rel::regclass::text INTO v_bad
+    FROM reads AS s
+    JOIN pg_catalog.pg_class AS c ON c.oid = s.rel
+    JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
+    WHERE NOT (ns.nspname = 'segments' AND c.relkind IN ('v', 'm'))
+      AND (ns.nspname, c.relname) NOT IN (
+          ('shared', 'person'), ('shared', 'person_feature'), ('shared', 'person_activity_daily'),
+          ('shared', 'person_product_feature'), ('shared', 'person_event_count'),
+          ('shared', 'event'), ('shared', 'identity_link'), ('shared', 'product'),
+          ('shared', 'segment'), ('shared', 'segment_member'), ('shared', 'feature_event_kind'))
+    ORDER BY 1
+    LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RETURN format('reads %s; a segment may read only shared.person (the one place raw PII '
+                      'may come from), the feature tables (shared.person_feature, '
+                      'person_activity_daily, person_product_feature, person_event_count), '
+                      'shared.event, identity_link, product, segment, segment_member and other '
+                      'segment views', v_bad);
+    END IF;
+
+    IF p_check_duplicates THEN
+        EXECUTE format('SELECT v.person_id FROM segments.%I AS v GROUP BY v.person_id '
+                       'HAVING count(*) > 1 LIMIT 1', p_segment_id) INTO v_dup;
+        IF v_dup IS NOT NULL THEN
+            RETURN format('returns person %s more than once; a segment returns each person once '
+                          '(use DISTINCT or GROUP BY person_id)', v_dup);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: _setting_present(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3458,6 +4015,24 @@ $_$;
 
 
 --
+-- Name: _utc_day(timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._utc_day(p_at timestamp with time zone) RETURNS date
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT (p_at AT TIME ZONE 'UTC')::date $$;
+
+
+--
+-- Name: _utc_midnight(date); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._utc_midnight(p_day date) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT p_day::timestamp AT TIME ZONE 'UTC' $$;
+
+
+--
 -- Name: deploy_checklist_item; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -3478,7 +4053,8 @@ CREATE TABLE shared.deploy_checklist_item (
 --
 
 CREATE FUNCTION shared.acknowledge_checklist_item(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3534,6 +4110,732 @@ COMMENT ON FUNCTION shared.apply_retention(p_batch_size integer, p_as_of timesta
 
 
 --
+-- Name: audience_allow_removals(text, integer, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM 1 FROM shared.meta_audience WHERE segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment', format('%s is not mapped to an audience',
+                                                        p_segment_id));
+    END IF;
+    IF p_max_removals IS NULL OR p_max_removals < 1 THEN
+        PERFORM shared._raise('GD400', 'max_removals', 'must be a whole number of at least 1');
+    END IF;
+    INSERT INTO shared.audience_removal_allowance (segment_id, max_removals, acknowledged_by, reason)
+    VALUES (p_segment_id, p_max_removals, shared._require_actor(p_actor), p_reason)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text) IS 'Acknowledge that the next sync of a segment may remove up to max_removals people (over the removal cap).';
+
+
+--
+-- Name: audience_begin_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+    v_audience text;
+BEGIN
+    SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
+    WHERE a.segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('%s is not mapped to an audience',
+                                                           p_segment_id));
+    END IF;
+    -- The caller holds the segment's lock: a run still marked running was cut off.
+    UPDATE shared.audience_sync_run
+    SET status = 'interrupted', finished_at = now(),
+        error_message = coalesce(error_message, 'the worker stopped mid-run')
+    WHERE segment_id = p_segment_id AND status = 'running';
+    IF p_kind = 'replace' THEN
+        -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
+        DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
+    END IF;
+    INSERT INTO shared.audience_sync_run (segment_id, audience_id, kind, forced, reason, members)
+    VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
+            (SELECT count(*) FROM shared._audience_members(p_segment_id)))
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text) IS 'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
+
+
+--
+-- Name: audience_change_counts(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_change_counts(p_segment_id text) RETURNS TABLE(removes bigint, candidates bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT (SELECT count(*) FROM shared.audience_ack AS k
+            WHERE k.segment_id = p_segment_id
+              AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                              JOIN shared.person AS p ON p.id = m.person_id
+                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
+                                AND p.consent_status <> 'withdrawn')),
+           (SELECT count(*) FROM shared.segment_member AS m
+            JOIN shared.person AS p ON p.id = m.person_id
+            LEFT JOIN shared.audience_ack AS k
+                   ON k.segment_id = p_segment_id AND k.person_id = m.person_id
+            WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+              AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at))
+$$;
+
+
+--
+-- Name: FUNCTION audience_change_counts(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_change_counts(p_segment_id text) IS 'How many acknowledged people a sync of the segment would remove, and how many members it would add or re-check.';
+
+
+--
+-- Name: audience_changes(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_changes(p_segment_id text) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           NULL::date, NULL, k.person_updated_at
+    FROM shared.audience_ack AS k
+    WHERE k.segment_id = p_segment_id
+      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                      JOIN shared.person AS p ON p.id = m.person_id
+                      WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
+                        AND p.consent_status <> 'withdrawn')
+    UNION ALL
+    SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+           p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    LEFT JOIN shared.audience_ack AS k
+           ON k.segment_id = p_segment_id AND k.person_id = m.person_id
+    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+      AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at)
+$$;
+
+
+--
+-- Name: FUNCTION audience_changes(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_changes(p_segment_id text) IS 'People whose audience row may change: add (not acknowledged, or changed since) with the old row, and remove (left, withdrew consent, erased) with the row to remove.';
+
+
+--
+-- Name: audience_sync_run; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_sync_run (
+    id bigint NOT NULL,
+    segment_id text NOT NULL,
+    audience_id text,
+    kind text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    forced boolean DEFAULT false NOT NULL,
+    reason text,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    members bigint,
+    planned_adds integer DEFAULT 0 NOT NULL,
+    planned_removes integer DEFAULT 0 NOT NULL,
+    rows_added integer DEFAULT 0 NOT NULL,
+    rows_removed integer DEFAULT 0 NOT NULL,
+    requests integer DEFAULT 0 NOT NULL,
+    retries integer DEFAULT 0 NOT NULL,
+    num_received bigint DEFAULT 0 NOT NULL,
+    num_invalid_entries bigint DEFAULT 0 NOT NULL,
+    invalid_entry_samples jsonb DEFAULT '{}'::jsonb NOT NULL,
+    session_id bigint,
+    batch_seq integer DEFAULT 0 NOT NULL,
+    estimated_num_total bigint,
+    errors jsonb DEFAULT '{}'::jsonb NOT NULL,
+    error_message text,
+    CONSTRAINT audience_sync_run_errors CHECK ((jsonb_typeof(errors) = 'object'::text)),
+    CONSTRAINT audience_sync_run_kind CHECK ((kind = ANY (ARRAY['diff'::text, 'replace'::text]))),
+    CONSTRAINT audience_sync_run_samples CHECK ((jsonb_typeof(invalid_entry_samples) = 'object'::text)),
+    CONSTRAINT audience_sync_run_status CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text, 'refused'::text, 'waiting'::text, 'interrupted'::text])))
+);
+
+
+--
+-- Name: TABLE audience_sync_run; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_sync_run IS 'One row per audience sync run: rows added/removed, requests, Meta''s counts, errors by code.';
+
+
+--
+-- Name: audience_finish_run(bigint, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_finish_run(p_run_id bigint, p_status text, p_message text DEFAULT NULL::text) RETURNS shared.audience_sync_run
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_row shared.audience_sync_run;
+BEGIN
+    IF p_status NOT IN ('succeeded', 'failed', 'refused', 'waiting') THEN
+        PERFORM shared._raise('GD400', 'status', 'must be succeeded, failed, refused or waiting');
+    END IF;
+    UPDATE shared.audience_sync_run
+    SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
+    WHERE id = p_run_id
+    RETURNING * INTO v_row;
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_finish_run(p_run_id bigint, p_status text, p_message text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_finish_run(p_run_id bigint, p_status text, p_message text) IS 'Finish a sync run with its status (succeeded, failed, refused, waiting) and message.';
+
+
+--
+-- Name: audience_members_page(text, uuid, integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_members_page(p_segment_id text, p_after uuid, p_limit integer) RETURNS TABLE(person_id uuid, email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT p.id, p.email, p.phone, p.first_name, p.last_name, p.city, p.state, p.zip, p.country,
+           p.date_of_birth, p.gender, p.updated_at
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+      AND (p_after IS NULL OR m.person_id > p_after)
+    ORDER BY m.person_id
+    LIMIT greatest(1, least(coalesce(p_limit, 10000), 10000))
+$$;
+
+
+--
+-- Name: FUNCTION audience_members_page(p_segment_id text, p_after uuid, p_limit integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_members_page(p_segment_id text, p_after uuid, p_limit integer) IS 'A page (at most 10,000) of a segment''s consenting members with their person columns, in person_id order after p_after.';
+
+
+--
+-- Name: audience_plan_run(bigint, integer, integer, bigint, bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run
+    SET planned_adds = coalesce(p_adds, 0), planned_removes = coalesce(p_removes, 0),
+        session_id = coalesce(p_session_id, session_id),
+        estimated_num_total = coalesce(p_estimated_num_total, estimated_num_total)
+    WHERE id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint) IS 'Record what a run is about to send: planned adds and removes, its session id and size hint.';
+
+
+--
+-- Name: audience_record_batch(bigint, text, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_count integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
+    END IF;
+    IF p_op = 'add' THEN
+        INSERT INTO shared.audience_ack AS k
+            (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+        SELECT v_segment, (x ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+               (x ->> 'u')::timestamptz, 'users', p_run_id
+        FROM jsonb_array_elements(p_rows) AS x
+        ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+            SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
+                via = 'users', run_id = p_run_id, acknowledged_at = now();
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
+        UPDATE shared.meta_audience SET first_upload_at = coalesce(first_upload_at, now())
+        WHERE segment_id = v_segment AND first_upload_at IS NULL;
+    ELSIF p_op = 'remove' THEN
+        DELETE FROM shared.audience_ack AS k
+        USING jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
+          AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        v_count := jsonb_array_length(p_rows);
+        UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
+        WHERE id = p_run_id;
+    ELSIF p_op = 'touch' THEN
+        UPDATE shared.audience_ack AS k SET person_updated_at = (x ->> 'u')::timestamptz
+        FROM jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        RETURN v_count;
+    ELSE
+        PERFORM shared._raise('GD400', 'op', 'must be add, remove or touch');
+    END IF;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb) IS 'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction.';
+
+
+--
+-- Name: audience_record_count(text, bigint, bigint, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.meta_audience
+    SET approximate_lower = p_lower, approximate_upper = p_upper, counted_at = now(),
+        drift_note = coalesce(p_drift_note, drift_note),
+        drift_detected_at = CASE WHEN p_drift_note IS NOT NULL
+                                 THEN coalesce(drift_detected_at, now())
+                                 ELSE drift_detected_at END
+    WHERE segment_id = p_segment_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text) IS 'Store Meta''s approximate size of a segment''s audience; a drift note marks it for a full replace.';
+
+
+--
+-- Name: audience_record_error(bigint, integer, integer, boolean); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run AS r
+    SET errors = r.errors || jsonb_build_object(
+            k.key, coalesce((r.errors ->> k.key)::integer, 0) + 1),
+        retries = r.retries + CASE WHEN p_retried THEN 1 ELSE 0 END
+    FROM (SELECT coalesce(p_code::text, 'transport')
+                 || coalesce('/' || p_subcode::text, '') AS key) AS k
+    WHERE r.id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean) IS 'Count a Graph error of a run under its code (code/subcode; transport when Meta did not answer).';
+
+
+--
+-- Name: audience_replace_complete(bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_complete(p_run_id bigint) RETURNS TABLE(rows_added bigint, rows_removed bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_removed bigint;
+    v_added bigint;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r WHERE r.id = p_run_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'run_id', format('no run %s', p_run_id));
+    END IF;
+    SELECT count(*) INTO v_removed FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_replace_row AS x
+                      WHERE x.segment_id = v_segment AND x.person_id = k.person_id);
+    DELETE FROM shared.audience_ack WHERE segment_id = v_segment;
+    INSERT INTO shared.audience_ack (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+    SELECT x.segment_id, x.person_id, x.row_cells, x.person_updated_at, 'replace', p_run_id
+    FROM shared.audience_replace_row AS x WHERE x.segment_id = v_segment;
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    DELETE FROM shared.audience_replace_row WHERE segment_id = v_segment;
+    UPDATE shared.audience_sync_run
+    SET rows_added = v_added, rows_removed = v_removed, status = 'succeeded',
+        finished_at = now()
+    WHERE id = p_run_id;
+    UPDATE shared.meta_audience
+    SET drift_detected_at = NULL, drift_note = NULL,
+        first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
+    WHERE segment_id = v_segment;
+    RETURN QUERY SELECT v_added, v_removed;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_complete(p_run_id bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_complete(p_run_id bigint) IS 'A usersreplace session completed: the staged rows become what Meta acknowledged, in one transaction.';
+
+
+--
+-- Name: audience_replace_stage(bigint, integer, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_count integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running' AND r.kind = 'replace';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('replace run %s is not running', p_run_id));
+    END IF;
+    INSERT INTO shared.audience_replace_row AS x
+        (segment_id, person_id, row_cells, person_updated_at, run_id)
+    SELECT v_segment, (e ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(e -> 'c')),
+           (e ->> 'u')::timestamptz, p_run_id
+    FROM jsonb_array_elements(p_rows) AS e
+    ON CONFLICT ON CONSTRAINT audience_replace_row_pkey DO UPDATE
+        SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
+            run_id = p_run_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    UPDATE shared.audience_sync_run SET batch_seq = p_batch_seq WHERE id = p_run_id;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb) IS 'Record a usersreplace batch Meta acknowledged: its rows are staged until the session completes.';
+
+
+--
+-- Name: audience_replace_state(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_state(p_segment_id text) RETURNS TABLE(run_id bigint, session_id bigint, batch_seq integer, last_person_id uuid, staged bigint, started_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT r.id, r.session_id, r.batch_seq,
+           (SELECT x.person_id FROM shared.audience_replace_row AS x
+            WHERE x.segment_id = p_segment_id ORDER BY x.person_id DESC LIMIT 1),
+           (SELECT count(*) FROM shared.audience_replace_row AS x
+            WHERE x.segment_id = p_segment_id),
+           r.started_at
+    FROM shared.audience_sync_run AS r
+    WHERE r.id = (SELECT max(l.id) FROM shared.audience_sync_run AS l
+                  WHERE l.segment_id = p_segment_id AND l.kind = 'replace')
+      AND r.session_id IS NOT NULL AND r.status IN ('running', 'interrupted')
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_state(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_state(p_segment_id text) IS 'The usersreplace session left in flight for a segment (run, session, batch_seq, last staged person), if any.';
+
+
+--
+-- Name: audience_resume_run(bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_resume_run(p_run_id bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run
+    SET status = 'running', finished_at = NULL,
+        error_message = 'resumed after the worker stopped mid-session'
+    WHERE id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_resume_run(p_run_id bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_resume_run(p_run_id bigint) IS 'Mark an interrupted replace run running again (its session continues).';
+
+
+--
+-- Name: audience_schema(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_schema() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    SELECT ARRAY['EMAIL', 'PHONE', 'FN', 'LN', 'CT', 'ST', 'ZIP', 'COUNTRY', 'DOBY', 'DOBM',
+                 'DOBD', 'GEN', 'EXTERN_ID']
+$$;
+
+
+--
+-- Name: FUNCTION audience_schema(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_schema() IS 'The multi-key schema of every audience row GDP sends, in the order acknowledged rows are stored.';
+
+
+--
+-- Name: audience_store_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_store_id(p_segment_id text, p_audience_id text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_map jsonb := coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb);
+BEGIN
+    IF coalesce(p_audience_id, '') !~ '^[0-9]{1,30}$' THEN
+        PERFORM shared._raise('GD400', 'audience_id', 'must be digits');
+    END IF;
+    UPDATE shared.meta_audience SET audience_id = p_audience_id, updated_at = now()
+    WHERE segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('no audience for %s', p_segment_id));
+    END IF;
+    PERFORM shared.set_setting('META_CUSTOM_AUDIENCE_IDS',
+                               v_map || jsonb_build_object(p_segment_id, p_audience_id),
+                               'gdp audience worker');
+END
+$_$;
+
+
+--
+-- Name: FUNCTION audience_store_id(p_segment_id text, p_audience_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_store_id(p_segment_id text, p_audience_id text) IS 'Store the id of the audience the worker created (or found by its marker) for a segment, in meta_audience and in META_CUSTOM_AUDIENCE_IDS.';
+
+
+--
+-- Name: audience_take_allowance(bigint, integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_take_allowance(p_run_id bigint, p_needed integer) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    SELECT a.id INTO v_id
+    FROM shared.audience_removal_allowance AS a
+    JOIN shared.audience_sync_run AS r ON r.segment_id = a.segment_id AND r.id = p_run_id
+    WHERE a.used_by_run IS NULL AND a.max_removals >= p_needed
+    ORDER BY a.id
+    LIMIT 1
+    FOR UPDATE OF a SKIP LOCKED;
+    IF v_id IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE shared.audience_removal_allowance SET used_by_run = p_run_id WHERE id = v_id;
+    RETURN true;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_take_allowance(p_run_id bigint, p_needed integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_take_allowance(p_run_id bigint, p_needed integer) IS 'Use an admin''s unused removal acknowledgement that covers p_needed removals for this run.';
+
+
+--
+-- Name: audience_targets(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_targets(p_segment_id text DEFAULT NULL::text) RETURNS TABLE(segment_id text, audience_name text, audience_id text, create_marker text, min_size_first_upload integer, max_removed_share numeric, first_upload_at timestamp with time zone, drift_detected_at timestamp with time zone, members bigint, acknowledged bigint, replace_staged bigint, last_change_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_map jsonb := coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb);
+    v_key text;
+    v_value text;
+    v_name text;
+    v_old text;
+BEGIN
+    IF jsonb_typeof(v_map) <> 'object' THEN
+        v_map := '{}'::jsonb;
+    END IF;
+    FOR v_key, v_value IN SELECT e.key, nullif(e.value #>> '{}', '') FROM jsonb_each(v_map) AS e
+    LOOP
+        SELECT coalesce(s.audience_name, initcap(replace(s.segment_id, '_', ' ')))
+        INTO v_name FROM shared.segment AS s WHERE s.segment_id = v_key;
+        CONTINUE WHEN v_name IS NULL;
+        IF v_value IS NOT NULL AND v_value !~ '^[0-9]{1,30}$' THEN
+            PERFORM shared._raise('GD400', 'META_CUSTOM_AUDIENCE_IDS',
+                format('%s: audience id must be digits, not %s', v_key, v_value));
+        END IF;
+        SELECT a.audience_id INTO v_old FROM shared.meta_audience AS a WHERE a.segment_id = v_key;
+        IF NOT FOUND THEN
+            INSERT INTO shared.meta_audience (segment_id, audience_id, audience_name)
+            VALUES (v_key, v_value, v_name);
+        ELSIF v_value IS NOT NULL AND v_old IS DISTINCT FROM v_value THEN
+            IF v_old IS NOT NULL THEN
+                -- Remapped: what another audience acknowledged says nothing about this one.
+                DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
+                DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+            END IF;
+            UPDATE shared.meta_audience AS a
+            SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
+                drift_note = NULL, updated_at = now()
+            WHERE a.segment_id = v_key;
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
+           a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
+           (SELECT count(*) FROM shared._audience_members(a.segment_id)),
+           (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
+           (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
+           (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
+            WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
+              AND (r.rows_added > 0 OR r.rows_removed > 0))
+    FROM shared.meta_audience AS a
+    WHERE v_map ? a.segment_id AND (p_segment_id IS NULL OR a.segment_id = p_segment_id)
+    ORDER BY a.segment_id;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION audience_targets(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_targets(p_segment_id text) IS 'The mapped segments and their audiences (made when missing), with member, acknowledged and staged counts and when a run last changed the audience; one segment or all.';
+
+
+--
+-- Name: audience_try_lock(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_try_lock(p_segment_id text) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT pg_catalog.pg_try_advisory_lock(
+        pg_catalog.hashtextextended('gdp.audience_sync.' || p_segment_id, 0))
+$$;
+
+
+--
+-- Name: FUNCTION audience_try_lock(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_try_lock(p_segment_id text) IS 'Take the session advisory lock of a segment''s sync (false: another session syncs it now).';
+
+
+--
+-- Name: audience_unlock(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_unlock(p_segment_id text) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT pg_catalog.pg_advisory_unlock(
+        pg_catalog.hashtextextended('gdp.audience_sync.' || p_segment_id, 0))
+$$;
+
+
+--
+-- Name: FUNCTION audience_unlock(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_unlock(p_segment_id text) IS 'Release the session advisory lock of a segment''s sync.';
+
+
+--
+-- Name: audience_worker_config(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_worker_config() RETURNS TABLE(enabled boolean, ad_account_id text, audience_ids jsonb, interval_s integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT shared.is_enabled('META_CUSTOM_AUDIENCE_SYNC_ENABLED'),
+           shared.setting_value('META_AD_ACCOUNT_ID') #>> '{}',
+           coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb),
+           coalesce((shared.setting_value('SEGMENT_ENGINE_CRON_INTERVAL') #>> '{}')::integer, 300)
+$$;
+
+
+--
+-- Name: FUNCTION audience_worker_config(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_worker_config() IS 'What the audience worker runs by: the META_CUSTOM_AUDIENCE_SYNC_ENABLED flag, the ad account, the segment -> audience id map (META_CUSTOM_AUDIENCE_IDS) and the interval (the segment engine''s, SEGMENT_ENGINE_CRON_INTERVAL).';
+
+
+--
 -- Name: authenticate_dashboard_key(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3572,7 +4874,8 @@ COMMENT ON FUNCTION shared.authenticate_dashboard_key(p_dashboard_key text) IS '
 --
 
 CREATE FUNCTION shared.authenticate_service_key(p_service_key text) RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_row shared.service_key;
@@ -3759,42 +5062,6 @@ $$;
 
 
 --
--- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.conversion_rule (
-    rule_id bigint NOT NULL,
-    product_id text,
-    event_name text NOT NULL,
-    meta_event_name text NOT NULL,
-    value_property text,
-    currency_property text DEFAULT 'currency'::text NOT NULL,
-    default_currency text,
-    first_time_per_person boolean DEFAULT false NOT NULL,
-    enabled boolean DEFAULT true NOT NULL,
-    description text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT conversion_rule_currency_iso CHECK ((default_currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT conversion_rule_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
-);
-
-
---
--- Name: conversion_rule_for(text, text); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared.conversion_rule_for(p_product_id text, p_event_name text) RETURNS shared.conversion_rule
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT r.* FROM shared.conversion_rule AS r
-    WHERE r.enabled AND r.event_name = p_event_name
-      AND (r.product_id = p_product_id OR r.product_id IS NULL)
-    ORDER BY r.product_id NULLS LAST
-    LIMIT 1
-$$;
-
-
---
 -- Name: create_dashboard_key(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3827,11 +5094,73 @@ COMMENT ON FUNCTION shared.create_dashboard_key(p_label text, p_actor text) IS '
 
 
 --
+-- Name: product_credential; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product_credential (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    product_id text NOT NULL,
+    label text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    revoked_by text,
+    CONSTRAINT product_credential_revocation_complete CHECK (((revoked_at IS NULL) = (revoked_by IS NULL)))
+);
+
+
+--
+-- Name: TABLE product_credential; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product_credential IS 'Product JWTs (gdp keys create --jwt) by their jti: listed and revoked here; the token is never stored';
+
+
+--
+-- Name: create_product_credential(text, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.create_product_credential(p_product_id text, p_actor text, p_label text DEFAULT NULL::text, p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS shared.product_credential
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_row shared.product_credential;
+BEGIN
+    PERFORM 1 FROM shared.product WHERE product_id = p_product_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD400', 'product', format('%s is not a known product', p_product_id));
+    END IF;
+    IF p_expires_at IS NOT NULL AND p_expires_at <= now() THEN
+        PERFORM shared._raise('GD400', 'expires_at', 'must be in the future');
+    END IF;
+    INSERT INTO shared.product_credential (product_id, label, created_by, expires_at)
+    VALUES (p_product_id, p_label, v_actor, p_expires_at)
+    RETURNING * INTO v_row;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('product_credential', v_row.id::text, v_actor, NULL, to_jsonb('created'::text),
+            format('product %s', p_product_id));
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: FUNCTION create_product_credential(p_product_id text, p_actor text, p_label text, p_expires_at timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.create_product_credential(p_product_id text, p_actor text, p_label text, p_expires_at timestamp with time zone) IS 'Register a product JWT (gdp keys create PRODUCT --jwt): returns the row whose id is the token''s jti. Audited.';
+
+
+--
 -- Name: create_service_key(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
 CREATE FUNCTION shared.create_service_key(p_product_id text, p_actor text, p_label text DEFAULT NULL::text) RETURNS TABLE(key_id uuid, service_key text, key_prefix text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3849,6 +5178,9 @@ BEGIN
     VALUES (p_product_id, left(v_key, length(p_product_id) + 16), shared._sha256_hex(v_key),
             p_label, v_actor)
     RETURNING id INTO v_id;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('service_key', v_id::text, v_actor, NULL, to_jsonb('created'::text),
+            format('product %s', p_product_id));
     RETURN QUERY SELECT v_id, v_key, left(v_key, length(p_product_id) + 16);
 END
 $$;
@@ -3859,7 +5191,8 @@ $$;
 --
 
 CREATE FUNCTION shared.disable_flag(p_flag_key text, p_actor text, p_cascade boolean DEFAULT false, p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3901,7 +5234,8 @@ $$;
 --
 
 CREATE FUNCTION shared.enable_flag(p_flag_key text, p_actor text, p_present_secrets text[] DEFAULT '{}'::text[], p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3975,6 +5309,153 @@ BEGIN
     RETURN shared.erase_person(v_person_id, p_requested_by, p_reason);
 END
 $$;
+
+
+--
+-- Name: evaluate_segments(boolean); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false) RETURNS TABLE(run_id bigint, segment_id text, members bigint, joined bigint, "left" bigint, error text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET work_mem TO '64MB'
+    AS $_$
+#variable_conflict use_column
+DECLARE
+    v_run bigint;
+    v_now timestamptz := now();
+    v_t0 timestamptz;
+    v_candidates integer;
+    v_features_ms numeric;
+    v_seg record;
+    v_problem text;
+    v_members bigint;
+    v_joined bigint;
+    v_left bigint;
+    v_stats jsonb := '{}'::jsonb;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('gdp.evaluate_segments')) THEN
+        PERFORM shared._raise('GD409', 'segments', 'another evaluation is running');
+    END IF;
+    INSERT INTO shared.segment_run (mode) VALUES (CASE WHEN p_full THEN 'full' ELSE 'incremental' END)
+    RETURNING segment_run.run_id INTO v_run;
+    PERFORM set_config('gdp.segment_run', v_run::text, true);
+
+    v_t0 := clock_timestamp();
+    IF to_regclass('pg_temp._segment_candidate') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_candidate;
+    END IF;
+    CREATE TEMP TABLE _segment_candidate (person_id uuid PRIMARY KEY) ON COMMIT DROP;
+    IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_new_event;
+    END IF;
+    CREATE TEMP TABLE _segment_new_event (id bigint PRIMARY KEY) ON COMMIT DROP;
+    -- Only committed rows are deleted (and their events, committed with them, are seen by the
+    -- statements below); a statement committing meanwhile stays in the log for the next run.
+    WITH drained AS (
+        DELETE FROM shared.segment_change_log RETURNING event_ids, person_ids
+    ), new_events AS (
+        INSERT INTO pg_temp._segment_new_event
+        SELECT DISTINCT u.id FROM drained AS d, unnest(d.event_ids) AS u(id)
+        RETURNING 1
+    )
+    INSERT INTO pg_temp._segment_candidate
+    SELECT DISTINCT u.id FROM drained AS d, unnest(d.person_ids) AS u(id);
+    ANALYZE pg_temp._segment_new_event;
+    PERFORM shared._fold_new_events();
+    INSERT INTO pg_temp._segment_candidate
+    SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_candidates = ROW_COUNT;
+    SELECT count(*) INTO v_candidates FROM pg_temp._segment_candidate;
+    ANALYZE pg_temp._segment_candidate;
+    PERFORM shared._refresh_person_features(v_now);
+    v_features_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
+
+    FOR v_seg IN SELECT s.segment_id FROM shared.segment AS s WHERE s.enabled
+                 ORDER BY s.segment_id LOOP
+        v_t0 := clock_timestamp();
+        v_members := NULL;
+        BEGIN
+            v_problem := shared._segment_view_problem(v_seg.segment_id, false);
+            IF v_problem IS NOT NULL THEN
+                PERFORM shared._raise('GD400', 'segment', v_problem);
+            END IF;
+            IF p_full THEN
+                EXECUTE format($q$
+                    WITH cur AS (SELECT DISTINCT v.person_id FROM segments.%I AS v
+                                 WHERE v.person_id IS NOT NULL),
+                    gone AS (
+                        DELETE FROM shared.segment_member AS m
+                        WHERE m.segment_id = $1
+                          AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.person_id = m.person_id)
+                        RETURNING 1),
+                    added AS (
+                        INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
+                        SELECT $1, cur.person_id, $2 FROM cur
+                        WHERE NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                                          WHERE m.segment_id = $1 AND m.person_id = cur.person_id)
+                        ORDER BY cur.person_id
+                        RETURNING 1)
+                    SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM added),
+                           (SELECT count(*) FROM gone)
+                    $q$, v_seg.segment_id)
+                INTO v_members, v_joined, v_left
+                USING v_seg.segment_id, v_now;
+            ELSE
+                EXECUTE format($q$
+                    WITH cur AS (SELECT DISTINCT v.person_id FROM segments.%I AS v
+                                 JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id),
+                    gone AS (
+                        DELETE FROM shared.segment_member AS m
+                        USING pg_temp._segment_candidate AS c
+                        WHERE m.segment_id = $1 AND m.person_id = c.person_id
+                          AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.person_id = m.person_id)
+                        RETURNING 1),
+                    added AS (
+                        INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
+                        SELECT $1, cur.person_id, $2 FROM cur
+                        WHERE NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                                          WHERE m.segment_id = $1 AND m.person_id = cur.person_id)
+                        ORDER BY cur.person_id
+                        RETURNING 1)
+                    SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM gone)
+                    $q$, v_seg.segment_id)
+                INTO v_joined, v_left
+                USING v_seg.segment_id, v_now;
+            END IF;
+            UPDATE shared.segment AS s SET last_evaluated_at = v_now, last_error = NULL
+            WHERE s.segment_id = v_seg.segment_id;
+            v_stats := v_stats || jsonb_build_object(v_seg.segment_id, jsonb_build_object(
+                'members', v_members, 'joined', v_joined, 'left', v_left,
+                'ms', round((extract(epoch FROM clock_timestamp() - v_t0) * 1000)::numeric, 1)));
+            RETURN QUERY SELECT v_run, v_seg.segment_id, v_members, v_joined, v_left, NULL::text;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE shared.segment AS s SET last_error = left(SQLERRM, 500)
+            WHERE s.segment_id = v_seg.segment_id;
+            v_stats := v_stats || jsonb_build_object(v_seg.segment_id,
+                                                     jsonb_build_object('error', left(SQLERRM, 500)));
+            RETURN QUERY SELECT v_run, v_seg.segment_id, NULL::bigint, 0::bigint, 0::bigint,
+                                left(SQLERRM, 500);
+        END;
+    END LOOP;
+
+    UPDATE shared.segment_run AS r SET
+        finished_at = clock_timestamp(), candidates = v_candidates,
+        features_ms = round(v_features_ms, 1), segments = v_stats,
+        joined = coalesce((SELECT sum((e.value ->> 'joined')::bigint) FROM jsonb_each(v_stats) AS e), 0),
+        "left" = coalesce((SELECT sum((e.value ->> 'left')::bigint) FROM jsonb_each(v_stats) AS e), 0)
+    WHERE r.run_id = v_run;
+    PERFORM set_config('gdp.segment_run', '', true);
+END
+$_$;
+
+
+--
+-- Name: FUNCTION evaluate_segments(p_full boolean); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.evaluate_segments(p_full boolean) IS 'Evaluate the enabled segments: recompute the features of persons that changed or whose time windows crossed, update shared.segment_member (history rows, pgmq segment_changes messages) for those persons (p_full: for everyone); one run at a time; returns one row per segment.';
 
 
 --
@@ -4607,6 +6088,97 @@ $_$;
 
 
 --
+-- Name: list_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.list_keys() RETURNS TABLE(id uuid, product_id text, kind text, key_prefix text, label text, created_at timestamp with time zone, created_by text, expires_at timestamp with time zone, revoked_at timestamp with time zone, last_used_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT k.id, k.product_id, 'service_key', k.key_prefix, k.label, k.created_at, k.created_by,
+           NULL::timestamptz, k.revoked_at, k.last_used_at
+    FROM shared.service_key AS k
+    UNION ALL
+    SELECT c.id, c.product_id, 'product_jwt', 'jwt', c.label, c.created_at, c.created_by,
+           c.expires_at, c.revoked_at, NULL::timestamptz
+    FROM shared.product_credential AS c
+    ORDER BY 2, 6
+$$;
+
+
+--
+-- Name: FUNCTION list_keys(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.list_keys() IS 'Service keys and product JWTs by product, with their state; never a secret (gdp keys list).';
+
+
+--
+-- Name: make_process_login(text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text DEFAULT NULL::text) RETURNS TABLE(login text, created boolean, roles text[])
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_known text[] := ARRAY(SELECT r.role_name FROM shared.process_roles() AS r);
+    v_created boolean := false;
+    v_role text;
+BEGIN
+    IF p_login IS NULL OR p_login !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        PERFORM shared._raise('GD400', 'login',
+            'must be a lowercase name of letters, digits and _ (at most 63)');
+    END IF;
+    IF p_login = ANY (v_known) OR p_login IN ('gdp_product', 'anon', 'authenticated',
+                                             'service_role', 'authenticator', 'postgres') THEN
+        PERFORM shared._raise('GD400', 'login',
+            format('%s is a role, not a login for a process; pick another name', p_login));
+    END IF;
+    IF coalesce(cardinality(p_roles), 0) = 0 THEN
+        PERFORM shared._raise('GD400', 'roles', 'name at least one process role');
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT v_role = ANY (v_known) THEN
+            PERFORM shared._raise('GD400', 'roles',
+                format('%s is not a GDP process role (one of: %s)', v_role,
+                       array_to_string(v_known, ', ')));
+        END IF;
+    END LOOP;
+    IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
+        PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
+        v_created := true;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        PERFORM shared._raise('GD409', 'login', format('%s exists and cannot log in', p_login));
+    END IF;
+    IF p_password_hash IS NOT NULL THEN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_password_hash);
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT pg_catalog.pg_has_role(p_login, v_role, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', v_role, p_login);
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT p_login, v_created,
+           ARRAY(SELECT r.role_name FROM shared.process_roles() AS r
+                 WHERE p_login = ANY (r.logins) ORDER BY r.role_name);
+END
+$_$;
+
+
+--
+-- Name: FUNCTION make_process_login(p_login text, p_roles text[], p_password_hash text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text) IS 'Create or update a NOINHERIT login for GDP processes and grant it the named process roles (gdp db roles login). Takes a client-computed SCRAM verifier, never a password.';
+
+
+--
 -- Name: meta_conversions(jsonb, boolean); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4645,6 +6217,162 @@ CREATE FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) RETURNS
 --
 
 COMMENT ON FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) IS 'The event id Meta receives for a product''s event: <product_id>:<event_id> (unique per pixel when products share one; the browser Pixel sends the same id, so Meta deduplicates the pair).';
+
+
+--
+-- Name: process_roles(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.process_roles() RETURNS TABLE(role_name text, purpose text, present boolean, logins text[])
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT r.role_name, r.purpose, p.oid IS NOT NULL,
+           coalesce((SELECT array_agg(l.rolname::text ORDER BY l.rolname)
+                     FROM pg_catalog.pg_auth_members AS m
+                     JOIN pg_catalog.pg_roles AS l ON l.oid = m.member
+                     WHERE m.roleid = p.oid AND l.rolcanlogin), '{}')
+    FROM (VALUES
+        (1, 'gdp_api',             'gdp serve: the HTTP service'),
+        (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
+        (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
+        (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
+        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+    ) AS r(ord, role_name, purpose)
+    LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
+    ORDER BY r.ord
+$$;
+
+
+--
+-- Name: FUNCTION process_roles(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.process_roles() IS 'GDP''s process roles, what each is for, whether it exists and the logins that are members (gdp db roles).';
+
+
+--
+-- Name: product_claim(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.product_claim() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+    SELECT c.product_id
+    FROM (SELECT auth.jwt() AS claims) AS j
+    JOIN shared.product_credential AS c
+      ON c.id = CASE WHEN (j.claims ->> 'jti') ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                     THEN (j.claims ->> 'jti')::uuid END
+     AND c.product_id = j.claims ->> 'product_id'
+    WHERE (current_user = 'gdp_product'
+           OR current_setting('role', true) = 'gdp_product')
+      AND c.revoked_at IS NULL
+      AND (c.expires_at IS NULL OR c.expires_at > now())
+$_$;
+
+
+--
+-- Name: FUNCTION product_claim(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.product_claim() IS 'The product_id of the current request''s verified product credential (role gdp_product, a known, unrevoked jti), else NULL. Used by RLS and the API functions products call.';
+
+
+--
+-- Name: rebuild_person_activity(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.rebuild_person_activity() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_rows bigint;
+BEGIN
+    -- Never beside an evaluation (which folds logged events into the same rows).
+    PERFORM pg_advisory_xact_lock(hashtext('gdp.evaluate_segments'));
+    DELETE FROM shared.person_activity_daily;
+    -- One statement, so one snapshot: the logged events it deletes are exactly those already
+    -- committed, which the events it reads include; an insert committing meanwhile is in
+    -- neither, and the next evaluation folds it in.
+    WITH cleared AS (
+        DELETE FROM shared.segment_change_log AS l WHERE l.event_ids IS NOT NULL RETURNING 1
+    ), kinds AS (
+        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
+               n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
+        FROM new_events AS n
+        LEFT JOIN shared.feature_event_kind AS own
+               ON own.product_id = n.product_id AND own.event_name = n.event_name
+        LEFT JOIN shared.feature_event_kind AS anyp
+               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+        WHERE n.person_id IS NOT NULL
+    ), by_name AS (
+        SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
+        FROM kinds AS k GROUP BY 1, 2, 3, 4
+    ), names AS (
+        SELECT b.person_id, b.product_id, b.day, jsonb_object_agg(b.event_name, b.n) AS counts
+        FROM by_name AS b GROUP BY 1, 2, 3
+    ), days AS (
+        SELECT k.person_id, k.product_id, k.day,
+               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at,
+               count(*)::integer AS events,
+               count(*) FILTER (WHERE k.kind IS NULL OR k.kind NOT IN ('page_view', 'pricing_view'))::integer AS usage,
+               count(*) FILTER (WHERE k.kind = 'pricing_view')::integer AS pricing_views,
+               min(k.occurred_at) FILTER (WHERE k.kind = 'activation') AS first_activation_at,
+               count(*) FILTER (WHERE k.kind = 'payment')::integer AS payments,
+               max(k.occurred_at) FILTER (WHERE k.kind = 'payment') AS last_payment_at,
+               (array_agg(k.properties ->> 'plan' ORDER BY k.occurred_at DESC)
+                    FILTER (WHERE k.kind = 'payment'))[1] AS plan,
+               (array_agg(coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
+                                   k.properties ->> 'upgrade_price', k.properties ->> 'value')
+                          ORDER BY k.occurred_at DESC)
+                    FILTER (WHERE k.kind = 'payment'))[1] AS amount,
+               max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
+        FROM kinds AS k GROUP BY 1, 2, 3
+    )
+    INSERT INTO shared.person_activity_daily AS a (
+        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
+        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
+    SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
+           -- An amount that is not a number is no MRR (the event itself is stored as sent).
+           CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
+           d.last_cancel_at, nm.counts
+    FROM days AS d
+    JOIN names AS nm USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+        first_at = least(a.first_at, excluded.first_at),
+        last_at = greatest(a.last_at, excluded.last_at),
+        events = a.events + excluded.events,
+        usage = a.usage + excluded.usage,
+        pricing_views = a.pricing_views + excluded.pricing_views,
+        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
+        payments = a.payments + excluded.payments,
+        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
+        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
+        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
+        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM shared.person AS p HAVING count(*) > 0;
+    RETURN v_rows;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION rebuild_person_activity(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.rebuild_person_activity() IS 'Rebuild shared.person_activity_daily from every event in shared.event (after installing on a database with events, or after changing shared.feature_event_kind) and queue every person for re-evaluation; returns the daily rows written.';
 
 
 --
@@ -5061,6 +6789,55 @@ COMMENT ON FUNCTION shared.revoke_dashboard_key(p_key_id uuid, p_actor text) IS 
 
 
 --
+-- Name: revoke_key(uuid, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.revoke_key(p_key_id uuid, p_actor text) RETURNS TABLE(id uuid, product_id text, kind text, revoked_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+BEGIN
+    RETURN QUERY
+    WITH done AS (
+        UPDATE shared.service_key AS k
+        SET revoked_at = coalesce(k.revoked_at, now()), revoked_by = coalesce(k.revoked_by, v_actor)
+        WHERE k.id = p_key_id
+        RETURNING k.id, k.product_id, k.revoked_at)
+    SELECT d.id, d.product_id, 'service_key'::text, d.revoked_at FROM done AS d;
+    IF FOUND THEN
+        INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+        VALUES ('service_key', p_key_id::text, v_actor, to_jsonb('created'::text),
+                to_jsonb('revoked'::text));
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH done AS (
+        UPDATE shared.product_credential AS c
+        SET revoked_at = coalesce(c.revoked_at, now()), revoked_by = coalesce(c.revoked_by, v_actor)
+        WHERE c.id = p_key_id
+        RETURNING c.id, c.product_id, c.revoked_at)
+    SELECT d.id, d.product_id, 'product_jwt'::text, d.revoked_at FROM done AS d;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'key_id', format('no service key or product credential %s', p_key_id));
+    END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+    VALUES ('product_credential', p_key_id::text, v_actor, to_jsonb('created'::text),
+            to_jsonb('revoked'::text));
+END
+$$;
+
+
+--
+-- Name: FUNCTION revoke_key(p_key_id uuid, p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.revoke_key(p_key_id uuid, p_actor text) IS 'Revoke an HTTP service key or a product JWT by its id (gdp keys revoke). A revoked JWT is refused from the next statement on.';
+
+
+--
 -- Name: service_key; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -5085,7 +6862,8 @@ CREATE TABLE shared.service_key (
 --
 
 CREATE FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text) RETURNS shared.service_key
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5098,6 +6876,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM shared._raise('GD404', 'key_id', format('no service key %s', p_key_id));
     END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+    VALUES ('service_key', p_key_id::text, v_actor, to_jsonb('created'::text),
+            to_jsonb('revoked'::text));
     RETURN v_row;
 END
 $$;
@@ -5152,6 +6933,164 @@ COMMENT ON PROCEDURE shared.run_retention(IN p_batch_size integer, IN p_max_seco
 
 
 --
+-- Name: segment; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment (
+    segment_id text NOT NULL,
+    description text NOT NULL,
+    owner text NOT NULL,
+    audience_name text,
+    enabled boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_evaluated_at timestamp with time zone,
+    last_error text,
+    CONSTRAINT segment_audience_name_length CHECK (((length(audience_name) >= 1) AND (length(audience_name) <= 200))),
+    CONSTRAINT segment_description_length CHECK (((length(description) >= 1) AND (length(description) <= 500))),
+    CONSTRAINT segment_id_format CHECK ((segment_id ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
+    CONSTRAINT segment_owner_length CHECK (((length(owner) >= 1) AND (length(owner) <= 200)))
+);
+
+
+--
+-- Name: TABLE segment; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment IS 'Registered segments: each is the view segments.<segment_id>, returning person_id.';
+
+
+--
+-- Name: segment_define(text, text, boolean, text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.segment_define(p_segment_id text, p_query text, p_create boolean, p_description text DEFAULT NULL::text, p_owner text DEFAULT NULL::text, p_audience_name text DEFAULT NULL::text) RETURNS shared.segment
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_row shared.segment;
+    v_exists boolean;
+BEGIN
+    v_exists := EXISTS (SELECT 1 FROM shared.segment AS s WHERE s.segment_id = p_segment_id);
+    IF p_create AND v_exists THEN
+        PERFORM shared._raise('GD409', 'segment', format('%s exists; use edit', p_segment_id));
+    ELSIF NOT p_create AND NOT v_exists THEN
+        PERFORM shared._raise('GD404', 'segment', format('no segment %s', p_segment_id));
+    END IF;
+    IF p_create AND (p_description IS NULL OR p_owner IS NULL) THEN
+        PERFORM shared._raise('GD400', CASE WHEN p_description IS NULL THEN 'description'
+                                            ELSE 'owner' END,
+                              'is required for a new segment');
+    END IF;
+    IF length(p_description) NOT BETWEEN 1 AND 500 THEN
+        PERFORM shared._raise('GD400', 'description', 'must be 1-500 characters');
+    ELSIF length(p_owner) NOT BETWEEN 1 AND 200 THEN
+        PERFORM shared._raise('GD400', 'owner', 'must be 1-200 characters');
+    ELSIF length(p_audience_name) NOT BETWEEN 1 AND 200 THEN
+        PERFORM shared._raise('GD400', 'audience', 'must be 1-200 characters');
+    END IF;
+
+    PERFORM shared._segment_make_view(p_segment_id, p_query);
+
+    IF p_create THEN
+        INSERT INTO shared.segment (segment_id, description, owner, audience_name)
+        VALUES (p_segment_id, p_description, p_owner, p_audience_name)
+        RETURNING * INTO v_row;
+    ELSE
+        UPDATE shared.segment AS s SET
+            description = coalesce(p_description, s.description),
+            owner = coalesce(p_owner, s.owner),
+            audience_name = coalesce(p_audience_name, s.audience_name),
+            updated_at = now(),
+            last_error = NULL
+        WHERE s.segment_id = p_segment_id
+        RETURNING * INTO v_row;
+    END IF;
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: FUNCTION segment_define(p_segment_id text, p_query text, p_create boolean, p_description text, p_owner text, p_audience_name text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.segment_define(p_segment_id text, p_query text, p_create boolean, p_description text, p_owner text, p_audience_name text) IS 'Create (p_create) or change the segment view segments.<id> from one SELECT returning person_id, validated (person_id uuid, no duplicates, reads raw PII only through shared.person), and its registry row; a refused query changes nothing (GD400/GD404/GD409 naming the field).';
+
+
+--
+-- Name: segment_preview(text, text, integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.segment_preview(p_segment_id text, p_query text, p_sample integer DEFAULT 5) RETURNS TABLE(members bigint, joining bigint, leaving bigint, staying bigint, sample_joining uuid[], sample_leaving uuid[])
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_members bigint;
+    v_join bigint;
+    v_leave bigint;
+    v_stay bigint;
+    v_sj uuid[];
+    v_sl uuid[];
+BEGIN
+    BEGIN
+        PERFORM shared._segment_make_view(p_segment_id, p_query);
+        EXECUTE format($q$
+            WITH cur AS (SELECT DISTINCT v.person_id FROM segments.%I AS v),
+                 mem AS (SELECT m.person_id FROM shared.segment_member AS m
+                         WHERE m.segment_id = $1)
+            SELECT (SELECT count(*) FROM cur),
+                   (SELECT count(*) FROM cur WHERE cur.person_id NOT IN (SELECT person_id FROM mem)),
+                   (SELECT count(*) FROM mem WHERE mem.person_id NOT IN (SELECT person_id FROM cur)),
+                   (SELECT count(*) FROM cur WHERE cur.person_id IN (SELECT person_id FROM mem)),
+                   ARRAY(SELECT cur.person_id FROM cur
+                         WHERE cur.person_id NOT IN (SELECT person_id FROM mem)
+                         ORDER BY 1 LIMIT $2),
+                   ARRAY(SELECT mem.person_id FROM mem
+                         WHERE mem.person_id NOT IN (SELECT person_id FROM cur)
+                         ORDER BY 1 LIMIT $2)
+            $q$, p_segment_id)
+        INTO v_members, v_join, v_leave, v_stay, v_sj, v_sl
+        USING p_segment_id, greatest(p_sample, 0);
+        RAISE EXCEPTION USING ERRCODE = 'GDROL', MESSAGE = 'preview: rolled back';
+    EXCEPTION WHEN SQLSTATE 'GDROL' THEN
+        NULL;  -- the view made above is gone again; the numbers stay
+    END;
+    RETURN QUERY SELECT v_members, v_join, v_leave, v_stay, v_sj, v_sl;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION segment_preview(p_segment_id text, p_query text, p_sample integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.segment_preview(p_segment_id text, p_query text, p_sample integer) IS 'Size of a segment query and its diff against the current membership (joining, leaving, staying, with samples), refused like segment_define; saves nothing.';
+
+
+--
+-- Name: segment_worker_config(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.segment_worker_config() RETURNS TABLE(enabled boolean, interval_s integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED'),
+           coalesce((shared.setting_value('SEGMENT_ENGINE_CRON_INTERVAL') #>> '{}')::integer, 300)
+$$;
+
+
+--
+-- Name: FUNCTION segment_worker_config(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.segment_worker_config() IS 'For gdp worker segments: whether GAP-002 (SEGMENT_ENGINE_META_CAPI_ENABLED) is on and SEGMENT_ENGINE_CRON_INTERVAL in seconds (default 300).';
+
+
+--
 -- Name: set_lifecycle_stage(uuid, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5191,7 +7130,8 @@ CREATE TABLE shared.setting (
 --
 
 CREATE FUNCTION shared.set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS shared.setting
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5427,7 +7367,8 @@ COMMENT ON FUNCTION shared.sync_leads(p_items jsonb) IS 'The PRD''s syncLeadToPe
 --
 
 CREATE FUNCTION shared.unset_setting(p_setting_key text, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5452,13 +7393,16 @@ $$;
 --
 
 CREATE FUNCTION shared.upsert_people(p_people jsonb) RETURNS TABLE(ordinal integer, person_id uuid, created boolean)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 #variable_conflict use_column
 DECLARE
     v_problem record;
     v_conflict record;
 BEGIN
+    -- A product (role gdp_product) upserts only as itself (db/functions/15_identity.sql).
+    p_people := shared._people_for_caller(p_people);
     IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
         PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
     END IF;
@@ -5619,7 +7563,8 @@ $$;
 --
 
 CREATE FUNCTION shared.withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5686,6 +7631,22 @@ CREATE TABLE pgmq.a_meta_capi (
 --
 
 CREATE TABLE pgmq.a_meta_leads (
+    msg_id bigint NOT NULL,
+    read_ct integer DEFAULT 0 NOT NULL,
+    enqueued_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_read_at timestamp with time zone,
+    archived_at timestamp with time zone DEFAULT now() NOT NULL,
+    vt timestamp with time zone NOT NULL,
+    message jsonb,
+    headers jsonb
+);
+
+
+--
+-- Name: a_segment_changes; Type: TABLE; Schema: pgmq; Owner: -
+--
+
+CREATE TABLE pgmq.a_segment_changes (
     msg_id bigint NOT NULL,
     read_ct integer DEFAULT 0 NOT NULL,
     enqueued_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -5779,6 +7740,35 @@ ALTER TABLE pgmq.q_meta_leads ALTER COLUMN msg_id ADD GENERATED ALWAYS AS IDENTI
 
 
 --
+-- Name: q_segment_changes; Type: TABLE; Schema: pgmq; Owner: -
+--
+
+CREATE TABLE pgmq.q_segment_changes (
+    msg_id bigint NOT NULL,
+    read_ct integer DEFAULT 0 NOT NULL,
+    enqueued_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_read_at timestamp with time zone,
+    vt timestamp with time zone NOT NULL,
+    message jsonb,
+    headers jsonb
+);
+
+
+--
+-- Name: q_segment_changes_msg_id_seq; Type: SEQUENCE; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE pgmq.q_segment_changes ALTER COLUMN msg_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME pgmq.q_segment_changes_msg_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: topic_bindings; Type: TABLE; Schema: pgmq; Owner: -
 --
 
@@ -5788,6 +7778,166 @@ CREATE TABLE pgmq.topic_bindings (
     bound_at timestamp with time zone DEFAULT now() NOT NULL,
     compiled_regex text GENERATED ALWAYS AS ((('^'::text || replace(replace(regexp_replace(pattern, '([.+?{}()|\[\]\\^$])'::text, '\\\1'::text, 'g'::text), '*'::text, '[^.]+'::text), '#'::text, '.*'::text)) || '$'::text)) STORED
 );
+
+
+--
+-- Name: person_feature; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.person_feature (
+    person_id uuid NOT NULL,
+    products text[] DEFAULT '{}'::text[] NOT NULL,
+    first_seen_at timestamp with time zone,
+    last_seen_at timestamp with time zone,
+    last_activity_at timestamp with time zone,
+    events bigint DEFAULT 0 NOT NULL,
+    activated_at timestamp with time zone,
+    first_paid_at timestamp with time zone,
+    last_paid_at timestamp with time zone,
+    paid boolean DEFAULT false NOT NULL,
+    plan text,
+    mrr numeric(14,2),
+    churned_at timestamp with time zone,
+    pricing_views_7d integer DEFAULT 0 NOT NULL,
+    pricing_views_30d integer DEFAULT 0 NOT NULL,
+    usage_7d integer DEFAULT 0 NOT NULL,
+    usage_30d integer DEFAULT 0 NOT NULL,
+    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
+    computed_at timestamp with time zone DEFAULT now() NOT NULL,
+    next_change_at timestamp with time zone
+);
+
+
+--
+-- Name: TABLE person_feature; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.person_feature IS 'Features per person across products, as of the last segment evaluation (computed_at).';
+
+
+--
+-- Name: activated_not_paid_day3; Type: VIEW; Schema: segments; Owner: -
+--
+
+CREATE VIEW segments.activated_not_paid_day3 AS
+ SELECT f.person_id
+   FROM shared.person_feature f
+  WHERE ((f.activated_at IS NOT NULL) AND (NOT f.paid) AND (f.first_seen_at <= (now() - '3 days'::interval)));
+
+
+--
+-- Name: all_customers; Type: VIEW; Schema: segments; Owner: -
+--
+
+CREATE VIEW segments.all_customers AS
+ SELECT f.person_id
+   FROM shared.person_feature f
+  WHERE (f.paid OR (f.lifecycle_stage = 'customer'::shared.lifecycle_stage));
+
+
+--
+-- Name: all_leads; Type: VIEW; Schema: segments; Owner: -
+--
+
+CREATE VIEW segments.all_leads AS
+ SELECT f.person_id
+   FROM shared.person_feature f;
+
+
+--
+-- Name: churned_30d; Type: VIEW; Schema: segments; Owner: -
+--
+
+CREATE VIEW segments.churned_30d AS
+ SELECT f.person_id
+   FROM shared.person_feature f
+  WHERE (f.churned_at > (now() - '30 days'::interval));
+
+
+--
+-- Name: high_intent_pricing_2plus; Type: VIEW; Schema: segments; Owner: -
+--
+
+CREATE VIEW segments.high_intent_pricing_2plus AS
+ SELECT f.person_id
+   FROM shared.person_feature f
+  WHERE ((f.pricing_views_7d >= 2) AND (NOT f.paid));
+
+
+--
+-- Name: paid_high_usage_7d; Type: VIEW; Schema: segments; Owner: -
+--
+
+CREATE VIEW segments.paid_high_usage_7d AS
+ SELECT f.person_id
+   FROM shared.person_feature f
+  WHERE (f.paid AND (f.usage_7d >= 10));
+
+
+--
+-- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.conversion_rule (
+    rule_id bigint NOT NULL,
+    product_id text,
+    event_name text NOT NULL,
+    meta_event_name text NOT NULL,
+    value_property text,
+    currency_property text DEFAULT 'currency'::text NOT NULL,
+    default_currency text,
+    first_time_per_person boolean DEFAULT false NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT conversion_rule_currency_iso CHECK ((default_currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT conversion_rule_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
+);
+
+
+--
+-- Name: product; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product (
+    product_id text NOT NULL,
+    display_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT product_id_format CHECK ((product_id ~ '^[a-z][a-z0-9_]{1,39}$'::text))
+);
+
+
+--
+-- Name: TABLE product; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product IS 'Every product that writes people and events (the PRD''s list).';
+
+
+--
+-- Name: applicable_conversion_rule; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.applicable_conversion_rule AS
+ SELECT DISTINCT ON (p.product_id, r.event_name) p.product_id,
+    r.event_name,
+    r.rule_id,
+    r.product_id AS rule_product_id,
+    r.meta_event_name,
+    r.value_property,
+    r.currency_property,
+    r.default_currency,
+    r.first_time_per_person
+   FROM (shared.product p
+     JOIN shared.conversion_rule r ON ((r.enabled AND ((r.product_id = p.product_id) OR (r.product_id IS NULL)))))
+  ORDER BY p.product_id, r.event_name, r.product_id;
+
+
+--
+-- Name: VIEW applicable_conversion_rule; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON VIEW shared.applicable_conversion_rule IS 'The conversion rule that applies to each product''s event name: the enabled rule, the product''s own before the any-product one.';
 
 
 --
@@ -5823,6 +7973,248 @@ CREATE TABLE shared.attribution_events (
 
 ALTER TABLE shared.attribution_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME shared.attribution_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: audience_ack; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_ack (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    row_cells text[] NOT NULL,
+    person_updated_at timestamp with time zone NOT NULL,
+    via text NOT NULL,
+    run_id bigint,
+    acknowledged_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audience_ack_cells CHECK ((cardinality(row_cells) = 13)),
+    CONSTRAINT audience_ack_via CHECK ((via = ANY (ARRAY['users'::text, 'replace'::text])))
+);
+
+
+--
+-- Name: TABLE audience_ack; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_ack IS 'What Meta acknowledged per person and audience: the exact hashed row sent (hashes only).';
+
+
+--
+-- Name: audience_removal_allowance; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_removal_allowance (
+    id bigint NOT NULL,
+    segment_id text NOT NULL,
+    max_removals integer NOT NULL,
+    acknowledged_by text NOT NULL,
+    reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    used_by_run bigint,
+    CONSTRAINT audience_removal_allowance_by CHECK (((length(acknowledged_by) >= 1) AND (length(acknowledged_by) <= 200))),
+    CONSTRAINT audience_removal_allowance_max CHECK ((max_removals > 0))
+);
+
+
+--
+-- Name: TABLE audience_removal_allowance; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_removal_allowance IS 'An admin''s acknowledgement that the next run of a segment may remove up to max_removals.';
+
+
+--
+-- Name: audience_removal_allowance_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_removal_allowance ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.audience_removal_allowance_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: audience_replace_row; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_replace_row (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    row_cells text[] NOT NULL,
+    person_updated_at timestamp with time zone NOT NULL,
+    run_id bigint NOT NULL,
+    CONSTRAINT audience_replace_row_cells CHECK ((cardinality(row_cells) = 13))
+);
+
+
+--
+-- Name: TABLE audience_replace_row; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_replace_row IS 'Rows sent in the usersreplace session in flight; they become audience_ack when it completes.';
+
+
+--
+-- Name: meta_audience; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.meta_audience (
+    segment_id text NOT NULL,
+    audience_id text,
+    audience_name text NOT NULL,
+    create_marker text DEFAULT ('gdp:'::text || (gen_random_uuid())::text) NOT NULL,
+    min_size_first_upload integer DEFAULT 100 NOT NULL,
+    max_removed_share numeric(4,3) DEFAULT 0.200 NOT NULL,
+    first_upload_at timestamp with time zone,
+    drift_detected_at timestamp with time zone,
+    drift_note text,
+    approximate_lower bigint,
+    approximate_upper bigint,
+    counted_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT meta_audience_id_format CHECK ((audience_id ~ '^[0-9]{1,30}$'::text)),
+    CONSTRAINT meta_audience_max_removed_share CHECK (((max_removed_share >= (0)::numeric) AND (max_removed_share <= (1)::numeric))),
+    CONSTRAINT meta_audience_min_size CHECK (((min_size_first_upload >= 0) AND (min_size_first_upload <= 100000000))),
+    CONSTRAINT meta_audience_name_length CHECK (((length(audience_name) >= 1) AND (length(audience_name) <= 200))),
+    CONSTRAINT meta_audience_segment_id_format CHECK ((segment_id ~ '^[a-z][a-z0-9_]{1,62}$'::text))
+);
+
+
+--
+-- Name: TABLE meta_audience; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.meta_audience IS 'The Meta Custom Audience of each mapped segment, with its guards.';
+
+
+--
+-- Name: person; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.person (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    phone text,
+    first_name text,
+    last_name text,
+    city text,
+    state text,
+    zip text,
+    country text,
+    date_of_birth date,
+    gender text,
+    utm_source text,
+    utm_medium text,
+    utm_campaign text,
+    utm_content text,
+    utm_term text,
+    meta_fbp text,
+    meta_fbc text,
+    meta_lead_form_id text,
+    source_product text,
+    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
+    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
+    consent_changed_at timestamp with time zone,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
+    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
+    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
+
+
+--
+-- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_member (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
+
+
+--
+-- Name: audience_status; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.audience_status AS
+ SELECT a.segment_id,
+    a.audience_name,
+    a.audience_id,
+    ( SELECT count(*) AS count
+           FROM (shared.segment_member m
+             JOIN shared.person p ON ((p.id = m.person_id)))
+          WHERE ((m.segment_id = a.segment_id) AND (p.consent_status <> 'withdrawn'::shared.consent_status))) AS members,
+    ( SELECT count(*) AS count
+           FROM shared.audience_ack k
+          WHERE (k.segment_id = a.segment_id)) AS acknowledged,
+    a.approximate_lower,
+    a.approximate_upper,
+    a.drift_detected_at,
+    a.first_upload_at,
+    last.status AS last_status,
+    last.finished_at AS last_finished_at,
+    ok.finished_at AS last_succeeded_at,
+    (EXTRACT(epoch FROM (now() - ok.finished_at)))::double precision AS lag_seconds,
+    ( SELECT count(*) AS count
+           FROM shared.audience_sync_run r
+          WHERE ((r.segment_id = a.segment_id) AND (r.status = ANY (ARRAY['failed'::text, 'interrupted'::text])) AND (r.started_at > (now() - '24:00:00'::interval)))) AS failures_24h
+   FROM ((shared.meta_audience a
+     LEFT JOIN LATERAL ( SELECT r.status,
+            r.finished_at
+           FROM shared.audience_sync_run r
+          WHERE (r.segment_id = a.segment_id)
+          ORDER BY r.id DESC
+         LIMIT 1) last ON (true))
+     LEFT JOIN LATERAL ( SELECT r.finished_at
+           FROM shared.audience_sync_run r
+          WHERE ((r.segment_id = a.segment_id) AND (r.status = 'succeeded'::text))
+          ORDER BY r.id DESC
+         LIMIT 1) ok ON (true));
+
+
+--
+-- Name: VIEW audience_status; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON VIEW shared.audience_status IS 'Per mapped segment: members, acknowledged rows, Meta''s approximate size, last run, lag since the last success and failures in 24 hours.';
+
+
+--
+-- Name: audience_sync_run_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_sync_run ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.audience_sync_run_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -6061,6 +8453,42 @@ ALTER TABLE shared.event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: feature_event_kind; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.feature_event_kind (
+    id bigint NOT NULL,
+    product_id text,
+    event_name text NOT NULL,
+    kind text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT feature_event_kind_event_name_length CHECK (((length(event_name) >= 1) AND (length(event_name) <= 100))),
+    CONSTRAINT feature_event_kind_kind_known CHECK ((kind = ANY (ARRAY['activation'::text, 'payment'::text, 'cancel'::text, 'pricing_view'::text, 'page_view'::text])))
+);
+
+
+--
+-- Name: TABLE feature_event_kind; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.feature_event_kind IS 'What a product event means for person features: activation, payment, cancel, pricing_view or page_view (page views are not usage); other events count as usage.';
+
+
+--
+-- Name: feature_event_kind_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.feature_event_kind ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.feature_event_kind_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: feature_flag_checklist; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -6082,6 +8510,25 @@ CREATE TABLE shared.feature_flag_prerequisite (
 
 
 --
+-- Name: feature_trigger_fired; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.feature_trigger_fired (
+    rule_id bigint NOT NULL,
+    person_id uuid NOT NULL,
+    event_ref bigint NOT NULL,
+    fired_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE feature_trigger_fired; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.feature_trigger_fired IS 'First-time conversion rules (e.g. first feature used) that fired, once per person.';
+
+
+--
 -- Name: gate_audit; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -6095,7 +8542,7 @@ CREATE TABLE shared.gate_audit (
     from_value jsonb,
     to_value jsonb,
     note text,
-    CONSTRAINT gate_audit_subject_kind_known CHECK ((subject_kind = ANY (ARRAY['flag'::text, 'checklist'::text, 'setting'::text])))
+    CONSTRAINT gate_audit_subject_kind_known CHECK ((subject_kind = ANY (ARRAY['flag'::text, 'checklist'::text, 'setting'::text, 'service_key'::text, 'product_credential'::text])))
 );
 
 
@@ -6144,7 +8591,7 @@ CREATE VIEW shared.gdp_conversions_daily AS
     a.project,
     count(*) AS conversions,
     (COALESCE(sum(v.value) FILTER (WHERE f.counts_value), (0)::numeric))::numeric(14,2) AS conversion_value
-   FROM (((( SELECT ((x.created_at AT TIME ZONE 'UTC'::text))::date AS date,
+   FROM ((((( SELECT ((x.created_at AT TIME ZONE 'UTC'::text))::date AS date,
             x.product_id AS project,
             x.event_ref,
             min(x.meta_event_name) AS meta_event_name
@@ -6153,16 +8600,13 @@ CREATE VIEW shared.gdp_conversions_daily AS
           GROUP BY (((x.created_at AT TIME ZONE 'UTC'::text))::date), x.product_id, x.event_ref) a
      JOIN shared.conversion_family f ON (((f.meta_event_name = a.meta_event_name) AND f.enabled)))
      JOIN shared.event e ON ((e.id = a.event_ref)))
+     LEFT JOIN shared.applicable_conversion_rule r ON (((r.product_id = e.product_id) AND (r.event_name = e.event_name))))
      LEFT JOIN LATERAL ( SELECT
                 CASE
                     WHEN (raw.val ~ '^-?[0-9]+(\.[0-9]+)?$'::text) THEN (raw.val)::numeric
                     ELSE NULL::numeric
                 END AS value
-           FROM ( SELECT COALESCE((e.properties ->> ( SELECT r.value_property
-                           FROM shared.conversion_rule r
-                          WHERE ((r.event_name = e.event_name) AND ((r.product_id = e.product_id) OR (r.product_id IS NULL)))
-                          ORDER BY r.product_id
-                         LIMIT 1)), (e.properties ->> 'value'::text)) AS val) raw) v ON (true))
+           FROM ( SELECT COALESCE((e.properties ->> r.value_property), (e.properties ->> 'value'::text)) AS val) raw) v ON (true))
   GROUP BY a.date, a.project;
 
 
@@ -6488,52 +8932,6 @@ CREATE TABLE shared.lead_field_map (
 
 
 --
--- Name: person; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.person (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    email text NOT NULL,
-    phone text,
-    first_name text,
-    last_name text,
-    city text,
-    state text,
-    zip text,
-    country text,
-    date_of_birth date,
-    gender text,
-    utm_source text,
-    utm_medium text,
-    utm_campaign text,
-    utm_content text,
-    utm_term text,
-    meta_fbp text,
-    meta_fbc text,
-    meta_lead_form_id text,
-    source_product text,
-    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
-    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
-    consent_changed_at timestamp with time zone,
-    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
-    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
-    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
-    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
-);
-
-
---
--- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
-
-
---
 -- Name: lead_submissions; Type: VIEW; Schema: shared; Owner: -
 --
 
@@ -6807,22 +9205,69 @@ ALTER TABLE shared.performance_restatement ALTER COLUMN id ADD GENERATED ALWAYS 
 
 
 --
--- Name: product; Type: TABLE; Schema: shared; Owner: -
+-- Name: person_activity_daily; Type: TABLE; Schema: shared; Owner: -
 --
 
-CREATE TABLE shared.product (
+CREATE TABLE shared.person_activity_daily (
+    person_id uuid NOT NULL,
     product_id text NOT NULL,
-    display_name text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT product_id_format CHECK ((product_id ~ '^[a-z][a-z0-9_]{1,39}$'::text))
+    day date NOT NULL,
+    first_at timestamp with time zone NOT NULL,
+    last_at timestamp with time zone NOT NULL,
+    events integer NOT NULL,
+    usage integer NOT NULL,
+    pricing_views integer NOT NULL,
+    first_activation_at timestamp with time zone,
+    payments integer NOT NULL,
+    last_payment_at timestamp with time zone,
+    plan text,
+    mrr numeric(14,2),
+    last_cancel_at timestamp with time zone,
+    event_counts jsonb NOT NULL
 );
 
 
 --
--- Name: TABLE product; Type: COMMENT; Schema: shared; Owner: -
+-- Name: TABLE person_activity_daily; Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON TABLE shared.product IS 'Every product that writes people and events (the PRD''s list).';
+COMMENT ON TABLE shared.person_activity_daily IS 'Per person, product and UTC day: event counts and the facts features need; folded in by each segment evaluation from the events logged by the statement-level trigger.';
+
+
+--
+-- Name: person_event_count; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.person_event_count AS
+ SELECT d.person_id,
+    d.product_id,
+    c.key AS event_name,
+    sum((c.value)::bigint) AS events
+   FROM (shared.person_activity_daily d
+     CROSS JOIN LATERAL jsonb_each_text(d.event_counts) c(key, value))
+  GROUP BY d.person_id, d.product_id, c.key;
+
+
+--
+-- Name: person_product_feature; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.person_product_feature AS
+ SELECT d.person_id,
+    d.product_id,
+    min(d.first_at) AS first_seen_at,
+    max(d.last_at) AS last_seen_at,
+    sum(d.events) AS events,
+    min(d.first_activation_at) AS activated_at,
+    max(d.last_payment_at) AS last_paid_at,
+    (array_agg(d.plan ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS plan,
+    (array_agg(d.mrr ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS mrr,
+    max(d.last_cancel_at) AS last_cancel_at,
+    COALESCE(sum(d.pricing_views) FILTER (WHERE (d.day > (shared._utc_day(now()) - 7))), (0)::bigint) AS pricing_views_7d,
+    COALESCE(sum(d.usage) FILTER (WHERE (d.day > (shared._utc_day(now()) - 7))), (0)::bigint) AS usage_7d,
+    COALESCE(sum(d.usage) FILTER (WHERE (d.day > (shared._utc_day(now()) - 30))), (0)::bigint) AS usage_30d
+   FROM shared.person_activity_daily d
+  GROUP BY d.person_id, d.product_id;
 
 
 --
@@ -6883,47 +9328,132 @@ COMMENT ON VIEW shared.projects IS 'The projects insights are reported by: every
 
 
 --
--- Name: segment; Type: TABLE; Schema: shared; Owner: -
+-- Name: segment_change_log; Type: TABLE; Schema: shared; Owner: -
 --
 
-CREATE TABLE shared.segment (
-    segment_id text NOT NULL,
-    description text NOT NULL,
-    owner text NOT NULL,
-    audience_name text,
-    enabled boolean DEFAULT true NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT segment_audience_name_length CHECK (((length(audience_name) >= 1) AND (length(audience_name) <= 200))),
-    CONSTRAINT segment_description_length CHECK (((length(description) >= 1) AND (length(description) <= 500))),
-    CONSTRAINT segment_id_format CHECK ((segment_id ~ '^[a-z][a-z0-9_]{1,62}$'::text)),
-    CONSTRAINT segment_owner_length CHECK (((length(owner) >= 1) AND (length(owner) <= 200)))
+CREATE TABLE shared.segment_change_log (
+    id bigint NOT NULL,
+    event_ids bigint[],
+    person_ids uuid[],
+    logged_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
 --
--- Name: TABLE segment; Type: COMMENT; Schema: shared; Owner: -
+-- Name: TABLE segment_change_log; Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON TABLE shared.segment IS 'Registered segments: each is the view segments.<segment_id>, returning person_id.';
+COMMENT ON TABLE shared.segment_change_log IS 'Events and people written since the last evaluation, one row per statement; drained by it.';
 
 
 --
--- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
+-- Name: segment_change_log_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
 --
 
-CREATE TABLE shared.segment_member (
+ALTER TABLE shared.segment_change_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.segment_change_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: segment_history; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_history (
+    id bigint NOT NULL,
     segment_id text NOT NULL,
     person_id uuid NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL
+    change text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    run_id bigint,
+    CONSTRAINT segment_history_change_known CHECK ((change = ANY (ARRAY['join'::text, 'leave'::text])))
 );
 
 
 --
--- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
+-- Name: TABLE segment_history; Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
+COMMENT ON TABLE shared.segment_history IS 'Every join and leave of every segment, with its time and the run that decided it.';
+
+
+--
+-- Name: segment_history_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment_history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.segment_history_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: segment_overview; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.segment_overview AS
+ SELECT s.segment_id,
+    s.description,
+    s.owner,
+    s.audience_name,
+    s.enabled,
+    ( SELECT count(*) AS count
+           FROM shared.segment_member m
+          WHERE (m.segment_id = s.segment_id)) AS members,
+    s.last_evaluated_at,
+    s.last_error,
+    s.created_at,
+    s.updated_at,
+    pg_get_viewdef((to_regclass(format('segments.%I'::text, s.segment_id)))::oid, true) AS definition
+   FROM shared.segment s;
+
+
+--
+-- Name: segment_run; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_run (
+    run_id bigint NOT NULL,
+    mode text NOT NULL,
+    started_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    finished_at timestamp with time zone,
+    candidates integer,
+    features_ms numeric(12,1),
+    joined integer DEFAULT 0 NOT NULL,
+    "left" integer DEFAULT 0 NOT NULL,
+    segments jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT segment_run_mode_known CHECK ((mode = ANY (ARRAY['full'::text, 'incremental'::text])))
+);
+
+
+--
+-- Name: TABLE segment_run; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment_run IS 'One row per segment evaluation, with what it changed.';
+
+
+--
+-- Name: segment_run_run_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment_run ALTER COLUMN run_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.segment_run_run_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -7038,6 +9568,14 @@ ALTER TABLE ONLY pgmq.a_meta_leads
 
 
 --
+-- Name: a_segment_changes a_segment_changes_pkey; Type: CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.a_segment_changes
+    ADD CONSTRAINT a_segment_changes_pkey PRIMARY KEY (msg_id);
+
+
+--
 -- Name: meta meta_queue_name_key; Type: CONSTRAINT; Schema: pgmq; Owner: -
 --
 
@@ -7070,6 +9608,14 @@ ALTER TABLE ONLY pgmq.q_meta_leads
 
 
 --
+-- Name: q_segment_changes q_segment_changes_pkey; Type: CONSTRAINT; Schema: pgmq; Owner: -
+--
+
+ALTER TABLE ONLY pgmq.q_segment_changes
+    ADD CONSTRAINT q_segment_changes_pkey PRIMARY KEY (msg_id);
+
+
+--
 -- Name: topic_bindings topic_bindings_unique_pattern_queue; Type: CONSTRAINT; Schema: pgmq; Owner: -
 --
 
@@ -7083,6 +9629,38 @@ ALTER TABLE ONLY pgmq.topic_bindings
 
 ALTER TABLE ONLY shared.attribution_events
     ADD CONSTRAINT attribution_events_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: audience_ack audience_ack_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_ack
+    ADD CONSTRAINT audience_ack_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: audience_replace_row audience_replace_row_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_replace_row
+    ADD CONSTRAINT audience_replace_row_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
+-- Name: audience_sync_run audience_sync_run_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_sync_run
+    ADD CONSTRAINT audience_sync_run_pkey PRIMARY KEY (id);
 
 
 --
@@ -7198,6 +9776,14 @@ ALTER TABLE ONLY shared.event
 
 
 --
+-- Name: feature_event_kind feature_event_kind_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_event_kind
+    ADD CONSTRAINT feature_event_kind_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: feature_flag_checklist feature_flag_checklist_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7219,6 +9805,14 @@ ALTER TABLE ONLY shared.feature_flag
 
 ALTER TABLE ONLY shared.feature_flag_prerequisite
     ADD CONSTRAINT feature_flag_prerequisite_pkey PRIMARY KEY (flag_key, requires_flag_key);
+
+
+--
+-- Name: feature_trigger_fired feature_trigger_fired_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_trigger_fired
+    ADD CONSTRAINT feature_trigger_fired_pkey PRIMARY KEY (rule_id, person_id);
 
 
 --
@@ -7278,6 +9872,22 @@ ALTER TABLE ONLY shared.lead_field_map
 
 
 --
+-- Name: meta_audience meta_audience_audience_id_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.meta_audience
+    ADD CONSTRAINT meta_audience_audience_id_key UNIQUE (audience_id);
+
+
+--
+-- Name: meta_audience meta_audience_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.meta_audience
+    ADD CONSTRAINT meta_audience_pkey PRIMARY KEY (segment_id);
+
+
+--
 -- Name: meta_lead meta_lead_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7310,6 +9920,14 @@ ALTER TABLE ONLY shared.performance_restatement
 
 
 --
+-- Name: person_activity_daily person_activity_daily_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.person_activity_daily
+    ADD CONSTRAINT person_activity_daily_pkey PRIMARY KEY (person_id, product_id, day);
+
+
+--
 -- Name: person person_email_key; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7318,11 +9936,27 @@ ALTER TABLE ONLY shared.person
 
 
 --
+-- Name: person_feature person_feature_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.person_feature
+    ADD CONSTRAINT person_feature_pkey PRIMARY KEY (person_id);
+
+
+--
 -- Name: person person_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
 ALTER TABLE ONLY shared.person
     ADD CONSTRAINT person_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: product_credential product_credential_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_credential
+    ADD CONSTRAINT product_credential_pkey PRIMARY KEY (id);
 
 
 --
@@ -7342,6 +9976,22 @@ ALTER TABLE ONLY shared.product
 
 
 --
+-- Name: segment_change_log segment_change_log_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_change_log
+    ADD CONSTRAINT segment_change_log_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: segment_history segment_history_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_history
+    ADD CONSTRAINT segment_history_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: segment_member segment_member_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7355,6 +10005,14 @@ ALTER TABLE ONLY shared.segment_member
 
 ALTER TABLE ONLY shared.segment
     ADD CONSTRAINT segment_pkey PRIMARY KEY (segment_id);
+
+
+--
+-- Name: segment_run segment_run_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_run
+    ADD CONSTRAINT segment_run_pkey PRIMARY KEY (run_id);
 
 
 --
@@ -7404,6 +10062,13 @@ CREATE INDEX archived_at_idx_meta_leads ON pgmq.a_meta_leads USING btree (archiv
 
 
 --
+-- Name: archived_at_idx_segment_changes; Type: INDEX; Schema: pgmq; Owner: -
+--
+
+CREATE INDEX archived_at_idx_segment_changes ON pgmq.a_segment_changes USING btree (archived_at);
+
+
+--
 -- Name: idx_notify_throttle_active; Type: INDEX; Schema: pgmq; Owner: -
 --
 
@@ -7439,6 +10104,13 @@ CREATE INDEX q_meta_leads_vt_idx ON pgmq.q_meta_leads USING btree (vt);
 
 
 --
+-- Name: q_segment_changes_vt_idx; Type: INDEX; Schema: pgmq; Owner: -
+--
+
+CREATE INDEX q_segment_changes_vt_idx ON pgmq.q_segment_changes USING btree (vt);
+
+
+--
 -- Name: attribution_events_created_at_brin; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -7471,6 +10143,13 @@ CREATE INDEX attribution_events_sent_day_idx ON shared.attribution_events USING 
 --
 
 CREATE INDEX attribution_events_status_idx ON shared.attribution_events USING btree (status, created_at);
+
+
+--
+-- Name: audience_sync_run_segment_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX audience_sync_run_segment_idx ON shared.audience_sync_run USING btree (segment_id, id DESC);
 
 
 --
@@ -7523,6 +10202,20 @@ CREATE INDEX event_received_at_brin ON shared.event USING brin (received_at);
 
 
 --
+-- Name: feature_event_kind_product_event_key; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE UNIQUE INDEX feature_event_kind_product_event_key ON shared.feature_event_kind USING btree (COALESCE(product_id, '*'::text), event_name);
+
+
+--
+-- Name: feature_trigger_fired_person_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX feature_trigger_fired_person_idx ON shared.feature_trigger_fired USING btree (person_id);
+
+
+--
 -- Name: gate_audit_subject_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -7572,10 +10265,38 @@ CREATE INDEX performance_restatement_day_idx ON shared.performance_restatement U
 
 
 --
+-- Name: person_feature_next_change_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX person_feature_next_change_idx ON shared.person_feature USING btree (next_change_at);
+
+
+--
+-- Name: product_credential_product_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX product_credential_product_id_idx ON shared.product_credential USING btree (product_id);
+
+
+--
 -- Name: product_event_product_event_key; Type: INDEX; Schema: shared; Owner: -
 --
 
 CREATE UNIQUE INDEX product_event_product_event_key ON shared.product_event USING btree (COALESCE(product_id, '*'::text), event_name);
+
+
+--
+-- Name: segment_history_person_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX segment_history_person_idx ON shared.segment_history USING btree (person_id);
+
+
+--
+-- Name: segment_history_segment_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX segment_history_segment_idx ON shared.segment_history USING btree (segment_id, at);
 
 
 --
@@ -7614,6 +10335,13 @@ CREATE TRIGGER event_enqueue_for_meta AFTER INSERT ON shared.event REFERENCING N
 
 
 --
+-- Name: event event_features; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_features AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_features();
+
+
+--
 -- Name: person person_after_delete; Type: TRIGGER; Schema: shared; Owner: -
 --
 
@@ -7625,6 +10353,27 @@ CREATE TRIGGER person_after_delete AFTER DELETE ON shared.person REFERENCING OLD
 --
 
 CREATE TRIGGER person_before_write BEFORE INSERT OR UPDATE ON shared.person FOR EACH ROW EXECUTE FUNCTION shared._person_before_write();
+
+
+--
+-- Name: person person_features_inserted; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER person_features_inserted AFTER INSERT ON shared.person REFERENCING NEW TABLE AS changed_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_features_changed();
+
+
+--
+-- Name: person person_features_updated; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER person_features_updated AFTER UPDATE ON shared.person REFERENCING NEW TABLE AS changed_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_features_changed();
+
+
+--
+-- Name: person person_segment_history_erased; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
 
 
 --
@@ -7642,6 +10391,20 @@ CREATE TRIGGER product_before_delete BEFORE DELETE ON shared.product FOR EACH RO
 
 
 --
+-- Name: segment_member segment_member_joined; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER segment_member_joined AFTER INSERT ON shared.segment_member REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION shared._segment_member_changed();
+
+
+--
+-- Name: segment_member segment_member_left; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER segment_member_left AFTER DELETE ON shared.segment_member REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION shared._segment_member_changed();
+
+
+--
 -- Name: notify_insert_throttle notify_insert_throttle_meta_queue_name_fk; Type: FK CONSTRAINT; Schema: pgmq; Owner: -
 --
 
@@ -7655,6 +10418,38 @@ ALTER TABLE ONLY pgmq.notify_insert_throttle
 
 ALTER TABLE ONLY pgmq.topic_bindings
     ADD CONSTRAINT topic_bindings_meta_queue_name_fk FOREIGN KEY (queue_name) REFERENCES pgmq.meta(queue_name) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_ack audience_ack_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_ack
+    ADD CONSTRAINT audience_ack_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_used_by_run_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_used_by_run_fkey FOREIGN KEY (used_by_run) REFERENCES shared.audience_sync_run(id);
+
+
+--
+-- Name: audience_replace_row audience_replace_row_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_replace_row
+    ADD CONSTRAINT audience_replace_row_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
 
 
 --
@@ -7679,6 +10474,14 @@ ALTER TABLE ONLY shared.consent_log
 
 ALTER TABLE ONLY shared.conversion_rule
     ADD CONSTRAINT conversion_rule_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
+
+
+--
+-- Name: feature_event_kind feature_event_kind_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_event_kind
+    ADD CONSTRAINT feature_event_kind_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id) ON DELETE CASCADE;
 
 
 --
@@ -7714,6 +10517,22 @@ ALTER TABLE ONLY shared.feature_flag_prerequisite
 
 
 --
+-- Name: feature_trigger_fired feature_trigger_fired_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_trigger_fired
+    ADD CONSTRAINT feature_trigger_fired_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
+-- Name: feature_trigger_fired feature_trigger_fired_rule_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.feature_trigger_fired
+    ADD CONSTRAINT feature_trigger_fired_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES shared.conversion_rule(rule_id) ON DELETE CASCADE;
+
+
+--
 -- Name: identity_link identity_link_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7738,6 +10557,22 @@ ALTER TABLE ONLY shared.meta_lead
 
 
 --
+-- Name: person_activity_daily person_activity_daily_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.person_activity_daily
+    ADD CONSTRAINT person_activity_daily_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
+-- Name: person_feature person_feature_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.person_feature
+    ADD CONSTRAINT person_feature_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
+
+
+--
 -- Name: person person_source_product_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -7746,11 +10581,35 @@ ALTER TABLE ONLY shared.person
 
 
 --
+-- Name: product_credential product_credential_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_credential
+    ADD CONSTRAINT product_credential_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
+
+
+--
 -- Name: product_event product_event_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
 ALTER TABLE ONLY shared.product_event
     ADD CONSTRAINT product_event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id) ON DELETE CASCADE;
+
+
+--
+-- Name: segment_history segment_history_run_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_history
+    ADD CONSTRAINT segment_history_run_id_fkey FOREIGN KEY (run_id) REFERENCES shared.segment_run(run_id) ON DELETE SET NULL;
+
+
+--
+-- Name: segment_history segment_history_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.segment_history
+    ADD CONSTRAINT segment_history_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.segment(segment_id) ON DELETE CASCADE;
 
 
 --
@@ -7789,133 +10648,280 @@ ALTER TABLE ONLY shared.setting
 -- Name: deploy_checklist_item Only the service role can read or acknowledge the checklist; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or acknowledge the checklist" ON shared.deploy_checklist_item TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or acknowledge the checklist" ON shared.deploy_checklist_item TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: conversion_rule Only the service role can read or change conversion rules; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change conversion rules" ON shared.conversion_rule TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change conversion rules" ON shared.conversion_rule TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag Only the service role can read or change feature flags; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change feature flags" ON shared.feature_flag TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change feature flags" ON shared.feature_flag TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag_checklist Only the service role can read or change flag checklists; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change flag checklists" ON shared.feature_flag_checklist TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change flag checklists" ON shared.feature_flag_checklist TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag_prerequisite Only the service role can read or change flag prerequisites; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: product_event Only the service role can read or change product events; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change product events" ON shared.product_event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change product events" ON shared.product_event TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: setting_definition Only the service role can read or change setting definitions; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change setting definitions" ON shared.setting_definition TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change setting definitions" ON shared.setting_definition TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: setting Only the service role can read or change settings; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change settings" ON shared.setting TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change settings" ON shared.setting TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: consent_log Only the service role can read or write consent records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write consent records" ON shared.consent_log TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write consent records" ON shared.consent_log TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: capi_dead_letter Only the service role can read or write dead letters; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write dead letters" ON shared.capi_dead_letter TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write dead letters" ON shared.capi_dead_letter TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: attribution_events Only the service role can read or write delivery records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write delivery records" ON shared.attribution_events TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write delivery records" ON shared.attribution_events TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: erasure Only the service role can read or write erasure records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write erasure records" ON shared.erasure TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write erasure records" ON shared.erasure TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: event Only the service role can read or write events; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write events" ON shared.event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write events" ON shared.event TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: identity_link Only the service role can read or write identity links; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write identity links" ON shared.identity_link TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write identity links" ON shared.identity_link TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: person Only the service role can read or write people; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write people" ON shared.person TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write people" ON shared.person TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: capi_pixel_state Only the service role can read or write pixel states; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write pixel states" ON shared.capi_pixel_state TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write pixel states" ON shared.capi_pixel_state TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: product Only the service role can read or write products; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write products" ON shared.product TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write products" ON shared.product TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: service_key Only the service role can read or write service keys; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write service keys" ON shared.service_key TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write service keys" ON shared.service_key TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: gate_audit Only the service role can read or write the gate audit; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write the gate audit" ON shared.gate_audit TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write the gate audit" ON shared.gate_audit TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: product_credential Only the service role can read product credentials; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read product credentials" ON shared.product_credential FOR SELECT TO service_role USING (true);
+
+
+--
+-- Name: event Products insert only their own events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products insert only their own events" ON shared.event FOR INSERT TO gdp_product WITH CHECK (((product_id = ( SELECT shared.product_claim() AS product_claim)) OR shared._refuse_foreign_product(product_id)));
+
+
+--
+-- Name: attribution_events Products read only their own delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products read only their own delivery records" ON shared.attribution_events FOR SELECT TO gdp_product USING ((product_id = ( SELECT shared.product_claim() AS product_claim)));
+
+
+--
+-- Name: event Products read only their own events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products read only their own events" ON shared.event FOR SELECT TO gdp_product USING ((product_id = ( SELECT shared.product_claim() AS product_claim)));
+
+
+--
+-- Name: capi_pixel_state The CAPI worker keeps the pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker keeps the pixel breakers" ON shared.capi_pixel_state TO gdp_capi_worker USING (true) WITH CHECK (true);
+
+
+--
+-- Name: identity_link The CAPI worker reads Lead Ads identities; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads Lead Ads identities" ON shared.identity_link FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: conversion_rule The CAPI worker reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: feature_flag The CAPI worker reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: setting The CAPI worker reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads settings" ON shared.setting FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: event The CAPI worker reads the events it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the events it sends" ON shared.event FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: person The CAPI worker reads the people it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the people it sends" ON shared.person FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: capi_dead_letter The CAPI worker records dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records dead letters" ON shared.capi_dead_letter FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: attribution_events The CAPI worker records delivery outcomes; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records delivery outcomes" ON shared.attribution_events FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: feature_flag The admin role reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: feature_flag_checklist The admin role reads flag checklists; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads flag checklists" ON shared.feature_flag_checklist FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: feature_flag_prerequisite The admin role reads flag prerequisites; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads flag prerequisites" ON shared.feature_flag_prerequisite FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: product The admin role reads products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads products" ON shared.product FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: setting_definition The admin role reads setting definitions; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads setting definitions" ON shared.setting_definition FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: setting The admin role reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads settings" ON shared.setting FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: deploy_checklist_item The admin role reads the checklist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads the checklist" ON shared.deploy_checklist_item FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: gate_audit The admin role reads the gate audit; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads the gate audit" ON shared.gate_audit FOR SELECT TO gdp_admin USING (true);
 
 
 --
@@ -7926,10 +10932,31 @@ CREATE POLICY "The service role can read Lead Ads leads" ON shared.meta_lead TO 
 
 
 --
+-- Name: audience_ack The service role can read acknowledged audience rows; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read acknowledged audience rows" ON shared.audience_ack TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: performance_daily The service role can read ad performance; Type: POLICY; Schema: shared; Owner: -
 --
 
 CREATE POLICY "The service role can read ad performance" ON shared.performance_daily TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: audience_removal_allowance The service role can read and add removal acknowledgements; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and add removal acknowledgements" ON shared.audience_removal_allowance TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: meta_audience The service role can read and change audiences; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and change audiences" ON shared.meta_audience TO service_role USING (true) WITH CHECK (true);
 
 
 --
@@ -7954,6 +10981,13 @@ CREATE POLICY "The service role can read and change conversion families" ON shar
 
 
 --
+-- Name: feature_event_kind The service role can read and change feature event kinds; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and change feature event kinds" ON shared.feature_event_kind TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: lead_field_map The service role can read and change lead field mappings; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -7968,10 +11002,24 @@ CREATE POLICY "The service role can read and change segments" ON shared.segment 
 
 
 --
+-- Name: audience_sync_run The service role can read audience sync runs; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read audience sync runs" ON shared.audience_sync_run TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: performance_campaign_daily The service role can read campaign performance; Type: POLICY; Schema: shared; Owner: -
 --
 
 CREATE POLICY "The service role can read campaign performance" ON shared.performance_campaign_daily TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: person_activity_daily The service role can read daily person activity; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read daily person activity" ON shared.person_activity_daily TO service_role USING (true) WITH CHECK (true);
 
 
 --
@@ -7982,10 +11030,24 @@ CREATE POLICY "The service role can read dashboard keys" ON shared.dashboard_key
 
 
 --
+-- Name: feature_trigger_fired The service role can read fired first-time rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read fired first-time rules" ON shared.feature_trigger_fired TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: insights_pull The service role can read insights pulls; Type: POLICY; Schema: shared; Owner: -
 --
 
 CREATE POLICY "The service role can read insights pulls" ON shared.insights_pull TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: person_feature The service role can read person features; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read person features" ON shared.person_feature TO service_role USING (true) WITH CHECK (true);
 
 
 --
@@ -7996,6 +11058,13 @@ CREATE POLICY "The service role can read restatements" ON shared.performance_res
 
 
 --
+-- Name: segment_history The service role can read segment history; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read segment history" ON shared.segment_history TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: segment_member The service role can read segment members; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -8003,10 +11072,55 @@ CREATE POLICY "The service role can read segment members" ON shared.segment_memb
 
 
 --
+-- Name: segment_run The service role can read segment runs; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read segment runs" ON shared.segment_run TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: audience_replace_row The service role can read staged replace rows; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read staged replace rows" ON shared.audience_replace_row TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: segment_change_log The service role can read the segment change log; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read the segment change log" ON shared.segment_change_log TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: attribution_events; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
 ALTER TABLE shared.attribution_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_ack; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_ack ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_removal_allowance; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_removal_allowance ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_replace_row; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_replace_row ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_sync_run; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_sync_run ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: campaign_project; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -8069,6 +11183,12 @@ ALTER TABLE shared.erasure ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.event ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: feature_event_kind; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.feature_event_kind ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: feature_flag; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
@@ -8085,6 +11205,12 @@ ALTER TABLE shared.feature_flag_checklist ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE shared.feature_flag_prerequisite ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: feature_trigger_fired; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.feature_trigger_fired ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: gate_audit; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -8117,6 +11243,12 @@ ALTER TABLE shared.insights_pull ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.lead_field_map ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: meta_audience; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.meta_audience ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: meta_lead; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
@@ -8147,10 +11279,28 @@ ALTER TABLE shared.performance_restatement ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.person ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: person_activity_daily; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.person_activity_daily ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: person_feature; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.person_feature ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: product; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
 ALTER TABLE shared.product ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: product_credential; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.product_credential ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: product_event; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -8165,10 +11315,28 @@ ALTER TABLE shared.product_event ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.segment ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: segment_change_log; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment_change_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: segment_history; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment_history ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: segment_member; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
 ALTER TABLE shared.segment_member ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: segment_run; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.segment_run ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: service_key; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -8219,5 +11387,16 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261201500004'),
     ('20261202000001'),
     ('20261202000002'),
+    ('20261202000003'),
+    ('20261202100001'),
+    ('20261202100002'),
+    ('20261202100003'),
+    ('20261202100004'),
+    ('20261202100005'),
     ('20261202200001'),
-    ('20261202200002');
+    ('20261202300001'),
+    ('20261202300002'),
+    ('20261202400001'),
+    ('20261202400002'),
+    ('20261202400003'),
+    ('20261202400004');

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from edge_compat import errors
+from edge_compat import error_handlers
 from edge_compat.batcher import IngestBatcher
 from edge_compat.db import Database, FlagCache, KeyCache
 from edge_compat.insights_state import InsightsState, dashboard_database
@@ -119,7 +119,7 @@ def create_app(
     app.include_router(lead_webhook.router)  # Lead Ads into shared.person
     app.include_router(dashboard.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
-    errors.install(app)
+    error_handlers.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

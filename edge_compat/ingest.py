@@ -24,8 +24,8 @@ from edge_compat.validation import (
     has_control,
     looks_like_email,
 )
-from workers.meta._phone import SUPPORTED_REGIONS, PhoneError, normalize_phone
 from workers.meta.normalize import is_sha256_hex, normalize_user_data
+from workers.meta.phone import SUPPORTED_REGIONS, PhoneError, normalize_phone
 
 # Kept in their own shared.event columns (Meta sends them unhashed), not in meta_user_data.
 BROWSER_KEYS = ("client_ip_address", "client_user_agent", "fbc", "fbp")

@@ -13,7 +13,6 @@ from meta_sandbox import (
     capi,
     faults,
     graph,
-    insights,
     insights_async,
     inspect,
     leads,
@@ -39,7 +38,6 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(leads.control)
     app.include_router(capi.router)
     app.include_router(audiences.router)
-    app.include_router(insights.router)
     app.include_router(leads.router)
     app.include_router(insights_async.router)
     app.include_router(nodes.router)

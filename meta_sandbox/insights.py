@@ -1,4 +1,5 @@
-"""`GET /{version}/{object_id}/insights` over the synthetic account (facts §4).
+"""The rows of `GET /{version}/{object_id}/insights` over the synthetic account (the route
+is in insights_async.py, which also answers it for report runs) (docs/meta-rules.md §4).
 
 `level`, `fields`, `time_range` (inclusive) or `date_preset`, `time_increment` (1-90 days,
 `monthly`, `all_days`), `limit` with cursor paging. Numbers are strings, `actions` a list of
@@ -16,18 +17,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-
 from meta_sandbox.errors import GraphError, invalid_param, unknown_object
-from meta_sandbox.graph import account_key, begin, sandbox_of
-from meta_sandbox.paging import paginate
+from meta_sandbox.graph import account_key
 from meta_sandbox.params import fields_param, json_param, str_param
 from meta_sandbox.state import Sandbox
 from meta_sandbox.synthetic import VALUE_ACTIONS, Ad, DayRow, SyntheticAccount, Totals
-
-router = APIRouter()
 
 LEVELS = ("account", "campaign", "adset", "ad")
 LEVEL_FIELDS = {
@@ -398,18 +392,3 @@ def throttle_header(sandbox: Sandbox) -> dict[str, str]:
         "ads_api_access_tier": "standard_access",
     }
     return {"X-FB-Ads-Insights-Throttle": json.dumps(throttle)}
-
-
-@router.get("/{version}/{object_id}/insights")
-async def get_insights(request: Request, version: str, object_id: str) -> JSONResponse:
-    sandbox = sandbox_of(request)
-    params = await begin(request, usage_type="ads_insights")
-    run = sandbox.report_runs.get(object_id)
-    if run is not None:
-        from meta_sandbox.insights_async import run_results
-
-        body = run_results(request, sandbox, run, params)
-        return JSONResponse(body, headers=throttle_header(sandbox))
-    rows = rows_of(sandbox, parse_query(sandbox, object_id, params))
-    body = paginate(request, sandbox, rows, params, inject_empty=sandbox.config.insights_empty_page)
-    return JSONResponse(body, headers=throttle_header(sandbox))

@@ -1,4 +1,4 @@
-"""Async insights report runs and the ad account's object listings (facts §4.3).
+"""Async insights report runs and the ad account's object listings (docs/meta-rules.md §4.3).
 
     POST /{version}/{object_id}/insights   same parameters as GET -> {"report_run_id": "..."}
     GET  /{version}/{report_run_id}        AdReportRun: async_status, async_percent_completion...
@@ -173,6 +173,19 @@ def _object_rows(sandbox: Sandbox, edge: str, ads: list[Ad]) -> list[dict[str, A
         row.update(status="ACTIVE", effective_status="ACTIVE", account_id=account)
         rows.append(row)
     return rows
+
+
+@router.get("/{version}/{object_id}/insights")
+async def get_insights(request: Request, version: str, object_id: str) -> JSONResponse:
+    sandbox = sandbox_of(request)
+    params = await begin(request, usage_type="ads_insights")
+    run = sandbox.report_runs.get(object_id)
+    if run is not None:
+        body = run_results(request, sandbox, run, params)
+        return JSONResponse(body, headers=throttle_header(sandbox))
+    rows = rows_of(sandbox, parse_query(sandbox, object_id, params))
+    body = paginate(request, sandbox, rows, params, inject_empty=sandbox.config.insights_empty_page)
+    return JSONResponse(body, headers=throttle_header(sandbox))
 
 
 @router.get("/{version}/{object_id}/{edge}")

@@ -19,7 +19,7 @@ import uvicorn
 from meta_sandbox.app import create_app, sandbox_of
 from meta_sandbox.config import SandboxConfig
 from meta_sandbox.state import Sandbox
-from workers.insights.graph import RetryPolicy
+from workers.graph_reader import RetryPolicy
 from workers.insights.pull import PullOptions
 from workers.insights.worker import InsightsWorker, PullReport
 from workers.processes import free_port

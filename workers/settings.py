@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.capi.token_file import TokenFile
 from workers.errors import ConfigError
+from workers.token_file import TokenFile
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/gdp"
 META_GRAPH_URL = "https://graph.facebook.com"
@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # Largest browser request the relay reads (bytes).
     relay_max_body_bytes: int = Field(
         default=16 * 1024, ge=1024, le=1024 * 1024, alias="GDP_RELAY_MAX_BODY_BYTES"
+    )
+
+    # The project's JWT secret (Supabase: Project Settings -> API -> JWT secret), used only by
+    # `gdp keys create PRODUCT --jwt` to sign a product's credential; no running process needs it.
+    jwt_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_JWT_SECRET", "GDP_JWT_SECRET")
     )
 
     log_level: str = Field(default="INFO", alias="GDP_LOG_LEVEL")

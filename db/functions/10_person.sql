@@ -204,16 +204,21 @@ $$;
  *   - lifecycle only advances (lead -> activated -> customer -> churned);
  *   - identities are linked in the same call; one that belongs to another person fails the call.
  * Any invalid entry fails the whole call with GD400 naming the entry and field: nothing written.
+ * SECURITY DEFINER: products call it without any privilege on shared.person (they never read it).
  */
 CREATE OR REPLACE FUNCTION shared.upsert_people(p_people jsonb)
 RETURNS TABLE (ordinal integer, person_id uuid, created boolean)
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 #variable_conflict use_column
 DECLARE
     v_problem record;
     v_conflict record;
 BEGIN
+    -- A product (role gdp_product) upserts only as itself (db/functions/15_identity.sql).
+    p_people := shared._people_for_caller(p_people);
     IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
         PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
     END IF;
@@ -493,6 +498,31 @@ BEGIN
     RETURN p_stage::shared.lifecycle_stage;
 END
 $$;
+
+/*
+ * What deleting a person takes along (erase_person below, or a DELETE by hand): their events go
+ * and their delivery records stay without a person; identity links and the consent log go by
+ * their foreign keys. shared.event and shared.attribution_events have no foreign key to
+ * shared.person (per-row key checks were most of the insert cost; migration
+ * 20261128000006_event_write_path), so this statement-level trigger does what ON DELETE CASCADE
+ * and SET NULL did, once per DELETE.
+ */
+CREATE OR REPLACE FUNCTION shared._person_after_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM shared.event AS e USING old_people AS o WHERE e.person_id = o.id;
+    UPDATE shared.attribution_events AS a SET person_id = NULL
+    FROM old_people AS o WHERE a.person_id = o.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER person_after_delete
+    AFTER DELETE ON shared.person
+    REFERENCING OLD TABLE AS old_people
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
 
 /*
  * What else carries the erased person's Meta hashes. No other person: emails are stored in

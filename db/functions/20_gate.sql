@@ -5,6 +5,10 @@
  * settings are present, the secrets it needs are configured, and its checklist items are
  * acknowledged. A refusal names everything that is missing, in one message. Every change is
  * written to shared.gate_audit (who, when, from -> to).
+ *
+ * The changing functions are SECURITY DEFINER: flags, checklist and settings change only through
+ * them (with the audit row); no role but the owner may write those tables directly
+ * (db/policies/15_identity.sql).
  */
 
 -- Resolve a setting for a scope: a product's own value, else the global one, else NULL.
@@ -117,6 +121,8 @@ CREATE OR REPLACE FUNCTION shared.enable_flag(
 )
 RETURNS shared.feature_flag
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -153,6 +159,8 @@ CREATE OR REPLACE FUNCTION shared.disable_flag(
 )
 RETURNS shared.feature_flag
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -195,6 +203,8 @@ CREATE OR REPLACE FUNCTION shared.acknowledge_checklist_item(
 )
 RETURNS shared.deploy_checklist_item
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -227,6 +237,8 @@ CREATE OR REPLACE FUNCTION shared.withdraw_checklist_acknowledgement(
 )
 RETURNS shared.deploy_checklist_item
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -260,6 +272,8 @@ CREATE OR REPLACE FUNCTION shared.set_setting(
 )
 RETURNS shared.setting
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -330,6 +344,8 @@ CREATE OR REPLACE FUNCTION shared.unset_setting(
 )
 RETURNS boolean
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);

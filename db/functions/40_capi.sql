@@ -7,21 +7,36 @@
  * statement, so a 1,000-row insert costs one enqueue call.
  */
 
--- The rule that applies to a product event: the product's own first, then the any-product one.
-CREATE OR REPLACE FUNCTION shared.conversion_rule_for(p_product_id text, p_event_name text)
-RETURNS shared.conversion_rule
-LANGUAGE sql STABLE
-AS $$
-    SELECT r.* FROM shared.conversion_rule AS r
-    WHERE r.enabled AND r.event_name = p_event_name
-      AND (r.product_id = p_product_id OR r.product_id IS NULL)
-    ORDER BY r.product_id NULLS LAST
-    LIMIT 1
-$$;
+/*
+ * The one definition of "which conversion rule applies" to a product's event: the enabled rule
+ * for that event name, the product's own before the any-product one (product_id NULL). One row
+ * per (product, event name) that some rule covers; join on both. Every reader uses it: the
+ * enqueue trigger below (Meta event name, first time per person), ingest_events (forward_as
+ * yields to a rule), the CAPI worker's capi_load_events (value and currency properties) and
+ * shared.gdp_conversions_daily (value).
+ * A view, not a function: PostgreSQL folds it into each query (a few products times a few
+ * rules, planned once per statement; bench/bench_conversion_rule.py), and it reads the rules
+ * with its owner's rights, so the dashboard's role reads conversion values without reading
+ * shared.conversion_rule. It replaces shared.conversion_rule_for, which nothing called.
+ */
+CREATE OR REPLACE VIEW shared.applicable_conversion_rule AS
+SELECT DISTINCT ON (p.product_id, r.event_name)
+       p.product_id, r.event_name, r.rule_id, r.product_id AS rule_product_id,
+       r.meta_event_name, r.value_property, r.currency_property, r.default_currency,
+       r.first_time_per_person
+FROM shared.product AS p
+JOIN shared.conversion_rule AS r
+  ON r.enabled AND (r.product_id = p.product_id OR r.product_id IS NULL)
+ORDER BY p.product_id, r.event_name, r.product_id NULLS LAST;
+COMMENT ON VIEW shared.applicable_conversion_rule IS
+    'The conversion rule that applies to each product''s event name: the enabled rule, the product''s own before the any-product one.';
 
 CREATE OR REPLACE FUNCTION shared._event_enqueue_for_meta()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_rules_on boolean;
@@ -34,37 +49,23 @@ BEGIN
     -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
     v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
 
-    WITH rules AS (
-        SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-               r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-        FROM shared.conversion_rule AS r
-        WHERE v_rules_on AND r.enabled
-        ORDER BY coalesce(r.product_id, '*'), r.event_name
-    ), decided AS (
+    WITH decided AS (
         SELECT n.id,
-               coalesce(n.meta_event_name, own.meta_event_name, anyp.meta_event_name) AS meta_name,
-               n.meta_event_name IS NULL
-                   AND coalesce(own.first_time_per_person, anyp.first_time_per_person, false)
+               coalesce(n.meta_event_name, r.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL AND coalesce(r.first_time_per_person, false)
                    AS first_time_only,
                n.person_id, n.event_name
         FROM new_events AS n
-        LEFT JOIN rules AS own
-               ON n.meta_event_name IS NULL AND own.product_id = n.product_id
-              AND own.event_name = n.event_name
-        LEFT JOIN rules AS anyp
-               ON n.meta_event_name IS NULL AND anyp.product_id IS NULL
-              AND anyp.event_name = n.event_name
+        LEFT JOIN shared.applicable_conversion_rule AS r
+               ON v_rules_on AND n.meta_event_name IS NULL
+              AND r.product_id = n.product_id AND r.event_name = n.event_name
     ), messages AS (
         SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
                          ORDER BY d.id) AS msgs
         FROM decided AS d
-        WHERE d.meta_name IS NOT NULL
-          AND (NOT d.first_time_only
-               OR (d.person_id IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                                   WHERE earlier.person_id = d.person_id
-                                     AND earlier.event_name = d.event_name
-                                     AND earlier.id < d.id)))
+        -- First-time rules (first feature used) fire from the features, once per person:
+        -- shared._fire_first_time_rules (db/functions/70_segments.sql).
+        WHERE d.meta_name IS NOT NULL AND NOT d.first_time_only
     )
     SELECT count(*) INTO v_sent
     FROM messages AS m, LATERAL pgmq.send_batch('meta_capi', m.msgs) AS sent
@@ -383,9 +384,8 @@ RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
     SELECT shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') AND EXISTS (
-        SELECT 1 FROM shared.conversion_rule AS r
-        WHERE r.enabled AND r.event_name = p_event_name
-          AND (r.product_id = p_product_id OR r.product_id IS NULL))
+        SELECT 1 FROM shared.applicable_conversion_rule AS r
+        WHERE r.product_id = p_product_id AND r.event_name = p_event_name)
 $$;
 
 CREATE OR REPLACE FUNCTION shared.ingest_events(
@@ -569,6 +569,9 @@ $$;
 CREATE OR REPLACE FUNCTION shared._event_check_references()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_bad record;
@@ -650,25 +653,6 @@ $$;
 CREATE OR REPLACE TRIGGER event_check_references_on_update
     BEFORE UPDATE OF product_id, person_id, meta_user_data ON shared.event
     FOR EACH ROW EXECUTE FUNCTION shared._event_check_references_on_update();
-
--- What ON DELETE CASCADE / SET NULL did: a deleted person takes their events along and leaves
--- their delivery records without a person.
-CREATE OR REPLACE FUNCTION shared._person_after_delete()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    DELETE FROM shared.event AS e USING old_people AS o WHERE e.person_id = o.id;
-    UPDATE shared.attribution_events AS a SET person_id = NULL
-    FROM old_people AS o WHERE a.person_id = o.id;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER person_after_delete
-    AFTER DELETE ON shared.person
-    REFERENCING OLD TABLE AS old_people
-    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
 
 CREATE OR REPLACE FUNCTION shared._product_before_delete()
 RETURNS trigger

@@ -1,9 +1,11 @@
 /**
- * Grants and policies for segments and their members. Idempotent; re-applied on every deploy,
- * after 00_grants.sql (which grants the service role every table in shared).
+ * Grants and policies for segments, their members and the segment engine's tables. Idempotent;
+ * re-applied on every deploy, after 00_grants.sql (which grants the service role every table in
+ * shared).
  *
  * Members are written only by the segment engine; no product role reads them (they join people
- * across products), so only the service role has a policy until the engine's roles are added.
+ * across products). The engine's tables are written by its triggers and by evaluate_segments
+ * (SECURITY DEFINER), so gdp_segment_worker (gdp worker segments) needs only that function.
  */
 
 DO $$
@@ -12,8 +14,15 @@ DECLARE
     v_policy text;
 BEGIN
     FOR v_table, v_policy IN VALUES
-        ('segment',        'The service role can read and change segments'),
-        ('segment_member', 'The service role can read segment members')
+        ('segment',               'The service role can read and change segments'),
+        ('segment_member',        'The service role can read segment members'),
+        ('feature_event_kind',    'The service role can read and change feature event kinds'),
+        ('person_activity_daily', 'The service role can read daily person activity'),
+        ('person_feature',        'The service role can read person features'),
+        ('segment_change_log',    'The service role can read the segment change log'),
+        ('segment_run',           'The service role can read segment runs'),
+        ('segment_history',       'The service role can read segment history'),
+        ('feature_trigger_fired', 'The service role can read fired first-time rules')
     LOOP
         EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', v_table);
         EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', v_table);
@@ -29,3 +38,12 @@ $$;
 
 REVOKE ALL ON SCHEMA segments FROM PUBLIC;
 GRANT USAGE ON SCHEMA segments TO service_role;
+GRANT SELECT ON ALL TABLES IN SCHEMA segments TO service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA segments GRANT SELECT ON TABLES TO service_role;
+
+-- gdp worker segments: evaluation only.
+REVOKE ALL ON ALL TABLES IN SCHEMA shared FROM gdp_segment_worker;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA shared FROM gdp_segment_worker;
+GRANT USAGE ON SCHEMA shared TO gdp_segment_worker;
+GRANT EXECUTE ON FUNCTION shared.evaluate_segments(boolean) TO gdp_segment_worker, service_role;
+GRANT EXECUTE ON FUNCTION shared.segment_worker_config() TO gdp_segment_worker, service_role;

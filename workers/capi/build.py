@@ -15,6 +15,7 @@ from workers.event_id import meta_event_id
 from workers.meta.capi_rules import EventRejected, validate_event
 from workers.meta.fbc import fbc_for_event
 from workers.meta.normalize import normalize_user_data
+from workers.statuses import DeadLetterReason
 
 SEVEN_DAYS_S = 7 * 24 * 3600
 SIXTY_TWO_DAYS_S = 62 * 24 * 3600
@@ -43,7 +44,7 @@ CUSTOM_DATA_KEYS = frozenset(
     }
 )
 
-# Limited Data Use state codes (facts file §1.8).
+# Limited Data Use state codes (docs/meta-rules.md §1.8).
 LDU_STATE_CODES: dict[str, int] = {
     "ca": 1000,
     "co": 1001,
@@ -61,7 +62,8 @@ LDU_STATE_CODES: dict[str, int] = {
     "ri": 1013,
 }
 
-Skip = Literal["blocked_consent", "expired", "invalid", "no_pixel", "gone"]
+# Why an event is not sent: a dead-letter reason, or the person withdrew consent.
+Skip = DeadLetterReason | Literal["blocked_consent"]
 
 
 @dataclass(frozen=True)

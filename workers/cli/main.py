@@ -60,6 +60,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "insights": Subcommand(
         "workers.cli.insights_cmd:app", "Ad performance from Meta's Ads Insights (GAP-004)."
     ),
+    "segments": Subcommand(
+        "workers.cli.segments_cmd:app", "Segments: SQL views of people, synced to Meta audiences."
+    ),
+    "audiences": Subcommand(
+        "workers.cli.audiences_cmd:app",
+        "Meta Custom Audiences kept in step with segments (GAP-007).",
+    ),
     "dashboard": Subcommand(
         "workers.cli.dashboard_cmd:app", "The dashboard (/dashboard) and its users' keys."
     ),

@@ -1,4 +1,5 @@
-"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads)."""
+"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads, segments,
+audiences)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from workers.maintenance import metrics as maintenance_metrics
 from workers.maintenance.retention import TABLES, RetentionConfig, RetentionRun, run_forever
 from workers.settings import get_settings, require
 
-WORKERS = ("capi", "maintenance", "insights", "leads")
+WORKERS = ("capi", "maintenance", "insights", "leads", "segments", "audiences")
 
 
 @one_line_errors
 def worker(
-    name: str = typer.Argument(..., help="capi, maintenance, insights, leads, or all"),
+    name: str = typer.Argument(
+        ..., help="capi, maintenance, insights, leads, segments, audiences, or all"
+    ),
     once: bool = typer.Option(
         False, help="Drain what is queued (capi) / run retention once (maintenance), then exit."
     ),
@@ -64,13 +67,26 @@ def worker(
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}, all")
     settings = get_settings()
     kinds = WORKERS if name == "all" else (name,)
-    if {"capi", "insights", "leads"} & set(kinds):
+    if {"capi", "insights", "leads", "audiences"} & set(kinds):
         # Meta is called with the token in every request: refuse to start rather than send it
         # somewhere unsafe (META_GRAPH_URL unset in production, plain http to another machine).
         require(settings.graph_url_problem())
     logs.configure(settings.log_level)
+    if name == "segments":
+        from workers.segments.run import run_segments_worker
+
+        typer.echo(run_segments_worker(settings.database_url, once), err=True)
+        return
+    if name == "audiences":
+        from workers.audiences.run import run_audiences
+
+        summary = run_audiences(
+            settings, once, metrics_port=metrics_port, metrics_host=metrics_host
+        )
+        typer.echo(asyncio.run(summary), err=True)
+        return
     if name in ("insights", "leads"):
-        from workers.insights.run import run_worker
+        from workers.cli._graph_workers import run_worker
 
         typer.echo(asyncio.run(run_worker(name, settings, once)), err=True)
         return
@@ -157,11 +173,17 @@ async def _run(
                 else None
             )
             if also:  # `gdp worker all`: the insights and lead workers run in the same process
-                from workers.insights.run import run_worker
+                from workers.cli._graph_workers import run_worker
 
                 settings = get_settings()
                 for kind in ("insights", "leads"):
                     group.create_task(_echo(run_worker(kind, settings, once, stop)))
+                from workers.segments.run import segments_task
+
+                group.create_task(_echo(segments_task(database_url, once, stop)))
+                from workers.audiences.run import run_audiences
+
+                group.create_task(_echo(run_audiences(settings, once, stop)))
     except* Exception as errors:
         raise errors.exceptions[0] from None
     finally:

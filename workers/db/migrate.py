@@ -16,7 +16,6 @@ Every step is idempotent, so running it twice changes nothing:
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -32,18 +31,10 @@ import psycopg
 from psycopg import sql
 
 from workers.db.connection import connect, database_url, redact_url
+from workers.db.files import DB_DIR, default_db_dir, release_due, sql_files
 from workers.db.queries import query
 from workers.errors import GdpError, InvalidInput
 from workers.settings import get_settings
-
-
-def default_db_dir() -> Path:
-    """The repository's db/ folder; GDP_DB_DIR points elsewhere (an installed, non-editable copy,
-    or a test's copy). Read at each call: the CLI passes it on."""
-    return Path(os.environ.get("GDP_DB_DIR", Path(__file__).resolve().parents[2] / "db"))
-
-
-DB_DIR = default_db_dir()
 
 # dbmate's history table: in a schema of its own, which no API role can use (dbmate's default,
 # public.schema_migrations, is readable and writable by anon under Supabase's default privileges).
@@ -266,13 +257,6 @@ def status(url: str, db_dir: Path = DB_DIR) -> tuple[list[str], list[str]]:
     return applied, pending
 
 
-def sql_files(db_dir: Path = DB_DIR) -> list[Path]:
-    return [
-        *sorted((db_dir / "functions").glob("*.sql")),
-        *sorted((db_dir / "policies").glob("*.sql")),
-    ]
-
-
 def apply_files(conn: psycopg.Connection[psycopg.rows.DictRow], db_dir: Path = DB_DIR) -> list[str]:
     """Run every function and policy file, in name order, on `conn` (in its transaction)."""
     applied: list[str] = []
@@ -301,12 +285,10 @@ def production() -> bool:
 def up(
     url: str | None = None, *, db_dir: Path = DB_DIR, release_only: bool | None = None
 ) -> UpResult:
-    from workers.db import release  # release imports this module
-
     target = database_url(url)
     parse_url(target)
     refuse_unreleased = production() if release_only is None else release_only
-    due = release.release_due(db_dir)
+    due = release_due(db_dir)
     if due and refuse_unreleased:
         raise GdpError(
             "db/functions or db/policies changed since the last release migration: run "
@@ -390,11 +372,13 @@ __all__ = [
     "adopt_history",
     "apply_files",
     "apply_sql_files",
+    "default_db_dir",
     "dump_schema",
     "ensure_database",
     "ensure_pgmq",
     "redact_url",
     "run_migrations",
     "scratch_database",
+    "sql_files",
     "up",
 ]

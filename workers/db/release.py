@@ -18,7 +18,6 @@ policy. dbmate and the Supabase CLI only run migrations, so a release migration 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import re
 import subprocess
@@ -33,6 +32,9 @@ from psycopg import sql
 from workers.db import ddl
 from workers.db.catalog import Snapshot, snapshot
 from workers.db.connection import connect, database_url
+from workers.db.files import fingerprint as fingerprint
+from workers.db.files import latest_release as latest_release
+from workers.db.files import release_due as release_due
 from workers.db.migrate import (
     DB_DIR,
     apply_files,
@@ -40,7 +42,6 @@ from workers.db.migrate import (
     ensure_pgmq,
     run_migrations,
     scratch_database,
-    sql_files,
 )
 from workers.db.release_render import render
 from workers.errors import GdpError
@@ -48,37 +49,6 @@ from workers.errors import GdpError
 # How long a release waits for a table lock before giving up (the deploy then retries): inserts
 # queue behind a waiting ACCESS EXCLUSIVE request, so this bounds how long they can stall.
 LOCK_TIMEOUT = "2s"
-
-_FINGERPRINT = re.compile(r"^-- gdp:release sources=sha256:([0-9a-f]{64})$", re.MULTILINE)
-
-
-def fingerprint(db_dir: Path = DB_DIR) -> str:
-    """SHA-256 over the names and contents of db/functions/*.sql and db/policies/*.sql."""
-    digest = hashlib.sha256()
-    for path in sql_files(db_dir):
-        digest.update(path.relative_to(db_dir).as_posix().encode() + b"\0")
-        # Line endings normalized: a checkout with CRLF (git autocrlf) is the same release.
-        digest.update(path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
-    return digest.hexdigest()
-
-
-def latest_release(db_dir: Path = DB_DIR) -> tuple[Path, str] | None:
-    """The newest release migration and the fingerprint of the files it was made from."""
-    for path in sorted((db_dir / "migrations").glob("*_*.sql"), reverse=True):
-        with path.open(encoding="utf-8") as handle:
-            head = "".join(handle.readline() for _ in range(3))
-        found = _FINGERPRINT.search(head)
-        if found:
-            return path, found.group(1)
-    return None
-
-
-def release_due(db_dir: Path = DB_DIR) -> bool:
-    """True when the files changed since the last release migration (or there is none yet)."""
-    if not sql_files(db_dir):
-        return False
-    latest = latest_release(db_dir)
-    return latest is None or latest[1] != fingerprint(db_dir)
 
 
 # Section - planning: what the files define, on top of what the migrations produce

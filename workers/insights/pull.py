@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from workers.errors import GdpError, MetaApiError
-from workers.insights.graph import GraphReader
+from workers.graph_reader import GraphReader
 
 log = logging.getLogger("gdp.insights")
 

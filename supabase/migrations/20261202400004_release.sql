@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:df01001f03f4b060f4351777dbd5faeb4a9d08dc1573f3f120bedb45a5c05228
+-- gdp:release sources=sha256:7cbd3b3a7e3c4610eab4b7ec9fce80dce1d1c975641bd2ebac3575135876f4ac
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -29,6 +29,8 @@ $function$;
 CREATE OR REPLACE FUNCTION shared._event_check_references()
  RETURNS trigger
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
 AS $function$
 DECLARE
     v_bad record;

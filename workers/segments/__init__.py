@@ -1,0 +1,1 @@
+"""The segment engine's process side: `gdp worker segments` and `gdp segments ...`."""

@@ -1,4 +1,4 @@
-"""Per-product identity and least-privilege roles (issue 11): what the checks cost.
+"""Per-product identity and least-privilege roles: what the checks cost.
 
     .venv/bin/python bench/bench_identity.py [--events 30000] [--e2e-events 20000] [--rounds 3]
 
@@ -149,7 +149,7 @@ def main() -> None:
     e2e_cpu = (median(e2e["on"], "worker_cpu_ms_per_1000")
                / median(e2e["off"], "worker_cpu_ms_per_1000"))
     cmd = " ".join(["bench/bench_identity.py", *sys.argv[1:]])
-    md = f"""## Per-product identity and process roles (issue 11)
+    md = f"""## Per-product identity and process roles
 
 `.venv/bin/python {cmd}` — {machine()}; load average {load_before[0]:.1f} before,
 {load_after[0]:.1f} after (the machine is shared with other agents' test runs: wall-clock rates

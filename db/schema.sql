@@ -2460,26 +2460,6 @@ $$;
 
 
 --
--- Name: _erase_by_meta_hash(text, text); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared._erase_by_meta_hash(p_email_sha256 text, p_phone_sha256 text) RETURNS bigint
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    v_events bigint;
-BEGIN
-    DELETE FROM shared.event AS e
-    WHERE e.meta_user_data <> '{}'::jsonb
-      AND (e.meta_user_data -> 'em' @> to_jsonb(p_email_sha256)
-           OR (p_phone_sha256 IS NOT NULL AND e.meta_user_data -> 'ph' @> to_jsonb(p_phone_sha256)));
-    GET DIAGNOSTICS v_events = ROW_COUNT;
-    RETURN v_events;
-END
-$$;
-
-
---
 -- Name: _event_check_references(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2489,7 +2469,6 @@ CREATE FUNCTION shared._event_check_references() RETURNS trigger
     AS $$
 DECLARE
     v_bad record;
-    v_people uuid[];
 BEGIN
     SELECT n.product_id INTO v_bad FROM new_events AS n
     WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
@@ -2498,24 +2477,13 @@ BEGIN
         PERFORM shared._raise('GD400', 'product_id',
             format('%s is not a known product', v_bad.product_id));
     END IF;
-    -- The people, locked until commit as a foreign key would (shared._lock_people).
-    v_people := shared._lock_people(ARRAY(
-        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
     SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
-    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
+    WHERE n.person_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
-    END IF;
-    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
-    SELECT x.problem INTO v_bad FROM new_events AS n
-    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
-        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
-    WHERE x.problem IS NOT NULL
-    LIMIT 1;
-    IF FOUND THEN
-        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
     END IF;
     -- One pass over every entry of every row (a function call per row cost ~7 us an event).
     SELECT n.event_id, n.meta_user_data INTO v_bad
@@ -2639,26 +2607,18 @@ BEGIN
     -- sessions insert at the same time (the second waits for the first's row, then finds it).
     IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
        AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
-        WITH rules AS (
-            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-            FROM shared.conversion_rule AS r
-            WHERE r.enabled
-            ORDER BY coalesce(r.product_id, '*'), r.event_name
-        ), matched AS (
-            -- The rule that decides each event: the product's own, else the any-product one.
-            SELECT n.id, n.person_id, n.event_name,
-                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
-                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+        WITH matched AS (
+            -- The rule that decides each event (shared.applicable_conversion_rule, the one
+            -- definition), where it is a first-time one.
+            SELECT n.id, n.person_id, n.event_name, r.rule_id
             FROM new_events AS n
-            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
-            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            JOIN shared.applicable_conversion_rule AS r
+              ON r.product_id = n.product_id AND r.event_name = n.event_name
             WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+              AND r.first_time_per_person
         ), firsts AS (
             SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
             FROM matched AS m
-            WHERE m.first_time
             ORDER BY m.rule_id, m.person_id, m.id
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
@@ -2678,7 +2638,7 @@ BEGIN
         SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
                          ORDER BY fd.event_ref)
         INTO v_msgs
-        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id;
+        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id;
 
         IF v_msgs IS NOT NULL THEN
             PERFORM pgmq.send_batch('meta_capi', v_msgs);
@@ -2688,46 +2648,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-
-
---
--- Name: _event_row_problem(text, timestamp with time zone, text, text, jsonb); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared._event_row_problem(p_event_id text, p_occurred_at timestamp with time zone, p_event_source_url text, p_client_user_agent text, p_properties jsonb) RETURNS text[]
-    LANGUAGE sql STABLE PARALLEL SAFE
-    AS $_$
-    SELECT CASE
-        WHEN p_event_id ~ '[\x01-\x1f\x7f]'
-            THEN ARRAY['event_id', format('must be 1 to %s characters, without control characters',
-                                          shared.event_limit('event_id_length'))]
-        WHEN p_occurred_at > statement_timestamp()
-                             + make_interval(secs => shared.event_limit('future_seconds'))
-            THEN ARRAY['occurred_at', format('must not be more than %s s in the future',
-                                             shared.event_limit('future_seconds'))]
-        WHEN length(p_event_source_url) > shared.event_limit('url_length')
-             OR p_event_source_url !~ '^https?://\S+$'
-            THEN ARRAY['event_source_url', format(
-                'must be an http(s) URL without spaces, at most %s characters',
-                shared.event_limit('url_length'))]
-        WHEN length(p_client_user_agent) > shared.event_limit('url_length')
-             OR p_client_user_agent ~ '[\x01-\x1f\x7f]'
-            THEN ARRAY['client_user_agent', format(
-                'must be at most %s characters, without control characters',
-                shared.event_limit('url_length'))]
-        -- A container nested deeper than the limit (the root object is level 1; {8} is
-        -- property_depth: a path expression takes no parameter there).
-        WHEN jsonb_path_exists(p_properties,
-                               '$.**{8} ? (@.type() == "object" || @.type() == "array")')
-            THEN ARRAY['properties', format('nested deeper than %s levels',
-                                            shared.event_limit('property_depth'))]
-        -- Only a document big enough to hold a too-long text is walked (a compressed one may be
-        -- small on disk and long as text).
-        WHEN pg_column_size(p_properties) > shared.event_limit('meta_text_length')
-             OR pg_column_compression(p_properties) IS NOT NULL
-            THEN shared._properties_text_problem(p_properties)
-    END
-$_$;
 
 
 --
@@ -3066,22 +2986,6 @@ $$;
 
 
 --
--- Name: _lock_people(uuid[]); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared._lock_people(p_ids uuid[]) RETURNS uuid[]
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    SELECT coalesce(array_agg(l.id), '{}'::uuid[])
-    FROM (SELECT p.id FROM shared.person AS p
-          WHERE p.id = ANY (p_ids)
-          ORDER BY p.id
-          FOR KEY SHARE OF p) AS l
-$$;
-
-
---
 -- Name: _meta_action_map(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3106,20 +3010,6 @@ $_$;
 CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT ltrim(p_e164, '+') $$;
-
-
---
--- Name: _meta_strip(text); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared._meta_strip(p_value text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    SELECT btrim(btrim(btrim(p_value,
-        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000'),
-        U&'\200B\200C\200D\200E\200F\2060\FEFF'),
-        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
-$$;
 
 
 --
@@ -3191,17 +3081,7 @@ $_$;
 
 CREATE FUNCTION shared._normalize_email(p_email text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    -- ASCII (as many bytes as characters), the common case: Python's strip() and lower() of
-    -- ASCII text are these, and "C" lower-cases A-Z only whatever the database's locale.
-    SELECT nullif(CASE
-        WHEN octet_length(p_email) = length(p_email)
-            THEN lower(btrim(p_email, E'\t\n\x0B\f\r\x1C\x1D\x1E\x1F ') COLLATE "C")
-                 COLLATE "default"
-        ELSE lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu")
-             COLLATE "default"
-    END, '')
-$$;
+    AS $$ SELECT nullif(lower(shared._trim(p_email)), '') $$;
 
 
 --
@@ -3570,47 +3450,6 @@ CREATE FUNCTION shared._project_for_campaign_name(p_campaign_name text) RETURNS 
     ORDER BY found.pos, p.product_id
     LIMIT 1
 $_$;
-
-
---
--- Name: _properties_text_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared._properties_text_problem(p_properties jsonb) RETURNS text[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    WITH RECURSIVE walk(path, value, top) AS (
-        SELECT 'properties.' || e.key, e.value, true
-        FROM jsonb_each(CASE WHEN jsonb_typeof(p_properties) = 'object' THEN p_properties END) AS e
-        UNION ALL
-        SELECT w.path || CASE WHEN c.key IS NOT NULL THEN '.' || c.key
-                              ELSE '[' || (c.ord - 1) || ']' END,
-               c.value, false
-        FROM walk AS w
-        CROSS JOIN LATERAL (
-            SELECT o.key, o.value, 0::bigint AS ord
-            FROM jsonb_each(CASE WHEN jsonb_typeof(w.value) = 'object' THEN w.value END) AS o
-            UNION ALL
-            SELECT NULL, a.value, a.ord
-            FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.value) = 'array' THEN w.value END)
-                 WITH ORDINALITY AS a(value, ord)
-        ) AS c
-    ), limited AS (
-        SELECT w.path, length(w.value #>> '{}') AS chars,
-               CASE WHEN w.top AND w.path IN ('properties.content_name',
-                         'properties.content_category', 'properties.order_id',
-                         'properties.search_string', 'properties.status')
-                    THEN shared.event_limit('meta_text_length')
-                    ELSE shared.event_limit('property_text_length') END AS max_chars
-        FROM walk AS w
-        WHERE jsonb_typeof(w.value) = 'string'
-    )
-    SELECT ARRAY[l.path, format('must be at most %s characters', l.max_chars)]
-    FROM limited AS l
-    WHERE l.chars > l.max_chars
-    ORDER BY l.path
-    LIMIT 1
-$$;
 
 
 --
@@ -4078,6 +3917,13 @@ BEGIN
     RETURN v_item;
 END
 $$;
+
+
+--
+-- Name: FUNCTION acknowledge_checklist_item(p_item_key text, p_actor text, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.acknowledge_checklist_item(p_item_key text, p_actor text, p_note text) IS 'Acknowledge a pre-deploy checklist item as a named admin (audited); flags that require it can then be enabled.';
 
 
 --
@@ -4897,6 +4743,13 @@ $$;
 
 
 --
+-- Name: FUNCTION authenticate_service_key(p_service_key text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.authenticate_service_key(p_service_key text) IS 'The product a presented service key belongs to, or NULL for an unknown or revoked key; refreshes last_used_at at most once a minute.';
+
+
+--
 -- Name: capi_claim_request(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4993,6 +4846,13 @@ $$;
 
 
 --
+-- Name: FUNCTION capi_event_status(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.capi_event_status(p_product_id text, p_event_id text) IS 'Delivery status of one product event (GET /api/v1/meta/event/{event_id}): the latest outcome, queued or retrying while its message waits, or stored when nothing sends it to Meta.';
+
+
+--
 -- Name: capi_extend_leases(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5059,6 +4919,13 @@ CREATE FUNCTION shared.capi_set_breaker(p_pixel_id text, p_breaker text, p_error
         updated_at = now()
     RETURNING *
 $$;
+
+
+--
+-- Name: FUNCTION capi_set_breaker(p_pixel_id text, p_breaker text, p_error_code integer, p_error_message text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.capi_set_breaker(p_pixel_id text, p_breaker text, p_error_code integer, p_error_message text) IS 'Record a pixel''s circuit-breaker state (open with Meta''s error, or closed) for every CAPI worker to read.';
 
 
 --
@@ -5187,6 +5054,13 @@ $$;
 
 
 --
+-- Name: FUNCTION create_service_key(p_product_id text, p_actor text, p_label text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.create_service_key(p_product_id text, p_actor text, p_label text) IS 'Create a service key for a product: returned once (with its id and prefix), stored only as its SHA-256.';
+
+
+--
 -- Name: disable_flag(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5230,6 +5104,13 @@ $$;
 
 
 --
+-- Name: FUNCTION disable_flag(p_flag_key text, p_actor text, p_cascade boolean, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.disable_flag(p_flag_key text, p_actor text, p_cascade boolean, p_note text) IS 'Disable a feature flag; refused while flags that depend on it are on, unless p_cascade switches them off first (each audited).';
+
+
+--
 -- Name: enable_flag(text, text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5262,6 +5143,13 @@ $$;
 
 
 --
+-- Name: FUNCTION enable_flag(p_flag_key text, p_actor text, p_present_secrets text[], p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.enable_flag(p_flag_key text, p_actor text, p_present_secrets text[], p_note text) IS 'Enable a feature flag through the deployment gate: refused (GD423) naming everything missing; audited with the actor and note.';
+
+
+--
 -- Name: erase_person(uuid, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5285,11 +5173,16 @@ BEGIN
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
             shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
-    PERFORM shared._erase_by_meta_hash(shared._sha256_hex(v_person.email),
-                                       shared._sha256_hex(shared._meta_phone_digits(v_person.phone)));
     RETURN v_erasure_id;
 END
 $$;
+
+
+--
+-- Name: FUNCTION erase_person(p_person_id uuid, p_requested_by text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.erase_person(p_person_id uuid, p_requested_by text, p_reason text) IS 'Erase a person (GDPR): the person, identity links, consent log and events go, delivery records lose the person; an erasure record keeps only Meta-format hashes of email and phone for audience removal. Returns the erasure id.';
 
 
 --
@@ -5309,6 +5202,13 @@ BEGIN
     RETURN shared.erase_person(v_person_id, p_requested_by, p_reason);
 END
 $$;
+
+
+--
+-- Name: FUNCTION erase_person_by_email(p_email text, p_requested_by text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.erase_person_by_email(p_email text, p_requested_by text, p_reason text) IS 'erase_person for the person with this email (normalized as stored).';
 
 
 --
@@ -5459,31 +5359,6 @@ COMMENT ON FUNCTION shared.evaluate_segments(p_full boolean) IS 'Evaluate the en
 
 
 --
--- Name: event_limit(text); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared.event_limit(p_name text) RETURNS integer
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    SELECT CASE p_name
-        WHEN 'event_id_length' THEN 200          -- characters
-        WHEN 'url_length' THEN 2048              -- event_source_url, client_user_agent
-        WHEN 'meta_text_length' THEN 1000        -- content_name and Meta's other custom_data text
-        WHEN 'property_text_length' THEN 8192    -- any other text in properties
-        WHEN 'property_depth' THEN 8             -- nested objects and arrays in properties
-        WHEN 'future_seconds' THEN 60            -- occurred_at ahead of now (clock skew)
-    END
-$$;
-
-
---
--- Name: FUNCTION event_limit(p_name text); Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON FUNCTION shared.event_limit(p_name text) IS 'The limits every event path applies (SQL and HTTP alike): event_id_length, url_length, meta_text_length, property_text_length, property_depth, future_seconds.';
-
-
---
 -- Name: flag_blockers(text, text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5517,6 +5392,13 @@ $$;
 
 
 --
+-- Name: FUNCTION flag_blockers(p_flag_key text, p_present_secrets text[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.flag_blockers(p_flag_key text, p_present_secrets text[]) IS 'What stands between a flag and enabled, as readable reasons (prerequisites off, settings missing, secrets absent from p_present_secrets, checklist items not acknowledged); empty when nothing does.';
+
+
+--
 -- Name: gate_report(text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5529,6 +5411,13 @@ CREATE FUNCTION shared.gate_report(p_present_secrets text[] DEFAULT '{}'::text[]
     FROM shared.feature_flag AS f
     ORDER BY f.enable_order, f.flag_key
 $$;
+
+
+--
+-- Name: FUNCTION gate_report(p_present_secrets text[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.gate_report(p_present_secrets text[]) IS 'Every feature flag in the PRD''s enable order with its state, who changed it last, and what would block enabling it now (gdp flags list).';
 
 
 --
@@ -5560,13 +5449,6 @@ BEGIN
         SELECT array_agg(u.person_id ORDER BY u.ordinal) INTO v_person_ids
         FROM shared.upsert_people(v_people) AS u;
     END IF;
-
-    -- Lock the people named by id before reading them (an erasure in flight either finishes
-    -- first, and they are unknown_person, or waits for this transaction).
-    PERFORM shared._lock_people(ARRAY(
-        SELECT (e.v ->> 'person_id')::uuid FROM jsonb_array_elements(p_events) AS e(v)
-        WHERE jsonb_typeof(e.v -> 'person') IS DISTINCT FROM 'object'
-          AND e.v ->> 'person_id' IS NOT NULL));
 
     -- One statement, no temp table: a busy endpoint must not churn the catalog.
     RETURN QUERY
@@ -5624,6 +5506,13 @@ BEGIN
     ORDER BY c.ord;
 END
 $$;
+
+
+--
+-- Name: FUNCTION ingest_events(p_product_id text, p_events jsonb, p_source text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.ingest_events(p_product_id text, p_events jsonb, p_source text) IS 'Store events from the HTTP endpoints in one call: upsert the people their raw PII describes, insert the events idempotently per (product, event_id); one row per element: accepted, duplicate or unknown_person.';
 
 
 --
@@ -5968,6 +5857,13 @@ CREATE FUNCTION shared.is_enabled(p_flag_key text) RETURNS boolean
 
 
 --
+-- Name: FUNCTION is_enabled(p_flag_key text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.is_enabled(p_flag_key text) IS 'Whether a feature flag (a PRD gap) is on; false for an unknown flag.';
+
+
+--
 -- Name: lead_fetch_failed(bigint, text, boolean, integer, integer, integer, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6088,6 +5984,13 @@ $_$;
 
 
 --
+-- Name: FUNCTION link_identity(p_person_id uuid, p_provider text, p_external_id text, p_metadata jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.link_identity(p_person_id uuid, p_provider text, p_external_id text, p_metadata jsonb) IS 'Link an external identity (provider, external id) to a person; again to the same person is a no-op, to another person is refused (GD409). Returns the link''s id.';
+
+
+--
 -- Name: list_keys(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6201,22 +6104,6 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boolean) IS 'Conversions (or with p_values_only, revenue) in Meta''s {action_type: number}: per family of shared.conversion_family its best-ranked action type present, so omni_purchase, purchase and the pixel purchase are one purchase, not three.';
-
-
---
--- Name: meta_event_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT p_product_id || ':' || p_event_id $$;
-
-
---
--- Name: FUNCTION meta_event_id(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) IS 'The event id Meta receives for a product''s event: <product_id>:<event_id> (unique per pixel when products share one; the browser Pixel sends the same id, so Meta deduplicates the pair).';
 
 
 --
@@ -6515,6 +6402,13 @@ $$;
 
 
 --
+-- Name: FUNCTION record_capi_outcomes(p_outcomes jsonb, p_archive_msg_ids bigint[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.record_capi_outcomes(p_outcomes jsonb, p_archive_msg_ids bigint[]) IS 'Record the outcomes of a batch of Conversions API events (delivery records, and dead letters where a reason is given) and archive their queue messages, in one transaction.';
+
+
+--
 -- Name: record_consent(uuid, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6554,6 +6448,13 @@ $$;
 
 
 --
+-- Name: FUNCTION record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone) IS 'Record a consent change (logged); the person''s state follows the most recent change by its own time. A withdrawal waits for a Conversions API request in flight for the person.';
+
+
+--
 -- Name: replay_dead_letters(bigint[], text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6582,6 +6483,13 @@ BEGIN
     RETURN cardinality(v_msgs);
 END
 $$;
+
+
+--
+-- Name: FUNCTION replay_dead_letters(p_ids bigint[], p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.replay_dead_letters(p_ids bigint[], p_actor text) IS 'Put dead letters (all pending ones when p_ids is NULL) back on the meta_capi queue with their original event and event_id, so Meta deduplicates; returns how many were queued.';
 
 
 --
@@ -6885,6 +6793,13 @@ $$;
 
 
 --
+-- Name: FUNCTION revoke_service_key(p_key_id uuid, p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text) IS 'Revoke a service key (idempotent; the first revocation''s time and actor are kept).';
+
+
+--
 -- Name: run_retention(integer, integer, timestamp with time zone, bigint, bigint, bigint, bigint, integer, boolean); Type: PROCEDURE; Schema: shared; Owner: -
 --
 
@@ -7113,6 +7028,13 @@ $$;
 
 
 --
+-- Name: FUNCTION set_lifecycle_stage(p_person_id uuid, p_stage text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.set_lifecycle_stage(p_person_id uuid, p_stage text) IS 'Move a person to a lifecycle stage explicitly, backwards too (e.g. churned -> customer).';
+
+
+--
 -- Name: setting; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -7197,6 +7119,13 @@ $$;
 
 
 --
+-- Name: FUNCTION set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text) IS 'Set a non-secret setting, globally or for one product, checked against its definition (value type and pattern, known product scope); audited.';
+
+
+--
 -- Name: setting_value(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -7209,6 +7138,13 @@ CREATE FUNCTION shared.setting_value(p_setting_key text, p_scope text DEFAULT 'g
     ORDER BY (s.scope = 'global')
     LIMIT 1
 $$;
+
+
+--
+-- Name: FUNCTION setting_value(p_setting_key text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.setting_value(p_setting_key text, p_scope text) IS 'A setting''s value for a scope: the product''s own (p_scope = its product id), else the global one, else NULL.';
 
 
 --
@@ -7389,6 +7325,13 @@ $$;
 
 
 --
+-- Name: FUNCTION unset_setting(p_setting_key text, p_actor text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.unset_setting(p_setting_key text, p_actor text, p_scope text) IS 'Remove a setting for a scope (audited); false when it was not set.';
+
+
+--
 -- Name: upsert_people(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -7540,6 +7483,13 @@ $$;
 
 
 --
+-- Name: FUNCTION upsert_people(p_people jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.upsert_people(p_people jsonb) IS 'Upsert people by email, many at once (the PRD''s syncLeadToPerson): case variants are one person, first touch kept, empty fields filled, lifecycle only advances, identities linked; an invalid entry fails the call (GD400) naming entry and field.';
+
+
+--
 -- Name: upsert_person(text, text, text, text, text, text, text, text, text, text, text, text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -7556,6 +7506,13 @@ CREATE FUNCTION shared.upsert_person(p_email text, p_phone text DEFAULT NULL::te
         'lifecycle_stage', p_lifecycle_stage, 'properties', p_properties,
         'identities', p_identities)))) AS u
 $$;
+
+
+--
+-- Name: FUNCTION upsert_person(p_email text, p_phone text, p_first_name text, p_last_name text, p_utm_source text, p_utm_medium text, p_utm_campaign text, p_utm_content text, p_utm_term text, p_meta_fbp text, p_meta_fbc text, p_meta_lead_form_id text, p_source_product text, p_lifecycle_stage text, p_properties jsonb, p_identities jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.upsert_person(p_email text, p_phone text, p_first_name text, p_last_name text, p_utm_source text, p_utm_medium text, p_utm_campaign text, p_utm_content text, p_utm_term text, p_meta_fbp text, p_meta_fbc text, p_meta_lead_form_id text, p_source_product text, p_lifecycle_stage text, p_properties jsonb, p_identities jsonb) IS 'Upsert one person with named arguments (the PostgREST RPC shape), by the rules of upsert_people; returns the person''s id.';
 
 
 --
@@ -7588,6 +7545,13 @@ BEGIN
     RETURN v_item;
 END
 $$;
+
+
+--
+-- Name: FUNCTION withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text) IS 'Withdraw a checklist acknowledgement (audited); flags already on stay on.';
 
 
 --
@@ -11393,10 +11357,10 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202100003'),
     ('20261202100004'),
     ('20261202100005'),
-    ('20261202200001'),
     ('20261202300001'),
     ('20261202300002'),
     ('20261202400001'),
     ('20261202400002'),
     ('20261202400003'),
-    ('20261202400004');
+    ('20261202400004'),
+    ('20261202400005');

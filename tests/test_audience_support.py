@@ -38,7 +38,9 @@ def make_segment(db: Conn, segment_id: str, audience_name: str | None = None,
                  *, min_size: int | None = 0) -> None:  # fmt: skip
     db.execute(
         "INSERT INTO shared.segment (segment_id, description, owner, audience_name) "
-        "VALUES (%s, %s, 'growth', %s)",
+        # The six PRD segments exist from install (the segment engine's migration): take one over.
+        "VALUES (%s, %s, 'growth', %s) ON CONFLICT (segment_id) DO UPDATE "
+        "SET audience_name = EXCLUDED.audience_name, description = EXCLUDED.description",
         (segment_id, f"test segment {segment_id}", audience_name),
     )
     if min_size is not None:

@@ -1,4 +1,4 @@
-"""Issue 11, finding 1: a product writes only as itself, acting exactly as PostgREST does.
+"""A product writes only as itself, acting exactly as PostgREST does.
 
 PostgREST verifies the bearer JWT, then runs each request in one transaction:
 `SET LOCAL ROLE <the token's role>` and `set_config('request.jwt.claims', <claims>, true)`, then

@@ -353,6 +353,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION shared.upsert_people(jsonb) IS
+    'Upsert people by email, many at once (the PRD''s syncLeadToPerson): case variants are one person, first touch kept, empty fields filled, lifecycle only advances, identities linked; an invalid entry fails the call (GD400) naming entry and field.';
 
 -- One person, with named arguments (the PostgREST RPC shape). Returns the person's id.
 CREATE OR REPLACE FUNCTION shared.upsert_person(
@@ -386,6 +388,8 @@ AS $$
         'lifecycle_stage', p_lifecycle_stage, 'properties', p_properties,
         'identities', p_identities)))) AS u
 $$;
+COMMENT ON FUNCTION shared.upsert_person(text, text, text, text, text, text, text, text, text, text, text, text, text, text, jsonb, jsonb) IS
+    'Upsert one person with named arguments (the PostgREST RPC shape), by the rules of upsert_people; returns the person''s id.';
 
 /*
  * Link an identity to a person. Linking it again to the same person is a no-op; a link that
@@ -435,6 +439,8 @@ BEGIN
     RETURN v_link.id;
 END
 $$;
+COMMENT ON FUNCTION shared.link_identity(uuid, text, text, jsonb) IS
+    'Link an external identity (provider, external id) to a person; again to the same person is a no-op, to another person is refused (GD409). Returns the link''s id.';
 
 /*
  * Record a consent change. Every call is logged; the person's current state follows the most
@@ -479,6 +485,8 @@ BEGIN
     RETURN v_current.consent_status;
 END
 $$;
+COMMENT ON FUNCTION shared.record_consent(uuid, text, text, timestamp with time zone) IS
+    'Record a consent change (logged); the person''s state follows the most recent change by its own time. A withdrawal waits for a Conversions API request in flight for the person.';
 
 -- Move a person along the lifecycle explicitly, including back (e.g. churned -> customer).
 CREATE OR REPLACE FUNCTION shared.set_lifecycle_stage(p_person_id uuid, p_stage text)
@@ -498,6 +506,8 @@ BEGIN
     RETURN p_stage::shared.lifecycle_stage;
 END
 $$;
+COMMENT ON FUNCTION shared.set_lifecycle_stage(uuid, text) IS
+    'Move a person to a lifecycle stage explicitly, backwards too (e.g. churned -> customer).';
 
 /*
  * What deleting a person takes along (erase_person below, or a DELETE by hand): their events go
@@ -586,6 +596,8 @@ BEGIN
     RETURN v_erasure_id;
 END
 $$;
+COMMENT ON FUNCTION shared.erase_person(uuid, text, text) IS
+    'Erase a person (GDPR): the person, identity links, consent log and events go, delivery records lose the person; an erasure record keeps only Meta-format hashes of email and phone for audience removal. Returns the erasure id.';
 
 CREATE OR REPLACE FUNCTION shared.erase_person_by_email(
     p_email text,
@@ -605,3 +617,5 @@ BEGIN
     RETURN shared.erase_person(v_person_id, p_requested_by, p_reason);
 END
 $$;
+COMMENT ON FUNCTION shared.erase_person_by_email(text, text, text) IS
+    'erase_person for the person with this email (normalized as stored).';

@@ -41,6 +41,8 @@ BEGIN
     RETURN QUERY SELECT v_id, v_key, left(v_key, length(p_product_id) + 16);
 END
 $$;
+COMMENT ON FUNCTION shared.create_service_key(text, text, text) IS
+    'Create a service key for a product: returned once (with its id and prefix), stored only as its SHA-256.';
 
 CREATE OR REPLACE FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text)
 RETURNS shared.service_key
@@ -65,6 +67,8 @@ BEGIN
     RETURN v_row;
 END
 $$;
+COMMENT ON FUNCTION shared.revoke_service_key(uuid, text) IS
+    'Revoke a service key (idempotent; the first revocation''s time and actor are kept).';
 
 /*
  * The product a presented key belongs to, or NULL for an unknown or revoked key. last_used_at is
@@ -93,3 +97,5 @@ BEGIN
     RETURN v_row.product_id;
 END
 $$;
+COMMENT ON FUNCTION shared.authenticate_service_key(text) IS
+    'The product a presented service key belongs to, or NULL for an unknown or revoked key; refreshes last_used_at at most once a minute.';

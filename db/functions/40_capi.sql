@@ -11,8 +11,9 @@
  * The one definition of "which conversion rule applies" to a product's event: the enabled rule
  * for that event name, the product's own before the any-product one (product_id NULL). One row
  * per (product, event name) that some rule covers; join on both. Every reader uses it: the
- * enqueue trigger below (Meta event name, first time per person), ingest_events (forward_as
- * yields to a rule), the CAPI worker's capi_load_events (value and currency properties) and
+ * enqueue trigger below (Meta event name), the first-time rules fired from the features
+ * (shared._event_features, 70_segments.sql), ingest_events (forward_as yields to a rule), the
+ * CAPI worker's capi_load_events (value and currency properties) and
  * shared.gdp_conversions_daily (value).
  * A view, not a function: PostgreSQL folds it into each query (a few products times a few
  * rules, planned once per statement; bench/bench_conversion_rule.py), and it reads the rules
@@ -135,6 +136,8 @@ BEGIN
     RETURN v_rows;
 END
 $$;
+COMMENT ON FUNCTION shared.record_capi_outcomes(jsonb, bigint[]) IS
+    'Record the outcomes of a batch of Conversions API events (delivery records, and dead letters where a reason is given) and archive their queue messages, in one transaction.';
 
 /*
  * The worker's check before one Conversions API request, in the transaction that sends it and
@@ -311,6 +314,8 @@ AS $$
     ) AS q ON a.status IS NULL OR a.status IN ('retrying', 'held_auth')
     WHERE e.product_id = p_product_id AND e.event_id = p_event_id
 $$;
+COMMENT ON FUNCTION shared.capi_event_status(text, text) IS
+    'Delivery status of one product event (GET /api/v1/meta/event/{event_id}): the latest outcome, queued or retrying while its message waits, or stored when nothing sends it to Meta.';
 
 /*
  * Put dead letters back on the queue with their original event (and so their original
@@ -343,6 +348,8 @@ BEGIN
     RETURN cardinality(v_msgs);
 END
 $$;
+COMMENT ON FUNCTION shared.replay_dead_letters(bigint[], text) IS
+    'Put dead letters (all pending ones when p_ids is NULL) back on the meta_capi queue with their original event and event_id, so Meta deduplicates; returns how many were queued.';
 
 CREATE OR REPLACE FUNCTION shared.capi_set_breaker(
     p_pixel_id text,
@@ -367,6 +374,8 @@ AS $$
         updated_at = now()
     RETURNING *
 $$;
+COMMENT ON FUNCTION shared.capi_set_breaker(text, text, integer, text) IS
+    'Record a pixel''s circuit-breaker state (open with Meta''s error, or closed) for every CAPI worker to read.';
 
 /*
  * Store events from the HTTP endpoints in one call: upsert the people their raw PII describes
@@ -482,6 +491,8 @@ BEGIN
     ORDER BY c.ord;
 END
 $$;
+COMMENT ON FUNCTION shared.ingest_events(text, jsonb, text) IS
+    'Store events from the HTTP endpoints in one call: upsert the people their raw PII describes, insert the events idempotently per (product, event_id); one row per element: accepted, duplicate or unknown_person.';
 
 -- A SHA-256 hex digest: 64 characters, all hex digits (translate, not a regular expression:
 -- this runs for every entry of every inserted event).

@@ -23,9 +23,11 @@ GRANT SELECT ON
     shared.person,
     shared.identity_link,
     shared.conversion_rule,
+    shared.applicable_conversion_rule,  -- the rule that applies (capi_load_events)
     shared.setting,
     shared.feature_flag,
-    shared.capi_pixel_state
+    shared.capi_pixel_state,
+    shared.applicable_conversion_rule
 TO gdp_capi_worker;
 GRANT INSERT ON shared.attribution_events, shared.capi_dead_letter TO gdp_capi_worker;
 GRANT INSERT, UPDATE ON shared.capi_pixel_state TO gdp_capi_worker;

@@ -5,7 +5,8 @@ BEGIN;
 SELECT plan(16);
 
 INSERT INTO shared.segment (segment_id, description, owner, audience_name)
-VALUES ('all_leads', 'everyone who left an email', 'growth', 'All Leads');
+VALUES ('all_leads', 'everyone who left an email', 'growth', 'All Leads')
+ON CONFLICT (segment_id) DO UPDATE SET audience_name = EXCLUDED.audience_name;
 SELECT shared.set_setting('META_CUSTOM_AUDIENCE_IDS', '{"all_leads": null}', 'test');
 INSERT INTO shared.person (id, email) VALUES
     ('00000000-0000-0000-0000-00000000000a', 'a@example.com'),

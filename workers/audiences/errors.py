@@ -1,7 +1,7 @@
 """What the audience worker does about each Graph error: the one place that decides it.
 
 Audience calls answer the general Graph codes (workers/errors.py maps those) plus their own
-(docs: Custom Audience users / usersreplace references; /work/shared facts §3.1-3.2):
+(docs: Custom Audience users / usersreplace references; docs/meta-rules.md §3.1-3.2):
 
   2650/1870145  audience update in progress (a replace runs)    -> busy: stop, try next run
   2650/1870158  replace session timed out, what it had applied  -> session_timed_out

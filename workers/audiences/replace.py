@@ -1,10 +1,10 @@
 """A full refresh of a segment's audience with one `usersreplace` session.
 
-Meta's rules (facts §3.2): `batch_seq` 1 starts the replace, later batches follow it one at a
-time, `last_batch_flag` completes it and swaps the members atomically; one replace at a time and
-no `/users` call meanwhile (2650/1870145); a session lasts 90 minutes from its first batch, after
-which Meta applies what it had (1870158). The usersreplace schema takes no EXTERN_ID, so the rows
-are the diff rows with that column left out.
+Meta's rules (docs/meta-rules.md §3.2): `batch_seq` 1 starts the replace, later batches follow
+it one at a time, `last_batch_flag` completes it and swaps the members atomically; one replace at
+a time and no `/users` call meanwhile (2650/1870145); a session lasts 90 minutes from its first
+batch, after which Meta applies what it had (1870158). The usersreplace schema takes no
+EXTERN_ID, so the rows are the diff rows with that column left out.
 
 Each acknowledged batch is staged (shared.audience_replace_stage) with the run's session id and
 batch_seq; the session completes in one transaction (shared.audience_replace_complete) that

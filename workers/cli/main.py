@@ -37,7 +37,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "workers.cli.gate_cmd:settings_app", "Non-secret settings (pixel ids, intervals, maps)."
     ),
     "keys": Subcommand(
-        "workers.cli.keys_cmd:app", "Service keys for products calling the GDP API."
+        "workers.cli.keys_cmd:app", "Credentials of products writing to GDP."
     ),
     "people": Subcommand("workers.cli.people_cmd:app", "People in shared.person."),
     "dlq": Subcommand("workers.cli.dlq_cmd:app", "Dead letters of the Conversions API path."),

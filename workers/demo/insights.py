@@ -13,12 +13,13 @@ import httpx
 import psycopg
 
 from workers.db.queries import query
+from workers.db.rows import Row
 from workers.event_id import meta_event_id
 from workers.insights.worker import InsightsWorker
 from workers.settings import Settings
 
 Echo = Callable[[str], None]
-Conn = psycopg.Connection[dict[str, Any]]
+Conn = psycopg.Connection[Row]
 PAGE = "104500000000001"
 # (form, ad) pairs: snapmix's and softwarehub's lead-gen ads, and an organic lead (no ad).
 FORMS = (

@@ -2460,6 +2460,26 @@ $$;
 
 
 --
+-- Name: _erase_by_meta_hash(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._erase_by_meta_hash(p_email_sha256 text, p_phone_sha256 text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_events bigint;
+BEGIN
+    DELETE FROM shared.event AS e
+    WHERE e.meta_user_data <> '{}'::jsonb
+      AND (e.meta_user_data -> 'em' @> to_jsonb(p_email_sha256)
+           OR (p_phone_sha256 IS NOT NULL AND e.meta_user_data -> 'ph' @> to_jsonb(p_phone_sha256)));
+    GET DIAGNOSTICS v_events = ROW_COUNT;
+    RETURN v_events;
+END
+$$;
+
+
+--
 -- Name: _event_check_references(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2469,6 +2489,7 @@ CREATE FUNCTION shared._event_check_references() RETURNS trigger
     AS $$
 DECLARE
     v_bad record;
+    v_people uuid[];
 BEGIN
     SELECT n.product_id INTO v_bad FROM new_events AS n
     WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
@@ -2477,13 +2498,24 @@ BEGIN
         PERFORM shared._raise('GD400', 'product_id',
             format('%s is not a known product', v_bad.product_id));
     END IF;
+    -- The people, locked until commit as a foreign key would (shared._lock_people).
+    v_people := shared._lock_people(ARRAY(
+        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
     SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
-    WHERE n.person_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
+    SELECT x.problem INTO v_bad FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
+        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
+    WHERE x.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
     END IF;
     -- One pass over every entry of every row (a function call per row cost ~7 us an event).
     SELECT n.event_id, n.meta_user_data INTO v_bad
@@ -2648,6 +2680,60 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+
+--
+-- Name: _event_row_problem(text, timestamp with time zone, text, text, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_row_problem(p_event_id text, p_occurred_at timestamp with time zone, p_event_source_url text, p_client_user_agent text, p_properties jsonb) RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        -- One scan for control characters in the three texts (rarely true; then which one).
+        WHEN concat(p_event_id, p_event_source_url, p_client_user_agent) ~ '[\x01-\x1f\x7f]'
+            THEN CASE
+                WHEN p_event_id ~ '[\x01-\x1f\x7f]'
+                    THEN ARRAY['event_id', format(
+                        'must be 1 to %s characters, without control characters',
+                        shared.event_limit('event_id_length'))]
+                WHEN p_event_source_url ~ '[\x01-\x1f\x7f]'
+                    THEN ARRAY['event_source_url', format(
+                        'must be an http(s) URL without spaces, at most %s characters',
+                        shared.event_limit('url_length'))]
+                ELSE ARRAY['client_user_agent', format(
+                        'must be at most %s characters, without control characters',
+                        shared.event_limit('url_length'))]
+            END
+        WHEN p_occurred_at > statement_timestamp()
+                             + make_interval(secs => shared.event_limit('future_seconds'))
+            THEN ARRAY['occurred_at', format('must not be more than %s s in the future',
+                                             shared.event_limit('future_seconds'))]
+        -- ^https?://\S+$ as the HTTP path has it, without a regular expression (the hot path):
+        -- control characters are refused above, so only the space is left to look for.
+        WHEN length(p_event_source_url) > shared.event_limit('url_length')
+             OR NOT (p_event_source_url LIKE 'https://_%' OR p_event_source_url LIKE 'http://_%')
+             OR strpos(p_event_source_url, ' ') > 0
+            THEN ARRAY['event_source_url', format(
+                'must be an http(s) URL without spaces, at most %s characters',
+                shared.event_limit('url_length'))]
+        WHEN length(p_client_user_agent) > shared.event_limit('url_length')
+            THEN ARRAY['client_user_agent', format(
+                'must be at most %s characters, without control characters',
+                shared.event_limit('url_length'))]
+        -- A container nested deeper than the limit (the root object is level 1; {8} is
+        -- property_depth: a path expression takes no parameter there).
+        WHEN jsonb_path_exists(p_properties,
+                               '$.**{8} ? (@.type() == "object" || @.type() == "array")')
+            THEN ARRAY['properties', format('nested deeper than %s levels',
+                                            shared.event_limit('property_depth'))]
+        -- Only a document big enough to hold a too-long text is walked (a compressed one may be
+        -- small on disk and long as text).
+        WHEN pg_column_size(p_properties) > shared.event_limit('meta_text_length')
+             OR pg_column_compression(p_properties) IS NOT NULL
+            THEN shared._properties_text_problem(p_properties)
+    END
+$_$;
 
 
 --
@@ -2986,6 +3072,22 @@ $$;
 
 
 --
+-- Name: _lock_people(uuid[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._lock_people(p_ids uuid[]) RETURNS uuid[]
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT coalesce(array_agg(l.id), '{}'::uuid[])
+    FROM (SELECT p.id FROM shared.person AS p
+          WHERE p.id = ANY (p_ids)
+          ORDER BY p.id
+          FOR KEY SHARE OF p) AS l
+$$;
+
+
+--
 -- Name: _meta_action_map(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3010,6 +3112,20 @@ $_$;
 CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT ltrim(p_e164, '+') $$;
+
+
+--
+-- Name: _meta_strip(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._meta_strip(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT btrim(btrim(btrim(p_value,
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000'),
+        U&'\200B\200C\200D\200E\200F\2060\FEFF'),
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
+$$;
 
 
 --
@@ -3081,7 +3197,17 @@ $_$;
 
 CREATE FUNCTION shared._normalize_email(p_email text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT nullif(lower(shared._trim(p_email)), '') $$;
+    AS $$
+    -- ASCII (as many bytes as characters), the common case: Python's strip() and lower() of
+    -- ASCII text are these, and "C" lower-cases A-Z only whatever the database's locale.
+    SELECT nullif(CASE
+        WHEN octet_length(p_email) = length(p_email)
+            THEN lower(btrim(p_email, E'\t\n\x0B\f\r\x1C\x1D\x1E\x1F ') COLLATE "C")
+                 COLLATE "default"
+        ELSE lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu")
+             COLLATE "default"
+    END, '')
+$$;
 
 
 --
@@ -3450,6 +3576,47 @@ CREATE FUNCTION shared._project_for_campaign_name(p_campaign_name text) RETURNS 
     ORDER BY found.pos, p.product_id
     LIMIT 1
 $_$;
+
+
+--
+-- Name: _properties_text_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_text_problem(p_properties jsonb) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE walk(path, value, top) AS (
+        SELECT 'properties.' || e.key, e.value, true
+        FROM jsonb_each(CASE WHEN jsonb_typeof(p_properties) = 'object' THEN p_properties END) AS e
+        UNION ALL
+        SELECT w.path || CASE WHEN c.key IS NOT NULL THEN '.' || c.key
+                              ELSE '[' || (c.ord - 1) || ']' END,
+               c.value, false
+        FROM walk AS w
+        CROSS JOIN LATERAL (
+            SELECT o.key, o.value, 0::bigint AS ord
+            FROM jsonb_each(CASE WHEN jsonb_typeof(w.value) = 'object' THEN w.value END) AS o
+            UNION ALL
+            SELECT NULL, a.value, a.ord
+            FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.value) = 'array' THEN w.value END)
+                 WITH ORDINALITY AS a(value, ord)
+        ) AS c
+    ), limited AS (
+        SELECT w.path, length(w.value #>> '{}') AS chars,
+               CASE WHEN w.top AND w.path IN ('properties.content_name',
+                         'properties.content_category', 'properties.order_id',
+                         'properties.search_string', 'properties.status')
+                    THEN shared.event_limit('meta_text_length')
+                    ELSE shared.event_limit('property_text_length') END AS max_chars
+        FROM walk AS w
+        WHERE jsonb_typeof(w.value) = 'string'
+    )
+    SELECT ARRAY[l.path, format('must be at most %s characters', l.max_chars)]
+    FROM limited AS l
+    WHERE l.chars > l.max_chars
+    ORDER BY l.path
+    LIMIT 1
+$$;
 
 
 --
@@ -5173,6 +5340,8 @@ BEGIN
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
             shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
+    PERFORM shared._erase_by_meta_hash(shared._sha256_hex(v_person.email),
+                                       shared._sha256_hex(shared._meta_phone_digits(v_person.phone)));
     RETURN v_erasure_id;
 END
 $$;
@@ -5359,6 +5528,31 @@ COMMENT ON FUNCTION shared.evaluate_segments(p_full boolean) IS 'Evaluate the en
 
 
 --
+-- Name: event_limit(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.event_limit(p_name text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE p_name
+        WHEN 'event_id_length' THEN 200          -- characters
+        WHEN 'url_length' THEN 2048              -- event_source_url, client_user_agent
+        WHEN 'meta_text_length' THEN 1000        -- content_name and Meta's other custom_data text
+        WHEN 'property_text_length' THEN 8192    -- any other text in properties
+        WHEN 'property_depth' THEN 8             -- nested objects and arrays in properties
+        WHEN 'future_seconds' THEN 60            -- occurred_at ahead of now (clock skew)
+    END
+$$;
+
+
+--
+-- Name: FUNCTION event_limit(p_name text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.event_limit(p_name text) IS 'The limits every event path applies (SQL and HTTP alike): event_id_length, url_length, meta_text_length, property_text_length, property_depth, future_seconds.';
+
+
+--
 -- Name: flag_blockers(text, text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5449,6 +5643,13 @@ BEGIN
         SELECT array_agg(u.person_id ORDER BY u.ordinal) INTO v_person_ids
         FROM shared.upsert_people(v_people) AS u;
     END IF;
+
+    -- Lock the people named by id before reading them (an erasure in flight either finishes
+    -- first, and they are unknown_person, or waits for this transaction).
+    PERFORM shared._lock_people(ARRAY(
+        SELECT (e.v ->> 'person_id')::uuid FROM jsonb_array_elements(p_events) AS e(v)
+        WHERE jsonb_typeof(e.v -> 'person') IS DISTINCT FROM 'object'
+          AND e.v ->> 'person_id' IS NOT NULL));
 
     -- One statement, no temp table: a busy endpoint must not churn the catalog.
     RETURN QUERY
@@ -6104,6 +6305,22 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boolean) IS 'Conversions (or with p_values_only, revenue) in Meta''s {action_type: number}: per family of shared.conversion_family its best-ranked action type present, so omni_purchase, purchase and the pixel purchase are one purchase, not three.';
+
+
+--
+-- Name: meta_event_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT p_product_id || ':' || p_event_id $$;
+
+
+--
+-- Name: FUNCTION meta_event_id(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) IS 'The event id Meta receives for a product''s event: <product_id>:<event_id> (unique per pixel when products share one; the browser Pixel sends the same id, so Meta deduplicates the pair).';
 
 
 --
@@ -11357,10 +11574,12 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202100003'),
     ('20261202100004'),
     ('20261202100005'),
+    ('20261202200001'),
     ('20261202300001'),
     ('20261202300002'),
     ('20261202400001'),
     ('20261202400002'),
     ('20261202400003'),
     ('20261202400004'),
-    ('20261202400005');
+    ('20261202400005'),
+    ('20261202400006');

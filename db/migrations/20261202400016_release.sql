@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:b3051cc58b92c61738639cb80fb4440cdcf4da512bdfb6694833919ee03301f4
+-- gdp:release sources=sha256:909a0790fa446297b418406cb166791d834a063163c89299d9ba5657d7f62b95
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -60,5 +60,7 @@ AS $function$
             THEN shared._properties_text_problem(p_properties)
     END
 $function$;
+
+GRANT EXECUTE ON FUNCTION shared._lock_people(uuid[]) TO gdp_api;
 
 -- migrate:down

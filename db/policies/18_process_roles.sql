@@ -154,6 +154,7 @@ GRANT EXECUTE ON FUNCTION
     shared.upsert_people(jsonb),
     shared.capi_event_status(text, text),
     shared._conversion_rule_applies(text, text),
+    shared._lock_people(uuid[]),  -- ingest_events locks the people it names (erasure race)
     shared.is_enabled(text),
     shared.setting_value(text, text),
     shared._raise(text, text, text),

@@ -1,4 +1,4 @@
-"""The conversion path to Meta (issue 4): SQL ingest with the enqueue trigger, end to end to the
+"""The conversion path to Meta: SQL ingest with the enqueue trigger, end to end to the
 sandbox against one-request-per-event delivery, latency at a steady offered load, worker RSS.
 
     .venv/bin/python bench/bench_capi.py [--events 200000] [--baseline-events 10000]
@@ -177,7 +177,7 @@ def main() -> None:
         drop_database(DB)
     best_on, best_off = max(on), max(off)
     report = f"""
-## Conversions API path (issue 4)
+## Conversions API path
 
 `{' '.join(['.venv/bin/python', 'bench/bench_capi.py', *sys.argv[1:]])}` — {machine()}
 

@@ -1,4 +1,4 @@
-"""The CAPI worker under adversity (issue 12), today's worker against a baseline version of it,
+"""The CAPI worker under adversity, today's worker against a baseline version of it,
 both run here, in the same run, on the same database and sandbox:
 
 1. the kill test: real `gdp worker capi` processes drain a queue while the sandbox fails 30% of
@@ -172,7 +172,7 @@ def main() -> None:
         for label, w in wasted.items()
     ]
     report = f"""
-## CAPI worker under kills and invalid events (issue 12)
+## CAPI worker under kills and invalid events
 
 `{' '.join(['.venv/bin/python', 'bench/bench_capi_reliability.py', *sys.argv[1:]])}` — {machine()}
 

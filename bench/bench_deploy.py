@@ -185,7 +185,7 @@ def main() -> None:
                     f" | {result['median'] * 1000:,.1f} ms | {result['inserts']:,} "
                     f"| {result['errors']} | {result['deploy']:.2f} s |"
                 )
-        markdown = f"""## Deploys under insert traffic (issue 11)
+        markdown = f"""## Deploys under insert traffic
 
 `.venv/bin/python bench/bench_deploy.py` — {machine()}
 

@@ -1,4 +1,4 @@
-"""HTTP ingest (issue 4): single-event and batch requests to POST /api/v1/meta/event, with wrk
+"""HTTP ingest: single-event and batch requests to POST /api/v1/meta/event, with wrk
 (C, so the load generator takes little of the 2 cores), against /healthz as the baseline.
 
     .venv/bin/python bench/bench_http.py [--seconds 15] [--server-workers 2]
@@ -84,7 +84,7 @@ def main() -> None:
         drop_database(DB)
     batch_events = batch["rps"] * args.batch
     report = f"""
-## HTTP ingest (issue 4)
+## HTTP ingest
 
 `{' '.join(['.venv/bin/python', 'bench/bench_http.py', *sys.argv[1:]])}` — {machine()}
 

@@ -1,4 +1,4 @@
-"""Insights and Lead Ads benchmarks (issue 15), each against a baseline measured in the same run.
+"""Insights and Lead Ads benchmarks, each against a baseline measured in the same run.
 
     .venv/bin/python bench/bench_insights.py [--part api|repull|webhook|all] [--days 730]
         [--campaigns-per-product 63] [--leads-per-second 100] [--seconds 20]
@@ -393,7 +393,7 @@ def main() -> None:
             command = f"`.venv/bin/python bench/bench_insights.py --part {part}`"
             path = write_result(
                 f"insights_{part}",
-                f"## {titles[part]} (issue 15)\n\n{command} — {machine()}; load average during "
+                f"## {titles[part]}\n\n{command} — {machine()}; load average during "
                 f"the run {load[0]:.1f} (other work was running)\n{section}",
             )
             print(f"wrote {path}")

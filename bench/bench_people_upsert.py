@@ -96,7 +96,7 @@ def main() -> None:
         drop_database("gdp_bench_people")
     api, naive = max(results["sql_api_upsert_people"]), max(results["naive_upsert_people"])
     report = f"""
-## Bulk upsert of people through the SQL API (issue 2)
+## Bulk upsert of people through the SQL API
 
 `{" ".join([".venv/bin/python", "bench/bench_people_upsert.py", *sys.argv[1:]])}` — {machine()}
 

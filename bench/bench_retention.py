@@ -224,7 +224,7 @@ def main() -> None:
     inflow = 3 * args.rate  # an event, its delivery record and its archived message per event
     spread = facts["steady_spread"]
     markdown = f"""
-## Retention under traffic (issue 11)
+## Retention under traffic
 
 `.venv/bin/python bench/bench_retention.py --days {args.days} --rate {args.rate:g} --scale {args.scale:g}` — {machine()}; load average {load:.1f} (1 min, mean of start and end{": other work was running" if load > 2.5 else ""})
 

@@ -1,4 +1,4 @@
-"""The segment engine (issue 14): ingest with features on vs off, and evaluation at scale.
+"""The segment engine: ingest with features on vs off, and evaluation at scale.
 
     .venv/bin/python bench/bench_segments.py                  # 1M people, 20M events
     .venv/bin/python bench/bench_segments.py --scale 0.1      # 100k people, 2M events
@@ -148,7 +148,7 @@ def main() -> None:
     inc = max(incs, key=lambda r: r["wall"])
     cmd = " ".join([".venv/bin/python", "bench/bench_segments.py", *sys.argv[1:]])
     report = f"""
-## Segment engine (issue 14), scale {args.scale:g}
+## Segment engine, scale {args.scale:g}
 
 `{cmd}` — {machine()}. Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after
 (a shared 2-core machine with other agents' tests running: wall times are inflated; the CPU

@@ -2405,6 +2405,48 @@ $$;
 
 
 --
+-- Name: _audience_count_response(bigint, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_count_response(p_run_id bigint, p_response jsonb) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run AS r
+    SET requests = r.requests + 1,
+        num_received = r.num_received + coalesce((p_response ->> 'num_received_delta')::bigint, 0),
+        num_invalid_entries = r.num_invalid_entries
+                              + coalesce((p_response ->> 'num_invalid_entries')::bigint, 0),
+        invalid_entry_samples = CASE
+            WHEN (SELECT count(*) FROM jsonb_object_keys(r.invalid_entry_samples)) >= 100
+                THEN r.invalid_entry_samples
+            ELSE (SELECT coalesce(jsonb_object_agg(s.key, s.value), '{}'::jsonb)
+                  FROM (SELECT e.key, e.value
+                        FROM jsonb_each(r.invalid_entry_samples
+                                        || coalesce(p_response -> 'invalid_entry_samples',
+                                                    '{}'::jsonb)) AS e
+                        ORDER BY e.key LIMIT 100) AS s)
+            END
+    WHERE r.id = p_run_id
+$$;
+
+
+--
+-- Name: _audience_member_count(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_member_count(p_segment_id text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT (SELECT count(*) FROM shared.segment_member AS m WHERE m.segment_id = p_segment_id)
+         - (SELECT count(*) FROM shared.person AS w
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
+$$;
+
+
+--
 -- Name: _conversion_rule_applies(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2412,9 +2454,53 @@ CREATE FUNCTION shared._conversion_rule_applies(p_product_id text, p_event_name 
     LANGUAGE sql STABLE
     AS $$
     SELECT shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') AND EXISTS (
-        SELECT 1 FROM shared.conversion_rule AS r
-        WHERE r.enabled AND r.event_name = p_event_name
-          AND (r.product_id = p_product_id OR r.product_id IS NULL))
+        SELECT 1 FROM shared.applicable_conversion_rule AS r
+        WHERE r.product_id = p_product_id AND r.event_name = p_event_name)
+$$;
+
+
+--
+-- Name: _erase_by_meta_hash(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._erase_by_meta_hash(p_email_sha256 text, p_phone_sha256 text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_events bigint;
+BEGIN
+    DELETE FROM shared.event AS e
+    WHERE e.meta_user_data <> '{}'::jsonb
+      AND (e.meta_user_data -> 'em' @> to_jsonb(p_email_sha256)
+           OR (p_phone_sha256 IS NOT NULL AND e.meta_user_data -> 'ph' @> to_jsonb(p_phone_sha256)));
+    GET DIAGNOSTICS v_events = ROW_COUNT;
+    RETURN v_events;
+END
+$$;
+
+
+--
+-- Name: _event_check_properties(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_check_properties() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT n.event_id, p.problem INTO v_bad
+    FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(n.properties) AS problem) AS p
+    WHERE n.properties <> '{}'::jsonb AND p.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'properties',
+            format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
 $$;
 
 
@@ -2423,10 +2509,12 @@ $$;
 --
 
 CREATE FUNCTION shared._event_check_references() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_bad record;
+    v_people uuid[];
 BEGIN
     SELECT n.product_id INTO v_bad FROM new_events AS n
     WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
@@ -2435,13 +2523,24 @@ BEGIN
         PERFORM shared._raise('GD400', 'product_id',
             format('%s is not a known product', v_bad.product_id));
     END IF;
+    -- The people, locked until commit as a foreign key would (shared._lock_people).
+    v_people := shared._lock_people(ARRAY(
+        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
     SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
-    WHERE n.person_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
+    SELECT x.problem INTO v_bad FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
+        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
+    WHERE x.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
     END IF;
     -- One pass over every entry of every row (a function call per row cost ~7 us an event).
     SELECT n.event_id, n.meta_user_data INTO v_bad
@@ -2495,7 +2594,8 @@ $$;
 --
 
 CREATE FUNCTION shared._event_enqueue_for_meta() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_rules_on boolean;
@@ -2508,26 +2608,16 @@ BEGIN
     -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
     v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
 
-    WITH rules AS (
-        SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-               r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-        FROM shared.conversion_rule AS r
-        WHERE v_rules_on AND r.enabled
-        ORDER BY coalesce(r.product_id, '*'), r.event_name
-    ), decided AS (
+    WITH decided AS (
         SELECT n.id,
-               coalesce(n.meta_event_name, own.meta_event_name, anyp.meta_event_name) AS meta_name,
-               n.meta_event_name IS NULL
-                   AND coalesce(own.first_time_per_person, anyp.first_time_per_person, false)
+               coalesce(n.meta_event_name, r.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL AND coalesce(r.first_time_per_person, false)
                    AS first_time_only,
                n.person_id, n.event_name
         FROM new_events AS n
-        LEFT JOIN rules AS own
-               ON n.meta_event_name IS NULL AND own.product_id = n.product_id
-              AND own.event_name = n.event_name
-        LEFT JOIN rules AS anyp
-               ON n.meta_event_name IS NULL AND anyp.product_id IS NULL
-              AND anyp.event_name = n.event_name
+        LEFT JOIN shared.applicable_conversion_rule AS r
+               ON v_rules_on AND n.meta_event_name IS NULL
+              AND r.product_id = n.product_id AND r.event_name = n.event_name
     ), messages AS (
         SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
                          ORDER BY d.id) AS msgs
@@ -2574,55 +2664,44 @@ BEGIN
     -- sessions insert at the same time (the second waits for the first's row, then finds it).
     IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
        AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
-        WITH rules AS (
-            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-            FROM shared.conversion_rule AS r
-            WHERE r.enabled
-            ORDER BY coalesce(r.product_id, '*'), r.event_name
-        ), matched AS (
-            -- The rule that decides each event: the product's own, else the any-product one.
-            SELECT n.id, n.person_id, n.event_name,
-                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
-                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+        WITH matched AS (
+            -- The rule that decides each event (shared.applicable_conversion_rule, the one
+            -- definition), where it is a first-time one.
+            SELECT n.id, n.person_id, n.event_name, r.rule_id
             FROM new_events AS n
-            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
-            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            JOIN shared.applicable_conversion_rule AS r
+              ON r.product_id = n.product_id AND r.event_name = n.event_name
             WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+              AND r.first_time_per_person
         ), firsts AS (
             SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
             FROM matched AS m
-            WHERE m.first_time
             ORDER BY m.rule_id, m.person_id, m.id
         ), fired AS (
-            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref, sent)
-            SELECT f.rule_id, f.person_id, coalesce(seen_before.id, f.id), seen_before.id IS NULL
-            FROM firsts AS f
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
+            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
             -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
             -- join, which would read the whole ledger or event table for every statement): the
             -- ledger first; only a person not in it yet has their earlier events looked at: one
             -- whose events from before the ledger existed (or before the flag was on) include
-            -- one is not new to it, and is recorded as such (not sent) so that this look
-            -- happens once per person.
+            -- one is not new to it.
             LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
                                WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
                                LIMIT 1) AS fired_before ON true
-            LEFT JOIN LATERAL (SELECT earlier.id FROM shared.event AS earlier
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
                                WHERE fired_before.found IS NULL
                                  AND earlier.person_id = f.person_id
                                  AND earlier.event_name = f.event_name AND earlier.id < f.id
                                LIMIT 1) AS seen_before ON true
-            WHERE fired_before.found IS NULL
+            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
-            RETURNING rule_id, event_ref, sent
+            RETURNING rule_id, event_ref
         )
         SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
                          ORDER BY fd.event_ref)
         INTO v_msgs
-        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id
-        WHERE fd.sent;
+        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id;
 
         IF v_msgs IS NOT NULL THEN
             PERFORM pgmq.send_batch('meta_capi', v_msgs);
@@ -2632,6 +2711,46 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+
+--
+-- Name: _event_row_problem(text, timestamp with time zone, text, text, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_row_problem(p_event_id text, p_occurred_at timestamp with time zone, p_event_source_url text, p_client_user_agent text, p_properties jsonb) RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_event_id ~ '[\x01-\x1f\x7f]'
+            THEN ARRAY['event_id', format('must be 1 to %s characters, without control characters',
+                                          shared.event_limit('event_id_length'))]
+        WHEN p_occurred_at > statement_timestamp()
+                             + make_interval(secs => shared.event_limit('future_seconds'))
+            THEN ARRAY['occurred_at', format('must not be more than %s s in the future',
+                                             shared.event_limit('future_seconds'))]
+        WHEN length(p_event_source_url) > shared.event_limit('url_length')
+             OR p_event_source_url !~ '^https?://\S+$'
+            THEN ARRAY['event_source_url', format(
+                'must be an http(s) URL without spaces, at most %s characters',
+                shared.event_limit('url_length'))]
+        WHEN length(p_client_user_agent) > shared.event_limit('url_length')
+             OR p_client_user_agent ~ '[\x01-\x1f\x7f]'
+            THEN ARRAY['client_user_agent', format(
+                'must be at most %s characters, without control characters',
+                shared.event_limit('url_length'))]
+        -- A container nested deeper than the limit (the root object is level 1; {8} is
+        -- property_depth: a path expression takes no parameter there).
+        WHEN jsonb_path_exists(p_properties,
+                               '$.**{8} ? (@.type() == "object" || @.type() == "array")')
+            THEN ARRAY['properties', format('nested deeper than %s levels',
+                                            shared.event_limit('property_depth'))]
+        -- Only a document big enough to hold a too-long text is walked (a compressed one may be
+        -- small on disk and long as text).
+        WHEN pg_column_size(p_properties) > shared.event_limit('meta_text_length')
+             OR pg_column_compression(p_properties) IS NOT NULL
+            THEN shared._properties_text_problem(p_properties)
+    END
+$_$;
 
 
 --
@@ -2970,6 +3089,22 @@ $$;
 
 
 --
+-- Name: _lock_people(uuid[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._lock_people(p_ids uuid[]) RETURNS uuid[]
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT coalesce(array_agg(l.id), '{}'::uuid[])
+    FROM (SELECT p.id FROM shared.person AS p
+          WHERE p.id = ANY (p_ids)
+          ORDER BY p.id
+          FOR KEY SHARE OF p) AS l
+$$;
+
+
+--
 -- Name: _meta_action_map(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2994,6 +3129,20 @@ $_$;
 CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT ltrim(p_e164, '+') $$;
+
+
+--
+-- Name: _meta_strip(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._meta_strip(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT btrim(btrim(btrim(p_value,
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000'),
+        U&'\200B\200C\200D\200E\200F\2060\FEFF'),
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
+$$;
 
 
 --
@@ -3065,7 +3214,17 @@ $_$;
 
 CREATE FUNCTION shared._normalize_email(p_email text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT nullif(lower(shared._trim(p_email)), '') $$;
+    AS $$
+    -- ASCII (as many bytes as characters), the common case: Python's strip() and lower() of
+    -- ASCII text are these, and "C" lower-cases A-Z only whatever the database's locale.
+    SELECT nullif(CASE
+        WHEN octet_length(p_email) = length(p_email)
+            THEN lower(btrim(p_email, E'\t\n\x0B\f\r\x1C\x1D\x1E\x1F ') COLLATE "C")
+                 COLLATE "default"
+        ELSE lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu")
+             COLLATE "default"
+    END, '')
+$$;
 
 
 --
@@ -3097,6 +3256,53 @@ CREATE FUNCTION shared._normalize_phone(p_phone text) RETURNS text
         THEN regexp_replace(regexp_replace(p_phone, '[\s().\-/]', '', 'g'), '^00', '+')
     END
 $_$;
+
+
+--
+-- Name: _people_for_caller(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._people_for_caller(p_people jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_claim text;
+    v_bad record;
+BEGIN
+    IF current_setting('role', true) IS DISTINCT FROM 'gdp_product'
+       AND current_user <> 'gdp_product' THEN
+        RETURN p_people;
+    END IF;
+    v_claim := shared.product_claim();
+    IF v_claim IS NULL THEN
+        PERFORM shared._raise('GD403', 'product_id',
+            'this request carries no valid product credential (a gdp_product JWT from '
+            '`gdp keys create PRODUCT --jwt` that is not revoked)');
+    END IF;
+    IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
+        RETURN p_people;
+    END IF;
+    SELECT e.ord, e.v ->> 'source_product' AS product INTO v_bad
+    FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    WHERE jsonb_typeof(e.v) = 'object'
+      AND e.v ? 'source_product' AND jsonb_typeof(e.v -> 'source_product') <> 'null'
+      AND e.v ->> 'source_product' IS DISTINCT FROM v_claim
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD403', 'source_product',
+            format('a credential of %s upserts people only for %s, not %s (entry %s)',
+                   v_claim, v_claim, v_bad.product, v_bad.ord));
+    END IF;
+    RETURN (
+        SELECT jsonb_agg(CASE WHEN jsonb_typeof(e.v) = 'object'
+                              THEN e.v || jsonb_build_object('source_product', v_claim)
+                              ELSE e.v END
+                         ORDER BY e.ord)
+        FROM jsonb_array_elements(p_people) WITH ORDINALITY AS e(v, ord)
+    );
+END
+$$;
 
 
 --
@@ -3349,6 +3555,23 @@ $$;
 
 
 --
+-- Name: _pii_property_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._pii_property_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT ARRAY[
+        'email', 'emailaddress', 'mail', 'em', 'phone', 'phonenumber', 'telephone', 'tel',
+        'mobile', 'mobilephone', 'cellphone', 'ph', 'firstname', 'lastname', 'fn', 'ln',
+        'givenname', 'familyname', 'surname', 'name', 'fullname', 'address', 'streetaddress',
+        'street', 'homeaddress', 'postaladdress', 'billingaddress', 'shippingaddress',
+        'dateofbirth', 'dob', 'birthday', 'birthdate', 'ssn', 'socialsecuritynumber',
+        'ipaddress', 'clientipaddress']
+$$;
+
+
+--
 -- Name: _product_before_delete(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3388,6 +3611,80 @@ CREATE FUNCTION shared._project_for_campaign_name(p_campaign_name text) RETURNS 
     ORDER BY found.pos, p.product_id
     LIMIT 1
 $_$;
+
+
+--
+-- Name: _properties_pii_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_pii_problem(p_properties jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_properties IS NULL OR jsonb_typeof(p_properties) <> 'object'
+             OR p_properties = '{}'::jsonb THEN NULL
+        ELSE coalesce(
+            (SELECT format('key %s names personal data: it belongs in the person '
+                           '(upsert_people) or, hashed, in meta_user_data', k.key #>> '{}')
+             FROM jsonb_path_query(p_properties,
+                                   'strict $.** ? (@.type() == "object").keyvalue().key') AS k(key)
+             WHERE translate(lower(k.key #>> '{}'), E' \t\n\r\f\v_-.', '')
+                   = ANY (shared._pii_property_keys())
+             LIMIT 1),
+            CASE WHEN p_properties @? ('strict $.** ? (@.type() == "string" && @ like_regex '
+                                       '"[^\\s@<>()\\[\\],;:\"]+(@|%40)[^\\s@<>()\\[\\],;:\"]+\\.[a-zA-Z]{2,}")')::jsonpath
+                 THEN 'a value looks like an email address: personal data belongs in the person '
+                      '(upsert_people) or, hashed, in meta_user_data' END)
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION _properties_pii_problem(p_properties jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared._properties_pii_problem(p_properties jsonb) IS 'Why event properties hold personal data (a key naming it, an email-like value), or NULL: the HTTP path''s rule, for every insert.';
+
+
+--
+-- Name: _properties_text_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_text_problem(p_properties jsonb) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE walk(path, value, top) AS (
+        SELECT 'properties.' || e.key, e.value, true
+        FROM jsonb_each(CASE WHEN jsonb_typeof(p_properties) = 'object' THEN p_properties END) AS e
+        UNION ALL
+        SELECT w.path || CASE WHEN c.key IS NOT NULL THEN '.' || c.key
+                              ELSE '[' || (c.ord - 1) || ']' END,
+               c.value, false
+        FROM walk AS w
+        CROSS JOIN LATERAL (
+            SELECT o.key, o.value, 0::bigint AS ord
+            FROM jsonb_each(CASE WHEN jsonb_typeof(w.value) = 'object' THEN w.value END) AS o
+            UNION ALL
+            SELECT NULL, a.value, a.ord
+            FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.value) = 'array' THEN w.value END)
+                 WITH ORDINALITY AS a(value, ord)
+        ) AS c
+    ), limited AS (
+        SELECT w.path, length(w.value #>> '{}') AS chars,
+               CASE WHEN w.top AND w.path IN ('properties.content_name',
+                         'properties.content_category', 'properties.order_id',
+                         'properties.search_string', 'properties.status')
+                    THEN shared.event_limit('meta_text_length')
+                    ELSE shared.event_limit('property_text_length') END AS max_chars
+        FROM walk AS w
+        WHERE jsonb_typeof(w.value) = 'string'
+    )
+    SELECT ARRAY[l.path, format('must be at most %s characters', l.max_chars)]
+    FROM limited AS l
+    WHERE l.chars > l.max_chars
+    ORDER BY l.path
+    LIMIT 1
+$$;
 
 
 --
@@ -3499,6 +3796,30 @@ BEGIN
         computed_at = excluded.computed_at, next_change_at = excluded.next_change_at;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
+END
+$$;
+
+
+--
+-- Name: _refuse_foreign_product(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._refuse_foreign_product(p_product_id text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_claim text := shared.product_claim();
+BEGIN
+    IF v_claim IS NULL THEN
+        PERFORM shared._raise('GD403', 'product_id',
+            'this request carries no valid product credential (a gdp_product JWT from '
+            '`gdp keys create PRODUCT --jwt` that is not revoked)');
+    END IF;
+    PERFORM shared._raise('GD403', 'product_id',
+        format('a credential of %s writes only rows of %s, not %s',
+               v_claim, v_claim, coalesce(p_product_id, 'NULL')));
+    RETURN false;
 END
 $$;
 
@@ -3808,7 +4129,8 @@ CREATE TABLE shared.deploy_checklist_item (
 --
 
 CREATE FUNCTION shared.acknowledge_checklist_item(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -3832,6 +4154,13 @@ BEGIN
     RETURN v_item;
 END
 $$;
+
+
+--
+-- Name: FUNCTION acknowledge_checklist_item(p_item_key text, p_actor text, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.acknowledge_checklist_item(p_item_key text, p_actor text, p_note text) IS 'Acknowledge a pre-deploy checklist item as a named admin (audited); flags that require it can then be enabled.';
 
 
 --
@@ -3861,6 +4190,865 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.apply_retention(p_batch_size integer, p_as_of timestamp with time zone) IS 'One round of retention: one batch of each table past its RETENTION_*_DAYS window, in one transaction; one row per table with the rows deleted, or no rows when another session is running retention.';
+
+
+--
+-- Name: audience_allow_removals(text, integer, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM 1 FROM shared.meta_audience WHERE segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment', format('%s is not mapped to an audience',
+                                                        p_segment_id));
+    END IF;
+    IF p_max_removals IS NULL OR p_max_removals < 1 THEN
+        PERFORM shared._raise('GD400', 'max_removals', 'must be a whole number of at least 1');
+    END IF;
+    INSERT INTO shared.audience_removal_allowance (segment_id, max_removals, acknowledged_by, reason)
+    VALUES (p_segment_id, p_max_removals, shared._require_actor(p_actor), p_reason)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_removals integer, p_actor text, p_reason text) IS 'Acknowledge that the next sync of a segment may remove up to max_removals people (over the removal cap).';
+
+
+--
+-- Name: audience_change_counts(text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamp with time zone) RETURNS TABLE(removes bigint, candidates bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+    v_removes bigint;
+    v_new bigint;
+    v_changed bigint;
+BEGIN
+    SELECT count(*) INTO v_removes FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    v_removes := v_removes + (
+        SELECT count(*) FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn');
+    SELECT count(*) INTO v_new FROM shared.segment_member AS m
+    WHERE m.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        SELECT count(*) INTO v_changed FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        WHERE k.segment_id = v_segment AND p.updated_at > k.person_updated_at;
+    ELSE
+        SELECT count(*) INTO v_changed FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        WHERE p.updated_at > v_since AND p.updated_at > k.person_updated_at;
+    END IF;
+    RETURN QUERY SELECT v_removes, v_new + v_changed;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_change_counts(p_segment_id text, p_since timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamp with time zone) IS 'How many acknowledged people a run would remove (the removal guard), and about how many members it would add or re-check (an upper bound).';
+
+
+--
+-- Name: audience_changed_since(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_changed_since(p_segment_id text) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT CASE WHEN a.full_checked_at IS NULL OR a.full_checked_at < now() - interval '1 day'
+                THEN NULL
+                ELSE (SELECT max(r.started_at) FROM shared.audience_sync_run AS r
+                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded')
+                     - interval '10 minutes' END
+    FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_changed_since(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_changed_since(p_segment_id text) IS 'From when a sync of the segment looks for changed people (NULL: it re-checks every member).';
+
+
+--
+-- Name: audience_changes(text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+BEGIN
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
+    FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
+    FROM shared.person AS w
+    JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+    JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+    WHERE w.consent_status = 'withdrawn';
+    RETURN QUERY
+    SELECT p.id, 'add'::text, NULL::text[], p.email, p.phone, p.first_name, p.last_name,
+           p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    ELSE
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE p.updated_at > v_since AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    END IF;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_changes(p_segment_id text, p_since timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) IS 'A sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only people changed after p_since (NULL: every member).';
+
+
+--
+-- Name: audience_sync_run; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_sync_run (
+    id bigint NOT NULL,
+    segment_id text NOT NULL,
+    audience_id text,
+    kind text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    forced boolean DEFAULT false NOT NULL,
+    reason text,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    members bigint,
+    planned_adds integer DEFAULT 0 NOT NULL,
+    planned_removes integer DEFAULT 0 NOT NULL,
+    rows_added integer DEFAULT 0 NOT NULL,
+    rows_removed integer DEFAULT 0 NOT NULL,
+    requests integer DEFAULT 0 NOT NULL,
+    retries integer DEFAULT 0 NOT NULL,
+    num_received bigint DEFAULT 0 NOT NULL,
+    num_invalid_entries bigint DEFAULT 0 NOT NULL,
+    invalid_entry_samples jsonb DEFAULT '{}'::jsonb NOT NULL,
+    session_id bigint,
+    batch_seq integer DEFAULT 0 NOT NULL,
+    estimated_num_total bigint,
+    errors jsonb DEFAULT '{}'::jsonb NOT NULL,
+    error_message text,
+    changed_since timestamp with time zone,
+    CONSTRAINT audience_sync_run_errors CHECK ((jsonb_typeof(errors) = 'object'::text)),
+    CONSTRAINT audience_sync_run_kind CHECK ((kind = ANY (ARRAY['diff'::text, 'replace'::text]))),
+    CONSTRAINT audience_sync_run_samples CHECK ((jsonb_typeof(invalid_entry_samples) = 'object'::text)),
+    CONSTRAINT audience_sync_run_status CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'failed'::text, 'refused'::text, 'waiting'::text, 'interrupted'::text])))
+);
+
+
+--
+-- Name: TABLE audience_sync_run; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_sync_run IS 'One row per audience sync run: rows added/removed, requests, Meta''s counts, errors by code.';
+
+
+--
+-- Name: COLUMN audience_sync_run.changed_since; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON COLUMN shared.audience_sync_run.changed_since IS 'The run re-checked people changed after this time; NULL: it re-checked every member.';
+
+
+--
+-- Name: audience_finish_run(bigint, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_finish_run(p_run_id bigint, p_status text, p_message text DEFAULT NULL::text) RETURNS shared.audience_sync_run
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_row shared.audience_sync_run;
+BEGIN
+    IF p_status NOT IN ('succeeded', 'failed', 'refused', 'waiting') THEN
+        PERFORM shared._raise('GD400', 'status', 'must be succeeded, failed, refused or waiting');
+    END IF;
+    UPDATE shared.audience_sync_run
+    SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
+    WHERE id = p_run_id
+    RETURNING * INTO v_row;
+    IF p_status = 'succeeded' AND (v_row.changed_since IS NULL OR v_row.kind = 'replace') THEN
+        UPDATE shared.meta_audience SET full_checked_at = v_row.started_at
+        WHERE segment_id = v_row.segment_id;
+    END IF;
+    -- After a large change (a first upload, a replace), fresh statistics keep the next run's
+    -- anti-joins on the right plan rather than waiting for autovacuum to notice.
+    IF v_row.rows_added + v_row.rows_removed > greatest(10000, coalesce(v_row.members, 0) / 10) THEN
+        ANALYZE shared.audience_ack;
+    END IF;
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_finish_run(p_run_id bigint, p_status text, p_message text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_finish_run(p_run_id bigint, p_status text, p_message text) IS 'Finish a sync run with its status (succeeded, failed, refused, waiting) and message.';
+
+
+--
+-- Name: audience_members_page(text, uuid, integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_members_page(p_segment_id text, p_after uuid, p_limit integer) RETURNS TABLE(person_id uuid, email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT p.id, p.email, p.phone, p.first_name, p.last_name, p.city, p.state, p.zip, p.country,
+           p.date_of_birth, p.gender, p.updated_at
+    FROM shared.segment_member AS m
+    JOIN shared.person AS p ON p.id = m.person_id
+    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+      AND (p_after IS NULL OR m.person_id > p_after)
+    ORDER BY m.person_id
+    LIMIT greatest(1, least(coalesce(p_limit, 10000), 10000))
+$$;
+
+
+--
+-- Name: FUNCTION audience_members_page(p_segment_id text, p_after uuid, p_limit integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_members_page(p_segment_id text, p_after uuid, p_limit integer) IS 'A page (at most 10,000) of a segment''s consenting members with their person columns, in person_id order after p_after.';
+
+
+--
+-- Name: audience_plan_run(bigint, integer, integer, bigint, bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run
+    SET planned_adds = coalesce(p_adds, 0), planned_removes = coalesce(p_removes, 0),
+        session_id = coalesce(p_session_id, session_id),
+        estimated_num_total = coalesce(p_estimated_num_total, estimated_num_total)
+    WHERE id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_plan_run(p_run_id bigint, p_adds integer, p_removes integer, p_session_id bigint, p_estimated_num_total bigint) IS 'Record what a run is about to send: planned adds and removes, its session id and size hint.';
+
+
+--
+-- Name: audience_record_batch(bigint, text, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_count integer;
+    v_new integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
+    END IF;
+    IF p_op = 'add' THEN
+        WITH upserted AS (
+            INSERT INTO shared.audience_ack AS k
+                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+            SELECT v_segment, (x ->> 'p')::uuid,
+                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+                   (x ->> 'u')::timestamptz, 'users', p_run_id
+            FROM jsonb_array_elements(p_rows) AS x
+            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+                SET row_cells = excluded.row_cells,
+                    person_updated_at = excluded.person_updated_at,
+                    via = 'users', run_id = p_run_id, acknowledged_at = now()
+            RETURNING (k.xmax = 0) AS inserted
+        )
+        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
+        UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
+        UPDATE shared.meta_audience
+        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
+        WHERE segment_id = v_segment;
+    ELSIF p_op = 'remove' THEN
+        DELETE FROM shared.audience_ack AS k
+        USING jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
+          AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        GET DIAGNOSTICS v_new = ROW_COUNT;
+        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
+        WHERE segment_id = v_segment;
+        v_count := jsonb_array_length(p_rows);
+        UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
+        WHERE id = p_run_id;
+    ELSIF p_op = 'touch' THEN
+        UPDATE shared.audience_ack AS k SET person_updated_at = (x ->> 'u')::timestamptz
+        FROM jsonb_array_elements(p_rows) AS x
+        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        RETURN v_count;
+    ELSE
+        PERFORM shared._raise('GD400', 'op', 'must be add, remove or touch');
+    END IF;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb) IS 'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction.';
+
+
+--
+-- Name: audience_record_count(text, bigint, bigint, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.meta_audience
+    SET approximate_lower = p_lower, approximate_upper = p_upper, counted_at = now(),
+        drift_note = coalesce(p_drift_note, drift_note),
+        drift_detected_at = CASE WHEN p_drift_note IS NOT NULL
+                                 THEN coalesce(drift_detected_at, now())
+                                 ELSE drift_detected_at END
+    WHERE segment_id = p_segment_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_count(p_segment_id text, p_lower bigint, p_upper bigint, p_drift_note text) IS 'Store Meta''s approximate size of a segment''s audience; a drift note marks it for a full replace.';
+
+
+--
+-- Name: audience_record_error(bigint, integer, integer, boolean); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run AS r
+    SET errors = r.errors || jsonb_build_object(
+            k.key, coalesce((r.errors ->> k.key)::integer, 0) + 1),
+        retries = r.retries + CASE WHEN p_retried THEN 1 ELSE 0 END
+    FROM (SELECT coalesce(p_code::text, 'transport')
+                 || coalesce('/' || p_subcode::text, '') AS key) AS k
+    WHERE r.id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean) IS 'Count a Graph error of a run under its code (code/subcode; transport when Meta did not answer).';
+
+
+--
+-- Name: audience_removal_count(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_removal_count(p_segment_id text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT (SELECT count(*) FROM shared.audience_ack AS k
+            WHERE k.segment_id = p_segment_id
+              AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id))
+         + (SELECT count(*) FROM shared.person AS w
+            JOIN shared.audience_ack AS k ON k.segment_id = p_segment_id AND k.person_id = w.id
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
+$$;
+
+
+--
+-- Name: FUNCTION audience_removal_count(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_removal_count(p_segment_id text) IS 'How many acknowledged people the next sync of the segment would remove (left, withdrew consent, erased).';
+
+
+--
+-- Name: audience_replace_complete(bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_complete(p_run_id bigint) RETURNS TABLE(rows_added bigint, rows_removed bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_removed bigint;
+    v_added bigint;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r WHERE r.id = p_run_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'run_id', format('no run %s', p_run_id));
+    END IF;
+    SELECT count(*) INTO v_removed FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_replace_row AS x
+                      WHERE x.segment_id = v_segment AND x.person_id = k.person_id);
+    DELETE FROM shared.audience_ack WHERE segment_id = v_segment;
+    INSERT INTO shared.audience_ack (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+    SELECT x.segment_id, x.person_id, x.row_cells, x.person_updated_at, 'replace', p_run_id
+    FROM shared.audience_replace_row AS x WHERE x.segment_id = v_segment;
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    DELETE FROM shared.audience_replace_row WHERE segment_id = v_segment;
+    UPDATE shared.audience_sync_run
+    SET rows_added = v_added, rows_removed = v_removed, status = 'succeeded',
+        finished_at = now()
+    WHERE id = p_run_id;
+    UPDATE shared.meta_audience
+    SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
+        first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
+    WHERE segment_id = v_segment;
+    RETURN QUERY SELECT v_added, v_removed;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_complete(p_run_id bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_complete(p_run_id bigint) IS 'A usersreplace session completed: the staged rows become what Meta acknowledged, in one transaction.';
+
+
+--
+-- Name: audience_replace_stage(bigint, integer, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_count integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running' AND r.kind = 'replace';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('replace run %s is not running', p_run_id));
+    END IF;
+    INSERT INTO shared.audience_replace_row AS x
+        (segment_id, person_id, row_cells, person_updated_at, run_id)
+    SELECT v_segment, (e ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(e -> 'c')),
+           (e ->> 'u')::timestamptz, p_run_id
+    FROM jsonb_array_elements(p_rows) AS e
+    ON CONFLICT ON CONSTRAINT audience_replace_row_pkey DO UPDATE
+        SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
+            run_id = p_run_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    UPDATE shared.audience_sync_run SET batch_seq = p_batch_seq WHERE id = p_run_id;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_stage(p_run_id bigint, p_batch_seq integer, p_rows jsonb, p_response jsonb) IS 'Record a usersreplace batch Meta acknowledged: its rows are staged until the session completes.';
+
+
+--
+-- Name: audience_replace_state(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_replace_state(p_segment_id text) RETURNS TABLE(run_id bigint, session_id bigint, batch_seq integer, last_person_id uuid, staged bigint, started_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT r.id, r.session_id, r.batch_seq,
+           (SELECT x.person_id FROM shared.audience_replace_row AS x
+            WHERE x.segment_id = p_segment_id ORDER BY x.person_id DESC LIMIT 1),
+           (SELECT count(*) FROM shared.audience_replace_row AS x
+            WHERE x.segment_id = p_segment_id),
+           r.started_at
+    FROM shared.audience_sync_run AS r
+    WHERE r.id = (SELECT max(l.id) FROM shared.audience_sync_run AS l
+                  WHERE l.segment_id = p_segment_id AND l.kind = 'replace')
+      AND r.session_id IS NOT NULL AND r.status IN ('running', 'interrupted')
+$$;
+
+
+--
+-- Name: FUNCTION audience_replace_state(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_replace_state(p_segment_id text) IS 'The usersreplace session left in flight for a segment (run, session, batch_seq, last staged person), if any.';
+
+
+--
+-- Name: audience_resume_run(bigint); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_resume_run(p_run_id bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.audience_sync_run
+    SET status = 'running', finished_at = NULL,
+        error_message = 'resumed after the worker stopped mid-session'
+    WHERE id = p_run_id
+$$;
+
+
+--
+-- Name: FUNCTION audience_resume_run(p_run_id bigint); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_resume_run(p_run_id bigint) IS 'Mark an interrupted replace run running again (its session continues).';
+
+
+--
+-- Name: audience_schema(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_schema() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    SELECT ARRAY['EMAIL', 'PHONE', 'FN', 'LN', 'CT', 'ST', 'ZIP', 'COUNTRY', 'DOBY', 'DOBM',
+                 'DOBD', 'GEN', 'EXTERN_ID']
+$$;
+
+
+--
+-- Name: FUNCTION audience_schema(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_schema() IS 'The multi-key schema of every audience row GDP sends, in the order acknowledged rows are stored.';
+
+
+--
+-- Name: audience_start_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text) RETURNS TABLE(run_id bigint, changed_since timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+    v_audience text;
+    v_since timestamptz;
+BEGIN
+    SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
+    WHERE a.segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('%s is not mapped to an audience',
+                                                           p_segment_id));
+    END IF;
+    -- The caller holds the segment's lock: a run still marked running was cut off.
+    UPDATE shared.audience_sync_run
+    SET status = 'interrupted', finished_at = now(),
+        error_message = coalesce(error_message, 'the worker stopped mid-run')
+    WHERE segment_id = p_segment_id AND status = 'running';
+    IF p_kind = 'replace' THEN
+        -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
+        DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
+    END IF;
+    v_since := shared.audience_changed_since(p_segment_id);
+    INSERT INTO shared.audience_sync_run
+        (segment_id, audience_id, kind, forced, reason, members, changed_since)
+    VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
+            shared._audience_member_count(p_segment_id), v_since)
+    RETURNING id INTO v_id;
+    RETURN QUERY SELECT v_id, v_since;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text) IS 'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
+
+
+--
+-- Name: audience_store_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_store_id(p_segment_id text, p_audience_id text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_map jsonb := coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb);
+BEGIN
+    IF coalesce(p_audience_id, '') !~ '^[0-9]{1,30}$' THEN
+        PERFORM shared._raise('GD400', 'audience_id', 'must be digits');
+    END IF;
+    UPDATE shared.meta_audience SET audience_id = p_audience_id, updated_at = now()
+    WHERE segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('no audience for %s', p_segment_id));
+    END IF;
+    PERFORM shared.set_setting('META_CUSTOM_AUDIENCE_IDS',
+                               v_map || jsonb_build_object(p_segment_id, p_audience_id),
+                               'gdp audience worker');
+END
+$_$;
+
+
+--
+-- Name: FUNCTION audience_store_id(p_segment_id text, p_audience_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_store_id(p_segment_id text, p_audience_id text) IS 'Store the id of the audience the worker created (or found by its marker) for a segment, in meta_audience and in META_CUSTOM_AUDIENCE_IDS.';
+
+
+--
+-- Name: audience_take_allowance(bigint, integer); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_take_allowance(p_run_id bigint, p_needed integer) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    SELECT a.id INTO v_id
+    FROM shared.audience_removal_allowance AS a
+    JOIN shared.audience_sync_run AS r ON r.segment_id = a.segment_id AND r.id = p_run_id
+    WHERE a.used_by_run IS NULL AND a.max_removals >= p_needed
+    ORDER BY a.id
+    LIMIT 1
+    FOR UPDATE OF a SKIP LOCKED;
+    IF v_id IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE shared.audience_removal_allowance SET used_by_run = p_run_id WHERE id = v_id;
+    RETURN true;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_take_allowance(p_run_id bigint, p_needed integer); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_take_allowance(p_run_id bigint, p_needed integer) IS 'Use an admin''s unused removal acknowledgement that covers p_needed removals for this run.';
+
+
+--
+-- Name: audience_targets(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_targets(p_segment_id text DEFAULT NULL::text) RETURNS TABLE(segment_id text, audience_name text, audience_id text, create_marker text, min_size_first_upload integer, max_removed_share numeric, first_upload_at timestamp with time zone, drift_detected_at timestamp with time zone, members bigint, acknowledged bigint, replace_staged bigint, last_change_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_map jsonb := coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb);
+    v_key text;
+    v_value text;
+    v_name text;
+    v_old text;
+BEGIN
+    IF jsonb_typeof(v_map) <> 'object' THEN
+        v_map := '{}'::jsonb;
+    END IF;
+    FOR v_key, v_value IN SELECT e.key, nullif(e.value #>> '{}', '') FROM jsonb_each(v_map) AS e
+    LOOP
+        SELECT coalesce(s.audience_name, initcap(replace(s.segment_id, '_', ' ')))
+        INTO v_name FROM shared.segment AS s WHERE s.segment_id = v_key;
+        CONTINUE WHEN v_name IS NULL;
+        IF v_value IS NOT NULL AND v_value !~ '^[0-9]{1,30}$' THEN
+            PERFORM shared._raise('GD400', 'META_CUSTOM_AUDIENCE_IDS',
+                format('%s: audience id must be digits, not %s', v_key, v_value));
+        END IF;
+        SELECT a.audience_id INTO v_old FROM shared.meta_audience AS a WHERE a.segment_id = v_key;
+        IF NOT FOUND THEN
+            INSERT INTO shared.meta_audience (segment_id, audience_id, audience_name)
+            VALUES (v_key, v_value, v_name);
+        ELSIF v_value IS NOT NULL AND v_old IS DISTINCT FROM v_value THEN
+            IF v_old IS NOT NULL THEN
+                -- Remapped: what another audience acknowledged says nothing about this one.
+                DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
+                DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
+            END IF;
+            UPDATE shared.meta_audience AS a
+            SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
+                drift_note = NULL, updated_at = now()
+            WHERE a.segment_id = v_key;
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
+           a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
+           -- Members matter only to the size guard, before the first upload.
+           CASE WHEN a.first_upload_at IS NULL
+                THEN shared._audience_member_count(a.segment_id) END,
+           a.acknowledged,
+           (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
+           (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
+            WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
+              AND (r.rows_added > 0 OR r.rows_removed > 0))
+    FROM shared.meta_audience AS a
+    WHERE v_map ? a.segment_id AND (p_segment_id IS NULL OR a.segment_id = p_segment_id)
+    ORDER BY a.segment_id;
+END
+$_$;
+
+
+--
+-- Name: FUNCTION audience_targets(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_targets(p_segment_id text) IS 'The mapped segments and their audiences (made when missing), with member, acknowledged and staged counts and when a run last changed the audience; one segment or all.';
+
+
+--
+-- Name: audience_try_lock(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_try_lock(p_segment_id text) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT pg_catalog.pg_try_advisory_lock(
+        pg_catalog.hashtextextended('gdp.audience_sync.' || p_segment_id, 0))
+$$;
+
+
+--
+-- Name: FUNCTION audience_try_lock(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_try_lock(p_segment_id text) IS 'Take the session advisory lock of a segment''s sync (false: another session syncs it now).';
+
+
+--
+-- Name: audience_unlock(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_unlock(p_segment_id text) RETURNS boolean
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT pg_catalog.pg_advisory_unlock(
+        pg_catalog.hashtextextended('gdp.audience_sync.' || p_segment_id, 0))
+$$;
+
+
+--
+-- Name: FUNCTION audience_unlock(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_unlock(p_segment_id text) IS 'Release the session advisory lock of a segment''s sync.';
+
+
+--
+-- Name: audience_worker_config(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_worker_config() RETURNS TABLE(enabled boolean, ad_account_id text, audience_ids jsonb, interval_s integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT shared.is_enabled('META_CUSTOM_AUDIENCE_SYNC_ENABLED'),
+           shared.setting_value('META_AD_ACCOUNT_ID') #>> '{}',
+           coalesce(shared.setting_value('META_CUSTOM_AUDIENCE_IDS'), '{}'::jsonb),
+           coalesce((shared.setting_value('SEGMENT_ENGINE_CRON_INTERVAL') #>> '{}')::integer, 300)
+$$;
+
+
+--
+-- Name: FUNCTION audience_worker_config(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_worker_config() IS 'What the audience worker runs by: the META_CUSTOM_AUDIENCE_SYNC_ENABLED flag, the ad account, the segment -> audience id map (META_CUSTOM_AUDIENCE_IDS) and the interval (the segment engine''s, SEGMENT_ENGINE_CRON_INTERVAL).';
 
 
 --
@@ -3902,7 +5090,8 @@ COMMENT ON FUNCTION shared.authenticate_dashboard_key(p_dashboard_key text) IS '
 --
 
 CREATE FUNCTION shared.authenticate_service_key(p_service_key text) RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_row shared.service_key;
@@ -3921,6 +5110,13 @@ BEGIN
     RETURN v_row.product_id;
 END
 $$;
+
+
+--
+-- Name: FUNCTION authenticate_service_key(p_service_key text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.authenticate_service_key(p_service_key text) IS 'The product a presented service key belongs to, or NULL for an unknown or revoked key; refreshes last_used_at at most once a minute.';
 
 
 --
@@ -4020,6 +5216,13 @@ $$;
 
 
 --
+-- Name: FUNCTION capi_event_status(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.capi_event_status(p_product_id text, p_event_id text) IS 'Delivery status of one product event (GET /api/v1/meta/event/{event_id}): the latest outcome, queued or retrying while its message waits, or stored when nothing sends it to Meta.';
+
+
+--
 -- Name: capi_extend_leases(bigint[], integer[], integer); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4089,39 +5292,10 @@ $$;
 
 
 --
--- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
+-- Name: FUNCTION capi_set_breaker(p_pixel_id text, p_breaker text, p_error_code integer, p_error_message text); Type: COMMENT; Schema: shared; Owner: -
 --
 
-CREATE TABLE shared.conversion_rule (
-    rule_id bigint NOT NULL,
-    product_id text,
-    event_name text NOT NULL,
-    meta_event_name text NOT NULL,
-    value_property text,
-    currency_property text DEFAULT 'currency'::text NOT NULL,
-    default_currency text,
-    first_time_per_person boolean DEFAULT false NOT NULL,
-    enabled boolean DEFAULT true NOT NULL,
-    description text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT conversion_rule_currency_iso CHECK ((default_currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT conversion_rule_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
-);
-
-
---
--- Name: conversion_rule_for(text, text); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared.conversion_rule_for(p_product_id text, p_event_name text) RETURNS shared.conversion_rule
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT r.* FROM shared.conversion_rule AS r
-    WHERE r.enabled AND r.event_name = p_event_name
-      AND (r.product_id = p_product_id OR r.product_id IS NULL)
-    ORDER BY r.product_id NULLS LAST
-    LIMIT 1
-$$;
+COMMENT ON FUNCTION shared.capi_set_breaker(p_pixel_id text, p_breaker text, p_error_code integer, p_error_message text) IS 'Record a pixel''s circuit-breaker state (open with Meta''s error, or closed) for every CAPI worker to read.';
 
 
 --
@@ -4157,11 +5331,73 @@ COMMENT ON FUNCTION shared.create_dashboard_key(p_label text, p_actor text) IS '
 
 
 --
+-- Name: product_credential; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product_credential (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    product_id text NOT NULL,
+    label text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text NOT NULL,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    revoked_by text,
+    CONSTRAINT product_credential_revocation_complete CHECK (((revoked_at IS NULL) = (revoked_by IS NULL)))
+);
+
+
+--
+-- Name: TABLE product_credential; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product_credential IS 'Product JWTs (gdp keys create --jwt) by their jti: listed and revoked here; the token is never stored';
+
+
+--
+-- Name: create_product_credential(text, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.create_product_credential(p_product_id text, p_actor text, p_label text DEFAULT NULL::text, p_expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS shared.product_credential
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+    v_row shared.product_credential;
+BEGIN
+    PERFORM 1 FROM shared.product WHERE product_id = p_product_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD400', 'product', format('%s is not a known product', p_product_id));
+    END IF;
+    IF p_expires_at IS NOT NULL AND p_expires_at <= now() THEN
+        PERFORM shared._raise('GD400', 'expires_at', 'must be in the future');
+    END IF;
+    INSERT INTO shared.product_credential (product_id, label, created_by, expires_at)
+    VALUES (p_product_id, p_label, v_actor, p_expires_at)
+    RETURNING * INTO v_row;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('product_credential', v_row.id::text, v_actor, NULL, to_jsonb('created'::text),
+            format('product %s', p_product_id));
+    RETURN v_row;
+END
+$$;
+
+
+--
+-- Name: FUNCTION create_product_credential(p_product_id text, p_actor text, p_label text, p_expires_at timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.create_product_credential(p_product_id text, p_actor text, p_label text, p_expires_at timestamp with time zone) IS 'Register a product JWT (gdp keys create PRODUCT --jwt): returns the row whose id is the token''s jti. Audited.';
+
+
+--
 -- Name: create_service_key(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
 CREATE FUNCTION shared.create_service_key(p_product_id text, p_actor text, p_label text DEFAULT NULL::text) RETURNS TABLE(key_id uuid, service_key text, key_prefix text)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -4179,9 +5415,19 @@ BEGIN
     VALUES (p_product_id, left(v_key, length(p_product_id) + 16), shared._sha256_hex(v_key),
             p_label, v_actor)
     RETURNING id INTO v_id;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('service_key', v_id::text, v_actor, NULL, to_jsonb('created'::text),
+            format('product %s', p_product_id));
     RETURN QUERY SELECT v_id, v_key, left(v_key, length(p_product_id) + 16);
 END
 $$;
+
+
+--
+-- Name: FUNCTION create_service_key(p_product_id text, p_actor text, p_label text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.create_service_key(p_product_id text, p_actor text, p_label text) IS 'Create a service key for a product: returned once (with its id and prefix), stored only as its SHA-256.';
 
 
 --
@@ -4189,7 +5435,8 @@ $$;
 --
 
 CREATE FUNCTION shared.disable_flag(p_flag_key text, p_actor text, p_cascade boolean DEFAULT false, p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -4227,11 +5474,19 @@ $$;
 
 
 --
+-- Name: FUNCTION disable_flag(p_flag_key text, p_actor text, p_cascade boolean, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.disable_flag(p_flag_key text, p_actor text, p_cascade boolean, p_note text) IS 'Disable a feature flag; refused while flags that depend on it are on, unless p_cascade switches them off first (each audited).';
+
+
+--
 -- Name: enable_flag(text, text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
 CREATE FUNCTION shared.enable_flag(p_flag_key text, p_actor text, p_present_secrets text[] DEFAULT '{}'::text[], p_note text DEFAULT NULL::text) RETURNS shared.feature_flag
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -4258,6 +5513,13 @@ $$;
 
 
 --
+-- Name: FUNCTION enable_flag(p_flag_key text, p_actor text, p_present_secrets text[], p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.enable_flag(p_flag_key text, p_actor text, p_present_secrets text[], p_note text) IS 'Enable a feature flag through the deployment gate: refused (GD423) naming everything missing; audited with the actor and note.';
+
+
+--
 -- Name: erase_person(uuid, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4281,9 +5543,18 @@ BEGIN
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
             shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
+    PERFORM shared._erase_by_meta_hash(shared._sha256_hex(v_person.email),
+                                       shared._sha256_hex(shared._meta_phone_digits(v_person.phone)));
     RETURN v_erasure_id;
 END
 $$;
+
+
+--
+-- Name: FUNCTION erase_person(p_person_id uuid, p_requested_by text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.erase_person(p_person_id uuid, p_requested_by text, p_reason text) IS 'Erase a person (GDPR): the person, identity links, consent log and events go, delivery records lose the person; an erasure record keeps only Meta-format hashes of email and phone for audience removal. Returns the erasure id.';
 
 
 --
@@ -4303,6 +5574,13 @@ BEGIN
     RETURN shared.erase_person(v_person_id, p_requested_by, p_reason);
 END
 $$;
+
+
+--
+-- Name: FUNCTION erase_person_by_email(p_email text, p_requested_by text, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.erase_person_by_email(p_email text, p_requested_by text, p_reason text) IS 'erase_person for the person with this email (normalized as stored).';
 
 
 --
@@ -4453,6 +5731,31 @@ COMMENT ON FUNCTION shared.evaluate_segments(p_full boolean) IS 'Evaluate the en
 
 
 --
+-- Name: event_limit(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.event_limit(p_name text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE p_name
+        WHEN 'event_id_length' THEN 200          -- characters
+        WHEN 'url_length' THEN 2048              -- event_source_url, client_user_agent
+        WHEN 'meta_text_length' THEN 1000        -- content_name and Meta's other custom_data text
+        WHEN 'property_text_length' THEN 8192    -- any other text in properties
+        WHEN 'property_depth' THEN 8             -- nested objects and arrays in properties
+        WHEN 'future_seconds' THEN 60            -- occurred_at ahead of now (clock skew)
+    END
+$$;
+
+
+--
+-- Name: FUNCTION event_limit(p_name text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.event_limit(p_name text) IS 'The limits every event path applies (SQL and HTTP alike): event_id_length, url_length, meta_text_length, property_text_length, property_depth, future_seconds.';
+
+
+--
 -- Name: flag_blockers(text, text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4486,6 +5789,13 @@ $$;
 
 
 --
+-- Name: FUNCTION flag_blockers(p_flag_key text, p_present_secrets text[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.flag_blockers(p_flag_key text, p_present_secrets text[]) IS 'What stands between a flag and enabled, as readable reasons (prerequisites off, settings missing, secrets absent from p_present_secrets, checklist items not acknowledged); empty when nothing does.';
+
+
+--
 -- Name: gate_report(text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4498,6 +5808,13 @@ CREATE FUNCTION shared.gate_report(p_present_secrets text[] DEFAULT '{}'::text[]
     FROM shared.feature_flag AS f
     ORDER BY f.enable_order, f.flag_key
 $$;
+
+
+--
+-- Name: FUNCTION gate_report(p_present_secrets text[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.gate_report(p_present_secrets text[]) IS 'Every feature flag in the PRD''s enable order with its state, who changed it last, and what would block enabling it now (gdp flags list).';
 
 
 --
@@ -4529,6 +5846,13 @@ BEGIN
         SELECT array_agg(u.person_id ORDER BY u.ordinal) INTO v_person_ids
         FROM shared.upsert_people(v_people) AS u;
     END IF;
+
+    -- Lock the people named by id before reading them (an erasure in flight either finishes
+    -- first, and they are unknown_person, or waits for this transaction).
+    PERFORM shared._lock_people(ARRAY(
+        SELECT (e.v ->> 'person_id')::uuid FROM jsonb_array_elements(p_events) AS e(v)
+        WHERE jsonb_typeof(e.v -> 'person') IS DISTINCT FROM 'object'
+          AND e.v ->> 'person_id' IS NOT NULL));
 
     -- One statement, no temp table: a busy endpoint must not churn the catalog.
     RETURN QUERY
@@ -4586,6 +5910,13 @@ BEGIN
     ORDER BY c.ord;
 END
 $$;
+
+
+--
+-- Name: FUNCTION ingest_events(p_product_id text, p_events jsonb, p_source text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.ingest_events(p_product_id text, p_events jsonb, p_source text) IS 'Store events from the HTTP endpoints in one call: upsert the people their raw PII describes, insert the events idempotently per (product, event_id); one row per element: accepted, duplicate or unknown_person.';
 
 
 --
@@ -4930,6 +6261,13 @@ CREATE FUNCTION shared.is_enabled(p_flag_key text) RETURNS boolean
 
 
 --
+-- Name: FUNCTION is_enabled(p_flag_key text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.is_enabled(p_flag_key text) IS 'Whether a feature flag (a PRD gap) is on; false for an unknown flag.';
+
+
+--
 -- Name: lead_fetch_failed(bigint, text, boolean, integer, integer, integer, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5050,6 +6388,106 @@ $_$;
 
 
 --
+-- Name: FUNCTION link_identity(p_person_id uuid, p_provider text, p_external_id text, p_metadata jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.link_identity(p_person_id uuid, p_provider text, p_external_id text, p_metadata jsonb) IS 'Link an external identity (provider, external id) to a person; again to the same person is a no-op, to another person is refused (GD409). Returns the link''s id.';
+
+
+--
+-- Name: list_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.list_keys() RETURNS TABLE(id uuid, product_id text, kind text, key_prefix text, label text, created_at timestamp with time zone, created_by text, expires_at timestamp with time zone, revoked_at timestamp with time zone, last_used_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT k.id, k.product_id, 'service_key', k.key_prefix, k.label, k.created_at, k.created_by,
+           NULL::timestamptz, k.revoked_at, k.last_used_at
+    FROM shared.service_key AS k
+    UNION ALL
+    SELECT c.id, c.product_id, 'product_jwt', 'jwt', c.label, c.created_at, c.created_by,
+           c.expires_at, c.revoked_at, NULL::timestamptz
+    FROM shared.product_credential AS c
+    ORDER BY 2, 6
+$$;
+
+
+--
+-- Name: FUNCTION list_keys(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.list_keys() IS 'Service keys and product JWTs by product, with their state; never a secret (gdp keys list).';
+
+
+--
+-- Name: make_process_login(text, text[], text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text DEFAULT NULL::text) RETURNS TABLE(login text, created boolean, roles text[])
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    v_known text[] := ARRAY(SELECT r.role_name FROM shared.process_roles() AS r);
+    v_created boolean := false;
+    v_role text;
+BEGIN
+    IF p_login IS NULL OR p_login !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        PERFORM shared._raise('GD400', 'login',
+            'must be a lowercase name of letters, digits and _ (at most 63)');
+    END IF;
+    IF p_login = ANY (v_known) OR p_login IN ('gdp_product', 'anon', 'authenticated',
+                                             'service_role', 'authenticator', 'postgres') THEN
+        PERFORM shared._raise('GD400', 'login',
+            format('%s is a role, not a login for a process; pick another name', p_login));
+    END IF;
+    IF coalesce(cardinality(p_roles), 0) = 0 THEN
+        PERFORM shared._raise('GD400', 'roles', 'name at least one process role');
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT v_role = ANY (v_known) THEN
+            PERFORM shared._raise('GD400', 'roles',
+                format('%s is not a GDP process role (one of: %s)', v_role,
+                       array_to_string(v_known, ', ')));
+        END IF;
+    END LOOP;
+    IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
+        PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
+    END IF;
+    -- Two deployers making the same login at once: the second waits, then finds it made.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('shared.make_process_login'));
+
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
+        v_created := true;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
+        PERFORM shared._raise('GD409', 'login', format('%s exists and cannot log in', p_login));
+    END IF;
+    IF p_password_hash IS NOT NULL THEN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L', p_login, p_password_hash);
+    END IF;
+    FOREACH v_role IN ARRAY p_roles LOOP
+        IF NOT pg_catalog.pg_has_role(p_login, v_role, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', v_role, p_login);
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT p_login, v_created,
+           ARRAY(SELECT r.role_name FROM shared.process_roles() AS r
+                 WHERE p_login = ANY (r.logins) ORDER BY r.role_name);
+END
+$_$;
+
+
+--
+-- Name: FUNCTION make_process_login(p_login text, p_roles text[], p_password_hash text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.make_process_login(p_login text, p_roles text[], p_password_hash text) IS 'Create or update a NOINHERIT login for GDP processes and grant it the named process roles (gdp db roles login). Takes a client-computed SCRAM verifier, never a password.';
+
+
+--
 -- Name: meta_conversions(jsonb, boolean); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5072,6 +6510,86 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boolean) IS 'Conversions (or with p_values_only, revenue) in Meta''s {action_type: number}: per family of shared.conversion_family its best-ranked action type present, so omni_purchase, purchase and the pixel purchase are one purchase, not three.';
+
+
+--
+-- Name: meta_event_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT p_product_id || ':' || p_event_id $$;
+
+
+--
+-- Name: FUNCTION meta_event_id(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) IS 'The event id Meta receives for a product''s event: <product_id>:<event_id> (unique per pixel when products share one; the browser Pixel sends the same id, so Meta deduplicates the pair).';
+
+
+--
+-- Name: process_roles(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.process_roles() RETURNS TABLE(role_name text, purpose text, present boolean, logins text[])
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT r.role_name, r.purpose, p.oid IS NOT NULL,
+           coalesce((SELECT array_agg(l.rolname::text ORDER BY l.rolname)
+                     FROM pg_catalog.pg_auth_members AS m
+                     JOIN pg_catalog.pg_roles AS l ON l.oid = m.member
+                     WHERE m.roleid = p.oid AND l.rolcanlogin), '{}')
+    FROM (VALUES
+        (1, 'gdp_api',             'gdp serve: the HTTP service'),
+        (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
+        (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
+        (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
+        (5, 'gdp_segment_worker',  'gdp worker segments: segment evaluation'),
+        (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
+        (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+    ) AS r(ord, role_name, purpose)
+    LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
+    ORDER BY r.ord
+$$;
+
+
+--
+-- Name: FUNCTION process_roles(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.process_roles() IS 'GDP''s process roles, what each is for, whether it exists and the logins that are members (gdp db roles).';
+
+
+--
+-- Name: product_claim(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.product_claim() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+    SELECT c.product_id
+    FROM (SELECT auth.jwt() AS claims) AS j
+    JOIN shared.product_credential AS c
+      ON c.id = CASE WHEN (j.claims ->> 'jti') ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                     THEN (j.claims ->> 'jti')::uuid END
+     AND c.product_id = j.claims ->> 'product_id'
+    WHERE (current_user = 'gdp_product'
+           OR current_setting('role', true) = 'gdp_product')
+      AND c.revoked_at IS NULL
+      AND (c.expires_at IS NULL OR c.expires_at > now())
+$_$;
+
+
+--
+-- Name: FUNCTION product_claim(); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.product_claim() IS 'The product_id of the current request''s verified product credential (role gdp_product, a known, unrevoked jti), else NULL. Used by RLS and the API functions products call.';
 
 
 --
@@ -5308,6 +6826,13 @@ $$;
 
 
 --
+-- Name: FUNCTION record_capi_outcomes(p_outcomes jsonb, p_archive_msg_ids bigint[]); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.record_capi_outcomes(p_outcomes jsonb, p_archive_msg_ids bigint[]) IS 'Record the outcomes of a batch of Conversions API events (delivery records, and dead letters where a reason is given) and archive their queue messages, in one transaction.';
+
+
+--
 -- Name: record_consent(uuid, text, text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5347,6 +6872,13 @@ $$;
 
 
 --
+-- Name: FUNCTION record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone) IS 'Record a consent change (logged); the person''s state follows the most recent change by its own time. A withdrawal waits for a Conversions API request in flight for the person.';
+
+
+--
 -- Name: replay_dead_letters(bigint[], text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5375,6 +6907,13 @@ BEGIN
     RETURN cardinality(v_msgs);
 END
 $$;
+
+
+--
+-- Name: FUNCTION replay_dead_letters(p_ids bigint[], p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.replay_dead_letters(p_ids bigint[], p_actor text) IS 'Put dead letters (all pending ones when p_ids is NULL) back on the meta_capi queue with their original event and event_id, so Meta deduplicates; returns how many were queued.';
 
 
 --
@@ -5582,6 +7121,55 @@ COMMENT ON FUNCTION shared.revoke_dashboard_key(p_key_id uuid, p_actor text) IS 
 
 
 --
+-- Name: revoke_key(uuid, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.revoke_key(p_key_id uuid, p_actor text) RETURNS TABLE(id uuid, product_id text, kind text, revoked_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_actor text := shared._require_actor(p_actor);
+BEGIN
+    RETURN QUERY
+    WITH done AS (
+        UPDATE shared.service_key AS k
+        SET revoked_at = coalesce(k.revoked_at, now()), revoked_by = coalesce(k.revoked_by, v_actor)
+        WHERE k.id = p_key_id
+        RETURNING k.id, k.product_id, k.revoked_at)
+    SELECT d.id, d.product_id, 'service_key'::text, d.revoked_at FROM done AS d;
+    IF FOUND THEN
+        INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+        VALUES ('service_key', p_key_id::text, v_actor, to_jsonb('created'::text),
+                to_jsonb('revoked'::text));
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH done AS (
+        UPDATE shared.product_credential AS c
+        SET revoked_at = coalesce(c.revoked_at, now()), revoked_by = coalesce(c.revoked_by, v_actor)
+        WHERE c.id = p_key_id
+        RETURNING c.id, c.product_id, c.revoked_at)
+    SELECT d.id, d.product_id, 'product_jwt'::text, d.revoked_at FROM done AS d;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'key_id', format('no service key or product credential %s', p_key_id));
+    END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+    VALUES ('product_credential', p_key_id::text, v_actor, to_jsonb('created'::text),
+            to_jsonb('revoked'::text));
+END
+$$;
+
+
+--
+-- Name: FUNCTION revoke_key(p_key_id uuid, p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.revoke_key(p_key_id uuid, p_actor text) IS 'Revoke an HTTP service key or a product JWT by its id (gdp keys revoke). A revoked JWT is refused from the next statement on.';
+
+
+--
 -- Name: service_key; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -5606,7 +7194,8 @@ CREATE TABLE shared.service_key (
 --
 
 CREATE FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text) RETURNS shared.service_key
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5619,9 +7208,19 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM shared._raise('GD404', 'key_id', format('no service key %s', p_key_id));
     END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+    VALUES ('service_key', p_key_id::text, v_actor, to_jsonb('created'::text),
+            to_jsonb('revoked'::text));
     RETURN v_row;
 END
 $$;
+
+
+--
+-- Name: FUNCTION revoke_service_key(p_key_id uuid, p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text) IS 'Revoke a service key (idempotent; the first revocation''s time and actor are kept).';
 
 
 --
@@ -5853,6 +7452,13 @@ $$;
 
 
 --
+-- Name: FUNCTION set_lifecycle_stage(p_person_id uuid, p_stage text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.set_lifecycle_stage(p_person_id uuid, p_stage text) IS 'Move a person to a lifecycle stage explicitly, backwards too (e.g. churned -> customer).';
+
+
+--
 -- Name: setting; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -5870,7 +7476,8 @@ CREATE TABLE shared.setting (
 --
 
 CREATE FUNCTION shared.set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS shared.setting
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -5936,6 +7543,13 @@ $$;
 
 
 --
+-- Name: FUNCTION set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.set_setting(p_setting_key text, p_value jsonb, p_actor text, p_scope text) IS 'Set a non-secret setting, globally or for one product, checked against its definition (value type and pattern, known product scope); audited.';
+
+
+--
 -- Name: setting_value(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5948,6 +7562,13 @@ CREATE FUNCTION shared.setting_value(p_setting_key text, p_scope text DEFAULT 'g
     ORDER BY (s.scope = 'global')
     LIMIT 1
 $$;
+
+
+--
+-- Name: FUNCTION setting_value(p_setting_key text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.setting_value(p_setting_key text, p_scope text) IS 'A setting''s value for a scope: the product''s own (p_scope = its product id), else the global one, else NULL.';
 
 
 --
@@ -6106,7 +7727,8 @@ COMMENT ON FUNCTION shared.sync_leads(p_items jsonb) IS 'The PRD''s syncLeadToPe
 --
 
 CREATE FUNCTION shared.unset_setting(p_setting_key text, p_actor text, p_scope text DEFAULT 'global'::text) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -6127,17 +7749,27 @@ $$;
 
 
 --
+-- Name: FUNCTION unset_setting(p_setting_key text, p_actor text, p_scope text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.unset_setting(p_setting_key text, p_actor text, p_scope text) IS 'Remove a setting for a scope (audited); false when it was not set.';
+
+
+--
 -- Name: upsert_people(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
 CREATE FUNCTION shared.upsert_people(p_people jsonb) RETURNS TABLE(ordinal integer, person_id uuid, created boolean)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 #variable_conflict use_column
 DECLARE
     v_problem record;
     v_conflict record;
 BEGIN
+    -- A product (role gdp_product) upserts only as itself (db/functions/15_identity.sql).
+    p_people := shared._people_for_caller(p_people);
     IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
         PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
     END IF;
@@ -6275,6 +7907,13 @@ $$;
 
 
 --
+-- Name: FUNCTION upsert_people(p_people jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.upsert_people(p_people jsonb) IS 'Upsert people by email, many at once (the PRD''s syncLeadToPerson): case variants are one person, first touch kept, empty fields filled, lifecycle only advances, identities linked; an invalid entry fails the call (GD400) naming entry and field.';
+
+
+--
 -- Name: upsert_person(text, text, text, text, text, text, text, text, text, text, text, text, text, text, jsonb, jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6294,11 +7933,19 @@ $$;
 
 
 --
+-- Name: FUNCTION upsert_person(p_email text, p_phone text, p_first_name text, p_last_name text, p_utm_source text, p_utm_medium text, p_utm_campaign text, p_utm_content text, p_utm_term text, p_meta_fbp text, p_meta_fbc text, p_meta_lead_form_id text, p_source_product text, p_lifecycle_stage text, p_properties jsonb, p_identities jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.upsert_person(p_email text, p_phone text, p_first_name text, p_last_name text, p_utm_source text, p_utm_medium text, p_utm_campaign text, p_utm_content text, p_utm_term text, p_meta_fbp text, p_meta_fbc text, p_meta_lead_form_id text, p_source_product text, p_lifecycle_stage text, p_properties jsonb, p_identities jsonb) IS 'Upsert one person with named arguments (the PostgREST RPC shape), by the rules of upsert_people; returns the person''s id.';
+
+
+--
 -- Name: withdraw_checklist_acknowledgement(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
 CREATE FUNCTION shared.withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text DEFAULT NULL::text) RETURNS shared.deploy_checklist_item
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -6322,6 +7969,13 @@ BEGIN
     RETURN v_item;
 END
 $$;
+
+
+--
+-- Name: FUNCTION withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.withdraw_checklist_acknowledgement(p_item_key text, p_actor text, p_note text) IS 'Withdraw a checklist acknowledgement (audited); flags already on stay on.';
 
 
 --
@@ -6609,6 +8263,72 @@ CREATE VIEW segments.paid_high_usage_7d AS
 
 
 --
+-- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.conversion_rule (
+    rule_id bigint NOT NULL,
+    product_id text,
+    event_name text NOT NULL,
+    meta_event_name text NOT NULL,
+    value_property text,
+    currency_property text DEFAULT 'currency'::text NOT NULL,
+    default_currency text,
+    first_time_per_person boolean DEFAULT false NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT conversion_rule_currency_iso CHECK ((default_currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT conversion_rule_meta_event_name_format CHECK ((meta_event_name ~ '^[A-Za-z][A-Za-z0-9_]{0,49}$'::text))
+);
+
+
+--
+-- Name: product; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.product (
+    product_id text NOT NULL,
+    display_name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT product_id_format CHECK ((product_id ~ '^[a-z][a-z0-9_]{1,39}$'::text))
+);
+
+
+--
+-- Name: TABLE product; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.product IS 'Every product that writes people and events (the PRD''s list).';
+
+
+--
+-- Name: applicable_conversion_rule; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.applicable_conversion_rule AS
+ SELECT DISTINCT ON (p.product_id, r.event_name) p.product_id,
+    r.event_name,
+    r.rule_id,
+    r.product_id AS rule_product_id,
+    r.meta_event_name,
+    r.value_property,
+    r.currency_property,
+    r.default_currency,
+    r.first_time_per_person
+   FROM (shared.product p
+     JOIN shared.conversion_rule r ON ((r.enabled AND ((r.product_id = p.product_id) OR (r.product_id IS NULL)))))
+  ORDER BY p.product_id, r.event_name, r.product_id;
+
+
+--
+-- Name: VIEW applicable_conversion_rule; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON VIEW shared.applicable_conversion_rule IS 'The conversion rule that applies to each product''s event name: the enabled rule, the product''s own before the any-product one.';
+
+
+--
 -- Name: attribution_events; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -6641,6 +8361,182 @@ CREATE TABLE shared.attribution_events (
 
 ALTER TABLE shared.attribution_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME shared.attribution_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: audience_ack; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_ack (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    row_cells text[] NOT NULL,
+    person_updated_at timestamp with time zone NOT NULL,
+    via text NOT NULL,
+    run_id bigint,
+    acknowledged_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audience_ack_cells CHECK ((cardinality(row_cells) = 13)),
+    CONSTRAINT audience_ack_via CHECK ((via = ANY (ARRAY['users'::text, 'replace'::text])))
+);
+
+
+--
+-- Name: TABLE audience_ack; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_ack IS 'What Meta acknowledged per person and audience: the exact hashed row sent (hashes only).';
+
+
+--
+-- Name: audience_removal_allowance; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_removal_allowance (
+    id bigint NOT NULL,
+    segment_id text NOT NULL,
+    max_removals integer NOT NULL,
+    acknowledged_by text NOT NULL,
+    reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    used_by_run bigint,
+    CONSTRAINT audience_removal_allowance_by CHECK (((length(acknowledged_by) >= 1) AND (length(acknowledged_by) <= 200))),
+    CONSTRAINT audience_removal_allowance_max CHECK ((max_removals > 0))
+);
+
+
+--
+-- Name: TABLE audience_removal_allowance; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_removal_allowance IS 'An admin''s acknowledgement that the next run of a segment may remove up to max_removals.';
+
+
+--
+-- Name: audience_removal_allowance_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_removal_allowance ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.audience_removal_allowance_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: audience_replace_row; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_replace_row (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    row_cells text[] NOT NULL,
+    person_updated_at timestamp with time zone NOT NULL,
+    run_id bigint NOT NULL,
+    CONSTRAINT audience_replace_row_cells CHECK ((cardinality(row_cells) = 13))
+);
+
+
+--
+-- Name: TABLE audience_replace_row; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_replace_row IS 'Rows sent in the usersreplace session in flight; they become audience_ack when it completes.';
+
+
+--
+-- Name: meta_audience; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.meta_audience (
+    segment_id text NOT NULL,
+    audience_id text,
+    audience_name text NOT NULL,
+    create_marker text DEFAULT ('gdp:'::text || (gen_random_uuid())::text) NOT NULL,
+    min_size_first_upload integer DEFAULT 100 NOT NULL,
+    max_removed_share numeric(4,3) DEFAULT 0.200 NOT NULL,
+    first_upload_at timestamp with time zone,
+    drift_detected_at timestamp with time zone,
+    drift_note text,
+    approximate_lower bigint,
+    approximate_upper bigint,
+    counted_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    full_checked_at timestamp with time zone,
+    acknowledged bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT meta_audience_acknowledged CHECK ((acknowledged >= 0)),
+    CONSTRAINT meta_audience_id_format CHECK ((audience_id ~ '^[0-9]{1,30}$'::text)),
+    CONSTRAINT meta_audience_max_removed_share CHECK (((max_removed_share >= (0)::numeric) AND (max_removed_share <= (1)::numeric))),
+    CONSTRAINT meta_audience_min_size CHECK (((min_size_first_upload >= 0) AND (min_size_first_upload <= 100000000))),
+    CONSTRAINT meta_audience_name_length CHECK (((length(audience_name) >= 1) AND (length(audience_name) <= 200))),
+    CONSTRAINT meta_audience_segment_id_format CHECK ((segment_id ~ '^[a-z][a-z0-9_]{1,62}$'::text))
+);
+
+
+--
+-- Name: TABLE meta_audience; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.meta_audience IS 'The Meta Custom Audience of each mapped segment, with its guards.';
+
+
+--
+-- Name: audience_status; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared.audience_status AS
+ SELECT a.segment_id,
+    a.audience_name,
+    a.audience_id,
+    shared._audience_member_count(a.segment_id) AS members,
+    a.acknowledged,
+    a.approximate_lower,
+    a.approximate_upper,
+    a.drift_detected_at,
+    a.first_upload_at,
+    last.status AS last_status,
+    last.finished_at AS last_finished_at,
+    ok.finished_at AS last_succeeded_at,
+    (EXTRACT(epoch FROM (now() - ok.finished_at)))::double precision AS lag_seconds,
+    ( SELECT count(*) AS count
+           FROM shared.audience_sync_run r
+          WHERE ((r.segment_id = a.segment_id) AND (r.status = ANY (ARRAY['failed'::text, 'interrupted'::text])) AND (r.started_at > (now() - '24:00:00'::interval)))) AS failures_24h
+   FROM ((shared.meta_audience a
+     LEFT JOIN LATERAL ( SELECT r.status,
+            r.finished_at
+           FROM shared.audience_sync_run r
+          WHERE (r.segment_id = a.segment_id)
+          ORDER BY r.id DESC
+         LIMIT 1) last ON (true))
+     LEFT JOIN LATERAL ( SELECT r.finished_at
+           FROM shared.audience_sync_run r
+          WHERE ((r.segment_id = a.segment_id) AND (r.status = 'succeeded'::text))
+          ORDER BY r.id DESC
+         LIMIT 1) ok ON (true));
+
+
+--
+-- Name: VIEW audience_status; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON VIEW shared.audience_status IS 'Per mapped segment: members, acknowledged rows, Meta''s approximate size, last run, lag since the last success and failures in 24 hours.';
+
+
+--
+-- Name: audience_sync_run_id_seq; Type: SEQUENCE; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_sync_run ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME shared.audience_sync_run_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -6943,7 +8839,6 @@ CREATE TABLE shared.feature_trigger_fired (
     rule_id bigint NOT NULL,
     person_id uuid NOT NULL,
     event_ref bigint NOT NULL,
-    sent boolean DEFAULT true NOT NULL,
     fired_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
@@ -6969,7 +8864,7 @@ CREATE TABLE shared.gate_audit (
     from_value jsonb,
     to_value jsonb,
     note text,
-    CONSTRAINT gate_audit_subject_kind_known CHECK ((subject_kind = ANY (ARRAY['flag'::text, 'checklist'::text, 'setting'::text])))
+    CONSTRAINT gate_audit_subject_kind_known CHECK ((subject_kind = ANY (ARRAY['flag'::text, 'checklist'::text, 'setting'::text, 'service_key'::text, 'product_credential'::text])))
 );
 
 
@@ -7018,7 +8913,7 @@ CREATE VIEW shared.gdp_conversions_daily AS
     a.project,
     count(*) AS conversions,
     (COALESCE(sum(v.value) FILTER (WHERE f.counts_value), (0)::numeric))::numeric(14,2) AS conversion_value
-   FROM (((( SELECT ((x.created_at AT TIME ZONE 'UTC'::text))::date AS date,
+   FROM ((((( SELECT ((x.created_at AT TIME ZONE 'UTC'::text))::date AS date,
             x.product_id AS project,
             x.event_ref,
             min(x.meta_event_name) AS meta_event_name
@@ -7027,16 +8922,13 @@ CREATE VIEW shared.gdp_conversions_daily AS
           GROUP BY (((x.created_at AT TIME ZONE 'UTC'::text))::date), x.product_id, x.event_ref) a
      JOIN shared.conversion_family f ON (((f.meta_event_name = a.meta_event_name) AND f.enabled)))
      JOIN shared.event e ON ((e.id = a.event_ref)))
+     LEFT JOIN shared.applicable_conversion_rule r ON (((r.product_id = e.product_id) AND (r.event_name = e.event_name))))
      LEFT JOIN LATERAL ( SELECT
                 CASE
                     WHEN (raw.val ~ '^-?[0-9]+(\.[0-9]+)?$'::text) THEN (raw.val)::numeric
                     ELSE NULL::numeric
                 END AS value
-           FROM ( SELECT COALESCE((e.properties ->> ( SELECT r.value_property
-                           FROM shared.conversion_rule r
-                          WHERE ((r.event_name = e.event_name) AND ((r.product_id = e.product_id) OR (r.product_id IS NULL)))
-                          ORDER BY r.product_id
-                         LIMIT 1)), (e.properties ->> 'value'::text)) AS val) raw) v ON (true))
+           FROM ( SELECT COALESCE((e.properties ->> r.value_property), (e.properties ->> 'value'::text)) AS val) raw) v ON (true))
   GROUP BY a.date, a.project;
 
 
@@ -7747,25 +9639,6 @@ CREATE VIEW shared.person_product_feature AS
 
 
 --
--- Name: product; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.product (
-    product_id text NOT NULL,
-    display_name text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT product_id_format CHECK ((product_id ~ '^[a-z][a-z0-9_]{1,39}$'::text))
-);
-
-
---
--- Name: TABLE product; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.product IS 'Every product that writes people and events (the PRD''s list).';
-
-
---
 -- Name: product_event; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -8145,6 +10018,38 @@ ALTER TABLE ONLY shared.attribution_events
 
 
 --
+-- Name: audience_ack audience_ack_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_ack
+    ADD CONSTRAINT audience_ack_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: audience_replace_row audience_replace_row_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_replace_row
+    ADD CONSTRAINT audience_replace_row_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
+-- Name: audience_sync_run audience_sync_run_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_sync_run
+    ADD CONSTRAINT audience_sync_run_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: campaign_project campaign_project_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -8353,6 +10258,22 @@ ALTER TABLE ONLY shared.lead_field_map
 
 
 --
+-- Name: meta_audience meta_audience_audience_id_key; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.meta_audience
+    ADD CONSTRAINT meta_audience_audience_id_key UNIQUE (audience_id);
+
+
+--
+-- Name: meta_audience meta_audience_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.meta_audience
+    ADD CONSTRAINT meta_audience_pkey PRIMARY KEY (segment_id);
+
+
+--
 -- Name: meta_lead meta_lead_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -8414,6 +10335,14 @@ ALTER TABLE ONLY shared.person_feature
 
 ALTER TABLE ONLY shared.person
     ADD CONSTRAINT person_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: product_credential product_credential_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_credential
+    ADD CONSTRAINT product_credential_pkey PRIMARY KEY (id);
 
 
 --
@@ -8603,6 +10532,13 @@ CREATE INDEX attribution_events_status_idx ON shared.attribution_events USING bt
 
 
 --
+-- Name: audience_sync_run_segment_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX audience_sync_run_segment_idx ON shared.audience_sync_run USING btree (segment_id, id DESC);
+
+
+--
 -- Name: capi_dead_letter_event_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
@@ -8715,10 +10651,31 @@ CREATE INDEX performance_restatement_day_idx ON shared.performance_restatement U
 
 
 --
+-- Name: person_consent_withdrawn_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX person_consent_withdrawn_idx ON shared.person USING btree (id) WHERE (consent_status = 'withdrawn'::shared.consent_status);
+
+
+--
 -- Name: person_feature_next_change_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
 CREATE INDEX person_feature_next_change_idx ON shared.person_feature USING btree (next_change_at);
+
+
+--
+-- Name: person_updated_at_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX person_updated_at_idx ON shared.person USING btree (updated_at);
+
+
+--
+-- Name: product_credential_product_id_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX product_credential_product_id_idx ON shared.product_credential USING btree (product_id);
 
 
 --
@@ -8754,6 +10711,13 @@ CREATE INDEX segment_member_person_id_idx ON shared.segment_member USING btree (
 --
 
 CREATE INDEX service_key_product_id_idx ON shared.service_key USING btree (product_id);
+
+
+--
+-- Name: event event_check_properties; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties();
 
 
 --
@@ -8861,6 +10825,38 @@ ALTER TABLE ONLY pgmq.notify_insert_throttle
 
 ALTER TABLE ONLY pgmq.topic_bindings
     ADD CONSTRAINT topic_bindings_meta_queue_name_fk FOREIGN KEY (queue_name) REFERENCES pgmq.meta(queue_name) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_ack audience_ack_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_ack
+    ADD CONSTRAINT audience_ack_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_removal_allowance audience_removal_allowance_used_by_run_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_removal_allowance
+    ADD CONSTRAINT audience_removal_allowance_used_by_run_fkey FOREIGN KEY (used_by_run) REFERENCES shared.audience_sync_run(id);
+
+
+--
+-- Name: audience_replace_row audience_replace_row_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_replace_row
+    ADD CONSTRAINT audience_replace_row_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
 
 
 --
@@ -8984,6 +10980,14 @@ ALTER TABLE ONLY shared.person
 
 
 --
+-- Name: product_credential product_credential_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.product_credential
+    ADD CONSTRAINT product_credential_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id);
+
+
+--
 -- Name: product_event product_event_product_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -9035,133 +11039,364 @@ ALTER TABLE ONLY shared.setting
 -- Name: deploy_checklist_item Only the service role can read or acknowledge the checklist; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or acknowledge the checklist" ON shared.deploy_checklist_item TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or acknowledge the checklist" ON shared.deploy_checklist_item TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: conversion_rule Only the service role can read or change conversion rules; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change conversion rules" ON shared.conversion_rule TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change conversion rules" ON shared.conversion_rule TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag Only the service role can read or change feature flags; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change feature flags" ON shared.feature_flag TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change feature flags" ON shared.feature_flag TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag_checklist Only the service role can read or change flag checklists; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change flag checklists" ON shared.feature_flag_checklist TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change flag checklists" ON shared.feature_flag_checklist TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: feature_flag_prerequisite Only the service role can read or change flag prerequisites; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change flag prerequisites" ON shared.feature_flag_prerequisite TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: product_event Only the service role can read or change product events; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change product events" ON shared.product_event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change product events" ON shared.product_event TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: setting_definition Only the service role can read or change setting definitions; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change setting definitions" ON shared.setting_definition TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change setting definitions" ON shared.setting_definition TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: setting Only the service role can read or change settings; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or change settings" ON shared.setting TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or change settings" ON shared.setting TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: consent_log Only the service role can read or write consent records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write consent records" ON shared.consent_log TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write consent records" ON shared.consent_log TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: capi_dead_letter Only the service role can read or write dead letters; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write dead letters" ON shared.capi_dead_letter TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write dead letters" ON shared.capi_dead_letter TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: attribution_events Only the service role can read or write delivery records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write delivery records" ON shared.attribution_events TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write delivery records" ON shared.attribution_events TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: erasure Only the service role can read or write erasure records; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write erasure records" ON shared.erasure TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write erasure records" ON shared.erasure TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: event Only the service role can read or write events; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write events" ON shared.event TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write events" ON shared.event TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: identity_link Only the service role can read or write identity links; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write identity links" ON shared.identity_link TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write identity links" ON shared.identity_link TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: person Only the service role can read or write people; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write people" ON shared.person TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write people" ON shared.person TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: capi_pixel_state Only the service role can read or write pixel states; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write pixel states" ON shared.capi_pixel_state TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write pixel states" ON shared.capi_pixel_state TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: product Only the service role can read or write products; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write products" ON shared.product TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write products" ON shared.product TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: service_key Only the service role can read or write service keys; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write service keys" ON shared.service_key TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write service keys" ON shared.service_key TO service_role USING (true) WITH CHECK (true);
 
 
 --
 -- Name: gate_audit Only the service role can read or write the gate audit; Type: POLICY; Schema: shared; Owner: -
 --
 
-CREATE POLICY "Only the service role can read or write the gate audit" ON shared.gate_audit TO anon, authenticated, service_role USING ((( SELECT auth.role() AS role) = 'service_role'::text)) WITH CHECK ((( SELECT auth.role() AS role) = 'service_role'::text));
+CREATE POLICY "Only the service role can read or write the gate audit" ON shared.gate_audit TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: product_credential Only the service role can read product credentials; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Only the service role can read product credentials" ON shared.product_credential FOR SELECT TO service_role USING (true);
+
+
+--
+-- Name: event Products insert only their own events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products insert only their own events" ON shared.event FOR INSERT TO gdp_product WITH CHECK (((product_id = ( SELECT shared.product_claim() AS product_claim)) OR shared._refuse_foreign_product(product_id)));
+
+
+--
+-- Name: attribution_events Products read only their own delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products read only their own delivery records" ON shared.attribution_events FOR SELECT TO gdp_product USING ((product_id = ( SELECT shared.product_claim() AS product_claim)));
+
+
+--
+-- Name: event Products read only their own events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "Products read only their own events" ON shared.event FOR SELECT TO gdp_product USING ((product_id = ( SELECT shared.product_claim() AS product_claim)));
+
+
+--
+-- Name: capi_pixel_state The CAPI worker keeps the pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker keeps the pixel breakers" ON shared.capi_pixel_state TO gdp_capi_worker USING (true) WITH CHECK (true);
+
+
+--
+-- Name: identity_link The CAPI worker reads Lead Ads identities; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads Lead Ads identities" ON shared.identity_link FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: conversion_rule The CAPI worker reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: feature_flag The CAPI worker reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: setting The CAPI worker reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads settings" ON shared.setting FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: event The CAPI worker reads the events it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the events it sends" ON shared.event FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: person The CAPI worker reads the people it sends; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker reads the people it sends" ON shared.person FOR SELECT TO gdp_capi_worker USING (true);
+
+
+--
+-- Name: capi_dead_letter The CAPI worker records dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records dead letters" ON shared.capi_dead_letter FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: attribution_events The CAPI worker records delivery outcomes; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The CAPI worker records delivery outcomes" ON shared.attribution_events FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: person The HTTP service checks that people exist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service checks that people exist" ON shared.person FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_dead_letter The HTTP service counts dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service counts dead letters" ON shared.capi_dead_letter FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: conversion_rule The HTTP service reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: attribution_events The HTTP service reads delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads delivery records" ON shared.attribution_events FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service reads events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads events" ON shared.event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: feature_flag The HTTP service reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_pixel_state The HTTP service reads pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads pixel breakers" ON shared.capi_pixel_state FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product The HTTP service reads products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads products" ON shared.product FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product_event The HTTP service reads relay events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads relay events" ON shared.product_event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: setting The HTTP service reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads settings" ON shared.setting FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service stores events of authenticated products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service stores events of authenticated products" ON shared.event FOR INSERT TO gdp_api WITH CHECK (true);
+
+
+--
+-- Name: dashboard_key The admin role reads dashboard keys; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads dashboard keys" ON shared.dashboard_key FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: feature_flag The admin role reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: feature_flag_checklist The admin role reads flag checklists; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads flag checklists" ON shared.feature_flag_checklist FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: feature_flag_prerequisite The admin role reads flag prerequisites; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads flag prerequisites" ON shared.feature_flag_prerequisite FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: product The admin role reads products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads products" ON shared.product FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: setting_definition The admin role reads setting definitions; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads setting definitions" ON shared.setting_definition FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: setting The admin role reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads settings" ON shared.setting FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: deploy_checklist_item The admin role reads the checklist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads the checklist" ON shared.deploy_checklist_item FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: gate_audit The admin role reads the gate audit; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads the gate audit" ON shared.gate_audit FOR SELECT TO gdp_admin USING (true);
 
 
 --
@@ -9172,10 +11407,31 @@ CREATE POLICY "The service role can read Lead Ads leads" ON shared.meta_lead TO 
 
 
 --
+-- Name: audience_ack The service role can read acknowledged audience rows; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read acknowledged audience rows" ON shared.audience_ack TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: performance_daily The service role can read ad performance; Type: POLICY; Schema: shared; Owner: -
 --
 
 CREATE POLICY "The service role can read ad performance" ON shared.performance_daily TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: audience_removal_allowance The service role can read and add removal acknowledgements; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and add removal acknowledgements" ON shared.audience_removal_allowance TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: meta_audience The service role can read and change audiences; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read and change audiences" ON shared.meta_audience TO service_role USING (true) WITH CHECK (true);
 
 
 --
@@ -9218,6 +11474,13 @@ CREATE POLICY "The service role can read and change lead field mappings" ON shar
 --
 
 CREATE POLICY "The service role can read and change segments" ON shared.segment TO service_role USING (true) WITH CHECK (true);
+
+
+--
+-- Name: audience_sync_run The service role can read audience sync runs; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read audience sync runs" ON shared.audience_sync_run TO service_role USING (true) WITH CHECK (true);
 
 
 --
@@ -9291,6 +11554,13 @@ CREATE POLICY "The service role can read segment runs" ON shared.segment_run TO 
 
 
 --
+-- Name: audience_replace_row The service role can read staged replace rows; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read staged replace rows" ON shared.audience_replace_row TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: segment_change_log The service role can read the segment change log; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -9302,6 +11572,30 @@ CREATE POLICY "The service role can read the segment change log" ON shared.segme
 --
 
 ALTER TABLE shared.attribution_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_ack; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_ack ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_removal_allowance; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_removal_allowance ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_replace_row; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_replace_row ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_sync_run; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_sync_run ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: campaign_project; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -9424,6 +11718,12 @@ ALTER TABLE shared.insights_pull ENABLE ROW LEVEL SECURITY;
 ALTER TABLE shared.lead_field_map ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: meta_audience; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.meta_audience ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: meta_lead; Type: ROW SECURITY; Schema: shared; Owner: -
 --
 
@@ -9470,6 +11770,12 @@ ALTER TABLE shared.person_feature ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE shared.product ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: product_credential; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.product_credential ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: product_event; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -9556,5 +11862,23 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261201500004'),
     ('20261202000001'),
     ('20261202000002'),
+    ('20261202000003'),
+    ('20261202100001'),
+    ('20261202100002'),
+    ('20261202100003'),
+    ('20261202100004'),
+    ('20261202100005'),
+    ('20261202200001'),
+    ('20261202200002'),
     ('20261202300001'),
-    ('20261202300002');
+    ('20261202300002'),
+    ('20261202400001'),
+    ('20261202400002'),
+    ('20261202400003'),
+    ('20261202400004'),
+    ('20261202400005'),
+    ('20261202400011'),
+    ('20261202400012'),
+    ('20261202400013'),
+    ('20261202400014'),
+    ('20261202400015');

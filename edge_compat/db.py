@@ -17,9 +17,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from workers.db.queries import query
+from workers.db.rows import Row as Row
 from workers.errors import DatabaseUnavailable, from_db_error
-
-Row = dict[str, Any]
 
 INGEST_FLAG = "META_CAPI_INGEST_ENABLED"
 TRACKING_FLAG = "CONVERSION_TRACKING_ENABLED"

@@ -14,7 +14,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
 import psycopg
@@ -29,13 +29,26 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from psycopg.rows import dict_row
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workers.db.connection import API_ROLE, as_role
 from workers.db.queries import query
+from workers.db.rows import fetch_all_sync
+from workers.statuses import ATTRIBUTION_STATUSES
 
 log = logging.getLogger("gdp.edge")
-Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeRow:
+    """One sample of `edge_metrics`: which gauge, its label value, the value."""
+
+    metric: str
+    label: str | None
+    value: float
+
+
+Rows = list[GaugeRow]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -70,8 +83,8 @@ class _DatabaseGauges(Collector):
         for key, name, label, help_text in _DB_GAUGES:
             family = GaugeMetricFamily(name, help_text, labels=[label])
             for row in rows:
-                if row["metric"] == key and row["label"] is not None:
-                    family.add_metric([str(row["label"])], float(row["value"]))
+                if row.metric == key and row.label is not None:
+                    family.add_metric([row.label], float(row.value))
             yield family
 
 
@@ -133,15 +146,18 @@ class EdgeMetrics:
             self.ingested.labels(product, endpoint, outcome).inc(n)
 
 
-
 def database_rows(database_url: str) -> Rows | None:
     """The gauges' rows (edge_metrics), or None when the database does not answer."""
     try:
         with psycopg.connect(
-            database_url, connect_timeout=3, autocommit=True, row_factory=dict_row,
+            as_role(database_url, API_ROLE),
+            connect_timeout=3,
+            autocommit=True,
             application_name="gdp-metrics",
-        ) as conn:  # fmt: skip
-            return conn.execute(query("edge_metrics")).fetchall()
+        ) as conn:
+            return fetch_all_sync(
+                conn, query("edge_metrics"), GaugeRow, {"statuses": list(ATTRIBUTION_STATUSES)}
+            )
     except psycopg.Error as exc:
         log.warning("metrics query failed", extra={"error": type(exc).__name__})
         return None

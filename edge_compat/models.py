@@ -28,16 +28,13 @@ from edge_compat.validation import (
     UUID_TEXT,
     currency_codes,
 )
+from workers.statuses import ActionSource as ActionSource
 
 MAX_TEXT = 2048
 MAX_VALUES = 20
 MAX_BATCH = 1000
 FUTURE_TOLERANCE_S = 60
 
-ActionSource = Literal[
-    "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
-    "business_messaging", "other",
-]  # fmt: skip
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 ShortText = Annotated[str, StringConstraints(max_length=1000)]

@@ -1,7 +1,8 @@
 """Custom Audience upload payloads: `payload={schema, data}` and `session`, as Meta documents
-them (facts §3.1-3.3). Hashed columns must be lowercase SHA-256 hex or ""; a row with a bad
-value is counted in `num_invalid_entries` (with up to 100 samples) and not matched. Rows that do
-not line up with the schema, or more than 10,000 rows, reject the whole request (code 100).
+them (docs/meta-rules.md §3.1-3.3). Hashed columns must be lowercase SHA-256 hex or ""; a row
+with a bad value is counted in `num_invalid_entries` (with up to 100 samples) and not matched.
+Rows that do not line up with the schema, or more than 10,000 rows, reject the whole request
+(code 100).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ EXTRA_COLUMNS = frozenset(
 )  # fmt: skip
 IDENTITY_COLUMNS = ("EMAIL", "PHONE", "EXTERN_ID", "MADID")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# SHA-256 of "": what a client sends when it hashes a missing value instead of leaving it "".
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _MADID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -85,8 +88,8 @@ def _schema(raw: Any, replace: bool) -> tuple[str, ...]:
     if len(set(raw)) != len(raw):
         raise invalid_param("payload.schema lists a key twice")
     if replace and "EXTERN_ID" in raw:
-        # UNVERIFIED (facts open item 5): the usersreplace schema list omits EXTERN_ID. The
-        # stricter reading: refuse it, so a client never relies on it against Meta.
+        # UNVERIFIED (docs/meta-rules.md, open item 5): the usersreplace schema list omits
+        # EXTERN_ID. The stricter reading: refuse it, so a client never relies on it against Meta.
         raise invalid_param("payload.schema: EXTERN_ID is not supported by usersreplace")
     if not set(raw) & (HASHED_COLUMNS | UNHASHED_COLUMNS):
         raise invalid_param("payload.schema has no matching key")
@@ -134,6 +137,9 @@ def _row_keys(schema: tuple[str, ...], row: list[Any], parsed: ParsedRows) -> se
             return None
         if column in HASHED_COLUMNS and _SHA256.fullmatch(value) is None:
             parsed.invalid(value, f"{column}: not a SHA-256 hash (64 lowercase hex characters)")
+            return None
+        if value == EMPTY_SHA256:
+            parsed.invalid(value, f"{column}: the hash of an empty string; send \"\" instead")
             return None
         if column == "MADID" and _MADID.fullmatch(value) is None:
             parsed.invalid(value, "MADID: must be an unhashed lowercase advertising id")

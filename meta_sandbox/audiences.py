@@ -3,8 +3,9 @@
 Members are identified by their row: EMAIL, PHONE, EXTERN_ID and MADID each identify a person
 on their own (a row matching a member on any of them is that member); a row without any of them
 is identified by the combination of its other columns. Replace sessions follow Meta's rules
-(facts §3.2): session required, `batch_seq` 1 starts the replace, one replace at a time, 90
-minutes from the first batch, `last_batch_flag` completes it and swaps the members atomically.
+(docs/meta-rules.md §3.2): session required, `batch_seq` 1 starts the replace, one replace at
+a time, 90 minutes from the first batch, `last_batch_flag` completes it and swaps the members
+atomically.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from meta_sandbox.errors import (
     unknown_object,
 )
 from meta_sandbox.graph import begin, sandbox_of
+from meta_sandbox.paging import paginate
 from meta_sandbox.params import fields_param, str_param
 from meta_sandbox.state import Audience, MemberSet, ReplaceSession, Sandbox
 
@@ -64,7 +66,7 @@ def expire_replace(audience: Audience, now: float) -> None:
     session = audience.replace
     if session is not None and now - session.started_at > REPLACE_SESSION_S:
         audience.members = session.staged
-        audience.updated_at = now
+        audience.changed(now)
         session.state = "timed_out"
         audience.finished_sessions[session.session_id] = "timed_out"
         audience.replace = None
@@ -104,6 +106,43 @@ async def create_audience(request: Request, version: str, account_id: str) -> JS
     return JSONResponse({"id": audience_id})
 
 
+@router.get("/{version}/{account_id}/customaudiences")
+async def list_audiences(request: Request, version: str, account_id: str) -> JSONResponse:
+    """The account's audiences, oldest first, with Graph cursor paging (Meta advises limit=20)."""
+    sandbox = sandbox_of(request)
+    params = await begin(request, usage_type="custom_audience")
+    _account(sandbox, account_id, "GET")
+    fields = fields_param(params, ("id",))
+    for name in fields:
+        if name not in READ_FIELDS:
+            raise nonexisting_field(name, "CustomAudience")
+    with sandbox.lock:
+        now = sandbox.now()
+        rows = []
+        for audience in sandbox.audiences.values():
+            if audience.account_id != account_id.removeprefix("act_"):
+                continue
+            expire_replace(audience, now)
+            full = describe(sandbox, audience)
+            rows.append({n: full[n] for n in ["id", *fields] if full[n] is not None})
+    return JSONResponse(paginate(request, sandbox, rows, params, inject_empty=False))
+
+
+@router.post("/_sandbox/audience-processing")
+async def set_processing(request: Request) -> JSONResponse:
+    """Control: seconds before uploads reach the reported size (0 = immediately)."""
+    sandbox = sandbox_of(request)
+    body = await request.json()
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
+        0 <= seconds <= 86_400
+    ):
+        return JSONResponse({"detail": "seconds: a number from 0 to 86400"}, status_code=422)
+    with sandbox.lock:
+        sandbox.audience_processing_s = float(seconds)
+    return JSONResponse({"seconds": sandbox.audience_processing_s})
+
+
 async def _users(request: Request, audience_id: str, remove: bool) -> JSONResponse:
     sandbox = sandbox_of(request)
     params = await begin(request, usage_type="custom_audience")
@@ -126,8 +165,12 @@ async def _users(request: Request, audience_id: str, remove: bool) -> JSONRespon
                 audience.members.remove(keys)
             else:
                 audience.members.add(keys)
+        if remove:
+            audience.rows_removed += parsed.num_received
+        else:
+            audience.rows_added += parsed.num_received
         audience.uploads += 1
-        audience.updated_at = now
+        audience.changed(now)
         if session is None:
             session_id = int(sandbox.new_id(7_000_000_000_000_000))
             received = parsed.num_received
@@ -209,7 +252,7 @@ def _replace_batch(
     if session.last_batch_flag:
         audience.members = active.staged  # atomic swap at completion
         audience.uploads += 1
-        audience.updated_at = now
+        audience.changed(now)
         active.state = "completed"
         audience.finished_sessions[active.session_id] = "completed"
         audience.replace = None
@@ -249,8 +292,9 @@ def approximate_bounds(count: int) -> tuple[int, int]:
 
 
 def describe(sandbox: Sandbox, audience: Audience) -> dict[str, Any]:
-    """Every readable field of an audience (callers pick what was asked for)."""
-    count = len(audience.members)
+    """Every readable field of an audience (callers pick what was asked for). The size is the
+    one processed `audience_processing_s` ago, as a rounded range (Meta's counts lag)."""
+    count = audience.reported_size(sandbox.now(), sandbox.audience_processing_s)
     lower, upper = approximate_bounds(count)
     if audience.replace is not None:
         operation = {"code": 414, "description": "Replace in progress."}

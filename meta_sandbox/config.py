@@ -92,6 +92,11 @@ class SandboxConfig:
     # Audience delivery_status 300 below this size. UNVERIFIED: Meta documents no number for
     # customer-file audiences; 100 is the lookalike-source minimum, the safer (stricter) choice.
     min_audience_size: int = 100
+    # Uploads reach an audience's reported size (approximate_count_*) this many seconds after
+    # Meta acknowledged them: Meta processes them asynchronously (up to 24 hours), so a client
+    # must not expect exact, instant counts. 0 = immediately (tests switch it per run through
+    # POST /_sandbox/audience-processing).
+    audience_processing_s: float = 60.0
     request_log_size: int = 5_000
 
     def __post_init__(self) -> None:
@@ -101,3 +106,5 @@ class SandboxConfig:
             raise ValueError("buc_capacity and buc_window_s must be positive")
         if not self.access_tokens:
             raise ValueError("at least one access token is required")
+        if not 0 <= self.audience_processing_s <= 86_400:
+            raise ValueError("audience_processing_s must be between 0 and 86400")

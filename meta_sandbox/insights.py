@@ -1,5 +1,5 @@
 """The rows of `GET /{version}/{object_id}/insights` over the synthetic account (the route
-is in insights_async.py, which also answers it for report runs) (facts §4).
+is in insights_async.py, which also answers it for report runs) (docs/meta-rules.md §4).
 
 `level`, `fields`, `time_range` (inclusive) or `date_preset`, `time_increment` (1-90 days,
 `monthly`, `all_days`), `limit` with cursor paging. Numbers are strings, `actions` a list of

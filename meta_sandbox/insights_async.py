@@ -1,4 +1,4 @@
-"""Async insights report runs and the ad account's object listings (facts §4.3).
+"""Async insights report runs and the ad account's object listings (docs/meta-rules.md §4.3).
 
     POST /{version}/{object_id}/insights   same parameters as GET -> {"report_run_id": "..."}
     GET  /{version}/{report_run_id}        AdReportRun: async_status, async_percent_completion...

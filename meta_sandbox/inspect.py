@@ -76,6 +76,7 @@ def _audience_json(request: Request, audience_id: str, members: bool) -> dict[st
         expire_replace(audience, sandbox.now())
         out = describe(sandbox, audience)
         out["count"] = len(audience.members)
+        out["rows_received"] = {"add": audience.rows_added, "remove": audience.rows_removed}
         replace = audience.replace
         out["replace_session"] = (
             None

@@ -1,5 +1,5 @@
 """Lead Ads: read a lead, list a form's (or ad's) leads, and the control call that creates a
-lead and delivers Meta's `leadgen` webhook, signed with the app secret (facts §5).
+lead and delivers Meta's `leadgen` webhook, signed with the app secret (docs/meta-rules.md §5).
 
 The webhook body is serialized once and signed over those exact bytes:
 `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, body)>` (plus the legacy SHA-1

@@ -70,6 +70,7 @@ async def get_node(request: Request, version: str, node_id: str) -> JSONResponse
 
 
 @router.delete("/{version}/{node_id}")
+@router.delete("/{version}/{node_id}/")  # the SDK's api_delete, like api_get, ends with "/"
 async def delete_node(request: Request, version: str, node_id: str) -> JSONResponse:
     sandbox = sandbox_of(request)
     await begin(request, usage_type="custom_audience")

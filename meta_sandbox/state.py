@@ -110,6 +110,24 @@ class Audience:
     replace: ReplaceSession | None = None
     finished_sessions: dict[int, str] = field(default_factory=dict)
     user_sessions: dict[int, int] = field(default_factory=dict)
+    # Rows received by /users, by op (a client's resends show here, not in the members).
+    rows_added: int = 0
+    rows_removed: int = 0
+    # (when, size) after each change: the reported size lags by the processing delay.
+    sizes: list[tuple[float, int]] = field(default_factory=list)
+
+    def changed(self, now: float) -> None:
+        self.updated_at = now
+        self.sizes.append((now, len(self.members)))
+        if len(self.sizes) > 10_000:
+            del self.sizes[:5_000]
+
+    def reported_size(self, now: float, processing_s: float) -> int:
+        size = 0
+        for at, count in self.sizes:
+            if at <= now - processing_s:
+                size = count
+        return size
 
 
 @dataclass(slots=True)
@@ -164,6 +182,7 @@ class Sandbox:
         self.dedup_first_seen: dict[tuple[str, str, str], float] = {}
         self.pixel_stats: dict[str, PixelStats] = {}
         self.audiences: dict[str, Audience] = {}
+        self.audience_processing_s = config.audience_processing_s
         self.leads: dict[str, Lead] = {}
         self.report_runs: dict[str, ReportRun] = {}
         self.report_run_count = 0
@@ -200,6 +219,7 @@ class Sandbox:
             self.dedup_first_seen.clear()
             self.pixel_stats.clear()
             self.audiences.clear()
+            self.audience_processing_s = self.config.audience_processing_s
             self.leads.clear()
             self.report_runs.clear()
             self.report_run_count = 0

@@ -8,7 +8,7 @@ the next call is refused with the use case's throttling code; the shares fall ba
 out of the window.
 
 `estimated_time_to_regain_access` is in minutes, as the official rate-limiting page says
-(CONFLICT in the facts file: some third-party code reads seconds; minutes is what Meta documents).
+(docs/meta-rules.md §4.4: some third-party code reads seconds; minutes is what Meta documents).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ CPU_SHARE_OF_TIME = 0.3
 #   custom_audience -> 80003 (tied to custom audiences)
 #   ads_insights    -> 80000
 #   leadgen         -> 17 (subcode 2446079, user request limit)
-# CAPI calls count as ads_management usage but answer 17/2446079 (`CAPI_THROTTLE_CODE`), as the
-# issue asks: CAPI has no dedicated rate limit of its own (facts §1.10).
+# CAPI calls count as ads_management usage but answer 17/2446079 (`CAPI_THROTTLE_CODE`): CAPI
+# has no dedicated rate limit of its own (docs/meta-rules.md §1.10).
 BUC_THROTTLE_CODE: dict[str, int] = {
     "ads_management": 80004,
     "custom_audience": 80003,

@@ -24,6 +24,7 @@ from tests.capi_helpers import (
 from tests.support.sandbox import SandboxControl
 from workers.capi.breaker import Breakers, BreakerState, Change
 from workers.capi.graph import SendResult
+from workers.capi.rows import PixelState
 from workers.capi.worker import CapiWorker
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -86,8 +87,8 @@ def test_a_lane_closing_the_breaker_never_breaks_another_lane_on_the_same_pixel(
     assert sandbox.summary()[PIXEL]["unique"] == 2
 
 
-OPEN_ROW = {"pixel_id": "1", "breaker": "open", "opened_at": None, "last_probe_at": None,
-            "last_error_code": 190, "last_error_message": "expired"}
+OPEN_ROW = PixelState(pixel_id="1", breaker=BreakerState.OPEN, last_error_code=190,
+                      last_error_message="expired")
 
 
 def test_a_reload_never_drops_a_change_not_yet_written() -> None:

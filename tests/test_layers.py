@@ -8,6 +8,7 @@ import. No database needed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,31 @@ def test_a_bad_import_breaks_its_contract(
     assert f"{contract} BROKEN" in result.stdout
     broken = result.stdout.split("Broken contracts", 1)[1]
     assert named in broken
+
+
+# What a clone of the repository cannot follow: the project's private facts file, issue numbers,
+# folders outside the repository. Cite docs/meta-rules.md (by section), docs/design.md instead.
+OUTSIDE_REFERENCE = re.compile(
+    r"facts(?: file)? ?§|facts file|meta-api-facts|\bissue \d+|\(issue\b|/work/shared|\.\./shared/",
+    re.IGNORECASE,
+)
+
+
+def test_code_and_docs_cite_only_what_the_repository_holds() -> None:
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    found = []
+    for name in listed:
+        # Migrations are history (never edited once written); the schema dump repeats them.
+        if name.startswith(("db/migrations/", "supabase/migrations/")) or name == "db/schema.sql":
+            continue
+        if not name.endswith((".py", ".md", ".sql", ".js", ".mjs", ".ts", ".toml", ".sh")):
+            continue
+        text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        found += [
+            f"{name}:{n}: {line.strip()[:80]}"
+            for n, line in enumerate(text.splitlines(), 1)
+            if OUTSIDE_REFERENCE.search(line) and name != "tests/test_layers.py"
+        ]
+    assert found == [], "\n".join(found)

@@ -262,19 +262,62 @@ def test_unknown_audience(sb: SandboxClient) -> None:
 # --- approximate count and delivery status ----------------------------------------------------
 
 
-def test_count_is_a_rounded_range_and_delivery_needs_100_members(sb: SandboxClient) -> None:
+def test_count_is_a_rounded_range_and_delivery_needs_100_members(
+    sb: SandboxClient, clock: FakeClock
+) -> None:
     audience_id = create(sb)
     fields = "approximate_count_lower_bound,approximate_count_upper_bound,delivery_status"
     sb.graph("POST", f"/{audience_id}/users", payload=payload(rows(*map(str, range(99)))))
+    clock.advance(61)  # uploads reach the count after the processing delay
     body = sb.graph("GET", f"/{audience_id}", fields=fields).json()
     assert body["approximate_count_lower_bound"] < 99 < body["approximate_count_upper_bound"]
     assert body["delivery_status"]["code"] == 300
     sb.graph("POST", f"/{audience_id}/users", payload=payload(rows(*map(str, range(99, 1234)))))
+    clock.advance(61)
     body = sb.graph("GET", f"/{audience_id}", fields=fields).json()
     assert body["approximate_count_lower_bound"] <= 1234 <= body["approximate_count_upper_bound"]
     assert body["approximate_count_lower_bound"] % 100 == 0
     assert body["approximate_count_upper_bound"] % 100 == 0
     assert body["delivery_status"]["code"] == 200
+
+
+def test_counts_lag_behind_uploads_until_processed(sb: SandboxClient, clock: FakeClock) -> None:
+    audience_id = create(sb)
+    fields = "approximate_count_lower_bound,approximate_count_upper_bound"
+    sb.graph("POST", f"/{audience_id}/users", payload=payload(rows(*map(str, range(500)))))
+    clock.advance(30)
+    sb.graph("POST", f"/{audience_id}/users", payload=payload(rows(*map(str, range(500, 800)))))
+    assert sb.graph("GET", f"/{audience_id}", fields=fields).json()[
+        "approximate_count_upper_bound"] == 0  # nothing processed yet
+    clock.advance(31)  # the first upload is processed, the second is not
+    body = sb.graph("GET", f"/{audience_id}", fields=fields).json()
+    assert body["approximate_count_lower_bound"] <= 500 <= body["approximate_count_upper_bound"]
+    assert body["approximate_count_upper_bound"] < 800
+    assert count(sb, audience_id) == 800  # the inspection API shows the truth at once
+    # The switch for tests: processing becomes immediate.
+    assert sb.post("/_sandbox/audience-processing", json={"seconds": 0}).status_code == 200
+    body = sb.graph("GET", f"/{audience_id}", fields=fields).json()
+    assert body["approximate_count_lower_bound"] <= 800 <= body["approximate_count_upper_bound"]
+    assert sb.post("/_sandbox/audience-processing", json={"seconds": -1}).status_code == 422
+    sb.post("/_sandbox/reset")
+    assert sb.sandbox.audience_processing_s == 60.0
+
+
+def test_listing_an_accounts_audiences_pages_with_cursors(sb: SandboxClient) -> None:
+    made = [create(sb, name=f"aud {i}", description=f"marker-{i}") for i in range(5)]
+    first = sb.graph("GET", f"/{ACCOUNT}/customaudiences", fields="name,description", limit=2)
+    body = first.json()
+    assert [a["id"] for a in body["data"]] == made[:2]
+    assert body["data"][0] == {"id": made[0], "name": "aud 0", "description": "marker-0"}
+    seen = [a["id"] for a in body["data"]]
+    while "next" in body["paging"]:
+        body = sb.get(body["paging"]["next"]).json()
+        seen += [a["id"] for a in body["data"]]
+    assert seen == made
+    error = graph_error(sb.graph("GET", f"/{ACCOUNT}/customaudiences", fields="shoe_size"))
+    assert error["code"] == 100 and "shoe_size" in error["message"]
+    error = graph_error(sb.graph("GET", "/act_999/customaudiences"))
+    assert error["error_subcode"] == 33
 
 
 # --- usersreplace sessions --------------------------------------------------------------------

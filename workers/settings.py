@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         default=16 * 1024, ge=1024, le=1024 * 1024, alias="GDP_RELAY_MAX_BODY_BYTES"
     )
 
+    # The project's JWT secret (Supabase: Project Settings -> API -> JWT secret), used only by
+    # `gdp keys create PRODUCT --jwt` to sign a product's credential; no running process needs it.
+    jwt_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SUPABASE_JWT_SECRET", "GDP_JWT_SECRET")
+    )
+
     log_level: str = Field(default="INFO", alias="GDP_LOG_LEVEL")
 
     def present_secrets(self) -> list[str]:

@@ -204,16 +204,21 @@ $$;
  *   - lifecycle only advances (lead -> activated -> customer -> churned);
  *   - identities are linked in the same call; one that belongs to another person fails the call.
  * Any invalid entry fails the whole call with GD400 naming the entry and field: nothing written.
+ * SECURITY DEFINER: products call it without any privilege on shared.person (they never read it).
  */
 CREATE OR REPLACE FUNCTION shared.upsert_people(p_people jsonb)
 RETURNS TABLE (ordinal integer, person_id uuid, created boolean)
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 #variable_conflict use_column
 DECLARE
     v_problem record;
     v_conflict record;
 BEGIN
+    -- A product (role gdp_product) upserts only as itself (db/functions/15_identity.sql).
+    p_people := shared._people_for_caller(p_people);
     IF p_people IS NULL OR jsonb_typeof(p_people) <> 'array' THEN
         PERFORM shared._raise('GD400', 'people', 'must be a JSON array of person objects');
     END IF;
@@ -348,6 +353,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION shared.upsert_people(jsonb) IS
+    'Upsert people by email, many at once (the PRD''s syncLeadToPerson): case variants are one person, first touch kept, empty fields filled, lifecycle only advances, identities linked; an invalid entry fails the call (GD400) naming entry and field.';
 
 -- One person, with named arguments (the PostgREST RPC shape). Returns the person's id.
 CREATE OR REPLACE FUNCTION shared.upsert_person(
@@ -381,6 +388,8 @@ AS $$
         'lifecycle_stage', p_lifecycle_stage, 'properties', p_properties,
         'identities', p_identities)))) AS u
 $$;
+COMMENT ON FUNCTION shared.upsert_person(text, text, text, text, text, text, text, text, text, text, text, text, text, text, jsonb, jsonb) IS
+    'Upsert one person with named arguments (the PostgREST RPC shape), by the rules of upsert_people; returns the person''s id.';
 
 /*
  * Link an identity to a person. Linking it again to the same person is a no-op; a link that
@@ -430,6 +439,8 @@ BEGIN
     RETURN v_link.id;
 END
 $$;
+COMMENT ON FUNCTION shared.link_identity(uuid, text, text, jsonb) IS
+    'Link an external identity (provider, external id) to a person; again to the same person is a no-op, to another person is refused (GD409). Returns the link''s id.';
 
 /*
  * Record a consent change. Every call is logged; the person's current state follows the most
@@ -474,6 +485,8 @@ BEGIN
     RETURN v_current.consent_status;
 END
 $$;
+COMMENT ON FUNCTION shared.record_consent(uuid, text, text, timestamp with time zone) IS
+    'Record a consent change (logged); the person''s state follows the most recent change by its own time. A withdrawal waits for a Conversions API request in flight for the person.';
 
 -- Move a person along the lifecycle explicitly, including back (e.g. churned -> customer).
 CREATE OR REPLACE FUNCTION shared.set_lifecycle_stage(p_person_id uuid, p_stage text)
@@ -493,11 +506,65 @@ BEGIN
     RETURN p_stage::shared.lifecycle_stage;
 END
 $$;
+COMMENT ON FUNCTION shared.set_lifecycle_stage(uuid, text) IS
+    'Move a person to a lifecycle stage explicitly, backwards too (e.g. churned -> customer).';
+
+/*
+ * What deleting a person takes along (erase_person below, or a DELETE by hand): their events go
+ * and their delivery records stay without a person; identity links and the consent log go by
+ * their foreign keys. shared.event and shared.attribution_events have no foreign key to
+ * shared.person (per-row key checks were most of the insert cost; migration
+ * 20261128000006_event_write_path), so this statement-level trigger does what ON DELETE CASCADE
+ * and SET NULL did, once per DELETE.
+ */
+CREATE OR REPLACE FUNCTION shared._person_after_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    DELETE FROM shared.event AS e USING old_people AS o WHERE e.person_id = o.id;
+    UPDATE shared.attribution_events AS a SET person_id = NULL
+    FROM old_people AS o WHERE a.person_id = o.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER person_after_delete
+    AFTER DELETE ON shared.person
+    REFERENCING OLD TABLE AS old_people
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
+
+/*
+ * What else carries the erased person's Meta hashes. No other person: emails are stored in
+ * Meta's form (_normalize_email, the person trigger, and migration 20261202200001 for rows
+ * stored before), and one form is one person, so the Meta hash of an email names one row. But
+ * events stored without a person may hold the em or ph hash in meta_user_data (the HTTP path
+ * keeps the hashes there; a product may write them): those go, so nothing is sent to Meta under
+ * the erased person's hashes afterwards. Containment (@>) matches one hash and a list of them.
+ * It reads every event that has meta_user_data (no index: one would cost every insert); an
+ * erasure is rare and takes no lock that blocks inserts. Returns how many events went.
+ */
+CREATE OR REPLACE FUNCTION shared._erase_by_meta_hash(p_email_sha256 text, p_phone_sha256 text)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_events bigint;
+BEGIN
+    DELETE FROM shared.event AS e
+    WHERE e.meta_user_data <> '{}'::jsonb
+      AND (e.meta_user_data -> 'em' @> to_jsonb(p_email_sha256)
+           OR (p_phone_sha256 IS NOT NULL AND e.meta_user_data -> 'ph' @> to_jsonb(p_phone_sha256)));
+    GET DIAGNOSTICS v_events = ROW_COUNT;
+    RETURN v_events;
+END
+$$;
 
 /*
  * Erase a person (GDPR): the person, their identity links, consent log and events go; delivery
  * records keep their ids with person_id cleared; an erasure record keeps only Meta-format hashes
- * of email and phone so later audience syncs can remove them from Meta.
+ * of email and phone so later audience syncs can remove them from Meta. Everything else whose
+ * Meta hash equals the person's goes too (_erase_by_meta_hash).
  */
 CREATE OR REPLACE FUNCTION shared.erase_person(
     p_person_id uuid,
@@ -524,9 +591,13 @@ BEGIN
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
             shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
+    PERFORM shared._erase_by_meta_hash(shared._sha256_hex(v_person.email),
+                                       shared._sha256_hex(shared._meta_phone_digits(v_person.phone)));
     RETURN v_erasure_id;
 END
 $$;
+COMMENT ON FUNCTION shared.erase_person(uuid, text, text) IS
+    'Erase a person (GDPR): the person, identity links, consent log and events go, delivery records lose the person; an erasure record keeps only Meta-format hashes of email and phone for audience removal. Returns the erasure id.';
 
 CREATE OR REPLACE FUNCTION shared.erase_person_by_email(
     p_email text,
@@ -546,3 +617,5 @@ BEGIN
     RETURN shared.erase_person(v_person_id, p_requested_by, p_reason);
 END
 $$;
+COMMENT ON FUNCTION shared.erase_person_by_email(text, text, text) IS
+    'erase_person for the person with this email (normalized as stored).';

@@ -5,6 +5,10 @@
  * settings are present, the secrets it needs are configured, and its checklist items are
  * acknowledged. A refusal names everything that is missing, in one message. Every change is
  * written to shared.gate_audit (who, when, from -> to).
+ *
+ * The changing functions are SECURITY DEFINER: flags, checklist and settings change only through
+ * them (with the audit row); no role but the owner may write those tables directly
+ * (db/policies/15_identity.sql).
  */
 
 -- Resolve a setting for a scope: a product's own value, else the global one, else NULL.
@@ -18,11 +22,15 @@ AS $$
     ORDER BY (s.scope = 'global')
     LIMIT 1
 $$;
+COMMENT ON FUNCTION shared.setting_value(text, text) IS
+    'A setting''s value for a scope: the product''s own (p_scope = its product id), else the global one, else NULL.';
 
 CREATE OR REPLACE FUNCTION shared.is_enabled(p_flag_key text)
 RETURNS boolean
 LANGUAGE sql STABLE
 AS $$ SELECT coalesce((SELECT enabled FROM shared.feature_flag WHERE flag_key = p_flag_key), false) $$;
+COMMENT ON FUNCTION shared.is_enabled(text) IS
+    'Whether a feature flag (a PRD gap) is on; false for an unknown flag.';
 
 -- A value that is empty ('', {}, []) counts as absent: an empty audience map is not configured.
 CREATE OR REPLACE FUNCTION shared._setting_present(p_value jsonb)
@@ -65,6 +73,8 @@ AS $$
          WHERE fc.flag_key = p_flag_key AND c.acknowledged_at IS NULL)
     ], NULL)
 $$;
+COMMENT ON FUNCTION shared.flag_blockers(text, text[]) IS
+    'What stands between a flag and enabled, as readable reasons (prerequisites off, settings missing, secrets absent from p_present_secrets, checklist items not acknowledged); empty when nothing does.';
 
 -- Every flag with its state and what would block enabling it now (for `gdp flags list`).
 CREATE OR REPLACE FUNCTION shared.gate_report(p_present_secrets text[] DEFAULT '{}')
@@ -78,6 +88,8 @@ AS $$
     FROM shared.feature_flag AS f
     ORDER BY f.enable_order, f.flag_key
 $$;
+COMMENT ON FUNCTION shared.gate_report(text[]) IS
+    'Every feature flag in the PRD''s enable order with its state, who changed it last, and what would block enabling it now (gdp flags list).';
 
 CREATE OR REPLACE FUNCTION shared._require_actor(p_actor text)
 RETURNS text
@@ -117,6 +129,8 @@ CREATE OR REPLACE FUNCTION shared.enable_flag(
 )
 RETURNS shared.feature_flag
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -140,6 +154,8 @@ BEGIN
     RETURN v_flag;
 END
 $$;
+COMMENT ON FUNCTION shared.enable_flag(text, text, text[], text) IS
+    'Enable a feature flag through the deployment gate: refused (GD423) naming everything missing; audited with the actor and note.';
 
 /*
  * Disabling is refused while a flag that depends on it is on, naming the dependents; with
@@ -153,6 +169,8 @@ CREATE OR REPLACE FUNCTION shared.disable_flag(
 )
 RETURNS shared.feature_flag
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -187,6 +205,8 @@ BEGIN
     RETURN v_flag;
 END
 $$;
+COMMENT ON FUNCTION shared.disable_flag(text, text, boolean, text) IS
+    'Disable a feature flag; refused while flags that depend on it are on, unless p_cascade switches them off first (each audited).';
 
 CREATE OR REPLACE FUNCTION shared.acknowledge_checklist_item(
     p_item_key text,
@@ -195,6 +215,8 @@ CREATE OR REPLACE FUNCTION shared.acknowledge_checklist_item(
 )
 RETURNS shared.deploy_checklist_item
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -218,6 +240,8 @@ BEGIN
     RETURN v_item;
 END
 $$;
+COMMENT ON FUNCTION shared.acknowledge_checklist_item(text, text, text) IS
+    'Acknowledge a pre-deploy checklist item as a named admin (audited); flags that require it can then be enabled.';
 
 -- Withdraw an acknowledgement (e.g. the privacy policy changed); flags already on stay on.
 CREATE OR REPLACE FUNCTION shared.withdraw_checklist_acknowledgement(
@@ -227,6 +251,8 @@ CREATE OR REPLACE FUNCTION shared.withdraw_checklist_acknowledgement(
 )
 RETURNS shared.deploy_checklist_item
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -250,6 +276,8 @@ BEGIN
     RETURN v_item;
 END
 $$;
+COMMENT ON FUNCTION shared.withdraw_checklist_acknowledgement(text, text, text) IS
+    'Withdraw a checklist acknowledgement (audited); flags already on stay on.';
 
 -- Set a non-secret setting, checked against its definition; audited.
 CREATE OR REPLACE FUNCTION shared.set_setting(
@@ -260,6 +288,8 @@ CREATE OR REPLACE FUNCTION shared.set_setting(
 )
 RETURNS shared.setting
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -322,6 +352,8 @@ BEGIN
     RETURN v_row;
 END
 $$;
+COMMENT ON FUNCTION shared.set_setting(text, jsonb, text, text) IS
+    'Set a non-secret setting, globally or for one product, checked against its definition (value type and pattern, known product scope); audited.';
 
 CREATE OR REPLACE FUNCTION shared.unset_setting(
     p_setting_key text,
@@ -330,6 +362,8 @@ CREATE OR REPLACE FUNCTION shared.unset_setting(
 )
 RETURNS boolean
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -347,3 +381,5 @@ BEGIN
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION shared.unset_setting(text, text, text) IS
+    'Remove a setting for a scope (audited); false when it was not set.';

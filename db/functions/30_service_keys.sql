@@ -3,6 +3,9 @@
  *
  * The key carries 244 random bits (two gen_random_uuid(), which draw from the server's strong
  * random source), so a fast hash is enough: there is nothing to brute-force.
+ *
+ * SECURITY DEFINER: keys change only through these functions (each change audited in
+ * shared.gate_audit); no role but the owner may write shared.service_key directly.
  */
 
 CREATE OR REPLACE FUNCTION shared.create_service_key(
@@ -13,6 +16,8 @@ CREATE OR REPLACE FUNCTION shared.create_service_key(
 RETURNS TABLE (key_id uuid, service_key text, key_prefix text)
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -30,13 +35,20 @@ BEGIN
     VALUES (p_product_id, left(v_key, length(p_product_id) + 16), shared._sha256_hex(v_key),
             p_label, v_actor)
     RETURNING id INTO v_id;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value, note)
+    VALUES ('service_key', v_id::text, v_actor, NULL, to_jsonb('created'::text),
+            format('product %s', p_product_id));
     RETURN QUERY SELECT v_id, v_key, left(v_key, length(p_product_id) + 16);
 END
 $$;
+COMMENT ON FUNCTION shared.create_service_key(text, text, text) IS
+    'Create a service key for a product: returned once (with its id and prefix), stored only as its SHA-256.';
 
 CREATE OR REPLACE FUNCTION shared.revoke_service_key(p_key_id uuid, p_actor text)
 RETURNS shared.service_key
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -49,9 +61,14 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM shared._raise('GD404', 'key_id', format('no service key %s', p_key_id));
     END IF;
+    INSERT INTO shared.gate_audit (subject_kind, subject_key, actor, from_value, to_value)
+    VALUES ('service_key', p_key_id::text, v_actor, to_jsonb('created'::text),
+            to_jsonb('revoked'::text));
     RETURN v_row;
 END
 $$;
+COMMENT ON FUNCTION shared.revoke_service_key(uuid, text) IS
+    'Revoke a service key (idempotent; the first revocation''s time and actor are kept).';
 
 /*
  * The product a presented key belongs to, or NULL for an unknown or revoked key. last_used_at is
@@ -60,6 +77,8 @@ $$;
 CREATE OR REPLACE FUNCTION shared.authenticate_service_key(p_service_key text)
 RETURNS text
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_row shared.service_key;
@@ -78,3 +97,5 @@ BEGIN
     RETURN v_row.product_id;
 END
 $$;
+COMMENT ON FUNCTION shared.authenticate_service_key(text) IS
+    'The product a presented service key belongs to, or NULL for an unknown or revoked key; refreshes last_used_at at most once a minute.';

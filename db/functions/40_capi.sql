@@ -7,21 +7,37 @@
  * statement, so a 1,000-row insert costs one enqueue call.
  */
 
--- The rule that applies to a product event: the product's own first, then the any-product one.
-CREATE OR REPLACE FUNCTION shared.conversion_rule_for(p_product_id text, p_event_name text)
-RETURNS shared.conversion_rule
-LANGUAGE sql STABLE
-AS $$
-    SELECT r.* FROM shared.conversion_rule AS r
-    WHERE r.enabled AND r.event_name = p_event_name
-      AND (r.product_id = p_product_id OR r.product_id IS NULL)
-    ORDER BY r.product_id NULLS LAST
-    LIMIT 1
-$$;
+/*
+ * The one definition of "which conversion rule applies" to a product's event: the enabled rule
+ * for that event name, the product's own before the any-product one (product_id NULL). One row
+ * per (product, event name) that some rule covers; join on both. Every reader uses it: the
+ * enqueue trigger below (Meta event name), the first-time rules fired from the features
+ * (shared._event_features, 70_segments.sql), ingest_events (forward_as yields to a rule), the
+ * CAPI worker's capi_load_events (value and currency properties) and
+ * shared.gdp_conversions_daily (value).
+ * A view, not a function: PostgreSQL folds it into each query (a few products times a few
+ * rules, planned once per statement; bench/bench_conversion_rule.py), and it reads the rules
+ * with its owner's rights, so the dashboard's role reads conversion values without reading
+ * shared.conversion_rule. It replaces shared.conversion_rule_for, which nothing called.
+ */
+CREATE OR REPLACE VIEW shared.applicable_conversion_rule AS
+SELECT DISTINCT ON (p.product_id, r.event_name)
+       p.product_id, r.event_name, r.rule_id, r.product_id AS rule_product_id,
+       r.meta_event_name, r.value_property, r.currency_property, r.default_currency,
+       r.first_time_per_person
+FROM shared.product AS p
+JOIN shared.conversion_rule AS r
+  ON r.enabled AND (r.product_id = p.product_id OR r.product_id IS NULL)
+ORDER BY p.product_id, r.event_name, r.product_id NULLS LAST;
+COMMENT ON VIEW shared.applicable_conversion_rule IS
+    'The conversion rule that applies to each product''s event name: the enabled rule, the product''s own before the any-product one.';
 
 CREATE OR REPLACE FUNCTION shared._event_enqueue_for_meta()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_rules_on boolean;
@@ -34,26 +50,16 @@ BEGIN
     -- Events without an explicit Meta name go through the rules only when GAP-002 is on.
     v_rules_on := shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED');
 
-    WITH rules AS (
-        SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-               r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-        FROM shared.conversion_rule AS r
-        WHERE v_rules_on AND r.enabled
-        ORDER BY coalesce(r.product_id, '*'), r.event_name
-    ), decided AS (
+    WITH decided AS (
         SELECT n.id,
-               coalesce(n.meta_event_name, own.meta_event_name, anyp.meta_event_name) AS meta_name,
-               n.meta_event_name IS NULL
-                   AND coalesce(own.first_time_per_person, anyp.first_time_per_person, false)
+               coalesce(n.meta_event_name, r.meta_event_name) AS meta_name,
+               n.meta_event_name IS NULL AND coalesce(r.first_time_per_person, false)
                    AS first_time_only,
                n.person_id, n.event_name
         FROM new_events AS n
-        LEFT JOIN rules AS own
-               ON n.meta_event_name IS NULL AND own.product_id = n.product_id
-              AND own.event_name = n.event_name
-        LEFT JOIN rules AS anyp
-               ON n.meta_event_name IS NULL AND anyp.product_id IS NULL
-              AND anyp.event_name = n.event_name
+        LEFT JOIN shared.applicable_conversion_rule AS r
+               ON v_rules_on AND n.meta_event_name IS NULL
+              AND r.product_id = n.product_id AND r.event_name = n.event_name
     ), messages AS (
         SELECT array_agg(jsonb_build_object('event', d.id, 'meta_event_name', d.meta_name)
                          ORDER BY d.id) AS msgs
@@ -130,6 +136,8 @@ BEGIN
     RETURN v_rows;
 END
 $$;
+COMMENT ON FUNCTION shared.record_capi_outcomes(jsonb, bigint[]) IS
+    'Record the outcomes of a batch of Conversions API events (delivery records, and dead letters where a reason is given) and archive their queue messages, in one transaction.';
 
 /*
  * The worker's check before one Conversions API request, in the transaction that sends it and
@@ -306,6 +314,8 @@ AS $$
     ) AS q ON a.status IS NULL OR a.status IN ('retrying', 'held_auth')
     WHERE e.product_id = p_product_id AND e.event_id = p_event_id
 $$;
+COMMENT ON FUNCTION shared.capi_event_status(text, text) IS
+    'Delivery status of one product event (GET /api/v1/meta/event/{event_id}): the latest outcome, queued or retrying while its message waits, or stored when nothing sends it to Meta.';
 
 /*
  * Put dead letters back on the queue with their original event (and so their original
@@ -338,6 +348,8 @@ BEGIN
     RETURN cardinality(v_msgs);
 END
 $$;
+COMMENT ON FUNCTION shared.replay_dead_letters(bigint[], text) IS
+    'Put dead letters (all pending ones when p_ids is NULL) back on the meta_capi queue with their original event and event_id, so Meta deduplicates; returns how many were queued.';
 
 CREATE OR REPLACE FUNCTION shared.capi_set_breaker(
     p_pixel_id text,
@@ -362,6 +374,8 @@ AS $$
         updated_at = now()
     RETURNING *
 $$;
+COMMENT ON FUNCTION shared.capi_set_breaker(text, text, integer, text) IS
+    'Record a pixel''s circuit-breaker state (open with Meta''s error, or closed) for every CAPI worker to read.';
 
 /*
  * Store events from the HTTP endpoints in one call: upsert the people their raw PII describes
@@ -379,9 +393,8 @@ RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
     SELECT shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') AND EXISTS (
-        SELECT 1 FROM shared.conversion_rule AS r
-        WHERE r.enabled AND r.event_name = p_event_name
-          AND (r.product_id = p_product_id OR r.product_id IS NULL))
+        SELECT 1 FROM shared.applicable_conversion_rule AS r
+        WHERE r.product_id = p_product_id AND r.event_name = p_event_name)
 $$;
 
 CREATE OR REPLACE FUNCTION shared.ingest_events(
@@ -414,6 +427,13 @@ BEGIN
         SELECT array_agg(u.person_id ORDER BY u.ordinal) INTO v_person_ids
         FROM shared.upsert_people(v_people) AS u;
     END IF;
+
+    -- Lock the people named by id before reading them (an erasure in flight either finishes
+    -- first, and they are unknown_person, or waits for this transaction).
+    PERFORM shared._lock_people(ARRAY(
+        SELECT (e.v ->> 'person_id')::uuid FROM jsonb_array_elements(p_events) AS e(v)
+        WHERE jsonb_typeof(e.v -> 'person') IS DISTINCT FROM 'object'
+          AND e.v ->> 'person_id' IS NOT NULL));
 
     -- One statement, no temp table: a busy endpoint must not churn the catalog.
     RETURN QUERY
@@ -471,6 +491,8 @@ BEGIN
     ORDER BY c.ord;
 END
 $$;
+COMMENT ON FUNCTION shared.ingest_events(text, jsonb, text) IS
+    'Store events from the HTTP endpoints in one call: upsert the people their raw PII describes, insert the events idempotently per (product, event_id); one row per element: accepted, duplicate or unknown_person.';
 
 -- A SHA-256 hex digest: 64 characters, all hex digits (translate, not a regular expression:
 -- this runs for every entry of every inserted event).
@@ -558,9 +580,13 @@ $$;
 CREATE OR REPLACE FUNCTION shared._event_check_references()
 RETURNS trigger
 LANGUAGE plpgsql
+-- As the owner: a product inserting as gdp_product may not read people, rules or queues.
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_bad record;
+    v_people uuid[];
 BEGIN
     SELECT n.product_id INTO v_bad FROM new_events AS n
     WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
@@ -569,13 +595,24 @@ BEGIN
         PERFORM shared._raise('GD400', 'product_id',
             format('%s is not a known product', v_bad.product_id));
     END IF;
+    -- The people, locked until commit as a foreign key would (shared._lock_people).
+    v_people := shared._lock_people(ARRAY(
+        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
     SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
-    WHERE n.person_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
+    SELECT x.problem INTO v_bad FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
+        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
+    WHERE x.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
     END IF;
     -- One pass over every entry of every row (a function call per row cost ~7 us an event).
     SELECT n.event_id, n.meta_user_data INTO v_bad
@@ -627,25 +664,6 @@ $$;
 CREATE OR REPLACE TRIGGER event_check_references_on_update
     BEFORE UPDATE OF product_id, person_id, meta_user_data ON shared.event
     FOR EACH ROW EXECUTE FUNCTION shared._event_check_references_on_update();
-
--- What ON DELETE CASCADE / SET NULL did: a deleted person takes their events along and leaves
--- their delivery records without a person.
-CREATE OR REPLACE FUNCTION shared._person_after_delete()
-RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    DELETE FROM shared.event AS e USING old_people AS o WHERE e.person_id = o.id;
-    UPDATE shared.attribution_events AS a SET person_id = NULL
-    FROM old_people AS o WHERE a.person_id = o.id;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER person_after_delete
-    AFTER DELETE ON shared.person
-    REFERENCING OLD TABLE AS old_people
-    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
 
 CREATE OR REPLACE FUNCTION shared._product_before_delete()
 RETURNS trigger

@@ -371,14 +371,13 @@ FROM (SELECT (x.created_at AT TIME ZONE 'UTC')::date AS date, x.product_id AS pr
       GROUP BY 1, 2, 3) AS a
 JOIN shared.conversion_family AS f ON f.meta_event_name = a.meta_event_name AND f.enabled
 JOIN shared.event AS e ON e.id = a.event_ref
+-- The value property the applying rule names (the same rule the CAPI worker sent it by).
+LEFT JOIN shared.applicable_conversion_rule AS r
+       ON r.product_id = e.product_id AND r.event_name = e.event_name
 LEFT JOIN LATERAL (
     SELECT CASE WHEN val ~ '^-?[0-9]+(\.[0-9]+)?$' THEN val::numeric END AS value
-    FROM (SELECT coalesce(
-              e.properties ->> (SELECT r.value_property FROM shared.conversion_rule AS r
-                                WHERE r.event_name = e.event_name
-                                  AND (r.product_id = e.product_id OR r.product_id IS NULL)
-                                ORDER BY r.product_id NULLS LAST LIMIT 1),
-              e.properties ->> 'value') AS val) AS raw
+    FROM (SELECT coalesce(e.properties ->> r.value_property, e.properties ->> 'value') AS val)
+         AS raw
 ) AS v ON true
 GROUP BY a.date, a.project;
 COMMENT ON VIEW shared.gdp_conversions_daily IS

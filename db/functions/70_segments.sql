@@ -68,26 +68,18 @@ BEGIN
     -- sessions insert at the same time (the second waits for the first's row, then finds it).
     IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
        AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
-        WITH rules AS (
-            SELECT DISTINCT ON (coalesce(r.product_id, '*'), r.event_name)
-                   r.rule_id, r.product_id, r.event_name, r.meta_event_name, r.first_time_per_person
-            FROM shared.conversion_rule AS r
-            WHERE r.enabled
-            ORDER BY coalesce(r.product_id, '*'), r.event_name
-        ), matched AS (
-            -- The rule that decides each event: the product's own, else the any-product one.
-            SELECT n.id, n.person_id, n.event_name,
-                   coalesce(own.rule_id, anyp.rule_id) AS rule_id,
-                   coalesce(own.first_time_per_person, anyp.first_time_per_person) AS first_time
+        WITH matched AS (
+            -- The rule that decides each event (shared.applicable_conversion_rule, the one
+            -- definition), where it is a first-time one.
+            SELECT n.id, n.person_id, n.event_name, r.rule_id
             FROM new_events AS n
-            LEFT JOIN rules AS own ON own.product_id = n.product_id AND own.event_name = n.event_name
-            LEFT JOIN rules AS anyp ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+            JOIN shared.applicable_conversion_rule AS r
+              ON r.product_id = n.product_id AND r.event_name = n.event_name
             WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-              AND n.event_name IN (SELECT r.event_name FROM rules AS r WHERE r.first_time_per_person)
+              AND r.first_time_per_person
         ), firsts AS (
             SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
             FROM matched AS m
-            WHERE m.first_time
             ORDER BY m.rule_id, m.person_id, m.id
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref, sent)
@@ -98,7 +90,7 @@ BEGIN
             -- ledger first; only a person not in it yet has their earlier events looked at: one
             -- whose events from before the ledger existed (or before the flag was on) include
             -- one is not new to it, and is recorded as such (not sent) so that this look
-            -- happens once per person.
+            -- happens once per person, not on every statement.
             LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
                                WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
                                LIMIT 1) AS fired_before ON true
@@ -115,7 +107,7 @@ BEGIN
         SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
                          ORDER BY fd.event_ref)
         INTO v_msgs
-        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id
+        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id
         WHERE fd.sent;
 
         IF v_msgs IS NOT NULL THEN

@@ -190,9 +190,6 @@ CREATE TABLE shared.feature_trigger_fired (
     rule_id    bigint NOT NULL REFERENCES shared.conversion_rule (rule_id) ON DELETE CASCADE,
     person_id  uuid NOT NULL REFERENCES shared.person (id) ON DELETE CASCADE,
     event_ref  bigint NOT NULL,
-    -- false: the person had such an event before the ledger knew them (nothing sent; the row
-    -- keeps later statements from looking at their events again).
-    sent       boolean NOT NULL DEFAULT true,
     fired_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (rule_id, person_id)
 );

@@ -1,7 +1,9 @@
 /**
  * Row-level security on every table in shared: the PRD's service-role-only policy, named as a
- * sentence. The service role has BYPASSRLS (as on Supabase), so these policies are the wall that
- * remains for anon and authenticated should a grant ever leak: they see 0 rows and write nothing.
+ * sentence. The policies name the role (TO service_role), never a JWT claim: any session can set
+ * request.jwt.claims, so a policy that trusts its "role" would let anon pose as the service role.
+ * anon and authenticated have no policy at all: should a grant ever leak, they see 0 rows and
+ * write nothing. Products (gdp_product) get their own policies in 15_identity.sql.
  */
 
 -- A table added without a policy still gets RLS, which then denies everyone but the owner.
@@ -44,10 +46,9 @@ BEGIN
         ('capi_pixel_state',          'Only the service role can read or write pixel states')
     LOOP
         EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
+        -- For the role itself, not for a claim: request.jwt.claims can be set by any session.
         EXECUTE format(
-            'CREATE POLICY %I ON shared.%I FOR ALL TO anon, authenticated, service_role '
-            'USING ((SELECT auth.role()) = ''service_role'') '
-            'WITH CHECK ((SELECT auth.role()) = ''service_role'')',
+            'CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) WITH CHECK (true)',
             v_policy, v_table);
     END LOOP;
 END

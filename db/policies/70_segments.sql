@@ -39,7 +39,9 @@ $$;
 REVOKE ALL ON SCHEMA segments FROM PUBLIC;
 GRANT USAGE ON SCHEMA segments TO service_role;
 GRANT SELECT ON ALL TABLES IN SCHEMA segments TO service_role;
-ALTER DEFAULT PRIVILEGES IN SCHEMA segments GRANT SELECT ON TABLES TO service_role;
+-- No ALTER DEFAULT PRIVILEGES here: it binds to whichever role deploys (postgres on Supabase, a
+-- superuser elsewhere), so two deploy paths would differ. A view added later by plain SQL is
+-- readable by the service role from the next deploy on.
 
 -- gdp worker segments: evaluation only.
 REVOKE ALL ON ALL TABLES IN SCHEMA shared FROM gdp_segment_worker;

@@ -31,11 +31,11 @@ from edge_compat.models import (
 from edge_compat.state import EdgeState, edge
 from edge_compat.validation import has_control, read_json
 from workers.errors import redact_secrets
+from workers.statuses import PENDING_STATUSES
 
 log = logging.getLogger("gdp.edge")
 router = APIRouter(tags=["Meta Conversions API (GAP-001)"])
 ENDPOINT = "meta_event"
-PENDING = frozenset({"queued", "retrying", "held_auth"})
 POLL_S = 0.05
 MAX_WAIT_S = 5
 
@@ -260,7 +260,7 @@ async def _wait_for(
         statuses = {row["event_id"]: row for row in rows}
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not any(
-            statuses.get(e, {}).get("status") in PENDING for e in event_ids
+            statuses.get(e, {}).get("status") in PENDING_STATUSES for e in event_ids
         ):
             return statuses
         await asyncio.sleep(min(POLL_S, remaining))

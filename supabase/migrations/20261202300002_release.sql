@@ -1272,6 +1272,5 @@ COMMENT ON FUNCTION shared.segment_preview(text, text, integer) IS 'Size of a se
 
 COMMENT ON FUNCTION shared.segment_worker_config() IS 'For gdp worker segments: whether GAP-002 (SEGMENT_ENGINE_META_CAPI_ENABLED) is on and SEGMENT_ENGINE_CRON_INTERVAL in seconds (default 300).';
 
-ALTER DEFAULT PRIVILEGES IN SCHEMA segments GRANT SELECT ON TABLES TO service_role;
 
 -- migrate:down

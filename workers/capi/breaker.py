@@ -15,15 +15,14 @@ another.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from workers.capi.rows import PixelState
+from workers.statuses import BreakerState
 
-class BreakerState(enum.Enum):
-    CLOSED = "closed"
-    OPEN = "open"
+__all__ = ["BreakerState", "Breakers", "Change", "PixelBreaker", "PixelState"]
 
 
 class Change(enum.Enum):
@@ -80,25 +79,25 @@ class Breakers:
     def open_pixels(self) -> list[str]:
         return [p for p, b in self._pixels.items() if b.is_open]
 
-    def load(self, rows: Iterable[Mapping[str, Any]], read_at: int) -> None:
+    def load(self, rows: Iterable[PixelState], read_at: int) -> None:
         """Take the states stored in shared.capi_pixel_state (another worker may have opened or
         closed a breaker). A change of ours not yet written, or written after the rows were read
         (`read_at`: the generation before the fetch), wins over the stored row."""
-        stored = {str(r["pixel_id"]): r for r in rows}
+        stored = {r.pixel_id: r for r in rows}
         for pixel_id in set(stored) | set(self._pixels):
             breaker = self.get(pixel_id)
             if breaker.pending is not Change.NONE or breaker.written_at > read_at:
                 continue
             row = stored.get(pixel_id)
-            if row is None or row["breaker"] != "open":
+            if row is None or row.breaker is BreakerState.CLOSED:
                 breaker.state = BreakerState.CLOSED
                 breaker.held_recorded.clear()
                 continue
             breaker.state = BreakerState.OPEN
-            breaker.opened_at = row.get("opened_at")
-            breaker.last_probe_at = row.get("last_probe_at")
-            breaker.last_error_code = row.get("last_error_code")
-            breaker.last_error_message = row.get("last_error_message")
+            breaker.opened_at = row.opened_at
+            breaker.last_probe_at = row.last_probe_at
+            breaker.last_error_code = row.last_error_code
+            breaker.last_error_message = row.last_error_message
 
     def probe_all_now(self) -> None:
         for breaker in self._pixels.values():

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from workers.event_id import meta_event_id
 from workers.meta.capi_rules import EventRejected, validate_event
 from workers.meta.fbc import fbc_for_event
 from workers.meta.normalize import normalize_user_data
+from workers.statuses import DeadLetterReason
 
 SEVEN_DAYS_S = 7 * 24 * 3600
 SIXTY_TWO_DAYS_S = 62 * 24 * 3600
@@ -42,7 +44,7 @@ CUSTOM_DATA_KEYS = frozenset(
     }
 )
 
-# Limited Data Use state codes (facts file §1.8).
+# Limited Data Use state codes (docs/meta-rules.md §1.8).
 LDU_STATE_CODES: dict[str, int] = {
     "ca": 1000,
     "co": 1001,
@@ -60,7 +62,8 @@ LDU_STATE_CODES: dict[str, int] = {
     "ri": 1013,
 }
 
-Skip = Literal["blocked_consent", "expired", "invalid", "no_pixel", "gone"]
+# Why an event is not sent: a dead-letter reason, or the person withdrew consent.
+Skip = DeadLetterReason | Literal["blocked_consent"]
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,8 @@ def build_event(
     payload: dict[str, Any] = {
         "event_name": meta_event_name,
         "event_time": event_time,
-        "event_id": row["event_id"],
+        # Unique per pixel (products may share one); the browser Pixel sends the same id.
+        "event_id": meta_event_id(row["product_id"], row["event_id"]),
         "action_source": action_source,
         "user_data": user_data,
     }

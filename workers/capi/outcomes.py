@@ -7,14 +7,15 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from workers.capi import metrics
 from workers.capi.build import Skipped
 from workers.capi.delivery import Delivery
+from workers.capi.rows import QueueMessage
+from workers.db.rows import Row
+from workers.statuses import AttributionStatus, DeadLetterReason
 
 log = logging.getLogger("gdp.capi")
-Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,35 @@ class BatchReport:
     requests: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One shared.attribution_events row (and a dead letter when `dead_letter_reason` is set),
+    as shared.record_capi_outcomes reads it (JSON; None is NULL)."""
+
+    event_ref: int
+    product_id: str
+    event_id: str
+    meta_event_name: str
+    person_id: str | None
+    pixel_id: str | None
+    status: AttributionStatus
+    attempt: int
+    test_event_code: str | None = None
+    error_message: str | None = None
+    dead_letter_reason: DeadLetterReason | None = None
+    batch_size: int | None = None
+    match_keys: tuple[str, ...] = ()
+    fbtrace_id: str | None = None
+    error_code: int | None = None
+    error_subcode: int | None = None
+    events_received: int | None = None
+
+
 @dataclass
 class Plan:
     """What to write for one batch: outcome rows, messages to archive, messages to delay."""
 
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
     archive: list[int] = field(default_factory=list)
     delay: dict[int, int] = field(default_factory=dict)
 
@@ -61,18 +86,20 @@ class Plan:
 def settle_skipped(
     plan: Plan,
     skipped: Skipped,
-    msgs: list[Row],
+    msgs: list[QueueMessage],
     attempt: int,
     row: Row,
     report: BatchReport,
 ) -> None:
-    status = (
-        "blocked_consent"
-        if skipped.reason == "blocked_consent"
-        else ("expired" if skipped.reason == "expired" else "rejected")
-    )
+    reason = skipped.reason
+    status: AttributionStatus
+    dead_letter: DeadLetterReason | None
+    if reason == "blocked_consent":
+        status, dead_letter = "blocked_consent", None
+    else:
+        status, dead_letter = ("expired" if reason == "expired" else "rejected"), reason
     plan.outcomes.append(
-        outcome_row(
+        Outcome(
             skipped.event_ref,
             skipped.product_id,
             skipped.event_id,
@@ -83,10 +110,10 @@ def settle_skipped(
             attempt,
             test_event_code=row.get("test_event_code"),
             error_message=skipped.message,
-            dead_letter_reason=None if status == "blocked_consent" else skipped.reason,
+            dead_letter_reason=dead_letter,
         )
     )
-    plan.archive.extend(m["msg_id"] for m in msgs)
+    plan.archive.extend(m.msg_id for m in msgs)
     if status == "blocked_consent":
         report.blocked += 1
     else:
@@ -98,35 +125,34 @@ def settle_delivery(
     config: WorkerConfig,
     plan: Plan,
     d: Delivery,
-    msgs: list[Row],
+    msgs: list[QueueMessage],
     now: datetime,
     report: BatchReport,
 ) -> None:
     e = d.event
-    attempt = max(m["read_ct"] for m in msgs)
-    common = {
-        "batch_size": d.batch_size or None,
-        "match_keys": list(e.match_keys),
-        "test_event_code": e.test_event_code,
-        "fbtrace_id": d.fbtrace_id,
-        "error_code": d.error_code,
-        "error_subcode": d.error_subcode,
-        "error_message": d.error_message,
-    }
+    attempt = max(m.read_ct for m in msgs)
 
-    def record(status: str, **extra: Any) -> None:
-        plan.outcomes.append(outcome_row(
+    def record(
+        status: AttributionStatus,
+        *,
+        events_received: int | None = None,
+        dead_letter_reason: DeadLetterReason | None = None,
+    ) -> None:
+        plan.outcomes.append(Outcome(
             e.event_ref, e.product_id, e.event_id, e.meta_event_name, e.person_id, e.pixel_id,
-            status, attempt, **common, **extra))  # fmt: skip
+            status, attempt, batch_size=d.batch_size or None, match_keys=tuple(e.match_keys),
+            test_event_code=e.test_event_code, fbtrace_id=d.fbtrace_id, error_code=d.error_code,
+            error_subcode=d.error_subcode, error_message=d.error_message,
+            events_received=events_received, dead_letter_reason=dead_letter_reason))  # fmt: skip
 
     if d.status == "sent":
         record("sent", events_received=d.events_received)
-        plan.archive.extend(m["msg_id"] for m in msgs)
+        plan.archive.extend(m.msg_id for m in msgs)
         report.sent += 1
         return
     if d.status == "rejected":
         record("rejected", dead_letter_reason="rejected")
-        plan.archive.extend(m["msg_id"] for m in msgs)
+        plan.archive.extend(m.msg_id for m in msgs)
         report.dead_lettered += 1
         metrics.DEAD_LETTERS.labels("rejected").inc()
         return
@@ -144,31 +170,7 @@ def settle_delivery(
     if d.record:
         record("held_auth" if d.status == "auth" else "retrying")
     for m in msgs:
-        plan.delay[m["msg_id"]] = delay_s
-
-
-def outcome_row(
-    event_ref: int,
-    product_id: str,
-    event_id: str,
-    meta_event_name: str,
-    person_id: str | None,
-    pixel_id: str | None,
-    status: str,
-    attempt: int,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "event_ref": event_ref,
-        "product_id": product_id,
-        "event_id": event_id,
-        "meta_event_name": meta_event_name,
-        "person_id": person_id,
-        "pixel_id": pixel_id,
-        "status": status,
-        "attempt": attempt,
-        **extra,
-    }
+        plan.delay[m.msg_id] = delay_s
 
 
 def add_report(total: BatchReport, report: BatchReport) -> None:

@@ -22,21 +22,23 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import orjson
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from workers.capi.build import BuiltEvent
 from workers.capi.delivery import Claim, ClaimBusy, Delivery
-from workers.capi.outcomes import BatchReport, Plan, WorkerConfig, outcome_row, settle_delivery
+from workers.capi.outcomes import BatchReport, Outcome, Plan, WorkerConfig, settle_delivery
+from workers.capi.rows import ClaimVerdict, QueueMessage, Verdict
+from workers.db.connection import role_options
 from workers.db.queries import query
+from workers.db.rows import Row, fetch_all
 
 log = logging.getLogger("gdp.capi")
-Row = dict[str, Any]
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[Row]]
 
 # Requests a lane may have in flight at once (one per pixel of its batch), each holding a
@@ -47,8 +49,8 @@ PIXELS_IN_FLIGHT_PER_LANE = 8
 class Leases:
     """The messages a batch still holds: msg_id -> the read_ct it was leased with."""
 
-    def __init__(self, messages: Iterable[Row]) -> None:
-        self.pending: dict[int, int] = {int(m["msg_id"]): int(m["read_ct"]) for m in messages}
+    def __init__(self, messages: Iterable[QueueMessage]) -> None:
+        self.pending: dict[int, int] = {m.msg_id: m.read_ct for m in messages}
         self.in_flight: set[int] = set()
 
     def settled(self, msg_ids: Iterable[int]) -> None:
@@ -83,7 +85,7 @@ class BatchGate:
         self,
         pool: Pool,
         config: WorkerConfig,
-        messages: dict[int, list[Row]],
+        messages: dict[int, list[QueueMessage]],
         leases: Leases,
         report: BatchReport,
         now: datetime,
@@ -100,18 +102,20 @@ class BatchGate:
     @asynccontextmanager
     async def claim(self, events: list[BuiltEvent]) -> AsyncIterator[Claim]:
         msgs = [m for e in events for m in self._messages[e.event_ref]]
-        msg_ids = [int(m["msg_id"]) for m in msgs]
+        msg_ids = [m.msg_id for m in msgs]
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                cursor = await conn.execute(
+                rows = await fetch_all(
+                    conn,
                     query("capi_claim_request"),
+                    ClaimVerdict,
                     {
                         "msg_ids": msg_ids,
-                        "read_cts": [int(m["read_ct"]) for m in msgs],
+                        "read_cts": [m.read_ct for m in msgs],
                         "lock_timeout_ms": int(self._config.claim_lock_timeout_s * 1000),
                     },
                 )
-                verdicts = {int(r["msg_id"]): r["verdict"] for r in await cursor.fetchall()}
+                verdicts = {r.msg_id: r.verdict for r in rows}
                 plan = Plan()
                 claim = _OpenClaim(plan, self._config, self._messages, self._now)
                 claim.events = [e for e in events if self._check(e, verdicts, claim)]
@@ -128,20 +132,20 @@ class BatchGate:
         self.settled_refs.update(claim.settled_refs)
         _count(self._report, claim.plan_report)
 
-    def _check(self, event: BuiltEvent, verdicts: dict[int, str], claim: _OpenClaim) -> bool:
+    def _check(self, event: BuiltEvent, verdicts: dict[int, Verdict], claim: _OpenClaim) -> bool:
         """Whether the event may go; if not, what its transaction settles for it."""
         msgs = self._messages[event.event_ref]
-        seen = {verdicts.get(int(m["msg_id"]), "lost") for m in msgs}
+        seen: set[Verdict] = {verdicts.get(m.msg_id, "lost") for m in msgs}
         if seen == {"send"}:
             return True
-        attempt = max(int(m["read_ct"]) for m in msgs)
-        ids = [int(m["msg_id"]) for m in msgs if verdicts.get(int(m["msg_id"])) != "lost"]
+        attempt = max(m.read_ct for m in msgs)
+        ids = [m.msg_id for m in msgs if verdicts.get(m.msg_id) != "lost"]
         plan = claim.plan
         if "gone" in seen:
             # Erased (or deleted) since the batch was read: nothing left to send, nothing to say.
             plan.archive.extend(ids)
         elif "withdrawn" in seen:
-            plan.outcomes.append(outcome_row(
+            plan.outcomes.append(Outcome(
                 event.event_ref, event.product_id, event.event_id, event.meta_event_name,
                 event.person_id, event.pixel_id, "blocked_consent", attempt,
                 test_event_code=event.test_event_code,
@@ -159,7 +163,11 @@ class BatchGate:
 
 class _OpenClaim(Claim):
     def __init__(
-        self, plan: Plan, config: WorkerConfig, messages: dict[int, list[Row]], now: datetime
+        self,
+        plan: Plan,
+        config: WorkerConfig,
+        messages: dict[int, list[QueueMessage]],
+        now: datetime,
     ) -> None:
         self.events: list[BuiltEvent] = []
         self.plan = plan
@@ -178,11 +186,12 @@ class _OpenClaim(Claim):
             self.settled_refs.add(d.event.event_ref)
 
 
-async def open_pool(url: str, lanes: int, application_name: str) -> Pool:
+async def open_pool(url: str, lanes: int, application_name: str, role: str | None) -> Pool:
     """Connections for the requests' transactions: one per request in flight (a lane sends to
-    each pixel of its batch at once); past the pool's size, requests wait for a connection."""
+    each pixel of its batch at once); past the pool's size, requests wait for a connection.
+    Each acts as `role` (the worker's own, gdp_capi_worker) from its first statement."""
     pool: Pool = AsyncConnectionPool(
-        url,
+        make_conninfo(url, **role_options(role)),
         min_size=1,
         max_size=lanes * PIXELS_IN_FLIGHT_PER_LANE,
         kwargs={"autocommit": True, "row_factory": dict_row, "application_name": application_name},

@@ -25,11 +25,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
 from workers.capi import metrics
-from workers.capi.breaker import Breakers, Change
+from workers.capi.breaker import Breakers, BreakerState, Change
 from workers.capi.build import BuildConfig, BuiltEvent, Skipped, build_event, ldu_states
 from workers.capi.delivery import Delivery, PixelDelivery, PixelPacer
 from workers.capi.graph import GraphClient
@@ -42,14 +43,19 @@ from workers.capi.outcomes import (
     settle_delivery,
     settle_skipped,
 )
+from workers.capi.rows import PixelState, QueueMessage, QueueMetrics, WorkerSettings
 from workers.capi.settle import BatchGate, Leases, Pool, open_pool, write_plan
+from workers.db.connection import role_options
 from workers.db.queries import query
+from workers.db.rows import Row, fetch_all, fetch_one
 from workers.settings import Settings
 from workers.token_file import TokenFile
 
 log = logging.getLogger("gdp.capi")
 APPLICATION_NAME = "gdp-capi-worker"  # visible in pg_stat_activity
-Row = dict[str, Any]
+# The worker's least-privilege role (db/policies/18_process_roles.sql); the login in
+# DATABASE_URL only needs to be a member of it.
+ROLE = "gdp_capi_worker"
 
 
 class CapiWorker:
@@ -85,7 +91,7 @@ class CapiWorker:
         """Connections for the requests' transactions (one per request in flight)."""
         if self._pool is None:
             self._pool = await open_pool(
-                self.settings.database_url, self.config.lanes, APPLICATION_NAME
+                self.settings.database_url, self.config.lanes, APPLICATION_NAME, ROLE
             )
         return self._pool
 
@@ -120,7 +126,7 @@ class CapiWorker:
         """Several lanes (connections) drain the queue together: while one waits on Meta or the
         database, another builds its batch. pgmq.read skips locked rows, so lanes never share a
         message. A failing lane cancels the others; run() reconnects them all."""
-        url = self.settings.database_url
+        url = make_conninfo(self.settings.database_url, **role_options(ROLE))
         async with await psycopg.AsyncConnection.connect(
             url, autocommit=True, application_name=APPLICATION_NAME
         ) as listener:
@@ -185,10 +191,9 @@ class CapiWorker:
                 await self._load_config(conn)
 
     async def _load_config(self, conn: psycopg.AsyncConnection[Row]) -> None:
-        cursor = await conn.execute(query("capi_worker_config"))
-        row = await cursor.fetchone()
+        row = await fetch_one(conn, query("capi_worker_config"), WorkerSettings)
         assert row is not None
-        rate = float(row["max_events_per_second"] or 1000) if self.config.pacing else None
+        rate = float(row.max_events_per_second or 1000) if self.config.pacing else None
         if rate != self.pacer.rate:
             self.pacer = PixelPacer(rate)
             self.delivery = PixelDelivery(
@@ -197,24 +202,22 @@ class CapiWorker:
                 retry_initial_s=self.config.quick_retry_initial_s,
                 events_per_request=self.config.events_per_request,
             )
-        self._ldu = ldu_states(row["ldu_us_states"])
-        self.client.set_partner_agent(row["partner_agent"])
+        self._ldu = ldu_states(row.ldu_us_states)
+        self.client.set_partner_agent(row.partner_agent)
         new_token = self._reload_token()
         read_at = self.breakers.generation
-        cursor = await conn.execute(query("capi_pixel_states"))
-        states = await cursor.fetchall()
+        states = await fetch_all(conn, query("capi_pixel_states"), PixelState)
         self.breakers.load(states, read_at)
         if new_token:  # probe open breakers now, not at the next interval
             self.breakers.probe_all_now()
         for state in states:
-            metrics.BREAKER_OPEN.labels(state["pixel_id"]).set(
-                1 if state["breaker"] == "open" else 0
+            metrics.BREAKER_OPEN.labels(state.pixel_id).set(
+                1 if state.breaker is BreakerState.OPEN else 0
             )
-        cursor = await conn.execute(query("capi_queue_metrics"))
-        queue = await cursor.fetchone()
+        queue = await fetch_one(conn, query("capi_queue_metrics"), QueueMetrics)
         if queue:
-            metrics.QUEUE_DEPTH.set(queue["queue_length"] or 0)
-            metrics.OLDEST_AGE.set(queue["oldest_msg_age_sec"] or 0)
+            metrics.QUEUE_DEPTH.set(queue.queue_length or 0)
+            metrics.OLDEST_AGE.set(queue.oldest_msg_age_sec or 0)
         self._config_loaded_at = time.monotonic()
 
     def _reload_token(self) -> bool:
@@ -228,16 +231,17 @@ class CapiWorker:
 
     async def process_batch(self, conn: psycopg.AsyncConnection[Row]) -> BatchReport:
         report = BatchReport()
-        cursor = await conn.execute(
+        messages = await fetch_all(
+            conn,
             query("capi_read_messages"),
+            QueueMessage,
             {"vt": self.config.visibility_timeout_s, "qty": self.config.batch_size},
         )
-        messages = await cursor.fetchall()
         if not messages:
             return report
         report.messages = len(messages)
         leases = Leases(messages)
-        refs = sorted({int(m["message"]["event"]) for m in messages})
+        refs = sorted({m.event_ref for m in messages})
         cursor = await conn.execute(query("capi_load_events"), {"event_refs": refs})
         rows = {r["event_ref"]: r for r in await cursor.fetchall()}
 
@@ -247,24 +251,22 @@ class CapiWorker:
             now=now, default_region=self.settings.meta_default_phone_region, ldu_us_states=self._ldu
         )
         # One send per event even if it was queued twice (a replay beside the original).
-        by_event: dict[int, list[Row]] = defaultdict(list)
+        by_event: dict[int, list[QueueMessage]] = defaultdict(list)
         for message in messages:
-            by_event[int(message["message"]["event"])].append(message)
+            by_event[message.event_ref].append(message)
         to_send: dict[str, list[BuiltEvent]] = defaultdict(list)
         for ref, msgs in by_event.items():
             row = rows.get(ref)
             if row is None:  # erased, or its partition dropped: nothing left to send
-                skipped.archive.extend(m["msg_id"] for m in msgs)
+                skipped.archive.extend(m.msg_id for m in msgs)
                 continue
             built = build_event(
                 row,
-                msgs[0]["message"].get("meta_event_name")
-                or row["meta_event_name"]
-                or row["event_name"],
+                msgs[0].meta_event_name or row["meta_event_name"] or row["event_name"],
                 build_config,
             )
             if isinstance(built, Skipped):
-                attempt = max(m["read_ct"] for m in msgs)
+                attempt = max(m.read_ct for m in msgs)
                 settle_skipped(skipped, built, msgs, attempt, row, report)
                 self.breakers.forget_held(ref)
             else:
@@ -376,7 +378,7 @@ class CapiWorker:
                         query("capi_set_breaker"),
                         {
                             "pixel_id": state.pixel_id,
-                            "breaker": "closed" if closed else "open",
+                            "breaker": (BreakerState.CLOSED if closed else BreakerState.OPEN).value,
                             "error_code": None if closed else state.last_error_code,
                             "error_message": None if closed else state.last_error_message,
                         },

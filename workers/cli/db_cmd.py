@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from workers.cli import roles_cmd
 from workers.cli._common import fail, one_line_errors
 from workers.db import migrate, release
 from workers.db.connection import database_url, redact_url
 
 app = typer.Typer(help="The database: migrations, functions, policies.", no_args_is_help=True)
+app.command("roles")(roles_cmd.roles)
 
 
 @app.command("up")

@@ -10,7 +10,7 @@ import json
 import typer
 
 from workers.cli._common import default_actor, one_line_errors
-from workers.db.connection import connect
+from workers.db.connection import ADMIN_ROLE, connect
 from workers.db.queries import query
 from workers.errors import InvalidInput, mapped_db_errors
 from workers.settings import get_settings
@@ -29,7 +29,7 @@ BY = typer.Option(None, "--by", help="Who makes the change (default: GDP_ACTOR o
 def flags_list() -> None:
     """Every flag, on or off, and what would block enabling it now."""
     secrets = get_settings().present_secrets()
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(query("gate_report"), {"present_secrets": secrets}).fetchall()
     width = max(len(r["flag_key"]) for r in rows)
     for r in rows:
@@ -51,7 +51,7 @@ def flags_enable(
 ) -> None:
     """Enable a flag if the gate allows it; otherwise say what is missing."""
     actor = by or default_actor()
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("enable_flag"),
             {
@@ -75,7 +75,7 @@ def flags_disable(
 ) -> None:
     """Disable a flag (refused while dependents are on, unless --cascade)."""
     actor = by or default_actor()
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("disable_flag"),
             {"flag_key": flag, "actor": actor, "cascade": cascade, "note": note},
@@ -88,7 +88,7 @@ def flags_disable(
 @one_line_errors
 def checklist_list() -> None:
     """The pre-deploy checklist and who acknowledged what."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(query("checklist_list")).fetchall()
     width = max(len(r["item_key"]) for r in rows)
     for r in rows:
@@ -108,7 +108,7 @@ def checklist_ack(
     note: str | None = typer.Option(None, help="Evidence or a link."),
 ) -> None:
     """Acknowledge a checklist item."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("acknowledge_checklist_item"), {"item_key": item, "actor": by, "note": note}
         ).fetchone()
@@ -125,7 +125,7 @@ def checklist_withdraw(
     item: str, by: str | None = BY, note: str | None = typer.Option(None, help="Why.")
 ) -> None:
     """Withdraw an acknowledgement."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         conn.execute(
             query("withdraw_checklist_acknowledgement"),
             {"item_key": item, "actor": by or default_actor(), "note": note},
@@ -137,7 +137,7 @@ def checklist_withdraw(
 @one_line_errors
 def settings_list() -> None:
     """Every setting, its value per scope, or absent."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(query("settings_list")).fetchall()
     for r in rows:
         value = "absent" if r["scope"] is None else f"{r['scope']} = {json.dumps(r['value'])}"
@@ -159,7 +159,7 @@ def settings_set(
         parsed = value
     if isinstance(parsed, float):
         raise InvalidInput(f"{key}: must be a whole number", field=key)
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("set_setting"),
             {
@@ -177,7 +177,7 @@ def settings_set(
 @one_line_errors
 def settings_unset(key: str, product: str | None = typer.Option(None), by: str | None = BY) -> None:
     """Remove a setting (for one product, or the global value)."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("unset_setting"),
             {"setting_key": key, "actor": by or default_actor(), "scope": product or "global"},

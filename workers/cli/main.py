@@ -37,7 +37,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "workers.cli.gate_cmd:settings_app", "Non-secret settings (pixel ids, intervals, maps)."
     ),
     "keys": Subcommand(
-        "workers.cli.keys_cmd:app", "Service keys for products calling the GDP API."
+        "workers.cli.keys_cmd:app", "Credentials of products writing to GDP."
     ),
     "people": Subcommand("workers.cli.people_cmd:app", "People in shared.person."),
     "dlq": Subcommand("workers.cli.dlq_cmd:app", "Dead letters of the Conversions API path."),
@@ -62,6 +62,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "segments": Subcommand(
         "workers.cli.segments_cmd:app", "Segments: SQL views of people, synced to Meta audiences."
+    ),
+    "audiences": Subcommand(
+        "workers.cli.audiences_cmd:app",
+        "Meta Custom Audiences kept in step with segments (GAP-007).",
     ),
     "dashboard": Subcommand(
         "workers.cli.dashboard_cmd:app", "The dashboard (/dashboard) and its users' keys."

@@ -14,9 +14,21 @@ import structlog
 import typer
 import uvicorn
 
-from meta_sandbox.app import create_app
-from meta_sandbox.config import THROTTLE_CODES, FaultSettings, SandboxConfig
-from meta_sandbox.synthetic import Shape
+NOT_INSTALLED = (
+    "the Meta Graph API sandbox is not installed: it is a development tool, left out of "
+    "production installs. From a checkout of the repository: "
+    "pip install -e ./meta_sandbox (or pip install ./meta_sandbox '.[sandbox]')"
+)
+
+try:
+    from meta_sandbox.app import create_app
+    from meta_sandbox.config import THROTTLE_CODES, FaultSettings, SandboxConfig
+    from meta_sandbox.synthetic import Shape
+except ModuleNotFoundError as missing:  # a production install: the sandbox is not part of it
+    if (missing.name or "").partition(".")[0] != "meta_sandbox":
+        raise
+    typer.echo(f"gdp: {NOT_INSTALLED}", err=True)
+    raise SystemExit(1) from None
 
 DEFAULT_TOKEN = "sandbox-token"
 

@@ -1,4 +1,5 @@
-"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads, segments)."""
+"""`gdp worker <name|all>`: run the workers (capi, maintenance, insights, leads, segments,
+audiences)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from workers.maintenance import metrics as maintenance_metrics
 from workers.maintenance.retention import TABLES, RetentionConfig, RetentionRun, run_forever
 from workers.settings import get_settings, require
 
-WORKERS = ("capi", "maintenance", "insights", "leads", "segments")
+WORKERS = ("capi", "maintenance", "insights", "leads", "segments", "audiences")
 
 
 @one_line_errors
 def worker(
-    name: str = typer.Argument(..., help="capi, maintenance, insights, leads, segments, or all"),
+    name: str = typer.Argument(
+        ..., help="capi, maintenance, insights, leads, segments, audiences, or all"
+    ),
     once: bool = typer.Option(
         False, help="Drain what is queued (capi) / run retention once (maintenance), then exit."
     ),
@@ -64,7 +67,7 @@ def worker(
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}, all")
     settings = get_settings()
     kinds = WORKERS if name == "all" else (name,)
-    if {"capi", "insights", "leads"} & set(kinds):
+    if {"capi", "insights", "leads", "audiences"} & set(kinds):
         # Meta is called with the token in every request: refuse to start rather than send it
         # somewhere unsafe (META_GRAPH_URL unset in production, plain http to another machine).
         require(settings.graph_url_problem())
@@ -75,6 +78,14 @@ def worker(
         typer.echo(
             run_segments_worker(settings.database_url, once, metrics_port, metrics_host), err=True
         )
+        return
+    if name == "audiences":
+        from workers.audiences.run import run_audiences
+
+        summary = run_audiences(
+            settings, once, metrics_port=metrics_port, metrics_host=metrics_host
+        )
+        typer.echo(asyncio.run(summary), err=True)
         return
     if name in ("insights", "leads"):
         from workers.cli._graph_workers import run_worker
@@ -172,6 +183,9 @@ async def _run(
                 from workers.segments.run import segments_task
 
                 group.create_task(_echo(segments_task(database_url, once, stop)))
+                from workers.audiences.run import run_audiences
+
+                group.create_task(_echo(run_audiences(settings, once, stop)))
     except* Exception as errors:
         raise errors.exceptions[0] from None
     finally:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from workers.db.rows import Row
 from workers.errors import DatabaseUnavailable
 from workers.settings import get_settings
-
-Row = dict[str, Any]
 
 
 def database_url(url: str | None = None) -> str:
@@ -30,15 +29,32 @@ def role_options(role: str | None) -> dict[str, str]:
     return {"options": f"-c role={role}"} if role else {}
 
 
+# The admin CLI's role (gdp flags / checklist / settings / keys): the gate's and the keys'
+# functions and reading what they list, nothing else (db/policies/15_identity.sql).
+ADMIN_ROLE = "gdp_admin"
+# The HTTP service's role (gdp serve: the event path, the relay, /metrics; the dashboard's pool
+# is gdp_dashboard): db/policies/18_process_roles.sql.
+API_ROLE = "gdp_api"
+
+
+def as_role(url: str, role: str | None) -> str:
+    """`url` with role_options(role) merged in: for pools and clients that take a conninfo."""
+    return make_conninfo(url, **role_options(role))
+
+
 @contextmanager
 def connect(
-    url: str | None = None, *, autocommit: bool = False
+    url: str | None = None, *, autocommit: bool = False, role: str | None = None
 ) -> Iterator[psycopg.Connection[Row]]:
-    """A connection with dict rows; an unreachable server becomes one clear error."""
+    """A connection with dict rows, acting as `role` if given (see role_options); an
+    unreachable server becomes one clear error."""
     target = database_url(url)
     try:
         conn = psycopg.connect(
-            target, autocommit=autocommit, row_factory=dict_row, connect_timeout=10
+            make_conninfo(target, **role_options(role)),
+            autocommit=autocommit,
+            row_factory=dict_row,
+            connect_timeout=10,
         )
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"

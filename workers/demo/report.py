@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import psycopg
 
 from workers.db.queries import query
+from workers.db.rows import Row
 from workers.demo.traffic import TrafficReport
 
 Echo = Callable[[str], None]
 
 
 def summarize(
-    conn: psycopg.Connection[dict[str, Any]], sandbox_url: str, traffic: TrafficReport, echo: Echo
+    conn: psycopg.Connection[Row], sandbox_url: str, traffic: TrafficReport, echo: Echo
 ) -> None:
     echo("   events per product (shared.event) and what became of them:")
     echo(f"   {'product':<14}{'events':>7}{'delivered':>10}{'blocked':>9}{'dead-lettered':>15}")

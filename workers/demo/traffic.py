@@ -19,6 +19,7 @@ import httpx
 import psycopg
 
 from workers.db.queries import query
+from workers.db.rows import Row
 
 PRODUCT_EVENTS: dict[str, list[str]] = {
     "snapmix": ["Signup", "SnapCreated", "ProUpgrade", "FeatureUsed"],
@@ -62,7 +63,7 @@ def _messy_phone(rng: random.Random) -> str:
 
 
 def send_traffic(
-    conn: psycopg.Connection[dict[str, Any]], api_url: str, keys: dict[str, str], seed: int = 11
+    conn: psycopg.Connection[Row], api_url: str, keys: dict[str, str], seed: int = 11
 ) -> TrafficReport:
     rng = random.Random(seed)
     report = TrafficReport()

@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 
 from workers.db.connection import role_options
 from workers.db.queries import query
+from workers.db.rows import Row, fetch_one
 from workers.errors import GdpError, MetaApiError, from_db_error
 from workers.graph_reader import GraphReader, RetryPolicy
 from workers.insights.pull import (
@@ -34,20 +35,33 @@ from workers.insights.pull import (
     plan_pull,
 )
 from workers.settings import Settings
+from workers.statuses import PullMode, PullStatus
 
 log = logging.getLogger("gdp.insights")
 ROLE = "gdp_insights_worker"
 APPLICATION_NAME = "gdp-insights-worker"
-Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class InsightsConfig:
+    """What the worker runs by (`insights_worker_config`)."""
+
+    enabled: bool
+    ad_account_id: str | None
+    repull_days: int
+    async_min_days: int
+    pull_interval_s: int
+    attribution_windows: list[str] | None
+    last_succeeded_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
 class PullReport:
     pull_id: int
-    status: str
+    status: PullStatus
     since: dt.date
     until: dt.date
-    mode: str
+    mode: PullMode
     rows: int
     requests: int
     retries: int
@@ -96,8 +110,8 @@ class InsightsWorker:
             policy=self.policy,
         )
 
-    async def config(self, conn: psycopg.AsyncConnection[Row]) -> Row:
-        row = await (await conn.execute(query("insights_worker_config"))).fetchone()
+    async def config(self, conn: psycopg.AsyncConnection[Row]) -> InsightsConfig:
+        row = await fetch_one(conn, query("insights_worker_config"), InsightsConfig)
         await conn.commit()
         assert row is not None
         return row
@@ -110,12 +124,12 @@ class InsightsWorker:
         graph = self._graph()
         try:
             cfg = await self.config(conn)
-            if not cfg["enabled"] and not force:
+            if not cfg.enabled and not force:
                 raise GdpError(
                     "ACD_META_INSIGHTS_ENABLED is off: enable it through the deployment gate "
                     "(gdp flags enable ACD_META_INSIGHTS_ENABLED)"
                 )
-            account = cfg["ad_account_id"]
+            account = cfg.ad_account_id
             if not account:
                 raise GdpError("META_AD_ACCOUNT_ID is not set (gdp settings set ...)")
             if since is not None and until is not None:
@@ -127,8 +141,8 @@ class InsightsWorker:
                     # The pull itself will fail the same way, and be recorded with Meta's code.
                     today = dt.datetime.now(dt.UTC).date()
             plan = plan_pull(
-                account, today, cfg["repull_days"], cfg["async_min_days"],
-                tuple(cfg["attribution_windows"] or ()), since, until,
+                account, today, cfg.repull_days, cfg.async_min_days,
+                tuple(cfg.attribution_windows or ()), since, until,
             )  # fmt: skip
             return await self._run(conn, graph, plan)
         finally:
@@ -138,7 +152,7 @@ class InsightsWorker:
     async def _run(
         self, conn: psycopg.AsyncConnection[Row], graph: GraphReader, plan: PullPlan
     ) -> PullReport:
-        mode = "async" if plan.use_async else "sync"
+        mode: PullMode = "async" if plan.use_async else "sync"
         cursor = await conn.execute(
             query("insights_begin_pull"),
             {"account_id": plan.account_id, "since": plan.since, "until": plan.until, "mode": mode},
@@ -166,7 +180,7 @@ class InsightsWorker:
             error = exc
             result = puller.result
             await conn.rollback()
-        status = "failed" if error is not None else "succeeded"
+        status: PullStatus = "failed" if error is not None else "succeeded"
         stats = graph.stats
         message = None
         code = subcode = None
@@ -209,8 +223,8 @@ class InsightsWorker:
                 cfg = await self.config(conn)
             finally:
                 await conn.close()
-            interval = float(cfg["pull_interval_s"])
-            if not cfg["enabled"]:
+            interval = float(cfg.pull_interval_s)
+            if not cfg.enabled:
                 if not said_off:
                     log.info("insights pulls wait for ACD_META_INSIGHTS_ENABLED")
                     said_off = True
@@ -218,7 +232,7 @@ class InsightsWorker:
                     return reports
             else:
                 said_off = False
-                last = cfg["last_succeeded_at"]
+                last = cfg.last_succeeded_at
                 due = last is None or (
                     dt.datetime.now(dt.UTC) - last
                 ).total_seconds() >= interval

@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 import orjson
 import psycopg
@@ -29,9 +30,11 @@ from psycopg.rows import dict_row
 
 from workers.db.connection import role_options
 from workers.db.queries import query
+from workers.db.rows import Row, fetch_all
 from workers.errors import GdpError, MetaApiError, from_db_error
 from workers.graph_reader import GraphReader, RetryPolicy
 from workers.settings import Settings
+from workers.statuses import LeadStatus
 
 log = logging.getLogger("gdp.leads")
 ROLE = "gdp_lead_worker"
@@ -40,7 +43,29 @@ LEAD_FIELDS = (
     "id,created_time,ad_id,ad_name,adset_id,adset_name,campaign_id,campaign_name,form_id,"
     "field_data,is_organic,platform"
 )
-Row = dict[str, Any]
+# What happened to a lead this run: its shared.meta_lead status, or retrying (still received).
+LeadOutcome = LeadStatus | Literal["retrying"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadMessage:
+    """A leased meta_leads message (`lead_queue_read`): a lead id to fetch."""
+
+    msg_id: int
+    read_ct: int
+    leadgen_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedLead:
+    """One row of `sync_leads`: the lead's status now, and the person it reached."""
+
+    leadgen_id: str
+    status: LeadStatus
+    person_id: UUID | None
+    created: bool | None
+    project_id: str | None
+    problem: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +86,7 @@ class LeadReport:
     failed: int = 0
     retrying: int = 0
     new_people: int = 0
-    outcomes: list[tuple[str, str]] = field(default_factory=list)
+    outcomes: list[tuple[str, LeadOutcome]] = field(default_factory=list)
 
 
 class LeadWorker:
@@ -154,26 +179,27 @@ class LeadWorker:
     async def batch(
         self, conn: psycopg.AsyncConnection[Row], max_attempts: int, report: LeadReport
     ) -> int:
-        cursor = await conn.execute(
+        messages = await fetch_all(
+            conn,
             query("lead_queue_read"),
+            LeadMessage,
             {"vt": self.config.visibility_timeout_s, "qty": self.config.batch_size},
         )
-        messages = await cursor.fetchall()
         await conn.commit()
         if not messages:
             return 0
         gate = asyncio.Semaphore(self.config.fetches_in_flight)
 
-        async def fetch(message: Row) -> tuple[Row, Any]:
+        async def fetch(message: LeadMessage) -> tuple[LeadMessage, Any]:
             async with gate:
                 try:
                     return message, await self.graph.get(
-                        str(message["leadgen_id"]), {"fields": LEAD_FIELDS}
+                        message.leadgen_id, {"fields": LEAD_FIELDS}
                     )
                 except MetaApiError as error:
                     return message, error
 
-        fetched: list[tuple[Row, Any]] = []
+        fetched: list[tuple[LeadMessage, Any]] = []
         for message, answer in await asyncio.gather(*(fetch(m) for m in messages)):
             report.messages += 1
             if isinstance(answer, MetaApiError):
@@ -193,35 +219,36 @@ class LeadWorker:
                 except psycopg.Error as exc:
                     await conn.rollback()
                     error = from_db_error(exc)
-                    log.warning("lead not synced", extra={"leadgen_id": message["leadgen_id"],
+                    log.warning("lead not synced", extra={"leadgen_id": message.leadgen_id,
                                                           "error": error.message})  # fmt: skip
                     await self._failed(conn, message, GdpError(error.message), max_attempts, report)
         for row in rows:
-            if row["status"] == "synced":
+            if row.status == "synced":
                 report.synced += 1
-                report.new_people += int(bool(row["created"]))
+                report.new_people += int(bool(row.created))
             else:
                 report.failed += 1
-            report.outcomes.append((str(row["leadgen_id"]), str(row["status"])))
-            log.info("lead", extra={"leadgen_id": row["leadgen_id"], "status": row["status"],
-                                    "project": row["project_id"]})  # fmt: skip
+            report.outcomes.append((row.leadgen_id, row.status))
+            log.info("lead", extra={"leadgen_id": row.leadgen_id, "status": row.status,
+                                    "project": row.project_id})  # fmt: skip
         return len(messages)
 
     async def _sync(
-        self, conn: psycopg.AsyncConnection[Row], fetched: list[tuple[Row, Any]]
-    ) -> list[Row]:
+        self, conn: psycopg.AsyncConnection[Row], fetched: list[tuple[LeadMessage, Any]]
+    ) -> list[SyncedLead]:
         if not fetched:
             return []
-        items = [{"msg_id": message["msg_id"], "lead": lead} for message, lead in fetched]
-        cursor = await conn.execute(query("sync_leads"), {"items": orjson.dumps(items).decode()})
-        rows = await cursor.fetchall()
+        items = [{"msg_id": message.msg_id, "lead": lead} for message, lead in fetched]
+        rows = await fetch_all(
+            conn, query("sync_leads"), SyncedLead, {"items": orjson.dumps(items).decode()}
+        )
         await conn.commit()
         return rows
 
     async def _failed(
         self,
         conn: psycopg.AsyncConnection[Row],
-        message: Row,
+        message: LeadMessage,
         error: GdpError,
         max_attempts: int,
         report: LeadReport,
@@ -229,7 +256,7 @@ class LeadWorker:
         code = error.code if isinstance(error, MetaApiError) else None
         subcode = error.subcode if isinstance(error, MetaApiError) else None
         kind = error.kind if isinstance(error, MetaApiError) else "permanent"
-        attempts = int(message["read_ct"])
+        attempts = message.read_ct
         # Deleted leads and missing permissions do not come back by waiting a little, but a
         # token or a permission can be fixed: those are retried too, only fewer times.
         final = attempts >= max_attempts or (kind in ("invalid", "permanent") and attempts >= 3)
@@ -241,18 +268,18 @@ class LeadWorker:
             await conn.execute(
                 query("lead_fetch_failed"),
                 {
-                    "msg_id": message["msg_id"], "leadgen_id": message["leadgen_id"],
+                    "msg_id": message.msg_id, "leadgen_id": message.leadgen_id,
                     "final": final, "delay_s": int(delay), "error_code": code,
                     "error_subcode": subcode, "error_message": error.message,
                 },
             )
         ).fetchone()  # fmt: skip
         await conn.commit()
-        outcome = str(row["outcome"]) if row else "retrying"
+        outcome: LeadOutcome = "failed" if row and row["outcome"] == "failed" else "retrying"
         if outcome == "failed":
             report.failed += 1
         else:
             report.retrying += 1
-        report.outcomes.append((str(message["leadgen_id"]), outcome))
-        facts = {"leadgen_id": message["leadgen_id"], "code": code, "subcode": subcode}
+        report.outcomes.append((message.leadgen_id, outcome))
+        facts = {"leadgen_id": message.leadgen_id, "code": code, "subcode": subcode}
         log.warning("lead fetch failed", extra={**facts, "outcome": outcome})

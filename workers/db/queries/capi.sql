@@ -26,14 +26,6 @@ WITH refs AS (
            shared.setting_value('META_PIXEL_ID', p.product_id) #>> '{}' AS pixel_id,
            shared.setting_value('META_TEST_EVENT_CODE', p.product_id) #>> '{}' AS test_event_code
     FROM (SELECT DISTINCT ev.product_id FROM events AS ev) AS p
-), rules AS (
-    -- The rule for each (product, event): the product's own, else the any-product one.
-    SELECT DISTINCT ON (pr.product_id, r.event_name)
-           pr.product_id, r.event_name, r.value_property, r.currency_property, r.default_currency
-    FROM shared.conversion_rule AS r
-    JOIN products AS pr ON r.product_id = pr.product_id OR r.product_id IS NULL
-    WHERE r.enabled
-    ORDER BY pr.product_id, r.event_name, r.product_id NULLS LAST
 )
 SELECT e.id AS event_ref, e.product_id, e.event_id, e.event_name, e.meta_event_name,
        e.person_id, e.occurred_at, e.received_at, e.source, e.properties, e.action_source,
@@ -52,7 +44,9 @@ SELECT e.id AS event_ref, e.product_id, e.event_id, e.event_name, e.meta_event_n
 FROM events AS e
 JOIN products AS pr ON pr.product_id = e.product_id
 LEFT JOIN shared.person AS p ON p.id = e.person_id
-LEFT JOIN rules AS r ON r.product_id = e.product_id AND r.event_name = e.event_name;
+-- The rule that applies to the event (value and currency properties).
+LEFT JOIN shared.applicable_conversion_rule AS r
+       ON r.product_id = e.product_id AND r.event_name = e.event_name;
 
 -- name: capi_worker_config
 SELECT shared.setting_value('META_CAPI_MAX_EVENTS_PER_SECOND') #>> '{}' AS max_events_per_second,

@@ -35,5 +35,4 @@ UNION ALL
 SELECT 'outcomes_24h', st.status,
        (SELECT count(*) FROM shared.attribution_events AS a
         WHERE a.status = st.status AND a.created_at > now() - interval '24 hours')
-FROM unnest(ARRAY['queued', 'sent', 'retrying', 'rejected', 'expired', 'blocked_consent',
-                  'held_auth', 'dead_lettered', 'replayed']) AS st(status);
+FROM unnest(%(statuses)s::text[]) AS st(status);  -- workers.statuses.ATTRIBUTION_STATUSES

@@ -1,0 +1,99 @@
+/**
+ * Grants and policies for the audience sync (GAP-007). Idempotent; re-applied on every deploy,
+ * after 00_grants.sql (which grants the service role every table in shared).
+ *
+ *   gdp_audience_worker  executes the audience worker's functions; reads and writes no table
+ *                        directly (the functions run as their owner, db/functions/75_audiences.sql)
+ *
+ * The tables hold hashes only; no product role reads them.
+ */
+
+DO $$
+DECLARE
+    v_table text;
+    v_policy text;
+BEGIN
+    FOR v_table, v_policy IN VALUES
+        ('meta_audience',              'The service role can read and change audiences'),
+        ('audience_ack',               'The service role can read acknowledged audience rows'),
+        ('audience_replace_row',       'The service role can read staged replace rows'),
+        ('audience_sync_run',          'The service role can read audience sync runs'),
+        ('audience_removal_allowance', 'The service role can read and add removal acknowledgements')
+    LOOP
+        EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', v_table);
+        EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', v_table);
+        -- The catch-all policy of 10_rls.sql, replaced by one written for its role.
+        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I',
+                       'Only the service role can read or write ' || v_table, v_table);
+        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
+        EXECUTE format('CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) '
+                       'WITH CHECK (true)', v_policy, v_table);
+    END LOOP;
+END
+$$;
+
+-- Acknowledged rows, staged rows and runs are written only through their functions.
+REVOKE INSERT, UPDATE, DELETE ON shared.audience_ack, shared.audience_replace_row,
+    shared.audience_sync_run FROM service_role;
+REVOKE ALL ON ALL TABLES IN SCHEMA shared FROM gdp_audience_worker;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA shared FROM gdp_audience_worker;
+GRANT USAGE ON SCHEMA shared TO gdp_audience_worker;
+REVOKE ALL ON shared.audience_status FROM PUBLIC, anon, authenticated;
+GRANT SELECT ON shared.audience_status TO service_role, gdp_audience_worker;
+
+
+REVOKE ALL ON FUNCTION
+    shared.audience_schema(),
+    shared.audience_worker_config(),
+    shared._audience_member_count(text),
+    shared.audience_changed_since(text),
+    shared.audience_targets(text),
+    shared.audience_store_id(text, text),
+    shared.audience_try_lock(text),
+    shared.audience_unlock(text),
+    shared.audience_start_run(text, text, boolean, text),
+    shared.audience_changes(text, timestamptz),
+    shared.audience_change_counts(text, timestamptz),
+    shared.audience_removal_count(text),
+    shared.audience_members_page(text, uuid, integer),
+    shared._audience_count_response(bigint, jsonb),
+    shared.audience_record_batch(bigint, text, jsonb, jsonb),
+    shared.audience_record_error(bigint, integer, integer, boolean),
+    shared.audience_plan_run(bigint, integer, integer, bigint, bigint),
+    shared.audience_finish_run(bigint, text, text),
+    shared.audience_replace_state(text),
+    shared.audience_resume_run(bigint),
+    shared.audience_replace_stage(bigint, integer, jsonb, jsonb),
+    shared.audience_replace_complete(bigint),
+    shared.audience_record_count(text, bigint, bigint, text),
+    shared.audience_allow_removals(text, integer, text, text),
+    shared.audience_take_allowance(bigint, integer)
+FROM PUBLIC, anon, authenticated;
+
+GRANT EXECUTE ON FUNCTION
+    shared._audience_member_count(text),
+    shared.audience_changed_since(text),
+    shared.audience_schema(),
+    shared.audience_worker_config(),
+    shared.audience_targets(text),
+    shared.audience_store_id(text, text),
+    shared.audience_try_lock(text),
+    shared.audience_unlock(text),
+    shared.audience_start_run(text, text, boolean, text),
+    shared.audience_changes(text, timestamptz),
+    shared.audience_change_counts(text, timestamptz),
+    shared.audience_removal_count(text),
+    shared.audience_members_page(text, uuid, integer),
+    shared.audience_record_batch(bigint, text, jsonb, jsonb),
+    shared.audience_record_error(bigint, integer, integer, boolean),
+    shared.audience_plan_run(bigint, integer, integer, bigint, bigint),
+    shared.audience_finish_run(bigint, text, text),
+    shared.audience_replace_state(text),
+    shared.audience_resume_run(bigint),
+    shared.audience_replace_stage(bigint, integer, jsonb, jsonb),
+    shared.audience_replace_complete(bigint),
+    shared.audience_record_count(text, bigint, bigint, text),
+    shared.audience_take_allowance(bigint, integer)
+TO gdp_audience_worker, service_role;
+
+GRANT EXECUTE ON FUNCTION shared.audience_allow_removals(text, integer, text, text) TO service_role;

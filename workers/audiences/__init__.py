@@ -1,0 +1,1 @@
+"""Audience sync (GAP-007): segment membership carried to Meta Custom Audiences by diff."""

@@ -148,7 +148,7 @@ def main() -> None:
     inc = max(incs, key=lambda r: r["wall"])
     cmd = " ".join([".venv/bin/python", "bench/bench_segments.py", *sys.argv[1:]])
     report = f"""
-## Segment engine
+## Segment engine, scale {args.scale:g}
 
 `{cmd}` — {machine()}. Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after
 (a shared 2-core machine with other agents' tests running: wall times are inflated; the CPU
@@ -183,7 +183,8 @@ Target: throughput within 15% (on ÷ off ≥ 0.85). Rounds (events/s on / off):
 Full runs: {", ".join(f"{r['wall']:.2f}" for r in fulls)} s; incremental runs:
 {", ".join(f"{r['wall']:.2f}" for r in incs)} s.
 """
-    path = write_result("segments", report)
+    slug = "segments" if args.scale == 1.0 else f"segments_scale_{args.scale:g}"
+    path = write_result(slug, report)
     print(report)
     print(f"wrote {path}")
 

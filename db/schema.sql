@@ -2697,30 +2697,33 @@ BEGIN
             FROM matched AS m
             ORDER BY m.rule_id, m.person_id, m.id
         ), fired AS (
-            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
-            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref, sent)
+            SELECT f.rule_id, f.person_id, coalesce(seen_before.id, f.id), seen_before.id IS NULL
+            FROM firsts AS f
             -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
             -- join, which would read the whole ledger or event table for every statement): the
             -- ledger first; only a person not in it yet has their earlier events looked at: one
             -- whose events from before the ledger existed (or before the flag was on) include
-            -- one is not new to it.
+            -- one is not new to it, and is recorded as such (not sent) so that this look
+            -- happens once per person, not on every statement.
             LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
                                WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
                                LIMIT 1) AS fired_before ON true
-            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+            LEFT JOIN LATERAL (SELECT earlier.id FROM shared.event AS earlier
                                WHERE fired_before.found IS NULL
                                  AND earlier.person_id = f.person_id
                                  AND earlier.event_name = f.event_name AND earlier.id < f.id
                                LIMIT 1) AS seen_before ON true
-            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
+            WHERE fired_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
-            RETURNING rule_id, event_ref
+            RETURNING rule_id, event_ref, sent
         )
         SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
                          ORDER BY fd.event_ref)
         INTO v_msgs
-        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id;
+        FROM fired AS fd JOIN shared.conversion_rule AS r ON r.rule_id = fd.rule_id
+        WHERE fd.sent;
 
         IF v_msgs IS NOT NULL THEN
             PERFORM pgmq.send_batch('meta_capi', v_msgs);
@@ -8872,7 +8875,8 @@ CREATE TABLE shared.feature_trigger_fired (
     rule_id bigint NOT NULL,
     person_id uuid NOT NULL,
     event_ref bigint NOT NULL,
-    fired_at timestamp with time zone DEFAULT now() NOT NULL
+    fired_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent boolean DEFAULT true NOT NULL
 );
 
 
@@ -8881,6 +8885,13 @@ CREATE TABLE shared.feature_trigger_fired (
 --
 
 COMMENT ON TABLE shared.feature_trigger_fired IS 'First-time conversion rules (e.g. first feature used) that fired, once per person.';
+
+
+--
+-- Name: COLUMN feature_trigger_fired.sent; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON COLUMN shared.feature_trigger_fired.sent IS 'false: the person had such an event before the ledger knew them; nothing was sent.';
 
 
 --
@@ -11905,6 +11916,7 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202200002'),
     ('20261202300001'),
     ('20261202300002'),
+    ('20261202300003'),
     ('20261202400001'),
     ('20261202400002'),
     ('20261202400003'),

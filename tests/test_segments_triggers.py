@@ -113,3 +113,17 @@ def test_two_sessions_inserting_at_once_fire_once(
     assert len(received) == len(people)
     assert {e["event_name"] for e in received} == {"CompleteRegistration"}
     assert len({e["event_id"] for e in received}) == len(people)
+
+
+def test_a_person_with_such_an_event_before_the_ledger_is_not_new(db: Conn) -> None:
+    enable_pipeline(db, rules=False)  # the rules are off: FeatureUsed is stored, nothing fires
+    p = new_person(db, "old@example.com")
+    db.execute(INSERT, ("old1", p))
+    enable_pipeline(db)
+    db.execute(INSERT, ("new1", p))
+    db.execute(INSERT, ("new2", p))
+    assert queued(db) == []
+    row = db.execute("SELECT sent, event_ref FROM shared.feature_trigger_fired").fetchone()
+    old = db.execute("SELECT id FROM shared.event WHERE event_id = 'old1'").fetchone()
+    assert row is not None and old is not None
+    assert row == {"sent": False, "event_ref": old["id"]}  # recorded once, so looked up once

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:cab0f709f6bb21673efe4648dca6d482bacb7efe8edbff441f0018d6310887b3
+-- gdp:release sources=sha256:53b9347914ea5b865f71ec734014ec23fbfe56af4105027eb6611db03d1270ce
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -110,30 +110,33 @@ BEGIN
             WHERE m.first_time
             ORDER BY m.rule_id, m.person_id, m.id
         ), fired AS (
-            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
-            SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
+            INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref, sent)
+            SELECT f.rule_id, f.person_id, coalesce(seen_before.id, f.id), seen_before.id IS NULL
+            FROM firsts AS f
             -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
             -- join, which would read the whole ledger or event table for every statement): the
             -- ledger first; only a person not in it yet has their earlier events looked at: one
             -- whose events from before the ledger existed (or before the flag was on) include
-            -- one is not new to it.
+            -- one is not new to it, and is recorded as such (not sent) so that this look
+            -- happens once per person.
             LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
                                WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
                                LIMIT 1) AS fired_before ON true
-            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+            LEFT JOIN LATERAL (SELECT earlier.id FROM shared.event AS earlier
                                WHERE fired_before.found IS NULL
                                  AND earlier.person_id = f.person_id
                                  AND earlier.event_name = f.event_name AND earlier.id < f.id
                                LIMIT 1) AS seen_before ON true
-            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
+            WHERE fired_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
-            RETURNING rule_id, event_ref
+            RETURNING rule_id, event_ref, sent
         )
         SELECT array_agg(jsonb_build_object('event', fd.event_ref, 'meta_event_name', r.meta_event_name)
                          ORDER BY fd.event_ref)
         INTO v_msgs
-        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id;
+        FROM fired AS fd JOIN rules AS r ON r.rule_id = fd.rule_id
+        WHERE fd.sent;
 
         IF v_msgs IS NOT NULL THEN
             PERFORM pgmq.send_batch('meta_capi', v_msgs);

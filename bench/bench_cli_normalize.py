@@ -3,10 +3,15 @@ a script on Meta's official SDK doing the same (bench/sdk_normalize.py), in the 
 how fast `gdp` starts.
 
     .venv/bin/python bench/bench_cli_normalize.py [--lines 200000] [--rounds 3] [--starts 15]
+        [--callgrind-lines 10000]
 
 Both commands read the same file on stdin and write JSON lines to a file, pinned to the same
-core, in alternating order, each round; lines/s is input lines over wall time (start-up
-included), median of the rounds. Peak memory (max RSS) is read from the kernel for each
+core, in alternating order, each round, in Python's default environment (PYTHONUNBUFFERED and
+the like removed: what a user's shell has); lines/s is input lines over wall time (start-up
+included), median of the rounds. On a shared machine CPU time is steadier than wall time, and
+instructions counted by callgrind (valgrind) do not depend on load at all: each command runs
+once on 1 line and once on `--callgrind-lines` lines, and the difference over the extra lines is
+its instructions per line (start-up excluded). Peak memory (max RSS) is read from the kernel for each
 process, for the full input and for a tenth of it: a streaming command stays flat. Start-up:
 `gdp --help` and `gdp meta normalize` on one line, wall time of each run, median and slowest.
 """
@@ -16,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,11 +39,33 @@ BIN = Path(sys.executable).parent
 GDP = [str(BIN / "gdp"), "meta", "normalize"]
 SDK = [sys.executable, str(BENCH_DIR / "sdk_normalize.py")]
 TIME = Path("/usr/bin/time").exists()
+VALGRIND = shutil.which("valgrind")
+# The environment both commands run in: Python's defaults, whatever this shell has set.
+ENV = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONUNBUFFERED", "PYTHONDEV"))}
 EAGER = [
     sys.executable,
     "-c",
     "import workers.cli.main as m\nfor n in m.SUBCOMMANDS: m.load_command(n)",
 ]
+
+
+# What limits the command, from a profile (not re-measured by each run of this script).
+WHERE_THE_TIME_GOES = """
+Where the time goes (profiled 2026-11-30 on this machine: `perf record` of the whole command
+on 200,000 lines, and callgrind of `normalize_user_data` on lines 20,001-30,000, after the
+memo and the rules' tables have warmed up): `normalize_user_data` is 85-90% of the command's
+CPU time; parsing (orjson, from the bytes read) about 5%; output, reports and the loop the rest.
+A warmed-up line costs about 139,000 instructions (parse included), spread thin: dict lookups
+and inserts ~14%, allocating and freeing objects ~14%, the regular-expression engine ~10%
+(phone plans, email, fbc/fbp, dates), SHA-256 in OpenSSL with hex encoding ~8%, orjson ~5%,
+the rules' own compiled code and the C-API calls it makes the rest; interpreted Python (phonenumbers' general parser for odd
+phone spellings, `ipaddress` for odd addresses) 1.4%. Writing one line per system call, as
+under PYTHONUNBUFFERED=1 before the command buffered its output itself, cost another ~10%.
+No single step is left to cut: more speed means fewer dictionaries and objects per value in
+the rules themselves. The SDK executes more than twice the instructions per line but runs
+them at a higher rate (small interpreted loops, no tables of its own), so the ratio of CPU
+times is lower than the ratio of instructions.
+"""
 
 
 def write_input(path: Path, lines: int, seed: int) -> None:
@@ -58,7 +87,7 @@ def run(command: list[str], source: Path) -> tuple[float, float, int, int, int]:
     with source.open("rb") as stdin, out_path.open("wb") as stdout, err_path.open("wb") as err:
         start = time.perf_counter()
         done = subprocess.run([*timed, *command], stdin=stdin, stdout=stdout, stderr=err,
-                              cwd=ROOT, check=False)  # fmt: skip
+                              cwd=ROOT, env=ENV, check=False)  # fmt: skip
         elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{command} exited {done.returncode}: {err_path.read_text()[-500:]}")
@@ -84,7 +113,7 @@ def startup(command: list[str], stdin: str, times: int) -> tuple[float, float]:
     for _ in range(times):
         start = time.perf_counter()
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, cwd=ROOT)  # fmt: skip
+                                stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)  # fmt: skip
         assert proc.stdin is not None
         proc.stdin.write(stdin.encode())
         proc.stdin.close()
@@ -95,13 +124,43 @@ def startup(command: list[str], stdin: str, times: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def instructions(command: list[str], source: Path) -> int:
+    """Instructions one whole process executes (valgrind's callgrind; load does not change it)."""
+    out = source.with_suffix(".callgrind")
+    with source.open("rb") as stdin:
+        subprocess.run([str(VALGRIND), "--tool=callgrind", f"--callgrind-out-file={out}", *command],
+                       stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       cwd=ROOT, env=ENV, check=True)  # fmt: skip
+    found = re.search(r"^summary: (\d+)$", out.read_text(), re.MULTILINE)
+    out.unlink()
+    if found is None:
+        raise SystemExit(f"callgrind wrote no summary for {command}")
+    return int(found.group(1))
+
+
+def per_line_instructions(work: Path, lines: int, seed: int) -> dict[str, tuple[int, float]]:
+    """Per command: (instructions of a 1-line run, instructions per further line)."""
+    one, many = work / "cg_one.jsonl", work / "cg_many.jsonl"
+    write_input(one, 1, seed)
+    write_input(many, lines, seed)
+    counts: dict[str, tuple[int, float]] = {}
+    for name, command in (("gdp", GDP), ("sdk", SDK)):
+        start = instructions(command, one)
+        counts[name] = (start, (instructions(command, many) - start) / (lines - 1))
+        print(f"  callgrind {name}: {counts[name][1]:,.0f} instructions per line", flush=True)
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--starts", type=int, default=15)
     parser.add_argument("--seed", type=int, default=20261130)
+    parser.add_argument("--callgrind-lines", type=int, default=10_000,
+                        help="lines for the instruction count (0: skip; needs valgrind)")  # fmt: skip
     args = parser.parse_args()
+    load_before = os.getloadavg()
     pinned = pin_one_core()
     work = BENCH_DIR / ".work"
     full, tenth = work / "cli_full.jsonl", work / "cli_tenth.jsonl"
@@ -135,14 +194,19 @@ def main() -> None:
         "`python -c pass` (the interpreter alone)": startup([sys.executable, "-c", "pass"], "", args.starts),
     }  # fmt: skip
     cpu = (statistics.median(cpu_rates["gdp"]), statistics.median(cpu_rates["sdk"]))
-    path = write_result("cli_normalize", report(args, pinned, (gdp, sdk), cpu, ratios,
-                                                cpu_ratios, outputs, rss, starts))  # fmt: skip
+    counts = {}
+    if VALGRIND and args.callgrind_lines > 1:
+        counts = per_line_instructions(work, args.callgrind_lines, args.seed)
+    load = (load_before, os.getloadavg())
+    path = write_result("cli_normalize", report(args, pinned, load, (gdp, sdk), cpu, ratios,
+                                                cpu_ratios, outputs, rss, starts, counts))  # fmt: skip
     print(f"wrote {path}")
 
 
 def report(
     args: argparse.Namespace,
     pinned: str,
+    load: tuple[tuple[float, float, float], tuple[float, float, float]],
     wall: tuple[float, float],
     cpu: tuple[float, float],
     ratios: list[float],
@@ -150,6 +214,7 @@ def report(
     outputs: dict[str, tuple[int, int]],
     rss: dict[str, dict[str, int]],
     starts: dict[str, tuple[float, float]],
+    counts: dict[str, tuple[int, float]],
 ) -> str:
     n = args.lines
     gdp, sdk = wall
@@ -160,16 +225,35 @@ def report(
     if (n, args.rounds) != (200_000, 3):
         command += f" --lines {n} --rounds {args.rounds}"
     command += "`"
+    loads = " → ".join(f"{a:.1f}, {b:.1f}, {c:.1f}" for a, b, c in load)
+    if counts:
+        per_line = counts["sdk"][1] / counts["gdp"][1]
+        counted = f"""
+Instructions (callgrind, {args.callgrind_lines:,} lines against 1 line, so start-up is left out;
+the same on a busy or an idle machine):
+
+| command | instructions, 1 line (start-up) | instructions per further line |
+|---|---:|---:|
+| `gdp meta normalize` | {counts["gdp"][0]:,} | {counts["gdp"][1]:,.0f} |
+| SDK script | {counts["sdk"][0]:,} | {counts["sdk"][1]:,.0f} |
+
+Per line the SDK script executes **{per_line:.2f}×** the instructions of `gdp meta normalize`.
+"""
+    else:
+        counted = "\n(valgrind not installed or `--callgrind-lines 0`: no instruction count.)\n"
     return f"""## `gdp meta normalize`, the whole command, vs a script on the official SDK
 
-{command} — {machine()}; {pinned}
+{command} — {machine()}; {pinned}; load average (1, 5, 15 min) {loads}
+(start → end: other sessions share the 2 cores, so wall times scatter)
 
 {n:,} JSON lines of messy user_data (the people of the normalization benchmark: PRD field
 names, mixed-case emails, phones in 15 formats, names with accents, country names, 8 date
 formats, IPv4/IPv6, fbc/fbp), read from a file on stdin, written to a file. `gdp meta
 normalize` against `bench/sdk_normalize.py` (what a user writes with `facebook-business`: JSON
 per line, `UserData(...).normalize()`, JSON out), same input, same core, alternating, median of
-{args.rounds} rounds, start-up included.
+{args.rounds} rounds, start-up included, both in Python's default environment (no
+PYTHONUNBUFFERED; `gdp meta normalize` buffers its output itself either way, and flushes it
+whenever it is about to wait for input).
 
 | command | lines/s (wall) | lines per CPU second | lines out | lines on stderr | max RSS, {n:,} lines | max RSS, {n // 10:,} lines |
 |---|---:|---:|---:|---:|---:|---:|
@@ -183,7 +267,8 @@ wall-time rounds scatter; CPU time is what each command itself spent. Peak memor
 grows from a tenth of the input to the whole of it: the command streams (one object in memory
 at a time) and its memo of normalized values is bounded; every input line gets an output
 line.
-
+{counted}
+{WHERE_THE_TIME_GOES}
 Start-up, median of {args.starts} runs each (wall time depends on the machine's load, CPU time
 much less):
 

@@ -2460,6 +2460,51 @@ $$;
 
 
 --
+-- Name: _erase_by_meta_hash(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._erase_by_meta_hash(p_email_sha256 text, p_phone_sha256 text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_events bigint;
+BEGIN
+    DELETE FROM shared.event AS e
+    WHERE e.meta_user_data <> '{}'::jsonb
+      AND (e.meta_user_data -> 'em' @> to_jsonb(p_email_sha256)
+           OR (p_phone_sha256 IS NOT NULL AND e.meta_user_data -> 'ph' @> to_jsonb(p_phone_sha256)));
+    GET DIAGNOSTICS v_events = ROW_COUNT;
+    RETURN v_events;
+END
+$$;
+
+
+--
+-- Name: _event_check_properties(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_check_properties() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT n.event_id, p.problem INTO v_bad
+    FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(n.properties) AS problem) AS p
+    WHERE n.properties <> '{}'::jsonb AND p.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'properties',
+            format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: _event_check_references(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2469,6 +2514,7 @@ CREATE FUNCTION shared._event_check_references() RETURNS trigger
     AS $$
 DECLARE
     v_bad record;
+    v_people uuid[];
 BEGIN
     SELECT n.product_id INTO v_bad FROM new_events AS n
     WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
@@ -2477,13 +2523,24 @@ BEGIN
         PERFORM shared._raise('GD400', 'product_id',
             format('%s is not a known product', v_bad.product_id));
     END IF;
+    -- The people, locked until commit as a foreign key would (shared._lock_people).
+    v_people := shared._lock_people(ARRAY(
+        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
     SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
-    WHERE n.person_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
+    SELECT x.problem INTO v_bad FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
+        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
+    WHERE x.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
     END IF;
     -- One pass over every entry of every row (a function call per row cost ~7 us an event).
     SELECT n.event_id, n.meta_user_data INTO v_bad
@@ -2623,14 +2680,20 @@ BEGIN
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
             SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- The ledger first (one primary-key probe); only a person not in it yet has their
-            -- earlier events looked at: one whose events from before this ledger existed (or
-            -- before the flag was on) include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
-                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
-              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
+            -- join, which would read the whole ledger or event table for every statement): the
+            -- ledger first; only a person not in it yet has their earlier events looked at: one
+            -- whose events from before the ledger existed (or before the flag was on) include
+            -- one is not new to it.
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
+                               WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
+                               LIMIT 1) AS fired_before ON true
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+                               WHERE fired_before.found IS NULL
+                                 AND earlier.person_id = f.person_id
+                                 AND earlier.event_name = f.event_name AND earlier.id < f.id
+                               LIMIT 1) AS seen_before ON true
+            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
             RETURNING rule_id, event_ref
@@ -2648,6 +2711,46 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+
+--
+-- Name: _event_row_problem(text, timestamp with time zone, text, text, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_row_problem(p_event_id text, p_occurred_at timestamp with time zone, p_event_source_url text, p_client_user_agent text, p_properties jsonb) RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_event_id ~ '[\x01-\x1f\x7f]'
+            THEN ARRAY['event_id', format('must be 1 to %s characters, without control characters',
+                                          shared.event_limit('event_id_length'))]
+        WHEN p_occurred_at > statement_timestamp()
+                             + make_interval(secs => shared.event_limit('future_seconds'))
+            THEN ARRAY['occurred_at', format('must not be more than %s s in the future',
+                                             shared.event_limit('future_seconds'))]
+        WHEN length(p_event_source_url) > shared.event_limit('url_length')
+             OR p_event_source_url !~ '^https?://\S+$'
+            THEN ARRAY['event_source_url', format(
+                'must be an http(s) URL without spaces, at most %s characters',
+                shared.event_limit('url_length'))]
+        WHEN length(p_client_user_agent) > shared.event_limit('url_length')
+             OR p_client_user_agent ~ '[\x01-\x1f\x7f]'
+            THEN ARRAY['client_user_agent', format(
+                'must be at most %s characters, without control characters',
+                shared.event_limit('url_length'))]
+        -- A container nested deeper than the limit (the root object is level 1; {8} is
+        -- property_depth: a path expression takes no parameter there).
+        WHEN jsonb_path_exists(p_properties,
+                               '$.**{8} ? (@.type() == "object" || @.type() == "array")')
+            THEN ARRAY['properties', format('nested deeper than %s levels',
+                                            shared.event_limit('property_depth'))]
+        -- Only a document big enough to hold a too-long text is walked (a compressed one may be
+        -- small on disk and long as text).
+        WHEN pg_column_size(p_properties) > shared.event_limit('meta_text_length')
+             OR pg_column_compression(p_properties) IS NOT NULL
+            THEN shared._properties_text_problem(p_properties)
+    END
+$_$;
 
 
 --
@@ -2986,6 +3089,22 @@ $$;
 
 
 --
+-- Name: _lock_people(uuid[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._lock_people(p_ids uuid[]) RETURNS uuid[]
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT coalesce(array_agg(l.id), '{}'::uuid[])
+    FROM (SELECT p.id FROM shared.person AS p
+          WHERE p.id = ANY (p_ids)
+          ORDER BY p.id
+          FOR KEY SHARE OF p) AS l
+$$;
+
+
+--
 -- Name: _meta_action_map(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3010,6 +3129,20 @@ $_$;
 CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT ltrim(p_e164, '+') $$;
+
+
+--
+-- Name: _meta_strip(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._meta_strip(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT btrim(btrim(btrim(p_value,
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000'),
+        U&'\200B\200C\200D\200E\200F\2060\FEFF'),
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
+$$;
 
 
 --
@@ -3081,7 +3214,17 @@ $_$;
 
 CREATE FUNCTION shared._normalize_email(p_email text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT nullif(lower(shared._trim(p_email)), '') $$;
+    AS $$
+    -- ASCII (as many bytes as characters), the common case: Python's strip() and lower() of
+    -- ASCII text are these, and "C" lower-cases A-Z only whatever the database's locale.
+    SELECT nullif(CASE
+        WHEN octet_length(p_email) = length(p_email)
+            THEN lower(btrim(p_email, E'\t\n\x0B\f\r\x1C\x1D\x1E\x1F ') COLLATE "C")
+                 COLLATE "default"
+        ELSE lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu")
+             COLLATE "default"
+    END, '')
+$$;
 
 
 --
@@ -3382,15 +3525,16 @@ $$;
 
 
 --
--- Name: _person_segment_history_erased(); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: _person_segment_rows_erased(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared._person_segment_history_erased() RETURNS trigger
+CREATE FUNCTION shared._person_segment_rows_erased() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $$;
@@ -3407,6 +3551,23 @@ BEGIN
     PERFORM 1 FROM shared.person AS p WHERE p.id = OLD.id FOR UPDATE;
     RETURN NEW;
 END
+$$;
+
+
+--
+-- Name: _pii_property_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._pii_property_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT ARRAY[
+        'email', 'emailaddress', 'mail', 'em', 'phone', 'phonenumber', 'telephone', 'tel',
+        'mobile', 'mobilephone', 'cellphone', 'ph', 'firstname', 'lastname', 'fn', 'ln',
+        'givenname', 'familyname', 'surname', 'name', 'fullname', 'address', 'streetaddress',
+        'street', 'homeaddress', 'postaladdress', 'billingaddress', 'shippingaddress',
+        'dateofbirth', 'dob', 'birthday', 'birthdate', 'ssn', 'socialsecuritynumber',
+        'ipaddress', 'clientipaddress']
 $$;
 
 
@@ -3453,6 +3614,80 @@ $_$;
 
 
 --
+-- Name: _properties_pii_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_pii_problem(p_properties jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_properties IS NULL OR jsonb_typeof(p_properties) <> 'object'
+             OR p_properties = '{}'::jsonb THEN NULL
+        ELSE coalesce(
+            (SELECT format('key %s names personal data: it belongs in the person '
+                           '(upsert_people) or, hashed, in meta_user_data', k.key #>> '{}')
+             FROM jsonb_path_query(p_properties,
+                                   'strict $.** ? (@.type() == "object").keyvalue().key') AS k(key)
+             WHERE translate(lower(k.key #>> '{}'), E' \t\n\r\f\v_-.', '')
+                   = ANY (shared._pii_property_keys())
+             LIMIT 1),
+            CASE WHEN p_properties @? ('strict $.** ? (@.type() == "string" && @ like_regex '
+                                       '"[^\\s@<>()\\[\\],;:\"]+(@|%40)[^\\s@<>()\\[\\],;:\"]+\\.[a-zA-Z]{2,}")')::jsonpath
+                 THEN 'a value looks like an email address: personal data belongs in the person '
+                      '(upsert_people) or, hashed, in meta_user_data' END)
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION _properties_pii_problem(p_properties jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared._properties_pii_problem(p_properties jsonb) IS 'Why event properties hold personal data (a key naming it, an email-like value), or NULL: the HTTP path''s rule, for every insert.';
+
+
+--
+-- Name: _properties_text_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_text_problem(p_properties jsonb) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE walk(path, value, top) AS (
+        SELECT 'properties.' || e.key, e.value, true
+        FROM jsonb_each(CASE WHEN jsonb_typeof(p_properties) = 'object' THEN p_properties END) AS e
+        UNION ALL
+        SELECT w.path || CASE WHEN c.key IS NOT NULL THEN '.' || c.key
+                              ELSE '[' || (c.ord - 1) || ']' END,
+               c.value, false
+        FROM walk AS w
+        CROSS JOIN LATERAL (
+            SELECT o.key, o.value, 0::bigint AS ord
+            FROM jsonb_each(CASE WHEN jsonb_typeof(w.value) = 'object' THEN w.value END) AS o
+            UNION ALL
+            SELECT NULL, a.value, a.ord
+            FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.value) = 'array' THEN w.value END)
+                 WITH ORDINALITY AS a(value, ord)
+        ) AS c
+    ), limited AS (
+        SELECT w.path, length(w.value #>> '{}') AS chars,
+               CASE WHEN w.top AND w.path IN ('properties.content_name',
+                         'properties.content_category', 'properties.order_id',
+                         'properties.search_string', 'properties.status')
+                    THEN shared.event_limit('meta_text_length')
+                    ELSE shared.event_limit('property_text_length') END AS max_chars
+        FROM walk AS w
+        WHERE jsonb_typeof(w.value) = 'string'
+    )
+    SELECT ARRAY[l.path, format('must be at most %s characters', l.max_chars)]
+    FROM limited AS l
+    WHERE l.chars > l.max_chars
+    ORDER BY l.path
+    LIMIT 1
+$$;
+
+
+--
 -- Name: _raise(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3492,7 +3727,9 @@ BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
         FROM pg_temp._segment_candidate AS c
-        JOIN shared.person AS p ON p.id = c.person_id
+        -- Per candidate through the primary key (a merge join would walk the whole index).
+        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -5306,6 +5543,8 @@ BEGIN
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
             shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
+    PERFORM shared._erase_by_meta_hash(shared._sha256_hex(v_person.email),
+                                       shared._sha256_hex(shared._meta_phone_digits(v_person.phone)));
     RETURN v_erasure_id;
 END
 $$;
@@ -5492,6 +5731,31 @@ COMMENT ON FUNCTION shared.evaluate_segments(p_full boolean) IS 'Evaluate the en
 
 
 --
+-- Name: event_limit(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.event_limit(p_name text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE p_name
+        WHEN 'event_id_length' THEN 200          -- characters
+        WHEN 'url_length' THEN 2048              -- event_source_url, client_user_agent
+        WHEN 'meta_text_length' THEN 1000        -- content_name and Meta's other custom_data text
+        WHEN 'property_text_length' THEN 8192    -- any other text in properties
+        WHEN 'property_depth' THEN 8             -- nested objects and arrays in properties
+        WHEN 'future_seconds' THEN 60            -- occurred_at ahead of now (clock skew)
+    END
+$$;
+
+
+--
+-- Name: FUNCTION event_limit(p_name text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.event_limit(p_name text) IS 'The limits every event path applies (SQL and HTTP alike): event_id_length, url_length, meta_text_length, property_text_length, property_depth, future_seconds.';
+
+
+--
 -- Name: flag_blockers(text, text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5582,6 +5846,13 @@ BEGIN
         SELECT array_agg(u.person_id ORDER BY u.ordinal) INTO v_person_ids
         FROM shared.upsert_people(v_people) AS u;
     END IF;
+
+    -- Lock the people named by id before reading them (an erasure in flight either finishes
+    -- first, and they are unknown_person, or waits for this transaction).
+    PERFORM shared._lock_people(ARRAY(
+        SELECT (e.v ->> 'person_id')::uuid FROM jsonb_array_elements(p_events) AS e(v)
+        WHERE jsonb_typeof(e.v -> 'person') IS DISTINCT FROM 'object'
+          AND e.v ->> 'person_id' IS NOT NULL));
 
     -- One statement, no temp table: a busy endpoint must not churn the catalog.
     RETURN QUERY
@@ -6184,6 +6455,8 @@ BEGIN
     IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
         PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
     END IF;
+    -- Two deployers making the same login at once: the second waits, then finds it made.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('shared.make_process_login'));
 
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
         EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
@@ -6240,6 +6513,22 @@ COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boole
 
 
 --
+-- Name: meta_event_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT p_product_id || ':' || p_event_id $$;
+
+
+--
+-- Name: FUNCTION meta_event_id(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) IS 'The event id Meta receives for a product''s event: <product_id>:<event_id> (unique per pixel when products share one; the browser Pixel sends the same id, so Meta deduplicates the pair).';
+
+
+--
 -- Name: process_roles(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6257,9 +6546,11 @@ CREATE FUNCTION shared.process_roles() RETURNS TABLE(role_name text, purpose tex
         (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
         (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
         (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
-        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
-        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
-        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+        (5, 'gdp_segment_worker',  'gdp worker segments: segment evaluation'),
+        (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
+        (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
     ) AS r(ord, role_name, purpose)
     LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
     ORDER BY r.ord
@@ -6323,7 +6614,7 @@ BEGIN
     ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
@@ -10423,6 +10714,13 @@ CREATE INDEX service_key_product_id_idx ON shared.service_key USING btree (produ
 
 
 --
+-- Name: event event_check_properties; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties();
+
+
+--
 -- Name: event event_check_references; Type: TRIGGER; Schema: shared; Owner: -
 --
 
@@ -10479,10 +10777,10 @@ CREATE TRIGGER person_features_updated AFTER UPDATE ON shared.person REFERENCING
 
 
 --
--- Name: person person_segment_history_erased; Type: TRIGGER; Schema: shared; Owner: -
+-- Name: person person_segment_rows_erased; Type: TRIGGER; Schema: shared; Owner: -
 --
 
-CREATE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
+CREATE TRIGGER person_segment_rows_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased();
 
 
 --
@@ -10666,14 +10964,6 @@ ALTER TABLE ONLY shared.meta_lead
 
 
 --
--- Name: person_activity_daily person_activity_daily_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.person_activity_daily
-    ADD CONSTRAINT person_activity_daily_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
-
-
---
 -- Name: person_feature person_feature_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -10703,14 +10993,6 @@ ALTER TABLE ONLY shared.product_credential
 
 ALTER TABLE ONLY shared.product_event
     ADD CONSTRAINT product_event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id) ON DELETE CASCADE;
-
-
---
--- Name: segment_history segment_history_run_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.segment_history
-    ADD CONSTRAINT segment_history_run_id_fkey FOREIGN KEY (run_id) REFERENCES shared.segment_run(run_id) ON DELETE SET NULL;
 
 
 --
@@ -10975,6 +11257,90 @@ CREATE POLICY "The CAPI worker records dead letters" ON shared.capi_dead_letter 
 --
 
 CREATE POLICY "The CAPI worker records delivery outcomes" ON shared.attribution_events FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: person The HTTP service checks that people exist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service checks that people exist" ON shared.person FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_dead_letter The HTTP service counts dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service counts dead letters" ON shared.capi_dead_letter FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: conversion_rule The HTTP service reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: attribution_events The HTTP service reads delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads delivery records" ON shared.attribution_events FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service reads events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads events" ON shared.event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: feature_flag The HTTP service reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_pixel_state The HTTP service reads pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads pixel breakers" ON shared.capi_pixel_state FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product The HTTP service reads products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads products" ON shared.product FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product_event The HTTP service reads relay events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads relay events" ON shared.product_event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: setting The HTTP service reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads settings" ON shared.setting FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service stores events of authenticated products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service stores events of authenticated products" ON shared.event FOR INSERT TO gdp_api WITH CHECK (true);
+
+
+--
+-- Name: dashboard_key The admin role reads dashboard keys; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads dashboard keys" ON shared.dashboard_key FOR SELECT TO gdp_admin USING (true);
 
 
 --
@@ -11502,13 +11868,17 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202100003'),
     ('20261202100004'),
     ('20261202100005'),
+    ('20261202200001'),
+    ('20261202200002'),
     ('20261202300001'),
     ('20261202300002'),
     ('20261202400001'),
     ('20261202400002'),
     ('20261202400003'),
     ('20261202400004'),
+    ('20261202400005'),
     ('20261202400011'),
     ('20261202400012'),
     ('20261202400013'),
-    ('20261202400014');
+    ('20261202400014'),
+    ('20261202400015');

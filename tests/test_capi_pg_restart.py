@@ -2,8 +2,9 @@
 refused" and "the database system is starting up", reconnects, and delivers everything once.
 
 It restarts the tests' own cluster (tests/cluster.sh), so it runs on every `make test`: nothing
-else uses that server. It is marked `restarts_server` so that `make test` runs it on its own,
-after the parallel run (the other pytest workers would feel the restart).
+else uses that server. It is marked `restarts_server` so that `make test` runs it apart from the
+other tests, at the same time as them but on a second cluster of its own (the Makefile's
+RESTART_PG_PORT): the other pytest workers never feel the restart.
 """
 
 from __future__ import annotations

@@ -132,19 +132,79 @@ def test_many_lines_take_linear_time() -> None:
     assert time.perf_counter() - start < 30
 
 
-def gdp_normalize() -> subprocess.Popen[bytes]:
+def test_json_lines_are_parsed_from_the_bytes_without_decoding_them() -> None:
+    """The common case skips the text decoder and the general parser altogether."""
+    data = "".join(json.dumps({"fn": f"Zoë{i}"}, ensure_ascii=False) + "\n" for i in range(500))
+    reader = JsonObjects(Trickle(data.encode(), 1000))  # type: ignore[arg-type]
+    decoded: list[bytes] = []
+    decode = reader._decoder.decode
+
+    def counting(data: bytes, final: bool = False) -> str:
+        decoded.append(data)
+        return decode(data, final)
+
+    reader._decoder.decode = counting  # type: ignore[method-assign]
+    found = list(reader)
+    assert [line for line, _ in found] == list(range(1, 501))
+    assert found[-1][1] == {"fn": "Zoë499"}
+    assert decoded == []
+
+
+@pytest.mark.parametrize("size", [1, 3, 64, 1 << 16])
+def test_json_lines_then_other_shapes_keep_their_line_numbers(size: int) -> None:
+    text = (
+        '{"em": "a"}\n\n  \r\n{"em": "b"}\r\n{"em": "c"} {"em": "d"}\n{"em": "e"}\n{\n"em": "f"}\n'
+    )
+    found = objects(text.encode(), size)
+    assert found == [(1, {"em": "a"}), (4, {"em": "b"}), (5, {"em": "c"}), (5, {"em": "d"}),
+                     (6, {"em": "e"}), (7, {"em": "f"})]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [1, 5, 1 << 16])
+def test_bad_utf8_after_json_lines_names_its_line(size: int) -> None:
+    data = b'{"em": "a"}\n{"em": "b"}\n{"em": "\xff"}\n{"em": "d"}\n'
+    reader = JsonObjects(Trickle(data, size))  # type: ignore[arg-type]
+    found = []
+    with pytest.raises(InputError, match=r"^line 3: not UTF-8 text$"):
+        for item in reader:
+            found.append(item)
+    assert found == [(1, {"em": "a"}), (2, {"em": "b"})]
+
+
+def test_stdout_gets_a_buffer_of_its_own_when_python_gives_it_none(tmp_path: Path) -> None:
+    """PYTHONUNBUFFERED=1 (or -u) makes sys.stdout.buffer the raw file: one system call per
+    line. The command wraps it in a buffer of its own, which it flushes before each read."""
+    from workers.cli.meta_cmd import _buffered
+
+    target = tmp_path / "out"
+    with target.open("wb", buffering=0) as raw:
+        out = _buffered(raw)
+        assert out is not raw
+        out.write(b"x" * 100)
+        assert target.read_bytes() == b""  # held in the buffer
+        out.flush()
+        assert target.read_bytes() == b"x" * 100
+        del out
+        raw.write(b"!")  # the file itself stays open
+    assert target.read_bytes() == b"x" * 100 + b"!"
+    with target.open("wb") as buffered:
+        assert _buffered(buffered) is buffered  # already buffered: used as it is
+
+
+def gdp_normalize(unbuffered: str = "0") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "workers.cli.main", "meta", "normalize"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "0"},
+        env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
     )
 
 
-def test_output_comes_out_while_input_is_still_open() -> None:
-    proc = gdp_normalize()
+@pytest.mark.parametrize("unbuffered", ["0", "1"])
+def test_output_comes_out_while_input_is_still_open(unbuffered: str) -> None:
+    proc = gdp_normalize(unbuffered)
     assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(b'{"email": "John_Smith@gmail.com"}\n')

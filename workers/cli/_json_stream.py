@@ -45,6 +45,7 @@ class JsonObjects:
         self._json = json.JSONDecoder()
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        yield from self._byte_lines()
         while True:
             char = self._next_char()
             if not char:
@@ -60,6 +61,45 @@ class JsonObjects:
             yield self._object(self._value())
 
     # --- values -------------------------------------------------------------------------
+
+    def _byte_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """JSON lines straight from the bytes read (the common case): each whole line parsed
+        by orjson, with no decoding to text and re-encoding on the way. Blank lines are
+        skipped. At the first line that is not one whole object (or is not UTF-8), that line
+        and everything after it go to the general reader below, which decides."""
+        loads, malformed = orjson.loads, orjson.JSONDecodeError
+        line, tail = 1, b""
+        while True:
+            if self._before_read is not None:
+                self._before_read()
+            data = self._read(CHUNK)
+            if data:
+                lines = (tail + data).split(b"\n")
+                tail = lines.pop()  # the line goes on in the next read
+            else:
+                lines, tail = ([tail] if tail else []), b""
+            for index, text in enumerate(lines):
+                try:
+                    value = loads(text) if len(text) <= MAX_VALUE_CHARS else None
+                except malformed:
+                    if not text.strip(b" \t\r"):
+                        line += 1  # a blank line
+                        continue
+                    value = None
+                if type(value) is not dict:
+                    rest = b"\n".join([*lines[index:], tail]) if data else b"\n".join(lines[index:])
+                    self._line = line
+                    self._feed(rest, final=not data)
+                    return
+                yield line, value
+                line += 1
+            if not data:
+                self._line, self._eof = line, True
+                return
+            if len(tail) > MAX_VALUE_CHARS:  # a very long line: the general reader caps it
+                self._line = line
+                self._feed(tail, final=False)
+                return
 
     def _whole_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """The objects that fill whole lines from here (JSON lines, the common case): parsed
@@ -83,6 +123,7 @@ class JsonObjects:
             self._line += 1
             self._line_count += 1
             yield line, value
+
     def _array(self) -> Iterator[tuple[int, dict[str, Any]]]:
         self._advance(self._pos + 1)
         if self._next_char() == "]":
@@ -160,10 +201,13 @@ class JsonObjects:
         if self._before_read is not None:
             self._before_read()
         data = self._read(CHUNK)
+        self._feed(data, final=not data)
+
+    def _feed(self, data: bytes, final: bool) -> None:
         if self._pos > (1 << 15) and self._pos * 2 > len(self._buf):
             self._buf, self._pos = self._buf[self._pos :], 0  # drop what was consumed
         try:
-            self._buf += self._decoder.decode(data, final=not data)
+            self._buf += self._decoder.decode(data, final=final)
         except UnicodeDecodeError as exc:
             good = data[: exc.start].decode("utf-8", errors="ignore")
             line = self._line + self._buf.count("\n", self._pos) + good.count("\n")
@@ -171,7 +215,7 @@ class JsonObjects:
             self._pending = self._error(line, "not UTF-8 text")
             self._eof = True
             return
-        self._eof = not data
+        self._eof = final
 
     @classmethod
     def _too_long(cls, line: int) -> InputError:

@@ -20,7 +20,7 @@ from workers.db.queries import query
 from workers.errors import InvalidInput, mapped_db_errors
 from workers.settings import get_settings
 
-app = typer.Typer(help="Credentials of products writing to GDP.", no_args_is_help=True)
+app = typer.Typer(help="Service keys for products calling the GDP API.", no_args_is_help=True)
 
 
 @app.command("create")

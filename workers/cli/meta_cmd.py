@@ -16,6 +16,7 @@ in, so keep it on your terminal and out of logs and tickets.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import sys
 from typing import Any, BinaryIO
@@ -82,6 +83,15 @@ def _report(number: int, result: NormalizedUserData, err: list[str]) -> None:
         err.append(f"input {number}: no usable user_data left (Meta needs one)\n")
 
 
+def _buffered(out: BinaryIO) -> BinaryIO:
+    """stdout with a buffer of its own when Python gives it none (PYTHONUNBUFFERED=1 or -u,
+    common in containers, makes sys.stdout.buffer the raw file: one system call per line)."""
+    if isinstance(out, io.RawIOBase):
+        raw = io.FileIO(out.fileno(), "wb", closefd=False)  # closing it leaves stdout open
+        return io.BufferedWriter(raw, buffer_size=1 << 16)
+    return out
+
+
 class _Output:
     """stdout and the stderr reports, written in blocks and flushed together whenever the
     command is about to wait for input (and at the end), so output streams as input does
@@ -89,7 +99,7 @@ class _Output:
 
     def __init__(self) -> None:
         sys.stdout.flush()
-        self.out: BinaryIO = sys.stdout.buffer
+        self.out: BinaryIO = _buffered(sys.stdout.buffer)
         self.err: list[str] = []
 
     def flush(self) -> None:
@@ -134,6 +144,7 @@ def normalize(
     out, err = output.out, output.err
     objects = JsonObjects(sys.stdin.buffer, before_read=output.flush)
     number = 0
+    dumps = orjson.dumps
     try:
         for line, raw in objects:
             number += 1
@@ -141,7 +152,7 @@ def normalize(
                 out.write(_explain(number, line, raw, default_region).encode() + b"\n")
                 continue
             result = normalize_user_data(raw, default_region=default_region)
-            out.write(orjson.dumps(result.user_data) + b"\n")
+            out.write(dumps(result.user_data, option=orjson.OPT_APPEND_NEWLINE))
             if result.dropped or not result.user_data:
                 _report(number, result, err)
             if len(err) > 1000:

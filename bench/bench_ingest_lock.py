@@ -1,5 +1,5 @@
 """SQL ingest with the erasure guard (FOR KEY SHARE on referenced people), the SQL limits and
-Meta's exact email rule, against the same functions as they were before (issue 12 §3, §4), in
+Meta's exact email rule, against the same functions as they were before, in
 the same run and the same database.
 
     .venv/bin/python bench/bench_ingest_lock.py [--rounds 4] [--calls 20] [--batch 1000]
@@ -176,7 +176,7 @@ def main() -> None:
             f"{cpu_b or 0:.3f} s | {cpu_a or 0:.3f} s | {cpu_ratio} | "
             f"{wal_b:,.0f} B | {wal_a:,.0f} B |"
         )
-    markdown = f"""## SQL ingest with the erasure guard and the SQL limits (issue 12 §3, §4)
+    markdown = f"""## SQL ingest with the erasure guard and the SQL limits
 
 `.venv/bin/python bench/bench_ingest_lock.py --rounds {args.rounds} --calls {args.calls} \
 --batch {args.batch}` — {machine()}; load average {load_before[0]:.2f} before, \

@@ -3132,11 +3132,16 @@ CREATE FUNCTION shared._lock_people(p_ids uuid[]) RETURNS uuid[]
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+    -- Each id probed through the primary key, in id order (two batches naming the same people
+    -- lock them in one order, so they never deadlock): `id = ANY (...)` reads all of
+    -- shared.person whenever the table's statistics are older than its growth.
     SELECT coalesce(array_agg(l.id), '{}'::uuid[])
-    FROM (SELECT p.id FROM shared.person AS p
-          WHERE p.id = ANY (p_ids)
-          ORDER BY p.id
-          FOR KEY SHARE OF p) AS l
+    FROM (SELECT DISTINCT u.id FROM unnest(p_ids) AS u(id)
+          WHERE u.id IS NOT NULL ORDER BY u.id) AS ids
+    CROSS JOIN LATERAL (SELECT p.id FROM shared.person AS p
+                        WHERE p.id = ids.id
+                        LIMIT 1
+                        FOR KEY SHARE OF p) AS l
 $$;
 
 
@@ -11927,4 +11932,6 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202400013'),
     ('20261202400014'),
     ('20261202400015'),
-    ('20261202400016');
+    ('20261202400016'),
+    ('20261202400017'),
+    ('20261202400018');

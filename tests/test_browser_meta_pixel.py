@@ -299,7 +299,7 @@ def test_purchase_pixel_event_id_is_the_server_event_id_with_relay_match_keys(
     )
 
     # The Pixel: fbq('track', 'Purchase', params, {eventID}), eventID namespaced by the product
-    # exactly as GDP namespaces the CAPI event_id (unique per pixel, issue 12 §2).
+    # exactly as GDP namespaces the CAPI event_id (unique per pixel).
     calls = stack.fbq_calls() or []
     purchases = [c for c in calls if c[:2] == ["track", "Purchase"]]
     assert len(purchases) == 1

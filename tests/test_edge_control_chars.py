@@ -1,4 +1,4 @@
-"""Bad input never becomes a 500, and one bad item never sinks a batch (issue 12 §4).
+"""Bad input never becomes a 500, and one bad item never sinks a batch.
 
 A NUL (U+0000) in `event_source_url` was a 500 ("unsupported Unicode escape sequence") and, in a
 batch, lost the good events with it; NUL elsewhere was silently dropped. Now NUL and other

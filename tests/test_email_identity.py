@@ -1,6 +1,6 @@
 """One email, one person, one Meta hash: SQL normalizes identity keys exactly as Meta's normalizer.
 
-Issue 12 §3: an address in NFD and the same address in NFC were two people (SQL only trimmed and
+An address in NFD and the same address in NFC were two people (SQL only trimmed and
 lower-cased; the hashing normalizer applies NFC), and erasing one left the other, whose events
 went to Meta under the erased person's email hash. Here: the SQL rule against the Python rule
 (golden vectors, every code point, random text), twins become one person, the migration merges

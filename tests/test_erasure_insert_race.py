@@ -1,6 +1,6 @@
 """Erase while an insert for that person is in flight: two connections, both orders.
 
-Issue 12 §3: the event -> person foreign key was dropped for speed and the check that replaced it
+The event -> person foreign key was dropped for speed and the check that replaced it
 took no lock, so an insert that committed after an erasure left its event (and queue message)
 for a person who no longer existed, and it was sent. The insert path now takes FOR KEY SHARE on
 the people it references (shared._lock_people, as a foreign key does): whichever transaction

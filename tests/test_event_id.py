@@ -1,6 +1,6 @@
 """The event id Meta sees is unique per pixel: `<product_id>:<event_id>` on every channel.
 
-Issue 12 §2: `order-1` from snapmix and `order-1` from velvethold on one pixel were one event to
+Before: `order-1` from snapmix and `order-1` from velvethold on one pixel were one event to
 Meta (the second dropped as a duplicate). The Python function, the SQL function and the browser
 snippet (clients/web/test/golden.test.mjs) agree on the golden vectors; the worker sends the
 namespaced id, and the sandbox, which deduplicates per (pixel, event name, event id) as Meta

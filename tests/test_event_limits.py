@@ -1,4 +1,4 @@
-"""The SQL path applies the HTTP path's limits (issue 12 §4), with errors naming the field.
+"""The SQL path applies the HTTP path's limits, with errors naming the field.
 
 The SQL path accepted a 1 MB `content_name` and sent it to Meta, and clamped a future
 `occurred_at` to now, where the HTTP path refuses both. The limits are defined once, in SQL

@@ -1,4 +1,4 @@
-"""Issue 11, finding 6: `properties` on the SQL path follows the HTTP path's personal-data rule.
+"""`properties` on the SQL path follows the HTTP path's personal-data rule.
 
 The HTTP endpoints refuse personal data in properties (edge_compat.validation.check_properties);
 every INSERT into shared.event now does too (shared._properties_pii_problem, from a statement

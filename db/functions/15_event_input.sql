@@ -35,11 +35,16 @@ LANGUAGE sql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+    -- Each id probed through the primary key, in id order (two batches naming the same people
+    -- lock them in one order, so they never deadlock): `id = ANY (...)` reads all of
+    -- shared.person whenever the table's statistics are older than its growth.
     SELECT coalesce(array_agg(l.id), '{}'::uuid[])
-    FROM (SELECT p.id FROM shared.person AS p
-          WHERE p.id = ANY (p_ids)
-          ORDER BY p.id
-          FOR KEY SHARE OF p) AS l
+    FROM (SELECT DISTINCT u.id FROM unnest(p_ids) AS u(id)
+          WHERE u.id IS NOT NULL ORDER BY u.id) AS ids
+    CROSS JOIN LATERAL (SELECT p.id FROM shared.person AS p
+                        WHERE p.id = ids.id
+                        LIMIT 1
+                        FOR KEY SHARE OF p) AS l
 $$;
 
 /*

@@ -1,4 +1,4 @@
--- Per-product identity (issue 11): acting as anon, authenticated, service_role and gdp_product
+-- Per-product identity: acting as anon, authenticated, service_role and gdp_product
 -- for two products, the way PostgREST does (SET LOCAL ROLE + request.jwt.claims).
 BEGIN;
 SELECT plan(24);

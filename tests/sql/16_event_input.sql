@@ -1,4 +1,4 @@
--- Event input (issue 12): the id Meta sees, Meta's email form, the limits every path shares.
+-- Event input: the id Meta sees, Meta's email form, the limits every path shares.
 BEGIN;
 SELECT plan(12);
 SELECT tests.act_as('service_role');

@@ -80,6 +80,14 @@ def measure(name: str, commands: list[str]) -> Run:
     cpu = (children.ru_utime + children.ru_stime) - (
         children_before.ru_utime + children_before.ru_stime
     )
+    log = (
+        ROOT
+        / "tests"
+        / "artifacts"
+        / f"bench_test_suite_{'new' if 'make' in commands[0] else 'old'}.log"
+    )
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("\n".join(outputs), encoding="utf-8")  # every failure, to read afterwards
     closing = [line for out in outputs for line in out.splitlines()
                if " passed" in line or " failed" in line]  # fmt: skip
     return Run(name, wall, cpu, sum(server_cpu(p) for p in ports) - server_before, passed,

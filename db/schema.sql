@@ -2432,17 +2432,17 @@ $$;
 
 
 --
--- Name: _audience_members(text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: _audience_member_count(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared._audience_members(p_segment_id text) RETURNS TABLE(person_id uuid)
-    LANGUAGE sql STABLE
+CREATE FUNCTION shared._audience_member_count(p_segment_id text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    SELECT m.person_id
-    FROM shared.segment_member AS m
-    JOIN shared.person AS p ON p.id = m.person_id
-    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+    SELECT (SELECT count(*) FROM shared.segment_member AS m WHERE m.segment_id = p_segment_id)
+         - (SELECT count(*) FROM shared.person AS w
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
 $$;
 
 
@@ -2460,6 +2460,70 @@ $$;
 
 
 --
+-- Name: _erase_by_meta_hash(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._erase_by_meta_hash(p_email_sha256 text, p_phone_sha256 text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_events bigint;
+BEGIN
+    DELETE FROM shared.event AS e
+    WHERE e.meta_user_data <> '{}'::jsonb
+      AND (e.meta_user_data -> 'em' @> to_jsonb(p_email_sha256)
+           OR (p_phone_sha256 IS NOT NULL AND e.meta_user_data -> 'ph' @> to_jsonb(p_phone_sha256)));
+    GET DIAGNOSTICS v_events = ROW_COUNT;
+    RETURN v_events;
+END
+$$;
+
+
+--
+-- Name: _event_check_properties(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_check_properties() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    -- gdp serve (gdp_api) checked these with the same rule (edge_compat/validation.py) before
+    -- calling ingest_events; checking again would only cost its ingest rate.
+    IF current_setting('role', true) = 'gdp_api' THEN
+        RETURN NULL;
+    END IF;
+    WITH folded AS MATERIALIZED (
+        SELECT n.event_id, n.properties, translate(lower(n.properties::text), ' _-.', '') AS t
+        FROM new_events AS n
+        WHERE n.properties <> '{}'::jsonb
+    ), suspect AS (
+        SELECT f.event_id, f.properties FROM folded AS f
+        WHERE strpos(f.t, '@') > 0 OR strpos(f.t, '%40') > 0 OR strpos(f.t, chr(92)) > 0
+           OR strpos(f.t, 'mail') > 0 OR strpos(f.t, 'phone') > 0 OR strpos(f.t, 'name') > 0
+           OR strpos(f.t, 'address') > 0 OR strpos(f.t, 'mobile') > 0
+           OR strpos(f.t, 'street') > 0 OR strpos(f.t, 'birth') > 0 OR strpos(f.t, 'ssn') > 0
+           OR strpos(f.t, 'social') > 0 OR strpos(f.t, '"em":') > 0 OR strpos(f.t, '"ph":') > 0
+           OR strpos(f.t, '"fn":') > 0 OR strpos(f.t, '"ln":') > 0 OR strpos(f.t, '"tel":') > 0
+           OR strpos(f.t, '"dob":') > 0
+    )
+    SELECT s.event_id, p.problem INTO v_bad
+    FROM suspect AS s
+    CROSS JOIN LATERAL (SELECT shared._properties_pii_problem(s.properties) AS problem) AS p
+    WHERE p.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', 'properties',
+            format('%s (event %s)', v_bad.problem, v_bad.event_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: _event_check_references(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2469,6 +2533,7 @@ CREATE FUNCTION shared._event_check_references() RETURNS trigger
     AS $$
 DECLARE
     v_bad record;
+    v_people uuid[];
 BEGIN
     SELECT n.product_id INTO v_bad FROM new_events AS n
     WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
@@ -2477,13 +2542,24 @@ BEGIN
         PERFORM shared._raise('GD400', 'product_id',
             format('%s is not a known product', v_bad.product_id));
     END IF;
+    -- The people, locked until commit as a foreign key would (shared._lock_people).
+    v_people := shared._lock_people(ARRAY(
+        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
     SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
-    WHERE n.person_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
+    SELECT x.problem INTO v_bad FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
+        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
+    WHERE x.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
     END IF;
     -- One pass over every entry of every row (a function call per row cost ~7 us an event).
     SELECT n.event_id, n.meta_user_data INTO v_bad
@@ -2623,14 +2699,20 @@ BEGIN
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
             SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- The ledger first (one primary-key probe); only a person not in it yet has their
-            -- earlier events looked at: one whose events from before this ledger existed (or
-            -- before the flag was on) include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
-                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
-              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
+            -- join, which would read the whole ledger or event table for every statement): the
+            -- ledger first; only a person not in it yet has their earlier events looked at: one
+            -- whose events from before the ledger existed (or before the flag was on) include
+            -- one is not new to it.
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
+                               WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
+                               LIMIT 1) AS fired_before ON true
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+                               WHERE fired_before.found IS NULL
+                                 AND earlier.person_id = f.person_id
+                                 AND earlier.event_name = f.event_name AND earlier.id < f.id
+                               LIMIT 1) AS seen_before ON true
+            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
             RETURNING rule_id, event_ref
@@ -2648,6 +2730,46 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+
+--
+-- Name: _event_row_problem(text, timestamp with time zone, text, text, jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._event_row_problem(p_event_id text, p_occurred_at timestamp with time zone, p_event_source_url text, p_client_user_agent text, p_properties jsonb) RETURNS text[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_event_id ~ '[\x01-\x1f\x7f]'
+            THEN ARRAY['event_id', format('must be 1 to %s characters, without control characters',
+                                          shared.event_limit('event_id_length'))]
+        WHEN p_occurred_at > statement_timestamp()
+                             + make_interval(secs => shared.event_limit('future_seconds'))
+            THEN ARRAY['occurred_at', format('must not be more than %s s in the future',
+                                             shared.event_limit('future_seconds'))]
+        WHEN length(p_event_source_url) > shared.event_limit('url_length')
+             OR p_event_source_url !~ '^https?://\S+$'
+            THEN ARRAY['event_source_url', format(
+                'must be an http(s) URL without spaces, at most %s characters',
+                shared.event_limit('url_length'))]
+        WHEN length(p_client_user_agent) > shared.event_limit('url_length')
+             OR p_client_user_agent ~ '[\x01-\x1f\x7f]'
+            THEN ARRAY['client_user_agent', format(
+                'must be at most %s characters, without control characters',
+                shared.event_limit('url_length'))]
+        -- A container nested deeper than the limit (the root object is level 1; {8} is
+        -- property_depth: a path expression takes no parameter there).
+        WHEN jsonb_path_exists(p_properties,
+                               '$.**{8} ? (@.type() == "object" || @.type() == "array")')
+            THEN ARRAY['properties', format('nested deeper than %s levels',
+                                            shared.event_limit('property_depth'))]
+        -- Only a document big enough to hold a too-long text is walked (a compressed one may be
+        -- small on disk and long as text).
+        WHEN pg_column_size(p_properties) > shared.event_limit('meta_text_length')
+             OR pg_column_compression(p_properties) IS NOT NULL
+            THEN shared._properties_text_problem(p_properties)
+    END
+$_$;
 
 
 --
@@ -2986,6 +3108,22 @@ $$;
 
 
 --
+-- Name: _lock_people(uuid[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._lock_people(p_ids uuid[]) RETURNS uuid[]
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT coalesce(array_agg(l.id), '{}'::uuid[])
+    FROM (SELECT p.id FROM shared.person AS p
+          WHERE p.id = ANY (p_ids)
+          ORDER BY p.id
+          FOR KEY SHARE OF p) AS l
+$$;
+
+
+--
 -- Name: _meta_action_map(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3010,6 +3148,20 @@ $_$;
 CREATE FUNCTION shared._meta_phone_digits(p_e164 text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT ltrim(p_e164, '+') $$;
+
+
+--
+-- Name: _meta_strip(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._meta_strip(p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT btrim(btrim(btrim(p_value,
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000'),
+        U&'\200B\200C\200D\200E\200F\2060\FEFF'),
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
+$$;
 
 
 --
@@ -3081,7 +3233,17 @@ $_$;
 
 CREATE FUNCTION shared._normalize_email(p_email text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT nullif(lower(shared._trim(p_email)), '') $$;
+    AS $$
+    -- ASCII (as many bytes as characters), the common case: Python's strip() and lower() of
+    -- ASCII text are these, and "C" lower-cases A-Z only whatever the database's locale.
+    SELECT nullif(CASE
+        WHEN octet_length(p_email) = length(p_email)
+            THEN lower(btrim(p_email, E'\t\n\x0B\f\r\x1C\x1D\x1E\x1F ') COLLATE "C")
+                 COLLATE "default"
+        ELSE lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu")
+             COLLATE "default"
+    END, '')
+$$;
 
 
 --
@@ -3382,15 +3544,16 @@ $$;
 
 
 --
--- Name: _person_segment_history_erased(); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: _person_segment_rows_erased(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared._person_segment_history_erased() RETURNS trigger
+CREATE FUNCTION shared._person_segment_rows_erased() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $$;
@@ -3407,6 +3570,23 @@ BEGIN
     PERFORM 1 FROM shared.person AS p WHERE p.id = OLD.id FOR UPDATE;
     RETURN NEW;
 END
+$$;
+
+
+--
+-- Name: _pii_property_keys(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._pii_property_keys() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT ARRAY[
+        'email', 'emailaddress', 'mail', 'em', 'phone', 'phonenumber', 'telephone', 'tel',
+        'mobile', 'mobilephone', 'cellphone', 'ph', 'firstname', 'lastname', 'fn', 'ln',
+        'givenname', 'familyname', 'surname', 'name', 'fullname', 'address', 'streetaddress',
+        'street', 'homeaddress', 'postaladdress', 'billingaddress', 'shippingaddress',
+        'dateofbirth', 'dob', 'birthday', 'birthdate', 'ssn', 'socialsecuritynumber',
+        'ipaddress', 'clientipaddress']
 $$;
 
 
@@ -3453,6 +3633,80 @@ $_$;
 
 
 --
+-- Name: _properties_pii_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_pii_problem(p_properties jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT CASE
+        WHEN p_properties IS NULL OR jsonb_typeof(p_properties) <> 'object'
+             OR p_properties = '{}'::jsonb THEN NULL
+        ELSE coalesce(
+            (SELECT format('key %s names personal data: it belongs in the person '
+                           '(upsert_people) or, hashed, in meta_user_data', k.key #>> '{}')
+             FROM jsonb_path_query(p_properties,
+                                   'strict $.** ? (@.type() == "object").keyvalue().key') AS k(key)
+             WHERE translate(lower(k.key #>> '{}'), E' \t\n\r\f\v_-.', '')
+                   = ANY (shared._pii_property_keys())
+             LIMIT 1),
+            CASE WHEN p_properties @? ('strict $.** ? (@.type() == "string" && @ like_regex '
+                                       '"[^\\s@<>()\\[\\],;:\"]+(@|%40)[^\\s@<>()\\[\\],;:\"]+\\.[a-zA-Z]{2,}")')::jsonpath
+                 THEN 'a value looks like an email address: personal data belongs in the person '
+                      '(upsert_people) or, hashed, in meta_user_data' END)
+    END
+$_$;
+
+
+--
+-- Name: FUNCTION _properties_pii_problem(p_properties jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared._properties_pii_problem(p_properties jsonb) IS 'Why event properties hold personal data (a key naming it, an email-like value), or NULL: the HTTP path''s rule, for every insert.';
+
+
+--
+-- Name: _properties_text_problem(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._properties_text_problem(p_properties jsonb) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    WITH RECURSIVE walk(path, value, top) AS (
+        SELECT 'properties.' || e.key, e.value, true
+        FROM jsonb_each(CASE WHEN jsonb_typeof(p_properties) = 'object' THEN p_properties END) AS e
+        UNION ALL
+        SELECT w.path || CASE WHEN c.key IS NOT NULL THEN '.' || c.key
+                              ELSE '[' || (c.ord - 1) || ']' END,
+               c.value, false
+        FROM walk AS w
+        CROSS JOIN LATERAL (
+            SELECT o.key, o.value, 0::bigint AS ord
+            FROM jsonb_each(CASE WHEN jsonb_typeof(w.value) = 'object' THEN w.value END) AS o
+            UNION ALL
+            SELECT NULL, a.value, a.ord
+            FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.value) = 'array' THEN w.value END)
+                 WITH ORDINALITY AS a(value, ord)
+        ) AS c
+    ), limited AS (
+        SELECT w.path, length(w.value #>> '{}') AS chars,
+               CASE WHEN w.top AND w.path IN ('properties.content_name',
+                         'properties.content_category', 'properties.order_id',
+                         'properties.search_string', 'properties.status')
+                    THEN shared.event_limit('meta_text_length')
+                    ELSE shared.event_limit('property_text_length') END AS max_chars
+        FROM walk AS w
+        WHERE jsonb_typeof(w.value) = 'string'
+    )
+    SELECT ARRAY[l.path, format('must be at most %s characters', l.max_chars)]
+    FROM limited AS l
+    WHERE l.chars > l.max_chars
+    ORDER BY l.path
+    LIMIT 1
+$$;
+
+
+--
 -- Name: _raise(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3492,7 +3746,9 @@ BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
         FROM pg_temp._segment_candidate AS c
-        JOIN shared.person AS p ON p.id = c.person_id
+        -- Per candidate through the primary key (a merge join would walk the whole index).
+        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -3990,111 +4246,142 @@ COMMENT ON FUNCTION shared.audience_allow_removals(p_segment_id text, p_max_remo
 
 
 --
--- Name: audience_begin_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: audience_change_counts(text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
+CREATE FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamp with time zone) RETURNS TABLE(removes bigint, candidates bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
 DECLARE
-    v_id bigint;
-    v_audience text;
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+    v_removes bigint;
+    v_new bigint;
+    v_changed bigint;
 BEGIN
-    SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
-    WHERE a.segment_id = p_segment_id;
-    IF NOT FOUND THEN
-        PERFORM shared._raise('GD404', 'segment_id', format('%s is not mapped to an audience',
-                                                           p_segment_id));
+    SELECT count(*) INTO v_removes FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    v_removes := v_removes + (
+        SELECT count(*) FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn');
+    SELECT count(*) INTO v_new FROM shared.segment_member AS m
+    WHERE m.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        SELECT count(*) INTO v_changed FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        WHERE k.segment_id = v_segment AND p.updated_at > k.person_updated_at;
+    ELSE
+        SELECT count(*) INTO v_changed FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        WHERE p.updated_at > v_since AND p.updated_at > k.person_updated_at;
     END IF;
-    -- The caller holds the segment's lock: a run still marked running was cut off.
-    UPDATE shared.audience_sync_run
-    SET status = 'interrupted', finished_at = now(),
-        error_message = coalesce(error_message, 'the worker stopped mid-run')
-    WHERE segment_id = p_segment_id AND status = 'running';
-    IF p_kind = 'replace' THEN
-        -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
-        DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
-    END IF;
-    INSERT INTO shared.audience_sync_run (segment_id, audience_id, kind, forced, reason, members)
-    VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
-            (SELECT count(*) FROM shared._audience_members(p_segment_id)))
-    RETURNING id INTO v_id;
-    RETURN v_id;
+    RETURN QUERY SELECT v_removes, v_new + v_changed;
 END
 $$;
 
 
 --
--- Name: FUNCTION audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION audience_change_counts(p_segment_id text, p_since timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_begin_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text) IS 'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
+COMMENT ON FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamp with time zone) IS 'How many acknowledged people a run would remove (the removal guard), and about how many members it would add or re-check (an upper bound).';
 
 
 --
--- Name: audience_change_counts(text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: audience_changed_since(text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.audience_change_counts(p_segment_id text) RETURNS TABLE(removes bigint, candidates bigint)
+CREATE FUNCTION shared.audience_changed_since(p_segment_id text) RETURNS timestamp with time zone
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    SELECT (SELECT count(*) FROM shared.audience_ack AS k
-            WHERE k.segment_id = p_segment_id
-              AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                              JOIN shared.person AS p ON p.id = m.person_id
-                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
-                                AND p.consent_status <> 'withdrawn')),
-           (SELECT count(*) FROM shared.segment_member AS m
-            JOIN shared.person AS p ON p.id = m.person_id
-            LEFT JOIN shared.audience_ack AS k
-                   ON k.segment_id = p_segment_id AND k.person_id = m.person_id
-            WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
-              AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at))
+    SELECT CASE WHEN a.full_checked_at IS NULL OR a.full_checked_at < now() - interval '1 day'
+                THEN NULL
+                ELSE (SELECT max(r.started_at) FROM shared.audience_sync_run AS r
+                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded')
+                     - interval '10 minutes' END
+    FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id
 $$;
 
 
 --
--- Name: FUNCTION audience_change_counts(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION audience_changed_since(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_change_counts(p_segment_id text) IS 'How many acknowledged people a sync of the segment would remove, and how many members it would add or re-check.';
+COMMENT ON FUNCTION shared.audience_changed_since(p_segment_id text) IS 'From when a sync of the segment looks for changed people (NULL: it re-checks every member).';
 
 
 --
--- Name: audience_changes(text); Type: FUNCTION; Schema: shared; Owner: -
+-- Name: audience_changes(text, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
 --
 
-CREATE FUNCTION shared.audience_changes(p_segment_id text) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
+CREATE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
-    SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL::date, NULL, k.person_updated_at
+DECLARE
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+BEGIN
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
     FROM shared.audience_ack AS k
-    WHERE k.segment_id = p_segment_id
+    WHERE k.segment_id = v_segment
       AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                      JOIN shared.person AS p ON p.id = m.person_id
-                      WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
-                        AND p.consent_status <> 'withdrawn')
-    UNION ALL
-    SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
-           p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
+    FROM shared.person AS w
+    JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+    JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+    WHERE w.consent_status = 'withdrawn';
+    RETURN QUERY
+    SELECT p.id, 'add'::text, NULL::text[], p.email, p.phone, p.first_name, p.last_name,
+           p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
     FROM shared.segment_member AS m
     JOIN shared.person AS p ON p.id = m.person_id
-    LEFT JOIN shared.audience_ack AS k
-           ON k.segment_id = p_segment_id AND k.person_id = m.person_id
-    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
-      AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at)
+    WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    ELSE
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE p.updated_at > v_since AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    END IF;
+END
 $$;
 
 
 --
--- Name: FUNCTION audience_changes(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+-- Name: FUNCTION audience_changes(p_segment_id text, p_since timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_changes(p_segment_id text) IS 'People whose audience row may change: add (not acknowledged, or changed since) with the old row, and remove (left, withdrew consent, erased) with the row to remove.';
+COMMENT ON FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) IS 'A sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only people changed after p_since (NULL: every member).';
 
 
 --
@@ -4126,6 +4413,7 @@ CREATE TABLE shared.audience_sync_run (
     estimated_num_total bigint,
     errors jsonb DEFAULT '{}'::jsonb NOT NULL,
     error_message text,
+    changed_since timestamp with time zone,
     CONSTRAINT audience_sync_run_errors CHECK ((jsonb_typeof(errors) = 'object'::text)),
     CONSTRAINT audience_sync_run_kind CHECK ((kind = ANY (ARRAY['diff'::text, 'replace'::text]))),
     CONSTRAINT audience_sync_run_samples CHECK ((jsonb_typeof(invalid_entry_samples) = 'object'::text)),
@@ -4138,6 +4426,13 @@ CREATE TABLE shared.audience_sync_run (
 --
 
 COMMENT ON TABLE shared.audience_sync_run IS 'One row per audience sync run: rows added/removed, requests, Meta''s counts, errors by code.';
+
+
+--
+-- Name: COLUMN audience_sync_run.changed_since; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON COLUMN shared.audience_sync_run.changed_since IS 'The run re-checked people changed after this time; NULL: it re-checked every member.';
 
 
 --
@@ -4158,6 +4453,15 @@ BEGIN
     SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
     WHERE id = p_run_id
     RETURNING * INTO v_row;
+    IF p_status = 'succeeded' AND (v_row.changed_since IS NULL OR v_row.kind = 'replace') THEN
+        UPDATE shared.meta_audience SET full_checked_at = v_row.started_at
+        WHERE segment_id = v_row.segment_id;
+    END IF;
+    -- After a large change (a first upload, a replace), fresh statistics keep the next run's
+    -- anti-joins on the right plan rather than waiting for autovacuum to notice.
+    IF v_row.rows_added + v_row.rows_removed > greatest(10000, coalesce(v_row.members, 0) / 10) THEN
+        ANALYZE shared.audience_ack;
+    END IF;
     RETURN v_row;
 END
 $$;
@@ -4230,6 +4534,7 @@ CREATE FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows 
 DECLARE
     v_segment text;
     v_count integer;
+    v_new integer;
 BEGIN
     SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
     WHERE r.id = p_run_id AND r.status = 'running';
@@ -4237,23 +4542,32 @@ BEGIN
         PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
     END IF;
     IF p_op = 'add' THEN
-        INSERT INTO shared.audience_ack AS k
-            (segment_id, person_id, row_cells, person_updated_at, via, run_id)
-        SELECT v_segment, (x ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
-               (x ->> 'u')::timestamptz, 'users', p_run_id
-        FROM jsonb_array_elements(p_rows) AS x
-        ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
-            SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
-                via = 'users', run_id = p_run_id, acknowledged_at = now();
-        GET DIAGNOSTICS v_count = ROW_COUNT;
+        WITH upserted AS (
+            INSERT INTO shared.audience_ack AS k
+                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+            SELECT v_segment, (x ->> 'p')::uuid,
+                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+                   (x ->> 'u')::timestamptz, 'users', p_run_id
+            FROM jsonb_array_elements(p_rows) AS x
+            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+                SET row_cells = excluded.row_cells,
+                    person_updated_at = excluded.person_updated_at,
+                    via = 'users', run_id = p_run_id, acknowledged_at = now()
+            RETURNING (k.xmax = 0) AS inserted
+        )
+        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
         UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
-        UPDATE shared.meta_audience SET first_upload_at = coalesce(first_upload_at, now())
-        WHERE segment_id = v_segment AND first_upload_at IS NULL;
+        UPDATE shared.meta_audience
+        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
+        WHERE segment_id = v_segment;
     ELSIF p_op = 'remove' THEN
         DELETE FROM shared.audience_ack AS k
         USING jsonb_array_elements(p_rows) AS x
         WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
           AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        GET DIAGNOSTICS v_new = ROW_COUNT;
+        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
+        WHERE segment_id = v_segment;
         v_count := jsonb_array_length(p_rows);
         UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
         WHERE id = p_run_id;
@@ -4330,6 +4644,32 @@ COMMENT ON FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer
 
 
 --
+-- Name: audience_removal_count(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_removal_count(p_segment_id text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT (SELECT count(*) FROM shared.audience_ack AS k
+            WHERE k.segment_id = p_segment_id
+              AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id))
+         + (SELECT count(*) FROM shared.person AS w
+            JOIN shared.audience_ack AS k ON k.segment_id = p_segment_id AND k.person_id = w.id
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
+$$;
+
+
+--
+-- Name: FUNCTION audience_removal_count(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_removal_count(p_segment_id text) IS 'How many acknowledged people the next sync of the segment would remove (left, withdrew consent, erased).';
+
+
+--
 -- Name: audience_replace_complete(bigint); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4361,7 +4701,7 @@ BEGIN
         finished_at = now()
     WHERE id = p_run_id;
     UPDATE shared.meta_audience
-    SET drift_detected_at = NULL, drift_note = NULL,
+    SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
         first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
     WHERE segment_id = v_segment;
     RETURN QUERY SELECT v_added, v_removed;
@@ -4487,6 +4827,52 @@ COMMENT ON FUNCTION shared.audience_schema() IS 'The multi-key schema of every a
 
 
 --
+-- Name: audience_start_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL::text) RETURNS TABLE(run_id bigint, changed_since timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_id bigint;
+    v_audience text;
+    v_since timestamptz;
+BEGIN
+    SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
+    WHERE a.segment_id = p_segment_id;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment_id', format('%s is not mapped to an audience',
+                                                           p_segment_id));
+    END IF;
+    -- The caller holds the segment's lock: a run still marked running was cut off.
+    UPDATE shared.audience_sync_run
+    SET status = 'interrupted', finished_at = now(),
+        error_message = coalesce(error_message, 'the worker stopped mid-run')
+    WHERE segment_id = p_segment_id AND status = 'running';
+    IF p_kind = 'replace' THEN
+        -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
+        DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
+    END IF;
+    v_since := shared.audience_changed_since(p_segment_id);
+    INSERT INTO shared.audience_sync_run
+        (segment_id, audience_id, kind, forced, reason, members, changed_since)
+    VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
+            shared._audience_member_count(p_segment_id), v_since)
+    RETURNING id INTO v_id;
+    RETURN QUERY SELECT v_id, v_since;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_start_run(p_segment_id text, p_kind text, p_forced boolean, p_reason text) IS 'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
+
+
+--
 -- Name: audience_store_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4589,6 +4975,7 @@ BEGIN
                 -- Remapped: what another audience acknowledged says nothing about this one.
                 DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
                 DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
             END IF;
             UPDATE shared.meta_audience AS a
             SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
@@ -4599,8 +4986,10 @@ BEGIN
     RETURN QUERY
     SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
            a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
-           (SELECT count(*) FROM shared._audience_members(a.segment_id)),
-           (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
+           -- Members matter only to the size guard, before the first upload.
+           CASE WHEN a.first_upload_at IS NULL
+                THEN shared._audience_member_count(a.segment_id) END,
+           a.acknowledged,
            (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
            (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
             WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
@@ -5173,6 +5562,8 @@ BEGIN
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
             shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
+    PERFORM shared._erase_by_meta_hash(shared._sha256_hex(v_person.email),
+                                       shared._sha256_hex(shared._meta_phone_digits(v_person.phone)));
     RETURN v_erasure_id;
 END
 $$;
@@ -5359,6 +5750,31 @@ COMMENT ON FUNCTION shared.evaluate_segments(p_full boolean) IS 'Evaluate the en
 
 
 --
+-- Name: event_limit(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.event_limit(p_name text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE p_name
+        WHEN 'event_id_length' THEN 200          -- characters
+        WHEN 'url_length' THEN 2048              -- event_source_url, client_user_agent
+        WHEN 'meta_text_length' THEN 1000        -- content_name and Meta's other custom_data text
+        WHEN 'property_text_length' THEN 8192    -- any other text in properties
+        WHEN 'property_depth' THEN 8             -- nested objects and arrays in properties
+        WHEN 'future_seconds' THEN 60            -- occurred_at ahead of now (clock skew)
+    END
+$$;
+
+
+--
+-- Name: FUNCTION event_limit(p_name text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.event_limit(p_name text) IS 'The limits every event path applies (SQL and HTTP alike): event_id_length, url_length, meta_text_length, property_text_length, property_depth, future_seconds.';
+
+
+--
 -- Name: flag_blockers(text, text[]); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5449,6 +5865,13 @@ BEGIN
         SELECT array_agg(u.person_id ORDER BY u.ordinal) INTO v_person_ids
         FROM shared.upsert_people(v_people) AS u;
     END IF;
+
+    -- Lock the people named by id before reading them (an erasure in flight either finishes
+    -- first, and they are unknown_person, or waits for this transaction).
+    PERFORM shared._lock_people(ARRAY(
+        SELECT (e.v ->> 'person_id')::uuid FROM jsonb_array_elements(p_events) AS e(v)
+        WHERE jsonb_typeof(e.v -> 'person') IS DISTINCT FROM 'object'
+          AND e.v ->> 'person_id' IS NOT NULL));
 
     -- One statement, no temp table: a busy endpoint must not churn the catalog.
     RETURN QUERY
@@ -6051,6 +6474,8 @@ BEGIN
     IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
         PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
     END IF;
+    -- Two deployers making the same login at once: the second waits, then finds it made.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('shared.make_process_login'));
 
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
         EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);
@@ -6107,6 +6532,22 @@ COMMENT ON FUNCTION shared.meta_conversions(p_actions jsonb, p_values_only boole
 
 
 --
+-- Name: meta_event_id(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT p_product_id || ':' || p_event_id $$;
+
+
+--
+-- Name: FUNCTION meta_event_id(p_product_id text, p_event_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.meta_event_id(p_product_id text, p_event_id text) IS 'The event id Meta receives for a product''s event: <product_id>:<event_id> (unique per pixel when products share one; the browser Pixel sends the same id, so Meta deduplicates the pair).';
+
+
+--
 -- Name: process_roles(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -6124,9 +6565,11 @@ CREATE FUNCTION shared.process_roles() RETURNS TABLE(role_name text, purpose tex
         (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
         (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
         (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
-        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
-        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
-        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+        (5, 'gdp_segment_worker',  'gdp worker segments: segment evaluation'),
+        (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
+        (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
     ) AS r(ord, role_name, purpose)
     LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
     ORDER BY r.ord
@@ -6190,7 +6633,7 @@ BEGIN
     ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
@@ -8047,6 +8490,9 @@ CREATE TABLE shared.meta_audience (
     counted_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    full_checked_at timestamp with time zone,
+    acknowledged bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT meta_audience_acknowledged CHECK ((acknowledged >= 0)),
     CONSTRAINT meta_audience_id_format CHECK ((audience_id ~ '^[0-9]{1,30}$'::text)),
     CONSTRAINT meta_audience_max_removed_share CHECK (((max_removed_share >= (0)::numeric) AND (max_removed_share <= (1)::numeric))),
     CONSTRAINT meta_audience_min_size CHECK (((min_size_first_upload >= 0) AND (min_size_first_upload <= 100000000))),
@@ -8063,70 +8509,6 @@ COMMENT ON TABLE shared.meta_audience IS 'The Meta Custom Audience of each mappe
 
 
 --
--- Name: person; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.person (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    email text NOT NULL,
-    phone text,
-    first_name text,
-    last_name text,
-    city text,
-    state text,
-    zip text,
-    country text,
-    date_of_birth date,
-    gender text,
-    utm_source text,
-    utm_medium text,
-    utm_campaign text,
-    utm_content text,
-    utm_term text,
-    meta_fbp text,
-    meta_fbc text,
-    meta_lead_form_id text,
-    source_product text,
-    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
-    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
-    consent_changed_at timestamp with time zone,
-    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
-    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
-    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
-    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
-);
-
-
---
--- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
-
-
---
--- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.segment_member (
-    segment_id text NOT NULL,
-    person_id uuid NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
-
-
---
 -- Name: audience_status; Type: VIEW; Schema: shared; Owner: -
 --
 
@@ -8134,13 +8516,8 @@ CREATE VIEW shared.audience_status AS
  SELECT a.segment_id,
     a.audience_name,
     a.audience_id,
-    ( SELECT count(*) AS count
-           FROM (shared.segment_member m
-             JOIN shared.person p ON ((p.id = m.person_id)))
-          WHERE ((m.segment_id = a.segment_id) AND (p.consent_status <> 'withdrawn'::shared.consent_status))) AS members,
-    ( SELECT count(*) AS count
-           FROM shared.audience_ack k
-          WHERE (k.segment_id = a.segment_id)) AS acknowledged,
+    shared._audience_member_count(a.segment_id) AS members,
+    a.acknowledged,
     a.approximate_lower,
     a.approximate_upper,
     a.drift_detected_at,
@@ -8896,6 +9273,52 @@ CREATE TABLE shared.lead_field_map (
 
 
 --
+-- Name: person; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.person (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    phone text,
+    first_name text,
+    last_name text,
+    city text,
+    state text,
+    zip text,
+    country text,
+    date_of_birth date,
+    gender text,
+    utm_source text,
+    utm_medium text,
+    utm_campaign text,
+    utm_content text,
+    utm_term text,
+    meta_fbp text,
+    meta_fbc text,
+    meta_lead_form_id text,
+    source_product text,
+    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
+    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
+    consent_changed_at timestamp with time zone,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
+    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
+    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
+
+
+--
 -- Name: lead_submissions; Type: VIEW; Schema: shared; Owner: -
 --
 
@@ -9358,6 +9781,24 @@ ALTER TABLE shared.segment_history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_member (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
 
 
 --
@@ -10229,10 +10670,24 @@ CREATE INDEX performance_restatement_day_idx ON shared.performance_restatement U
 
 
 --
+-- Name: person_consent_withdrawn_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX person_consent_withdrawn_idx ON shared.person USING btree (id) WHERE (consent_status = 'withdrawn'::shared.consent_status);
+
+
+--
 -- Name: person_feature_next_change_idx; Type: INDEX; Schema: shared; Owner: -
 --
 
 CREATE INDEX person_feature_next_change_idx ON shared.person_feature USING btree (next_change_at);
+
+
+--
+-- Name: person_updated_at_idx; Type: INDEX; Schema: shared; Owner: -
+--
+
+CREATE INDEX person_updated_at_idx ON shared.person USING btree (updated_at);
 
 
 --
@@ -10275,6 +10730,13 @@ CREATE INDEX segment_member_person_id_idx ON shared.segment_member USING btree (
 --
 
 CREATE INDEX service_key_product_id_idx ON shared.service_key USING btree (product_id);
+
+
+--
+-- Name: event event_check_properties; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER event_check_properties AFTER INSERT ON shared.event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION shared._event_check_properties();
 
 
 --
@@ -10334,10 +10796,10 @@ CREATE TRIGGER person_features_updated AFTER UPDATE ON shared.person REFERENCING
 
 
 --
--- Name: person person_segment_history_erased; Type: TRIGGER; Schema: shared; Owner: -
+-- Name: person person_segment_rows_erased; Type: TRIGGER; Schema: shared; Owner: -
 --
 
-CREATE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
+CREATE TRIGGER person_segment_rows_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased();
 
 
 --
@@ -10521,14 +10983,6 @@ ALTER TABLE ONLY shared.meta_lead
 
 
 --
--- Name: person_activity_daily person_activity_daily_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.person_activity_daily
-    ADD CONSTRAINT person_activity_daily_person_id_fkey FOREIGN KEY (person_id) REFERENCES shared.person(id) ON DELETE CASCADE;
-
-
---
 -- Name: person_feature person_feature_person_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -10558,14 +11012,6 @@ ALTER TABLE ONLY shared.product_credential
 
 ALTER TABLE ONLY shared.product_event
     ADD CONSTRAINT product_event_product_id_fkey FOREIGN KEY (product_id) REFERENCES shared.product(product_id) ON DELETE CASCADE;
-
-
---
--- Name: segment_history segment_history_run_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
---
-
-ALTER TABLE ONLY shared.segment_history
-    ADD CONSTRAINT segment_history_run_id_fkey FOREIGN KEY (run_id) REFERENCES shared.segment_run(run_id) ON DELETE SET NULL;
 
 
 --
@@ -10830,6 +11276,90 @@ CREATE POLICY "The CAPI worker records dead letters" ON shared.capi_dead_letter 
 --
 
 CREATE POLICY "The CAPI worker records delivery outcomes" ON shared.attribution_events FOR INSERT TO gdp_capi_worker WITH CHECK (true);
+
+
+--
+-- Name: person The HTTP service checks that people exist; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service checks that people exist" ON shared.person FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_dead_letter The HTTP service counts dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service counts dead letters" ON shared.capi_dead_letter FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: conversion_rule The HTTP service reads conversion rules; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads conversion rules" ON shared.conversion_rule FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: attribution_events The HTTP service reads delivery records; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads delivery records" ON shared.attribution_events FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service reads events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads events" ON shared.event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: feature_flag The HTTP service reads feature flags; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads feature flags" ON shared.feature_flag FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: capi_pixel_state The HTTP service reads pixel breakers; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads pixel breakers" ON shared.capi_pixel_state FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product The HTTP service reads products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads products" ON shared.product FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: product_event The HTTP service reads relay events; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads relay events" ON shared.product_event FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: setting The HTTP service reads settings; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service reads settings" ON shared.setting FOR SELECT TO gdp_api USING (true);
+
+
+--
+-- Name: event The HTTP service stores events of authenticated products; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The HTTP service stores events of authenticated products" ON shared.event FOR INSERT TO gdp_api WITH CHECK (true);
+
+
+--
+-- Name: dashboard_key The admin role reads dashboard keys; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin role reads dashboard keys" ON shared.dashboard_key FOR SELECT TO gdp_admin USING (true);
 
 
 --
@@ -11357,9 +11887,17 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202100003'),
     ('20261202100004'),
     ('20261202100005'),
+    ('20261202200001'),
+    ('20261202200002'),
     ('20261202300001'),
     ('20261202300002'),
     ('20261202400001'),
     ('20261202400002'),
     ('20261202400003'),
-    ('20261202400004');
+    ('20261202400004'),
+    ('20261202400005'),
+    ('20261202400011'),
+    ('20261202400012'),
+    ('20261202400013'),
+    ('20261202400014'),
+    ('20261202400015');

@@ -34,6 +34,7 @@ from edge_compat.routes import (
     track_conversion,
 )
 from edge_compat.state import EdgeState
+from workers.db.connection import API_ROLE, as_role
 from workers.meta.normalize import check_region
 from workers.settings import get_settings, require
 
@@ -72,7 +73,7 @@ def create_app(
     settings = get_settings()
     require(settings.relay_problem())
     db = Database(
-        database_url or settings.database_url,
+        as_role(database_url or settings.database_url, API_ROLE),
         min_size=pool_min_size,
         max_size=pool_max_size,
         timeout=pool_timeout,

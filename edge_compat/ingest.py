@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from edge_compat.errors import FieldError
 from edge_compat.models import FUTURE_TOLERANCE_S, MetaEvent
-from edge_compat.validation import as_field_error, check_properties, has_control, looks_like_email
+from edge_compat.validation import (
+    as_field_error,
+    check_properties,
+    check_text,
+    has_control,
+    looks_like_email,
+)
 from workers.meta.normalize import is_sha256_hex, normalize_user_data
 from workers.meta.phone import SUPPORTED_REGIONS, PhoneError, normalize_phone
 
@@ -44,6 +50,7 @@ def validate_meta_event(raw: object, key_product: str) -> MetaEvent:
     """Check one GAP-001 event; FieldError (422, or 403 for another product) names the field."""
     if not isinstance(raw, dict):
         raise FieldError("body", 'must be a JSON object (one event) or {"data": [events]}')
+    check_text(raw, "")
     try:
         event = MetaEvent.model_validate(raw)
     except ValidationError as exc:

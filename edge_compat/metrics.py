@@ -31,6 +31,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workers.db.connection import API_ROLE, as_role
 from workers.db.queries import query
 from workers.db.rows import fetch_all_sync
 from workers.statuses import ATTRIBUTION_STATUSES
@@ -145,12 +146,14 @@ class EdgeMetrics:
             self.ingested.labels(product, endpoint, outcome).inc(n)
 
 
-
 def database_rows(database_url: str) -> Rows | None:
     """The gauges' rows (edge_metrics), or None when the database does not answer."""
     try:
         with psycopg.connect(
-            database_url, connect_timeout=3, autocommit=True, application_name="gdp-metrics"
+            as_role(database_url, API_ROLE),
+            connect_timeout=3,
+            autocommit=True,
+            application_name="gdp-metrics",
         ) as conn:
             return fetch_all_sync(
                 conn, query("edge_metrics"), GaugeRow, {"statuses": list(ATTRIBUTION_STATUSES)}

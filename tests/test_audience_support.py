@@ -43,6 +43,7 @@ def make_segment(db: Conn, segment_id: str, audience_name: str | None = None,
         "SET audience_name = EXCLUDED.audience_name, description = EXCLUDED.description",
         (segment_id, f"test segment {segment_id}", audience_name),
     )
+    db.execute("DELETE FROM shared.segment_member WHERE segment_id = %s", (segment_id,))
     if min_size is not None:
         # The guard's row exists once the segment is mapped; made here with the test's minimum.
         db.execute(

@@ -34,6 +34,7 @@ from tests.support.gdp_app import running_gdp
 from tests.support.sandbox import TOKEN, SandboxControl, free_port
 from tests.support.waiting import wait_until
 from workers.demo.shop import DemoShop, serve_demo_shop
+from workers.event_id import meta_event_id
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -62,6 +63,7 @@ CHROMIUM_FLAGS = [
 ]
 VISITOR_IP = "2a03:2880:f12f:83:face:b00c:0:25de"
 PIXEL = "1234567890"
+PRODUCT = "snapmix"  # the demo shop's product (workers/demo/shop.py)
 UNHASHED = {"client_ip_address", "client_user_agent", "fbc", "fbp"}
 HEX64 = re.compile(r"[0-9a-f]{64}")
 NINETY_DAYS_S = 90 * 24 * 60 * 60
@@ -141,13 +143,16 @@ class Stack:
         return calls
 
     def sandbox_event(self, event_id: str) -> dict[str, Any]:
+        """What Meta received for the shop's event: sent under the namespaced id."""
+        meta_id = meta_event_id(PRODUCT, event_id)
+
         def find() -> dict[str, Any] | None:
             for event in self.sandbox.events(PIXEL):
-                if event["event_id"] == event_id:
+                if event["event_id"] == meta_id:
                     return event
             return None
 
-        return wait_until(find, what=f"the sandbox to receive {event_id}")
+        return wait_until(find, what=f"the sandbox to receive {meta_id}")
 
     def screenshot(self, name: str) -> None:
         """Keep what the page showed for a person to look at (tests/artifacts/browser/)."""
@@ -293,21 +298,24 @@ def test_purchase_pixel_event_id_is_the_server_event_id_with_relay_match_keys(
         r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", event_id
     )
 
-    # The Pixel: fbq('track', 'Purchase', params, {eventID}).
+    # The Pixel: fbq('track', 'Purchase', params, {eventID}), eventID namespaced by the product
+    # exactly as GDP namespaces the CAPI event_id (unique per pixel, issue 12 §2).
     calls = stack.fbq_calls() or []
     purchases = [c for c in calls if c[:2] == ["track", "Purchase"]]
     assert len(purchases) == 1
-    assert purchases[0][3] == {"eventID": event_id}
+    assert purchases[0][3] == {"eventID": f"{PRODUCT}:{event_id}"}
     assert purchases[0][2]["value"] == 29 and purchases[0][2]["currency"] == "USD"
     hit = wait_until(
         lambda: [h for h in stack.log()["pixel_hits"] if h["event"] == "Purchase"],
         what="the Pixel's Purchase hit",
     )[0]
-    assert hit["event_id"] == event_id
+    assert hit["event_id"] == f"{PRODUCT}:{event_id}"
 
-    # The server path: relay -> GDP -> CAPI worker -> sandbox, with the same event id.
+    # The server path: relay -> GDP -> CAPI worker -> sandbox, with the same event id as the
+    # Pixel's hit, so Meta deduplicates the pair.
     received = stack.sandbox_event(event_id)
     sent = received["event"]
+    assert sent["event_id"] == hit["event_id"]
     assert received["event_name"] == "Purchase" and received["duplicate"] is False
     assert sent["action_source"] == "website"
     assert sent["event_source_url"] == f"{stack.url}?fbclid=PurchaseClick_42"

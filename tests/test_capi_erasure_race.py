@@ -77,9 +77,7 @@ def after_the_batch_is_loaded(
     assert done, "the worker never built an event"
 
 
-def in_flight_worker(
-    db_url: str, graph_url: str, config: WorkerConfig = FAST
-) -> threading.Thread:
+def in_flight_worker(db_url: str, graph_url: str, config: WorkerConfig = FAST) -> threading.Thread:
     """A worker draining in a thread; returns while its first request is in flight: its
     request's transaction is open, waiting on the sandbox (or, for a worker without such a
     transaction, a second after it leased its batch, well inside the sandbox's latency)."""
@@ -119,7 +117,8 @@ def test_an_erasure_before_the_check_keeps_the_event_from_meta(
     insert_events(db, lead_events(ann, 3, "ann") + lead_events(bob, 2, "bob"))
     with after_the_batch_is_loaded(monkeypatch, lambda: erase(db_url, ann)):
         run_once(db_url, sandbox.url)
-    assert sorted(e["event"]["event_id"] for e in sandbox.events(PIXEL)) == ["bob0", "bob1"]
+    received = sorted(e["event"]["event_id"] for e in sandbox.events(PIXEL))
+    assert received == ["snapmix:bob0", "snapmix:bob1"]
     assert statuses(db) == {"sent": 2}
     assert db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone() == {"n": 0}
 
@@ -194,9 +193,7 @@ def test_an_erasure_waits_for_the_request_in_flight_not_for_the_batch(
     ann = add_person(db, "erased.between@example.com")
     insert_events(db, lead_events(ann, 30, "ann"))
     sandbox.faults(latency_ms=int(LATENCY_S * 1000))
-    thread = in_flight_worker(
-        db_url, sandbox.url, replace(FAST, events_per_request=10, lanes=1)
-    )
+    thread = in_flight_worker(db_url, sandbox.url, replace(FAST, events_per_request=10, lanes=1))
     erase(db_url, ann)
     thread.join(timeout=60)
     sent = len(sandbox.events(PIXEL))

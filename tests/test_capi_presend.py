@@ -63,7 +63,7 @@ def test_what_cannot_be_known_in_advance_is_still_isolated_by_bisection(
     enable_pipeline(db)
     person = add_person(db, "bisect@example.com")
     insert_events(db, [event_row(person, f"m{i}") for i in range(64)])
-    sandbox.faults(reject_event_ids=["m40"])  # Meta refusing an event for its own reasons
+    sandbox.faults(reject_event_ids=["snapmix:m40"])  # Meta refusing an event for its own reasons
     run_once(db_url, sandbox.url)
     assert sandbox.summary()[PIXEL]["unique"] == 63
     dead = db.execute("SELECT event_id, reason FROM shared.capi_dead_letter").fetchall()

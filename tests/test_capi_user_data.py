@@ -105,7 +105,7 @@ def test_website_events_without_url_or_user_agent_are_left_out_not_sent(
     ])  # fmt: skip
     db.execute("UPDATE shared.event SET action_source = 'website'")
     run_once(db_url, sandbox.url)
-    assert [e["event"]["event_id"] for e in sandbox.events(PIXEL)] == ["w-ok"]
+    assert [e["event"]["event_id"] for e in sandbox.events(PIXEL)] == ["snapmix:w-ok"]
     assert sandbox.summary()[PIXEL]["requests"] == 1  # no refused request, no bisection
     dead = db.execute("SELECT event_id, reason, error_message FROM shared.capi_dead_letter"
                       ).fetchall()  # fmt: skip

@@ -81,7 +81,10 @@ def test_rules_send_product_events_once_with_meta_exact_hashes(
     )
     report = run_once(db_url, sandbox.url)
     assert report.sent == 3
-    received = {e["event"]["event_id"]: e["event"] for e in sandbox.events(PIXEL)}
+    # The id Meta sees is namespaced by the product (workers/event_id.py).
+    received = {
+        e["event"]["event_id"].removeprefix("snapmix:"): e["event"] for e in sandbox.events(PIXEL)
+    }
     assert set(received) == {"s1", "s2", "s4"}  # PageScrolled has no rule; FeatureUsed: first only
     signup = received["s1"]
     assert signup["event_name"] == "Lead"
@@ -167,7 +170,7 @@ def test_events_past_the_7_day_window_are_dead_lettered_as_expired(
         ],
     )
     run_once(db_url, sandbox.url)
-    assert [e["event"]["event_id"] for e in sandbox.events(PIXEL)] == ["new"]
+    assert [e["event"]["event_id"] for e in sandbox.events(PIXEL)] == ["gapradar:new"]
     dead = db.execute("SELECT event_id, reason FROM shared.capi_dead_letter").fetchall()
     assert dead == [{"event_id": "old", "reason": "expired"}]
     assert statuses(db) == {"sent": 1, "expired": 1}
@@ -190,7 +193,7 @@ def test_one_bad_event_in_a_thousand_is_isolated_by_bisection(
         for i in range(1000)
     ]
     insert_events(db, rows)
-    sandbox.faults(reject_event_ids=["b0613"])  # Meta rejects any request that carries it
+    sandbox.faults(reject_event_ids=["snapmix:b0613"])  # Meta rejects any request that carries it
     run_once(db_url, sandbox.url)
     summary = sandbox.summary()[PIXEL]
     assert summary["unique"] == 999
@@ -234,7 +237,7 @@ def test_5xx_and_throttling_deliver_everything_without_retrying_permanent_errors
     )  # no value: never sent
     insert_events(db, rows)
     # f150 is refused by Meta itself (code 100): a permanent error, among the transient ones.
-    sandbox.faults(fail_5xx=0.3, throttle=0.2, seed=7, reject_event_ids=["f150"])
+    sandbox.faults(fail_5xx=0.3, throttle=0.2, seed=7, reject_event_ids=["velvethold:f150"])
     # Small batches so that there are many requests to fail.
     drain(db, db_url, sandbox.url, config=replace(FAST, batch_size=20))
     summary = sandbox.summary()[PIXEL]
@@ -319,7 +322,7 @@ def test_dead_letters_replay_with_their_original_event_id(
     assert replayed == {"n": 1}
     run_once(db_url, sandbox.url)
     events = sandbox.events("555555555")
-    assert [e["event"]["event_id"] for e in events] == ["r1"]
+    assert [e["event"]["event_id"] for e in events] == ["vellopad:r1"]
     assert events[0]["event"]["event_name"] == "BookPublished"
 
 
@@ -402,7 +405,7 @@ def test_limited_data_use_and_test_event_code_are_applied(
         ],
     )
     run_once(db_url, sandbox.url)
-    received = {e["event"]["event_id"]: e for e in sandbox.events(PIXEL)}
+    received = {e["event"]["event_id"].split(":", 1)[1]: e for e in sandbox.events(PIXEL)}
     assert received["ldu-ca"]["event"]["data_processing_options"] == ["LDU"]
     assert received["ldu-ca"]["event"]["data_processing_options_country"] == 1
     assert received["ldu-ca"]["event"]["data_processing_options_state"] == 1000
@@ -463,6 +466,6 @@ def test_dlq_commands_list_and_replay(
     assert replayed.returncode == 0 and replayed.stdout.strip() == "1 dead letters re-queued"
     run_once(db_url, sandbox.url)
     sent = sandbox.events(PIXEL)
-    assert [e["event"]["event_id"] for e in sent] == ["letter-1"]
+    assert [e["event"]["event_id"] for e in sent] == ["steadyletters:letter-1"]
     assert sent[0]["event"]["custom_data"]["value"] == 2.5
     assert "no dead letters" in gdp("list").stdout

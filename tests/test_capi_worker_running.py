@@ -140,7 +140,7 @@ def test_wait_answers_with_meta_response_from_the_real_worker(
     body = response.json()
     assert body["status"] == "sent" and body["meta_response"]["events_received"] >= 1
     [received] = sandbox.events(PIXEL)
-    assert received["event"]["event_id"] == "w-real"
+    assert received["event"]["event_id"] == "snapmix:w-real"
     assert body["meta_response"]["fbtrace_id"]
     assert elapsed < 5, elapsed  # answered on delivery, before the wait ran out
 

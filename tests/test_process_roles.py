@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.support.waiting import wait_until
 from workers.db.connection import role_options
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -43,7 +45,8 @@ def test_db_roles_lists_every_process_role(env: dict[str, str]) -> None:
     names = [line.split()[0] for line in done.stdout.splitlines()]
     assert names == [
         "gdp_api", "gdp_capi_worker", "gdp_insights_worker", "gdp_lead_worker",
-        "gdp_maintenance", "gdp_dashboard", "gdp_admin",
+        "gdp_segment_worker", "gdp_audience_worker", "gdp_maintenance", "gdp_dashboard",
+        "gdp_admin",
     ]  # fmt: skip
     assert "missing" not in done.stdout
 
@@ -109,6 +112,15 @@ PROCESS_REFUSALS = {
         "INSERT INTO shared.gate_audit (subject_kind, subject_key, actor) "
         "VALUES ('flag', 'X', 'a')",
     ],
+    "gdp_api": [
+        "SELECT email FROM shared.person",
+        "SELECT * FROM shared.service_key",
+        "UPDATE shared.feature_flag SET enabled = true",
+        "UPDATE shared.event SET event_name = 'x'",
+        "DELETE FROM shared.attribution_events",
+        "SELECT * FROM pgmq.read('meta_capi', 30, 1)",
+        "SELECT * FROM shared.create_service_key('snapmix', 'me')",
+    ],
     "gdp_product": [
         "UPDATE shared.event SET event_name = 'x'",
         "DELETE FROM shared.event",
@@ -125,3 +137,40 @@ def test_each_role_is_refused_what_it_does_not_do(db_url: str, role: str) -> Non
         for statement in PROCESS_REFUSALS[role]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+def test_two_deployers_making_one_login_at_once_both_succeed(
+    db: Conn, db_url: str, login: str
+) -> None:
+    """Two sessions: the second waits for the first's transaction (advisory lock), then finds
+    the login made instead of failing on pg_authid's unique index."""
+    make = "SELECT created FROM shared.make_process_login(%s, %s, NULL)"
+    with psycopg.connect(db_url) as first, psycopg.connect(db_url) as second:
+        assert first.execute(make, (login, ["gdp_api"])).fetchone() == (True,)
+        results: list[Any] = []
+        worker = threading.Thread(
+            target=lambda: results.append(
+                second.execute(make, (login, ["gdp_capi_worker"])).fetchone()
+            )
+        )
+        worker.start()
+        wait_until(
+            lambda: (
+                db.execute(
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE pid = %s "
+                    "AND wait_event_type = 'Lock'",
+                    (second.info.backend_pid,),
+                ).fetchone()
+                == {"n": 1}
+            ),
+            "the second make_process_login waiting for the first",
+        )
+        first.commit()
+        worker.join(timeout=30)
+        second.commit()
+    assert results == [(False,)]
+    roles = db.execute(
+        "SELECT logins FROM shared.process_roles() WHERE role_name IN ('gdp_api', "
+        "'gdp_capi_worker') ORDER BY role_name"
+    ).fetchall()
+    assert all(login in r["logins"] for r in roles)

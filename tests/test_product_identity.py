@@ -355,3 +355,26 @@ def test_the_service_role_changes_the_gate_and_keys_only_through_the_audited_fun
             {"subject_kind": "checklist", "actor": "ops"},
             {"subject_kind": "service_key", "actor": "ops"},
         ]
+
+
+def test_a_revoke_committed_by_another_session_stops_a_request_in_flight(
+    env: dict[str, str], tokens: dict[str, str], db: Conn, db_url: str
+) -> None:
+    """Two sessions: a product's transaction is open when an admin revokes its credential; the
+    product's next statement (READ COMMITTED: a new snapshot) is refused, and nothing it wrote
+    after the revoke lands."""
+    claims = product_token.verify(tokens["snapmix"], SECRET)
+    payload = json.dumps(
+        {"role": "gdp_product", "product_id": "snapmix", "jti": str(claims.credential_id)}
+    )
+    with psycopg.connect(db_url) as product:
+        product.execute("SELECT set_config('request.jwt.claims', %s, true)", (payload,))
+        product.execute("SET LOCAL ROLE gdp_product")
+        product.execute(INSERT_EVENT, ("snapmix", "in-flight-1"))
+        # The admin's session commits the revoke while the product's transaction is open.
+        db.execute("SELECT shared.revoke_key(%s, 'ops')", (claims.credential_id,))
+        with pytest.raises(psycopg.Error) as info:
+            product.execute(INSERT_EVENT, ("snapmix", "in-flight-2"))
+        assert "carries no valid product credential" in str(info.value)
+        product.rollback()
+    assert db.execute("SELECT count(*) AS n FROM shared.event").fetchone() == {"n": 0}

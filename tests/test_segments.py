@@ -333,3 +333,45 @@ def test_one_evaluation_at_a_time(db_url: str, db: Conn) -> None:
         assert caught.value.sqlstate == "GD409"
         first.rollback()
     evaluate(db)
+
+
+def test_an_insert_committing_during_an_evaluation_is_kept_for_the_next(
+    db_url: str, db: Conn
+) -> None:
+    """Two sessions: the evaluation drains only committed log rows; an open insert's row stays."""
+    p = person(db, "late@example.com")
+    evaluate(db)
+    with psycopg.connect(db_url, row_factory=dict_row) as writer:
+        writer.execute(
+            "INSERT INTO shared.event (product_id, event_id, event_name, person_id) "
+            "SELECT 'snapmix', 'late' || i, 'PricingPageViewed', %s FROM generate_series(1, 2) i",
+            (p,),
+        )
+        evaluate(db)  # the insert is not committed: not seen, not drained
+        assert members(db, "high_intent_pricing_2plus") == set()
+        writer.commit()
+    evaluate(db)
+    assert members(db, "high_intent_pricing_2plus") == {p}
+
+
+def test_rebuild_gives_the_same_features_as_the_insert_path(db: Conn) -> None:
+    a = person(db, "ra@example.com")
+    b = person(db, "rb@example.com")
+    events(
+        db,
+        [
+            (a, "snapmix", "FeatureUsed", "3 days", {}),
+            (b, "softwarehub", "Purchase", "2 days", {"value": "12.50", "plan": "basic"}),
+        ],
+    )
+    events(
+        db, [(a, "snapmix", "FeatureUsed", "3 days", {}), (a, "snapmix", "PageView", "1 day", {})]
+    )
+    evaluate(db)
+    snapshot = "SELECT * FROM shared.person_activity_daily ORDER BY person_id, product_id, day"
+    folded = db.execute(snapshot).fetchall()
+    rows = db.execute("SELECT shared.rebuild_person_activity() AS n").fetchone()
+    assert rows == {"n": len(folded)}
+    assert db.execute(snapshot).fetchall() == folded
+    evaluate(db)
+    assert db.execute(snapshot).fetchall() == folded  # the log's events were not folded twice

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 from tests.test_cli import gdp as cli
@@ -132,8 +134,17 @@ def test_worker_runs_every_interval_until_stopped(db: Conn, env: dict[str, str])
     db.execute(
         "UPDATE shared.setting SET value = '1' WHERE setting_key = 'SEGMENT_ENGINE_CRON_INTERVAL'"
     )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gdp")), "worker", "segments"],
+        [
+            str(Path(sys.executable).with_name("gdp")),
+            "worker",
+            "segments",
+            "--metrics-port",
+            str(port),
+        ],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -151,6 +162,10 @@ def test_worker_runs_every_interval_until_stopped(db: Conn, env: dict[str, str])
             "three evaluations",
             timeout_s=30,
         )
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert 'gdp_segment_members{segment="all_leads"} 3.0' in scraped
+        assert 'gdp_segment_runs_total{mode="incremental",result="done"}' in scraped
+        assert "@example.com" not in scraped
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)

@@ -52,6 +52,7 @@
   var choice = storedConsent();
   pixel.initPixel({
     pixelId: config.pixelId,
+    productId: config.product,
     enabled: config.enabled,
     requireConsent: config.requireConsent,
     consentGranted: choice === 'granted',
@@ -91,7 +92,8 @@
       try { sessionStorage.setItem('gdp-demo-last-event-id', id); } catch (e) { /* ignore */ }
       $('result').textContent = 'Purchase sent with event id ' + id;
       $('result').setAttribute('data-event-id', id);
-      log('Server POST ' + config.relayUrl + '  {event_name: "Purchase", event_id: "' + id + '"}', 'server');
+      log('Server POST ' + config.relayUrl + '  {event_name: "Purchase", event_id: "' + id + '"}' +
+        '  (Meta gets ' + config.product + ':' + id + ' from the Pixel and from GDP)', 'server');
     } else {
       $('result').textContent = 'Purchase not tracked (no consent, or the Pixel is disabled).';
       $('result').removeAttribute('data-event-id');

@@ -6,6 +6,8 @@
 export interface PixelOptions {
   /** The Meta Pixel (dataset) id: 5 to 20 digits. Required to be active. */
   pixelId?: string | number;
+  /** The product's GDP id (the relay's `PRODUCT_ID`); namespaces the Pixel's `eventID`. Required to be active. */
+  productId?: string;
   /** Must be `true` to be active, e.g. `process.env.NEXT_PUBLIC_META_PIXEL_ENABLED === 'true'`. */
   enabled?: boolean;
   /** The product's relay endpoint. Default `/api/tracking/meta-event`. */
@@ -52,6 +54,8 @@ export declare function getFbp(): string | null;
 export declare function uuid(): string;
 /** The fbclid of a URL (case kept) when it is a plausible click id. */
 export declare function fbclidOf(url: string): string | null;
+/** The event id Meta receives for a product's event: `<productId>:<eventId>` (Pixel and CAPI alike). */
+export declare function metaEventId(productId: string, eventId: string): string;
 /** Meta's subdomainIndex for a cookie domain (null: host-only). */
 export declare function subdomainIndex(domain: string | null): number;
 /** The registrable domain of the page's host, or null (localhost, IP addresses). */
@@ -73,6 +77,7 @@ declare global {
       getFbp: typeof getFbp;
       uuid: typeof uuid;
       fbclidOf: typeof fbclidOf;
+      metaEventId: typeof metaEventId;
       subdomainIndex: typeof subdomainIndex;
       registrableDomain: typeof registrableDomain;
     };

@@ -4,10 +4,12 @@
  * One `trackEvent(name, params)` fires the Meta Pixel *and* sends the same event to the product's
  * relay (`POST /api/tracking/meta-event`), which adds what only the server knows (IP address,
  * user agent, `_fbp`/`_fbc` cookies, the product) and forwards it to GDP, which sends it to Meta's
- * Conversions API. Both copies carry one `crypto.randomUUID()` as `eventID` / `event_id`, so Meta
- * counts the conversion once.
+ * Conversions API. Both copies carry one `crypto.randomUUID()`: the relay posts it as the
+ * product's `event_id`, and the Pixel gets the id GDP sends to Meta for it, `<productId>:<id>`
+ * (`metaEventId`; unique per pixel when products share one), so Meta counts the conversion once.
  *
- * - Inactive unless `enabled` is true and a pixel id is given: nothing is loaded, fired or sent.
+ * - Inactive unless `enabled` is true and a pixel id and the product id are given: nothing is
+ *   loaded, fired or sent.
  * - Consent: with `requireConsent`, nothing is loaded, fired, stored or relayed until consent is
  *   granted (`consentGranted: true` or `setConsent(true)`); `setConsent(false)` stops both the
  *   Pixel (`fbq('consent', 'revoke')`) and the relay at once.
@@ -46,6 +48,8 @@ export const FBC_MAX_AGE_SECONDS = 90 * 24 * 60 * 60;
 
 const EVENT_NAME = /^[A-Za-z][A-Za-z0-9_]{0,49}$/;
 const PIXEL_ID = /^[0-9]{5,20}$/;
+// GDP's product ids (shared.product): never hold ':', so `<productId>:<eventId>` is unambiguous.
+const PRODUCT_ID = /^[a-z][a-z0-9_]{1,39}$/;
 // fbclid is base64url text; anything else is not a click id (and not cookie-safe).
 const FBCLID = /^[A-Za-z0-9_-]{1,500}$/;
 const IPV4 = /^[0-9]+(\.[0-9]+){3}$/;
@@ -54,6 +58,9 @@ const STANDARD = new Set(STANDARD_EVENTS);
 /**
  * @typedef {object} PixelOptions
  * @property {string | number} [pixelId] The Meta Pixel (dataset) id. Required to be active.
+ * @property {string} [productId] The product's GDP id (its relay's `PRODUCT_ID`), which
+ *   namespaces the Pixel's `eventID` as GDP namespaces the CAPI `event_id`. Required to be
+ *   active: without it the two copies could not be deduplicated.
  * @property {boolean} [enabled] Must be `true` to be active (e.g. from
  *   `NEXT_PUBLIC_META_PIXEL_ENABLED === 'true'`).
  * @property {string} [relayUrl] The product's relay. Default `/api/tracking/meta-event`.
@@ -74,6 +81,7 @@ const STANDARD = new Set(STANDARD_EVENTS);
  * @property {boolean} consent
  * @property {boolean} started
  * @property {string} pixelId
+ * @property {string} productId
  * @property {string} relayUrl
  * @property {boolean} requireConsent
  * @property {string | undefined} cookieDomain
@@ -101,7 +109,8 @@ function win() {
 export function initPixel(options = {}) {
   if (state && state.started) return { active: state.active, consent: state.consent };
   const pixelId = options.pixelId == null ? '' : String(options.pixelId).trim();
-  const active = options.enabled === true && PIXEL_ID.test(pixelId);
+  const productId = options.productId == null ? '' : String(options.productId).trim();
+  const active = options.enabled === true && PIXEL_ID.test(pixelId) && PRODUCT_ID.test(productId);
   const requireConsent = options.requireConsent === true;
   const granted = options.consentGranted ?? earlyConsent;
   state = {
@@ -109,6 +118,7 @@ export function initPixel(options = {}) {
     consent: !requireConsent || granted === true,
     started: false,
     pixelId,
+    productId,
     relayUrl: options.relayUrl || DEFAULT_RELAY_URL,
     requireConsent,
     cookieDomain: options.cookieDomain ? String(options.cookieDomain).replace(/^\./, '') : undefined,
@@ -138,13 +148,15 @@ export function setConsent(granted) {
 }
 
 /**
- * Track a conversion in the browser (Pixel) and on the server (relay) with one event id.
+ * Track a conversion in the browser (Pixel) and on the server (relay) with one event id: the
+ * relay gets it as the product's `event_id`, the Pixel as `metaEventId(productId, id)`, the id
+ * GDP sends to Meta's Conversions API for that event.
  * @param {string} name Meta standard event (`Purchase`), a custom event, or a product event
  *   mapped through the `events` option.
  * @param {Record<string, unknown>} [params] custom_data: value, currency, content_ids, ...
  *   Never personal data (email, phone, names): the relay refuses it.
- * @returns {string | null} the event id, or null when nothing was sent (inactive, no consent,
- *   invalid name).
+ * @returns {string | null} the product's event id (what `GET /api/v1/meta/event/{event_id}`
+ *   takes), or null when nothing was sent (inactive, no consent, invalid name).
  */
 export function trackEvent(name, params = {}) {
   const s = state;
@@ -155,7 +167,7 @@ export function trackEvent(name, params = {}) {
   refreshFbc(s);
   const eventId = uuid();
   callFbq(STANDARD.has(metaName) ? 'track' : 'trackCustom', metaName, customData, {
-    eventID: eventId,
+    eventID: metaEventId(s.productId, eventId),
   });
   relay(s.relayUrl, {
     event_name: metaName,
@@ -164,6 +176,18 @@ export function trackEvent(name, params = {}) {
     custom_data: customData,
   });
   return eventId;
+}
+
+/**
+ * The event id Meta receives for a product's event (Pixel `eventID`, CAPI `event_id`):
+ * `<productId>:<eventId>`, as GDP's workers/event_id.py and `shared.meta_event_id` build it
+ * (golden vectors: tests/golden/meta_event_id.json).
+ * @param {string} productId
+ * @param {string} eventId
+ * @returns {string}
+ */
+export function metaEventId(productId, eventId) {
+  return `${productId}:${eventId}`;
 }
 
 /** @returns {boolean} whether events are being sent now (active and consented). */

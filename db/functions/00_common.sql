@@ -31,11 +31,44 @@ RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT btrim(p_value, E' \t\n\r\f\x0B') $$;
 
--- Meta's em rule (trim, lowercase); also what makes case/whitespace variants one person.
+/*
+ * The trim of Meta's normalizer (workers/meta/_text.py `strip`): Python's str.strip() (every
+ * character str.isspace() accepts, \x1c-\x1f and the Unicode spaces included), then the
+ * invisible format characters (zero-width space/joiners, bidi marks, word joiner, BOM), then
+ * str.strip() again.
+ */
+CREATE OR REPLACE FUNCTION shared._meta_strip(p_value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT btrim(btrim(btrim(p_value,
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000'),
+        U&'\200B\200C\200D\200E\200F\2060\FEFF'),
+        U&'\0009\000A\000B\000C\000D\001C\001D\001E\001F\0020\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000')
+$$;
+
+/*
+ * Meta's em rule exactly as the hashing normalizer applies it (workers/meta/_rules.py `em`):
+ * trim (_meta_strip), NFC, then Unicode full lower-casing. lower() under the database's libc
+ * locale is not Python's str.lower() (U+0130 'İ' becomes 'i', not 'i̇'; no final sigma), ICU's
+ * root locale is, for every code point (tests/test_email_identity.py checks all of them). One
+ * spelling per person, so two spellings of one address are one person and an erasure by email
+ * matches the hash Meta received.
+ */
 CREATE OR REPLACE FUNCTION shared._normalize_email(p_email text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT nullif(lower(shared._trim(p_email)), '') $$;
+AS $$
+    -- ASCII (as many bytes as characters), the common case: Python's strip() and lower() of
+    -- ASCII text are these, and "C" lower-cases A-Z only whatever the database's locale.
+    SELECT nullif(CASE
+        WHEN octet_length(p_email) = length(p_email)
+            THEN lower(btrim(p_email, E'\t\n\x0B\f\r\x1C\x1D\x1E\x1F ') COLLATE "C")
+                 COLLATE "default"
+        ELSE lower(normalize(shared._meta_strip(p_email), NFC) COLLATE "und-x-icu")
+             COLLATE "default"
+    END, '')
+$$;
 
 CREATE OR REPLACE FUNCTION shared._is_valid_email(p_email text)
 RETURNS boolean

@@ -535,9 +535,36 @@ CREATE OR REPLACE TRIGGER person_after_delete
     FOR EACH STATEMENT EXECUTE FUNCTION shared._person_after_delete();
 
 /*
+ * What else carries the erased person's Meta hashes. No other person: emails are stored in
+ * Meta's form (_normalize_email, the person trigger, and migration 20261202200001 for rows
+ * stored before), and one form is one person, so the Meta hash of an email names one row. But
+ * events stored without a person may hold the em or ph hash in meta_user_data (the HTTP path
+ * keeps the hashes there; a product may write them): those go, so nothing is sent to Meta under
+ * the erased person's hashes afterwards. Containment (@>) matches one hash and a list of them.
+ * It reads every event that has meta_user_data (no index: one would cost every insert); an
+ * erasure is rare and takes no lock that blocks inserts. Returns how many events went.
+ */
+CREATE OR REPLACE FUNCTION shared._erase_by_meta_hash(p_email_sha256 text, p_phone_sha256 text)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_events bigint;
+BEGIN
+    DELETE FROM shared.event AS e
+    WHERE e.meta_user_data <> '{}'::jsonb
+      AND (e.meta_user_data -> 'em' @> to_jsonb(p_email_sha256)
+           OR (p_phone_sha256 IS NOT NULL AND e.meta_user_data -> 'ph' @> to_jsonb(p_phone_sha256)));
+    GET DIAGNOSTICS v_events = ROW_COUNT;
+    RETURN v_events;
+END
+$$;
+
+/*
  * Erase a person (GDPR): the person, their identity links, consent log and events go; delivery
  * records keep their ids with person_id cleared; an erasure record keeps only Meta-format hashes
- * of email and phone so later audience syncs can remove them from Meta.
+ * of email and phone so later audience syncs can remove them from Meta. Everything else whose
+ * Meta hash equals the person's goes too (_erase_by_meta_hash).
  */
 CREATE OR REPLACE FUNCTION shared.erase_person(
     p_person_id uuid,
@@ -564,6 +591,8 @@ BEGIN
             shared._sha256_hex(shared._meta_phone_digits(v_person.phone)),
             shared._trim(p_requested_by), p_reason)
     RETURNING id INTO v_erasure_id;
+    PERFORM shared._erase_by_meta_hash(shared._sha256_hex(v_person.email),
+                                       shared._sha256_hex(shared._meta_phone_digits(v_person.phone)));
     RETURN v_erasure_id;
 END
 $$;

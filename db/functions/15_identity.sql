@@ -244,9 +244,11 @@ AS $$
         (2, 'gdp_capi_worker',     'gdp worker capi: Conversions API delivery'),
         (3, 'gdp_insights_worker', 'gdp worker insights: Ads Insights pulls'),
         (4, 'gdp_lead_worker',     'gdp worker leads: Lead Ads sync'),
-        (5, 'gdp_maintenance',     'gdp worker maintenance: retention'),
-        (6, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
-        (7, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+        (5, 'gdp_segment_worker',  'gdp worker segments: segment evaluation'),
+        (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
+        (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
+        (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
     ) AS r(ord, role_name, purpose)
     LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
     ORDER BY r.ord
@@ -298,6 +300,8 @@ BEGIN
     IF p_password_hash IS NOT NULL AND p_password_hash !~ '^SCRAM-SHA-256\$' THEN
         PERFORM shared._raise('GD400', 'password_hash', 'must be a SCRAM-SHA-256 verifier');
     END IF;
+    -- Two deployers making the same login at once: the second waits, then finds it made.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('shared.make_process_login'));
 
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_login) THEN
         EXECUTE format('CREATE ROLE %I LOGIN NOINHERIT', p_login);

@@ -428,6 +428,13 @@ BEGIN
         FROM shared.upsert_people(v_people) AS u;
     END IF;
 
+    -- Lock the people named by id before reading them (an erasure in flight either finishes
+    -- first, and they are unknown_person, or waits for this transaction).
+    PERFORM shared._lock_people(ARRAY(
+        SELECT (e.v ->> 'person_id')::uuid FROM jsonb_array_elements(p_events) AS e(v)
+        WHERE jsonb_typeof(e.v -> 'person') IS DISTINCT FROM 'object'
+          AND e.v ->> 'person_id' IS NOT NULL));
+
     -- One statement, no temp table: a busy endpoint must not churn the catalog.
     RETURN QUERY
     WITH src AS (
@@ -579,6 +586,7 @@ SET search_path = ''
 AS $$
 DECLARE
     v_bad record;
+    v_people uuid[];
 BEGIN
     SELECT n.product_id INTO v_bad FROM new_events AS n
     WHERE NOT EXISTS (SELECT 1 FROM shared.product AS p WHERE p.product_id = n.product_id)
@@ -587,13 +595,24 @@ BEGIN
         PERFORM shared._raise('GD400', 'product_id',
             format('%s is not a known product', v_bad.product_id));
     END IF;
+    -- The people, locked until commit as a foreign key would (shared._lock_people).
+    v_people := shared._lock_people(ARRAY(
+        SELECT DISTINCT n.person_id FROM new_events AS n WHERE n.person_id IS NOT NULL));
     SELECT n.person_id, n.event_id INTO v_bad FROM new_events AS n
-    WHERE n.person_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = n.person_id)
+    WHERE n.person_id IS NOT NULL AND n.person_id <> ALL (v_people)
     LIMIT 1;
     IF FOUND THEN
         PERFORM shared._raise('GD400', 'person_id',
             format('no person %s (event %s)', v_bad.person_id, v_bad.event_id));
+    END IF;
+    -- The limits every path shares (shared._event_row_problem, inlined: a few comparisons).
+    SELECT x.problem INTO v_bad FROM new_events AS n
+    CROSS JOIN LATERAL (SELECT shared._event_row_problem(n.event_id, n.occurred_at,
+        n.event_source_url, n.client_user_agent, n.properties) AS problem) AS x
+    WHERE x.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM shared._raise('GD400', v_bad.problem[1], v_bad.problem[2]);
     END IF;
     -- One pass over every entry of every row (a function call per row cost ~7 us an event).
     SELECT n.event_id, n.meta_user_data INTO v_bad

@@ -84,14 +84,20 @@ BEGIN
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
             SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- The ledger first (one primary-key probe); only a person not in it yet has their
-            -- earlier events looked at: one whose events from before this ledger existed (or
-            -- before the flag was on) include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
-                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
-              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
+            -- join, which would read the whole ledger or event table for every statement): the
+            -- ledger first; only a person not in it yet has their earlier events looked at: one
+            -- whose events from before the ledger existed (or before the flag was on) include
+            -- one is not new to it.
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
+                               WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
+                               LIMIT 1) AS fired_before ON true
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+                               WHERE fired_before.found IS NULL
+                                 AND earlier.person_id = f.person_id
+                                 AND earlier.event_name = f.event_name AND earlier.id < f.id
+                               LIMIT 1) AS seen_before ON true
+            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
             RETURNING rule_id, event_ref
@@ -277,7 +283,7 @@ BEGIN
     ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
@@ -364,7 +370,9 @@ BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
         FROM pg_temp._segment_candidate AS c
-        JOIN shared.person AS p ON p.id = c.person_id
+        -- Per candidate through the primary key (a merge join would walk the whole index).
+        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -492,9 +500,10 @@ CREATE OR REPLACE TRIGGER segment_member_left
     REFERENCING OLD TABLE AS changed
     FOR EACH STATEMENT EXECUTE FUNCTION shared._segment_member_changed();
 
--- An erased person leaves no trace in the history either (the queue message of the leave,
--- written by _segment_member_changed, carries only the id, for the audience worker).
-CREATE OR REPLACE FUNCTION shared._person_segment_history_erased()
+-- An erased person leaves no trace in the daily features or the history either (the queue
+-- message of the leave, written by _segment_member_changed, carries only the id, for the
+-- audience worker). Set-based, once per statement, instead of a per-row foreign key check.
+CREATE OR REPLACE FUNCTION shared._person_segment_rows_erased()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -502,14 +511,15 @@ SET search_path = ''
 AS $$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $$;
 
-CREATE OR REPLACE TRIGGER person_segment_history_erased
+CREATE OR REPLACE TRIGGER person_segment_rows_erased
     AFTER DELETE ON shared.person
     REFERENCING OLD TABLE AS old_people
-    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased();
 
 /** Section - Segment views: validation, definition, preview */
 

@@ -34,16 +34,18 @@ $$;
 COMMENT ON FUNCTION shared.audience_worker_config() IS
     'What the audience worker runs by: the META_CUSTOM_AUDIENCE_SYNC_ENABLED flag, the ad account, the segment -> audience id map (META_CUSTOM_AUDIENCE_IDS) and the interval (the segment engine''s, SEGMENT_ENGINE_CRON_INTERVAL).';
 
--- A person counts as a member to sync unless they withdrew consent.
-CREATE OR REPLACE FUNCTION shared._audience_members(p_segment_id text)
-RETURNS TABLE (person_id uuid)
+-- Members to sync: everyone in the segment but those who withdrew consent (counted through the
+-- small partial index of withdrawn people, not by reading every person).
+CREATE OR REPLACE FUNCTION shared._audience_member_count(p_segment_id text)
+RETURNS bigint
 LANGUAGE sql STABLE
+SECURITY DEFINER
 SET search_path = ''
 AS $$
-    SELECT m.person_id
-    FROM shared.segment_member AS m
-    JOIN shared.person AS p ON p.id = m.person_id
-    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
+    SELECT (SELECT count(*) FROM shared.segment_member AS m WHERE m.segment_id = p_segment_id)
+         - (SELECT count(*) FROM shared.person AS w
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
 $$;
 
 /*
@@ -89,6 +91,7 @@ BEGIN
                 -- Remapped: what another audience acknowledged says nothing about this one.
                 DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
                 DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
             END IF;
             UPDATE shared.meta_audience AS a
             SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
@@ -99,8 +102,10 @@ BEGIN
     RETURN QUERY
     SELECT a.segment_id, a.audience_name, a.audience_id, a.create_marker,
            a.min_size_first_upload, a.max_removed_share, a.first_upload_at, a.drift_detected_at,
-           (SELECT count(*) FROM shared._audience_members(a.segment_id)),
-           (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id),
+           -- Members matter only to the size guard, before the first upload.
+           CASE WHEN a.first_upload_at IS NULL
+                THEN shared._audience_member_count(a.segment_id) END,
+           a.acknowledged,
            (SELECT count(*) FROM shared.audience_replace_row AS r WHERE r.segment_id = a.segment_id),
            (SELECT max(r.finished_at) FROM shared.audience_sync_run AS r
             WHERE r.segment_id = a.segment_id AND r.status = 'succeeded'
@@ -162,10 +167,28 @@ $$;
 COMMENT ON FUNCTION shared.audience_unlock(text) IS
     'Release the session advisory lock of a segment''s sync.';
 
-CREATE OR REPLACE FUNCTION shared.audience_begin_run(
+-- From when a run looks for changed people: the last successful run's start, less a margin for
+-- transactions open then; NULL (every member) when no run checked everyone in the last day.
+CREATE OR REPLACE FUNCTION shared.audience_changed_since(p_segment_id text)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT CASE WHEN a.full_checked_at IS NULL OR a.full_checked_at < now() - interval '1 day'
+                THEN NULL
+                ELSE (SELECT max(r.started_at) FROM shared.audience_sync_run AS r
+                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded')
+                     - interval '10 minutes' END
+    FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id
+$$;
+COMMENT ON FUNCTION shared.audience_changed_since(text) IS
+    'From when a sync of the segment looks for changed people (NULL: it re-checks every member).';
+
+CREATE OR REPLACE FUNCTION shared.audience_start_run(
     p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL
 )
-RETURNS bigint
+RETURNS TABLE (run_id bigint, changed_since timestamptz)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
@@ -173,6 +196,7 @@ AS $$
 DECLARE
     v_id bigint;
     v_audience text;
+    v_since timestamptz;
 BEGIN
     SELECT a.audience_id INTO v_audience FROM shared.meta_audience AS a
     WHERE a.segment_id = p_segment_id;
@@ -189,52 +213,88 @@ BEGIN
         -- A new session: rows staged by an earlier one that failed are not what Meta will hold.
         DELETE FROM shared.audience_replace_row WHERE segment_id = p_segment_id;
     END IF;
-    INSERT INTO shared.audience_sync_run (segment_id, audience_id, kind, forced, reason, members)
+    v_since := shared.audience_changed_since(p_segment_id);
+    INSERT INTO shared.audience_sync_run
+        (segment_id, audience_id, kind, forced, reason, members, changed_since)
     VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
-            (SELECT count(*) FROM shared._audience_members(p_segment_id)))
+            shared._audience_member_count(p_segment_id), v_since)
     RETURNING id INTO v_id;
-    RETURN v_id;
+    RETURN QUERY SELECT v_id, v_since;
 END
 $$;
-COMMENT ON FUNCTION shared.audience_begin_run(text, text, boolean, text) IS
+COMMENT ON FUNCTION shared.audience_start_run(text, text, boolean, text) IS
     'Start a sync run (diff or replace) of a segment; runs left running by a stopped worker become interrupted.';
 
 /*
- * The people whose audience row may change: members not acknowledged yet or whose person row
- * changed since (op add, with the row acknowledged before, if any), and acknowledged people who
- * are no longer members, withdrew consent or were erased (op remove, with the row to remove).
+ * The people whose audience row may change, removals first: acknowledged people who left the
+ * segment (erasure deletes the membership too) or withdrew consent (op remove, with the row to
+ * remove); then members not acknowledged yet, and acknowledged members whose person row changed
+ * since it was hashed (op add, with the row acknowledged before, if any). Changed people are
+ * looked for among those updated after the run's changed_since (all when NULL).
  */
-CREATE OR REPLACE FUNCTION shared.audience_changes(p_segment_id text)
+CREATE OR REPLACE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamptz)
 RETURNS TABLE (person_id uuid, op text, old_cells text[], email text, phone text,
                first_name text, last_name text, city text, state text, zip text, country text,
                date_of_birth date, gender text, person_updated_at timestamptz)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-    SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-           NULL::date, NULL, k.person_updated_at
+DECLARE
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+BEGIN
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
     FROM shared.audience_ack AS k
-    WHERE k.segment_id = p_segment_id
+    WHERE k.segment_id = v_segment
       AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                      JOIN shared.person AS p ON p.id = m.person_id
-                      WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
-                        AND p.consent_status <> 'withdrawn')
-    UNION ALL
-    SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
-           p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    RETURN QUERY
+    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
+           k.person_updated_at
+    FROM shared.person AS w
+    JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+    JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+    WHERE w.consent_status = 'withdrawn';
+    RETURN QUERY
+    SELECT p.id, 'add'::text, NULL::text[], p.email, p.phone, p.first_name, p.last_name,
+           p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
     FROM shared.segment_member AS m
     JOIN shared.person AS p ON p.id = m.person_id
-    LEFT JOIN shared.audience_ack AS k
-           ON k.segment_id = p_segment_id AND k.person_id = m.person_id
-    WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
-      AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at)
+    WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    ELSE
+        RETURN QUERY
+        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
+               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE p.updated_at > v_since AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    END IF;
+END
 $$;
-COMMENT ON FUNCTION shared.audience_changes(text) IS
-    'People whose audience row may change: add (not acknowledged, or changed since) with the old row, and remove (left, withdrew consent, erased) with the row to remove.';
+COMMENT ON FUNCTION shared.audience_changes(text, timestamptz) IS
+    'A sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only people changed after p_since (NULL: every member).';
 
-CREATE OR REPLACE FUNCTION shared.audience_change_counts(p_segment_id text)
-RETURNS TABLE (removes bigint, candidates bigint)
+-- How many acknowledged people a run would remove: what the removal guard weighs.
+CREATE OR REPLACE FUNCTION shared.audience_removal_count(p_segment_id text)
+RETURNS bigint
 LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = ''
@@ -242,18 +302,55 @@ AS $$
     SELECT (SELECT count(*) FROM shared.audience_ack AS k
             WHERE k.segment_id = p_segment_id
               AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                              JOIN shared.person AS p ON p.id = m.person_id
-                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id
-                                AND p.consent_status <> 'withdrawn')),
-           (SELECT count(*) FROM shared.segment_member AS m
-            JOIN shared.person AS p ON p.id = m.person_id
-            LEFT JOIN shared.audience_ack AS k
-                   ON k.segment_id = p_segment_id AND k.person_id = m.person_id
-            WHERE m.segment_id = p_segment_id AND p.consent_status <> 'withdrawn'
-              AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at))
+                              WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id))
+         + (SELECT count(*) FROM shared.person AS w
+            JOIN shared.audience_ack AS k ON k.segment_id = p_segment_id AND k.person_id = w.id
+            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
+            WHERE w.consent_status = 'withdrawn')
 $$;
-COMMENT ON FUNCTION shared.audience_change_counts(text) IS
-    'How many acknowledged people a sync of the segment would remove, and how many members it would add or re-check.';
+COMMENT ON FUNCTION shared.audience_removal_count(text) IS
+    'How many acknowledged people the next sync of the segment would remove (left, withdrew consent, erased).';
+
+CREATE OR REPLACE FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamptz)
+RETURNS TABLE (removes bigint, candidates bigint)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+    v_removes bigint;
+    v_new bigint;
+    v_changed bigint;
+BEGIN
+    SELECT count(*) INTO v_removes FROM shared.audience_ack AS k
+    WHERE k.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+    v_removes := v_removes + (
+        SELECT count(*) FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn');
+    SELECT count(*) INTO v_new FROM shared.segment_member AS m
+    WHERE m.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
+    IF v_since IS NULL THEN
+        SELECT count(*) INTO v_changed FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        WHERE k.segment_id = v_segment AND p.updated_at > k.person_updated_at;
+    ELSE
+        SELECT count(*) INTO v_changed FROM shared.person AS p
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
+        WHERE p.updated_at > v_since AND p.updated_at > k.person_updated_at;
+    END IF;
+    RETURN QUERY SELECT v_removes, v_new + v_changed;
+END
+$$;
+COMMENT ON FUNCTION shared.audience_change_counts(text, timestamptz) IS
+    'How many acknowledged people a run would remove (the removal guard), and about how many members it would add or re-check (an upper bound).';
 
 -- Every consenting member with the person columns, in person_id order, after p_after: the rows
 -- of a usersreplace session, read a page at a time (a resumed session continues after the last
@@ -320,6 +417,7 @@ AS $$
 DECLARE
     v_segment text;
     v_count integer;
+    v_new integer;
 BEGIN
     SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
     WHERE r.id = p_run_id AND r.status = 'running';
@@ -327,23 +425,32 @@ BEGIN
         PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
     END IF;
     IF p_op = 'add' THEN
-        INSERT INTO shared.audience_ack AS k
-            (segment_id, person_id, row_cells, person_updated_at, via, run_id)
-        SELECT v_segment, (x ->> 'p')::uuid, ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
-               (x ->> 'u')::timestamptz, 'users', p_run_id
-        FROM jsonb_array_elements(p_rows) AS x
-        ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
-            SET row_cells = excluded.row_cells, person_updated_at = excluded.person_updated_at,
-                via = 'users', run_id = p_run_id, acknowledged_at = now();
-        GET DIAGNOSTICS v_count = ROW_COUNT;
+        WITH upserted AS (
+            INSERT INTO shared.audience_ack AS k
+                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+            SELECT v_segment, (x ->> 'p')::uuid,
+                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
+                   (x ->> 'u')::timestamptz, 'users', p_run_id
+            FROM jsonb_array_elements(p_rows) AS x
+            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+                SET row_cells = excluded.row_cells,
+                    person_updated_at = excluded.person_updated_at,
+                    via = 'users', run_id = p_run_id, acknowledged_at = now()
+            RETURNING (k.xmax = 0) AS inserted
+        )
+        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
         UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
-        UPDATE shared.meta_audience SET first_upload_at = coalesce(first_upload_at, now())
-        WHERE segment_id = v_segment AND first_upload_at IS NULL;
+        UPDATE shared.meta_audience
+        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
+        WHERE segment_id = v_segment;
     ELSIF p_op = 'remove' THEN
         DELETE FROM shared.audience_ack AS k
         USING jsonb_array_elements(p_rows) AS x
         WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
           AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        GET DIAGNOSTICS v_new = ROW_COUNT;
+        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
+        WHERE segment_id = v_segment;
         v_count := jsonb_array_length(p_rows);
         UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
         WHERE id = p_run_id;
@@ -418,6 +525,15 @@ BEGIN
     SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
     WHERE id = p_run_id
     RETURNING * INTO v_row;
+    IF p_status = 'succeeded' AND (v_row.changed_since IS NULL OR v_row.kind = 'replace') THEN
+        UPDATE shared.meta_audience SET full_checked_at = v_row.started_at
+        WHERE segment_id = v_row.segment_id;
+    END IF;
+    -- After a large change (a first upload, a replace), fresh statistics keep the next run's
+    -- anti-joins on the right plan rather than waiting for autovacuum to notice.
+    IF v_row.rows_added + v_row.rows_removed > greatest(10000, coalesce(v_row.members, 0) / 10) THEN
+        ANALYZE shared.audience_ack;
+    END IF;
     RETURN v_row;
 END
 $$;
@@ -530,7 +646,7 @@ BEGIN
         finished_at = now()
     WHERE id = p_run_id;
     UPDATE shared.meta_audience
-    SET drift_detected_at = NULL, drift_note = NULL,
+    SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
         first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
     WHERE segment_id = v_segment;
     RETURN QUERY SELECT v_added, v_removed;
@@ -614,11 +730,8 @@ COMMENT ON FUNCTION shared.audience_take_allowance(bigint, integer) IS
 
 CREATE OR REPLACE VIEW shared.audience_status AS
 SELECT a.segment_id, a.audience_name, a.audience_id,
-       (SELECT count(*) FROM shared.segment_member AS m
-        JOIN shared.person AS p ON p.id = m.person_id
-        WHERE m.segment_id = a.segment_id AND p.consent_status <> 'withdrawn') AS members,
-       (SELECT count(*) FROM shared.audience_ack AS k WHERE k.segment_id = a.segment_id)
-           AS acknowledged,
+       shared._audience_member_count(a.segment_id) AS members,
+       a.acknowledged,
        a.approximate_lower, a.approximate_upper, a.drift_detected_at, a.first_upload_at,
        last.status AS last_status, last.finished_at AS last_finished_at,
        ok.finished_at AS last_succeeded_at,

@@ -99,7 +99,8 @@ BEGIN
         ('deploy_checklist_item',     'The admin role reads the checklist'),
         ('setting_definition',        'The admin role reads setting definitions'),
         ('setting',                   'The admin role reads settings'),
-        ('gate_audit',                'The admin role reads the gate audit')
+        ('gate_audit',                'The admin role reads the gate audit'),
+        ('dashboard_key',             'The admin role reads dashboard keys')
     LOOP
         EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
         EXECUTE format('CREATE POLICY %I ON shared.%I FOR SELECT TO gdp_admin USING (true)',

@@ -25,7 +25,7 @@ from edge_compat.errors import FieldError, json_response
 from edge_compat.ingest import track_conversion_element
 from edge_compat.models import ErrorResponse, TrackConversionRequest, TrackConversionResult
 from edge_compat.state import edge
-from edge_compat.validation import as_field_error, check_properties, read_json
+from edge_compat.validation import as_field_error, check_properties, check_text, read_json
 
 log = logging.getLogger("gdp.edge")
 router = APIRouter(tags=["Conversion tracking (GAP-006)"])
@@ -126,6 +126,7 @@ async def track_conversion(request: Request) -> Response:
 def _validate(body: Any, product: str) -> TrackConversionRequest:
     if not isinstance(body, dict):
         raise FieldError("body", "must be a JSON object")
+    check_text(body, "")
     try:
         conversion = TrackConversionRequest.model_validate(body)
     except ValidationError as exc:

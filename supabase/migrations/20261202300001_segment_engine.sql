@@ -75,8 +75,10 @@ INSERT INTO shared.feature_event_kind (product_id, event_name, kind) VALUES
 
 /** Section - Features */
 
+-- No foreign key (a per-row check on every folded row): erasure deletes a person's rows
+-- explicitly (db/functions/70_segments.sql, _person_segment_rows_erased).
 CREATE TABLE shared.person_activity_daily (
-    person_id           uuid NOT NULL REFERENCES shared.person (id) ON DELETE CASCADE,
+    person_id           uuid NOT NULL,
     product_id          text NOT NULL,
     -- The UTC day of occurred_at.
     day                 date NOT NULL,
@@ -175,8 +177,9 @@ CREATE TABLE shared.segment_history (
     change     text NOT NULL CONSTRAINT segment_history_change_known
                CHECK (change IN ('join', 'leave')),
     at         timestamptz NOT NULL DEFAULT now(),
-    -- NULL: not by an evaluation (an erasure removed the person).
-    run_id     bigint REFERENCES shared.segment_run (run_id) ON DELETE SET NULL
+    -- shared.segment_run.run_id; NULL: not by an evaluation. No foreign key: a per-row check
+    -- on every join and leave of a run.
+    run_id     bigint
 );
 CREATE INDEX segment_history_segment_idx ON shared.segment_history (segment_id, at);
 CREATE INDEX segment_history_person_idx ON shared.segment_history (person_id);

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:8a613fa1c587272d395b3ea3bc8ff8019df96b1cf4b8b46d98dbdc1e0cd94c52
+-- gdp:release sources=sha256:cab0f709f6bb21673efe4648dca6d482bacb7efe8edbff441f0018d6310887b3
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -112,14 +112,20 @@ BEGIN
         ), fired AS (
             INSERT INTO shared.feature_trigger_fired (rule_id, person_id, event_ref)
             SELECT f.rule_id, f.person_id, f.id FROM firsts AS f
-            -- The ledger first (one primary-key probe); only a person not in it yet has their
-            -- earlier events looked at: one whose events from before this ledger existed (or
-            -- before the flag was on) include one is not new to it.
-            WHERE NOT EXISTS (SELECT 1 FROM shared.feature_trigger_fired AS done
-                              WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id)
-              AND NOT EXISTS (SELECT 1 FROM shared.event AS earlier
-                              WHERE earlier.person_id = f.person_id
-                                AND earlier.event_name = f.event_name AND earlier.id < f.id)
+            -- Probed per person through an index (LATERAL … LIMIT 1 is never turned into a hash
+            -- join, which would read the whole ledger or event table for every statement): the
+            -- ledger first; only a person not in it yet has their earlier events looked at: one
+            -- whose events from before the ledger existed (or before the flag was on) include
+            -- one is not new to it.
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.feature_trigger_fired AS done
+                               WHERE done.rule_id = f.rule_id AND done.person_id = f.person_id
+                               LIMIT 1) AS fired_before ON true
+            LEFT JOIN LATERAL (SELECT 1 AS found FROM shared.event AS earlier
+                               WHERE fired_before.found IS NULL
+                                 AND earlier.person_id = f.person_id
+                                 AND earlier.event_name = f.event_name AND earlier.id < f.id
+                               LIMIT 1) AS seen_before ON true
+            WHERE fired_before.found IS NULL AND seen_before.found IS NULL
             ORDER BY f.rule_id, f.person_id
             ON CONFLICT (rule_id, person_id) DO NOTHING
             RETURNING rule_id, event_ref
@@ -241,7 +247,7 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION shared._person_segment_history_erased()
+CREATE OR REPLACE FUNCTION shared._person_segment_rows_erased()
  RETURNS trigger
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -249,6 +255,7 @@ CREATE OR REPLACE FUNCTION shared._person_segment_history_erased()
 AS $function$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $function$;
@@ -265,7 +272,9 @@ BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
         FROM pg_temp._segment_candidate AS c
-        JOIN shared.person AS p ON p.id = c.person_id
+        -- Per candidate through the primary key (a merge join would walk the whole index).
+        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -659,7 +668,7 @@ BEGIN
     ), kinds AS (
         SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
                n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
-        FROM new_events AS n
+        FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
@@ -881,9 +890,9 @@ REVOKE ALL ON FUNCTION shared._person_features_changed() FROM PUBLIC, anon, auth
 
 GRANT EXECUTE ON FUNCTION shared._person_features_changed() TO service_role;
 
-REVOKE ALL ON FUNCTION shared._person_segment_history_erased() FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION shared._person_segment_rows_erased() FROM PUBLIC, anon, authenticated, service_role;
 
-GRANT EXECUTE ON FUNCTION shared._person_segment_history_erased() TO service_role;
+GRANT EXECUTE ON FUNCTION shared._person_segment_rows_erased() TO service_role;
 
 REVOKE ALL ON FUNCTION shared._refresh_person_features(timestamp with time zone) FROM PUBLIC, anon, authenticated, service_role;
 
@@ -1133,8 +1142,8 @@ $release$;
 
 DO $release$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'shared.person'::regclass AND tgname = 'person_segment_history_erased' AND NOT tgisinternal AND pg_catalog.pg_get_triggerdef(oid) = 'CREATE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased()') THEN
-        CREATE OR REPLACE TRIGGER person_segment_history_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_history_erased();
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'shared.person'::regclass AND tgname = 'person_segment_rows_erased' AND NOT tgisinternal AND pg_catalog.pg_get_triggerdef(oid) = 'CREATE TRIGGER person_segment_rows_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased()') THEN
+        CREATE OR REPLACE TRIGGER person_segment_rows_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._person_segment_rows_erased();
     END IF;
 END
 $release$;
@@ -1260,6 +1269,5 @@ COMMENT ON FUNCTION shared.segment_preview(text, text, integer) IS 'Size of a se
 
 COMMENT ON FUNCTION shared.segment_worker_config() IS 'For gdp worker segments: whether GAP-002 (SEGMENT_ENGINE_META_CAPI_ENABLED) is on and SEGMENT_ENGINE_CRON_INTERVAL in seconds (default 300).';
 
-ALTER DEFAULT PRIVILEGES IN SCHEMA segments GRANT SELECT ON TABLES TO service_role;
 
 -- migrate:down

@@ -14,8 +14,9 @@ SELECT is(
        AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)),
     0::bigint, 'every table in shared has a policy');
 
-SELECT policies_are('shared', 'person', ARRAY['Only the service role can read or write people'],
-    'person carries the PRD service-role-only policy, named as a sentence');
+SELECT policies_are('shared', 'person', ARRAY['Only the service role can read or write people',
+    'The CAPI worker reads the people it sends', 'The HTTP service checks that people exist'],
+    'person carries the PRD service-role policy and its processes'' read policies, named as sentences');
 
 SELECT is(
     (SELECT count(*) FROM information_schema.role_table_grants

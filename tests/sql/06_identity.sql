@@ -1,4 +1,4 @@
--- Per-product identity: acting as anon, authenticated, service_role and gdp_product
+-- Per-product identity (issue 11): acting as anon, authenticated, service_role and gdp_product
 -- for two products, the way PostgREST does (SET LOCAL ROLE + request.jwt.claims).
 BEGIN;
 SELECT plan(24);
@@ -11,7 +11,11 @@ SELECT ok(NOT (SELECT rolcanlogin OR rolinherit OR rolbypassrls FROM pg_roles
 SELECT policies_are('shared', 'event', ARRAY[
     'Only the service role can read or write events',
     'Products insert only their own events',
-    'Products read only their own events'], 'event: the service role and products as themselves');
+    'Products read only their own events',
+    'The CAPI worker reads the events it sends',
+    'The HTTP service reads events',
+    'The HTTP service stores events of authenticated products'],
+    'event: the service role, GDP''s processes, and products as themselves');
 SELECT is(
     (SELECT count(*) FROM pg_policy p
      WHERE p.polrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'shared'::regnamespace)

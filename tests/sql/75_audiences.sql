@@ -7,6 +7,7 @@ SELECT plan(16);
 INSERT INTO shared.segment (segment_id, description, owner, audience_name)
 VALUES ('all_leads', 'everyone who left an email', 'growth', 'All Leads')
 ON CONFLICT (segment_id) DO UPDATE SET audience_name = EXCLUDED.audience_name;
+DELETE FROM shared.segment_member WHERE segment_id = 'all_leads';
 SELECT shared.set_setting('META_CUSTOM_AUDIENCE_IDS', '{"all_leads": null}', 'test');
 INSERT INTO shared.person (id, email) VALUES
     ('00000000-0000-0000-0000-00000000000a', 'a@example.com'),
@@ -19,11 +20,11 @@ SELECT results_eq(
     $$SELECT segment_id, audience_name, audience_id, members, acknowledged FROM shared.audience_targets()$$,
     $$VALUES ('all_leads'::text, 'All Leads'::text, NULL::text, 2::bigint, 0::bigint)$$,
     'a mapped segment gets its audience row, named as the segment says');
-SELECT throws_ok($$SELECT shared.audience_begin_run('nope', 'diff', false)$$, 'GD404',
+SELECT throws_ok($$SELECT shared.audience_start_run('nope', 'diff', false)$$, 'GD404',
     'segment_id: nope is not mapped to an audience', 'a run needs a mapped segment');
-SELECT shared.audience_begin_run('all_leads', 'diff', false) AS run \gset
+SELECT run_id AS run FROM shared.audience_start_run('all_leads', 'diff', false) \gset
 SELECT results_eq(
-    $$SELECT op, count(*) FROM shared.audience_changes('all_leads') GROUP BY op$$,
+    $$SELECT op, count(*) FROM shared.audience_changes('all_leads', NULL) GROUP BY op$$,
     $$VALUES ('add'::text, 2::bigint)$$, 'nothing acknowledged: every member is to add');
 
 SELECT is(shared.audience_record_batch(:run, 'add', format('[{"p":"%s","c":%s,"u":"%s"},{"p":"%s","c":%s,"u":"%s"}]',
@@ -36,7 +37,7 @@ SELECT results_eq(
     $$VALUES (2, 1, 2::bigint, 1::bigint, '{"x": "bad"}'::jsonb)$$, 'the run counts Meta''s answer');
 SELECT is((SELECT first_upload_at IS NOT NULL FROM shared.meta_audience), true,
     'the first acknowledged upload is remembered (the size guard applies before it only)');
-SELECT is((SELECT count(*) FROM shared.audience_changes('all_leads')), 0::bigint,
+SELECT is((SELECT count(*) FROM shared.audience_changes('all_leads', NULL)), 0::bigint,
     'acknowledged and unchanged: nothing to do');
 
 -- b changes email (re-checked), a withdraws consent, c joins, then a is erased.
@@ -46,7 +47,7 @@ UPDATE shared.person SET consent_status = 'withdrawn' WHERE id = '00000000-0000-
 INSERT INTO shared.segment_member (segment_id, person_id)
 VALUES ('all_leads', '00000000-0000-0000-0000-00000000000c');
 SELECT results_eq(
-    $$SELECT person_id::text, op, old_cells[1], email FROM shared.audience_changes('all_leads') ORDER BY person_id$$,
+    $$SELECT person_id::text, op, old_cells[1], email FROM shared.audience_changes('all_leads', NULL) ORDER BY person_id$$,
     $$VALUES ('00000000-0000-0000-0000-00000000000a', 'remove', 'a', NULL),
              ('00000000-0000-0000-0000-00000000000b', 'add', 'b', 'b2@example.com'),
              ('00000000-0000-0000-0000-00000000000c', 'add', NULL, 'c@example.com')$$,
@@ -68,7 +69,7 @@ SELECT is(shared.audience_take_allowance(:run, 3), false, 'once');
 
 -- A replace: staged rows become the acknowledged rows in one step.
 SELECT shared.audience_finish_run(:run, 'succeeded');
-SELECT shared.audience_begin_run('all_leads', 'replace', false, 'test') AS rrun \gset
+SELECT run_id AS rrun FROM shared.audience_start_run('all_leads', 'replace', false, 'test') \gset
 SELECT shared.audience_replace_stage(:rrun, 1, format('[{"p":"%s","c":%s,"u":"%s"}]',
     '00000000-0000-0000-0000-00000000000c', to_jsonb(array_fill('c'::text, ARRAY[13])), now())::jsonb);
 SELECT results_eq(format($$SELECT rows_added, rows_removed FROM shared.audience_replace_complete(%s)$$, :rrun),

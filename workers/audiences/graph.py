@@ -3,8 +3,9 @@
 Built on the insights worker's GraphReader (pacing by Meta's usage headers, auth, redaction) with
 its own retries, so every error is counted under its Graph code before the next attempt and the
 audience codes are decided by workers/audiences/errors.py. Payloads go in the POST body, as a
-JSON string made once (orjson); removals are POSTs with method=DELETE, which Meta documents
-alongside DELETE and which keeps the payload out of the URL.
+JSON document (Graph accepts JSON request bodies; form-encoding 10,000 rows costs a second of
+CPU per request); removals are POSTs with method=DELETE, which Meta documents alongside DELETE
+and which keeps the payload out of the URL.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from workers.audiences import metrics
 from workers.audiences.errors import AudienceErrorKind, classify_audience_error, retryable
 from workers.errors import MetaApiError
 from workers.graph_reader import GraphReader, RetryPolicy
@@ -74,16 +76,20 @@ class AudienceGraph:
     async def close(self) -> None:
         await self.reader.close()
 
-    async def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    async def call(
+        self, method: str, path: str, params: dict[str, Any] | None = None,
+        *, json_body: bool = False,
+    ) -> Any:  # fmt: skip
         attempt = 0
         while True:
             attempt += 1
             self.stats.requests += 1
             try:
-                return await self.reader.call(method, path, params)
+                return await self.reader.call(method, path, params, json_body=json_body)
             except MetaApiError as error:
                 kind = classify_audience_error(error.code, error.subcode, error.http_status_code)
                 again = retryable(kind) and attempt < self.max_attempts
+                metrics.GRAPH_ERRORS.labels(str(error.code or "transport"), kind).inc()
                 if self.on_error is not None:
                     await self.on_error(error, kind, again)
                 if not again:
@@ -146,16 +152,12 @@ class AudienceGraph:
     ) -> dict[str, Any]:
         """Add (op "add") or remove (op "remove") up to 10,000 rows; each request stands alone
         unless a session is given."""
-        payload = orjson.dumps({"schema": list(schema), "data": rows}).decode()
-        params: dict[str, Any] = {"payload": payload}
+        params: dict[str, Any] = {"payload": {"schema": list(schema), "data": rows}}
         if session:
-            params["session"] = orjson.dumps(session).decode()
+            params["session"] = session
         if op == "remove":
             params["method"] = "DELETE"
-        self.stats.upload_requests += 1
-        self.stats.payload_bytes += len(payload)
-        body: dict[str, Any] = await self.call("POST", f"{audience_id}/users", params)
-        return body
+        return await self._upload(f"{audience_id}/users", params, len(rows))
 
     async def replace(
         self,
@@ -164,9 +166,12 @@ class AudienceGraph:
         rows: Sequence[Sequence[str]],
         session: dict[str, Any],
     ) -> dict[str, Any]:
-        payload = orjson.dumps({"schema": list(schema), "data": rows}).decode()
-        params = {"payload": payload, "session": orjson.dumps(session).decode()}
+        params = {"payload": {"schema": list(schema), "data": rows}, "session": session}
+        return await self._upload(f"{audience_id}/usersreplace", params, len(rows))
+
+    async def _upload(self, path: str, params: dict[str, Any], rows: int) -> dict[str, Any]:
         self.stats.upload_requests += 1
-        self.stats.payload_bytes += len(payload)
-        body: dict[str, Any] = await self.call("POST", f"{audience_id}/usersreplace", params)
+        # What goes over the wire for the payload: 64 hex characters a cell plus JSON quoting.
+        self.stats.payload_bytes += len(orjson.dumps(params["payload"]))
+        body: dict[str, Any] = await self.call("POST", path, params, json_body=True)
         return body

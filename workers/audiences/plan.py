@@ -58,14 +58,19 @@ async def plan_diff(worker: AudienceWorker, name: str, *, force: bool = False) -
             worker.conninfo(), row_factory=dict_row
         ) as conn:
             target = await resolve(conn, name)
-            counts = await (await conn.execute(
-                query("audience_change_counts"), {"segment_id": target["segment_id"]}
+            since = await (await conn.execute(
+                query("audience_changed_since"), {"segment_id": target["segment_id"]}
             )).fetchone()  # fmt: skip
-            assert counts is not None
+            window = {"segment_id": target["segment_id"],
+                      "since": since["changed_since"] if since else None}  # fmt: skip
+            counts = await (await conn.execute(query("audience_change_counts"), window)).fetchone()
+            members = await (await conn.execute(
+                query("audience_member_count"), {"segment_id": target["segment_id"]}
+            )).fetchone()  # fmt: skip
+            assert counts is not None and members is not None
             tally = {"add": 0, "touch": 0, "replace_identity": 0, "update": 0}
             async with conn.cursor(name="audience_plan") as cursor:
-                await cursor.execute(query("audience_changes"),
-                                     {"segment_id": target["segment_id"]})  # fmt: skip
+                await cursor.execute(query("audience_changes"), window)
                 while chunk := await cursor.fetchmany(MAX_ROWS_PER_REQUEST):
                     people = [r for r in chunk if r["op"] == "add"]
                     for person, row in zip(
@@ -80,7 +85,7 @@ async def plan_diff(worker: AudienceWorker, name: str, *, force: bool = False) -
     refusal = check_guards(target, int(counts["removes"]), force)
     return DiffPlan(
         target["segment_id"], target["audience_name"], target["audience_id"],
-        int(target["members"]), int(target["acknowledged"]), int(counts["removes"]),
+        int(members["members"]), int(target["acknowledged"]), int(counts["removes"]),
         tally["add"], tally["replace_identity"], tally["update"], tally["touch"],
         refusal[1] if refusal else None, target["drift_detected_at"] is not None,
         int(target["replace_staged"]) > 0,

@@ -22,7 +22,7 @@ import orjson
 
 from workers.audiences.graph import AudienceCallError
 from workers.audiences.rows import REPLACE_SCHEMA, PersonRow, has_identifier, hash_people
-from workers.audiences.sync import Refused, Row, RunContext, _response, one
+from workers.audiences.sync import Refused, Row, RunContext, one, response_json
 from workers.db.queries import query
 
 
@@ -47,7 +47,9 @@ async def replace_run(ctx: RunContext, state: Row | None) -> str | None:
     Raises Refused for an empty segment, AudienceCallError when Meta refuses (kind "busy": a
     replace of someone else runs; the session stays resumable for anything else).
     """
-    members = int(ctx.target["members"])
+    counted = await one(ctx.conn, "audience_member_count",
+                        {"segment_id": ctx.target["segment_id"]})  # fmt: skip
+    members = int(counted["members"])
     if state:
         session_id = int(state["session_id"])
         seq = int(state["batch_seq"])
@@ -107,11 +109,13 @@ async def replace_run(ctx: RunContext, state: Row | None) -> str | None:
         await ctx.conn.execute(
             query("audience_replace_stage"),
             {"run_id": ctx.run_id, "batch_seq": seq, "rows": orjson.dumps(staged).decode(),
-             "response": _response(body, max(total - received, 0))},
+             "response": response_json(body, max(total - received, 0))},
         )  # fmt: skip
         if last:
             await ctx.conn.execute(query("audience_replace_complete"), {"run_id": ctx.run_id})
         await ctx.conn.commit()
+        if ctx.progress is not None:
+            ctx.progress("replace", len(rows))
         received = total
         if last:
             return None

@@ -15,8 +15,12 @@ admin's acknowledgement (shared.audience_allow_removals).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import logging
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +57,10 @@ class RunContext:
     default_region: str = "US"
     # The cells of every row of a request must be at most this many (Meta: 10,000).
     rows_per_request: int = MAX_ROWS_PER_REQUEST
+    # Changed people are looked for among those updated after this (None: every member).
+    changed_since: dt.datetime | None = None
+    # Called with (op, rows) after each request Meta acknowledged (a CLI's progress bar).
+    progress: Callable[[str, int], None] | None = None
 
 
 async def one(conn: psycopg.AsyncConnection[Row], name: str, params: dict[str, Any]) -> Row:
@@ -62,7 +70,7 @@ async def one(conn: psycopg.AsyncConnection[Row], name: str, params: dict[str, A
     return row or {}
 
 
-def _response(body: dict[str, Any], delta: int) -> str:
+def response_json(body: dict[str, Any], delta: int) -> str:
     return orjson.dumps({
         "num_received_delta": delta,
         "num_invalid_entries": int(body.get("num_invalid_entries") or 0),
@@ -75,7 +83,7 @@ def check_guards(target: Row, removes: int, forced: bool) -> tuple[str, str] | N
     Pure, so the wording is tested directly."""
     if forced:
         return None
-    members, acked = int(target["members"]), int(target["acknowledged"])
+    members, acked = int(target["members"] or 0), int(target["acknowledged"])
     minimum = int(target["min_size_first_upload"])
     if target["first_upload_at"] is None and acked == 0 and members < minimum:
         return "min_size", (
@@ -94,7 +102,13 @@ def check_guards(target: Row, removes: int, forced: bool) -> tuple[str, str] | N
 
 
 class Sender:
-    """Buffers of removals and additions, each sent when it holds a full request."""
+    """Buffers of removals and additions, each sent when it holds a full request.
+
+    One request is in flight at a time, in the background: while Meta processes it, the next
+    rows are read and hashed. A request is launched only after the previous one was recorded,
+    so requests and their records keep their order (removals before the additions that follow
+    them) and a kill leaves at most the one in flight unrecorded.
+    """
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
@@ -102,6 +116,7 @@ class Sender:
         self.adds: list[PersonRow] = []
         self.touches: list[PersonRow] = []
         self.audience_id = str(ctx.target["audience_id"])
+        self._inflight: asyncio.Task[None] | None = None
 
     async def remove(self, person_id: str, cells: Sequence[str]) -> None:
         self.removes.append((person_id, cells))
@@ -118,22 +133,51 @@ class Sender:
         if len(self.touches) >= self.ctx.rows_per_request:
             await self.flush_touches()
 
+    async def settle(self) -> None:
+        """Wait for the request in flight (and its record); its error, if any, is raised."""
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            await task
+
+    async def _launch(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await self.settle()
+        except BaseException:
+            work.close()
+            raise
+        self._inflight = asyncio.create_task(work)
+
     async def flush_removes(self) -> None:
-        if not self.removes:
-            return
-        batch, self.removes = self.removes, []
+        if self.removes:
+            batch, self.removes = self.removes, []
+            await self._launch(self._send_removes(batch))
+
+    async def flush_adds(self) -> None:
+        # A person re-added under a new email/phone leaves under the old one first.
+        await self.flush_removes()
+        if self.adds:
+            batch, self.adds = self.adds, []
+            await self._launch(self._send_adds(batch))
+
+    async def flush_touches(self) -> None:
+        if self.touches:
+            batch, self.touches = self.touches, []
+            await self._launch(self._record_touches(batch))
+
+    async def flush(self) -> None:
+        await self.flush_removes()
+        await self.flush_adds()
+        await self.flush_touches()
+        await self.settle()
+
+    async def _send_removes(self, batch: list[tuple[str, Sequence[str]]]) -> None:
         body = await self.ctx.graph.users(
             self.audience_id, "remove", SCHEMA, [list(c) for _, c in batch]
         )
         rows = [{"p": p, "c": list(c)} for p, c in batch]
         await self._record("remove", rows, body, len(batch))
 
-    async def flush_adds(self) -> None:
-        # A person re-added under a new email/phone leaves under the old one first.
-        await self.flush_removes()
-        if not self.adds:
-            return
-        batch, self.adds = self.adds, []
+    async def _send_adds(self, batch: list[PersonRow]) -> None:
         body = await self.ctx.graph.users(
             self.audience_id, "add", SCHEMA, [list(r.cells) for r in batch]
         )
@@ -143,10 +187,7 @@ class Sender:
         ]
         await self._record("add", rows, body, len(batch))
 
-    async def flush_touches(self) -> None:
-        if not self.touches:
-            return
-        batch, self.touches = self.touches, []
+    async def _record_touches(self, batch: list[PersonRow]) -> None:
         rows = [{"p": r.person_id, "u": r.person_updated_at.isoformat()} for r in batch]
         await one(
             self.ctx.conn,
@@ -155,28 +196,69 @@ class Sender:
              "response": "{}"},
         )  # fmt: skip
 
-    async def flush(self) -> None:
-        await self.flush_removes()
-        await self.flush_adds()
-        await self.flush_touches()
-
     async def _record(self, op: str, rows: list[dict[str, Any]], body: Row, sent: int) -> None:
         received = int(body.get("num_received") or sent)
         await one(
             self.ctx.conn,
             "audience_record_batch",
             {"run_id": self.ctx.run_id, "op": op, "rows": orjson.dumps(rows).decode(),
-             "response": _response(body, received)},
+             "response": response_json(body, received)},
         )  # fmt: skip
+        if self.ctx.progress is not None:
+            self.ctx.progress(op, sent)
 
 
 async def diff_run(ctx: RunContext, *, forced: bool) -> None:
-    """Send what changed; raises Refused (a guard) or AudienceCallError (Meta said no)."""
+    """Send what changed; raises Refused (a guard) or AudienceCallError (Meta said no).
+
+    The removals come first from the cursor: they are counted (and held) before anything is
+    sent, so the guards weigh them without a query of their own."""
     segment_id = ctx.target["segment_id"]
-    counts = await one(ctx.conn, "audience_change_counts", {"segment_id": segment_id})
-    removes, candidates = int(counts["removes"]), int(counts["candidates"])
-    refusal = check_guards(ctx.target, removes, forced)
-    if refusal is not None and refusal[0] == "removal_cap":
+    window = {"segment_id": segment_id, "since": ctx.changed_since}
+    sender = Sender(ctx)
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            ctx.read_conninfo, row_factory=dict_row
+        ) as reader, reader.cursor(name="audience_changes") as cursor:
+            cursor.itersize = ctx.rows_per_request
+            await cursor.execute(query("audience_changes"), window)
+            cap = float(ctx.target["max_removed_share"]) * int(ctx.target["acknowledged"])
+            chunk = await cursor.fetchmany(ctx.rows_per_request)
+            leaving: list[Row] = []
+            over = False
+            while not forced and chunk and all(r["op"] == "remove" for r in chunk):
+                leaving.extend(chunk)
+                chunk = await cursor.fetchmany(ctx.rows_per_request)
+                if int(ctx.target["acknowledged"]) and len(leaving) > cap:
+                    over = True  # past the cap: no need to hold them all to know
+                    break
+            if over:
+                counted = await one(ctx.conn, "audience_removal_count",
+                                    {"segment_id": segment_id})  # fmt: skip
+                removes: int | None = int(counted["removes"])
+            elif forced:
+                removes = None  # no guard to weigh them: streamed, not held
+            else:
+                split = next((i for i, r in enumerate(chunk) if r["op"] != "remove"),
+                             len(chunk))  # fmt: skip
+                leaving.extend(chunk[:split])
+                chunk = chunk[split:]
+                removes = len(leaving)
+            await _check(ctx, removes, forced)
+            await _process(sender, leaving + chunk, ctx.default_region)
+            while chunk := await cursor.fetchmany(ctx.rows_per_request):
+                await _process(sender, chunk, ctx.default_region)
+        await sender.flush()
+    finally:
+        # Whatever stopped the run, the request in flight is recorded if Meta took it.
+        if sys.exc_info()[0] is not None:
+            with contextlib.suppress(Exception):
+                await sender.settle()
+
+
+async def _check(ctx: RunContext, removes: int | None, forced: bool) -> None:
+    refusal = None if removes is None else check_guards(ctx.target, removes, forced)
+    if refusal is not None and refusal[0] == "removal_cap" and removes is not None:
         allowed = await one(
             ctx.conn, "audience_take_allowance", {"run_id": ctx.run_id, "needed": removes}
         )
@@ -187,20 +269,9 @@ async def diff_run(ctx: RunContext, *, forced: bool) -> None:
     await one(
         ctx.conn,
         "audience_plan_run",
-        {"run_id": ctx.run_id, "adds": candidates, "removes": removes, "session_id": None,
+        {"run_id": ctx.run_id, "adds": None, "removes": removes, "session_id": None,
          "estimated": None},
     )  # fmt: skip
-    if removes == 0 and candidates == 0:
-        return
-    sender = Sender(ctx)
-    async with await psycopg.AsyncConnection.connect(
-        ctx.read_conninfo, row_factory=dict_row
-    ) as reader, reader.cursor(name="audience_changes") as cursor:
-        cursor.itersize = ctx.rows_per_request
-        await cursor.execute(query("audience_changes"), {"segment_id": segment_id})
-        while chunk := await cursor.fetchmany(ctx.rows_per_request):
-            await _process(sender, chunk, ctx.default_region)
-    await sender.flush()
 
 
 async def _process(sender: Sender, chunk: list[Row], region: str) -> None:
@@ -212,7 +283,8 @@ async def _process(sender: Sender, chunk: list[Row], region: str) -> None:
             people.append(row)
     if not people:
         return
-    hashed = hash_people(people, default_region=region)
+    # In a thread: the event loop keeps the request in flight moving meanwhile.
+    hashed = await asyncio.to_thread(hash_people, people, default_region=region)
     for person, new in zip(people, hashed, strict=True):
         if not has_identifier(new.cells):
             continue

@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,12 +86,14 @@ class AudienceWorker:
         drift_settle_s: float = 3600.0,
         graph_options: dict[str, Any] | None = None,
         rows_per_request: int = 10_000,
+        progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.role = role
         self.drift_settle_s = drift_settle_s
         self.graph_options = graph_options or {}
         self.rows_per_request = rows_per_request
+        self.progress = progress
 
     def conninfo(self) -> str:
         return make_conninfo(
@@ -172,6 +175,7 @@ class AudienceWorker:
                 target = {**target, "audience_id": await self._ensure_audience(
                     conn, graph, account, target)}  # fmt: skip
             state = await one(conn, "audience_replace_state", {"segment_id": segment_id})
+            since = None
             if state.get("run_id"):
                 kind, run_id = "replace", int(state["run_id"])
                 await one(conn, "audience_resume_run", {"run_id": run_id})
@@ -180,9 +184,10 @@ class AudienceWorker:
                 if drifted and mode == "auto":
                     kind = "replace"
                 reason = "drift" if drifted and mode == "auto" else None
-                run_id = int((await one(conn, "audience_begin_run", {
+                begun = await one(conn, "audience_start_run", {
                     "segment_id": segment_id, "kind": kind, "forced": force, "reason": reason,
-                }))["run_id"])  # fmt: skip
+                })  # fmt: skip
+                run_id, since = int(begun["run_id"]), begun["changed_since"]
                 if waiting:
                     return await self._finish(conn, graph, target, run_id, kind, "waiting",
                                               waiting, started, before)  # fmt: skip
@@ -190,7 +195,7 @@ class AudienceWorker:
             graph.on_error = self._error_hook(conn, run_id)
             ctx = RunContext(conn, self.conninfo(), graph, target, run_id,
                              self.settings.meta_default_phone_region,
-                             self.rows_per_request)  # fmt: skip
+                             self.rows_per_request, since, self.progress)  # fmt: skip
             note = None
             if kind == "replace":
                 note = await replace_run(ctx, state or None)
@@ -254,7 +259,6 @@ class AudienceWorker:
 
     def _error_hook(self, conn: psycopg.AsyncConnection[Row], run_id: int) -> Any:
         async def hook(error: MetaApiError, kind: AudienceErrorKind, retried: bool) -> None:
-            metrics.GRAPH_ERRORS.labels(str(error.code or "transport"), kind).inc()
             with contextlib.suppress(psycopg.Error):
                 await one(conn, "audience_record_error", {
                     "run_id": run_id, "code": error.code, "subcode": error.subcode,
@@ -268,10 +272,16 @@ class AudienceWorker:
         run_id: int | None, kind: str, status: str, message: str | None, started: float,
         before: tuple[int, int, int],
     ) -> RunReport:  # fmt: skip
-        row: Row = {}
-        if run_id is not None:
-            row = await one(conn, "audience_finish_run",
-                            {"run_id": run_id, "status": status, "message": message})
+        if run_id is None:
+            # Stopped before its run began (creating the audience, reading Meta's state): still
+            # a row, so every outcome is in shared.audience_sync_run.
+            begun = await one(conn, "audience_start_run", {
+                "segment_id": target["segment_id"], "kind": kind, "forced": False,
+                "reason": None,
+            })  # fmt: skip
+            run_id = int(begun["run_id"])
+        row = await one(conn, "audience_finish_run",
+                        {"run_id": run_id, "status": status, "message": message})
         metrics.RUNS.labels(status).inc()
         metrics.ROWS.labels("add").inc(int(row.get("rows_added") or 0))
         metrics.ROWS.labels("remove").inc(int(row.get("rows_removed") or 0))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from workers.event_id import meta_event_id
 from workers.meta.capi_rules import EventRejected, validate_event
 from workers.meta.fbc import fbc_for_event
 from workers.meta.normalize import normalize_user_data
@@ -148,7 +149,8 @@ def build_event(
     payload: dict[str, Any] = {
         "event_name": meta_event_name,
         "event_time": event_time,
-        "event_id": row["event_id"],
+        # Unique per pixel (products may share one); the browser Pixel sends the same id.
+        "event_id": meta_event_id(row["product_id"], row["event_id"]),
         "action_source": action_source,
         "user_data": user_data,
     }

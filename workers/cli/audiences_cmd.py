@@ -14,8 +14,10 @@ line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import typer
+from tqdm import tqdm
 
 from workers import logs
 from workers.cli._common import default_actor, fail, one_line_errors
@@ -99,7 +101,13 @@ def _run(name: str | None, force: bool, mode: str) -> None:
     settings = get_settings()
     require(settings.graph_url_problem())
     logs.configure(settings.log_level)
-    reports = asyncio.run(AudienceWorker(settings).sync(name, force=force, mode=mode))
+    with tqdm(unit="row", disable=not sys.stderr.isatty(), desc="rows Meta acknowledged") as bar:
+
+        def advance(op: str, rows: int) -> None:
+            bar.update(rows)
+
+        worker = AudienceWorker(settings, progress=advance)
+        reports = asyncio.run(worker.sync(name, force=force, mode=mode))
     worst = 0
     for r in reports:
         typer.echo(

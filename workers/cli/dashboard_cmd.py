@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from workers.cli._common import default_actor, one_line_errors
-from workers.db.connection import connect
+from workers.db.connection import ADMIN_ROLE, connect
 from workers.db.queries import query
 from workers.errors import mapped_db_errors
 
@@ -25,7 +25,7 @@ def create(
     by: str | None = typer.Option(None, "--by"),
 ) -> None:
     """Create a dashboard key and print it once (only its hash is kept)."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("create_dashboard_key"), {"label": label, "actor": by or default_actor()}
         ).fetchone()
@@ -42,7 +42,7 @@ def create(
 @one_line_errors
 def list_keys() -> None:
     """Dashboard keys (prefix only) and their state."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(query("list_dashboard_keys")).fetchall()
     for r in rows:
         state = f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active"
@@ -54,7 +54,7 @@ def list_keys() -> None:
 @one_line_errors
 def revoke(key_id: str, by: str | None = typer.Option(None, "--by")) -> None:
     """Revoke a dashboard key by id (see gdp dashboard keys list)."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("revoke_dashboard_key"), {"key_id": key_id, "actor": by or default_actor()}
         ).fetchone()

@@ -75,7 +75,9 @@ def worker(
     if name == "segments":
         from workers.segments.run import run_segments_worker
 
-        typer.echo(run_segments_worker(settings.database_url, once), err=True)
+        typer.echo(
+            run_segments_worker(settings.database_url, once, metrics_port, metrics_host), err=True
+        )
         return
     if name == "audiences":
         from workers.audiences.run import run_audiences

@@ -32,6 +32,14 @@ def role_options(role: str | None) -> dict[str, str]:
 # The admin CLI's role (gdp flags / checklist / settings / keys): the gate's and the keys'
 # functions and reading what they list, nothing else (db/policies/15_identity.sql).
 ADMIN_ROLE = "gdp_admin"
+# The HTTP service's role (gdp serve: the event path, the relay, /metrics; the dashboard's pool
+# is gdp_dashboard): db/policies/18_process_roles.sql.
+API_ROLE = "gdp_api"
+
+
+def as_role(url: str, role: str | None) -> str:
+    """`url` with role_options(role) merged in: for pools and clients that take a conninfo."""
+    return make_conninfo(url, **role_options(role))
 
 
 @contextmanager

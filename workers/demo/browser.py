@@ -9,13 +9,19 @@ from collections.abc import Callable
 
 import httpx
 
+from workers.event_id import meta_event_id
+
 Echo = Callable[[str], None]
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156"
 
 
-def show_browser_purchase(shop_url: str, sandbox_url: str, echo: Echo) -> None:
+def show_browser_purchase(
+    shop_url: str, sandbox_url: str, echo: Echo, product: str = "snapmix"
+) -> None:
     shop_url = shop_url.rstrip("/")
-    event_id = str(uuid.uuid4())  # the snippet uses one id for fbq's eventID and the relay
+    # The snippet posts this id to the relay and gives the Pixel <product>:<id>, the id GDP
+    # sends to Meta for it (workers/event_id.py).
+    event_id = str(uuid.uuid4())
     now_ms = int(time.time() * 1000)
     cookies = {
         "_fbp": f"fb.1.{now_ms - 86_400_000}.1234567890",
@@ -36,11 +42,14 @@ def show_browser_purchase(shop_url: str, sandbox_url: str, echo: Echo) -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         events = httpx.get(f"{sandbox_url}/_sandbox/events").json()["events"]
-        match = [e for e in events if e["event"].get("event_id") == event_id]
+        match = [
+            e for e in events if e["event"].get("event_id") == meta_event_id(product, event_id)
+        ]
         if match:
             user = match[0]["event"]["user_data"]
             echo(
-                f"   Meta received event_id {event_id} (the Pixel's eventID) with "
+                f"   Meta received event_id {meta_event_id(product, event_id)} (the Pixel's "
+                "eventID) with "
                 f"client_ip_address={user.get('client_ip_address')}, fbp={user.get('fbp')}, "
                 f"fbc={user.get('fbc')}, client_user_agent={user.get('client_user_agent')!r}"
             )

@@ -14,6 +14,7 @@ import psycopg
 
 from workers.db.queries import query
 from workers.db.rows import Row
+from workers.event_id import meta_event_id
 from workers.insights.worker import InsightsWorker
 from workers.settings import Settings
 
@@ -112,7 +113,7 @@ def show_return_path(
         conn.execute(
             "INSERT INTO shared.event (product_id, event_id, event_name, person_id, properties)"
             " VALUES (%s, 'demo-lead-purchase-1', 'SubscriptionPurchased', %s,"
-            " '{\"plan_price\": 99, \"currency\": \"USD\"}')",
+            ' \'{"plan_price": 99, "currency": "USD"}\')',
             (buyer["source_product"], buyer["id"]),
         )
         conn.commit()
@@ -120,7 +121,15 @@ def show_return_path(
         carried = None
         while time.monotonic() < deadline and carried is None:
             events = httpx.get(f"{sandbox_url}/_sandbox/events", timeout=10).json()["events"]
-            carried = next((e for e in events if e["event_id"] == "demo-lead-purchase-1"), None)
+            carried = next(
+                (
+                    e
+                    for e in events
+                    if e["event_id"]
+                    == meta_event_id(buyer["source_product"], "demo-lead-purchase-1")
+                ),
+                None,
+            )
             time.sleep(0.3)
         lead_id = (carried or {}).get("event", {}).get("user_data", {}).get("lead_id")
         shown = lead_id or "(not yet)"

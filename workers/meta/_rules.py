@@ -40,6 +40,7 @@ from workers.meta._dob import DobError, parse_dob
 from workers.meta._ip import IpError, normalize_ip
 from workers.meta._phone import PhoneError, normalize_phone
 from workers.meta._text import alnum_lower, fold_letters, name_chars, nfc_lower, strip
+from workers.meta._text import lower as _text_lower
 from workers.meta.fbc import CookieError, check_cookie
 
 _SHA256: Final = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
@@ -151,7 +152,7 @@ def st(value: str, country: str | None, region: str) -> str:
 
 
 def zp(value: str, country: str | None, region: str) -> str:
-    text = strip(value).lower()
+    text = _text_lower(strip(value))
     if country == "us" or (country is None and _US_ZIP_NO_COUNTRY.fullmatch(text)):
         match = _US_ZIP.fullmatch(text)
         if match is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Final
 
 # Invisible characters that survive str.strip(): zero-width space/joiners, BOM, bidi marks.
@@ -16,6 +17,22 @@ _LATIN_SPECIAL: Final = str.maketrans(
     {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
      "ı": "i", "ħ": "h", "ŧ": "t", "ŀ": "l", "ĸ": "k"}
 )  # fmt: skip
+
+
+# CPython's str.lower, called as an object: mypyc compiles `value.lower()` (and casts do not
+# stop it) to a per-code-point mapping that skips Unicode's one contextual rule in the root
+# locale, Final_Sigma. Compiled, "ΝΙΚΟΣ" became "νικοσ" where Python gives "νικος", so a hash
+# depended on whether the compiled rules were loaded. Not Final: mypyc must not inline it.
+_STR_LOWER: Callable[[str], str] = str.lower
+
+
+def lower(value: str) -> str:
+    """Python's str.lower(), in the compiled module too.
+
+    PostgreSQL's ICU lower() (shared._normalize_email) is the same for every code point and
+    applies Final_Sigma too (tests/test_email_identity.py).
+    """
+    return _STR_LOWER(value)
 
 
 def strip(value: str) -> str:
@@ -31,7 +48,7 @@ def nfc_lower(value: str) -> str:
     if value.isascii():
         return value.strip().lower()
     value = strip(value)
-    return unicodedata.normalize("NFC", value).lower()
+    return lower(unicodedata.normalize("NFC", value))
 
 
 def name_chars(value: str) -> str:
@@ -54,7 +71,7 @@ def fold_letters(value: str) -> str:
     """
     if value.isascii():
         return _NOT_ASCII_LETTER.sub("", value.lower())
-    value = strip(value).lower()
+    value = lower(strip(value))
     decomposed = unicodedata.normalize("NFKD", value.translate(_LATIN_SPECIAL))
     kept = "".join(c for c in decomposed if unicodedata.category(c)[0] in "LM")
     # Drop the combining marks of Latin letters only; other scripts keep theirs.
@@ -70,7 +87,7 @@ def alnum_lower(value: str) -> str:
     """Lowercase letters and digits only (Latin diacritics folded), e.g. for postal codes."""
     if value.isascii():
         return _NOT_ASCII_ALNUM.sub("", value.lower())
-    value = strip(value).lower()
+    value = lower(strip(value))
     decomposed = unicodedata.normalize("NFKD", value.translate(_LATIN_SPECIAL))
     out: list[str] = []
     for c in decomposed:

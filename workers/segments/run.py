@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from workers.errors import mapped_db_errors
+from prometheus_client import start_http_server
+
+from workers.errors import ConfigError, mapped_db_errors
+from workers.segments import metrics
 from workers.segments.worker import run_forever
 
 
@@ -20,8 +23,17 @@ async def segments_task(database_url: str, once: bool, stop: asyncio.Event) -> s
     )
 
 
-def run_segments_worker(database_url: str, once: bool) -> str:
+def run_segments_worker(
+    database_url: str, once: bool, metrics_port: int | None = None, metrics_host: str = "127.0.0.1"
+) -> str:
     """Evaluate on the schedule until SIGINT/SIGTERM (the run in progress finishes first)."""
+    if metrics_port:
+        try:
+            start_http_server(metrics_port, addr=metrics_host, registry=metrics.REGISTRY)
+        except OSError as exc:
+            raise ConfigError(
+                f"--metrics-port: cannot listen on {metrics_host}:{metrics_port} ({exc.strerror})"
+            ) from None
 
     async def main() -> str:
         stop = asyncio.Event()

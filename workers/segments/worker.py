@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 
 from workers.db.connection import role_options
 from workers.db.queries import query
+from workers.segments import metrics
 
 log = logging.getLogger("gdp.segments")
 ROLE = "gdp_segment_worker"
@@ -87,10 +88,13 @@ async def evaluate_once(
     """One evaluation under the worker's session lock, in one transaction."""
     started = time.perf_counter()
     cfg = await (await conn.execute(query("segments_worker_config"))).fetchone()
+    mode = "full" if full else "incremental"
     if require_enabled and not (cfg and cfg["enabled"]):
+        metrics.RUNS.labels(mode, "skipped").inc()
         return EvaluationRun(None, full, False, "SEGMENT_ENGINE_META_CAPI_ENABLED is off", 0.0)
     row = await (await conn.execute(query("segments_try_lock"))).fetchone()
     if not (row and row["locked"]):
+        metrics.RUNS.labels(mode, "skipped").inc()
         return EvaluationRun(None, full, False, "another session is evaluating", 0.0)
     try:
         async with conn.transaction():
@@ -101,6 +105,7 @@ async def evaluate_once(
         SegmentResult(r["segment_id"], r["members"], int(r["joined"]), int(r["left"]), r["error"])
         for r in rows
     )
+    _observe(full, results, time.perf_counter() - started)
     run_id = int(rows[0]["run_id"]) if rows else None
     run = EvaluationRun(run_id, full, True, None, time.perf_counter() - started, results)
     for result in results:
@@ -120,6 +125,19 @@ async def evaluate_once(
         },
     )
     return run
+
+
+def _observe(full: bool, results: tuple[SegmentResult, ...], seconds: float) -> None:
+    mode = "full" if full else "incremental"
+    metrics.RUNS.labels(mode, "done").inc()
+    metrics.DURATION.labels(mode).observe(seconds)
+    metrics.LAST_SUCCESS.set(time.time())
+    for result in results:
+        metrics.CHANGES.labels(result.segment_id, "join").inc(result.joined)
+        metrics.CHANGES.labels(result.segment_id, "leave").inc(result.left)
+        metrics.FAILED_SEGMENTS.labels(result.segment_id).set(1 if result.error else 0)
+        if result.members is not None:
+            metrics.MEMBERS.labels(result.segment_id).set(result.members)
 
 
 async def run_forever(
@@ -148,6 +166,7 @@ async def run_forever(
             said_disabled = not run.ran and run.reason is not None and "off" in run.reason
             runs.append(run)
         except psycopg.Error as exc:
+            metrics.RUNS.labels("unknown", "failed").inc()
             log.error("segments_run_failed", extra={"error": str(exc).splitlines()[0]})
             if once:
                 raise

@@ -327,6 +327,13 @@ describe('lib/tracking/meta-pixel.js reads the NEXT_PUBLIC_* settings', () => {
 
     page = installFakeBrowser({ fbq: 'record' });
     setEnv({ NEXT_PUBLIC_META_PIXEL_ENABLED: 'true', NEXT_PUBLIC_META_PIXEL_REQUIRE_CONSENT: 'true' });
+    // Without the product id the Pixel's eventID could not match GDP's: inactive.
+    setEnv({ NEXT_PUBLIC_GDP_PRODUCT_ID: undefined });
+    pixel = await freshSnippet('../../nextjs/lib/tracking/meta-pixel.js');
+    assert.equal(pixel.initPixel({ consentGranted: true }).active, false);
+    page.restore();
+    page = installFakeBrowser({ fbq: 'record' });
+    setEnv({ NEXT_PUBLIC_GDP_PRODUCT_ID: 'snapmix' });
     // The core's state is shared, but an inactive init never started: this one takes over.
     pixel = await freshSnippet('../../nextjs/lib/tracking/meta-pixel.js');
     const state = pixel.initPixel({ consentGranted: false });
@@ -334,7 +341,7 @@ describe('lib/tracking/meta-pixel.js reads the NEXT_PUBLIC_* settings', () => {
     assert.equal(pixel.isActive(), false);
     pixel.setConsent(true);
     const id = pixel.trackEvent('Purchase', { value: 1, currency: 'USD' });
-    assert.deepEqual(page.fbqCalls.at(-1), ['track', 'Purchase', { value: 1, currency: 'USD' }, { eventID: id }]);
+    assert.deepEqual(page.fbqCalls.at(-1), ['track', 'Purchase', { value: 1, currency: 'USD' }, { eventID: `snapmix:${id}` }]);
     assert.equal((await page.beaconBodies())[0].body.event_id, id);
   });
 });

@@ -17,3 +17,15 @@ test('fbclid from the landing URL: the golden verdicts, case kept', () => {
   }
   assert.equal(fbclidOf('https://shop.example/landing'), null);
 });
+
+const EVENT_IDS = JSON.parse(
+  readFileSync(new URL('../../../tests/golden/meta_event_id.json', import.meta.url), 'utf8'),
+);
+
+test('the Pixel eventID is the id GDP sends to the Conversions API: the golden vectors', async () => {
+  const { metaEventId } = await import('../meta-pixel.js');
+  assert.ok(EVENT_IDS.cases.length >= 5);
+  for (const c of EVENT_IDS.cases) {
+    assert.equal(metaEventId(c.product_id, c.event_id), c.meta_event_id, c.note ?? c.event_id);
+  }
+});

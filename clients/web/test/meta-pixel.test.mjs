@@ -10,6 +10,7 @@ import { freshSnippet, installFakeBrowser } from './fake-browser.mjs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const PIXEL = '1234567890';
+const PRODUCT = 'snapmix';
 let browser = null;
 
 function open(options) {
@@ -22,12 +23,14 @@ afterEach(() => {
   browser = null;
 });
 
-test('inactive unless enabled with a pixel id: nothing loaded, fired, stored or sent', async () => {
+test('inactive unless enabled with a pixel id and a product id: nothing loaded, fired, stored or sent', async () => {
   for (const options of [
     { pixelId: PIXEL },
     { pixelId: PIXEL, enabled: 'true' },
     { enabled: true },
-    { enabled: true, pixelId: 'abc' },
+    { enabled: true, pixelId: 'abc', productId: PRODUCT },
+    { enabled: true, pixelId: PIXEL },
+    { enabled: true, pixelId: PIXEL, productId: 'Snap:Mix' },
   ]) {
     const page = open({ url: 'https://www.shop.example.com/?fbclid=AbC', fbq: 'record' });
     const pixel = await freshSnippet();
@@ -43,10 +46,10 @@ test('inactive unless enabled with a pixel id: nothing loaded, fired, stored or 
   }
 });
 
-test('one event id for the Pixel and the relay', async () => {
+test('one event id for the Pixel (namespaced by the product) and the relay', async () => {
   const page = open({ url: 'https://www.shop.example.com/pricing', fbq: 'record' });
   const pixel = await freshSnippet();
-  assert.deepEqual(pixel.initPixel({ pixelId: PIXEL, enabled: true }), {
+  assert.deepEqual(pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true }), {
     active: true,
     consent: true,
   });
@@ -55,7 +58,7 @@ test('one event id for the Pixel and the relay', async () => {
   const params = { value: 29, currency: 'USD', content_ids: ['pro'] };
   const id = pixel.trackEvent('Purchase', params);
   assert.match(id, UUID);
-  assert.deepEqual(page.fbqCalls[2], ['track', 'Purchase', params, { eventID: id }]);
+  assert.deepEqual(page.fbqCalls[2], ['track', 'Purchase', params, { eventID: `${PRODUCT}:${id}` }]);
   const [beacon] = await page.beaconBodies();
   assert.equal(page.beacons[0].url, '/api/tracking/meta-event');
   assert.equal(beacon.type, 'application/json');
@@ -71,6 +74,7 @@ test('one event id for the Pixel and the relay', async () => {
   page.fbqCalls.length = 0;
   pixel2.initPixel({
     pixelId: PIXEL,
+    productId: PRODUCT,
     enabled: true,
     relayUrl: '/relay',
     events: { ProUpgrade: 'Purchase', Signup: 'Lead' },
@@ -78,8 +82,8 @@ test('one event id for the Pixel and the relay', async () => {
   const snap = pixel2.trackEvent('SnapCreated');
   const upgrade = pixel2.trackEvent('ProUpgrade', { value: 9, currency: 'EUR' });
   assert.deepEqual(page.fbqCalls.slice(2), [
-    ['trackCustom', 'SnapCreated', {}, { eventID: snap }],
-    ['track', 'Purchase', { value: 9, currency: 'EUR' }, { eventID: upgrade }],
+    ['trackCustom', 'SnapCreated', {}, { eventID: `${PRODUCT}:${snap}` }],
+    ['track', 'Purchase', { value: 9, currency: 'EUR' }, { eventID: `${PRODUCT}:${upgrade}` }],
   ]);
   const bodies = (await page.beaconBodies()).slice(1).map((b) => b.body);
   assert.deepEqual(
@@ -102,6 +106,7 @@ test('consent required: nothing before it, PageView after it, withdrawal stops b
   const pixel = await freshSnippet();
   const options = {
     pixelId: PIXEL,
+    productId: PRODUCT,
     enabled: true,
     requireConsent: true,
     scriptUrl: '/fbevents-standin.js',
@@ -145,14 +150,14 @@ test('consent required: nothing before it, PageView after it, withdrawal stops b
 test('consent remembered by the banner, or given before initPixel', async () => {
   let page = open({ fbq: 'record' });
   let pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true, requireConsent: true, consentGranted: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true, requireConsent: true, consentGranted: true });
   assert.deepEqual(page.fbqCalls, [['consent', 'grant'], ['init', PIXEL], ['track', 'PageView']]);
   page.restore();
 
   page = open({ fbq: 'record' });
   pixel = await freshSnippet();
   pixel.setConsent(false);
-  pixel.initPixel({ pixelId: PIXEL, enabled: true, requireConsent: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true, requireConsent: true });
   assert.deepEqual(page.fbqCalls, []);
 });
 
@@ -160,7 +165,7 @@ test('_fbc follows Meta: format, 90 days, registrable domain, rewritten only for
   const page = open({ url: 'https://www.shop.example.com/landing?utm_source=fb&fbclid=AbC-dEf_123' });
   const before = Date.now();
   let pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   const written = page.cookieWrites.filter((w) => w.name === '_fbc');
   assert.equal(written.length, 1);
   const [prefix, index, ms, clid, ...rest] = written[0].value.split('.');
@@ -177,7 +182,7 @@ test('_fbc follows Meta: format, 90 days, registrable domain, rewritten only for
   // A second landing with the same fbclid keeps the cookie (and its time).
   page.navigate('/other?fbclid=AbC-dEf_123');
   pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   pixel.trackEvent('ViewContent');
   assert.equal(page.cookieWrites.filter((w) => w.name === '_fbc').length, 1);
   assert.equal(pixel.getFbc(), written[0].value);
@@ -185,19 +190,19 @@ test('_fbc follows Meta: format, 90 days, registrable domain, rewritten only for
   // A landing without fbclid keeps it too.
   page.navigate('/plain');
   pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   assert.equal(pixel.getFbc(), written[0].value);
 
   // A different fbclid (case counts) replaces it.
   page.navigate('/again?fbclid=abc-def_123');
   pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   assert.match(pixel.getFbc(), /^fb\.1\.\d{13}\.abc-def_123$/);
 
   // An fbclid that is not base64url text is not a click id.
   page.navigate('/x?fbclid=%3Cscript%3E');
   pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   assert.match(pixel.getFbc(), /\.abc-def_123$/);
 });
 
@@ -212,7 +217,7 @@ test('_fbc subdomain index and domain on other hosts', async () => {
   for (const [url, domain, index, cookieDomain] of cases) {
     const page = open({ url });
     const pixel = await freshSnippet();
-    pixel.initPixel({ pixelId: PIXEL, enabled: true, cookieDomain });
+    pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true, cookieDomain });
     const write = page.cookieWrites.find((w) => w.name === '_fbc');
     assert.equal(write.attrs.domain, domain, url);
     assert.equal(write.value.split('.')[1], index, url);
@@ -224,7 +229,7 @@ test('_fbc subdomain index and domain on other hosts', async () => {
 test('_fbp is the Pixel\'s: read, never invented', async () => {
   let page = open({ url: 'https://www.shop.example.com/', fbq: 'record' });
   let pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   pixel.trackEvent('Lead');
   assert.equal(pixel.getFbp(), null);
   assert.ok(!page.cookieWrites.some((w) => w.name === '_fbp'));
@@ -232,7 +237,7 @@ test('_fbp is the Pixel\'s: read, never invented', async () => {
 
   page = open({ url: 'https://www.shop.example.com/', fbq: 'meta' });
   pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   assert.match(pixel.getFbp(), /^fb\.1\.\d{13}\.1234567890$/);
 });
 
@@ -240,7 +245,7 @@ test('a missing or broken fbq never throws and the server event is still sent', 
   for (const fbq of ['none', 'throw']) {
     const page = open({ fbq });
     const pixel = await freshSnippet();
-    pixel.initPixel({ pixelId: PIXEL, enabled: true, scriptUrl: false });
+    pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true, scriptUrl: false });
     const id = pixel.trackEvent('Purchase', { value: 5, currency: 'USD' });
     assert.match(id, UUID);
     assert.equal((await page.beaconBodies())[0].body.event_id, id);
@@ -250,7 +255,7 @@ test('a missing or broken fbq never throws and the server event is still sent', 
   // A script that never arrives (blocked): the stub queues, the relay still goes.
   const page = open({});
   const pixel = await freshSnippet();
-  pixel.initPixel({ pixelId: PIXEL, enabled: true });
+  pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   assert.deepEqual(page.scripts, ['https://connect.facebook.net/en_US/fbevents.js']);
   const id = pixel.trackEvent('Purchase', { value: 5, currency: 'USD' });
   assert.equal((await page.beaconBodies())[0].body.event_id, id);
@@ -260,7 +265,7 @@ test('without sendBeacon, or when it refuses, fetch with keepalive carries the e
   for (const options of [{ beacon: false }, { beaconAccepts: false }]) {
     const page = open(options);
     const pixel = await freshSnippet();
-    pixel.initPixel({ pixelId: PIXEL, enabled: true, scriptUrl: false });
+    pixel.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true, scriptUrl: false });
     const id = pixel.trackEvent('Lead', { content_name: 'newsletter' });
     assert.equal(page.fetches.length, 1);
     const { url, init } = page.fetches[0];
@@ -294,9 +299,9 @@ test('the <script> build exposes window.GDPMetaPixel with the same behaviour', a
   const api = globalThis.GDPMetaPixel;
   const module = await freshSnippet();
   assert.deepEqual(Object.keys(api).sort(), Object.keys(module).sort());
-  api.initPixel({ pixelId: PIXEL, enabled: true });
+  api.initPixel({ pixelId: PIXEL, productId: PRODUCT, enabled: true });
   const id = api.trackEvent('Purchase', { value: 3, currency: 'USD' });
-  assert.deepEqual(page.fbqCalls.at(-1), ['track', 'Purchase', { value: 3, currency: 'USD' }, { eventID: id }]);
+  assert.deepEqual(page.fbqCalls.at(-1), ['track', 'Purchase', { value: 3, currency: 'USD' }, { eventID: `${PRODUCT}:${id}` }]);
   assert.equal((await page.beaconBodies())[0].body.event_id, id);
   assert.match(api.getFbc(), /\.GlobalBuild1$/);
   delete globalThis.GDPMetaPixel;

@@ -16,18 +16,27 @@ SELECT shared.audience_try_lock(%(segment_id)s) AS locked;
 -- name: audience_unlock
 SELECT shared.audience_unlock(%(segment_id)s) AS unlocked;
 
--- name: audience_begin_run
-SELECT shared.audience_begin_run(%(segment_id)s, %(kind)s, %(forced)s, %(reason)s) AS run_id;
+-- name: audience_start_run
+SELECT run_id, changed_since
+FROM shared.audience_start_run(%(segment_id)s, %(kind)s, %(forced)s, %(reason)s);
+
+-- name: audience_changed_since
+SELECT shared.audience_changed_since(%(segment_id)s) AS changed_since;
 
 -- name: audience_change_counts
-SELECT removes, candidates FROM shared.audience_change_counts(%(segment_id)s);
+SELECT removes, candidates FROM shared.audience_change_counts(%(segment_id)s, %(since)s);
+
+-- name: audience_member_count
+SELECT shared._audience_member_count(%(segment_id)s) AS members;
+
+-- name: audience_removal_count
+SELECT shared.audience_removal_count(%(segment_id)s) AS removes;
 
 -- name: audience_changes
 -- Streamed through a server-side cursor: removals first, then the people to add or re-check.
 SELECT c.person_id, c.op, c.old_cells, c.email, c.phone, c.first_name, c.last_name, c.city,
        c.state, c.zip, c.country, c.date_of_birth, c.gender, c.person_updated_at
-FROM shared.audience_changes(%(segment_id)s) AS c
-ORDER BY c.op DESC;
+FROM shared.audience_changes(%(segment_id)s, %(since)s) AS c;
 
 -- name: audience_members_page
 SELECT person_id, email, phone, first_name, last_name, city, state, zip, country,

@@ -6,7 +6,8 @@
  *   trackEvent('Purchase', { value: 29, currency: 'USD' });
  *
  * Disabled by default: active only when NEXT_PUBLIC_META_PIXEL_ENABLED=true and
- * NEXT_PUBLIC_META_PIXEL_ID is set (read at build time, as Next.js inlines NEXT_PUBLIC_*).
+ * NEXT_PUBLIC_META_PIXEL_ID and NEXT_PUBLIC_GDP_PRODUCT_ID (the relay's PRODUCT_ID) are set (read
+ * at build time, as Next.js inlines NEXT_PUBLIC_*).
  * NEXT_PUBLIC_META_PIXEL_REQUIRE_CONSENT=true waits for setConsent(true) before anything.
  * trackEvent fires the Pixel and posts to /api/tracking/meta-event (route.js beside it) with
  * one event id, so Meta deduplicates the two. The behaviour is meta-pixel-core.js, a generated
@@ -25,13 +26,14 @@ export { getFbc, getFbp, isActive, setConsent, trackEvent };
 
 /**
  * The NEXT_PUBLIC_* settings. Written out literally so that Next.js can inline them.
- * @returns {{enabled?: string, pixelId?: string, requireConsent?: string}}
+ * @returns {{enabled?: string, pixelId?: string, productId?: string, requireConsent?: string}}
  */
 function publicEnv() {
   if (typeof process === 'undefined' || !process.env) return {};
   return {
     enabled: process.env.NEXT_PUBLIC_META_PIXEL_ENABLED,
     pixelId: process.env.NEXT_PUBLIC_META_PIXEL_ID,
+    productId: process.env.NEXT_PUBLIC_GDP_PRODUCT_ID,
     requireConsent: process.env.NEXT_PUBLIC_META_PIXEL_REQUIRE_CONSENT,
   };
 }
@@ -46,6 +48,7 @@ export function initPixel(options = {}) {
   return initCore({
     enabled: env.enabled === 'true',
     pixelId: env.pixelId,
+    productId: env.productId,
     requireConsent: env.requireConsent === 'true',
     ...options,
   });

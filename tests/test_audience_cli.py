@@ -1,0 +1,117 @@
+"""`gdp audiences ...` as an admin runs it, the worker's metrics, and no raw PII anywhere the
+sync writes (runs, acknowledged rows, logs, metrics)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import generate_latest
+
+from meta_sandbox.config import SandboxConfig
+from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.test_audience_support import (
+    TOKEN,
+    Conn,
+    add_people,
+    configure,
+    join,
+    leave,
+    make_segment,
+    sync,
+    worker,
+)
+from tests.test_cli import gdp
+from workers.audiences.metrics import registry_with_status
+
+SEG = "high_intent_pricing_2plus"
+
+
+@pytest.fixture
+def meta() -> Iterator[ServedSandbox]:
+    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
+        yield served
+
+
+def cli_env(env: dict[str, str], meta: ServedSandbox) -> dict[str, str]:
+    return {**env, "META_GRAPH_URL": meta.url, "META_CAPI_ACCESS_TOKEN": TOKEN}
+
+
+def test_diff_is_a_dry_run_and_sync_list_runs_report(
+    db: Conn, env: dict[str, str], meta: ServedSandbox
+) -> None:
+    make_segment(db, SEG, "High Intent Visitors")
+    configure(db, {SEG: None})
+    people = add_people(db, 12)
+    join(db, SEG, people)
+    environment = cli_env(env, meta)
+    plan = gdp(environment, "audiences", "diff", "High Intent Visitors")
+    assert plan.returncode == 0, plan.stderr
+    assert "add 12 (12 joining" in plan.stdout and "to be created" in plan.stdout
+    with meta.sandbox.lock:
+        assert meta.sandbox.audiences == {}  # a dry run sends nothing
+    done = gdp(environment, "audiences", "sync", SEG)
+    assert done.returncode == 0, done.stderr
+    assert f"{SEG}: diff succeeded, 12 added, 0 removed, 1 uploads" in done.stdout
+    listed = gdp(environment, "audiences", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert SEG in listed.stdout and "12 members" in listed.stdout and "succeeded" in listed.stdout
+    # Most of the segment leaves: the cap refuses, the dry run says so, an acknowledgement lets it.
+    leave(db, SEG, people[:10])
+    plan = gdp(environment, "audiences", "diff", SEG)
+    assert plan.returncode == 3 and "the sync would be refused" in plan.stderr
+    refused = gdp(environment, "audiences", "sync", SEG)
+    assert refused.returncode == 3 and "allow-removals" in refused.stdout
+    allowed = gdp(environment, "audiences", "allow-removals", SEG, "10", "--by", "ana")
+    assert allowed.returncode == 0, allowed.stderr
+    done = gdp(environment, "audiences", "sync", SEG)
+    assert done.returncode == 0 and "10 removed" in done.stdout
+    runs = gdp(environment, "audiences", "runs", SEG)
+    assert runs.returncode == 0
+    assert [line.split()[3] for line in runs.stdout.splitlines()] == [
+        "succeeded", "refused", "succeeded"]
+
+
+def test_unknown_names_and_the_flag_off_are_one_line_refusals(
+    db: Conn, env: dict[str, str], meta: ServedSandbox
+) -> None:
+    make_segment(db, SEG)
+    configure(db, {SEG: None}, enabled=False)
+    environment = cli_env(env, meta)
+    off = gdp(environment, "audiences", "sync")
+    assert off.returncode == 1 and off.stderr.startswith("gdp: META_CUSTOM_AUDIENCE_SYNC_ENABLED")
+    unknown = gdp(environment, "audiences", "diff", "nope")
+    assert unknown.returncode == 1 and "not a mapped segment" in unknown.stderr
+    bad = gdp(environment, "audiences", "allow-removals", SEG, "0", "--by", "ana")
+    assert bad.returncode == 2 and "max_removals" in bad.stderr
+    assert "Traceback" not in off.stderr + unknown.stderr + bad.stderr
+
+
+def test_metrics_show_size_lag_and_failures_and_nothing_holds_raw_pii(
+    db: Conn, db_url: str, meta: ServedSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_segment(db, SEG)
+    configure(db, {SEG: None})
+    people = add_people(db, 8, "secret")
+    join(db, SEG, people)
+    caplog.set_level(logging.DEBUG)
+    assert sync(db_url, meta.url).status == "succeeded"
+    meta.faults(token_expired=True)
+    join(db, SEG, add_people(db, 2, "secret", start=100))
+    assert sync(db_url, meta.url).status == "failed"
+    meta.faults(token_expired=False)
+    text = generate_latest(registry_with_status(worker(db_url, meta.url).conninfo())).decode()
+    assert f'gdp_audience_members{{segment="{SEG}"}} 10.0' in text
+    assert f'gdp_audience_acknowledged_rows{{segment="{SEG}"}} 8.0' in text
+    assert f'gdp_audience_failures_24h{{segment="{SEG}"}} 1.0' in text
+    assert f'gdp_audience_lag_seconds{{segment="{SEG}"}}' in text
+    assert 'gdp_audience_graph_errors_total{code="190",kind="auth"}' in text
+    stored = db.execute(
+        "SELECT (SELECT json_agg(r)::text FROM shared.audience_sync_run AS r) || "
+        "(SELECT json_agg(k)::text FROM shared.audience_ack AS k) || "
+        "(SELECT json_agg(a)::text FROM shared.meta_audience AS a) AS all_rows"
+    ).fetchone()
+    assert stored is not None
+    for where in (stored["all_rows"], caplog.text, text):
+        assert "secret" not in where and "@example.com" not in where and "+1415" not in where

@@ -80,6 +80,14 @@ def measure(name: str, commands: list[str]) -> Run:
     cpu = (children.ru_utime + children.ru_stime) - (
         children_before.ru_utime + children_before.ru_stime
     )
+    log = (
+        ROOT
+        / "tests"
+        / "artifacts"
+        / f"bench_test_suite_{'new' if 'make' in commands[0] else 'old'}.log"
+    )
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("\n".join(outputs), encoding="utf-8")  # every failure, to read afterwards
     closing = [line for out in outputs for line in out.splitlines()
                if " passed" in line or " failed" in line]  # fmt: skip
     return Run(name, wall, cpu, sum(server_cpu(p) for p in ports) - server_before, passed,
@@ -111,7 +119,8 @@ def main() -> None:
 
 def report(runs: list[Run]) -> str:
     rows = "\n".join(
-        f"| {r.name} | {r.wall:.0f} s | {r.cpu:.0f} s | {r.server_cpu:.0f} s | "
+        f"| {r.name} | {r.wall:.0f} s | {r.cpu:.0f} s | "
+        f"{f'{r.server_cpu:.0f} s' if r.server_cpu >= 0 else '– (a test restarted it)'} | "
         f"{r.load[0]:.1f} → {r.load[1]:.1f} | {'yes' if r.passed else '**no**'} | {r.tail} |"
         for r in runs
     )

@@ -5071,6 +5071,29 @@ COMMENT ON FUNCTION shared.audience_unlock(p_segment_id text) IS 'Release the se
 
 
 --
+-- Name: audience_unrecorded_requests(text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_unrecorded_requests(p_segment_id text) RETURNS integer
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT count(*)::integer FROM shared.audience_sync_run AS r
+    WHERE r.segment_id = p_segment_id AND r.kind = 'diff'
+      AND r.status IN ('running', 'interrupted', 'failed')
+      AND r.id > coalesce((SELECT max(s.id) FROM shared.audience_sync_run AS s
+                           WHERE s.segment_id = p_segment_id AND s.status = 'succeeded'), 0)
+$$;
+
+
+--
+-- Name: FUNCTION audience_unrecorded_requests(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_unrecorded_requests(p_segment_id text) IS 'Diff runs of a segment cut off since its last successful run: each may have left one request applied at Meta but unrecorded (the drift check allows for them).';
+
+
+--
 -- Name: audience_worker_config(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -11934,4 +11957,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202400015'),
     ('20261202400016'),
     ('20261202400017'),
-    ('20261202400018');
+    ('20261202400018'),
+    ('20261202400019');

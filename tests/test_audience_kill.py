@@ -3,6 +3,7 @@ doubles nothing; at most the request in flight is sent again (counted at the san
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,9 @@ from tests.test_audience_support import (
     make_segment,
     meta_members,
     same_people,
+    sync,
 )
+from workers.audiences.rows import SCHEMA, hash_people
 
 SEG = "all_leads"
 PEOPLE = 32_000  # four requests of at most 10,000 rows
@@ -120,3 +123,40 @@ def test_sigkill_mid_replace_resumes_the_same_session(
         assert state.finished_sessions == {session["session_id"]: "completed"}
         assert len(state.members) == PEOPLE
     assert same_people(meta_members(meta.sandbox, audience), expected_members(db, SEG))
+
+
+def test_a_request_meta_took_before_the_kill_is_not_drift(
+    db: Conn, db_url: str, meta: ServedSandbox
+) -> None:
+    """The race the kill test can lose: the request in flight reached Meta, the worker died
+    before recording it. Meta then holds one request more than acknowledged; the next run is a
+    diff that re-sends those rows, not a replace of everyone (drift)."""
+    make_segment(db, SEG)
+    configure(db, {SEG: None})
+    join(db, SEG, add_people(db, 100))
+    assert sync(db_url, meta.url, rows_per_request=200).status == "succeeded"
+    audience = audience_id(db, SEG)
+    joining = add_people(db, 200, "q", start=100)
+    join(db, SEG, joining)
+    # The cut-off run: started, its one request (the 200 joining) taken by Meta, no record.
+    db.execute("SELECT * FROM shared.audience_start_run(%s, 'diff', false, NULL)", (SEG,))
+    people = db.execute(
+        "SELECT id AS person_id, email, phone, first_name, last_name, city, state, zip, "
+        "country, date_of_birth, gender, updated_at AS person_updated_at "
+        "FROM shared.person WHERE id = ANY(%s::uuid[])", (joining,),
+    ).fetchall()  # fmt: skip
+    payload = {"schema": list(SCHEMA), "data": [list(r.cells) for r in hash_people(people)]}
+    taken = meta.http.post(f"/v25.0/{audience}/users",
+                           data={"access_token": TOKEN, "payload": json.dumps(payload)})
+    assert taken.status_code == 200, taken.text
+    report = sync(db_url, meta.url, rows_per_request=200)
+    assert (report.kind, report.status, report.rows_added) == ("diff", "succeeded", 200), report
+    runs = db.execute("SELECT status, reason FROM shared.audience_sync_run ORDER BY id").fetchall()
+    assert [(r["status"], r["reason"]) for r in runs] == [
+        ("succeeded", None), ("interrupted", None), ("succeeded", None)
+    ]
+    # 100 + the 200 taken unrecorded + those 200 once more: nothing else was sent.
+    assert received(meta, audience) == 500
+    assert same_people(meta_members(meta.sandbox, audience), expected_members(db, SEG))
+    drift = db.execute("SELECT drift_detected_at FROM shared.meta_audience").fetchone()
+    assert drift is not None and drift["drift_detected_at"] is None

@@ -143,6 +143,25 @@ $$;
 COMMENT ON FUNCTION shared.audience_store_id(text, text) IS
     'Store the id of the audience the worker created (or found by its marker) for a segment, in meta_audience and in META_CUSTOM_AUDIENCE_IDS.';
 
+-- A diff run records each request after Meta answers it, so a run cut off (killed, or a call
+-- that failed after Meta took it) may have left one request applied at Meta and not recorded.
+-- Those since the last successful run (which re-sent them) make Meta's count legitimately
+-- higher than what is acknowledged: the drift check allows for them.
+CREATE OR REPLACE FUNCTION shared.audience_unrecorded_requests(p_segment_id text)
+RETURNS integer
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT count(*)::integer FROM shared.audience_sync_run AS r
+    WHERE r.segment_id = p_segment_id AND r.kind = 'diff'
+      AND r.status IN ('running', 'interrupted', 'failed')
+      AND r.id > coalesce((SELECT max(s.id) FROM shared.audience_sync_run AS s
+                           WHERE s.segment_id = p_segment_id AND s.status = 'succeeded'), 0)
+$$;
+COMMENT ON FUNCTION shared.audience_unrecorded_requests(text) IS
+    'Diff runs of a segment cut off since its last successful run: each may have left one request applied at Meta but unrecorded (the drift check allows for them).';
+
 -- One worker per segment at a time: a session-level advisory lock (released at disconnect,
 -- so a killed worker never leaves it held).
 CREATE OR REPLACE FUNCTION shared.audience_try_lock(p_segment_id text)

@@ -67,7 +67,8 @@ REVOKE ALL ON FUNCTION
     shared.audience_replace_complete(bigint),
     shared.audience_record_count(text, bigint, bigint, text),
     shared.audience_allow_removals(text, integer, text, text),
-    shared.audience_take_allowance(bigint, integer)
+    shared.audience_take_allowance(bigint, integer),
+    shared.audience_unrecorded_requests(text)
 FROM PUBLIC, anon, authenticated;
 
 GRANT EXECUTE ON FUNCTION
@@ -93,7 +94,8 @@ GRANT EXECUTE ON FUNCTION
     shared.audience_replace_stage(bigint, integer, jsonb, jsonb),
     shared.audience_replace_complete(bigint),
     shared.audience_record_count(text, bigint, bigint, text),
-    shared.audience_take_allowance(bigint, integer)
+    shared.audience_take_allowance(bigint, integer),
+    shared.audience_unrecorded_requests(text)
 TO gdp_audience_worker, service_role;
 
 GRANT EXECUTE ON FUNCTION shared.audience_allow_removals(text, integer, text, text) TO service_role;

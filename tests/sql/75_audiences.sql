@@ -2,7 +2,7 @@
 -- acknowledged rows, removal acknowledgements, replace sessions swapped in one step, and who may
 -- do what (the worker role runs the functions and reads no table).
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 INSERT INTO shared.segment (segment_id, description, owner, audience_name)
 VALUES ('all_leads', 'everyone who left an email', 'growth', 'All Leads')
@@ -67,8 +67,16 @@ SELECT is(shared.audience_take_allowance(:run, 10), false, 'an acknowledgement c
 SELECT is(shared.audience_take_allowance(:run, 3), true, 'and is taken by a run');
 SELECT is(shared.audience_take_allowance(:run, 3), false, 'once');
 
--- A replace: staged rows become the acknowledged rows in one step.
+-- A diff run cut off may have left one request applied at Meta and unrecorded; a success ends that.
+SELECT is(shared.audience_unrecorded_requests('all_leads'), 1, 'a diff run still running may have one request unrecorded');
 SELECT shared.audience_finish_run(:run, 'succeeded');
+SELECT is(shared.audience_unrecorded_requests('all_leads'), 0, 'a finished run left none');
+SELECT run_id AS cut FROM shared.audience_start_run('all_leads', 'diff', false) \gset
+SELECT run_id AS next FROM shared.audience_start_run('all_leads', 'diff', false) \gset
+SELECT is(shared.audience_unrecorded_requests('all_leads'), 2, 'the interrupted run and the running one may');
+SELECT shared.audience_finish_run(:next, 'succeeded');
+
+-- A replace: staged rows become the acknowledged rows in one step.
 SELECT run_id AS rrun FROM shared.audience_start_run('all_leads', 'replace', false, 'test') \gset
 SELECT shared.audience_replace_stage(:rrun, 1, format('[{"p":"%s","c":%s,"u":"%s"}]',
     '00000000-0000-0000-0000-00000000000c', to_jsonb(array_fill('c'::text, ARRAY[13])), now())::jsonb);

@@ -61,19 +61,22 @@ class RunReport:
     elapsed_s: float = 0.0
 
 
-def drift_note(acknowledged: int, audience: Row) -> str | None:
+def drift_note(acknowledged: int, audience: Row, unrecorded: int = 0) -> str | None:
     """Why Meta's view contradicts what it acknowledged, or None.
 
     Meta's counts are matched people, approximate and late, so only contradictions count: Meta
     holds clearly more people than GDP acknowledges (removals lost, or someone else uploaded), or
-    says nothing was uploaded while rows were acknowledged (the audience was emptied)."""
+    says nothing was uploaded while rows were acknowledged (the audience was emptied).
+    `unrecorded`: rows that runs cut off mid-request may have added at Meta without a record
+    (shared.audience_unrecorded_requests); Meta holding those is not drift."""
     status = audience.get("operation_status") or {}
     code = status.get("code") if isinstance(status, dict) else None
     lower = int(audience.get("approximate_count_lower_bound") or 0)
     if code == 410 and acknowledged > 0:
         return f"Meta reports no upload while {acknowledged} rows are acknowledged"
-    if code == 200 and lower > acknowledged * 1.1 + 100:
-        return f"Meta counts at least {lower} people; {acknowledged} are acknowledged"
+    if code == 200 and lower > (acknowledged + unrecorded) * 1.1 + 100:
+        note = f"Meta counts at least {lower} people; {acknowledged} are acknowledged"
+        return note + (f" (and up to {unrecorded} sent unrecorded)" if unrecorded else "")
     return None
 
 
@@ -249,7 +252,10 @@ class AudienceWorker:
             dt.datetime.now(dt.UTC) - last
         ).total_seconds() >= self.drift_settle_s
         if target["first_upload_at"] is not None and settled:
-            note = drift_note(int(target["acknowledged"]), audience)
+            cut_off = await one(conn, "audience_unrecorded_requests",
+                                {"segment_id": target["segment_id"]})  # fmt: skip
+            unrecorded = int(cut_off["requests"]) * self.rows_per_request
+            note = drift_note(int(target["acknowledged"]), audience, unrecorded)
         await one(conn, "audience_record_count", {
             "segment_id": target["segment_id"],
             "lower": audience.get("approximate_count_lower_bound"),

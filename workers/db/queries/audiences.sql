@@ -75,6 +75,9 @@ SELECT rows_added, rows_removed FROM shared.audience_replace_complete(%(run_id)s
 -- name: audience_record_count
 SELECT shared.audience_record_count(%(segment_id)s, %(lower)s, %(upper)s, %(drift)s);
 
+-- name: audience_unrecorded_requests
+SELECT shared.audience_unrecorded_requests(%(segment_id)s) AS requests;
+
 -- name: audience_take_allowance
 SELECT shared.audience_take_allowance(%(run_id)s, %(needed)s) AS allowed;
 

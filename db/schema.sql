@@ -4234,6 +4234,28 @@ COMMENT ON FUNCTION shared.apply_retention(p_batch_size integer, p_as_of timesta
 
 
 --
+-- Name: assign_campaign_project(text, text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.assign_campaign_project(p_campaign_id text, p_project_id text, p_actor text) RETURNS TABLE(campaign_id text, campaign_name text, project_id text, assigned_by text)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    UPDATE shared.campaign_project AS c
+    SET project_id = p_project_id, assigned_by = p_actor, updated_at = now()
+    WHERE c.campaign_id = p_campaign_id
+    RETURNING c.campaign_id, c.campaign_name, c.project_id, c.assigned_by;
+$$;
+
+
+--
+-- Name: FUNCTION assign_campaign_project(p_campaign_id text, p_project_id text, p_actor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.assign_campaign_project(p_campaign_id text, p_project_id text, p_actor text) IS 'Map a campaign to a project by hand (gdp insights assign); pulls never change it afterwards. No row when the campaign is unknown.';
+
+
+--
 -- Name: audience_allow_removals(text, integer, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -5626,7 +5648,8 @@ COMMENT ON FUNCTION shared.erase_person(p_person_id uuid, p_requested_by text, p
 --
 
 CREATE FUNCTION shared.erase_person_by_email(p_email text, p_requested_by text, p_reason text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_person_id uuid;
@@ -6614,7 +6637,7 @@ CREATE FUNCTION shared.process_roles() RETURNS TABLE(role_name text, purpose tex
         (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
         (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
         (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
-        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys, dlq, people, insights')
     ) AS r(ord, role_name, purpose)
     LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
     ORDER BY r.ord
@@ -6901,7 +6924,8 @@ COMMENT ON FUNCTION shared.record_capi_outcomes(p_outcomes jsonb, p_archive_msg_
 --
 
 CREATE FUNCTION shared.record_consent(p_person_id uuid, p_status text, p_source text, p_changed_at timestamp with time zone DEFAULT now()) RETURNS shared.consent_status
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_status shared.consent_status;
@@ -6947,7 +6971,8 @@ COMMENT ON FUNCTION shared.record_consent(p_person_id uuid, p_status text, p_sou
 --
 
 CREATE FUNCTION shared.replay_dead_letters(p_ids bigint[], p_actor text) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
     AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);
@@ -11406,6 +11431,34 @@ CREATE POLICY "The HTTP service reads settings" ON shared.setting FOR SELECT TO 
 --
 
 CREATE POLICY "The HTTP service stores events of authenticated products" ON shared.event FOR INSERT TO gdp_api WITH CHECK (true);
+
+
+--
+-- Name: identity_link The admin CLI lists identity links; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin CLI lists identity links" ON shared.identity_link FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: person The admin CLI lists people; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin CLI lists people" ON shared.person FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: campaign_project The admin CLI reads campaign projects; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin CLI reads campaign projects" ON shared.campaign_project FOR SELECT TO gdp_admin USING (true);
+
+
+--
+-- Name: capi_dead_letter The admin CLI reads dead letters; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The admin CLI reads dead letters" ON shared.capi_dead_letter FOR SELECT TO gdp_admin USING (true);
 
 
 --

@@ -7,6 +7,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -106,8 +107,12 @@ PROCESS_REFUSALS = {
         "SELECT shared.enable_flag('SHARED_PERSON_TABLE_ENABLED', 'me')",
     ],
     "gdp_admin": [
-        "SELECT email FROM shared.person",
+        "SELECT properties FROM shared.person",  # the people list's columns only
+        "DELETE FROM shared.person",
         "SELECT * FROM shared.event",
+        "UPDATE shared.capi_dead_letter SET replayed_by = 'x'",
+        "UPDATE shared.campaign_project SET project_id = NULL",
+        "SELECT * FROM shared.consent_log",
         "UPDATE shared.feature_flag SET enabled = true",
         "INSERT INTO shared.gate_audit (subject_kind, subject_key, actor) "
         "VALUES ('flag', 'X', 'a')",
@@ -174,3 +179,74 @@ def test_two_deployers_making_one_login_at_once_both_succeed(
         "'gdp_capi_worker') ORDER BY role_name"
     ).fetchall()
     assert all(login in r["logins"] for r in roles)
+
+
+def test_admin_commands_work_as_a_login_that_is_only_a_gdp_admin_member(
+    env: dict[str, str], db: Conn, db_url: str, login: str, tmp_path: Path
+) -> None:
+    """gdp dlq / people / insights connect as gdp_admin: a NOINHERIT login that is a member of
+    gdp_admin alone runs each of them, and still cannot write a table directly."""
+    made = gdp(env, "db", "roles", "--login", login, "--role", "gdp_admin")
+    assert made.returncode == 0, made.stderr
+    url = make_conninfo(db_url, user=login, password=made.stdout.strip())
+    admin_env = {**env, "DATABASE_URL": url}
+
+    def ok(*args: str) -> str:
+        done = gdp(admin_env, *args)
+        assert done.returncode == 0, (args, done.stderr)
+        return done.stdout
+
+    people = tmp_path / "people.jsonl"
+    people.write_text('{"email": "Admin.Role@Example.com", "source_product": "snapmix"}\n')
+    assert ok("people", "import", str(people)).startswith("1 records upserted into 1 people")
+    assert "admin.role@example.com" in ok("people", "list")
+    person = db.execute(
+        "SELECT id FROM shared.person WHERE email = 'admin.role@example.com'"
+    ).fetchone()
+    assert person is not None
+    assert ok("people", "consent", str(person["id"]), "granted").strip() == "consent is now granted"
+
+    db.execute(
+        "INSERT INTO shared.event (product_id, event_id, event_name, person_id)"
+        " VALUES ('snapmix', 'admin-dlq-1', 'purchase', %s)",
+        (person["id"],),
+    )
+    db.execute(
+        "INSERT INTO shared.capi_dead_letter (event_ref, product_id, event_id, meta_event_name,"
+        " reason) SELECT id, product_id, event_id, 'Purchase', 'expired' FROM shared.event"
+        " WHERE event_id = 'admin-dlq-1'"
+    )
+    assert "admin-dlq-1" in ok("dlq", "list")
+    assert ok("dlq", "replay", "--all", "--by", "ops").strip() == "1 dead letters re-queued"
+    replayed = db.execute(
+        "SELECT replayed_by FROM shared.capi_dead_letter WHERE event_id = 'admin-dlq-1'"
+    ).fetchone()
+    assert replayed == {"replayed_by": "ops"}
+
+    db.execute(
+        "INSERT INTO shared.campaign_project (campaign_id, campaign_name, project_id)"
+        " VALUES ('4242', 'Spring sale', NULL)"
+    )
+    assert "4242  unassigned" in ok("insights", "campaigns")
+    ok("insights", "pulls")
+    assigned = ok("insights", "assign", "4242", "snapmix", "--by", "ops")
+    assert assigned.strip() == "campaign 4242 (Spring sale) -> snapmix"
+    mapped = db.execute(
+        "SELECT project_id, assigned_by FROM shared.campaign_project WHERE campaign_id = '4242'"
+    ).fetchone()
+    assert mapped == {"project_id": "snapmix", "assigned_by": "ops"}
+
+    assert ok("people", "erase", "admin.role@example.com", "--by", "ops").startswith("erased")
+    gone = db.execute("SELECT count(*) AS n FROM shared.person WHERE id = %s", (person["id"],))
+    assert gone.fetchone() == {"n": 0}
+
+    # The same login as gdp_admin: the functions above, never a direct write.
+    with psycopg.connect(make_conninfo(url, **role_options("gdp_admin")), autocommit=True) as conn:
+        for statement in [
+            "UPDATE shared.feature_flag SET enabled = true",
+            "UPDATE shared.campaign_project SET project_id = NULL",
+            "DELETE FROM shared.capi_dead_letter",
+            "SELECT pgmq.send('meta_capi', '{}'::jsonb)",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)

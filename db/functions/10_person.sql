@@ -454,6 +454,8 @@ CREATE OR REPLACE FUNCTION shared.record_consent(
 )
 RETURNS shared.consent_status
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_status shared.consent_status;
@@ -606,6 +608,8 @@ CREATE OR REPLACE FUNCTION shared.erase_person_by_email(
 )
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_person_id uuid;

@@ -248,7 +248,7 @@ AS $$
         (6, 'gdp_audience_worker', 'gdp worker audiences: Custom Audience sync'),
         (7, 'gdp_maintenance',     'gdp worker maintenance: retention'),
         (8, 'gdp_dashboard',       'the dashboard and the insights API of gdp serve'),
-        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys')
+        (9, 'gdp_admin',           'the admin CLI: gdp flags, checklist, settings, keys, dlq, people, insights')
     ) AS r(ord, role_name, purpose)
     LEFT JOIN pg_catalog.pg_roles AS p ON p.rolname = r.role_name
     ORDER BY r.ord

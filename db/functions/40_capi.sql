@@ -320,11 +320,14 @@ COMMENT ON FUNCTION shared.capi_event_status(text, text) IS
 /*
  * Put dead letters back on the queue with their original event (and so their original
  * event_id, which lets Meta deduplicate). The worker re-normalizes from the current person and
- * configuration, so a fixed pixel id or token takes effect.
+ * configuration, so a fixed pixel id or token takes effect. SECURITY DEFINER: the admin CLI
+ * (gdp dlq replay) replays without any write on the dead letters or the queue itself.
  */
 CREATE OR REPLACE FUNCTION shared.replay_dead_letters(p_ids bigint[], p_actor text)
 RETURNS integer
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
 AS $$
 DECLARE
     v_actor text := shared._require_actor(p_actor);

@@ -14,7 +14,7 @@
  * The naming convention: the product whose id (or display name without spaces) appears as a
  * word in the campaign name, the earliest one if several do ("snapmix | Prospecting | Signup",
  * "[SoftwareHub] Spring sale"). NULL when none does: the campaign stays unassigned until an
- * admin maps it (UPDATE shared.campaign_project).
+ * admin maps it (shared.assign_campaign_project).
  */
 CREATE OR REPLACE FUNCTION shared._project_for_campaign_name(p_campaign_name text)
 RETURNS text
@@ -36,6 +36,29 @@ AS $$
     ORDER BY found.pos, p.product_id
     LIMIT 1
 $$;
+
+/*
+ * An admin's mapping of a campaign to a project (gdp insights assign): kept from then on,
+ * whatever the campaign is renamed to. No row when the campaign is unknown (pull first).
+ * SECURITY DEFINER: the admin CLI changes these three columns only through here.
+ */
+CREATE OR REPLACE FUNCTION shared.assign_campaign_project(
+    p_campaign_id text,
+    p_project_id text,
+    p_actor text
+)
+RETURNS TABLE (campaign_id text, campaign_name text, project_id text, assigned_by text)
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    UPDATE shared.campaign_project AS c
+    SET project_id = p_project_id, assigned_by = p_actor, updated_at = now()
+    WHERE c.campaign_id = p_campaign_id
+    RETURNING c.campaign_id, c.campaign_name, c.project_id, c.assigned_by;
+$$;
+COMMENT ON FUNCTION shared.assign_campaign_project(text, text, text) IS
+    'Map a campaign to a project by hand (gdp insights assign); pulls never change it afterwards. No row when the campaign is unknown.';
 
 /** Section - Conversions from Meta's actions */
 

@@ -7,7 +7,9 @@
  *                 delivery records; nothing else (no person row, no flag, no key, no queue).
  *   service_role  keeps reading everything, but flags, checklist, settings, the audit and keys
  *                 change only through the admin functions, which write the audit row.
- *   gdp_admin     the admin CLI: the gate's and the keys' functions, and reading what they list.
+ *   gdp_admin     the admin CLI: the gate's and the keys' functions, and reading what they list;
+ *                 gdp dlq / people / insights: their functions (SECURITY DEFINER: no table
+ *                 write) and reading what they list.
  */
 
 /** Section - gdp_product */
@@ -126,6 +128,46 @@ GRANT EXECUTE ON FUNCTION
     shared.flag_blockers(text, text[]),
     shared.gate_report(text[]),
     shared._setting_present(jsonb)
+TO gdp_admin;
+
+/** Section - gdp_admin: gdp dlq, gdp people, gdp insights */
+
+-- What their queries read (workers/db/queries/capi.sql, people.sql, insights.sql): the people
+-- list's columns only (it shows PII to admins), the links' names, dead letters, pulls (a view
+-- that reads as its owner), campaigns.
+GRANT SELECT ON shared.capi_dead_letter, shared.insights_pulls, shared.campaign_project
+TO gdp_admin;
+GRANT SELECT (id, email, phone, first_name, last_name, source_product, utm_source, utm_campaign,
+              lifecycle_stage, consent_status, created_at)
+    ON shared.person TO gdp_admin;
+GRANT SELECT (id, person_id, provider, external_id) ON shared.identity_link TO gdp_admin;
+
+DO $$
+DECLARE
+    v_table text;
+    v_policy text;
+BEGIN
+    FOR v_table, v_policy IN VALUES
+        ('capi_dead_letter', 'The admin CLI reads dead letters'),
+        ('person',           'The admin CLI lists people'),
+        ('identity_link',    'The admin CLI lists identity links'),
+        ('campaign_project', 'The admin CLI reads campaign projects')
+    LOOP
+        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
+        EXECUTE format('CREATE POLICY %I ON shared.%I FOR SELECT TO gdp_admin USING (true)',
+                       v_policy, v_table);
+    END LOOP;
+END
+$$;
+
+-- Every write goes through a SECURITY DEFINER function (search_path pinned, EXECUTE granted
+-- to the service role and the admin CLI only).
+GRANT EXECUTE ON FUNCTION
+    shared.replay_dead_letters(bigint[], text),
+    shared.upsert_people(jsonb),
+    shared.record_consent(uuid, text, text, timestamptz),
+    shared.erase_person_by_email(text, text, text),
+    shared.assign_campaign_project(text, text, text)
 TO gdp_admin;
 
 -- Functions a product or process reaches only through the ones above.

@@ -15,7 +15,8 @@ SELECT is(
     0::bigint, 'every table in shared has a policy');
 
 SELECT policies_are('shared', 'person', ARRAY['Only the service role can read or write people',
-    'The CAPI worker reads the people it sends', 'The HTTP service checks that people exist'],
+    'The CAPI worker reads the people it sends', 'The HTTP service checks that people exist',
+    'The admin CLI lists people'],
     'person carries the PRD service-role policy and its processes'' read policies, named as sentences');
 
 SELECT is(

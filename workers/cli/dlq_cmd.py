@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from workers.cli._common import default_actor, one_line_errors
-from workers.db.connection import connect
+from workers.db.connection import ADMIN_ROLE, connect
 from workers.db.queries import query
 from workers.errors import mapped_db_errors
 
@@ -19,7 +19,7 @@ def list_dead_letters(
     limit: int = typer.Option(100, min=1, max=10000),
 ) -> None:
     """Dead letters with their reason and Meta's answer."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(
             query("dlq_list"), {"include_replayed": include_replayed, "limit": limit}
         ).fetchall()
@@ -45,7 +45,7 @@ def replay(
     """Re-queue dead letters with their original event_id; the worker re-normalizes them."""
     if not ids and not replay_all:
         raise typer.BadParameter("name dead letter ids, or pass --all")
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("dlq_replay"),
             {"ids": None if replay_all else ids, "actor": by or default_actor()},

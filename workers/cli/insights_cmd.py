@@ -15,7 +15,7 @@ import typer
 
 from workers import logs
 from workers.cli._common import default_actor, fail, one_line_errors
-from workers.db.connection import connect
+from workers.db.connection import ADMIN_ROLE, connect
 from workers.db.queries import query
 from workers.errors import mapped_db_errors
 from workers.settings import get_settings, require
@@ -66,7 +66,7 @@ def pull(
 @one_line_errors
 def pulls(limit: int = typer.Option(20, min=1, max=1000)) -> None:
     """The latest pulls: range, rows, requests, retries, duration, error."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(query("insights_recent_pulls"), {"limit": limit}).fetchall()
     for r in rows:
         typer.echo(
@@ -81,7 +81,7 @@ def pulls(limit: int = typer.Option(20, min=1, max=1000)) -> None:
 @one_line_errors
 def campaigns() -> None:
     """Campaigns and the project each maps to (naming convention or an admin)."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(query("campaign_projects_list")).fetchall()
     for r in rows:
         typer.echo(
@@ -98,7 +98,7 @@ def assign(
     by: str | None = typer.Option(None, "--by", help="Who assigns (default: GDP_ACTOR)."),
 ) -> None:
     """Map a campaign to a project by hand; pulls never change it afterwards."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("assign_campaign_project"),
             {"campaign_id": campaign_id, "project_id": project, "actor": by or default_actor()},

@@ -12,7 +12,7 @@ import typer
 from tqdm import tqdm
 
 from workers.cli._common import default_actor, one_line_errors
-from workers.db.connection import connect
+from workers.db.connection import ADMIN_ROLE, connect
 from workers.db.queries import query
 from workers.errors import InvalidInput, mapped_db_errors
 
@@ -44,7 +44,7 @@ def import_people(
     created: set[object] = set()
     seen: set[object] = set()
     with (
-        connect() as conn,
+        connect(role=ADMIN_ROLE) as conn,
         mapped_db_errors(),
         tqdm(total=len(people), unit="person", disable=not sys.stderr.isatty()) as bar,
     ):
@@ -64,7 +64,7 @@ def import_people(
 @one_line_errors
 def list_people(limit: int = typer.Option(20, min=1, max=1000)) -> None:
     """The newest people with their linked identities (contains PII: for admins)."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         rows = conn.execute(query("stitched_people"), {"limit": limit}).fetchall()
     for r in rows:
         typer.echo(
@@ -77,7 +77,7 @@ def list_people(limit: int = typer.Option(20, min=1, max=1000)) -> None:
 @one_line_errors
 def consent(person_id: str, status: str, source: str = typer.Option("cli")) -> None:
     """Record a consent change (granted, withdrawn, unknown)."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("record_consent"), {"person_id": person_id, "status": status, "source": source}
         ).fetchone()
@@ -91,7 +91,7 @@ def erase(
     email: str, by: str | None = typer.Option(None, "--by"), reason: str | None = typer.Option(None)
 ) -> None:
     """Erase a person (GDPR): person, links and events go; a hash-only record remains."""
-    with connect() as conn, mapped_db_errors():
+    with connect(role=ADMIN_ROLE) as conn, mapped_db_errors():
         row = conn.execute(
             query("erase_person_by_email"),
             {"email": email, "requested_by": by or default_actor(), "reason": reason},

@@ -29,7 +29,7 @@ def role_options(role: str | None) -> dict[str, str]:
     return {"options": f"-c role={role}"} if role else {}
 
 
-# The admin CLI's role (gdp flags / checklist / settings / keys): the gate's and the keys'
+# The admin CLI's role (gdp flags / checklist / settings / keys / dlq / people / insights): their
 # functions and reading what they list, nothing else (db/policies/15_identity.sql).
 ADMIN_ROLE = "gdp_admin"
 # The HTTP service's role (gdp serve: the event path, the relay, /metrics; the dashboard's pool

@@ -126,10 +126,8 @@ ORDER BY c.project_id NULLS FIRST, c.campaign_name;
 
 -- name: assign_campaign_project
 -- An admin's mapping: kept from then on, whatever the campaign is renamed to.
-UPDATE shared.campaign_project
-SET project_id = %(project_id)s, assigned_by = %(actor)s, updated_at = now()
-WHERE campaign_id = %(campaign_id)s
-RETURNING campaign_id, campaign_name, project_id, assigned_by;
+SELECT campaign_id, campaign_name, project_id, assigned_by
+FROM shared.assign_campaign_project(%(campaign_id)s, %(project_id)s, %(actor)s);
 
 -- name: known_projects
 SELECT project, display_name FROM shared.projects;

@@ -270,3 +270,26 @@ def test_the_dashboard_role_reads_views_and_nothing_else(loaded: Conn) -> None:
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), loaded.transaction():
                 loaded.execute(statement)
+
+
+def test_the_dashboard_shows_each_mapped_audience_and_its_size(
+    client: TestClient, loaded: Conn
+) -> None:
+    from tests.test_audience_support import add_people, configure, join, make_segment
+
+    make_segment(loaded, "all_leads", "All Leads")
+    configure(loaded, {"all_leads": None})
+    join(loaded, "all_leads", add_people(loaded, 7, "dash"))
+    answer = client.get("/api/dashboard")
+    assert answer.status_code == 200, answer.text
+    audiences = answer.json()["data"]["audiences"]
+    assert audiences is not None, "the dashboard role cannot read shared.audience_status"
+    row = next(a for a in audiences if a["segment_id"] == "all_leads")
+    assert row["audience_name"] == "All Leads"
+    assert row["members"] == 7
+    assert row["acknowledged"] == 0 and row["last_status"] is None
+    # The panel's numbers are the view's numbers.
+    view = loaded.execute(
+        "SELECT members FROM shared.audience_status WHERE segment_id = 'all_leads'"
+    ).fetchone()
+    assert view == {"members": 7}

@@ -40,6 +40,9 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA shared FROM gdp_audience_worker;
 GRANT USAGE ON SCHEMA shared TO gdp_audience_worker;
 REVOKE ALL ON shared.audience_status FROM PUBLIC, anon, authenticated;
 GRANT SELECT ON shared.audience_status TO service_role, gdp_audience_worker;
+-- The dashboard (gdp_dashboard) shows audience sizes from the view; the member count it calls
+-- is the view's only function.
+GRANT SELECT ON shared.audience_status TO gdp_dashboard;
 
 
 REVOKE ALL ON FUNCTION
@@ -99,3 +102,6 @@ GRANT EXECUTE ON FUNCTION
 TO gdp_audience_worker, service_role;
 
 GRANT EXECUTE ON FUNCTION shared.audience_allow_removals(text, integer, text, text) TO service_role;
+
+-- The dashboard's audience panel reads shared.audience_status, whose member count runs here.
+GRANT EXECUTE ON FUNCTION shared._audience_member_count(text) TO gdp_dashboard;

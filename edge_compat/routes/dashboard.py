@@ -99,7 +99,7 @@ async def dashboard_data(request: Request) -> Response:
     try:
         panels["audiences"] = _jsonable(await db.fetch("dashboard_audiences"))
     except GdpError:
-        panels["audiences"] = None  # GAP-007's view (shared.audience_sizes) is not installed
+        panels["audiences"] = None  # GAP-007 (shared.audience_status) is not installed
     return Response(
         orjson.dumps({"success": True, "data": panels}),
         media_type="application/json",

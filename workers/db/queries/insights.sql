@@ -181,8 +181,13 @@ ORDER BY id DESC
 LIMIT 5;
 
 -- name: dashboard_audiences
--- GAP-007's audience sizes, when the segments stream's view exists.
-SELECT * FROM shared.audience_sizes;
+-- GAP-007: each mapped segment's members, what Meta acknowledged and its approximate size, the
+-- last run and the lag since the last success.
+SELECT s.segment_id, s.audience_name, s.members, s.acknowledged,
+       s.approximate_lower, s.approximate_upper, s.last_status,
+       round(s.lag_seconds::numeric / 60, 1) AS lag_minutes, s.failures_24h
+FROM shared.audience_status AS s
+ORDER BY s.segment_id;
 
 -- name: insights_range
 -- The summary, each project and each day of [date_from, date_to] in one pass over the view

@@ -55,6 +55,14 @@ def test_demo_runs_the_whole_loop_and_reports_from_the_database(demo_db: str) ->
     assert re.search(pulled, out)
     assert "12 leads, 13 deliveries, 12 synced to people by the lead worker" in out
     assert re.search(r"its Purchase reached Meta with lead_id \d+", out)
+    # Segments evaluated; the mapped audience above the first-upload guard is uploaded, the one
+    # below it is refused with the guard's reason.
+    segments = out.split("== 10. Segments")[1].split("== 11.")[0]
+    members = re.search(r"all_leads\s+(\d+) members\s+-> All Leads", segments)
+    assert members is not None and int(members.group(1)) > 100, segments
+    assert re.search(r"all_leads\s+diff\s+succeeded\s+\+[1-9]\d* -0 1 requests", segments)
+    assert re.search(r"all_customers\s+diff\s+refused .* at least 100", segments)
+    assert "@" not in segments  # hashes and ids only
     # It ends with the dashboard's URL, key included.
     assert re.fullmatch(r"\s+http://127\.0\.0\.1:\d+/dashboard#key=gdp_dk_[0-9a-f]{64}",
                         out.rstrip().splitlines()[-1])

@@ -21,6 +21,7 @@ from workers.demo.browser import show_browser_purchase
 from workers.demo.data import DEMO_BAD_INPUT, DEMO_LEADS
 from workers.demo.insights import show_return_path
 from workers.demo.report import summarize
+from workers.demo.segments import DEMO_AUDIENCES, show_segments_and_audiences
 from workers.demo.services import Services, demo_services
 from workers.demo.shop import serve_demo_shop
 from workers.demo.traffic import PRODUCT_EVENTS, send_traffic
@@ -35,6 +36,7 @@ DEMO_SETTINGS: list[tuple[str, object, str]] = [
     ("META_TEST_EVENT_CODE", "TEST40512", "waitlistlab"),  # visible in its delivery records
     ("META_CAPI_RELAY_PRODUCT_ENABLED", True, "snapmix"),  # the demo shop's relay
     ("META_AD_ACCOUNT_ID", "act_1000000001", "global"),  # the sandbox's ad account
+    ("META_CUSTOM_AUDIENCE_IDS", DEMO_AUDIENCES, "global"),  # audiences made on the first run
 ]
 # Names only (values stay in the environment): what the demo's processes are configured with.
 DEMO_SECRETS = ["META_CAPI_ACCESS_TOKEN", "META_APP_SECRET", "META_WEBHOOK_VERIFY_TOKEN"]
@@ -51,6 +53,7 @@ CONVERSION_PATH_FLAGS = [
     "NEXT_PUBLIC_META_PIXEL_ENABLED",
     "SEGMENT_ENGINE_META_CAPI_ENABLED",
     "ACD_META_INSIGHTS_ENABLED",
+    "META_CUSTOM_AUDIENCE_SYNC_ENABLED",
 ]
 
 
@@ -176,7 +179,9 @@ def run_demo(url: str, echo: Echo, *, keep_serving: bool = False) -> None:
             ).fetchone()
             conn.commit()
             assert viewer is not None
-            echo("\n== 10. The dashboard: spend, CPA, ROAS per project, lead funnel, CAPI health")
+            echo("\n== 10. Segments and Meta Custom Audiences (GAP-002, GAP-007)")
+            show_segments_and_audiences(conn, demo_settings(url, services), echo)
+            echo("\n== 11. The dashboard: spend, CPA, ROAS per project, lead funnel, CAPI health")
             if keep_serving:
                 echo(
                     "   the shop (step 8), API, workers and sandbox keep running: in the shop, "

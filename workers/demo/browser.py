@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 
+from workers.demo import Echo
 from workers.event_id import meta_event_id
 
-Echo = Callable[[str], None]
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156"
 
 

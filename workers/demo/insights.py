@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,11 +13,11 @@ import psycopg
 
 from workers.db.queries import query
 from workers.db.rows import Row
+from workers.demo import Echo
 from workers.event_id import meta_event_id
 from workers.insights.worker import InsightsWorker
 from workers.settings import Settings
 
-Echo = Callable[[str], None]
 Conn = psycopg.Connection[Row]
 PAGE = "104500000000001"
 # (form, ad) pairs: snapmix's and softwarehub's lead-gen ads, and an organic lead (no ad).

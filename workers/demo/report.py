@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 import psycopg
 
 from workers.db.queries import query
 from workers.db.rows import Row
+from workers.demo import Echo
 from workers.demo.traffic import TrafficReport
-
-Echo = Callable[[str], None]
 
 
 def summarize(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
@@ -17,6 +16,7 @@ from psycopg import sql
 from workers.db import migrate
 from workers.db.connection import connect, redact_url
 from workers.db.queries import query
+from workers.demo import Echo
 from workers.demo.browser import show_browser_purchase
 from workers.demo.data import DEMO_BAD_INPUT, DEMO_LEADS
 from workers.demo.insights import show_return_path
@@ -28,7 +28,6 @@ from workers.demo.traffic import PRODUCT_EVENTS, send_traffic
 from workers.errors import GdpError, from_db_error
 from workers.settings import Settings
 
-Echo = Callable[[str], None]
 DEMO_ADMIN = "demo-admin (Dana Ops)"
 DEMO_SETTINGS: list[tuple[str, object, str]] = [
     ("META_PIXEL_ID", "1234567890", "global"),

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import psycopg
 
 from workers.audiences.run import run_audiences
 from workers.db.queries import query
+from workers.demo import Echo
 from workers.settings import Settings
 
-Echo = Callable[[str], None]
 # The two PRD segments the demo maps to Meta audiences (ids made by the worker on its first run).
 DEMO_AUDIENCES = {"all_leads": None, "all_customers": None}
 

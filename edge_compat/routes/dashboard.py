@@ -18,7 +18,6 @@ from starlette.responses import FileResponse, Response
 
 from edge_compat.errors import ApiError
 from edge_compat.insights_state import as_number, insights_state
-from workers.errors import GdpError
 
 router = APIRouter(tags=["Dashboard"])
 DIST = Path(__file__).resolve().parents[1] / "dashboard" / "dist"
@@ -94,12 +93,9 @@ async def dashboard_data(request: Request) -> Response:
         ("successMetrics", "dashboard_success_metrics"),
         ("gate", "dashboard_gate"),
         ("pulls", "dashboard_pulls"),
+        ("audiences", "dashboard_audiences"),
     ):
         panels[name] = _jsonable(await db.fetch(query_name))
-    try:
-        panels["audiences"] = _jsonable(await db.fetch("dashboard_audiences"))
-    except GdpError:
-        panels["audiences"] = None  # GAP-007 (shared.audience_status) is not installed
     return Response(
         orjson.dumps({"success": True, "data": panels}),
         media_type="application/json",

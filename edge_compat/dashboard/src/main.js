@@ -159,17 +159,13 @@ function render(data) {
 
   const audiences = $("audiences");
   audiences.replaceChildren();
-  if (!data.audiences) {
-    audiences.textContent = "Audience sync (GAP-007) is not installed on this database.";
-  } else {
-    const list = document.createElement("ul");
-    for (const row of data.audiences) {
-      const li = document.createElement("li");
-      li.textContent = Object.values(row).join(" · ");
-      list.append(li);
-    }
-    audiences.append(list);
+  const list = document.createElement("ul");
+  for (const row of data.audiences) {
+    const li = document.createElement("li");
+    li.textContent = Object.values(row).join(" · ");
+    list.append(li);
   }
+  audiences.append(list);
 
   const gate = $("gate");
   gate.replaceChildren();

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +23,8 @@ from workers.insights.pull import PullOptions
 from workers.insights.worker import InsightsWorker, PullReport
 from workers.processes import free_port
 from workers.settings import Settings
+
+from tests.support.waiting import wait_until
 
 ACCOUNT = "act_1000000001"
 TOKEN = "sandbox-token"
@@ -52,11 +53,7 @@ def served_sandbox(config: SandboxConfig | None = None) -> Iterator[ServedSandbo
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.02)
+    wait_until(lambda: server.started, "the sandbox to start", interval_s=0.02)
     try:
         yield ServedSandbox(f"http://127.0.0.1:{port}", sandbox_of(app))
     finally:

@@ -116,6 +116,17 @@ SELECT 'snapmix', 'c' || %(round)s || '-' || bp.n,
 FROM public.bench_person AS bp
 WHERE bp.n BETWEEN %(first)s AND %(last)s;
 
+-- name: change_people_scattered
+-- The same, for the people whose number ends in %(slot)s (1%% of them, spread over the whole id
+-- space: numbers follow ids) among numbers first..last.
+INSERT INTO shared.event (product_id, event_id, event_name, person_id, properties)
+SELECT 'snapmix', 's' || %(slot)s || '-' || bp.n,
+       CASE WHEN bp.n %% 3 = 0 THEN 'SubscriptionPurchased' WHEN bp.n %% 3 = 1
+            THEN 'PricingPageViewed' ELSE 'FeatureUsed' END,
+       bp.id, '{"plan_price": "29"}'
+FROM public.bench_person AS bp
+WHERE bp.n BETWEEN %(first)s AND %(last)s AND bp.n %% 100 = %(slot)s;
+
 -- name: sizes
 SELECT (SELECT count(*) FROM shared.person) AS people,
        (SELECT count(*) FROM shared.event) AS events,

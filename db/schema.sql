@@ -2668,12 +2668,22 @@ CREATE FUNCTION shared._event_features() RETURNS trigger
     AS $$
 DECLARE
     v_msgs jsonb[];
+    v_products text[];
+    v_names text[];
+    v_rules bigint[];
 BEGIN
     -- One row per statement, whatever its size: the evaluation folds these events into the
-    -- daily features (shared._fold_new_events), so the insert pays for an array, not an upsert.
-    INSERT INTO shared.segment_change_log (event_ids)
-    SELECT array_agg(n.id) FROM new_events AS n WHERE n.person_id IS NOT NULL
-    HAVING count(*) > 0;
+    -- daily features (shared._fold_new_events), so the insert pays for one small row, not an
+    -- upsert. A statement's ids are usually one unbroken run of the identity; then the first
+    -- and last id name exactly its events (ids are unique), else the array of those with a
+    -- person does (the fold skips events without one either way).
+    INSERT INTO shared.segment_change_log (event_ids, event_id_first, event_id_last)
+    SELECT CASE WHEN NOT s.run THEN s.ids END, CASE WHEN s.run THEN s.lo END,
+           CASE WHEN s.run THEN s.hi END
+    FROM (SELECT min(n.id) AS lo, max(n.id) AS hi, max(n.id) - min(n.id) + 1 = count(*) AS run,
+                 array_agg(n.id) FILTER (WHERE n.person_id IS NOT NULL) AS ids
+          FROM new_events AS n) AS s
+    WHERE s.ids IS NOT NULL;
 
     -- The first-time rows of the PRD's trigger table (conversion rules with
     -- first_time_per_person, e.g. "first feature used" -> CompleteRegistration), fired from the
@@ -2683,15 +2693,22 @@ BEGIN
     -- sessions insert at the same time (the second waits for the first's row, then finds it).
     IF shared.is_enabled('META_CAPI_INGEST_ENABLED')
        AND shared.is_enabled('SEGMENT_ENGINE_META_CAPI_ENABLED') THEN
+        -- The rule that decides each (product, event name) (shared.applicable_conversion_rule,
+        -- the one definition), where it is a first-time one: a handful, read once, so that the
+        -- statement's rows are matched against a short list rather than sorted against the view.
+        SELECT array_agg(r.product_id), array_agg(r.event_name), array_agg(r.rule_id)
+        INTO v_products, v_names, v_rules
+        FROM shared.applicable_conversion_rule AS r
+        WHERE r.first_time_per_person;
+        IF v_rules IS NULL THEN
+            RETURN NULL;
+        END IF;
         WITH matched AS (
-            -- The rule that decides each event (shared.applicable_conversion_rule, the one
-            -- definition), where it is a first-time one.
             SELECT n.id, n.person_id, n.event_name, r.rule_id
             FROM new_events AS n
-            JOIN shared.applicable_conversion_rule AS r
+            JOIN unnest(v_products, v_names, v_rules) AS r(product_id, event_name, rule_id)
               ON r.product_id = n.product_id AND r.event_name = n.event_name
             WHERE n.meta_event_name IS NULL AND n.person_id IS NOT NULL
-              AND r.first_time_per_person
         ), firsts AS (
             SELECT DISTINCT ON (m.rule_id, m.person_id) m.rule_id, m.person_id, m.id, m.event_name
             FROM matched AS m
@@ -2800,9 +2817,9 @@ CREATE FUNCTION shared._fold_new_events() RETURNS bigint
 DECLARE
     v_rows bigint;
 BEGIN
-    WITH kinds AS (
-        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
-               n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
+    WITH src AS MATERIALIZED (
+        SELECT n.id, n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day,
+               n.occurred_at, n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
         FROM pg_temp._segment_new_event AS ne
         JOIN shared.event AS n ON n.id = ne.id
         LEFT JOIN shared.feature_event_kind AS own
@@ -2811,39 +2828,40 @@ BEGIN
                ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
         WHERE n.person_id IS NOT NULL
     ), by_name AS (
-        SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
-        FROM kinds AS k GROUP BY 1, 2, 3, 4
-    ), names AS (
-        SELECT b.person_id, b.product_id, b.day, jsonb_object_agg(b.event_name, b.n) AS counts
-        FROM by_name AS b GROUP BY 1, 2, 3
+        SELECT k.person_id, k.product_id, k.day, k.event_name, k.kind, count(*)::integer AS n,
+               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at
+        FROM src AS k GROUP BY 1, 2, 3, 4, 5
     ), days AS (
-        SELECT k.person_id, k.product_id, k.day,
-               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at,
-               count(*)::integer AS events,
-               count(*) FILTER (WHERE k.kind IS NULL OR k.kind NOT IN ('page_view', 'pricing_view'))::integer AS usage,
-               count(*) FILTER (WHERE k.kind = 'pricing_view')::integer AS pricing_views,
-               min(k.occurred_at) FILTER (WHERE k.kind = 'activation') AS first_activation_at,
-               count(*) FILTER (WHERE k.kind = 'payment')::integer AS payments,
-               max(k.occurred_at) FILTER (WHERE k.kind = 'payment') AS last_payment_at,
-               (array_agg(k.properties ->> 'plan' ORDER BY k.occurred_at DESC)
-                    FILTER (WHERE k.kind = 'payment'))[1] AS plan,
-               (array_agg(coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
-                                   k.properties ->> 'upgrade_price', k.properties ->> 'value')
-                          ORDER BY k.occurred_at DESC)
-                    FILTER (WHERE k.kind = 'payment'))[1] AS amount,
-               max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
-        FROM kinds AS k GROUP BY 1, 2, 3
+        SELECT b.person_id, b.product_id, b.day,
+               min(b.first_at) AS first_at, max(b.last_at) AS last_at,
+               sum(b.n)::integer AS events,
+               coalesce(sum(b.n) FILTER (WHERE b.kind IS NULL
+                                           OR b.kind NOT IN ('page_view', 'pricing_view')), 0)::integer AS usage,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
+               min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
+               max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,
+               max(b.last_at) FILTER (WHERE b.kind = 'cancel') AS last_cancel_at,
+               jsonb_object_agg(b.event_name, b.n) AS counts
+        FROM by_name AS b GROUP BY 1, 2, 3
+    ), paid AS (
+        SELECT DISTINCT ON (k.person_id, k.product_id, k.day) k.person_id, k.product_id, k.day,
+               k.properties ->> 'plan' AS plan,
+               coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
+                        k.properties ->> 'upgrade_price', k.properties ->> 'value') AS amount
+        FROM src AS k WHERE k.kind = 'payment'
+        ORDER BY k.person_id, k.product_id, k.day, k.occurred_at DESC, k.id DESC
     )
     INSERT INTO shared.person_activity_daily AS a (
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
            -- An amount that is not a number is no MRR (the event itself is stored as sent).
-           CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
-           d.last_cancel_at, nm.counts
+           CASE WHEN p.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(p.amount::numeric, 2) END,
+           d.last_cancel_at, d.counts
     FROM days AS d
-    JOIN names AS nm USING (person_id, product_id, day)
+    LEFT JOIN paid AS p USING (person_id, product_id, day)
     ORDER BY d.person_id, d.product_id, d.day
     ON CONFLICT (person_id, product_id, day) DO UPDATE SET
         first_at = least(a.first_at, excluded.first_at),
@@ -5677,7 +5695,9 @@ COMMENT ON FUNCTION shared.erase_person_by_email(p_email text, p_requested_by te
 CREATE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false) RETURNS TABLE(run_id bigint, segment_id text, members bigint, joined bigint, "left" bigint, error text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    SET work_mem TO '64MB'
+    SET work_mem TO '256MB'
+    SET random_page_cost TO '1.1'
+    SET jit TO 'off'
     AS $_$
 #variable_conflict use_column
 DECLARE
@@ -5691,6 +5711,8 @@ DECLARE
     v_members bigint;
     v_joined bigint;
     v_left bigint;
+    v_join uuid[];
+    v_leave uuid[];
     v_stats jsonb := '{}'::jsonb;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('gdp.evaluate_segments')) THEN
@@ -5712,10 +5734,13 @@ BEGIN
     -- Only committed rows are deleted (and their events, committed with them, are seen by the
     -- statements below); a statement committing meanwhile stays in the log for the next run.
     WITH drained AS (
-        DELETE FROM shared.segment_change_log RETURNING event_ids, person_ids
+        DELETE FROM shared.segment_change_log
+        RETURNING event_ids, event_id_first, event_id_last, person_ids
     ), new_events AS (
         INSERT INTO pg_temp._segment_new_event
-        SELECT DISTINCT u.id FROM drained AS d, unnest(d.event_ids) AS u(id)
+        SELECT u.id FROM drained AS d, unnest(d.event_ids) AS u(id)
+        UNION
+        SELECT g.id FROM drained AS d, generate_series(d.event_id_first, d.event_id_last) AS g(id)
         RETURNING 1
     )
     INSERT INTO pg_temp._segment_candidate
@@ -5740,49 +5765,45 @@ BEGIN
             IF v_problem IS NOT NULL THEN
                 PERFORM shared._raise('GD400', 'segment', v_problem);
             END IF;
+            -- One pass over the view and the segment's members (a full join on person_id):
+            -- who joins, who leaves and, in a full run, how many are in. Then two plain
+            -- statements change only those rows (each fires the history and queue trigger).
             IF p_full THEN
                 EXECUTE format($q$
-                    WITH cur AS (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                                 WHERE v.person_id IS NOT NULL),
-                    gone AS (
-                        DELETE FROM shared.segment_member AS m
-                        WHERE m.segment_id = $1
-                          AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.person_id = m.person_id)
-                        RETURNING 1),
-                    added AS (
-                        INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
-                        SELECT $1, cur.person_id, $2 FROM cur
-                        WHERE NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                                          WHERE m.segment_id = $1 AND m.person_id = cur.person_id)
-                        ORDER BY cur.person_id
-                        RETURNING 1)
-                    SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM added),
-                           (SELECT count(*) FROM gone)
+                    SELECT count(cur.person_id),
+                           array_agg(cur.person_id ORDER BY cur.person_id)
+                               FILTER (WHERE mem.person_id IS NULL),
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
+                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
+                          WHERE v.person_id IS NOT NULL) AS cur
+                    FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
+                               WHERE m.segment_id = $1) AS mem
+                      ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
-                INTO v_members, v_joined, v_left
-                USING v_seg.segment_id, v_now;
+                INTO v_members, v_join, v_leave
+                USING v_seg.segment_id;
             ELSE
                 EXECUTE format($q$
-                    WITH cur AS (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                                 JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id),
-                    gone AS (
-                        DELETE FROM shared.segment_member AS m
-                        USING pg_temp._segment_candidate AS c
-                        WHERE m.segment_id = $1 AND m.person_id = c.person_id
-                          AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.person_id = m.person_id)
-                        RETURNING 1),
-                    added AS (
-                        INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
-                        SELECT $1, cur.person_id, $2 FROM cur
-                        WHERE NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                                          WHERE m.segment_id = $1 AND m.person_id = cur.person_id)
-                        ORDER BY cur.person_id
-                        RETURNING 1)
-                    SELECT (SELECT count(*) FROM added), (SELECT count(*) FROM gone)
+                    SELECT array_agg(cur.person_id ORDER BY cur.person_id)
+                               FILTER (WHERE mem.person_id IS NULL),
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
+                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
+                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id) AS cur
+                    FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
+                               JOIN pg_temp._segment_candidate AS c ON c.person_id = m.person_id
+                               WHERE m.segment_id = $1) AS mem
+                      ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
-                INTO v_joined, v_left
-                USING v_seg.segment_id, v_now;
+                INTO v_join, v_leave
+                USING v_seg.segment_id;
             END IF;
+            DELETE FROM shared.segment_member AS m
+            USING unnest(v_leave) AS u(person_id)
+            WHERE m.segment_id = v_seg.segment_id AND m.person_id = u.person_id;
+            GET DIAGNOSTICS v_left = ROW_COUNT;
+            INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
+            SELECT v_seg.segment_id, u.person_id, v_now FROM unnest(v_join) AS u(person_id);
+            GET DIAGNOSTICS v_joined = ROW_COUNT;
             UPDATE shared.segment AS s SET last_evaluated_at = v_now, last_error = NULL
             WHERE s.segment_id = v_seg.segment_id;
             v_stats := v_stats || jsonb_build_object(v_seg.segment_id, jsonb_build_object(
@@ -6686,77 +6707,72 @@ COMMENT ON FUNCTION shared.product_claim() IS 'The product_id of the current req
 CREATE FUNCTION shared.rebuild_person_activity() RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO ''
+    SET work_mem TO '256MB'
     AS $_$
 DECLARE
     v_rows bigint;
 BEGIN
-    -- Never beside an evaluation (which folds logged events into the same rows).
+    -- Never beside an evaluation (which folds logged events into the same rows), so nothing
+    -- else writes daily rows until this transaction ends: the emptied table takes plain inserts.
     PERFORM pg_advisory_xact_lock(hashtext('gdp.evaluate_segments'));
     DELETE FROM shared.person_activity_daily;
     -- One statement, so one snapshot: the logged events it deletes are exactly those already
     -- committed, which the events it reads include; an insert committing meanwhile is in
     -- neither, and the next evaluation folds it in.
     WITH cleared AS (
-        DELETE FROM shared.segment_change_log AS l WHERE l.event_ids IS NOT NULL RETURNING 1
-    ), kinds AS (
-        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.occurred_at,
-               n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
+        DELETE FROM shared.segment_change_log AS l
+        WHERE l.event_ids IS NOT NULL OR l.event_id_first IS NOT NULL
+        RETURNING 1
+    ), by_name AS (
+        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.event_name,
+               coalesce(own.kind, anyp.kind) AS kind, count(*)::integer AS n,
+               min(n.occurred_at) AS first_at, max(n.occurred_at) AS last_at
         FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
         LEFT JOIN shared.feature_event_kind AS anyp
                ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
         WHERE n.person_id IS NOT NULL
-    ), by_name AS (
-        SELECT k.person_id, k.product_id, k.day, k.event_name, count(*) AS n
-        FROM kinds AS k GROUP BY 1, 2, 3, 4
-    ), names AS (
-        SELECT b.person_id, b.product_id, b.day, jsonb_object_agg(b.event_name, b.n) AS counts
-        FROM by_name AS b GROUP BY 1, 2, 3
+        GROUP BY 1, 2, 3, 4, 5
     ), days AS (
-        SELECT k.person_id, k.product_id, k.day,
-               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at,
-               count(*)::integer AS events,
-               count(*) FILTER (WHERE k.kind IS NULL OR k.kind NOT IN ('page_view', 'pricing_view'))::integer AS usage,
-               count(*) FILTER (WHERE k.kind = 'pricing_view')::integer AS pricing_views,
-               min(k.occurred_at) FILTER (WHERE k.kind = 'activation') AS first_activation_at,
-               count(*) FILTER (WHERE k.kind = 'payment')::integer AS payments,
-               max(k.occurred_at) FILTER (WHERE k.kind = 'payment') AS last_payment_at,
-               (array_agg(k.properties ->> 'plan' ORDER BY k.occurred_at DESC)
-                    FILTER (WHERE k.kind = 'payment'))[1] AS plan,
-               (array_agg(coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
-                                   k.properties ->> 'upgrade_price', k.properties ->> 'value')
-                          ORDER BY k.occurred_at DESC)
-                    FILTER (WHERE k.kind = 'payment'))[1] AS amount,
-               max(k.occurred_at) FILTER (WHERE k.kind = 'cancel') AS last_cancel_at
-        FROM kinds AS k GROUP BY 1, 2, 3
+        SELECT b.person_id, b.product_id, b.day,
+               min(b.first_at) AS first_at, max(b.last_at) AS last_at,
+               sum(b.n)::integer AS events,
+               coalesce(sum(b.n) FILTER (WHERE b.kind IS NULL
+                                           OR b.kind NOT IN ('page_view', 'pricing_view')), 0)::integer AS usage,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
+               min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
+               max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,
+               max(b.last_at) FILTER (WHERE b.kind = 'cancel') AS last_cancel_at,
+               jsonb_object_agg(b.event_name, b.n) AS counts
+        FROM by_name AS b GROUP BY 1, 2, 3
+    ), paid AS (
+        SELECT DISTINCT ON (n.person_id, n.product_id, shared._utc_day(n.occurred_at))
+               n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day,
+               n.properties ->> 'plan' AS plan,
+               coalesce(n.properties ->> 'mrr', n.properties ->> 'plan_price',
+                        n.properties ->> 'upgrade_price', n.properties ->> 'value') AS amount
+        FROM shared.event AS n
+        LEFT JOIN shared.feature_event_kind AS own
+               ON own.product_id = n.product_id AND own.event_name = n.event_name
+        LEFT JOIN shared.feature_event_kind AS anyp
+               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+        WHERE n.person_id IS NOT NULL AND coalesce(own.kind, anyp.kind) = 'payment'
+        ORDER BY n.person_id, n.product_id, shared._utc_day(n.occurred_at),
+                 n.occurred_at DESC, n.id DESC
     )
-    INSERT INTO shared.person_activity_daily AS a (
+    INSERT INTO shared.person_activity_daily (
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, d.plan,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
            -- An amount that is not a number is no MRR (the event itself is stored as sent).
-           CASE WHEN d.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(d.amount::numeric, 2) END,
-           d.last_cancel_at, nm.counts
+           CASE WHEN p.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(p.amount::numeric, 2) END,
+           d.last_cancel_at, d.counts
     FROM days AS d
-    JOIN names AS nm USING (person_id, product_id, day)
-    ORDER BY d.person_id, d.product_id, d.day
-    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
-        first_at = least(a.first_at, excluded.first_at),
-        last_at = greatest(a.last_at, excluded.last_at),
-        events = a.events + excluded.events,
-        usage = a.usage + excluded.usage,
-        pricing_views = a.pricing_views + excluded.pricing_views,
-        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
-        payments = a.payments + excluded.payments,
-        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
-        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
-        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
-        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
-        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+    LEFT JOIN paid AS p USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
 
     INSERT INTO shared.segment_change_log (person_ids)
@@ -9800,7 +9816,9 @@ CREATE TABLE shared.segment_change_log (
     id bigint NOT NULL,
     event_ids bigint[],
     person_ids uuid[],
-    logged_at timestamp with time zone DEFAULT now() NOT NULL
+    logged_at timestamp with time zone DEFAULT now() NOT NULL,
+    event_id_first bigint,
+    event_id_last bigint
 );
 
 
@@ -9809,6 +9827,13 @@ CREATE TABLE shared.segment_change_log (
 --
 
 COMMENT ON TABLE shared.segment_change_log IS 'Events and people written since the last evaluation, one row per statement; drained by it.';
+
+
+--
+-- Name: COLUMN segment_change_log.event_id_first; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON COLUMN shared.segment_change_log.event_id_first IS 'With event_id_last: the statement''s events are exactly the ids from first to last.';
 
 
 --
@@ -12013,4 +12038,6 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202400018'),
     ('20261202400019'),
     ('20261202400020'),
-    ('20261202400021');
+    ('20261202400021'),
+    ('20261203100001'),
+    ('20261203100002');

@@ -375,3 +375,106 @@ def test_rebuild_gives_the_same_features_as_the_insert_path(db: Conn) -> None:
     assert db.execute(snapshot).fetchall() == folded
     evaluate(db)
     assert db.execute(snapshot).fetchall() == folded  # the log's events were not folded twice
+
+
+def test_the_change_log_holds_a_run_of_ids_or_else_the_array(db: Conn) -> None:
+    """A statement's events are logged as first and last id when their ids are one run (events
+    without a person inside it are skipped by the fold), else as the array of those with one."""
+    a = person(db, "run@example.com")
+    db.execute("DELETE FROM shared.segment_change_log")
+    db.execute(
+        "INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at) "
+        "SELECT 'snapmix', 'r' || i, 'PageView', CASE WHEN i = 2 THEN NULL ELSE %s::uuid END, "
+        "now() - interval '1 day' FROM generate_series(1, 3) AS i",
+        (a,),
+    )
+    run = db.execute(
+        "SELECT event_ids, event_id_last - event_id_first AS span FROM shared.segment_change_log"
+    ).fetchall()
+    assert run == [{"event_ids": None, "span": 2}]
+    # Ids that are not one run (another session's rows between them; given explicitly here).
+    top = db.execute("SELECT max(id) AS m FROM shared.event").fetchone()
+    assert top is not None
+    first, gap, last = top["m"] + 10, top["m"] + 11, top["m"] + 13
+    db.execute(
+        "INSERT INTO shared.event (id, product_id, event_id, event_name, person_id, occurred_at) "
+        "OVERRIDING SYSTEM VALUE VALUES "
+        "(%s, 'snapmix', 'x1', 'FeatureUsed', %s, now() - interval '1 day'), "
+        "(%s, 'snapmix', 'x2', 'Signup', NULL, now()), "
+        "(%s, 'snapmix', 'x3', 'PageView', %s, now() - interval '1 day')",
+        (first, a, gap, last, a),
+    )
+    arrays = db.execute(
+        "SELECT event_ids, event_id_first FROM shared.segment_change_log "
+        "WHERE event_ids IS NOT NULL"
+    ).fetchall()
+    assert arrays == [{"event_ids": [first, last], "event_id_first": None}]
+    evaluate(db)
+    daily = db.execute(
+        "SELECT events, event_counts FROM shared.person_activity_daily WHERE person_id = %s", (a,)
+    ).fetchall()
+    assert daily == [{"events": 4, "event_counts": {"PageView": 3, "FeatureUsed": 1}}]
+    assert db.execute("SELECT count(*) AS n FROM shared.segment_change_log").fetchone() == {"n": 0}
+
+
+def test_the_days_latest_payment_gives_plan_and_mrr_on_both_paths(db: Conn) -> None:
+    p = person(db, "plan@example.com")
+    day = "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '2 days'"
+    insert = (
+        "INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at, "
+        f"properties) VALUES ('snapmix', %s, %s, %s, {day} + %s::interval, %s)"
+    )
+    db.execute(insert, ("p1", "Upgrade", p, "11 hours", json.dumps({"plan": "pro", "mrr": "49"})))
+    db.execute(
+        insert,
+        ("p2", "SubscriptionPurchased", p, "10 hours", json.dumps({"plan": "basic", "value": "9"})),
+    )
+    db.execute(insert, ("p3", "PageView", p, "12 hours", "{}"))
+    evaluate(db)
+    snapshot = (
+        "SELECT day, events, payments, plan, mrr, event_counts, first_at, last_at, "
+        "last_payment_at FROM shared.person_activity_daily WHERE person_id = %s"
+    )
+    folded = db.execute(snapshot, (p,)).fetchall()
+    assert len(folded) == 1
+    assert (folded[0]["payments"], folded[0]["plan"], float(folded[0]["mrr"])) == (2, "pro", 49.0)
+    assert folded[0]["event_counts"] == {"Upgrade": 1, "SubscriptionPurchased": 1, "PageView": 1}
+    f = db.execute("SELECT plan, mrr FROM shared.person_feature WHERE person_id = %s", (p,))
+    assert f.fetchone() == {"plan": "pro", "mrr": folded[0]["mrr"]}
+    db.execute("SELECT shared.rebuild_person_activity()")
+    assert db.execute(snapshot, (p,)).fetchall() == folded
+
+
+def test_a_full_run_puts_back_members_that_drifted(db: Conn) -> None:
+    """A full run compares the view with the stored members in one pass: who is missing joins,
+    who should not be there leaves, each with its history row and queue message."""
+    a = person(db, "drift-a@example.com")
+    b = person(db, "drift-b@example.com")
+    events(db, [(a, "snapmix", "Signup", "1 day", {}), (b, "snapmix", "Signup", "1 day", {})])
+    evaluate(db)
+    assert members(db, "all_leads") == {a, b}
+    db.execute(
+        "DELETE FROM shared.segment_member WHERE segment_id = 'all_leads' AND person_id = %s", (b,)
+    )
+    db.execute(
+        "INSERT INTO shared.segment_member (segment_id, person_id) VALUES ('all_customers', %s)",
+        (a,),
+    )
+    full = evaluate(db, full=True)
+    leads = full["all_leads"]
+    assert (leads["members"], leads["joined"], leads["left"]) == (2, 1, 0)
+    assert (full["all_customers"]["members"], full["all_customers"]["left"]) == (0, 1)
+    assert members(db, "all_leads") == {a, b} and members(db, "all_customers") == set()
+    run = db.execute(
+        "SELECT run_id FROM shared.segment_run ORDER BY run_id DESC LIMIT 1"
+    ).fetchone()
+    assert run is not None
+    history = db.execute(
+        "SELECT segment_id, person_id::text AS p, change FROM shared.segment_history "
+        "WHERE run_id = %s ORDER BY segment_id",
+        (run["run_id"],),
+    ).fetchall()
+    assert history == [
+        {"segment_id": "all_customers", "p": a, "change": "leave"},
+        {"segment_id": "all_leads", "p": b, "change": "join"},
+    ]

@@ -15,8 +15,8 @@ ALTER TABLE public.bench_person ADD PRIMARY KEY (n);
 -- name: make_events
 -- Events spread over 90 days, names in proportions a product sees (usage, page views, pricing
 -- views, activations, payments, cancellations). Loaded with triggers off (the session runs as
--- replication replica); the daily features are then built in one pass by
--- shared.rebuild_person_activity().
+-- replication replica), in slices [first, last] of the same series by parallel sessions; the
+-- daily features are then built in one pass by shared.rebuild_person_activity().
 INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at, properties,
                           source)
 SELECT (ARRAY['snapmix', 'softwarehub', 'vellopad', 'gapradar'])[1 + (g %% 4)],
@@ -31,8 +31,66 @@ SELECT (ARRAY['snapmix', 'softwarehub', 'vellopad', 'gapradar'])[1 + (g %% 4)],
             ELSE '{}'::jsonb END,
        'import'
 FROM (SELECT g, random() AS r, 1 + ((g * 7919) %% %(people)s) AS n
-      FROM generate_series(1, %(events)s::bigint) AS g) AS s
+      FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g) AS s
 JOIN public.bench_person AS bp ON bp.n = s.n;
+
+-- name: load_session
+-- A loading session: triggers off (replication replica), memory for the join with the 1M
+-- numbered people and for index builds.
+SET session_replication_role = replica;
+SET work_mem = '256MB';
+SET maintenance_work_mem = '1GB';
+SET max_parallel_maintenance_workers = 2;
+SET synchronous_commit = off;
+
+-- name: event_index_definitions
+-- Every index of shared.event with the constraint it backs: compared before the load and after
+-- the rebuild, so the bench measures the table exactly as the migrations define it.
+SELECT i.indexrelid::regclass::text AS index_name, c.conname,
+       coalesce(pg_get_constraintdef(c.oid), pg_get_indexdef(i.indexrelid)) AS definition
+FROM pg_index AS i
+LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+WHERE i.indrelid = 'shared.event'::regclass
+ORDER BY 1;
+
+-- name: drop_event_indexes
+-- Secondary indexes are built once after the load instead of row by row during it (the
+-- primary key stays: ids arrive in order). Their definitions are kept to put them back.
+DO $$
+DECLARE
+    v record;
+BEGIN
+    CREATE TABLE public.bench_event_index AS
+    SELECT i.indexrelid::regclass::text AS index_name, c.conname,
+           coalesce(pg_get_constraintdef(c.oid), pg_get_indexdef(i.indexrelid)) AS definition
+    FROM pg_index AS i
+    LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+    WHERE i.indrelid = 'shared.event'::regclass AND NOT i.indisprimary;
+    FOR v IN SELECT * FROM public.bench_event_index LOOP
+        IF v.conname IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE shared.event DROP CONSTRAINT %I', v.conname);
+        ELSE
+            EXECUTE format('DROP INDEX %s', v.index_name);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- name: restore_event_indexes
+DO $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN SELECT * FROM public.bench_event_index ORDER BY index_name LOOP
+        IF v.conname IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE shared.event ADD CONSTRAINT %I %s', v.conname, v.definition);
+        ELSE
+            EXECUTE v.definition;
+        END IF;
+    END LOOP;
+    DROP TABLE public.bench_event_index;
+END
+$$;
 
 -- name: rebuild_features
 SELECT shared.rebuild_person_activity() AS rows;
@@ -57,6 +115,17 @@ SELECT 'snapmix', 'c' || %(round)s || '-' || bp.n,
        bp.id, '{"plan_price": "29"}'
 FROM public.bench_person AS bp
 WHERE bp.n BETWEEN %(first)s AND %(last)s;
+
+-- name: change_people_scattered
+-- The same, for the people whose number ends in %(slot)s (1%% of them, spread over the whole id
+-- space: numbers follow ids) among numbers first..last.
+INSERT INTO shared.event (product_id, event_id, event_name, person_id, properties)
+SELECT 'snapmix', 's' || %(slot)s || '-' || bp.n,
+       CASE WHEN bp.n %% 3 = 0 THEN 'SubscriptionPurchased' WHEN bp.n %% 3 = 1
+            THEN 'PricingPageViewed' ELSE 'FeatureUsed' END,
+       bp.id, '{"plan_price": "29"}'
+FROM public.bench_person AS bp
+WHERE bp.n BETWEEN %(first)s AND %(last)s AND bp.n %% 100 = %(slot)s;
 
 -- name: sizes
 SELECT (SELECT count(*) FROM shared.person) AS people,

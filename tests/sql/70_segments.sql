@@ -36,10 +36,12 @@ INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_
     ('snapmix', 't2', 'PricingPageViewed', '00000000-0000-0000-0000-0000000000a2', now() - interval '1 day'),
     ('snapmix', 't3', 'PricingPageViewed', '00000000-0000-0000-0000-0000000000a2', now());
 
-SELECT is((SELECT count(*)::integer FROM shared.segment_change_log WHERE event_ids IS NOT NULL),
+SELECT is((SELECT count(*)::integer FROM shared.segment_change_log WHERE person_ids IS NULL),
     1, 'one change log row for the one inserting statement');
-SELECT is((SELECT cardinality(event_ids) FROM shared.segment_change_log WHERE event_ids IS NOT NULL),
-    3, 'holding its three event ids');
+SELECT is((SELECT count(*)::integer FROM shared.segment_change_log
+            WHERE event_ids IS NULL AND event_id_last - event_id_first + 1 = 3
+              AND event_id_first = (SELECT min(id) FROM shared.event WHERE event_id LIKE 't_')),
+    1, 'holding its three event ids as one run, first and last');
 
 SELECT tests.act_as('gdp_segment_worker');
 SELECT results_eq(

@@ -12,7 +12,13 @@ PG_PORT ?= 5432
 # The tests' own PostgreSQL cluster (tests/cluster.sh): fsync off, a port and data directory
 # of this checkout's own.
 TEST_PG_PORT ?= $(shell tests/cluster.sh port)
-TEST_ENV := GDP_TEST_PGPORT=$(TEST_PG_PORT) GDP_TEST_BASE_URL=postgresql://postgres@127.0.0.1:$(TEST_PG_PORT)
+# Bytecode caches on, whatever the environment says (some images set PYTHONDONTWRITEBYTECODE):
+# otherwise every pytest process rewrites and compiles every test module's asserts again, and
+# every `gdp` or worker process a test starts compiles the project's modules again (__pycache__
+# is ignored by git; Python checks each cache against its source).
+PYCACHE_ENV := PYTHONDONTWRITEBYTECODE=
+TEST_ENV := GDP_TEST_PGPORT=$(TEST_PG_PORT) GDP_TEST_BASE_URL=postgresql://postgres@127.0.0.1:$(TEST_PG_PORT) \
+	$(PYCACHE_ENV)
 # pytest-xdist workers: two per core. Many tests spend most of their time waiting (on worker
 # processes, the sandbox's latency, a browser, lease timeouts), so one per core leaves the
 # cores idle; worksteal hands the queued tests of a busy worker to an idle one, so a long test
@@ -23,7 +29,10 @@ TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 # other test.
 RESTART_PG_PORT ?= $(shell echo $$(( $(TEST_PG_PORT) + 1000 )))
 RESTART_ENV := GDP_TEST_PGPORT=$(RESTART_PG_PORT) \
-	GDP_TEST_BASE_URL=postgresql://postgres@127.0.0.1:$(RESTART_PG_PORT)
+	GDP_TEST_BASE_URL=postgresql://postgres@127.0.0.1:$(RESTART_PG_PORT) $(PYCACHE_ENV)
+# Only the files that use the marker are collected for that run (-m still selects the tests):
+# collecting all of them would import every test module once more for a handful of tests.
+RESTART_TESTS := $(shell grep -l restarts_server tests/test_*.py)
 
 .PHONY: demo test test-python test-sql test-cluster lint setup system-deps compiler compiled \
 	postgres bench schema release supabase-cli clean dashboard
@@ -31,7 +40,11 @@ RESTART_ENV := GDP_TEST_PGPORT=$(RESTART_PG_PORT) \
 demo: setup compiled postgres dashboard
 	$(BIN)/gdp demo
 
-test: setup system-deps compiled supabase-cli test-cluster dashboard lint test-python test-sql
+# Lint, the Python tests and pgTAP run at the same time (their outputs are printed whole, one
+# after the other, as each finishes): lint and pgTAP take a few seconds of CPU, which the cores
+# have spare while the pytest workers start up and while the last long tests finish.
+test: setup system-deps compiled supabase-cli test-cluster dashboard
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint test-python test-sql
 
 # GDP_REQUIRE_COMPILED: tests/test_normalize_compiled.py fails if the compiled rules did not load.
 # Tests that restart a cluster run beside the parallel run, on their own cluster; their report
@@ -39,7 +52,7 @@ test: setup system-deps compiled supabase-cli test-cluster dashboard lint test-p
 test-python: test-cluster
 	@GDP_TEST_PGPORT=$(RESTART_PG_PORT) tests/cluster.sh start
 	@mkdir -p tests/artifacts
-	@$(RESTART_ENV) GDP_REQUIRE_COMPILED=1 $(BIN)/pytest -q -m restarts_server \
+	@$(RESTART_ENV) GDP_REQUIRE_COMPILED=1 $(BIN)/pytest -q -m restarts_server $(RESTART_TESTS) \
 		>tests/artifacts/restarts_server.log 2>&1 & restarts=$$!; \
 	$(TEST_ENV) GDP_REQUIRE_COMPILED=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal \
 		-m "not restarts_server"; status=$$?; \

@@ -1,14 +1,22 @@
-"""How long the Python test suite takes, as `make test-python` runs it, against the way it ran
-before (one pytest-xdist worker per core, default scheduling, then the tests that restart
-PostgreSQL in a serial phase of their own), in the same run, one after the other.
+"""How long `make test` takes (lint, the Python suite, pgTAP), against the same target in a
+checkout of the commit before this stream's speed-ups (BASELINE_REF), in the same run, one after
+the other.
 
-    .venv/bin/python bench/bench_test_suite.py [--only new|old]
+    .venv/bin/python bench/bench_test_suite.py [--only new|old] [--baseline REF]
+
+The baseline is a detached git worktree of REF (bench/_common.checkout) sharing this checkout's
+virtualenv, compiled normalizer, Supabase CLI and dashboard build, so both run the same
+dependencies; it runs `make lint test-python test-sql` (its `make test` minus the set-up steps,
+which would reinstall the shared virtualenv from that checkout), this checkout `make test`. Each
+checkout has its own test clusters (tests/cluster.sh picks the port from the path).
 
 Wall time is what a developer waits; on a machine other sessions share it mostly measures their
-load, so the CPU time of everything the suite ran is reported beside it: the pytest processes
-and every process they started and waited for (rusage of the children), and the tests'
-PostgreSQL clusters (the postmaster's own CPU and that of its exited backends, from /proc).
-The load average is read before and after each configuration.
+load, so the CPU time of everything the suite ran is reported beside it: make and every process
+it started and waited for (rusage of the children: pytest and its workers, `gdp` commands, the
+sandbox, Chromium, mypy, pg_prove), and the tests' PostgreSQL clusters (the postmaster's own CPU
+and that of its exited backends, from /proc). The load average is read before and after each
+configuration. Wall time on an idle machine is about (CPU, tests + CPU, PostgreSQL) / cores: the
+suite keeps both cores busy.
 """
 
 from __future__ import annotations
@@ -24,27 +32,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import BENCH_DIR, machine, write_result
+from bench._common import BENCH_DIR, checkout, machine, write_result
 
 ROOT = BENCH_DIR.parent
-BIN = ROOT / ".venv" / "bin"
 TICK = os.sysconf("SC_CLK_TCK")
+# The last commit before the suite was made faster (bytecode caches, FILE_COPY clones, long
+# tests first, smaller kill test, lint and pgTAP beside pytest).
+BASELINE_REF = "b55a356"
 
 
 @dataclass(frozen=True)
 class Run:
     name: str
     wall: float
-    cpu: float  # the pytest process trees
+    cpu: float  # make's process tree
     server_cpu: float  # the clusters' postmasters and backends
     passed: bool
     load: tuple[float, float]  # 1-minute load average before, after
-    tail: str  # pytest's closing lines
+    tail: str  # pytest's and pg_prove's closing lines
 
 
-def cluster_port(offset: int = 0) -> int:
-    port = subprocess.run([str(ROOT / "tests" / "cluster.sh"), "port"], capture_output=True,
-                          text=True, check=True, cwd=ROOT).stdout.strip()  # fmt: skip
+def cluster_port(tree: Path, offset: int = 0) -> int:
+    port = subprocess.run([str(tree / "tests" / "cluster.sh"), "port"], capture_output=True,
+                          text=True, check=True, cwd=tree).stdout.strip()  # fmt: skip
     return int(port) + offset
 
 
@@ -59,60 +69,59 @@ def server_cpu(port: int) -> float:
     return sum(int(f) for f in fields[11:15]) / TICK  # utime stime cutime cstime
 
 
-def measure(name: str, commands: list[str]) -> Run:
-    ports = [cluster_port(), cluster_port(1000)]
-    for port in ports:
-        subprocess.run([str(ROOT / "tests" / "cluster.sh"), "start"], cwd=ROOT, check=True,
+def measure(name: str, tree: Path, command: str) -> Run:
+    ports = [cluster_port(tree), cluster_port(tree, 1000)]
+    for port in ports:  # started (or created) before the clock starts, in both configurations
+        subprocess.run([str(tree / "tests" / "cluster.sh"), "start"], cwd=tree, check=True,
                        env={**os.environ, "GDP_TEST_PGPORT": str(port)})  # fmt: skip
-    env = {**os.environ, "GDP_REQUIRE_COMPILED": "1"}
     load_before = os.getloadavg()[0]
     server_before = sum(server_cpu(p) for p in ports)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    outputs, passed = [], True
-    for command in commands:
-        done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True,
-                              text=True, check=False)  # fmt: skip
-        outputs.append(done.stdout + done.stderr)
-        passed = passed and done.returncode == 0
+    done = subprocess.run(["bash", "-c", command], cwd=tree, capture_output=True, text=True,
+                          check=False)  # fmt: skip
     wall = time.perf_counter() - start
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (children.ru_utime + children.ru_stime) - (
         children_before.ru_utime + children_before.ru_stime
     )
-    log = (
-        ROOT
-        / "tests"
-        / "artifacts"
-        / f"bench_test_suite_{'new' if 'make' in commands[0] else 'old'}.log"
-    )
+    output = done.stdout + done.stderr
+    log = ROOT / "tests" / "artifacts" / f"bench_test_suite_{'new' if tree == ROOT else 'old'}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_text("\n".join(outputs), encoding="utf-8")  # every failure, to read afterwards
-    closing = [line for out in outputs for line in out.splitlines()
-               if " passed" in line or " failed" in line]  # fmt: skip
-    return Run(name, wall, cpu, sum(server_cpu(p) for p in ports) - server_before, passed,
-               (load_before, os.getloadavg()[0]), "; ".join(closing[-3:]))  # fmt: skip
+    log.write_text(output, encoding="utf-8")  # every failure, to read afterwards
+    closing = [line for line in output.splitlines()
+               if " passed" in line or " failed" in line or line.startswith("Files=")]  # fmt: skip
+    return Run(name, wall, cpu, sum(server_cpu(p) for p in ports) - server_before,
+               done.returncode == 0, (load_before, os.getloadavg()[0]), "; ".join(closing[-4:]))  # fmt: skip
 
 
-def old_way() -> list[str]:
-    port = cluster_port()
-    env = f"GDP_TEST_PGPORT={port} GDP_TEST_BASE_URL=postgresql://postgres@127.0.0.1:{port}"
-    return [
-        f'{env} {BIN}/pytest -q -n {os.cpu_count()} -m "not restarts_server"',
-        f"{env} {BIN}/pytest -q -m restarts_server",
-    ]
+def baseline_tree(ref: str) -> Path:
+    """A worktree of `ref` wired to this checkout's built dependencies."""
+    tree = checkout(ref)
+    for shared in (".venv", ".tools"):
+        link = tree / shared
+        if not link.exists():
+            link.symlink_to(ROOT / shared)
+    for built in (ROOT / "workers" / "meta").glob("*.so"):
+        (tree / "workers" / "meta" / built.name).write_bytes(built.read_bytes())
+    dist = ROOT / "edge_compat" / "dashboard" / "dist"
+    subprocess.run(["cp", "-a", str(dist), str(tree / "edge_compat" / "dashboard")], check=True)
+    return tree
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--only", choices=["new", "old"])
+    parser.add_argument("--baseline", default=BASELINE_REF)
     args = parser.parse_args()
     runs = []
     if args.only != "old":
-        runs.append(measure("`make test-python` (this checkout)", ["make -s test-python"]))
+        runs.append(measure("`make test` (this checkout)", ROOT, "make -s test"))
         print(runs[-1], flush=True)
     if args.only != "new":
-        runs.append(measure("before: one worker per core, restart tests afterwards", old_way()))
+        tree = baseline_tree(args.baseline)
+        runs.append(measure(f"before: `make lint test-python test-sql` at {args.baseline}", tree,
+                            "make -s lint test-python test-sql"))  # fmt: skip
         print(runs[-1], flush=True)
     print(f"wrote {write_result('test_suite', report(runs))}")
 
@@ -121,20 +130,22 @@ def report(runs: list[Run]) -> str:
     rows = "\n".join(
         f"| {r.name} | {r.wall:.0f} s | {r.cpu:.0f} s | "
         f"{f'{r.server_cpu:.0f} s' if r.server_cpu >= 0 else '– (a test restarted it)'} | "
+        f"{(r.cpu + r.server_cpu) / (os.cpu_count() or 1):.0f} s | "
         f"{r.load[0]:.1f} → {r.load[1]:.1f} | {'yes' if r.passed else '**no**'} | {r.tail} |"
         for r in runs
     )
-    return f"""## The Python test suite: `make test-python` against the way it ran before
+    return f"""## The Python test suite: `make test` against the way it ran before
 
 `.venv/bin/python bench/bench_test_suite.py` — {machine()}
 
-Each configuration runs the whole Python suite once, one after the other. *CPU, tests*: the
-pytest processes and everything they started and waited for (workers, `gdp` commands, the
-sandbox, Chromium); *CPU, PostgreSQL*: the tests' clusters (postmaster and backends). On a
-machine that other sessions share, wall time mostly measures their load; compare CPU time.
+Each configuration runs lint, the whole Python suite and pgTAP once, one after the other.
+*CPU, tests*: make and everything it started (pytest and its workers, `gdp` commands, the
+sandbox, Chromium, mypy, pg_prove); *CPU, PostgreSQL*: the tests' clusters (postmaster and
+backends). On a machine that other sessions share, wall time mostly measures their load; the
+suite keeps every core busy, so *CPU / cores* is about what an idle machine's wall time is.
 
-| configuration | wall | CPU, tests | CPU, PostgreSQL | load average (1 min), before → after | passed | pytest |
-|---|---:|---:|---:|---|---|---|
+| configuration | wall | CPU, tests | CPU, PostgreSQL | CPU / cores | load average (1 min), before → after | passed | closing lines |
+|---|---:|---:|---:|---:|---|---|---|
 {rows}
 """
 

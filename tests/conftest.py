@@ -23,10 +23,18 @@ from psycopg.rows import dict_row
 from pytest_postgresql import factories
 
 from tests.support.databases import DatabasePool
+from tests.support.ordering import deal_slow_first
 from tests.support.sandbox import SandboxControl, running_sandbox
 from workers.db import migrate
 
 CLUSTER_SCRIPT = Path(__file__).with_name("cluster.sh")
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected what it deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests marked `slow` first, one at the head of each xdist worker's share."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    items[:] = deal_slow_first(items, workers)
 
 
 def _test_server_port() -> int:

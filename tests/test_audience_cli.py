@@ -38,6 +38,7 @@ def cli_env(env: dict[str, str], meta: ServedSandbox) -> dict[str, str]:
     return {**env, "META_GRAPH_URL": meta.url, "META_CAPI_ACCESS_TOKEN": TOKEN}
 
 
+@pytest.mark.slow
 def test_diff_is_a_dry_run_and_sync_list_runs_report(
     db: Conn, env: dict[str, str], meta: ServedSandbox
 ) -> None:
@@ -73,6 +74,7 @@ def test_diff_is_a_dry_run_and_sync_list_runs_report(
         "succeeded", "refused", "succeeded"]
 
 
+@pytest.mark.slow
 def test_unknown_names_and_the_flag_off_are_one_line_refusals(
     db: Conn, env: dict[str, str], meta: ServedSandbox
 ) -> None:

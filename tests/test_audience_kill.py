@@ -73,6 +73,7 @@ def received(meta: ServedSandbox, audience: str) -> int:
         return meta.sandbox.audiences[audience].rows_added
 
 
+@pytest.mark.slow
 def test_sigkill_mid_diff_run_resumes_without_lost_or_doubled_rows(
     db: Conn, db_url: str, meta: ServedSandbox
 ) -> None:
@@ -99,6 +100,7 @@ def test_sigkill_mid_diff_run_resumes_without_lost_or_doubled_rows(
     assert same_people(meta_members(meta.sandbox, audience), expected_members(db, SEG))
 
 
+@pytest.mark.slow
 def test_sigkill_mid_replace_resumes_the_same_session(
     db: Conn, db_url: str, meta: ServedSandbox
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events, lead_events
 from tests.capi_kill import FAULTS, kill_drain
@@ -25,6 +26,7 @@ LANES = 2
 KILLS = 4
 
 
+@pytest.mark.slow
 def test_a_killed_worker_sends_again_at_most_the_requests_in_flight(
     db: Conn, db_url: str, sandbox: SandboxControl
 ) -> None:

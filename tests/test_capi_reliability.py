@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.capi_helpers import PIXEL, add_person, enable_pipeline, insert_events
+from tests.capi_kill import kill_drain
 from tests.support.sandbox import TOKEN, SandboxControl
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -60,57 +61,46 @@ def queue_left(db: Conn) -> int:
 def test_sigkilled_workers_lose_nothing(db: Conn, db_url: str, sandbox: SandboxControl) -> None:
     enable_pipeline(db)
     person = add_person(db, "crash@example.com")
-    total = 20_000
-    for start in range(0, total, 5_000):
-        insert_events(
-            db,
-            [
-                {
-                    "product_id": "snapmix",
-                    "event_id": f"k{i}",
-                    "event_name": "Signup",
-                    "person_id": person,
-                }
-                for i in range(start, start + 5_000)
-            ],
-        )
-    kills = 0
-    # Sandbox latency keeps each batch in flight long enough for a kill to land mid-send.
+    total = 8_000
+    insert_events(
+        db,
+        [
+            {
+                "product_id": "snapmix",
+                "event_id": f"k{i}",
+                "event_name": "Signup",
+                "person_id": person,
+            }
+            for i in range(total)
+        ],
+    )
+    # Sandbox latency keeps each batch in flight long enough for a kill to land mid-send. Each
+    # worker is killed a random moment (up to half a second) after the sandbox answered its
+    # first request, so every kill lands in the drain however slowly a loaded machine starts a
+    # process; eight kills of a few batches each leave the last worker thousands to drain.
     sandbox.faults(latency_ms=250)
-    deadline = time.monotonic() + 240
-    while queue_left(db) and time.monotonic() < deadline:
-        worker = start_worker(db_url, sandbox.url, "--batch-size", "250")
-        time.sleep(1.2 + (kills % 3) * 0.35)
-        if kills < 8:
-            worker.send_signal(signal.SIGKILL)
-            kills += 1
-            worker.wait(timeout=10)
-            continue
-        # Enough crashes: let the last worker drain, then stop it cleanly.
-        while queue_left(db) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
-    assert queue_left(db) == 0, "the queue did not drain"
-    summary = sandbox.summary()[PIXEL]
-    assert summary["unique"] == total  # every event reached Meta under its one event_id
-    sent_twice = summary["duplicates"]
+    run = kill_drain(
+        db_url, sandbox.url, PIXEL, total, kills=8, seed=20261130,
+        worker_args=("--batch-size", "250"), alive_s=(0.0, 0.5), timeout_s=240,
+    )  # fmt: skip
+    assert run.kills == 8, "the queue drained before the eighth kill"
+    assert run.lost == 0 and run.unique == total  # every event reached Meta under its event_id
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "reliability_sigkill.json").write_text(
         json.dumps(
             {
                 "events": total,
-                "kills": kills,
-                "received": summary["received"],
-                "unique": summary["unique"],
-                "sent_twice": sent_twice,
+                "kills": run.kills,
+                "received": run.received,
+                "unique": run.unique,
+                "sent_twice": run.sent_twice,
             },
             indent=2,
         )
     )
     print(
-        f"\nSIGKILL x{kills}: {total} events, {summary['received']} received, "
-        f"{sent_twice} sent twice (Meta deduplicates them by event_id)"
+        f"\nSIGKILL x{run.kills}: {total} events, {run.received} received, "
+        f"{run.sent_twice} sent twice (Meta deduplicates them by event_id)"
     )
     sent = db.execute(
         "SELECT count(DISTINCT event_id) AS n FROM shared.attribution_events WHERE status = 'sent'"
@@ -118,6 +108,7 @@ def test_sigkilled_workers_lose_nothing(db: Conn, db_url: str, sandbox: SandboxC
     assert sent == {"n": total}
 
 
+@pytest.mark.slow
 def test_worker_reconnects_when_the_database_drops_it(
     db: Conn, db_url: str, sandbox: SandboxControl
 ) -> None:

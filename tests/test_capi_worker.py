@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import psycopg
+import pytest
 from prometheus_client import generate_latest
 
 from tests.capi_helpers import (
@@ -212,6 +213,7 @@ def test_one_bad_event_in_a_thousand_is_isolated_by_bisection(
     assert statuses(db) == {"sent": 999, "rejected": 1}
 
 
+@pytest.mark.slow
 def test_5xx_and_throttling_deliver_everything_without_retrying_permanent_errors(
     db: Conn, db_url: str, sandbox: SandboxControl
 ) -> None:
@@ -422,6 +424,7 @@ def test_limited_data_use_and_test_event_code_are_applied(
     ]
 
 
+@pytest.mark.slow
 def test_dlq_commands_list_and_replay(
     db: Conn, db_url: str, env: dict[str, str], sandbox: SandboxControl
 ) -> None:

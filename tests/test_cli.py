@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import psycopg
+import pytest
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -46,6 +47,7 @@ def test_refused_enable_is_one_line_and_exits_non_zero(env: dict[str, str]) -> N
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_checklist_ack_then_enable(env: dict[str, str], db: Conn) -> None:
     done = gdp(env, "checklist", "ack", "privacy_policy_updated", "--by", "Dana")
     assert done.returncode == 0, done.stderr
@@ -70,6 +72,7 @@ def test_checklist_ack_then_enable(env: dict[str, str], db: Conn) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_keys_create_prints_the_key_once_and_revoke_ends_it(env: dict[str, str], db: Conn) -> None:
     done = gdp(env, "keys", "create", "snapmix", "--label", "prod")
     assert done.returncode == 0, done.stderr
@@ -91,6 +94,7 @@ def test_keys_create_prints_the_key_once_and_revoke_ends_it(env: dict[str, str],
     assert bad.returncode == 2 and bad.stderr.strip() == "gdp: product: nope is not a known product"
 
 
+@pytest.mark.slow
 def test_people_import_reports_bad_lines_clearly(env: dict[str, str], db: Conn) -> None:
     done = gdp(
         env,

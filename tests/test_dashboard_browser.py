@@ -120,6 +120,7 @@ def key(db: Conn, db_url: str) -> str:
     return load_demo_data(db, db_url)
 
 
+@pytest.mark.slow
 def test_the_dashboard_shows_the_views_numbers(
     key: str, browser: Browser, db: Conn, env: dict[str, str]
 ) -> None:

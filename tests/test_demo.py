@@ -26,6 +26,7 @@ def demo_db() -> Iterator[str]:
         )
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_loop_and_reports_from_the_database(demo_db: str) -> None:
     environment = {**os.environ, "DATABASE_URL": make_url("postgres")}
     environment.pop("META_CAPI_ACCESS_TOKEN", None)

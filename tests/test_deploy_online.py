@@ -211,6 +211,7 @@ def _probe_files(db_dir: Path, name: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_release_replaces_what_changed_drops_what_went_and_waits_at_most_lock_timeout(
     tmp_path: Path, db_url: str, traffic_on: Callable[[str], Traffic]
 ) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +59,7 @@ def test_sql_email_rule_gives_the_golden_normalized_form(db: Conn) -> None:
     assert [r["h"] for r in rows] == [c["sha256"] for c in cases]
 
 
+@pytest.mark.slow
 def test_sql_lower_casing_equals_pythons_for_every_code_point(db: Conn) -> None:
     """ICU's root-locale lower() is str.lower() for every code point (the libc one is not)."""
     chars = [

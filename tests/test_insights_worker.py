@@ -134,6 +134,7 @@ def test_a_repull_records_restated_days_and_leaves_settled_days_alone(
     assert counted is not None and counted["n"] > 0
 
 
+@pytest.mark.slow
 def test_throttling_is_waited_out_by_the_usage_headers(
     db: Conn, db_url: str, clock: FakeClock
 ) -> None:

@@ -14,6 +14,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Runs `gdp sandbox` in a process where meta_sandbox cannot be imported, as after a production
@@ -64,6 +66,7 @@ def requires(wheel: zipfile.ZipFile) -> list[str]:
             if line.startswith("Requires-Dist: ")]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_production_wheel_holds_no_sandbox(tmp_path: Path) -> None:
     project = copy_project(tmp_path / "src")
     wheel = build_wheel(project, tmp_path / "wheels")

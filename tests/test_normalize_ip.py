@@ -82,6 +82,7 @@ def _spell(address: ipaddress.IPv6Address, style: int) -> str:
         st.text("0123456789abcdefABCDEF:.%", max_size=45),
     )
 )
+@pytest.mark.slow
 def test_same_as_ipaddress(text: str) -> None:
     assert ours(text) == reference(text), text
 

@@ -209,6 +209,7 @@ def example_like(draw: st.DrawFn) -> tuple[str, bool, str]:
 
 @settings(max_examples=4000, deadline=None)
 @given(example_like())
+@pytest.mark.slow
 def test_plain_e164_equals_phonenumbers(case: tuple[str, bool, str]) -> None:
     """Whenever the shortcut answers, the library gives the same valid number."""
     digits, international, region = case

@@ -107,6 +107,7 @@ def test_email_case_and_whitespace_do_not_change_the_hash(email: str) -> None:
              max_size=4),
     st.lists(st.sampled_from(AUDIENCE_KEYS), min_size=1, max_size=15, unique=True),
 )  # fmt: skip
+@pytest.mark.slow
 def test_audience_rows_never_raise_and_stay_aligned(
     rows: list[dict[str, object]], schema: list[str]
 ) -> None:
@@ -135,6 +136,7 @@ def test_very_long_values_are_dropped() -> None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(user_data, min_size=1, max_size=4))
+@pytest.mark.slow
 def test_memo_changes_nothing(people: list[dict[object, object]]) -> None:
     try:
         configure_cache(0)

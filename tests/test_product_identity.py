@@ -20,9 +20,12 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from typer.testing import CliRunner
 
 from workers import product_token
+from workers.cli.main import app
 from workers.errors import Forbidden, from_db_error
+from workers.settings import get_settings
 
 Conn = psycopg.Connection[dict[str, Any]]
 SECRET = "test-jwt-secret-with-at-least-32-bytes!"
@@ -40,8 +43,18 @@ def gdp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def product_jwt(env: dict[str, str], product: str) -> str:
-    done = gdp(env, "keys", "create", product, "--jwt", "--label", "test")
-    assert done.returncode == 0, done.stderr
+    """`gdp keys create PRODUCT --jwt`, run in this process (the command's own code, without a
+    Python start-up per token: most tests here need two); `gdp` itself is run as a process by
+    the tests of the command and of revocation."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", env["DATABASE_URL"])
+        patch.setenv("SUPABASE_JWT_SECRET", SECRET)
+        get_settings.cache_clear()
+        try:
+            done = CliRunner().invoke(app, ["keys", "create", product, "--jwt", "--label", "test"])
+        finally:
+            get_settings.cache_clear()
+    assert done.exit_code == 0, (done.output, done.exception)
     assert "cannot be shown again" in done.stderr
     return done.stdout.strip()
 

@@ -12,6 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.capi_helpers import enable_pipeline
 from tests.edge_support import Conn, create_key, set_flags
 from tests.support.gdp_app import running_gdp
@@ -42,6 +44,7 @@ def test_browser_snippet_under_node() -> None:
     assert "ℹ fail 0" in output
 
 
+@pytest.mark.slow
 def test_nextjs_drop_in_against_the_real_gdp_endpoint(
     db: Conn, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from tests.test_cli import gdp as cli
 
@@ -37,6 +38,7 @@ def seed(db: Conn) -> list[str]:
     return ids
 
 
+@pytest.mark.slow
 def test_create_preview_edit_list_show_members(
     db: Conn, env: dict[str, str], tmp_path: Path
 ) -> None:

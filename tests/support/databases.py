@@ -4,6 +4,10 @@
 DATABASE` of its tear-down. Neither needs the test: a background thread keeps a few clones of
 the template ready and drops used ones behind, on its own connection, so the server does that
 work on the other core while the tests run. Every test still gets a database nobody has touched.
+
+The clone copies the template's files (STRATEGY FILE_COPY) instead of PostgreSQL 15's default of
+reading every page and writing it to the WAL: for a template this small, on a cluster without
+fsync, that is about half the server's CPU per clone, and a few hundred tests clone one.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ class DatabasePool:
                 if kind == "clone":
                     _drop(conn, name)  # a leftover of a killed run with the same pid
                     conn.execute(
-                        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
                             sql.Identifier(name), sql.Identifier(self.template)
                         )
                     )

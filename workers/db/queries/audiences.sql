@@ -46,6 +46,10 @@ FROM shared.audience_members_page(%(segment_id)s, %(after)s, %(limit)s);
 -- name: audience_record_batch
 SELECT shared.audience_record_batch(%(run_id)s, %(op)s, %(rows)s::jsonb, %(response)s::jsonb) AS n;
 
+-- name: audience_record_rows
+SELECT shared.audience_record_rows(%(run_id)s, %(op)s, %(person_ids)s::uuid[], %(cells)s::text[],
+                                   %(updated)s::timestamptz[], %(response)s::jsonb) AS n;
+
 -- name: audience_record_error
 SELECT shared.audience_record_error(%(run_id)s, %(code)s, %(subcode)s, %(retried)s);
 

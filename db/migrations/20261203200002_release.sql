@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:90237a7c860f969f2eb58b9be2ae9b020fb487fbbf3454ee6325cb3f3efc0fc5
+-- gdp:release sources=sha256:04bb817845d0e86ef00f3ea58bb65f24dc2ddda797ec2045c24ddf03dfcdf0bc
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -61,27 +61,72 @@ $function$;
 CREATE OR REPLACE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone)
  RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
  LANGUAGE plpgsql
- STABLE SECURITY DEFINER
+ SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 DECLARE
+    v_cursor refcursor := shared.audience_changes_open(p_segment_id, p_since, NULL);
+BEGIN
+    LOOP
+        FETCH v_cursor INTO person_id, op, old_cells, email, phone, first_name, last_name, city,
+                            state, zip, country, date_of_birth, gender, person_updated_at;
+        EXIT WHEN NOT FOUND;
+        RETURN NEXT;
+    END LOOP;
+    CLOSE v_cursor;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared.audience_changes_open(p_segment_id text, p_since timestamp with time zone, p_cursor text DEFAULT 'audience_changes'::text)
+ RETURNS refcursor
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_cursor refcursor := p_cursor;
     v_segment text := p_segment_id;
     v_since timestamptz := p_since;
 BEGIN
     IF v_since IS NULL THEN
-        RETURN QUERY
-        SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
-               NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date,
-               NULL::text, k.person_updated_at
+        OPEN v_cursor NO SCROLL FOR
+        SELECT k.person_id, 'remove'::text AS op, k.row_cells AS old_cells, NULL::text AS email,
+               NULL::text AS phone, NULL::text AS first_name, NULL::text AS last_name,
+               NULL::text AS city, NULL::text AS state, NULL::text AS zip, NULL::text AS country,
+               NULL::date AS date_of_birth, NULL::text AS gender, k.person_updated_at
         FROM shared.audience_ack AS k
         WHERE k.segment_id = v_segment
           AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
+                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id)
+        UNION ALL
+        SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, k.person_updated_at
+        FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn'
+        UNION ALL
+        SELECT p.id, 'add', NULL, p.email, p.phone, p.first_name, p.last_name, p.city, p.state,
+               p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.segment_member AS m
+        JOIN shared.person AS p ON p.id = m.person_id
+        WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                          WHERE k.segment_id = v_segment AND k.person_id = m.person_id)
+        UNION ALL
+        SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+               p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
     ELSE
-        RETURN QUERY
-        SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
-               NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date,
-               NULL::text, k.person_updated_at
+        OPEN v_cursor NO SCROLL FOR
+        SELECT k.person_id, 'remove'::text AS op, k.row_cells AS old_cells, NULL::text AS email,
+               NULL::text AS phone, NULL::text AS first_name, NULL::text AS last_name,
+               NULL::text AS city, NULL::text AS state, NULL::text AS zip, NULL::text AS country,
+               NULL::date AS date_of_birth, NULL::text AS gender, k.person_updated_at
         FROM (SELECT h.person_id FROM shared.segment_history AS h
               WHERE h.segment_id = v_segment AND h.at >= v_since
               UNION
@@ -89,38 +134,18 @@ BEGIN
               WHERE e.segment_id = v_segment) AS c
         JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = c.person_id
         WHERE NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
-    END IF;
-    RETURN QUERY
-    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
-           k.person_updated_at
-    FROM shared.person AS w
-    JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-    JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-    WHERE w.consent_status = 'withdrawn';
-    IF v_since IS NULL THEN
-        RETURN QUERY
-        SELECT p.id, 'add'::text, NULL::text[], p.email, p.phone, p.first_name, p.last_name,
-               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
-        FROM shared.segment_member AS m
-        JOIN shared.person AS p ON p.id = m.person_id
-        WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
-          AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
-                          WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
-        RETURN QUERY
-        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
-               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
-        FROM shared.audience_ack AS k
-        JOIN shared.person AS p ON p.id = k.person_id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
-        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
-          AND p.updated_at > k.person_updated_at;
-    ELSE
+                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id)
+        UNION ALL
+        SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, k.person_updated_at
+        FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn'
+        UNION ALL
         -- Who joined, and whose person row changed (a change of email, a consent given again).
-        RETURN QUERY
-        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
-               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+               p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
         FROM (SELECT h.person_id FROM shared.segment_history AS h
               WHERE h.segment_id = v_segment AND h.at >= v_since
               UNION
@@ -132,6 +157,7 @@ BEGIN
         WHERE p.consent_status <> 'withdrawn'
           AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at);
     END IF;
+    RETURN v_cursor;
 END
 $function$;
 
@@ -394,6 +420,12 @@ REVOKE ALL ON FUNCTION shared._audience_person_erased() FROM PUBLIC, anon, authe
 
 GRANT EXECUTE ON FUNCTION shared._audience_person_erased() TO service_role;
 
+REVOKE ALL ON FUNCTION shared.audience_changes_open(text, timestamp with time zone, text) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared.audience_changes_open(text, timestamp with time zone, text) TO gdp_audience_worker;
+
+GRANT EXECUTE ON FUNCTION shared.audience_changes_open(text, timestamp with time zone, text) TO service_role;
+
 REVOKE ALL ON FUNCTION shared.audience_record_rows(bigint, text, uuid[], text[], timestamp with time zone[], jsonb) FROM PUBLIC, anon, authenticated, service_role;
 
 GRANT EXECUTE ON FUNCTION shared.audience_record_rows(bigint, text, uuid[], text[], timestamp with time zone[], jsonb) TO gdp_audience_worker;
@@ -431,7 +463,9 @@ $release$;
 
 COMMENT ON FUNCTION shared.audience_changed_since(text) IS 'From when a sync of the segment looks for changed people and memberships (NULL: it re-checks every member).';
 
-COMMENT ON FUNCTION shared.audience_changes(text, timestamp with time zone) IS 'A sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only memberships and people changed from p_since (NULL: every member).';
+COMMENT ON FUNCTION shared.audience_changes(text, timestamp with time zone) IS 'A sync''s changes as rows (what audience_changes_open''s cursor returns), for a dry run and for tests.';
+
+COMMENT ON FUNCTION shared.audience_changes_open(text, timestamp with time zone, text) IS 'Open a cursor over a sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only memberships and people changed from p_since (NULL: every member). Fetch from it in the same transaction.';
 
 COMMENT ON FUNCTION shared.audience_record_batch(bigint, text, jsonb, jsonb) IS 'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction; rows as JSON (audience_record_rows takes arrays).';
 

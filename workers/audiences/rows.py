@@ -139,15 +139,12 @@ def hash_people(
         _column(people, countries, column, key, columns, default_region)
         for column, key, columns in _SHARED_FIELDS
     )
-    return [
-        PersonRow(
-            raw["EXTERN_ID"],  # type: ignore[arg-type]
-            (ids[0], ids[1], fn[i][0], ln[i][0], ct[i][0], st[i][0], zp[i][0], cc[i][0],
-             *dob[i], gen[i][0], ids[2]),
-            person["person_updated_at"],
-        )  # fmt: skip
-        for i, (person, raw, ids) in enumerate(zip(people, own, per_person, strict=True))
-    ]
+    rows = []
+    for i, (person, raw, ids) in enumerate(zip(people, own, per_person, strict=True)):
+        cells = (ids[0], ids[1], fn[i][0], ln[i][0], ct[i][0], st[i][0], zp[i][0], cc[i][0],
+                 *dob[i], gen[i][0], ids[2])  # fmt: skip
+        rows.append(PersonRow(str(raw["EXTERN_ID"]), cells, person["person_updated_at"]))
+    return rows
 
 
 def without_extern_id(cells: Cells) -> Cells:

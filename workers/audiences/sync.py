@@ -222,16 +222,21 @@ async def diff_run(ctx: RunContext, *, forced: bool) -> None:
     try:
         async with await psycopg.AsyncConnection.connect(
             ctx.read_conninfo, row_factory=dict_row
-        ) as reader, reader.cursor(name="audience_changes") as cursor:
-            cursor.itersize = ctx.rows_per_request
-            await cursor.execute(query("audience_changes"), window)
+        ) as reader:
+            # A cursor opened by the function (it reads the tables as their owner); each fetch
+            # returns the next 10,000 rows while the query goes on, in this transaction.
+            await reader.execute(query("audience_changes_open"), window)
+
+            async def fetch() -> list[Row]:
+                return await (await reader.execute(query("audience_changes_fetch"))).fetchall()
+
             cap = float(ctx.target["max_removed_share"]) * int(ctx.target["acknowledged"])
-            chunk = await cursor.fetchmany(ctx.rows_per_request)
+            chunk = await fetch()
             leaving: list[Row] = []
             over = False
             while not forced and chunk and all(r["op"] == "remove" for r in chunk):
                 leaving.extend(chunk)
-                chunk = await cursor.fetchmany(ctx.rows_per_request)
+                chunk = await fetch()
                 if int(ctx.target["acknowledged"]) and len(leaving) > cap:
                     over = True  # past the cap: no need to hold them all to know
                     break
@@ -249,7 +254,7 @@ async def diff_run(ctx: RunContext, *, forced: bool) -> None:
                 removes = len(leaving)
             await _check(ctx, removes, forced)
             await _process(sender, leaving + chunk, ctx.default_region)
-            while chunk := await cursor.fetchmany(ctx.rows_per_request):
+            while chunk := await fetch():
                 await _process(sender, chunk, ctx.default_region)
         await sender.flush()
     finally:

@@ -38,6 +38,14 @@ SELECT c.person_id, c.op, c.old_cells, c.email, c.phone, c.first_name, c.last_na
        c.state, c.zip, c.country, c.date_of_birth, c.gender, c.person_updated_at
 FROM shared.audience_changes(%(segment_id)s, %(since)s) AS c;
 
+-- name: audience_changes_open
+-- Opens the cursor audience_changes in the session's transaction (audience_changes_fetch reads it).
+SELECT shared.audience_changes_open(%(segment_id)s, %(since)s, 'audience_changes') AS cursor;
+
+-- name: audience_changes_fetch
+-- The next rows of the cursor audience_changes_open opened: at most one request's worth.
+FETCH FORWARD 10000 FROM audience_changes;
+
 -- name: audience_members_page
 SELECT person_id, email, phone, first_name, last_name, city, state, zip, country,
        date_of_birth, gender, person_updated_at

@@ -171,16 +171,14 @@ class Sender:
         await self.settle()
 
     async def _send_removes(self, batch: list[tuple[str, Sequence[str]]]) -> None:
-        body = await self.ctx.graph.users(
-            self.audience_id, "remove", SCHEMA, [list(c) for _, c in batch]
-        )
+        body = await self.ctx.graph.users(self.audience_id, "remove", SCHEMA, [c for _, c in batch])
         ids = [p for p, _ in batch]
         await self._record("remove", ids, [",".join(c) for _, c in batch], None, body)
 
     async def _send_adds(self, batch: list[PersonRow]) -> None:
-        body = await self.ctx.graph.users(
-            self.audience_id, "add", SCHEMA, [list(r.cells) for r in batch]
-        )
+        # The cells as they are (tuples serialize as JSON arrays): a copy of 10,000 rows per
+        # request costs more than the serializing.
+        body = await self.ctx.graph.users(self.audience_id, "add", SCHEMA, [r.cells for r in batch])
         await self._record(
             "add", [r.person_id for r in batch], [",".join(r.cells) for r in batch],
             [r.person_updated_at for r in batch], body,

@@ -55,8 +55,10 @@ FROM shared.audience_members_page(%(segment_id)s, %(after)s, %(limit)s);
 SELECT shared.audience_record_batch(%(run_id)s, %(op)s, %(rows)s::jsonb, %(response)s::jsonb) AS n;
 
 -- name: audience_record_rows
-SELECT shared.audience_record_rows(%(run_id)s, %(op)s, %(person_ids)s::uuid[], %(cells)s::text[],
-                                   %(updated)s::timestamptz[], %(response)s::jsonb) AS n;
+-- The arrays go in binary (the b placeholders): 10,000 rows of 13 hashes cost the worker a few
+-- milliseconds that way, tens of milliseconds as quoted array text.
+SELECT shared.audience_record_rows(%(run_id)s, %(op)s, %(person_ids)b::uuid[], %(cells)b::text[],
+                                   %(updated)b::timestamptz[], %(response)s::jsonb) AS n;
 
 -- name: audience_record_error
 SELECT shared.audience_record_error(%(run_id)s, %(code)s, %(subcode)s, %(retried)s);

@@ -24,9 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import resource
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -38,12 +41,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import psycopg
 
-from bench._common import BASE_URL, drop_database, fresh_database, machine, write_result
+from bench._common import (
+    BASE_URL,
+    checkout,
+    drop_database,
+    fresh_database,
+    machine,
+    write_result,
+)
 from workers.audiences.worker import AudienceWorker, RunReport
 from workers.processes import free_port, running
 from workers.settings import Settings
 
-DB_NAME = "gdp_bench_audiences"
+# Its own database (another benchmark's run beside it would drop it otherwise).
+DB_NAME = os.environ.get("GDP_BENCH_AUDIENCES_DB", "gdp_bench_audiences")
+# The audience worker before the incremental diff, the streamed changes and the set-based
+# acknowledgements (main on 2026-11-30): run first, same data, as the before of this section.
+BEFORE_REF = "b55a356"
 SEGMENT = "all_leads"
 TOKEN = "sandbox-token"
 
@@ -205,6 +219,32 @@ async def measure(worker: AudienceWorker, label: str, mode: str, sandbox_pid: in
     return Measure(label, seconds, cpu_s, sandbox_s, postgres_s, report, os.getloadavg()[0])
 
 
+def before(ref: str, people: int, churn_share: float) -> list[Measure]:
+    """This benchmark (first upload and churn) with the worker at `ref`: a git worktree of it,
+    this script copied in, run as a subprocess; its measures come back as JSON."""
+    root = Path(__file__).resolve().parents[1]
+    tree = checkout(ref)
+    # The compiled CAPI rules are built here; they are the ref's own only if its sources match.
+    same = subprocess.run(["git", "diff", "--quiet", ref, "HEAD", "--", "workers/meta"],
+                          cwd=root, check=False).returncode == 0  # fmt: skip
+    if same:
+        for built in (root / "workers" / "meta").glob("*.so"):
+            shutil.copyfile(built, tree / "workers" / "meta" / built.name)
+    shutil.copyfile(Path(__file__), tree / "bench" / "bench_audiences.py")
+    out = tree / "bench" / "results" / "audiences.json"
+    subprocess.run(
+        [sys.executable, "bench/bench_audiences.py", "--people", str(people), "--churn",
+         str(churn_share), "--no-replace", "--before", "none", "--json-out", str(out)],
+        cwd=tree, check=True,
+    )  # fmt: skip
+    measures = []
+    for m in json.loads(out.read_text()):
+        report = RunReport(**m.pop("report"))
+        measures.append(Measure(**{**m, "label": f"{m['label']}, worker at `{ref}`",
+                                   "report": report}))  # fmt: skip
+    return measures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_000_000)
@@ -214,7 +254,11 @@ def main() -> None:
         "--no-replace", action="store_true",
         help="Leave out the PRD's replace-everything baseline (a quick run; not for RESULTS.md).",
     )  # fmt: skip
+    parser.add_argument("--before", default=BEFORE_REF,
+                        help="The commit whose worker runs first as the before ('none': skip).")
+    parser.add_argument("--json-out", type=Path, help="Also write the measures as JSON here.")
     args = parser.parse_args()
+    earlier = [] if args.before == "none" else before(args.before, args.people, args.churn)
     url = fresh_database(DB_NAME)
     changes = math.ceil(args.people * args.churn)
     try:
@@ -269,7 +313,14 @@ def main() -> None:
             f"{m.load:.1f} |"
         )
 
-    runs = [first, diff] + ([baseline] if baseline is not None else [])
+    runs = [*earlier, first, diff] + ([baseline] if baseline is not None else [])
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps([
+            {**{k: getattr(m, k) for k in ("label", "seconds", "cpu_s", "sandbox_cpu_s",
+                                            "postgres_cpu_s", "load")},
+             "report": {k: getattr(m.report, k) for k in RunReport.__dataclass_fields__}}
+            for m in (first, diff)
+        ]))  # fmt: skip
     replaced = (
         ""
         if baseline is None
@@ -277,6 +328,15 @@ def main() -> None:
 {baseline.report.payload_bytes / max(diff.report.payload_bytes, 1):,.0f}x fewer bytes in
 {baseline.report.upload_requests / max(diff.report.upload_requests, 1):,.0f}x fewer requests and
 took {baseline.seconds / max(diff.seconds, 1e-9):,.0f}x less time.
+"""
+    )
+    before_note = (
+        ""
+        if not earlier
+        else f"""Rows marked *worker at `{args.before}`* are the worker before the incremental diff,
+the streamed changes and the set-based acknowledgements, run first in this run on the same data
+(a git worktree of that commit, this script copied in; `--before none` leaves them out).
+
 """
     )
     markdown = f"""
@@ -294,7 +354,7 @@ sessions, autovacuum), read from /proc.
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(line(m) for m in runs)}
 
-*quiet estimate*: what the run needs on an otherwise idle 2-core machine, at least: the worker
+{before_note}*quiet estimate*: what the run needs on an otherwise idle 2-core machine, at least: the worker
 is one Python process (its hashing thread shares the interpreter lock), so it takes its CPU
 seconds, and the three processes together take half their CPU seconds on two cores:
 max(worker, (worker + sandbox + postgres) / 2). The wall time here is that plus the wait for a

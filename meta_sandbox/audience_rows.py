@@ -109,6 +109,7 @@ def parse_payload(params: dict[str, Any], *, replace: bool = False) -> ParsedRow
             f"payload.data holds {len(data)} rows; at most {MAX_ROWS} are allowed per request"
         )
     parsed = ParsedRows(schema=schema, num_received=len(data))
+    fast = _FastRows.of(schema)
     for index, row in enumerate(data):
         if len(schema) == 1 and not isinstance(row, list):
             row = [row]
@@ -117,10 +118,54 @@ def parse_payload(params: dict[str, Any], *, replace: bool = False) -> ParsedRow
                 f"payload.data[{index}] has {len(row) if isinstance(row, list) else 'no'} "
                 f"values; the schema has {len(schema)} keys"
             )
-        keys = _row_keys(schema, row, parsed)
+        keys = fast.keys(row) if fast is not None else None
+        if keys is None:
+            keys = _row_keys(schema, row, parsed)
         if keys is not None:
             parsed.rows.append(keys)
     return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class _FastRows:
+    """The keys of a row every value of which is valid, checked with one regular expression
+    over its hashed cells; None sends the row through _row_keys, which checks each cell and
+    says what is wrong (so the answer is the same, only a valid row is faster)."""
+
+    hashed: tuple[int, ...]
+    extern: int | None
+    other: tuple[tuple[int, str], ...]
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def of(cls, schema: tuple[str, ...]) -> _FastRows | None:
+        if not set(schema) <= HASHED_COLUMNS | EXTRA_COLUMNS | {"EXTERN_ID"}:
+            return None  # MADID: checked cell by cell
+        hashed = tuple(i for i, c in enumerate(schema) if c in HASHED_COLUMNS)
+        cell = "(?:[0-9a-f]{64})?"
+        pattern = re.compile(",".join([cell] * len(hashed)))
+        extern = schema.index("EXTERN_ID") if "EXTERN_ID" in schema else None
+        other = tuple((i, c) for i, c in enumerate(schema) if c not in EXTRA_COLUMNS)
+        return cls(hashed, extern, other, pattern)
+
+    def keys(self, row: list[Any]) -> set[str] | None:
+        try:
+            joined = ",".join([row[i] for i in self.hashed])
+        except TypeError:
+            return None  # a value that is not a string
+        if self.pattern.fullmatch(joined) is None or EMPTY_SHA256 in joined:
+            return None
+        if self.extern is not None:
+            extern = row[self.extern]
+            if not isinstance(extern, str) or (extern and not extern.strip()):
+                return None
+        values = {c: row[i] for i, c in self.other if row[i]}
+        if not values:
+            return None
+        strong = {f"{c}:{values[c]}" for c in IDENTITY_COLUMNS if c in values}
+        if strong:
+            return strong
+        return {"MATCH:" + "|".join(f"{c}={v}" for c, v in sorted(values.items()))}
 
 
 def _row_keys(schema: tuple[str, ...], row: list[Any], parsed: ParsedRows) -> set[str] | None:

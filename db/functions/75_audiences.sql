@@ -91,11 +91,12 @@ BEGIN
                 -- Remapped: what another audience acknowledged says nothing about this one.
                 DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
                 DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                DELETE FROM shared.audience_erased AS e WHERE e.segment_id = v_key;
                 UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
             END IF;
             UPDATE shared.meta_audience AS a
             SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
-                drift_note = NULL, updated_at = now()
+                drift_note = NULL, full_checked_at = NULL, updated_at = now()
             WHERE a.segment_id = v_key;
         END IF;
     END LOOP;
@@ -186,8 +187,28 @@ $$;
 COMMENT ON FUNCTION shared.audience_unlock(text) IS
     'Release the session advisory lock of a segment''s sync.';
 
--- From when a run looks for changed people: the last successful run's start, less a margin for
--- transactions open then; NULL (every member) when no run checked everyone in the last day.
+-- From when the next run looks for changed people and memberships: the start of the oldest
+-- transaction open in this database now (a change it commits later carries an updated_at, or a
+-- history time, from then on), less a second. Only a role that sees every session's
+-- transaction start can know it; otherwise the start less 10 minutes, a margin for the
+-- transactions open then.
+CREATE OR REPLACE FUNCTION shared._audience_checked_from()
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    SELECT CASE
+        WHEN pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
+        THEN least(now(), (SELECT min(a.xact_start) FROM pg_catalog.pg_stat_activity AS a
+                           WHERE a.datname = pg_catalog.current_database()
+                             AND a.backend_type = 'client backend'))
+             - interval '1 second'
+        ELSE now() - interval '10 minutes' END
+$$;
+
+-- From when a run looks for changed people and memberships: where the last successful diff
+-- run's check ended (its checked_from); NULL (every member) when no run checked everyone in the
+-- last day, or a replace ran since (a session Meta timed out applied only part of it).
 CREATE OR REPLACE FUNCTION shared.audience_changed_since(p_segment_id text)
 RETURNS timestamptz
 LANGUAGE sql STABLE
@@ -196,13 +217,15 @@ SET search_path = ''
 AS $$
     SELECT CASE WHEN a.full_checked_at IS NULL OR a.full_checked_at < now() - interval '1 day'
                 THEN NULL
-                ELSE (SELECT max(r.started_at) FROM shared.audience_sync_run AS r
-                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded')
-                     - interval '10 minutes' END
+                ELSE (SELECT coalesce(r.checked_from, r.started_at - interval '10 minutes')
+                      FROM shared.audience_sync_run AS r
+                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded'
+                        AND r.kind = 'diff'
+                      ORDER BY r.id DESC LIMIT 1) END
     FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id
 $$;
 COMMENT ON FUNCTION shared.audience_changed_since(text) IS
-    'From when a sync of the segment looks for changed people (NULL: it re-checks every member).';
+    'From when a sync of the segment looks for changed people and memberships (NULL: it re-checks every member).';
 
 CREATE OR REPLACE FUNCTION shared.audience_start_run(
     p_segment_id text, p_kind text, p_forced boolean, p_reason text DEFAULT NULL
@@ -234,9 +257,10 @@ BEGIN
     END IF;
     v_since := shared.audience_changed_since(p_segment_id);
     INSERT INTO shared.audience_sync_run
-        (segment_id, audience_id, kind, forced, reason, members, changed_since)
+        (segment_id, audience_id, kind, forced, reason, members, changed_since, checked_from)
     VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
-            shared._audience_member_count(p_segment_id), v_since)
+            shared._audience_member_count(p_segment_id), v_since,
+            shared._audience_checked_from())
     RETURNING id INTO v_id;
     RETURN QUERY SELECT v_id, v_since;
 END
@@ -246,70 +270,157 @@ COMMENT ON FUNCTION shared.audience_start_run(text, text, boolean, text) IS
 
 /*
  * The people whose audience row may change, removals first: acknowledged people who left the
- * segment (erasure deletes the membership too) or withdrew consent (op remove, with the row to
- * remove); then members not acknowledged yet, and acknowledged members whose person row changed
- * since it was hashed (op add, with the row acknowledged before, if any). Changed people are
- * looked for among those updated after the run's changed_since (all when NULL).
+ * segment, were erased or withdrew consent (op remove, with the row to remove); then members
+ * not acknowledged yet, and acknowledged members whose person row changed since it was hashed
+ * (op add, with the row acknowledged before, if any).
+ *
+ * p_since NULL (a full check): every member and every acknowledged row, two anti-joins.
+ * Otherwise only what changed from p_since, each part through an index: who joined or left
+ * (shared.segment_history by segment and time), who was erased (shared.audience_erased), who
+ * withdrew (the partial index of withdrawn people), whose person row changed (person.updated_at).
+ *
+ * Opened as a cursor (named p_cursor; NULL: a name of its own) that the caller fetches from in
+ * the same transaction, so the first rows are sent while the rest are still being read: a set
+ * returning function would compute and store all of them first. The parts are one UNION ALL,
+ * which a cursor (never a parallel plan) returns in the order written: removals first.
  */
-CREATE OR REPLACE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamptz)
-RETURNS TABLE (person_id uuid, op text, old_cells text[], email text, phone text,
-               first_name text, last_name text, city text, state text, zip text, country text,
-               date_of_birth date, gender text, person_updated_at timestamptz)
-LANGUAGE plpgsql STABLE
+CREATE OR REPLACE FUNCTION shared.audience_changes_open(
+    p_segment_id text, p_since timestamptz, p_cursor text DEFAULT 'audience_changes'
+)
+RETURNS refcursor
+LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
+    v_cursor refcursor := p_cursor;
     v_segment text := p_segment_id;
     v_since timestamptz := p_since;
 BEGIN
-    RETURN QUERY
-    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
-           k.person_updated_at
-    FROM shared.audience_ack AS k
-    WHERE k.segment_id = v_segment
-      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
-    RETURN QUERY
-    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
-           k.person_updated_at
-    FROM shared.person AS w
-    JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-    JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-    WHERE w.consent_status = 'withdrawn';
-    RETURN QUERY
-    SELECT p.id, 'add'::text, NULL::text[], p.email, p.phone, p.first_name, p.last_name,
-           p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
-    FROM shared.segment_member AS m
-    JOIN shared.person AS p ON p.id = m.person_id
-    WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
-      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
-                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
     IF v_since IS NULL THEN
-        RETURN QUERY
-        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
-               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        OPEN v_cursor NO SCROLL FOR
+        SELECT k.person_id, 'remove'::text AS op, k.row_cells AS old_cells, NULL::text AS email,
+               NULL::text AS phone, NULL::text AS first_name, NULL::text AS last_name,
+               NULL::text AS city, NULL::text AS state, NULL::text AS zip, NULL::text AS country,
+               NULL::date AS date_of_birth, NULL::text AS gender, k.person_updated_at
+        FROM shared.audience_ack AS k
+        WHERE k.segment_id = v_segment
+          AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id)
+        UNION ALL
+        SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, k.person_updated_at
+        FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn'
+        UNION ALL
+        SELECT p.id, 'add', NULL, p.email, p.phone, p.first_name, p.last_name, p.city, p.state,
+               p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.segment_member AS m
+        JOIN shared.person AS p ON p.id = m.person_id
+        WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                          WHERE k.segment_id = v_segment AND k.person_id = m.person_id)
+        UNION ALL
+        SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+               p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
         FROM shared.audience_ack AS k
         JOIN shared.person AS p ON p.id = k.person_id
         JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
         WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
           AND p.updated_at > k.person_updated_at;
     ELSE
-        RETURN QUERY
-        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
-               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
-        FROM shared.person AS p
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
-        WHERE p.updated_at > v_since AND p.consent_status <> 'withdrawn'
-          AND p.updated_at > k.person_updated_at;
+        OPEN v_cursor NO SCROLL FOR
+        SELECT k.person_id, 'remove'::text AS op, k.row_cells AS old_cells, NULL::text AS email,
+               NULL::text AS phone, NULL::text AS first_name, NULL::text AS last_name,
+               NULL::text AS city, NULL::text AS state, NULL::text AS zip, NULL::text AS country,
+               NULL::date AS date_of_birth, NULL::text AS gender, k.person_updated_at
+        FROM (SELECT h.person_id FROM shared.segment_history AS h
+              WHERE h.segment_id = v_segment AND h.at >= v_since
+              UNION
+              SELECT e.person_id FROM shared.audience_erased AS e
+              WHERE e.segment_id = v_segment) AS c
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = c.person_id
+        WHERE NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id)
+        UNION ALL
+        SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, k.person_updated_at
+        FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn'
+        UNION ALL
+        -- Who joined, and whose person row changed (a change of email, a consent given again).
+        SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+               p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM (SELECT h.person_id FROM shared.segment_history AS h
+              WHERE h.segment_id = v_segment AND h.at >= v_since
+              UNION
+              SELECT q.id FROM shared.person AS q WHERE q.updated_at > v_since) AS c
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = c.person_id
+        JOIN shared.person AS p ON p.id = c.person_id
+        LEFT JOIN shared.audience_ack AS k
+            ON k.segment_id = v_segment AND k.person_id = c.person_id
+        WHERE p.consent_status <> 'withdrawn'
+          AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at);
     END IF;
+    RETURN v_cursor;
+END
+$$;
+COMMENT ON FUNCTION shared.audience_changes_open(text, timestamptz, text) IS
+    'Open a cursor over a sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only memberships and people changed from p_since (NULL: every member). Fetch from it in the same transaction.';
+
+CREATE OR REPLACE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamptz)
+RETURNS TABLE (person_id uuid, op text, old_cells text[], email text, phone text,
+               first_name text, last_name text, city text, state text, zip text, country text,
+               date_of_birth date, gender text, person_updated_at timestamptz)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_cursor refcursor := shared.audience_changes_open(p_segment_id, p_since, NULL);
+BEGIN
+    LOOP
+        FETCH v_cursor INTO person_id, op, old_cells, email, phone, first_name, last_name, city,
+                            state, zip, country, date_of_birth, gender, person_updated_at;
+        EXIT WHEN NOT FOUND;
+        RETURN NEXT;
+    END LOOP;
+    CLOSE v_cursor;
 END
 $$;
 COMMENT ON FUNCTION shared.audience_changes(text, timestamptz) IS
-    'A sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only people changed after p_since (NULL: every member).';
+    'A sync''s changes as rows (what audience_changes_open''s cursor returns), for a dry run and for tests.';
+
+/*
+ * An erased person takes their memberships and history along, so nothing else tells a run
+ * that they left: their acknowledged rows are listed (ids only) for the next run to remove
+ * under the hashes Meta has. Once per statement; a lookup per audience and person.
+ */
+CREATE OR REPLACE FUNCTION shared._audience_person_erased()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO shared.audience_erased (segment_id, person_id)
+    SELECT k.segment_id, k.person_id
+    FROM old_people AS o
+    CROSS JOIN shared.meta_audience AS a
+    JOIN shared.audience_ack AS k ON k.segment_id = a.segment_id AND k.person_id = o.id
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER person_audience_erased
+    AFTER DELETE ON shared.person
+    REFERENCING OLD TABLE AS old_people
+    FOR EACH STATEMENT EXECUTE FUNCTION shared._audience_person_erased();
 
 -- How many acknowledged people a run would remove: what the removal guard weighs.
 CREATE OR REPLACE FUNCTION shared.audience_removal_count(p_segment_id text)
@@ -420,13 +531,15 @@ AS $$
 $$;
 
 /*
- * Record one batch Meta acknowledged, in the transaction that says so: op add upserts the rows
- * sent ([{"p": person_id, "c": cells, "u": person_updated_at}]), op remove deletes the rows
- * removed (only where the stored row is still the one removed), op touch only moves
- * person_updated_at (the person changed, their row did not; nothing was sent).
+ * Record one batch Meta acknowledged, in the transaction that says so, set-based: op add upserts
+ * the rows sent, op remove deletes the rows removed (only where the stored row is still the one
+ * removed), op touch only moves person_updated_at (the person changed, their row did not;
+ * nothing was sent). Row i is p_person_ids[i], its cells joined by commas (SHA-256 hex or "",
+ * so no cell holds a comma) in p_cells[i], the person version hashed in p_updated[i].
  */
-CREATE OR REPLACE FUNCTION shared.audience_record_batch(
-    p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb
+CREATE OR REPLACE FUNCTION shared.audience_record_rows(
+    p_run_id bigint, p_op text, p_person_ids uuid[], p_cells text[], p_updated timestamptz[],
+    p_response jsonb DEFAULT '{}'::jsonb
 )
 RETURNS integer
 LANGUAGE plpgsql
@@ -447,10 +560,8 @@ BEGIN
         WITH upserted AS (
             INSERT INTO shared.audience_ack AS k
                 (segment_id, person_id, row_cells, person_updated_at, via, run_id)
-            SELECT v_segment, (x ->> 'p')::uuid,
-                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
-                   (x ->> 'u')::timestamptz, 'users', p_run_id
-            FROM jsonb_array_elements(p_rows) AS x
+            SELECT v_segment, x.p, pg_catalog.string_to_array(x.c, ','), x.u, 'users', p_run_id
+            FROM unnest(p_person_ids, p_cells, p_updated) AS x (p, c, u)
             ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
                 SET row_cells = excluded.row_cells,
                     person_updated_at = excluded.person_updated_at,
@@ -464,19 +575,24 @@ BEGIN
         WHERE segment_id = v_segment;
     ELSIF p_op = 'remove' THEN
         DELETE FROM shared.audience_ack AS k
-        USING jsonb_array_elements(p_rows) AS x
-        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
-          AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
+        USING unnest(p_person_ids, p_cells) AS x (p, c)
+        WHERE k.segment_id = v_segment AND k.person_id = x.p
+          AND k.row_cells = pg_catalog.string_to_array(x.c, ',');
         GET DIAGNOSTICS v_new = ROW_COUNT;
         UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
         WHERE segment_id = v_segment;
-        v_count := jsonb_array_length(p_rows);
+        -- An erased person whose row Meta removed is done with.
+        DELETE FROM shared.audience_erased AS e
+        WHERE e.segment_id = v_segment AND e.person_id = ANY (p_person_ids)
+          AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                          WHERE k.segment_id = v_segment AND k.person_id = e.person_id);
+        v_count := coalesce(cardinality(p_person_ids), 0);
         UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
         WHERE id = p_run_id;
     ELSIF p_op = 'touch' THEN
-        UPDATE shared.audience_ack AS k SET person_updated_at = (x ->> 'u')::timestamptz
-        FROM jsonb_array_elements(p_rows) AS x
-        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid;
+        UPDATE shared.audience_ack AS k SET person_updated_at = x.u
+        FROM unnest(p_person_ids, p_updated) AS x (p, u)
+        WHERE k.segment_id = v_segment AND k.person_id = x.p;
         GET DIAGNOSTICS v_count = ROW_COUNT;
         RETURN v_count;
     ELSE
@@ -486,8 +602,31 @@ BEGIN
     RETURN v_count;
 END
 $$;
+COMMENT ON FUNCTION shared.audience_record_rows(bigint, text, uuid[], text[], timestamptz[], jsonb) IS
+    'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction; rows as arrays (cells joined by commas).';
+
+-- The same with the rows as JSON ([{"p": person_id, "c": cells, "u": person_updated_at}]).
+CREATE OR REPLACE FUNCTION shared.audience_record_batch(
+    p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb
+)
+RETURNS integer
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT shared.audience_record_rows(
+        p_run_id, p_op,
+        ARRAY(SELECT (x ->> 'p')::uuid FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e (x, n)
+              ORDER BY n),
+        ARRAY(SELECT pg_catalog.array_to_string(
+                         ARRAY(SELECT jsonb_array_elements_text(x -> 'c')), ',')
+              FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e (x, n) ORDER BY n),
+        ARRAY(SELECT (x ->> 'u')::timestamptz
+              FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e (x, n) ORDER BY n),
+        p_response)
+$$;
 COMMENT ON FUNCTION shared.audience_record_batch(bigint, text, jsonb, jsonb) IS
-    'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction.';
+    'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction; rows as JSON (audience_record_rows takes arrays).';
 
 CREATE OR REPLACE FUNCTION shared.audience_record_error(
     p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean
@@ -544,7 +683,9 @@ BEGIN
     SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
     WHERE id = p_run_id
     RETURNING * INTO v_row;
-    IF p_status = 'succeeded' AND (v_row.changed_since IS NULL OR v_row.kind = 'replace') THEN
+    -- A replace is followed by a full check (audience_replace_complete): a session Meta timed
+    -- out applied only what it had, and no history says who is missing.
+    IF p_status = 'succeeded' AND v_row.changed_since IS NULL AND v_row.kind = 'diff' THEN
         UPDATE shared.meta_audience SET full_checked_at = v_row.started_at
         WHERE segment_id = v_row.segment_id;
     END IF;
@@ -666,8 +807,13 @@ BEGIN
     WHERE id = p_run_id;
     UPDATE shared.meta_audience
     SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
-        first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
+        first_upload_at = coalesce(first_upload_at, now()), updated_at = now(),
+        full_checked_at = NULL
     WHERE segment_id = v_segment;
+    DELETE FROM shared.audience_erased AS e
+    WHERE e.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = e.person_id);
     RETURN QUERY SELECT v_added, v_removed;
 END
 $$;

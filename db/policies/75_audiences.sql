@@ -18,7 +18,8 @@ BEGIN
         ('audience_ack',               'The service role can read acknowledged audience rows'),
         ('audience_replace_row',       'The service role can read staged replace rows'),
         ('audience_sync_run',          'The service role can read audience sync runs'),
-        ('audience_removal_allowance', 'The service role can read and add removal acknowledgements')
+        ('audience_removal_allowance', 'The service role can read and add removal acknowledgements'),
+        ('audience_erased',            'The service role can read erased people awaiting removal')
     LOOP
         EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', v_table);
         EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', v_table);
@@ -34,7 +35,7 @@ $$;
 
 -- Acknowledged rows, staged rows and runs are written only through their functions.
 REVOKE INSERT, UPDATE, DELETE ON shared.audience_ack, shared.audience_replace_row,
-    shared.audience_sync_run FROM service_role;
+    shared.audience_sync_run, shared.audience_erased FROM service_role;
 REVOKE ALL ON ALL TABLES IN SCHEMA shared FROM gdp_audience_worker;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA shared FROM gdp_audience_worker;
 GRANT USAGE ON SCHEMA shared TO gdp_audience_worker;
@@ -56,11 +57,13 @@ REVOKE ALL ON FUNCTION
     shared.audience_unlock(text),
     shared.audience_start_run(text, text, boolean, text),
     shared.audience_changes(text, timestamptz),
+    shared.audience_changes_open(text, timestamptz, text),
     shared.audience_change_counts(text, timestamptz),
     shared.audience_removal_count(text),
     shared.audience_members_page(text, uuid, integer),
     shared._audience_count_response(bigint, jsonb),
     shared.audience_record_batch(bigint, text, jsonb, jsonb),
+    shared.audience_record_rows(bigint, text, uuid[], text[], timestamptz[], jsonb),
     shared.audience_record_error(bigint, integer, integer, boolean),
     shared.audience_plan_run(bigint, integer, integer, bigint, bigint),
     shared.audience_finish_run(bigint, text, text),
@@ -70,6 +73,8 @@ REVOKE ALL ON FUNCTION
     shared.audience_replace_complete(bigint),
     shared.audience_record_count(text, bigint, bigint, text),
     shared.audience_allow_removals(text, integer, text, text),
+    shared._audience_checked_from(),
+    shared._audience_person_erased(),
     shared.audience_take_allowance(bigint, integer),
     shared.audience_unrecorded_requests(text)
 FROM PUBLIC, anon, authenticated;
@@ -85,10 +90,12 @@ GRANT EXECUTE ON FUNCTION
     shared.audience_unlock(text),
     shared.audience_start_run(text, text, boolean, text),
     shared.audience_changes(text, timestamptz),
+    shared.audience_changes_open(text, timestamptz, text),
     shared.audience_change_counts(text, timestamptz),
     shared.audience_removal_count(text),
     shared.audience_members_page(text, uuid, integer),
     shared.audience_record_batch(bigint, text, jsonb, jsonb),
+    shared.audience_record_rows(bigint, text, uuid[], text[], timestamptz[], jsonb),
     shared.audience_record_error(bigint, integer, integer, boolean),
     shared.audience_plan_run(bigint, integer, integer, bigint, bigint),
     shared.audience_finish_run(bigint, text, text),

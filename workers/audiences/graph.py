@@ -171,7 +171,10 @@ class AudienceGraph:
 
     async def _upload(self, path: str, params: dict[str, Any], rows: int) -> dict[str, Any]:
         self.stats.upload_requests += 1
-        # What goes over the wire for the payload: 64 hex characters a cell plus JSON quoting.
-        self.stats.payload_bytes += len(orjson.dumps(params["payload"]))
+        # Serialized once: its size is counted (64 hex characters a cell plus JSON quoting) and
+        # the same bytes go into the body, and into every retry.
+        payload = orjson.dumps(params["payload"])
+        self.stats.payload_bytes += len(payload)
+        params = {**params, "payload": orjson.Fragment(payload)}
         body: dict[str, Any] = await self.call("POST", path, params, json_body=True)
         return body

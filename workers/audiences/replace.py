@@ -137,5 +137,5 @@ async def _send(
         "last_batch_flag": last,
         "estimated_num_total": estimated,
     }
-    data = [list(r.cells[:-1]) for r in rows]
+    data = [r.cells[:-1] for r in rows]
     return await ctx.graph.replace(audience_id, REPLACE_SCHEMA, data, session)

@@ -2488,12 +2488,25 @@ CREATE FUNCTION shared._event_check_properties() RETURNS trigger
     SET search_path TO ''
     AS $$
 DECLARE
+    v_bytes bigint;
+    v_text text;
     v_bad record;
 BEGIN
     -- gdp serve (gdp_api) checked these with the same rule (edge_compat/validation.py) before
     -- calling ingest_events; checking again would only cost its ingest rate.
     IF current_setting('role', true) = 'gdp_api' THEN
         RETURN NULL;
+    END IF;
+    -- Stored size bounds the joined text (a few times it at most for uncompressed jsonb): joined
+    -- up to 8 MB, so a bulk load of millions of rows never builds a string near the 1 GB limit.
+    SELECT sum(pg_column_size(n.properties)) INTO v_bytes FROM new_events AS n;
+    IF v_bytes <= 8 * 1024 * 1024 THEN
+        SELECT string_agg(n.properties::text, E'\n') INTO v_text
+        FROM new_events AS n
+        WHERE n.properties <> '{}'::jsonb;
+        IF v_text IS NULL OR v_text !~* shared._pii_properties_text_pattern() THEN
+            RETURN NULL;
+        END IF;
     END IF;
     WITH folded AS MATERIALIZED (
         SELECT n.event_id, n.properties, translate(lower(n.properties::text), ' _-.', '') AS t
@@ -3596,6 +3609,22 @@ $$;
 
 
 --
+-- Name: _pii_properties_text_pattern(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._pii_properties_text_pattern() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT '[\\@]|%40|"[-_. ]*(' || string_agg(k.letters, '|') || ')[-_. ]*":'
+    FROM (
+        SELECT (SELECT string_agg(CASE c WHEN 'i' THEN '[iİ]' ELSE c END, '[-_. ]*')
+                FROM regexp_split_to_table(key, '') AS c) AS letters
+        FROM unnest(shared._pii_property_keys()) AS key
+    ) AS k
+$$;
+
+
+--
 -- Name: _pii_property_keys(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4079,6 +4108,27 @@ BEGIN
         END IF;
     END IF;
     RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: _service_role_only(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._service_role_only(p_table text, p_policy text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', p_table);
+    EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', p_table);
+    IF p_policy <> 'Only the service role can read or write ' || p_table THEN
+        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I',
+                       'Only the service role can read or write ' || p_table, p_table);
+    END IF;
+    EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', p_policy, p_table);
+    EXECUTE format('CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) '
+                   'WITH CHECK (true)', p_policy, p_table);
 END
 $$;
 
@@ -12013,4 +12063,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202400018'),
     ('20261202400019'),
     ('20261202400020'),
-    ('20261202400021');
+    ('20261202400021'),
+    ('20261202400022');

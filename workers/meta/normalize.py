@@ -38,7 +38,6 @@ official SDK.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -53,6 +52,7 @@ from workers.meta._rules import (
     Invalid,
     Rule,
     is_sha256_hex,
+    new_sha256,
     sha256_hex,
 )
 from workers.meta._values import MAX_VALUE_LENGTH, values_of
@@ -97,7 +97,7 @@ _RULES: Final[dict[str, Rule]] = {**HASHED, **UNHASHED}
 # Keys whose rule depends on the person's country (and, for ph, the default phone region).
 _CONTEXT_COUNTRY: Final[frozenset[str]] = frozenset({"ph", "st", "zp"})
 _KEY_SHAPE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
-_sha256: Final = hashlib.sha256
+_sha256: Final = new_sha256
 _REGIONS: Final[dict[str, str]] = {}  # default_region as given -> checked code
 
 UserDataValue = str | list[str]
@@ -309,7 +309,7 @@ def _compute(key: str, text: str, country: str | None, region: str) -> Outcome:
     except Invalid as exc:
         return f"{key}: {exc.reason}"
     if key in _MULTI:
-        return form, _sha256(form.encode()).hexdigest()
+        return form, cast(str, _sha256(form.encode()).hexdigest())
     return form, form
 
 

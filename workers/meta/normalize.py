@@ -183,17 +183,23 @@ class _Event:
         self.country: str | None = None  # the person's country, context of ph, st and zp
 
     def run(self) -> NormalizedUserData:
-        grouped = self._grouped()
+        raw = self.raw
+        keys = _meta_keys(cast("dict[object, object]", raw)) if type(raw) is dict else None
+        if keys is not None:  # one value per Meta key: no grouping to do
+            values = list(cast("dict[object, object]", raw).values())
+        else:
+            grouped = self._grouped()
+            keys, values = tuple(grouped), list(grouped.values())
         country: tuple[UserDataValue, UserDataValue] | None = None
-        if "country" in grouped:  # first: phones, states and zips depend on the country
-            country = self._key("country", grouped["country"])
+        if "country" in keys:  # first: phones, states and zips depend on the country
+            country = self._key("country", values[keys.index("country")])
             if country is not None:
                 first = country[0][0] if isinstance(country[0], list) else country[0]
                 self.country = first if len(first) == 2 else None  # not when it came hashed
         user_data: dict[str, UserDataValue] = {}
         normalized: dict[str, UserDataValue] = {}
-        for key, value in grouped.items():  # in the order keys first appear in the input
-            result = country if key == "country" else self._key(key, value)
+        for index, key in enumerate(keys):  # in the order keys first appear in the input
+            result = country if key == "country" else self._key(key, values[index])
             if result is not None:
                 normalized[key], user_data[key] = result
         return NormalizedUserData(user_data, tuple(self.dropped), normalized)
@@ -289,6 +295,30 @@ class _Merged:
     def __init__(self, first: object, second: object) -> None:
         earlier = first.parts if isinstance(first, _Merged) else [first]
         self.parts: list[object] = [*earlier, second]
+
+
+# Input key order -> the Meta key of each, or None where the keys need grouping. Lines of one
+# input share their keys, so grouping them into a dict for every line (a tenth of the work of
+# normalizing one) is done once per key order instead. Only orders of known spellings are kept,
+# so the table is bounded by what _KEY_MAP can spell.
+_PLANS: Final[dict[tuple[object, ...], tuple[str, ...] | None]] = {}
+
+
+def _meta_keys(raw: dict[object, object]) -> tuple[str, ...] | None:
+    """The Meta key of each of `raw`'s keys, in order, when each is a spelling _KEY_MAP knows
+    and no two name the same Meta key; None otherwise (then `_grouped` decides)."""
+    names = tuple(raw)
+    keys = _PLANS.get(names)
+    if keys is not None or names in _PLANS:
+        return keys
+    mapped = [_KEY_MAP.get(name) if type(name) is str else None for name in names]
+    known = [key for key in mapped if key is not None]
+    if len(known) < len(names):
+        return None  # unknown keys are reported by `_grouped`; not remembered
+    keys = tuple(known) if len(set(known)) == len(known) else None
+    if len(_PLANS) < 1024:
+        _PLANS[names] = keys
+    return keys
 
 
 def _canonical_key(raw_key: object, dropped: list[Dropped]) -> str | None:

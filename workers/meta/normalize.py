@@ -387,7 +387,7 @@ class _Memo:
     def __init__(self, maxsize: int) -> None:
         self.generation = max(1, maxsize // 2)
         self.enabled = maxsize > 0
-        self.tables: dict[str, _Table] = {}
+        self.tables: dict[object, _Table] = {}
         self.size = 0  # entries in the young generations
         self.hits = 0
         self.misses = 0
@@ -395,7 +395,8 @@ class _Memo:
     def get(self, key: str, text: str, country: str | None, region: str) -> Outcome:
         if not self.enabled:
             return _compute(key, text, country, region)
-        name = key if country is None and not region else f"{key}:{country}:{region}"
+        # The key alone, or with its context as a tuple (building a string cost more).
+        name: object = key if country is None and not region else (key, country, region)
         table = self.tables.get(name)
         if table is None:
             table = self.tables[name] = _Table()

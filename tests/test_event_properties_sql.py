@@ -50,10 +50,14 @@ def http_refuses(properties: dict[str, Any]) -> bool:
     return False
 
 
-def sql_refuses(db: Conn, properties: dict[str, Any]) -> bool:
-    """The rule itself, and the insert path (its cheap pre-test, then the rule) agree."""
+def batch_refused(db: Conn, batch: list[dict[str, Any]]) -> bool:
+    """One multi-row INSERT, as a product's bulk insert: refused exactly when the rule finds a
+    problem in one of its rows (the joined-text test and the per-row test only skip work)."""
+    texts = [json.dumps(p) for p in batch]
     row = db.execute(
-        "SELECT shared._properties_pii_problem(%s::jsonb) AS problem", (json.dumps(properties),)
+        "SELECT bool_or(shared._properties_pii_problem(p::jsonb) IS NOT NULL) AS bad "
+        "FROM unnest(%s::text[]) AS p",
+        (texts,),
     ).fetchone()
     assert row is not None
     refused = False
@@ -61,15 +65,20 @@ def sql_refuses(db: Conn, properties: dict[str, Any]) -> bool:
         with db.transaction(force_rollback=True):
             db.execute(
                 "INSERT INTO shared.event (product_id, event_id, event_name, properties) "
-                "VALUES ('snapmix', 'parity', 'Signup', %s::jsonb)",
-                (json.dumps(properties),),
+                "SELECT 'snapmix', 'batch-' || i, 'Signup', p::jsonb "
+                "FROM unnest(%s::text[]) WITH ORDINALITY AS r(p, i)",
+                (texts,),
             )
-    except psycopg.errors.RaiseException:
-        refused = True
     except psycopg.Error as exc:
-        refused = isinstance(from_db_error(exc), InvalidInput)
-    assert refused == (row["problem"] is not None), properties
+        assert isinstance(from_db_error(exc), InvalidInput), exc
+        refused = True
+    assert refused == bool(row["bad"]), batch
     return refused
+
+
+def sql_refuses(db: Conn, properties: dict[str, Any]) -> bool:
+    """The rule itself, and the insert path (its cheap pre-tests, then the rule) agree."""
+    return batch_refused(db, [properties])
 
 
 def test_the_sql_key_list_is_the_http_list(db: Conn) -> None:
@@ -138,3 +147,80 @@ def test_an_insert_with_pii_in_properties_is_refused_whole(db: Conn) -> None:
         "INSERT INTO shared.event (product_id, event_id, event_name, properties) "
         "VALUES ('snapmix', 'ok-2', 'Signup', '{\"plan\": \"pro\", \"value\": 9}')"
     )
+
+
+def test_only_ascii_capitals_and_two_others_lower_to_ascii_letters(db: Conn) -> None:
+    """The insert path's pattern compares keys without ASCII case and lets 'i' stand for U+0130
+    too; that is the rule's lower() only if no other character lowers to an ASCII letter."""
+    row = db.execute(
+        "SELECT array_agg(c ORDER BY c) AS chars FROM generate_series(128, 1114111) AS c "
+        "WHERE c NOT BETWEEN 55296 AND 57343 AND lower(chr(c)) ~ '[a-z]'"
+    ).fetchone()
+    assert row is not None
+    # U+0130 (İ) lowers to 'i', U+212A (Kelvin sign) to 'k', a letter no personal-data key has.
+    assert row["chars"] == [0x130, 0x212A]
+    keys = db.execute("SELECT shared._pii_property_keys() AS keys").fetchone()
+    assert keys is not None and not any("k" in key for key in keys["keys"])
+
+
+EDGES: list[dict[str, Any]] = [
+    {"MAİL": "x"},
+    {"naMe": 1},
+    {"E M A I L": 1},
+    {"a": [{"b": [{"e.M-a_İ l": 1}]}]},
+    {"items": [[["ph"]]], "x": ["em", "fn"]},
+    {"ﬁrstname": 1},
+    {"straße": "x", "K": 1, "fn\u00ad": 2},
+    {"città": "ü@é.de"},
+    {"handle": "@snapmix"},
+    {'"email"': 1},
+    {"x": '"email": 1'},
+    {"path": "C:\\temp"},
+    {"tel": None},
+    {"TEL": [1, 2]},
+    {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"Birth-Day": "x"}}}}}}}},
+    {"landing": "https://example.com/?next=%2Fhome", "ref": "100%4"},
+    {"usernames": ["ann"], "named": True, "em2": 1, "phx": 2},
+]
+
+
+@pytest.mark.parametrize("properties", EDGES, ids=[json.dumps(s)[:40] for s in EDGES])
+def test_the_insert_path_refuses_what_the_rule_refuses(
+    db: Conn, properties: dict[str, Any]
+) -> None:
+    sql_refuses(db, properties)
+    batch_refused(db, [{"plan": "pro"}] * 5 + [properties] + [{"value": 1}] * 5)
+
+
+def test_one_bad_row_in_a_large_clean_batch_is_found(db: Conn) -> None:
+    clean = [{"plan": "pro", "page": f"https://example.com/?ref={i}", "items": [{"sku": i}]}
+             for i in range(500)]  # fmt: skip
+    assert not batch_refused(db, clean)
+    assert batch_refused(db, [*clean[:250], {"items": [{"Phone": "1"}]}, *clean[250:]])
+    assert not batch_refused(db, [*clean, {"handle": "@snapmix"}])
+
+
+EDGE_KEYS = st.one_of(
+    st.sampled_from(["MAİL", "Em", "f n", "ph.", "e\tm", "İp address", "plan", "Kelvin"]),
+    st.text(alphabet="aeilmnpthİK_-. \t\"\\@", min_size=1, max_size=6),
+)
+EDGE_VALUES = st.recursive(
+    st.one_of(
+        st.none(), st.integers(-5, 5),
+        st.sampled_from(["x", "a@b.co", "a%40b.co", "@x", 'q"uote', "ph", "é"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(EDGE_KEYS, inner, max_size=3)
+    ),
+    max_leaves=8,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=st.lists(st.dictionaries(EDGE_KEYS, EDGE_VALUES, max_size=4), min_size=1, max_size=4))
+def test_the_insert_path_refuses_what_the_rule_refuses_generated(
+    db: Conn, batch: list[dict[str, Any]]
+) -> None:
+    batch_refused(db, batch)

@@ -197,6 +197,24 @@ def test_alias_and_meta_key_merge() -> None:
     assert result.normalized == {"em": ["a@example.com", "b@example.com"]}
 
 
+def test_lines_with_the_same_keys_give_what_grouping_each_line_gives() -> None:
+    """Key orders are planned once (no grouping per line); the results are the same as for an
+    order seen for the first time, with merged spellings, unknown keys and the country first."""
+    lines = [
+        {"zip": "94107", "phone": "(415) 555-0100", "country": "US", "email": "A@Example.com"},
+        {"email": "a@example.com", "em": ["b@example.com"], "country": "gb"},
+        {"Email ": "a@example.com", "favourite_colour": "red", "zip": "SW1A 1AA", "country": "GB"},
+        {"first_name": "Ann", "state": "California", "city": "SF", "gender": "x"},
+    ]
+    first = [normalize_user_data(dict(line)) for line in lines]
+    again = [normalize_user_data(dict(line)) for line in lines]  # the planned orders now
+    assert again == first
+    assert list(first[0].user_data) == ["zp", "ph", "country", "em"]
+    assert first[1].normalized["em"] == ["a@example.com", "b@example.com"]
+    assert first[2].dropped == (Dropped("favourite_colour", "unknown user_data key"),)
+    assert [d.key for d in first[3].dropped] == ["ge"]
+
+
 def test_single_valued_keys_keep_the_first_valid_value() -> None:
     result = one("client_ip_address", ["bad", "1.2.3.4", "5.6.7.8"])
     assert result.user_data == {"client_ip_address": "1.2.3.4"}

@@ -136,3 +136,28 @@ CREATE OR REPLACE AGGREGATE shared._jsonb_fill(jsonb) (
     STYPE = jsonb,
     INITCOND = '{}'
 );
+
+/*
+ * A table only the service role reads or writes, with a policy named for what it may do
+ * (the files in db/policies call it once per table; run by whoever deploys, who owns the tables):
+ * no privilege for PUBLIC, anon or authenticated, row security on, and one policy for
+ * service_role alone (the role itself, never a JWT claim: any session can set
+ * request.jwt.claims). The catch-all policy an earlier 10_rls.sql gave every table
+ * ("Only the service role can read or write <table>") is dropped where another name replaces it.
+ */
+CREATE OR REPLACE FUNCTION shared._service_role_only(p_table text, p_policy text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', p_table);
+    EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', p_table);
+    IF p_policy <> 'Only the service role can read or write ' || p_table THEN
+        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I',
+                       'Only the service role can read or write ' || p_table, p_table);
+    END IF;
+    EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', p_policy, p_table);
+    EXECUTE format('CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) '
+                   'WITH CHECK (true)', p_policy, p_table);
+END
+$$;

@@ -20,36 +20,25 @@ BEGIN
 END
 $$;
 
-DO $$
-DECLARE
-    v_table text;
-    v_policy text;
-BEGIN
-    FOR v_table, v_policy IN VALUES
-        ('product',                   'Only the service role can read or write products'),
-        ('person',                    'Only the service role can read or write people'),
-        ('identity_link',             'Only the service role can read or write identity links'),
-        ('consent_log',               'Only the service role can read or write consent records'),
-        ('erasure',                   'Only the service role can read or write erasure records'),
-        ('event',                     'Only the service role can read or write events'),
-        ('attribution_events',        'Only the service role can read or write delivery records'),
-        ('feature_flag',              'Only the service role can read or change feature flags'),
-        ('feature_flag_prerequisite', 'Only the service role can read or change flag prerequisites'),
-        ('deploy_checklist_item',     'Only the service role can read or acknowledge the checklist'),
-        ('feature_flag_checklist',    'Only the service role can read or change flag checklists'),
-        ('setting_definition',        'Only the service role can read or change setting definitions'),
-        ('setting',                   'Only the service role can read or change settings'),
-        ('gate_audit',                'Only the service role can read or write the gate audit'),
-        ('service_key',               'Only the service role can read or write service keys'),
-        ('conversion_rule',           'Only the service role can read or change conversion rules'),
-        ('capi_dead_letter',          'Only the service role can read or write dead letters'),
-        ('capi_pixel_state',          'Only the service role can read or write pixel states')
-    LOOP
-        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
-        -- For the role itself, not for a claim: request.jwt.claims can be set by any session.
-        EXECUTE format(
-            'CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) WITH CHECK (true)',
-            v_policy, v_table);
-    END LOOP;
-END
-$$;
+-- Each with its policy for the service role (shared._service_role_only, db/functions/00_common.sql).
+SELECT shared._service_role_only(t.name, t.policy)
+FROM (VALUES
+    ('product',                   'Only the service role can read or write products'),
+    ('person',                    'Only the service role can read or write people'),
+    ('identity_link',             'Only the service role can read or write identity links'),
+    ('consent_log',               'Only the service role can read or write consent records'),
+    ('erasure',                   'Only the service role can read or write erasure records'),
+    ('event',                     'Only the service role can read or write events'),
+    ('attribution_events',        'Only the service role can read or write delivery records'),
+    ('feature_flag',              'Only the service role can read or change feature flags'),
+    ('feature_flag_prerequisite', 'Only the service role can read or change flag prerequisites'),
+    ('deploy_checklist_item',     'Only the service role can read or acknowledge the checklist'),
+    ('feature_flag_checklist',    'Only the service role can read or change flag checklists'),
+    ('setting_definition',        'Only the service role can read or change setting definitions'),
+    ('setting',                   'Only the service role can read or change settings'),
+    ('gate_audit',                'Only the service role can read or write the gate audit'),
+    ('service_key',               'Only the service role can read or write service keys'),
+    ('conversion_rule',           'Only the service role can read or change conversion rules'),
+    ('capi_dead_letter',          'Only the service role can read or write dead letters'),
+    ('capi_pixel_state',          'Only the service role can read or write pixel states')
+) AS t(name, policy);

@@ -13,34 +13,19 @@
  */
 
 -- The tables: no API role reads them; RLS is on and only the service role has a policy.
-DO $$
-DECLARE
-    v_table text;
-    v_policy text;
-BEGIN
-    FOR v_table, v_policy IN VALUES
-        ('campaign_project',           'The service role can read and change campaign projects'),
-        ('conversion_family',          'The service role can read and change conversion families'),
-        ('insights_conversion_action', 'The service role can read and change conversion action types'),
-        ('insights_pull',              'The service role can read insights pulls'),
-        ('performance_daily',          'The service role can read ad performance'),
-        ('performance_campaign_daily', 'The service role can read campaign performance'),
-        ('performance_restatement',    'The service role can read restatements'),
-        ('meta_lead',                  'The service role can read Lead Ads leads'),
-        ('lead_field_map',             'The service role can read and change lead field mappings'),
-        ('dashboard_key',              'The service role can read dashboard keys')
-    LOOP
-        EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', v_table);
-        EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', v_table);
-        -- The catch-all policy of 10_rls.sql, replaced by one written for its role.
-        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I',
-                       'Only the service role can read or write ' || v_table, v_table);
-        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
-        EXECUTE format('CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) '
-                       'WITH CHECK (true)', v_policy, v_table);
-    END LOOP;
-END
-$$;
+SELECT shared._service_role_only(t.name, t.policy)
+FROM (VALUES
+    ('campaign_project',           'The service role can read and change campaign projects'),
+    ('conversion_family',          'The service role can read and change conversion families'),
+    ('insights_conversion_action', 'The service role can read and change conversion action types'),
+    ('insights_pull',              'The service role can read insights pulls'),
+    ('performance_daily',          'The service role can read ad performance'),
+    ('performance_campaign_daily', 'The service role can read campaign performance'),
+    ('performance_restatement',    'The service role can read restatements'),
+    ('meta_lead',                  'The service role can read Lead Ads leads'),
+    ('lead_field_map',             'The service role can read and change lead field mappings'),
+    ('dashboard_key',              'The service role can read dashboard keys')
+) AS t(name, policy);
 
 -- Keys and pull history are written only through their functions, even by the service role.
 REVOKE INSERT, UPDATE, DELETE ON shared.dashboard_key, shared.insights_pull FROM service_role;

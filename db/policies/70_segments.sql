@@ -8,33 +8,18 @@
  * (SECURITY DEFINER), so gdp_segment_worker (gdp worker segments) needs only that function.
  */
 
-DO $$
-DECLARE
-    v_table text;
-    v_policy text;
-BEGIN
-    FOR v_table, v_policy IN VALUES
-        ('segment',               'The service role can read and change segments'),
-        ('segment_member',        'The service role can read segment members'),
-        ('feature_event_kind',    'The service role can read and change feature event kinds'),
-        ('person_activity_daily', 'The service role can read daily person activity'),
-        ('person_feature',        'The service role can read person features'),
-        ('segment_change_log',    'The service role can read the segment change log'),
-        ('segment_run',           'The service role can read segment runs'),
-        ('segment_history',       'The service role can read segment history'),
-        ('feature_trigger_fired', 'The service role can read fired first-time rules')
-    LOOP
-        EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', v_table);
-        EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', v_table);
-        -- The catch-all policy of 10_rls.sql, replaced by one written for its role.
-        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I',
-                       'Only the service role can read or write ' || v_table, v_table);
-        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
-        EXECUTE format('CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) '
-                       'WITH CHECK (true)', v_policy, v_table);
-    END LOOP;
-END
-$$;
+SELECT shared._service_role_only(t.name, t.policy)
+FROM (VALUES
+    ('segment',               'The service role can read and change segments'),
+    ('segment_member',        'The service role can read segment members'),
+    ('feature_event_kind',    'The service role can read and change feature event kinds'),
+    ('person_activity_daily', 'The service role can read daily person activity'),
+    ('person_feature',        'The service role can read person features'),
+    ('segment_change_log',    'The service role can read the segment change log'),
+    ('segment_run',           'The service role can read segment runs'),
+    ('segment_history',       'The service role can read segment history'),
+    ('feature_trigger_fired', 'The service role can read fired first-time rules')
+) AS t(name, policy);
 
 REVOKE ALL ON SCHEMA segments FROM PUBLIC;
 GRANT USAGE ON SCHEMA segments TO service_role;

@@ -8,30 +8,15 @@
  * The tables hold hashes only; no product role reads them.
  */
 
-DO $$
-DECLARE
-    v_table text;
-    v_policy text;
-BEGIN
-    FOR v_table, v_policy IN VALUES
-        ('meta_audience',              'The service role can read and change audiences'),
-        ('audience_ack',               'The service role can read acknowledged audience rows'),
-        ('audience_replace_row',       'The service role can read staged replace rows'),
-        ('audience_sync_run',          'The service role can read audience sync runs'),
-        ('audience_removal_allowance', 'The service role can read and add removal acknowledgements'),
-        ('audience_erased',            'The service role can read erased people awaiting removal')
-    LOOP
-        EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', v_table);
-        EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', v_table);
-        -- The catch-all policy of 10_rls.sql, replaced by one written for its role.
-        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I',
-                       'Only the service role can read or write ' || v_table, v_table);
-        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', v_policy, v_table);
-        EXECUTE format('CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) '
-                       'WITH CHECK (true)', v_policy, v_table);
-    END LOOP;
-END
-$$;
+SELECT shared._service_role_only(t.name, t.policy)
+FROM (VALUES
+    ('meta_audience',              'The service role can read and change audiences'),
+    ('audience_ack',               'The service role can read acknowledged audience rows'),
+    ('audience_replace_row',       'The service role can read staged replace rows'),
+    ('audience_sync_run',          'The service role can read audience sync runs'),
+    ('audience_removal_allowance', 'The service role can read and add removal acknowledgements'),
+    ('audience_erased',            'The service role can read erased people awaiting removal')
+) AS t(name, policy);
 
 -- Acknowledged rows, staged rows and runs are written only through their functions.
 REVOKE INSERT, UPDATE, DELETE ON shared.audience_ack, shared.audience_replace_row,

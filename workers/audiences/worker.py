@@ -38,6 +38,7 @@ from workers.audiences.sync import Refused, Row, RunContext, diff_run, one
 from workers.db.connection import role_options
 from workers.db.queries import query
 from workers.errors import GdpError, MetaApiError, from_db_error
+from workers.rounds import run_rounds, sleep_unless_stopped
 from workers.settings import Settings
 
 log = logging.getLogger("gdp.audiences")
@@ -337,26 +338,25 @@ class AudienceWorker:
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> list[RunReport]:
         """Sync every mapped segment each interval (SEGMENT_ENGINE_CRON_INTERVAL) until `stop`."""
         reports: list[RunReport] = []
-        said_off = False
-        while not stop.is_set():
-            conn = await self._connect()
+
+        async def sync(cfg: Row) -> bool:
             try:
-                cfg = await self.config(conn)
-            finally:
-                await conn.close()
-            interval = float(cfg["interval_s"] or 300)
-            if not cfg["enabled"]:
-                if not said_off:
-                    log.info("audience sync waits for META_CUSTOM_AUDIENCE_SYNC_ENABLED")
-                    said_off = True
-            else:
-                said_off = False
-                try:
-                    reports.extend(await self.sync())
-                except GdpError as exc:
-                    log.warning("audience sync not started", extra={"error": exc.message})
-            if once:
-                return reports
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                reports.extend(await self.sync())
+            except GdpError as exc:
+                log.warning("audience sync not started", extra={"error": exc.message})
+            return False
+
+        await run_rounds(
+            stop, self._fresh_config, enabled=lambda cfg: bool(cfg["enabled"]), work=sync,
+            wait=lambda cfg: sleep_unless_stopped(stop, float(cfg["interval_s"] or 300)),
+            log=log, flag_off="audience sync waits for META_CUSTOM_AUDIENCE_SYNC_ENABLED",
+            once=once,
+        )  # fmt: skip
         return reports
+
+    async def _fresh_config(self) -> Row:
+        conn = await self._connect()
+        try:
+            return await self.config(conn)
+        finally:
+            await conn.close()

@@ -10,7 +10,6 @@ the four insights functions and nothing else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from dataclasses import asdict, dataclass
@@ -34,6 +33,7 @@ from workers.insights.pull import (
     account_today,
     plan_pull,
 )
+from workers.rounds import run_rounds, sleep_unless_stopped
 from workers.settings import Settings
 from workers.statuses import PullMode, PullStatus
 
@@ -216,33 +216,28 @@ class InsightsWorker:
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> list[PullReport]:
         """Pull every META_INSIGHTS_PULL_INTERVAL_SEC until `stop` (or once)."""
         reports: list[PullReport] = []
-        said_off = False
-        while not stop.is_set():
+
+        async def pull_when_due(cfg: InsightsConfig) -> bool:
+            last = cfg.last_succeeded_at
+            elapsed = None if last is None else (dt.datetime.now(dt.UTC) - last).total_seconds()
+            if once or elapsed is None or elapsed >= cfg.pull_interval_s:
+                try:
+                    reports.append(await self.pull())
+                except GdpError as exc:
+                    log.warning("insights pull not started", extra={"error": exc.message})
+            return False
+
+        async def config() -> InsightsConfig:
             conn = await self._connect()
             try:
-                cfg = await self.config(conn)
+                return await self.config(conn)
             finally:
                 await conn.close()
-            interval = float(cfg.pull_interval_s)
-            if not cfg.enabled:
-                if not said_off:
-                    log.info("insights pulls wait for ACD_META_INSIGHTS_ENABLED")
-                    said_off = True
-                if once:
-                    return reports
-            else:
-                said_off = False
-                last = cfg.last_succeeded_at
-                due = last is None or (
-                    dt.datetime.now(dt.UTC) - last
-                ).total_seconds() >= interval
-                if due or once:
-                    try:
-                        reports.append(await self.pull())
-                    except GdpError as exc:
-                        log.warning("insights pull not started", extra={"error": exc.message})
-                if once:
-                    return reports
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=min(interval, 30.0))
+
+        # Wakes at least every 30 s, so a shorter interval set meanwhile applies soon.
+        await run_rounds(
+            stop, config, enabled=lambda cfg: cfg.enabled, work=pull_when_due,
+            wait=lambda cfg: sleep_unless_stopped(stop, min(float(cfg.pull_interval_s), 30.0)),
+            log=log, flag_off="insights pulls wait for ACD_META_INSIGHTS_ENABLED", once=once,
+        )  # fmt: skip
         return reports

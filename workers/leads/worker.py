@@ -33,6 +33,7 @@ from workers.db.queries import query
 from workers.db.rows import Row, fetch_all
 from workers.errors import GdpError, MetaApiError, from_db_error
 from workers.graph_reader import GraphReader, RetryPolicy
+from workers.rounds import run_rounds
 from workers.settings import Settings
 from workers.statuses import LeadStatus
 
@@ -136,27 +137,23 @@ class LeadWorker:
         report = LeadReport()
         conn = await self._connect()
         listener = await self._connect(autocommit=True)
-        said_off = False
+
+        async def config() -> Row:
+            cfg = await (await conn.execute(query("lead_worker_config"))).fetchone()
+            await conn.commit()
+            assert cfg is not None
+            return cfg
+
+        async def batch(cfg: Row) -> bool:  # handled some: more may be queued, go on at once
+            return await self.batch(conn, int(cfg["max_attempts"]), report) > 0
+
         try:
             await listener.execute("LISTEN gdp_meta_leads")
-            while not stop.is_set():
-                cfg = await (await conn.execute(query("lead_worker_config"))).fetchone()
-                await conn.commit()
-                assert cfg is not None
-                if not cfg["enabled"]:
-                    if not said_off:
-                        log.info("lead sync waits for LEAD_ADS_SYNC_ENABLED")
-                        said_off = True
-                    if once:
-                        return report
-                    await self._idle(stop, listener)
-                    continue
-                said_off = False
-                handled = await self.batch(conn, int(cfg["max_attempts"]), report)
-                if handled == 0:
-                    if once:
-                        return report
-                    await self._idle(stop, listener)
+            await run_rounds(
+                stop, config, enabled=lambda cfg: bool(cfg["enabled"]), work=batch,
+                wait=lambda cfg: self._idle(stop, listener), log=log,
+                flag_off="lead sync waits for LEAD_ADS_SYNC_ENABLED", once=once,
+            )  # fmt: skip
             return report
         finally:
             await listener.close()

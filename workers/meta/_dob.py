@@ -43,14 +43,12 @@ class DobError(ValueError):
 def parse_dob(value: str, *, today: dt.date | None = None) -> tuple[int, int, int]:
     """(year, month, day) of a date of birth, or DobError with a value-free reason."""
     text = value.strip()
-    match = _COMPACT.fullmatch(text) or _ISO.fullmatch(text)
-    numeric = None if match is not None else _NUMERIC.fullmatch(text)
+    match, numeric = _numeric_forms(text)
     if match is None and numeric is None and ":" in text:  # every time of day has a colon
         suffix = _TIME_SUFFIX.search(text)
         if suffix is not None and suffix.start() > 0:
             text = text[: suffix.start()].strip()
-            match = _COMPACT.fullmatch(text) or _ISO.fullmatch(text)
-            numeric = None if match is not None else _NUMERIC.fullmatch(text)
+            match, numeric = _numeric_forms(text)
     if match is not None:  # year first; the month and day are the last two groups
         groups = match.groups()
         return _checked(int(groups[0]), int(groups[-2]), int(groups[-1]), today)
@@ -65,6 +63,19 @@ def parse_dob(value: str, *, today: dt.date | None = None) -> tuple[int, int, in
             month, day = (a, b) if a <= 12 else (b, a)
         return _checked(year, month, day, today)
     return _from_words(text, today)
+
+
+def _numeric_forms(text: str) -> tuple[re.Match[str] | None, re.Match[str] | None]:
+    """(year-first match, day/month-first match) of the all-digit forms. Each pattern is tried
+    only where its length allows (8; 8 to 10 with a separator fifth; 6 to 10): a failed match
+    costs about as much as a successful one, and most dates are in one form only."""
+    size = len(text)
+    match = _COMPACT.fullmatch(text) if size == 8 else None
+    if match is None and 8 <= size <= 10 and text[4] in "-/.":
+        match = _ISO.fullmatch(text)
+    if match is not None or not 6 <= size <= 10:
+        return match, None
+    return None, _NUMERIC.fullmatch(text)
 
 
 def _from_words(text: str, today: dt.date | None) -> tuple[int, int, int]:

@@ -30,10 +30,11 @@ Choices where Meta's sources are silent, UNVERIFIED or in CONFLICT (the safer be
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, cast
 
 from workers.meta import _tables
 from workers.meta._dob import DobError, parse_dob
@@ -67,17 +68,43 @@ class Invalid(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
+# Sets a field of a frozen dataclass in its own __init__. The __init__ a frozen dataclass gets
+# from `dataclasses` is Python code run by the interpreter even in the compiled build (about
+# 200 ns a call); one written out with this is compiled. Still frozen: assignment raises.
+set_field: Final = object.__setattr__
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Dropped:
     """A value (or key) left out, and why. `reason` never contains the value itself."""
 
     key: str
     reason: str
 
+    def __init__(self, key: str, reason: str) -> None:
+        set_field(self, "key", key)
+        set_field(self, "reason", reason)
+
+
+def _sha256_constructor() -> Callable[[bytes], Any]:
+    """CPython's own SHA-256 where the interpreter has it (`_sha256`, `_sha2` from 3.12), else
+    hashlib's (OpenSSL). Same digests; for values this short (tens of bytes) the built-in one
+    costs about a fifth fewer instructions, as OpenSSL sets up, copies and cleans an EVP
+    context on every call, and normalizing hashes three or four values per event."""
+    for module in ("_sha256", "_sha2"):
+        try:
+            return cast("Callable[[bytes], Any]", importlib.import_module(module).sha256)
+        except (ImportError, AttributeError):
+            continue
+    return hashlib.sha256
+
+
+new_sha256: Final = _sha256_constructor()
+
 
 def sha256_hex(value: str) -> str:
     """Lowercase hex SHA-256 of the UTF-8 bytes of `value`."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return cast(str, new_sha256(value.encode("utf-8")).hexdigest())
 
 
 def is_sha256_hex(value: object) -> bool:

@@ -2405,6 +2405,24 @@ $$;
 
 
 --
+-- Name: _audience_checked_from(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_checked_from() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT CASE
+        WHEN pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE')
+        THEN least(now(), (SELECT min(a.xact_start) FROM pg_catalog.pg_stat_activity AS a
+                           WHERE a.datname = pg_catalog.current_database()
+                             AND a.backend_type = 'client backend'))
+             - interval '1 second'
+        ELSE now() - interval '10 minutes' END
+$$;
+
+
+--
 -- Name: _audience_count_response(bigint, jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -2443,6 +2461,26 @@ CREATE FUNCTION shared._audience_member_count(p_segment_id text) RETURNS bigint
          - (SELECT count(*) FROM shared.person AS w
             JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
             WHERE w.consent_status = 'withdrawn')
+$$;
+
+
+--
+-- Name: _audience_person_erased(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._audience_person_erased() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO shared.audience_erased (segment_id, person_id)
+    SELECT k.segment_id, k.person_id
+    FROM old_people AS o
+    CROSS JOIN shared.meta_audience AS a
+    JOIN shared.audience_ack AS k ON k.segment_id = a.segment_id AND k.person_id = o.id
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
 $$;
 
 
@@ -2488,12 +2526,25 @@ CREATE FUNCTION shared._event_check_properties() RETURNS trigger
     SET search_path TO ''
     AS $$
 DECLARE
+    v_bytes bigint;
+    v_text text;
     v_bad record;
 BEGIN
     -- gdp serve (gdp_api) checked these with the same rule (edge_compat/validation.py) before
     -- calling ingest_events; checking again would only cost its ingest rate.
     IF current_setting('role', true) = 'gdp_api' THEN
         RETURN NULL;
+    END IF;
+    -- Stored size bounds the joined text (a few times it at most for uncompressed jsonb): joined
+    -- up to 8 MB, so a bulk load of millions of rows never builds a string near the 1 GB limit.
+    SELECT sum(pg_column_size(n.properties)) INTO v_bytes FROM new_events AS n;
+    IF v_bytes <= 8 * 1024 * 1024 THEN
+        SELECT string_agg(n.properties::text, E'\n') INTO v_text
+        FROM new_events AS n
+        WHERE n.properties <> '{}'::jsonb;
+        IF v_text IS NULL OR v_text !~* shared._pii_properties_text_pattern() THEN
+            RETURN NULL;
+        END IF;
     END IF;
     WITH folded AS MATERIALIZED (
         SELECT n.event_id, n.properties, translate(lower(n.properties::text), ' _-.', '') AS t
@@ -3614,6 +3665,22 @@ $$;
 
 
 --
+-- Name: _pii_properties_text_pattern(); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._pii_properties_text_pattern() RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT '[\\@]|%40|"[-_. ]*(' || string_agg(k.letters, '|') || ')[-_. ]*":'
+    FROM (
+        SELECT (SELECT string_agg(CASE c WHEN 'i' THEN '[iİ]' ELSE c END, '[-_. ]*')
+                FROM regexp_split_to_table(key, '') AS c) AS letters
+        FROM unnest(shared._pii_property_keys()) AS key
+    ) AS k
+$$;
+
+
+--
 -- Name: _pii_property_keys(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4102,6 +4169,27 @@ $$;
 
 
 --
+-- Name: _service_role_only(text, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._service_role_only(p_table text, p_policy text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    EXECUTE format('REVOKE ALL ON shared.%I FROM PUBLIC, anon, authenticated', p_table);
+    EXECUTE format('ALTER TABLE shared.%I ENABLE ROW LEVEL SECURITY', p_table);
+    IF p_policy <> 'Only the service role can read or write ' || p_table THEN
+        EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I',
+                       'Only the service role can read or write ' || p_table, p_table);
+    END IF;
+    EXECUTE format('DROP POLICY IF EXISTS %I ON shared.%I', p_policy, p_table);
+    EXECUTE format('CREATE POLICY %I ON shared.%I FOR ALL TO service_role USING (true) '
+                   'WITH CHECK (true)', p_policy, p_table);
+END
+$$;
+
+
+--
 -- Name: _setting_present(jsonb); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4366,9 +4454,11 @@ CREATE FUNCTION shared.audience_changed_since(p_segment_id text) RETURNS timesta
     AS $$
     SELECT CASE WHEN a.full_checked_at IS NULL OR a.full_checked_at < now() - interval '1 day'
                 THEN NULL
-                ELSE (SELECT max(r.started_at) FROM shared.audience_sync_run AS r
-                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded')
-                     - interval '10 minutes' END
+                ELSE (SELECT coalesce(r.checked_from, r.started_at - interval '10 minutes')
+                      FROM shared.audience_sync_run AS r
+                      WHERE r.segment_id = p_segment_id AND r.status = 'succeeded'
+                        AND r.kind = 'diff'
+                      ORDER BY r.id DESC LIMIT 1) END
     FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id
 $$;
 
@@ -4377,7 +4467,7 @@ $$;
 -- Name: FUNCTION audience_changed_since(p_segment_id text); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_changed_since(p_segment_id text) IS 'From when a sync of the segment looks for changed people (NULL: it re-checks every member).';
+COMMENT ON FUNCTION shared.audience_changed_since(p_segment_id text) IS 'From when a sync of the segment looks for changed people and memberships (NULL: it re-checks every member).';
 
 
 --
@@ -4385,56 +4475,19 @@ COMMENT ON FUNCTION shared.audience_changed_since(p_segment_id text) IS 'From wh
 --
 
 CREATE FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) RETURNS TABLE(person_id uuid, op text, old_cells text[], email text, phone text, first_name text, last_name text, city text, state text, zip text, country text, date_of_birth date, gender text, person_updated_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 DECLARE
-    v_segment text := p_segment_id;
-    v_since timestamptz := p_since;
+    v_cursor refcursor := shared.audience_changes_open(p_segment_id, p_since, NULL);
 BEGIN
-    RETURN QUERY
-    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
-           k.person_updated_at
-    FROM shared.audience_ack AS k
-    WHERE k.segment_id = v_segment
-      AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
-                      WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
-    RETURN QUERY
-    SELECT k.person_id, 'remove'::text, k.row_cells, NULL::text, NULL::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::date, NULL::text,
-           k.person_updated_at
-    FROM shared.person AS w
-    JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-    JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-    WHERE w.consent_status = 'withdrawn';
-    RETURN QUERY
-    SELECT p.id, 'add'::text, NULL::text[], p.email, p.phone, p.first_name, p.last_name,
-           p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
-    FROM shared.segment_member AS m
-    JOIN shared.person AS p ON p.id = m.person_id
-    WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
-      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
-                      WHERE k.segment_id = v_segment AND k.person_id = m.person_id);
-    IF v_since IS NULL THEN
-        RETURN QUERY
-        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
-               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
-        FROM shared.audience_ack AS k
-        JOIN shared.person AS p ON p.id = k.person_id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
-        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
-          AND p.updated_at > k.person_updated_at;
-    ELSE
-        RETURN QUERY
-        SELECT p.id, 'add'::text, k.row_cells, p.email, p.phone, p.first_name, p.last_name,
-               p.city, p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
-        FROM shared.person AS p
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = p.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
-        WHERE p.updated_at > v_since AND p.consent_status <> 'withdrawn'
-          AND p.updated_at > k.person_updated_at;
-    END IF;
+    LOOP
+        FETCH v_cursor INTO person_id, op, old_cells, email, phone, first_name, last_name, city,
+                            state, zip, country, date_of_birth, gender, person_updated_at;
+        EXIT WHEN NOT FOUND;
+        RETURN NEXT;
+    END LOOP;
+    CLOSE v_cursor;
 END
 $$;
 
@@ -4443,7 +4496,101 @@ $$;
 -- Name: FUNCTION audience_changes(p_segment_id text, p_since timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) IS 'A sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only people changed after p_since (NULL: every member).';
+COMMENT ON FUNCTION shared.audience_changes(p_segment_id text, p_since timestamp with time zone) IS 'A sync''s changes as rows (what audience_changes_open''s cursor returns), for a dry run and for tests.';
+
+
+--
+-- Name: audience_changes_open(text, timestamp with time zone, text); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_changes_open(p_segment_id text, p_since timestamp with time zone, p_cursor text DEFAULT 'audience_changes'::text) RETURNS refcursor
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_cursor refcursor := p_cursor;
+    v_segment text := p_segment_id;
+    v_since timestamptz := p_since;
+BEGIN
+    IF v_since IS NULL THEN
+        OPEN v_cursor NO SCROLL FOR
+        SELECT k.person_id, 'remove'::text AS op, k.row_cells AS old_cells, NULL::text AS email,
+               NULL::text AS phone, NULL::text AS first_name, NULL::text AS last_name,
+               NULL::text AS city, NULL::text AS state, NULL::text AS zip, NULL::text AS country,
+               NULL::date AS date_of_birth, NULL::text AS gender, k.person_updated_at
+        FROM shared.audience_ack AS k
+        WHERE k.segment_id = v_segment
+          AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id)
+        UNION ALL
+        SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, k.person_updated_at
+        FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn'
+        UNION ALL
+        SELECT p.id, 'add', NULL, p.email, p.phone, p.first_name, p.last_name, p.city, p.state,
+               p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.segment_member AS m
+        JOIN shared.person AS p ON p.id = m.person_id
+        WHERE m.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                          WHERE k.segment_id = v_segment AND k.person_id = m.person_id)
+        UNION ALL
+        SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+               p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM shared.audience_ack AS k
+        JOIN shared.person AS p ON p.id = k.person_id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = p.id
+        WHERE k.segment_id = v_segment AND p.consent_status <> 'withdrawn'
+          AND p.updated_at > k.person_updated_at;
+    ELSE
+        OPEN v_cursor NO SCROLL FOR
+        SELECT k.person_id, 'remove'::text AS op, k.row_cells AS old_cells, NULL::text AS email,
+               NULL::text AS phone, NULL::text AS first_name, NULL::text AS last_name,
+               NULL::text AS city, NULL::text AS state, NULL::text AS zip, NULL::text AS country,
+               NULL::date AS date_of_birth, NULL::text AS gender, k.person_updated_at
+        FROM (SELECT h.person_id FROM shared.segment_history AS h
+              WHERE h.segment_id = v_segment AND h.at >= v_since
+              UNION
+              SELECT e.person_id FROM shared.audience_erased AS e
+              WHERE e.segment_id = v_segment) AS c
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = c.person_id
+        WHERE NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
+                          WHERE m.segment_id = v_segment AND m.person_id = k.person_id)
+        UNION ALL
+        SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, k.person_updated_at
+        FROM shared.person AS w
+        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
+        WHERE w.consent_status = 'withdrawn'
+        UNION ALL
+        -- Who joined, and whose person row changed (a change of email, a consent given again).
+        SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
+               p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
+        FROM (SELECT h.person_id FROM shared.segment_history AS h
+              WHERE h.segment_id = v_segment AND h.at >= v_since
+              UNION
+              SELECT q.id FROM shared.person AS q WHERE q.updated_at > v_since) AS c
+        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = c.person_id
+        JOIN shared.person AS p ON p.id = c.person_id
+        LEFT JOIN shared.audience_ack AS k
+            ON k.segment_id = v_segment AND k.person_id = c.person_id
+        WHERE p.consent_status <> 'withdrawn'
+          AND (k.person_id IS NULL OR p.updated_at > k.person_updated_at);
+    END IF;
+    RETURN v_cursor;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_changes_open(p_segment_id text, p_since timestamp with time zone, p_cursor text); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_changes_open(p_segment_id text, p_since timestamp with time zone, p_cursor text) IS 'Open a cursor over a sync''s changes, removals first: remove (left, withdrew consent, erased) with the row to remove; add (not acknowledged, or changed since) with the old row. Reads only memberships and people changed from p_since (NULL: every member). Fetch from it in the same transaction.';
 
 
 --
@@ -4476,6 +4623,7 @@ CREATE TABLE shared.audience_sync_run (
     errors jsonb DEFAULT '{}'::jsonb NOT NULL,
     error_message text,
     changed_since timestamp with time zone,
+    checked_from timestamp with time zone,
     CONSTRAINT audience_sync_run_errors CHECK ((jsonb_typeof(errors) = 'object'::text)),
     CONSTRAINT audience_sync_run_kind CHECK ((kind = ANY (ARRAY['diff'::text, 'replace'::text]))),
     CONSTRAINT audience_sync_run_samples CHECK ((jsonb_typeof(invalid_entry_samples) = 'object'::text)),
@@ -4498,6 +4646,13 @@ COMMENT ON COLUMN shared.audience_sync_run.changed_since IS 'The run re-checked 
 
 
 --
+-- Name: COLUMN audience_sync_run.checked_from; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON COLUMN shared.audience_sync_run.checked_from IS 'The next run re-checks people and memberships changed from this time (the start of the oldest transaction open when this run began).';
+
+
+--
 -- Name: audience_finish_run(bigint, text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4515,7 +4670,9 @@ BEGIN
     SET status = p_status, finished_at = now(), error_message = left(p_message, 1000)
     WHERE id = p_run_id
     RETURNING * INTO v_row;
-    IF p_status = 'succeeded' AND (v_row.changed_since IS NULL OR v_row.kind = 'replace') THEN
+    -- A replace is followed by a full check (audience_replace_complete): a session Meta timed
+    -- out applied only what it had, and no history says who is missing.
+    IF p_status = 'succeeded' AND v_row.changed_since IS NULL AND v_row.kind = 'diff' THEN
         UPDATE shared.meta_audience SET full_checked_at = v_row.started_at
         WHERE segment_id = v_row.segment_id;
     END IF;
@@ -4590,61 +4747,19 @@ COMMENT ON FUNCTION shared.audience_plan_run(p_run_id bigint, p_adds integer, p_
 --
 
 CREATE FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-DECLARE
-    v_segment text;
-    v_count integer;
-    v_new integer;
-BEGIN
-    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
-    WHERE r.id = p_run_id AND r.status = 'running';
-    IF NOT FOUND THEN
-        PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
-    END IF;
-    IF p_op = 'add' THEN
-        WITH upserted AS (
-            INSERT INTO shared.audience_ack AS k
-                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
-            SELECT v_segment, (x ->> 'p')::uuid,
-                   ARRAY(SELECT jsonb_array_elements_text(x -> 'c')),
-                   (x ->> 'u')::timestamptz, 'users', p_run_id
-            FROM jsonb_array_elements(p_rows) AS x
-            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
-                SET row_cells = excluded.row_cells,
-                    person_updated_at = excluded.person_updated_at,
-                    via = 'users', run_id = p_run_id, acknowledged_at = now()
-            RETURNING (k.xmax = 0) AS inserted
-        )
-        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
-        UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
-        UPDATE shared.meta_audience
-        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
-        WHERE segment_id = v_segment;
-    ELSIF p_op = 'remove' THEN
-        DELETE FROM shared.audience_ack AS k
-        USING jsonb_array_elements(p_rows) AS x
-        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid
-          AND k.row_cells = ARRAY(SELECT jsonb_array_elements_text(x -> 'c'));
-        GET DIAGNOSTICS v_new = ROW_COUNT;
-        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
-        WHERE segment_id = v_segment;
-        v_count := jsonb_array_length(p_rows);
-        UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
-        WHERE id = p_run_id;
-    ELSIF p_op = 'touch' THEN
-        UPDATE shared.audience_ack AS k SET person_updated_at = (x ->> 'u')::timestamptz
-        FROM jsonb_array_elements(p_rows) AS x
-        WHERE k.segment_id = v_segment AND k.person_id = (x ->> 'p')::uuid;
-        GET DIAGNOSTICS v_count = ROW_COUNT;
-        RETURN v_count;
-    ELSE
-        PERFORM shared._raise('GD400', 'op', 'must be add, remove or touch');
-    END IF;
-    PERFORM shared._audience_count_response(p_run_id, p_response);
-    RETURN v_count;
-END
+    SELECT shared.audience_record_rows(
+        p_run_id, p_op,
+        ARRAY(SELECT (x ->> 'p')::uuid FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e (x, n)
+              ORDER BY n),
+        ARRAY(SELECT pg_catalog.array_to_string(
+                         ARRAY(SELECT jsonb_array_elements_text(x -> 'c')), ',')
+              FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e (x, n) ORDER BY n),
+        ARRAY(SELECT (x ->> 'u')::timestamptz
+              FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e (x, n) ORDER BY n),
+        p_response)
 $$;
 
 
@@ -4652,7 +4767,7 @@ $$;
 -- Name: FUNCTION audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb) IS 'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction.';
+COMMENT ON FUNCTION shared.audience_record_batch(p_run_id bigint, p_op text, p_rows jsonb, p_response jsonb) IS 'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction; rows as JSON (audience_record_rows takes arrays).';
 
 
 --
@@ -4703,6 +4818,79 @@ $$;
 --
 
 COMMENT ON FUNCTION shared.audience_record_error(p_run_id bigint, p_code integer, p_subcode integer, p_retried boolean) IS 'Count a Graph error of a run under its code (code/subcode; transport when Meta did not answer).';
+
+
+--
+-- Name: audience_record_rows(bigint, text, uuid[], text[], timestamp with time zone[], jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_record_rows(p_run_id bigint, p_op text, p_person_ids uuid[], p_cells text[], p_updated timestamp with time zone[], p_response jsonb DEFAULT '{}'::jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_segment text;
+    v_count integer;
+    v_new integer;
+BEGIN
+    SELECT r.segment_id INTO v_segment FROM shared.audience_sync_run AS r
+    WHERE r.id = p_run_id AND r.status = 'running';
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD409', 'run_id', format('run %s is not running', p_run_id));
+    END IF;
+    IF p_op = 'add' THEN
+        WITH upserted AS (
+            INSERT INTO shared.audience_ack AS k
+                (segment_id, person_id, row_cells, person_updated_at, via, run_id)
+            SELECT v_segment, x.p, pg_catalog.string_to_array(x.c, ','), x.u, 'users', p_run_id
+            FROM unnest(p_person_ids, p_cells, p_updated) AS x (p, c, u)
+            ON CONFLICT ON CONSTRAINT audience_ack_pkey DO UPDATE
+                SET row_cells = excluded.row_cells,
+                    person_updated_at = excluded.person_updated_at,
+                    via = 'users', run_id = p_run_id, acknowledged_at = now()
+            RETURNING (k.xmax = 0) AS inserted
+        )
+        SELECT count(*), count(*) FILTER (WHERE inserted) INTO v_count, v_new FROM upserted;
+        UPDATE shared.audience_sync_run SET rows_added = rows_added + v_count WHERE id = p_run_id;
+        UPDATE shared.meta_audience
+        SET first_upload_at = coalesce(first_upload_at, now()), acknowledged = acknowledged + v_new
+        WHERE segment_id = v_segment;
+    ELSIF p_op = 'remove' THEN
+        DELETE FROM shared.audience_ack AS k
+        USING unnest(p_person_ids, p_cells) AS x (p, c)
+        WHERE k.segment_id = v_segment AND k.person_id = x.p
+          AND k.row_cells = pg_catalog.string_to_array(x.c, ',');
+        GET DIAGNOSTICS v_new = ROW_COUNT;
+        UPDATE shared.meta_audience SET acknowledged = acknowledged - v_new
+        WHERE segment_id = v_segment;
+        -- An erased person whose row Meta removed is done with.
+        DELETE FROM shared.audience_erased AS e
+        WHERE e.segment_id = v_segment AND e.person_id = ANY (p_person_ids)
+          AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                          WHERE k.segment_id = v_segment AND k.person_id = e.person_id);
+        v_count := coalesce(cardinality(p_person_ids), 0);
+        UPDATE shared.audience_sync_run SET rows_removed = rows_removed + v_count
+        WHERE id = p_run_id;
+    ELSIF p_op = 'touch' THEN
+        UPDATE shared.audience_ack AS k SET person_updated_at = x.u
+        FROM unnest(p_person_ids, p_updated) AS x (p, u)
+        WHERE k.segment_id = v_segment AND k.person_id = x.p;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        RETURN v_count;
+    ELSE
+        PERFORM shared._raise('GD400', 'op', 'must be add, remove or touch');
+    END IF;
+    PERFORM shared._audience_count_response(p_run_id, p_response);
+    RETURN v_count;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_record_rows(p_run_id bigint, p_op text, p_person_ids uuid[], p_cells text[], p_updated timestamp with time zone[], p_response jsonb); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_record_rows(p_run_id bigint, p_op text, p_person_ids uuid[], p_cells text[], p_updated timestamp with time zone[], p_response jsonb) IS 'Record a batch Meta acknowledged (add, remove) or a re-check that changed nothing (touch), with Meta''s counts, in one transaction; rows as arrays (cells joined by commas).';
 
 
 --
@@ -4764,8 +4952,13 @@ BEGIN
     WHERE id = p_run_id;
     UPDATE shared.meta_audience
     SET drift_detected_at = NULL, drift_note = NULL, acknowledged = v_added,
-        first_upload_at = coalesce(first_upload_at, now()), updated_at = now()
+        first_upload_at = coalesce(first_upload_at, now()), updated_at = now(),
+        full_checked_at = NULL
     WHERE segment_id = v_segment;
+    DELETE FROM shared.audience_erased AS e
+    WHERE e.segment_id = v_segment
+      AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
+                      WHERE k.segment_id = v_segment AND k.person_id = e.person_id);
     RETURN QUERY SELECT v_added, v_removed;
 END
 $$;
@@ -4918,9 +5111,10 @@ BEGIN
     END IF;
     v_since := shared.audience_changed_since(p_segment_id);
     INSERT INTO shared.audience_sync_run
-        (segment_id, audience_id, kind, forced, reason, members, changed_since)
+        (segment_id, audience_id, kind, forced, reason, members, changed_since, checked_from)
     VALUES (p_segment_id, v_audience, p_kind, coalesce(p_forced, false), p_reason,
-            shared._audience_member_count(p_segment_id), v_since)
+            shared._audience_member_count(p_segment_id), v_since,
+            shared._audience_checked_from())
     RETURNING id INTO v_id;
     RETURN QUERY SELECT v_id, v_since;
 END
@@ -5037,11 +5231,12 @@ BEGIN
                 -- Remapped: what another audience acknowledged says nothing about this one.
                 DELETE FROM shared.audience_ack AS k WHERE k.segment_id = v_key;
                 DELETE FROM shared.audience_replace_row AS x WHERE x.segment_id = v_key;
+                DELETE FROM shared.audience_erased AS e WHERE e.segment_id = v_key;
                 UPDATE shared.meta_audience AS a SET acknowledged = 0 WHERE a.segment_id = v_key;
             END IF;
             UPDATE shared.meta_audience AS a
             SET audience_id = v_value, first_upload_at = NULL, drift_detected_at = NULL,
-                drift_note = NULL, updated_at = now()
+                drift_note = NULL, full_checked_at = NULL, updated_at = now()
             WHERE a.segment_id = v_key;
         END IF;
     END LOOP;
@@ -8499,6 +8694,24 @@ COMMENT ON TABLE shared.audience_ack IS 'What Meta acknowledged per person and a
 
 
 --
+-- Name: audience_erased; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_erased (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    erased_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE audience_erased; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_erased IS 'Acknowledged people erased since: the next run removes them from the audience (ids only).';
+
+
+--
 -- Name: audience_removal_allowance; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -10148,6 +10361,14 @@ ALTER TABLE ONLY shared.audience_ack
 
 
 --
+-- Name: audience_erased audience_erased_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_erased
+    ADD CONSTRAINT audience_erased_pkey PRIMARY KEY (segment_id, person_id);
+
+
+--
 -- Name: audience_removal_allowance audience_removal_allowance_pkey; Type: CONSTRAINT; Schema: shared; Owner: -
 --
 
@@ -10878,6 +11099,13 @@ CREATE TRIGGER person_after_delete AFTER DELETE ON shared.person REFERENCING OLD
 
 
 --
+-- Name: person person_audience_erased; Type: TRIGGER; Schema: shared; Owner: -
+--
+
+CREATE TRIGGER person_audience_erased AFTER DELETE ON shared.person REFERENCING OLD TABLE AS old_people FOR EACH STATEMENT EXECUTE FUNCTION shared._audience_person_erased();
+
+
+--
 -- Name: person person_before_write; Type: TRIGGER; Schema: shared; Owner: -
 --
 
@@ -10955,6 +11183,14 @@ ALTER TABLE ONLY pgmq.topic_bindings
 
 ALTER TABLE ONLY shared.audience_ack
     ADD CONSTRAINT audience_ack_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
+
+
+--
+-- Name: audience_erased audience_erased_segment_id_fkey; Type: FK CONSTRAINT; Schema: shared; Owner: -
+--
+
+ALTER TABLE ONLY shared.audience_erased
+    ADD CONSTRAINT audience_erased_segment_id_fkey FOREIGN KEY (segment_id) REFERENCES shared.meta_audience(segment_id) ON DELETE CASCADE;
 
 
 --
@@ -11655,6 +11891,13 @@ CREATE POLICY "The service role can read dashboard keys" ON shared.dashboard_key
 
 
 --
+-- Name: audience_erased The service role can read erased people awaiting removal; Type: POLICY; Schema: shared; Owner: -
+--
+
+CREATE POLICY "The service role can read erased people awaiting removal" ON shared.audience_erased TO service_role USING (true) WITH CHECK (true);
+
+
+--
 -- Name: feature_trigger_fired The service role can read fired first-time rules; Type: POLICY; Schema: shared; Owner: -
 --
 
@@ -11728,6 +11971,12 @@ ALTER TABLE shared.attribution_events ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE shared.audience_ack ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audience_erased; Type: ROW SECURITY; Schema: shared; Owner: -
+--
+
+ALTER TABLE shared.audience_erased ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: audience_removal_allowance; Type: ROW SECURITY; Schema: shared; Owner: -
@@ -12039,5 +12288,9 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261202400019'),
     ('20261202400020'),
     ('20261202400021'),
+    ('20261202400022'),
     ('20261203100001'),
-    ('20261203100002');
+    ('20261203100002'),
+    ('20261203200001'),
+    ('20261203200002'),
+    ('20261203200003');

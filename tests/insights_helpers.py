@@ -18,13 +18,12 @@ import uvicorn
 from meta_sandbox.app import create_app, sandbox_of
 from meta_sandbox.config import SandboxConfig
 from meta_sandbox.state import Sandbox
+from tests.support.waiting import wait_until
 from workers.graph_reader import RetryPolicy
 from workers.insights.pull import PullOptions
 from workers.insights.worker import InsightsWorker, PullReport
 from workers.processes import free_port
 from workers.settings import Settings
-
-from tests.support.waiting import wait_until
 
 ACCOUNT = "act_1000000001"
 TOKEN = "sandbox-token"

@@ -296,7 +296,10 @@ def main() -> None:
                 else asyncio.run(measure(worker, "PRD: replace all users", "replace", pid))
             )
             audience = first.report.audience_id
-            members = control.get(f"/_sandbox/audiences/{audience}").json()["count"]
+            # The list, not the audience's own page: that one dumps every member's keys (a
+            # minute and more for a million under load).
+            listed = control.get("/_sandbox/audiences").json()["audiences"]
+            members = next(a["count"] for a in listed if str(a["id"]) == str(audience))
             with psycopg.connect(url) as conn:
                 row = conn.execute(
                     "SELECT count(*) FROM shared.segment_member WHERE segment_id = %s", (SEGMENT,)
@@ -314,7 +317,7 @@ def main() -> None:
         r = m.report
         return (
             f"| {m.label} | {m.seconds:.1f} | {m.cpu_s:.1f} | {m.sandbox_cpu_s:.1f} | "
-            f"{m.postgres_cpu_s:.1f} | {quiet(m):.0f} | {r.upload_requests} | {r.requests} | "
+            f"{m.postgres_cpu_s:.1f} | {quiet(m):.1f} | {r.upload_requests} | {r.requests} | "
             f"{r.payload_bytes / 1e6:,.1f} MB | +{r.rows_added:,} -{r.rows_removed:,} | "
             f"{m.load:.1f} |"
         )
@@ -373,7 +376,7 @@ ceil(removes / 10,000) + ceil(adds / 10,000) = {minimum}: adds and removals are 
 at Meta). The diff sync made {diff.report.upload_requests} upload requests. After the runs the
 sandbox audience holds {members:,} people; the segment has {expected:,}.
 
-Targets: first upload <= 60 s ({first.seconds:.1f} s here, {quiet(first):.0f} s quiet estimate);
+Targets: first upload <= 60 s ({first.seconds:.1f} s here, {quiet(first):.1f} s quiet estimate);
 churn sync <= 3 s ({diff.seconds:.1f} s, {quiet(diff):.1f} s quiet estimate) in
 ceil(changes / 10,000) requests per direction ({diff.report.upload_requests} vs {minimum}).
 {replaced}

@@ -55,18 +55,20 @@ Where the time goes (profiled 2026-11-30 on this machine: `perf record` of the w
 and callgrind of `normalize_user_data` on lines 5,001-10,000, after the memo and the rules'
 tables have warmed up): `normalize_user_data` is about 85% of the command's instructions,
 parsing (orjson, from the bytes read) about 10%, output and the loop the rest. A warmed-up
-event now costs about 125,000 instructions in `normalize_user_data`, down from 149,000 in the
-same profile: SHA-256 from CPython's own module instead of OpenSSL's EVP path, which sets up,
-copies and cleans a context for every value (−6,000; 3.8 values hashed per event); a
-written-out `__init__` for the frozen result dataclasses, whose generated one ran interpreted
-even in the compiled build, and date patterns tried only where the length allows (−6,000);
-the Meta key of each input key planned once per key order instead of grouping every event into
-a dict (−9,000); memo tables keyed by tuples, not strings built per lookup (−1,000). What is
-left is spread over the values themselves: phone numbers 18,000 (phonenumbers' metadata
-regexes), SHA-256 14,000, dates 13,000, fbc/fbp 11,500, IP 9,400, email 8,900, the memo and
-the per-key plumbing most of the rest. The SDK executes more than twice the instructions per
-line but runs them at a higher rate (small interpreted loops, no tables of its own), so the
-ratio of CPU times is lower than the ratio of instructions.
+event costs about 133,000 instructions in `normalize_user_data`, down from 149,000 in the same
+profile (its CPU time about 7% less, 11.7 against 12.6 µs, best of 8 passes in one process):
+a written-out `__init__` for the frozen result dataclasses, whose generated one ran
+interpreted even in the compiled build, and date patterns tried only where the length allows
+(−6,000); the Meta key of each input key planned once per key order instead of grouping every
+event into a dict (−9,000); memo tables keyed by tuples, not strings built per lookup
+(−1,000). What is left is spread over the values themselves: phone numbers 18,000
+(phonenumbers' metadata regexes), SHA-256 in OpenSSL 20,000 (3.8 values hashed per event),
+dates 13,000, fbc/fbp 11,500, IP 9,400, email 8,900, the memo and the per-key plumbing most of
+the rest. CPython's own SHA-256 (`_sha256`) executes a fifth fewer instructions but takes 10%
+longer (295 against 268 ns a value): OpenSSL's block function uses the CPU's SHA instructions.
+The SDK executes more than twice the instructions per line but runs them at a higher rate
+(small interpreted loops, no tables of its own), so the ratio of CPU times is lower than the
+ratio of instructions.
 """
 
 

@@ -51,20 +51,24 @@ EAGER = [
 
 # What limits the command, from a profile (not re-measured by each run of this script).
 WHERE_THE_TIME_GOES = """
-Where the time goes (profiled 2026-11-30 on this machine: `perf record` of the whole command
-on 200,000 lines, and callgrind of `normalize_user_data` on lines 20,001-30,000, after the
-memo and the rules' tables have warmed up): `normalize_user_data` is 85-90% of the command's
-CPU time; parsing (orjson, from the bytes read) about 5%; output, reports and the loop the rest.
-A warmed-up line costs about 139,000 instructions (parse included), spread thin: dict lookups
-and inserts ~14%, allocating and freeing objects ~14%, the regular-expression engine ~10%
-(phone plans, email, fbc/fbp, dates), SHA-256 in OpenSSL with hex encoding ~8%, orjson ~5%,
-the rules' own compiled code and the C-API calls it makes the rest; interpreted Python (phonenumbers' general parser for odd
-phone spellings, `ipaddress` for odd addresses) 1.4%. Writing one line per system call, as
-under PYTHONUNBUFFERED=1 before the command buffered its output itself, cost another ~10%.
-No single step is left to cut: more speed means fewer dictionaries and objects per value in
-the rules themselves. The SDK executes more than twice the instructions per line but runs
-them at a higher rate (small interpreted loops, no tables of its own), so the ratio of CPU
-times is lower than the ratio of instructions.
+Where the time goes (profiled 2026-11-30 on this machine: `perf record` of the whole command,
+and callgrind of `normalize_user_data` on lines 5,001-10,000, after the memo and the rules'
+tables have warmed up): `normalize_user_data` is about 85% of the command's instructions,
+parsing (orjson, from the bytes read) about 10%, output and the loop the rest. A warmed-up
+event costs about 133,000 instructions in `normalize_user_data`, down from 149,000 in the same
+profile (its CPU time about 7% less, 11.7 against 12.6 µs, best of 8 passes in one process):
+a written-out `__init__` for the frozen result dataclasses, whose generated one ran
+interpreted even in the compiled build, and date patterns tried only where the length allows
+(−6,000); the Meta key of each input key planned once per key order instead of grouping every
+event into a dict (−9,000); memo tables keyed by tuples, not strings built per lookup
+(−1,000). What is left is spread over the values themselves: phone numbers 18,000
+(phonenumbers' metadata regexes), SHA-256 in OpenSSL 20,000 (3.8 values hashed per event),
+dates 13,000, fbc/fbp 11,500, IP 9,400, email 8,900, the memo and the per-key plumbing most of
+the rest. CPython's own SHA-256 (`_sha256`) executes a fifth fewer instructions but takes 10%
+longer (295 against 268 ns a value): OpenSSL's block function uses the CPU's SHA instructions.
+The SDK executes more than twice the instructions per line but runs them at a higher rate
+(small interpreted loops, no tables of its own), so the ratio of CPU times is lower than the
+ratio of instructions.
 """
 
 

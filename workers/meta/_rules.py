@@ -30,11 +30,10 @@ Choices where Meta's sources are silent, UNVERIFIED or in CONFLICT (the safer be
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Final
 
 from workers.meta import _tables
 from workers.meta._dob import DobError, parse_dob
@@ -86,25 +85,9 @@ class Dropped:
         set_field(self, "reason", reason)
 
 
-def _sha256_constructor() -> Callable[[bytes], Any]:
-    """CPython's own SHA-256 where the interpreter has it (`_sha256`, `_sha2` from 3.12), else
-    hashlib's (OpenSSL). Same digests; for values this short (tens of bytes) the built-in one
-    costs about a fifth fewer instructions, as OpenSSL sets up, copies and cleans an EVP
-    context on every call, and normalizing hashes three or four values per event."""
-    for module in ("_sha256", "_sha2"):
-        try:
-            return cast("Callable[[bytes], Any]", importlib.import_module(module).sha256)
-        except (ImportError, AttributeError):
-            continue
-    return hashlib.sha256
-
-
-new_sha256: Final = _sha256_constructor()
-
-
 def sha256_hex(value: str) -> str:
     """Lowercase hex SHA-256 of the UTF-8 bytes of `value`."""
-    return cast(str, new_sha256(value.encode("utf-8")).hexdigest())
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def is_sha256_hex(value: object) -> bool:

@@ -38,6 +38,7 @@ official SDK.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -52,7 +53,6 @@ from workers.meta._rules import (
     Invalid,
     Rule,
     is_sha256_hex,
-    new_sha256,
     set_field,
     sha256_hex,
 )
@@ -98,7 +98,7 @@ _RULES: Final[dict[str, Rule]] = {**HASHED, **UNHASHED}
 # Keys whose rule depends on the person's country (and, for ph, the default phone region).
 _CONTEXT_COUNTRY: Final[frozenset[str]] = frozenset({"ph", "st", "zp"})
 _KEY_SHAPE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
-_sha256: Final = new_sha256
+_sha256: Final = hashlib.sha256
 _REGIONS: Final[dict[str, str]] = {}  # default_region as given -> checked code
 
 UserDataValue = str | list[str]
@@ -351,7 +351,7 @@ def _compute(key: str, text: str, country: str | None, region: str) -> Outcome:
     except Invalid as exc:
         return f"{key}: {exc.reason}"
     if key in _MULTI:
-        return form, cast(str, _sha256(form.encode()).hexdigest())
+        return form, _sha256(form.encode()).hexdigest()
     return form, form
 
 

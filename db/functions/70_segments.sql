@@ -194,6 +194,12 @@ BEGIN
         LEFT JOIN shared.feature_event_kind AS anyp
                ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
         WHERE n.person_id IS NOT NULL
+    ), candidates AS (
+        -- The people of the new events are re-evaluated; read here, with the events already
+        -- fetched, rather than by a second pass over them.
+        INSERT INTO pg_temp._segment_candidate (person_id)
+        SELECT DISTINCT k.person_id FROM src AS k
+        ON CONFLICT DO NOTHING
     ), by_name AS (
         SELECT k.person_id, k.product_id, k.day, k.event_name, k.kind, count(*)::integer AS n,
                min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at
@@ -246,12 +252,6 @@ BEGIN
         last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
         event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
-
-    INSERT INTO pg_temp._segment_candidate (person_id)
-    SELECT DISTINCT e.person_id
-    FROM pg_temp._segment_new_event AS ne JOIN shared.event AS e ON e.id = ne.id
-    WHERE e.person_id IS NOT NULL
-    ON CONFLICT DO NOTHING;
     RETURN v_rows;
 END
 $$;
@@ -892,6 +892,10 @@ BEGIN
             -- One pass over the view and the segment's members (a full join on person_id):
             -- who joins, who leaves and, in a full run, how many are in. Then two plain
             -- statements change only those rows (each fires the history and queue trigger).
+            -- In an incremental run the members are probed per candidate through the primary
+            -- key: inside the full join the planner otherwise reads the segment's whole member
+            -- index to hash-join it with a few thousand candidates (60-95 ms per large segment
+            -- at a million people, against 25 ms of probes).
             IF p_full THEN
                 EXECUTE format($q$
                     SELECT count(cur.person_id),
@@ -913,9 +917,11 @@ BEGIN
                            array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
                     FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
                           JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id) AS cur
-                    FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
-                               JOIN pg_temp._segment_candidate AS c ON c.person_id = m.person_id
-                               WHERE m.segment_id = $1) AS mem
+                    FULL JOIN (SELECT c.person_id FROM pg_temp._segment_candidate AS c
+                               CROSS JOIN LATERAL (
+                                   SELECT 1 FROM shared.segment_member AS m
+                                   WHERE m.segment_id = $1 AND m.person_id = c.person_id
+                                   LIMIT 1) AS is_member) AS mem
                       ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
                 INTO v_join, v_leave

@@ -132,6 +132,8 @@ def main() -> None:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(Q["enable_flags"])
+            server = conn.execute(Q["server_memory"]).fetchone()
+            assert server is not None
             conn.execute(Q["set_pixel"])
             steps["people"] = timed(conn, "make_people", people=people_n)
             conn.execute(Q["number_people"])
@@ -196,7 +198,8 @@ def main() -> None:
     report = f"""
 ## Segment engine, scale {args.scale:g}
 
-`{cmd}` — {machine()}. Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after
+`{cmd}` — {machine()}; the server's shared_buffers {server[0]}, work_mem {server[1]}
+(evaluate_segments sets its own work_mem and random_page_cost). Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after
 (a shared 2-core machine with other agents' tests running: wall times are inflated; the CPU
 figures and ratios hold better).
 

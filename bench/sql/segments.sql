@@ -198,3 +198,8 @@ WHERE flag_key IN ('SHARED_PERSON_TABLE_ENABLED', 'META_CAPI_INGEST_ENABLED',
 
 -- name: set_pixel
 SELECT shared.set_setting('META_PIXEL_ID', '"1234567890"', 'bench');
+
+-- name: server_memory
+-- The server's buffer cache: at a million people the evaluation's working set (person,
+-- features, memberships, the candidates' daily rows) is larger than PostgreSQL's default 128MB.
+SELECT current_setting('shared_buffers'), current_setting('work_mem');

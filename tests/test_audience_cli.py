@@ -11,6 +11,7 @@ from prometheus_client import generate_latest
 
 from meta_sandbox.config import SandboxConfig
 from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.support.cli import gdp_in_process as gdp
 from tests.test_audience_support import (
     TOKEN,
     Conn,
@@ -22,7 +23,6 @@ from tests.test_audience_support import (
     sync,
     worker,
 )
-from tests.support.cli import gdp_in_process as gdp
 from tests.test_cli import gdp as gdp_process
 from workers.audiences.metrics import registry_with_status
 

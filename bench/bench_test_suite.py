@@ -58,9 +58,19 @@ def cluster_port(tree: Path, offset: int = 0) -> int:
     return int(port) + offset
 
 
-def server_cpu(port: int) -> float:
+def cluster_data(tree: Path, port: int) -> Path:
+    """The cluster's data directory as the tree's tests/cluster.sh places it (older trees,
+    without `datadir`, kept it under /var/tmp)."""
+    done = subprocess.run([str(tree / "tests" / "cluster.sh"), "datadir"], capture_output=True,
+                          text=True, check=False, cwd=tree,
+                          env={**os.environ, "GDP_TEST_PGPORT": str(port)})  # fmt: skip
+    if done.returncode == 0 and done.stdout.strip():
+        return Path(done.stdout.strip())
+    return Path(os.environ.get("GDP_TEST_PGDATA", f"/var/tmp/gdp-test-pg-{port}"))
+
+
+def server_cpu(data: Path) -> float:
     """CPU seconds of a cluster so far: the postmaster and its exited children (backends)."""
-    data = Path(os.environ.get("GDP_TEST_PGDATA", f"/var/tmp/gdp-test-pg-{port}"))
     try:
         pid = int((data / "postmaster.pid").read_text().split()[0])
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -75,7 +85,8 @@ def measure(name: str, tree: Path, command: str) -> Run:
         subprocess.run([str(tree / "tests" / "cluster.sh"), "start"], cwd=tree, check=True,
                        env={**os.environ, "GDP_TEST_PGPORT": str(port)})  # fmt: skip
     load_before = os.getloadavg()[0]
-    server_before = sum(server_cpu(p) for p in ports)
+    datas = [cluster_data(tree, p) for p in ports]
+    server_before = sum(server_cpu(d) for d in datas)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(["bash", "-c", command], cwd=tree, capture_output=True, text=True,
@@ -91,7 +102,7 @@ def measure(name: str, tree: Path, command: str) -> Run:
     log.write_text(output, encoding="utf-8")  # every failure, to read afterwards
     closing = [line for line in output.splitlines()
                if " passed" in line or " failed" in line or line.startswith("Files=")]  # fmt: skip
-    return Run(name, wall, cpu, sum(server_cpu(p) for p in ports) - server_before,
+    return Run(name, wall, cpu, sum(server_cpu(d) for d in datas) - server_before,
                done.returncode == 0, (load_before, os.getloadavg()[0]), "; ".join(closing[-4:]))  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tests' own PostgreSQL cluster: `tests/cluster.sh start|stop|restart|status|url|port`.
+# The tests' own PostgreSQL cluster: `tests/cluster.sh start|stop|restart|status|url|port|datadir`.
 #
 # `make test` runs every test against a cluster of its own instead of the machine's server:
 #   - fsync, synchronous_commit and full_page_writes are off: a test database is made and
@@ -7,8 +7,9 @@
 #     time was spent flushing those copies to disk);
 #   - it listens on its own port (GDP_TEST_PGPORT; by default one port per checkout, 55000 +
 #     a checksum of the checkout's path modulo 1000, so two checkouts on one machine never share
-#     a cluster) and keeps its data in GDP_TEST_PGDATA (default /var/tmp/gdp-test-pg-<port>),
-#     so tests that restart or load the server never disturb anything else on the machine;
+#     a cluster) and keeps its data in GDP_TEST_PGDATA (default /dev/shm/gdp-test-pg-<port>
+#     when /dev/shm is a tmpfs with 4 GB free, else /var/tmp/gdp-test-pg-<port>; `datadir`
+#     prints it), so tests that restart or load the server never disturb anything else;
 #   - PostgreSQL refuses to run as root, so the cluster belongs to the `postgres` user and is
 #     started as that user when this script runs as root.
 # Starting is idempotent: a running cluster is reused, a stopped one restarted, a missing one
@@ -18,7 +19,19 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 default_port() { echo $((55000 + $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 1000)); }
 PORT="${GDP_TEST_PGPORT:-$(default_port)}"
-DATA="${GDP_TEST_PGDATA:-/var/tmp/gdp-test-pg-$PORT}"
+# In memory (tmpfs) when the machine has room for it, else on disk. CREATE DATABASE copies the
+# template's ~2,000 files and DROP DATABASE unlinks them, once per test: on this ext4 disk that
+# is ~0.45 s of the server's CPU (kernel time) per clone and drop, on tmpfs ~0.02 s.
+LEGACY_DATA="/var/tmp/gdp-test-pg-$PORT"
+default_data() {
+    if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
+        [ "$(df --output=avail -k /dev/shm 2>/dev/null | tail -1)" -ge 4194304 ] 2>/dev/null; then
+        echo "/dev/shm/gdp-test-pg-$PORT"
+    else
+        echo "$LEGACY_DATA"
+    fi
+}
+DATA="${GDP_TEST_PGDATA:-$(default_data)}"
 BIN="${GDP_TEST_PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 OWNER=postgres
 
@@ -35,6 +48,11 @@ as_owner() {
 ready() { "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; }
 
 start() {
+    # A cluster this script started before in the other place (on disk, before it moved to
+    # tmpfs): stopped, so the port is free for the one in $DATA.
+    if [ "$LEGACY_DATA" != "$DATA" ] && [ -s "$LEGACY_DATA/postmaster.pid" ] && ready; then
+        as_owner "$BIN/pg_ctl" -D "$LEGACY_DATA" -m fast -w stop >/dev/null
+    fi
     if ready; then
         return 0
     fi
@@ -82,5 +100,6 @@ case "${1:-start}" in
     status) ready && echo "test cluster on 127.0.0.1:$PORT ($DATA)" ;;
     url) echo "postgresql://postgres@127.0.0.1:$PORT" ;;
     port) echo "$PORT" ;;
-    *) echo "usage: tests/cluster.sh start|stop|restart|status|url|port" >&2; exit 2 ;;
+    datadir) echo "$DATA" ;;
+    *) echo "usage: tests/cluster.sh start|stop|restart|status|url|port|datadir" >&2; exit 2 ;;
 esac

@@ -11,6 +11,7 @@ from prometheus_client import generate_latest
 
 from meta_sandbox.config import SandboxConfig
 from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.support.cli import gdp_in_process as gdp
 from tests.test_audience_support import (
     TOKEN,
     Conn,
@@ -22,7 +23,7 @@ from tests.test_audience_support import (
     sync,
     worker,
 )
-from tests.test_cli import gdp
+from tests.test_cli import gdp as gdp_process
 from workers.audiences.metrics import registry_with_status
 
 SEG = "high_intent_pricing_2plus"
@@ -32,6 +33,10 @@ SEG = "high_intent_pricing_2plus"
 def meta() -> Iterator[ServedSandbox]:
     with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
         yield served
+
+
+# `gdp audiences ...` runs in this process (tests/support/cli.py), but for one refusal run as a
+# process: the console script's exit code and one-line stderr.
 
 
 def cli_env(env: dict[str, str], meta: ServedSandbox) -> dict[str, str]:
@@ -81,7 +86,7 @@ def test_unknown_names_and_the_flag_off_are_one_line_refusals(
     make_segment(db, SEG)
     configure(db, {SEG: None}, enabled=False)
     environment = cli_env(env, meta)
-    off = gdp(environment, "audiences", "sync")
+    off = gdp_process(environment, "audiences", "sync")  # once as the console script runs it
     assert off.returncode == 1 and off.stderr.startswith("gdp: META_CUSTOM_AUDIENCE_SYNC_ENABLED")
     unknown = gdp(environment, "audiences", "diff", "nope")
     assert unknown.returncode == 1 and "not a mapped segment" in unknown.stderr

@@ -31,7 +31,13 @@ from tests.test_audience_support import (
 from workers.audiences.rows import SCHEMA, hash_people
 
 SEG = "all_leads"
-PEOPLE = 32_000  # four requests of at most 10,000 rows
+# Seven requests of at most ROWS rows. The property (a kill with a request in flight loses and
+# doubles nothing) is about requests, not their size, so the worker is told to send requests of
+# 500 rows (META_AUDIENCE_ROWS_PER_REQUEST) instead of Meta's 10,000: a tenth of the people to
+# make, hash and send, and more requests still to go (each held 400 ms at the sandbox) when the
+# kill lands after the first.
+ROWS = 500
+PEOPLE = 3_200
 PROGRESS = {
     "rows_added": "SELECT coalesce(max(rows_added), 0) AS n FROM shared.audience_sync_run",
     "batch_seq": "SELECT coalesce(max(batch_seq), 0) AS n FROM shared.audience_sync_run",
@@ -46,7 +52,8 @@ def meta() -> Iterator[ServedSandbox]:
 
 def start(db_url: str, graph_url: str, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": db_url, "META_GRAPH_URL": graph_url,
-           "META_CAPI_ACCESS_TOKEN": TOKEN}  # fmt: skip
+           "META_CAPI_ACCESS_TOKEN": TOKEN,
+           "META_AUDIENCE_ROWS_PER_REQUEST": str(ROWS)}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "workers.cli.main", *args], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -82,11 +89,11 @@ def test_sigkill_mid_diff_run_resumes_without_lost_or_doubled_rows(
     join(db, SEG, add_people(db, PEOPLE))
     meta.faults(latency_ms=400)  # requests stay in flight long enough for the kill to land
     worker = start(db_url, meta.url, "worker", "audiences", "--once")
-    kill_after(db, worker, "rows_added", 10_000)
+    kill_after(db, worker, "rows_added", ROWS)
     meta.faults(latency_ms=0)
     audience = audience_id(db, SEG)
     first = received(meta, audience)
-    assert 10_000 <= first < PEOPLE
+    assert ROWS <= first < PEOPLE
     done = start(db_url, meta.url, "worker", "audiences", "--once")
     assert done.wait(timeout=300) == 0, done.stderr.read() if done.stderr else ""
     runs = db.execute("SELECT status FROM shared.audience_sync_run ORDER BY id").fetchall()
@@ -94,7 +101,7 @@ def test_sigkill_mid_diff_run_resumes_without_lost_or_doubled_rows(
     with meta.sandbox.lock:
         assert len(meta.sandbox.audiences[audience].members) == PEOPLE
     # Nothing lost; sent twice at most: the one request in flight at the kill.
-    assert PEOPLE <= received(meta, audience) <= PEOPLE + 10_000
+    assert PEOPLE <= received(meta, audience) <= PEOPLE + ROWS
     acked = db.execute("SELECT count(*) AS n FROM shared.audience_ack").fetchone()
     assert acked is not None and acked["n"] == PEOPLE
     assert same_people(meta_members(meta.sandbox, audience), expected_members(db, SEG))

@@ -55,7 +55,10 @@ def queue_left(db_url: str) -> int | None:
 def test_the_server_is_the_tests_own_cluster(db: Conn) -> None:
     """The restart below must never hit a server anything else uses."""
     data_directory = db.execute("SHOW data_directory").fetchone()
-    expected = os.environ.get("GDP_TEST_PGDATA", f"/var/tmp/gdp-test-pg-{PG_PORT}")
+    expected = subprocess.run(
+        [str(CLUSTER_SCRIPT), "datadir"], env=cluster_env(), capture_output=True, text=True,
+        check=True,
+    ).stdout.strip()  # fmt: skip
     assert data_directory == {"data_directory": str(Path(expected))}, (
         "the tests are pointed at a server they do not own (GDP_TEST_PGPORT); "
         "run them through make test or tests/cluster.sh"

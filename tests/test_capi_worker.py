@@ -22,6 +22,7 @@ from tests.capi_helpers import (
     sha,
     statuses,
 )
+from tests.support.cli import gdp_in_process
 from tests.support.sandbox import SandboxControl
 from workers.capi import metrics as capi_metrics
 
@@ -456,19 +457,19 @@ def test_dlq_commands_list_and_replay(
             check=False,
         )
 
-    listed = gdp("list")
+    listed = gdp("list")  # as a process once; the rest in this process (tests/support/cli.py)
     assert listed.returncode == 0, listed.stderr
     assert "letter-1" in listed.stdout and "invalid" in listed.stdout
     assert "custom_data.value is required for Purchase events" in listed.stdout
-    refused = gdp("replay")
+    refused = gdp_in_process(env, "dlq", "replay")
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     db.execute(
         "UPDATE shared.event SET properties = '{\"letter_cost\": 2.5}' WHERE event_id = 'letter-1'"
     )
-    replayed = gdp("replay", "--all", "--by", "ops")
+    replayed = gdp_in_process(env, "dlq", "replay", "--all", "--by", "ops")
     assert replayed.returncode == 0 and replayed.stdout.strip() == "1 dead letters re-queued"
     run_once(db_url, sandbox.url)
     sent = sandbox.events(PIXEL)
     assert [e["event"]["event_id"] for e in sent] == ["steadyletters:letter-1"]
     assert sent[0]["event"]["custom_data"]["value"] == 2.5
-    assert "no dead letters" in gdp("list").stdout
+    assert "no dead letters" in gdp_in_process(env, "dlq", "list").stdout

@@ -9,7 +9,13 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.support.cli import gdp_in_process
+
 Conn = psycopg.Connection[dict[str, Any]]
+
+# Each test runs its first command of a group as the console script runs it, as a process (exit
+# code, one-line stderr, no traceback); the follow-up commands of a scenario run in this process
+# (tests/support/cli.py), the same command code without a Python start-up each.
 
 
 def gdp(
@@ -52,23 +58,27 @@ def test_checklist_ack_then_enable(env: dict[str, str], db: Conn) -> None:
     done = gdp(env, "checklist", "ack", "privacy_policy_updated", "--by", "Dana")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("privacy_policy_updated acknowledged by Dana at ")
-    listing = gdp(env, "checklist", "list").stdout
+    listing = gdp_in_process(env, "checklist", "list").stdout
     assert "[x] Dana" in listing and listing.count("[ ] not acknowledged") == 8
     db.execute(
         "SELECT shared.acknowledge_checklist_item(item_key, 'Dana') "
         "FROM shared.deploy_checklist_item"
     )
-    done = gdp(env, "flags", "enable", "SHARED_PERSON_TABLE_ENABLED", "--by", "Dana")
+    done = gdp_in_process(env, "flags", "enable", "SHARED_PERSON_TABLE_ENABLED", "--by", "Dana")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "SHARED_PERSON_TABLE_ENABLED is on (by Dana)"
     done = gdp(env, "settings", "set", "META_PIXEL_ID", "1234567890", "--by", "Dana")
     assert done.returncode == 0, done.stderr
     env_with_token = {**env, "META_CAPI_ACCESS_TOKEN": "sandbox-token"}
-    done = gdp(env_with_token, "flags", "enable", "META_CAPI_INGEST_ENABLED", "--by", "Dana")
+    done = gdp_in_process(
+        env_with_token, "flags", "enable", "META_CAPI_INGEST_ENABLED", "--by", "Dana"
+    )
     assert done.returncode == 0, done.stderr
-    done = gdp(env, "flags", "disable", "SHARED_PERSON_TABLE_ENABLED", "--by", "Dana")
+    done = gdp_in_process(env, "flags", "disable", "SHARED_PERSON_TABLE_ENABLED", "--by", "Dana")
     assert done.returncode == 3 and "META_CAPI_INGEST_ENABLED depend on it" in done.stderr
-    done = gdp(env, "flags", "disable", "SHARED_PERSON_TABLE_ENABLED", "--by", "Dana", "--cascade")
+    done = gdp_in_process(
+        env, "flags", "disable", "SHARED_PERSON_TABLE_ENABLED", "--by", "Dana", "--cascade"
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -79,18 +89,18 @@ def test_keys_create_prints_the_key_once_and_revoke_ends_it(env: dict[str, str],
     key = done.stdout.strip()
     assert key.startswith("gdp_sk_snapmix_")
     assert "cannot be shown again" in done.stderr
-    listing = gdp(env, "keys", "list").stdout
+    listing = gdp_in_process(env, "keys", "list").stdout
     assert key not in listing and "snapmix" in listing and "active" in listing
     key_id = listing.split()[0]
     ok = db.execute("SELECT shared.authenticate_service_key(%s) AS p", (key,)).fetchone()
     assert ok == {"p": "snapmix"}
-    done = gdp(env, "keys", "revoke", key_id)
+    done = gdp_in_process(env, "keys", "revoke", key_id)
     assert done.returncode == 0, done.stderr
     gone = db.execute("SELECT shared.authenticate_service_key(%s) AS p", (key,)).fetchone()
     assert gone == {"p": None}
-    bad = gdp(env, "keys", "revoke", "not-a-uuid")
+    bad = gdp_in_process(env, "keys", "revoke", "not-a-uuid")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
-    bad = gdp(env, "keys", "create", "nope")
+    bad = gdp_in_process(env, "keys", "create", "nope")
     assert bad.returncode == 2 and bad.stderr.strip() == "gdp: product: nope is not a known product"
 
 
@@ -106,9 +116,11 @@ def test_people_import_reports_bad_lines_clearly(env: dict[str, str], db: Conn) 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2 records upserted into 1 people (1 new)"
-    bad = gdp(env, "people", "import", "-", stdin='{"email": "x@example.com"}\n{oops\n')
+    bad = gdp_in_process(
+        env, "people", "import", "-", stdin='{"email": "x@example.com"}\n{oops\n'
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("gdp: line 2: not valid JSON")
-    invalid = gdp(env, "people", "import", "-", stdin='{"email": "broken"}\n')
+    invalid = gdp_in_process(env, "people", "import", "-", stdin='{"email": "broken"}\n')
     assert invalid.returncode == 2
     assert invalid.stderr.strip() == "gdp: email: is not a valid email address (entry 1)"
     n = db.execute("SELECT count(*) AS n FROM shared.person").fetchone()

@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.support.cli import gdp_in_process
 from tests.support.waiting import wait_until
 from workers.db.connection import role_options
 
@@ -22,6 +23,9 @@ Conn = psycopg.Connection[dict[str, Any]]
 
 
 def gdp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`gdp` as a process, as an operator runs it; the follow-up commands of a scenario and the
+    refusals of bad input run in this process (tests/support/cli.py), the same command code
+    without a Python start-up each."""
     return subprocess.run(
         [sys.executable, "-m", "workers.cli.main", *args],
         env=env,
@@ -70,9 +74,11 @@ def test_a_login_made_by_db_roles_works_only_through_its_roles(
         conn.execute("SELECT count(*) FROM shared.event")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SET ROLE gdp_admin")
-    listed = gdp(env, "db", "roles").stdout
+    listed = gdp_in_process(env, "db", "roles").stdout
     assert any(line.startswith("gdp_capi_worker") and login in line for line in listed.splitlines())
-    again = gdp(env, "db", "roles", "--login", login, "--role", "gdp_lead_worker", "--no-password")
+    again = gdp_in_process(
+        env, "db", "roles", "--login", login, "--role", "gdp_lead_worker", "--no-password"
+    )
     assert again.returncode == 0 and again.stdout == ""
     assert f"login {login} updated; member of: gdp_capi_worker, gdp_lead_worker" in again.stderr
 
@@ -89,7 +95,7 @@ def test_a_login_made_by_db_roles_works_only_through_its_roles(
 def test_db_roles_refuses_bad_input_naming_the_field(
     env: dict[str, str], db: Conn, args: list[str], message: str
 ) -> None:
-    done = gdp(env, "db", "roles", *args)
+    done = gdp_in_process(env, "db", "roles", *args)
     assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
     assert "Traceback" not in done.stderr
     made = db.execute("SELECT count(*) AS n FROM pg_roles WHERE rolname = 'gdp_x_login'")
@@ -192,7 +198,7 @@ def test_admin_commands_work_as_a_login_that_is_only_a_gdp_admin_member(
     admin_env = {**env, "DATABASE_URL": url}
 
     def ok(*args: str) -> str:
-        done = gdp(admin_env, *args)
+        done = gdp_in_process(admin_env, *args)
         assert done.returncode == 0, (args, done.stderr)
         return done.stdout
 

@@ -12,13 +12,19 @@ import httpx
 import psycopg
 import pytest
 
+from tests.support.cli import gdp_in_process
 from tests.test_cli import gdp as cli
 
 Conn = psycopg.Connection[dict[str, Any]]
 
 
 def gdp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return cli(env, *args)
+    """`gdp segments ...` in this process (tests/support/cli.py); `gdp worker` as a process.
+    The refusal of a leaky query runs `gdp segments create` as a process: the console script's
+    own exit code and one-line stderr."""
+    if args[:1] == ("worker",):
+        return cli(env, *args)
+    return gdp_in_process(env, *args)
 
 
 def seed(db: Conn) -> list[str]:
@@ -92,7 +98,7 @@ def test_refusals_are_one_line_naming_the_rule(
     seed(db)
     bad = tmp_path / "bad.sql"
     bad.write_text("SELECT person_id, email_sha256 FROM shared.erasure")
-    out = gdp("segments", "create", "leaky", "--file", str(bad), "--description", "x", env=env)
+    out = cli(env, "segments", "create", "leaky", "--file", str(bad), "--description", "x")
     assert out.returncode != 0
     assert "reads shared.erasure" in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1

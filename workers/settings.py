@@ -80,6 +80,13 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("SUPABASE_JWT_SECRET", "GDP_JWT_SECRET")
     )
 
+    # Rows per Custom Audiences upload (and replace) request: Meta's maximum unless lowered.
+    # Smaller requests re-send less when a run is cut off mid-request; the tests use them to
+    # exercise several requests per run without tens of thousands of people.
+    meta_audience_rows_per_request: int = Field(
+        default=10_000, ge=1, le=10_000, alias="META_AUDIENCE_ROWS_PER_REQUEST"
+    )
+
     log_level: str = Field(default="INFO", alias="GDP_LOG_LEVEL")
 
     def present_secrets(self) -> list[str]:

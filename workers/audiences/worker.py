@@ -112,14 +112,15 @@ class AudienceWorker:
         role: str | None = ROLE,
         drift_settle_s: float = 3600.0,
         graph_options: dict[str, Any] | None = None,
-        rows_per_request: int = 10_000,
+        rows_per_request: int | None = None,
         progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.role = role
         self.drift_settle_s = drift_settle_s
         self.graph_options = graph_options or {}
-        self.rows_per_request = rows_per_request
+        # META_AUDIENCE_ROWS_PER_REQUEST (Meta's maximum, 10,000) unless the caller says.
+        self.rows_per_request = rows_per_request or settings.meta_audience_rows_per_request
         self.progress = progress
 
     def conninfo(self) -> str:

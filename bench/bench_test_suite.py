@@ -158,6 +158,10 @@ suite keeps every core busy, so *CPU / cores* is about what an idle machine's wa
 | configuration | wall | CPU, tests | CPU, PostgreSQL | CPU / cores | load average (1 min), before → after | passed | closing lines |
 |---|---:|---:|---:|---:|---|---|---|
 {rows}
+
+The baseline shares this checkout's virtualenv, where `gdp` is installed in editable mode from
+this checkout: the baseline's test databases are built from this checkout's `db/`, so its pgTAP
+tests of SQL that changed since can fail ("passed: no"); what the table compares is the time.
 """
 
 

@@ -9,7 +9,6 @@ another session running retention (a second worker, a pg_cron job) does nothing 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from psycopg.rows import class_row
 from workers.db.connection import role_options
 from workers.db.queries import query
 from workers.maintenance import metrics
+from workers.rounds import sleep_unless_stopped
 
 log = logging.getLogger("gdp.maintenance")
 ROLE = "gdp_maintenance"
@@ -115,6 +115,5 @@ async def run_forever(
                 log.info("retention skipped: another session is running it")
         if once:
             break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=config.interval_s)
+        await sleep_unless_stopped(stop, config.interval_s)
     return runs

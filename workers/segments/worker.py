@@ -12,7 +12,6 @@ gdp_segment_worker, which may execute the evaluation and nothing else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -25,6 +24,7 @@ from psycopg.rows import dict_row
 
 from workers.db.connection import role_options
 from workers.db.queries import query
+from workers.rounds import sleep_unless_stopped
 from workers.segments import metrics
 
 log = logging.getLogger("gdp.segments")
@@ -172,6 +172,5 @@ async def run_forever(
                 raise
         if once:
             break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+        await sleep_unless_stopped(stop, interval)
     return runs

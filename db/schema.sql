@@ -5950,18 +5950,19 @@ BEGIN
     ANALYZE pg_temp._segment_candidate;
     PERFORM shared._refresh_person_features(v_now);
     v_features_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
-    -- The candidates' memberships of every segment, read once through the person index (one
-    -- probe per candidate rather than one per candidate and segment). Each segment below reads
-    -- only its own rows, which no earlier step of the loop changes.
+    -- An incremental run reads the candidates' memberships of every segment once, through the
+    -- person index (one probe per candidate rather than one per candidate and segment). Each
+    -- segment below reads only its own rows, which no earlier step of the loop changes.
     IF to_regclass('pg_temp._segment_candidate_member') IS NOT NULL THEN
         DROP TABLE pg_temp._segment_candidate_member;
     END IF;
-    CREATE TEMP TABLE _segment_candidate_member ON COMMIT DROP AS
-        SELECT m.segment_id, m.person_id
-        FROM pg_temp._segment_candidate AS c
-        JOIN shared.segment_member AS m ON m.person_id = c.person_id
-        WHERE NOT p_full;
-    ANALYZE pg_temp._segment_candidate_member;
+    IF NOT p_full THEN
+        CREATE TEMP TABLE _segment_candidate_member ON COMMIT DROP AS
+            SELECT m.segment_id, m.person_id
+            FROM pg_temp._segment_candidate AS c
+            JOIN shared.segment_member AS m ON m.person_id = c.person_id;
+        ANALYZE pg_temp._segment_candidate_member;
+    END IF;
 
     FOR v_seg IN SELECT s.segment_id FROM shared.segment AS s WHERE s.enabled
                  ORDER BY s.segment_id LOOP
@@ -12310,4 +12311,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261203200002'),
     ('20261203200003'),
     ('20261203200004'),
-    ('20261203200005');
+    ('20261203200005'),
+    ('20261203200006');

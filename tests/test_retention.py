@@ -122,34 +122,47 @@ def test_a_run_killed_midway_loses_no_lock_and_deletes_nothing_it_should_keep(
     deleted, the rest stays, the lock goes with the session, and the next run finishes."""
     add_events(db, "old", 3000, 500)
     add_events(db, "kept", 50, 10)
+    # A deterministic hold point: deleting old1001 (the 11th batch of 100, after ten commits)
+    # waits on an advisory lock this test holds, and the run is killed while it waits there.
+    hold_key = 815_001
+    db.execute(
+        "CREATE FUNCTION public.hold_retention_run() RETURNS trigger LANGUAGE plpgsql"
+        f" AS $$ BEGIN PERFORM pg_advisory_xact_lock({hold_key}); RETURN OLD; END $$"
+    )
+    db.execute(
+        "CREATE TRIGGER hold_retention_run BEFORE DELETE ON shared.event FOR EACH ROW"
+        " WHEN (OLD.event_id = 'old1001') EXECUTE FUNCTION public.hold_retention_run()"
+    )
+    db.execute("SELECT shared.set_setting('RETENTION_BATCH_SIZE', '100', 'test')")
     killed = threading.Event()
 
-    def kill_when_running() -> None:
-        with psycopg.connect(db_url, autocommit=True) as admin:
+    def kill_when_held(admin: psycopg.Connection[Any]) -> None:
+        def kill() -> bool:
+            return admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'gdp-maintenance' AND datname = current_database()"
+                " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+            ).fetchone() is not None
 
-            def kill() -> bool:
-                return admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE application_name = 'gdp-maintenance' AND state = 'active'"
-                    " AND datname = current_database()"
-                ).fetchone() is not None
+        wait_until(kill, "the retention run to wait at the hold point", interval_s=0.005)
+        killed.set()
 
-            wait_until(kill, "the retention run to be active", interval_s=0.005)
-            killed.set()
-
-    killer = threading.Thread(target=kill_when_running)
-    killer.start()
-    with pytest.raises(psycopg.OperationalError):
-        # Small batches with a delay between them (a deleted row is not visible here yet):
-        # the kill lands mid-run.
-        db.execute("SELECT shared.set_setting('RETENTION_BATCH_SIZE', '100', 'test')")
-        asyncio.run(run_retention(db_url, max_seconds=60))
-    killer.join()
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_advisory_lock(%s)", (hold_key,))
+        killer = threading.Thread(target=kill_when_held, args=(admin,))
+        killer.start()
+        try:
+            with pytest.raises(psycopg.OperationalError):
+                asyncio.run(run_retention(db_url, max_seconds=60))
+        finally:
+            killer.join()
     assert killed.is_set()
+    db.execute("DROP TRIGGER hold_retention_run ON shared.event")
     left = db.execute(
         "SELECT count(*) AS n FROM shared.event WHERE event_id LIKE 'old%'"
     ).fetchone()
-    assert left is not None and 0 < left["n"] <= 3000 and left["n"] % 100 == 0
+    # Ten batches committed before the hold point; the one holding was rolled back.
+    assert left is not None and 0 < left["n"] < 3000 and left["n"] % 100 == 0
     run = asyncio.run(run_retention(db_url))
     assert run.ran and run.events == left["n"]
     assert event_ids(db) == {f"kept{i}" for i in range(1, 51)}

@@ -3852,10 +3852,18 @@ DECLARE
 BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
-        FROM pg_temp._segment_candidate AS c
+        FROM pg_temp._segment_chunk AS c
+        -- The lifecycle stage is the one column taken from the person row, and every insert or
+        -- update of a person is logged (person_changed): the person row is read only for those
+        -- and for people new to the features; the others keep the stage they have. Their
+        -- feature rows are rewritten below, so reading them here costs no extra page.
+        LEFT JOIN shared.person_feature AS known
+               ON known.person_id = c.person_id AND NOT c.person_changed
         -- Per candidate through the primary key (a merge join would walk the whole index).
-        JOIN LATERAL (SELECT pp.lifecycle_stage FROM shared.person AS pp
-                      WHERE pp.id = c.person_id LIMIT 1) AS p ON true
+        JOIN LATERAL (SELECT known.lifecycle_stage WHERE known.person_id IS NOT NULL
+                      UNION ALL
+                      SELECT pp.lifecycle_stage FROM shared.person AS pp
+                      WHERE known.person_id IS NULL AND pp.id = c.person_id) AS p ON true
         LEFT JOIN LATERAL (
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
@@ -4002,6 +4010,27 @@ CREATE FUNCTION shared._retention_lock_key() RETURNS bigint
 
 
 --
+-- Name: _segment_apply(text, uuid[], uuid[], timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._segment_apply(p_segment_id text, p_join uuid[], p_leave uuid[], p_now timestamp with time zone, OUT joined bigint, OUT "left" bigint) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+BEGIN
+    DELETE FROM shared.segment_member AS m
+    USING unnest(p_leave) AS u(person_id)
+    WHERE m.segment_id = p_segment_id AND m.person_id = u.person_id;
+    GET DIAGNOSTICS "left" = ROW_COUNT;
+    INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
+    SELECT p_segment_id, u.person_id, p_now FROM unnest(p_join) AS u(person_id);
+    GET DIAGNOSTICS joined = ROW_COUNT;
+END
+$$;
+
+
+--
 -- Name: _segment_make_view(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4088,6 +4117,23 @@ BEGIN
     END IF;
     RETURN NULL;
 END
+$$;
+
+
+--
+-- Name: _segment_stats_add(jsonb, text, bigint, bigint, bigint, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._segment_stats_add(p_stats jsonb, p_segment_id text, p_members bigint, p_joined bigint, p_left bigint, p_since timestamp with time zone) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    SELECT jsonb_set(p_stats, ARRAY[p_segment_id], jsonb_build_object(
+        'members', p_members,
+        'joined', (p_stats -> p_segment_id ->> 'joined')::bigint + p_joined,
+        'left', (p_stats -> p_segment_id ->> 'left')::bigint + p_left,
+        'ms', round((p_stats -> p_segment_id ->> 'ms')::numeric
+                    + extract(epoch FROM clock_timestamp() - p_since) * 1000, 1)))
 $$;
 
 
@@ -5896,18 +5942,24 @@ CREATE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false) RETURNS T
     AS $_$
 #variable_conflict use_column
 DECLARE
+    -- gdp.segment_chunk_size (a session setting) changes it, for tests and tuning.
+    v_chunk_size constant integer := greatest(coalesce(
+        nullif(current_setting('gdp.segment_chunk_size', true), '')::integer, 2000), 1);
     v_run bigint;
     v_now timestamptz := now();
     v_t0 timestamptz;
     v_candidates integer;
     v_features_ms numeric;
-    v_seg record;
+    v_segments text[];
+    v_seg text;
+    v_after uuid;
+    v_chunk_rows integer;
     v_problem text;
     v_members bigint;
-    v_joined bigint;
-    v_left bigint;
     v_join uuid[];
     v_leave uuid[];
+    v_done record;
+    -- Per segment: {"members", "joined", "left", "ms"} or {"error"}.
     v_stats jsonb := '{}'::jsonb;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('gdp.evaluate_segments')) THEN
@@ -5918,14 +5970,20 @@ BEGIN
     PERFORM set_config('gdp.segment_run', v_run::text, true);
 
     v_t0 := clock_timestamp();
-    IF to_regclass('pg_temp._segment_candidate') IS NOT NULL THEN
-        DROP TABLE pg_temp._segment_candidate;
-    END IF;
-    CREATE TEMP TABLE _segment_candidate (person_id uuid PRIMARY KEY) ON COMMIT DROP;
-    IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
-        DROP TABLE pg_temp._segment_new_event;
-    END IF;
+    -- A second run in the same transaction finds the first one's tables (dropped at commit).
+    FOREACH v_seg IN ARRAY ARRAY['_segment_candidate', '_segment_new_event', '_segment_chunk',
+                                 '_segment_chunk_member'] LOOP
+        IF to_regclass('pg_temp.' || v_seg) IS NOT NULL THEN
+            EXECUTE format('DROP TABLE pg_temp.%I', v_seg);
+        END IF;
+    END LOOP;
+    -- person_changed: the person row was inserted or updated since the last run.
+    CREATE TEMP TABLE _segment_candidate (
+        person_id uuid PRIMARY KEY, person_changed boolean NOT NULL DEFAULT false
+    ) ON COMMIT DROP;
     CREATE TEMP TABLE _segment_new_event (id bigint PRIMARY KEY) ON COMMIT DROP;
+    CREATE TEMP TABLE _segment_chunk (LIKE pg_temp._segment_candidate INCLUDING ALL) ON COMMIT DROP;
+    CREATE TEMP TABLE _segment_chunk_member (segment_id text, person_id uuid) ON COMMIT DROP;
     -- Only committed rows are deleted (and their events, committed with them, are seen by the
     -- statements below); a statement committing meanwhile stays in the log for the next run.
     WITH drained AS (
@@ -5938,49 +5996,88 @@ BEGIN
         SELECT g.id FROM drained AS d, generate_series(d.event_id_first, d.event_id_last) AS g(id)
         RETURNING 1
     )
-    INSERT INTO pg_temp._segment_candidate
-    SELECT DISTINCT u.id FROM drained AS d, unnest(d.person_ids) AS u(id);
+    INSERT INTO pg_temp._segment_candidate (person_id, person_changed)
+    SELECT DISTINCT u.id, true FROM drained AS d, unnest(d.person_ids) AS u(id);
     ANALYZE pg_temp._segment_new_event;
     PERFORM shared._fold_new_events();
     INSERT INTO pg_temp._segment_candidate
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS v_candidates = ROW_COUNT;
     SELECT count(*) INTO v_candidates FROM pg_temp._segment_candidate;
-    ANALYZE pg_temp._segment_candidate;
-    PERFORM shared._refresh_person_features(v_now);
     v_features_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
-    -- An incremental run reads the candidates' memberships of every segment once, through the
-    -- person index (one probe per candidate rather than one per candidate and segment). Each
-    -- segment below reads only its own rows, which no earlier step of the loop changes.
-    IF to_regclass('pg_temp._segment_candidate_member') IS NOT NULL THEN
-        DROP TABLE pg_temp._segment_candidate_member;
-    END IF;
-    IF NOT p_full THEN
-        CREATE TEMP TABLE _segment_candidate_member ON COMMIT DROP AS
-            SELECT m.segment_id, m.person_id
-            FROM pg_temp._segment_candidate AS c
-            JOIN shared.segment_member AS m ON m.person_id = c.person_id;
-        ANALYZE pg_temp._segment_candidate_member;
-    END IF;
 
-    FOR v_seg IN SELECT s.segment_id FROM shared.segment AS s WHERE s.enabled
-                 ORDER BY s.segment_id LOOP
+    SELECT coalesce(array_agg(s.segment_id ORDER BY s.segment_id), '{}') INTO v_segments
+    FROM shared.segment AS s WHERE s.enabled;
+    FOREACH v_seg IN ARRAY v_segments LOOP
+        v_problem := shared._segment_view_problem(v_seg, false);
+        v_stats := v_stats || jsonb_build_object(v_seg, CASE
+            WHEN v_problem IS NOT NULL THEN jsonb_build_object('error', v_problem)
+            ELSE jsonb_build_object('members', NULL, 'joined', 0, 'left', 0, 'ms', 0) END);
+    END LOOP;
+
+    -- The candidates, chunk by chunk in person order (keyset on the primary key).
+    LOOP
         v_t0 := clock_timestamp();
-        v_members := NULL;
-        BEGIN
-            v_problem := shared._segment_view_problem(v_seg.segment_id, false);
-            IF v_problem IS NOT NULL THEN
-                PERFORM shared._raise('GD400', 'segment', v_problem);
-            END IF;
-            -- One pass over the view and the segment's members (a full join on person_id):
-            -- who joins, who leaves and, in a full run, how many are in. Then two plain
-            -- statements change only those rows (each fires the history and queue trigger).
-            -- In an incremental run the members come from the candidates' memberships read
-            -- above: joined to the segment's rows inside the full join, the planner read the
-            -- segment's whole member index to hash it (60-95 ms per large segment at a million
-            -- people).
-            IF p_full THEN
+        -- Emptied and analyzed for each chunk: from row counts grown by dead rows the planner
+        -- chose a merge join that walks the feature index from its start.
+        TRUNCATE pg_temp._segment_chunk;
+        INSERT INTO pg_temp._segment_chunk
+        SELECT k.person_id, k.person_changed FROM pg_temp._segment_candidate AS k
+        WHERE v_after IS NULL OR k.person_id > v_after
+        ORDER BY k.person_id LIMIT v_chunk_size;
+        GET DIAGNOSTICS v_chunk_rows = ROW_COUNT;
+        EXIT WHEN v_chunk_rows = 0;
+        SELECT c.person_id INTO v_after FROM pg_temp._segment_chunk AS c
+        ORDER BY c.person_id DESC LIMIT 1;
+        ANALYZE pg_temp._segment_chunk;
+        PERFORM shared._refresh_person_features(v_now);
+        IF NOT p_full THEN
+            -- The chunk's memberships of every segment, read once through the person index
+            -- (one probe per person rather than one per person and segment).
+            TRUNCATE pg_temp._segment_chunk_member;
+            INSERT INTO pg_temp._segment_chunk_member
+            SELECT m.segment_id, m.person_id
+            FROM pg_temp._segment_chunk AS c
+            JOIN shared.segment_member AS m ON m.person_id = c.person_id;
+            ANALYZE pg_temp._segment_chunk_member;
+        END IF;
+        v_features_ms := v_features_ms + extract(epoch FROM clock_timestamp() - v_t0) * 1000;
+        CONTINUE WHEN p_full;
+
+        FOREACH v_seg IN ARRAY v_segments LOOP
+            CONTINUE WHEN v_stats -> v_seg ? 'error';
+            v_t0 := clock_timestamp();
+            BEGIN
+                -- One pass (a full join on person_id) over the view's rows for the chunk and
+                -- the chunk's members: who joins and who leaves.
+                EXECUTE format($q$
+                    SELECT array_agg(cur.person_id ORDER BY cur.person_id)
+                               FILTER (WHERE mem.person_id IS NULL),
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
+                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
+                          JOIN pg_temp._segment_chunk AS c ON c.person_id = v.person_id) AS cur
+                    FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_chunk_member AS cm
+                               WHERE cm.segment_id = $1) AS mem
+                      ON mem.person_id = cur.person_id
+                    $q$, v_seg)
+                INTO v_join, v_leave
+                USING v_seg;
+                SELECT * INTO v_done FROM shared._segment_apply(v_seg, v_join, v_leave, v_now);
+                v_stats := shared._segment_stats_add(v_stats, v_seg, NULL, v_done.joined,
+                                                     v_done."left", v_t0);
+            EXCEPTION WHEN OTHERS THEN
+                v_stats := jsonb_set(v_stats, ARRAY[v_seg], (v_stats -> v_seg)
+                                     || jsonb_build_object('error', left(SQLERRM, 500)));
+            END;
+        END LOOP;
+    END LOOP;
+
+    IF p_full THEN
+        -- Everyone, one pass per segment: who is in (counted), who joins, who leaves.
+        FOREACH v_seg IN ARRAY v_segments LOOP
+            CONTINUE WHEN v_stats -> v_seg ? 'error';
+            v_t0 := clock_timestamp();
+            BEGIN
                 EXECUTE format($q$
                     SELECT count(cur.person_id),
                            array_agg(cur.person_id ORDER BY cur.person_id)
@@ -5991,44 +6088,29 @@ BEGIN
                     FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
                                WHERE m.segment_id = $1) AS mem
                       ON mem.person_id = cur.person_id
-                    $q$, v_seg.segment_id)
+                    $q$, v_seg)
                 INTO v_members, v_join, v_leave
-                USING v_seg.segment_id;
-            ELSE
-                EXECUTE format($q$
-                    SELECT array_agg(cur.person_id ORDER BY cur.person_id)
-                               FILTER (WHERE mem.person_id IS NULL),
-                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
-                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id) AS cur
-                    FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_candidate_member AS cm
-                               WHERE cm.segment_id = $1) AS mem
-                      ON mem.person_id = cur.person_id
-                    $q$, v_seg.segment_id)
-                INTO v_join, v_leave
-                USING v_seg.segment_id;
-            END IF;
-            DELETE FROM shared.segment_member AS m
-            USING unnest(v_leave) AS u(person_id)
-            WHERE m.segment_id = v_seg.segment_id AND m.person_id = u.person_id;
-            GET DIAGNOSTICS v_left = ROW_COUNT;
-            INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
-            SELECT v_seg.segment_id, u.person_id, v_now FROM unnest(v_join) AS u(person_id);
-            GET DIAGNOSTICS v_joined = ROW_COUNT;
-            UPDATE shared.segment AS s SET last_evaluated_at = v_now, last_error = NULL
-            WHERE s.segment_id = v_seg.segment_id;
-            v_stats := v_stats || jsonb_build_object(v_seg.segment_id, jsonb_build_object(
-                'members', v_members, 'joined', v_joined, 'left', v_left,
-                'ms', round((extract(epoch FROM clock_timestamp() - v_t0) * 1000)::numeric, 1)));
-            RETURN QUERY SELECT v_run, v_seg.segment_id, v_members, v_joined, v_left, NULL::text;
-        EXCEPTION WHEN OTHERS THEN
-            UPDATE shared.segment AS s SET last_error = left(SQLERRM, 500)
-            WHERE s.segment_id = v_seg.segment_id;
-            v_stats := v_stats || jsonb_build_object(v_seg.segment_id,
-                                                     jsonb_build_object('error', left(SQLERRM, 500)));
-            RETURN QUERY SELECT v_run, v_seg.segment_id, NULL::bigint, 0::bigint, 0::bigint,
-                                left(SQLERRM, 500);
-        END;
+                USING v_seg;
+                SELECT * INTO v_done FROM shared._segment_apply(v_seg, v_join, v_leave, v_now);
+                v_stats := shared._segment_stats_add(v_stats, v_seg, v_members, v_done.joined,
+                                                     v_done."left", v_t0);
+            EXCEPTION WHEN OTHERS THEN
+                v_stats := jsonb_set(v_stats, ARRAY[v_seg], (v_stats -> v_seg)
+                                     || jsonb_build_object('error', left(SQLERRM, 500)));
+            END;
+        END LOOP;
+    END IF;
+
+    FOREACH v_seg IN ARRAY v_segments LOOP
+        UPDATE shared.segment AS s
+        SET last_evaluated_at = CASE WHEN v_stats -> v_seg ? 'error' THEN s.last_evaluated_at
+                                     ELSE v_now END,
+            last_error = v_stats -> v_seg ->> 'error'
+        WHERE s.segment_id = v_seg;
+        RETURN QUERY SELECT v_run, v_seg, (v_stats -> v_seg ->> 'members')::bigint,
+                            coalesce((v_stats -> v_seg ->> 'joined')::bigint, 0),
+                            coalesce((v_stats -> v_seg ->> 'left')::bigint, 0),
+                            v_stats -> v_seg ->> 'error';
     END LOOP;
 
     UPDATE shared.segment_run AS r SET
@@ -12312,4 +12394,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261203200003'),
     ('20261203200004'),
     ('20261203200005'),
-    ('20261203200006');
+    ('20261203200006'),
+    ('20261203200007');

@@ -3852,7 +3852,7 @@ DECLARE
 BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
-        FROM pg_temp._segment_chunk AS c
+        FROM pg_temp._segment_candidate AS c
         -- The lifecycle stage is the one column taken from the person row, and every insert or
         -- update of a person is logged (person_changed): the person row is read only for those
         -- and for people new to the features; the others keep the stage they have. Their
@@ -4010,27 +4010,6 @@ CREATE FUNCTION shared._retention_lock_key() RETURNS bigint
 
 
 --
--- Name: _segment_apply(text, uuid[], uuid[], timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared._segment_apply(p_segment_id text, p_join uuid[], p_leave uuid[], p_now timestamp with time zone, OUT joined bigint, OUT "left" bigint) RETURNS record
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-#variable_conflict use_column
-BEGIN
-    DELETE FROM shared.segment_member AS m
-    USING unnest(p_leave) AS u(person_id)
-    WHERE m.segment_id = p_segment_id AND m.person_id = u.person_id;
-    GET DIAGNOSTICS "left" = ROW_COUNT;
-    INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
-    SELECT p_segment_id, u.person_id, p_now FROM unnest(p_join) AS u(person_id);
-    GET DIAGNOSTICS joined = ROW_COUNT;
-END
-$$;
-
-
---
 -- Name: _segment_make_view(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4094,10 +4073,13 @@ BEGIN
         INSERT INTO shared.segment_history (segment_id, person_id, change, at, run_id)
         SELECT c.segment_id, c.person_id, 'join', c.joined_at, v_run FROM changed AS c;
     ELSE
+        -- Rows deleted by an erasure or a segment's removal (the foreign keys) leave no history;
+        -- an evaluation (v_run) deletes only rows whose person and segment it is looking at.
         INSERT INTO shared.segment_history (segment_id, person_id, change, at, run_id)
         SELECT c.segment_id, c.person_id, 'leave', now(), v_run FROM changed AS c
-        WHERE EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = c.person_id)
-          AND EXISTS (SELECT 1 FROM shared.segment AS s WHERE s.segment_id = c.segment_id);
+        WHERE v_run IS NOT NULL
+           OR (EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = c.person_id)
+               AND EXISTS (SELECT 1 FROM shared.segment AS s WHERE s.segment_id = c.segment_id));
     END IF;
 
     SELECT array_agg(jsonb_build_object(
@@ -4117,23 +4099,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END
-$$;
-
-
---
--- Name: _segment_stats_add(jsonb, text, bigint, bigint, bigint, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
---
-
-CREATE FUNCTION shared._segment_stats_add(p_stats jsonb, p_segment_id text, p_members bigint, p_joined bigint, p_left bigint, p_since timestamp with time zone) RETURNS jsonb
-    LANGUAGE sql
-    SET search_path TO ''
-    AS $$
-    SELECT jsonb_set(p_stats, ARRAY[p_segment_id], jsonb_build_object(
-        'members', p_members,
-        'joined', (p_stats -> p_segment_id ->> 'joined')::bigint + p_joined,
-        'left', (p_stats -> p_segment_id ->> 'left')::bigint + p_left,
-        'ms', round((p_stats -> p_segment_id ->> 'ms')::numeric
-                    + extract(epoch FROM clock_timestamp() - p_since) * 1000, 1)))
 $$;
 
 
@@ -4461,10 +4426,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
                       WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
     v_removes := v_removes + (
-        SELECT count(*) FROM shared.person AS w
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-        WHERE w.consent_status = 'withdrawn');
+        SELECT count(*) FROM shared._audience_withdrawn_ack AS k WHERE k.segment_id = v_segment);
     SELECT count(*) INTO v_new FROM shared.segment_member AS m
     WHERE m.segment_id = v_segment
       AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k
@@ -4571,10 +4533,8 @@ BEGIN
         UNION ALL
         SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                NULL, NULL, NULL, k.person_updated_at
-        FROM shared.person AS w
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-        WHERE w.consent_status = 'withdrawn'
+        FROM shared._audience_withdrawn_ack AS k
+        WHERE k.segment_id = v_segment
         UNION ALL
         SELECT p.id, 'add', NULL, p.email, p.phone, p.first_name, p.last_name, p.city, p.state,
                p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
@@ -4608,10 +4568,8 @@ BEGIN
         UNION ALL
         SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                NULL, NULL, NULL, k.person_updated_at
-        FROM shared.person AS w
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-        WHERE w.consent_status = 'withdrawn'
+        FROM shared._audience_withdrawn_ack AS k
+        WHERE k.segment_id = v_segment
         UNION ALL
         -- Who joined, and whose person row changed (a change of email, a consent given again).
         SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
@@ -4951,10 +4909,8 @@ CREATE FUNCTION shared.audience_removal_count(p_segment_id text) RETURNS bigint
             WHERE k.segment_id = p_segment_id
               AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
                               WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id))
-         + (SELECT count(*) FROM shared.person AS w
-            JOIN shared.audience_ack AS k ON k.segment_id = p_segment_id AND k.person_id = w.id
-            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
-            WHERE w.consent_status = 'withdrawn')
+         + (SELECT count(*) FROM shared._audience_withdrawn_ack AS k
+            WHERE k.segment_id = p_segment_id)
 $$;
 
 
@@ -5942,24 +5898,18 @@ CREATE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false) RETURNS T
     AS $_$
 #variable_conflict use_column
 DECLARE
-    -- gdp.segment_chunk_size (a session setting) changes it, for tests and tuning.
-    v_chunk_size constant integer := greatest(coalesce(
-        nullif(current_setting('gdp.segment_chunk_size', true), '')::integer, 2000), 1);
     v_run bigint;
     v_now timestamptz := now();
     v_t0 timestamptz;
     v_candidates integer;
     v_features_ms numeric;
-    v_segments text[];
-    v_seg text;
-    v_after uuid;
-    v_chunk_rows integer;
+    v_seg record;
     v_problem text;
     v_members bigint;
+    v_joined bigint;
+    v_left bigint;
     v_join uuid[];
     v_leave uuid[];
-    v_done record;
-    -- Per segment: {"members", "joined", "left", "ms"} or {"error"}.
     v_stats jsonb := '{}'::jsonb;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('gdp.evaluate_segments')) THEN
@@ -5970,20 +5920,17 @@ BEGIN
     PERFORM set_config('gdp.segment_run', v_run::text, true);
 
     v_t0 := clock_timestamp();
-    -- A second run in the same transaction finds the first one's tables (dropped at commit).
-    FOREACH v_seg IN ARRAY ARRAY['_segment_candidate', '_segment_new_event', '_segment_chunk',
-                                 '_segment_chunk_member'] LOOP
-        IF to_regclass('pg_temp.' || v_seg) IS NOT NULL THEN
-            EXECUTE format('DROP TABLE pg_temp.%I', v_seg);
-        END IF;
-    END LOOP;
+    IF to_regclass('pg_temp._segment_candidate') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_candidate;
+    END IF;
     -- person_changed: the person row was inserted or updated since the last run.
     CREATE TEMP TABLE _segment_candidate (
         person_id uuid PRIMARY KEY, person_changed boolean NOT NULL DEFAULT false
     ) ON COMMIT DROP;
+    IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_new_event;
+    END IF;
     CREATE TEMP TABLE _segment_new_event (id bigint PRIMARY KEY) ON COMMIT DROP;
-    CREATE TEMP TABLE _segment_chunk (LIKE pg_temp._segment_candidate INCLUDING ALL) ON COMMIT DROP;
-    CREATE TEMP TABLE _segment_chunk_member (segment_id text, person_id uuid) ON COMMIT DROP;
     -- Only committed rows are deleted (and their events, committed with them, are seen by the
     -- statements below); a statement committing meanwhile stays in the log for the next run.
     WITH drained AS (
@@ -6000,84 +5947,45 @@ BEGIN
     SELECT DISTINCT u.id, true FROM drained AS d, unnest(d.person_ids) AS u(id);
     ANALYZE pg_temp._segment_new_event;
     PERFORM shared._fold_new_events();
-    INSERT INTO pg_temp._segment_candidate
+    INSERT INTO pg_temp._segment_candidate (person_id)
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
     ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_candidates = ROW_COUNT;
     SELECT count(*) INTO v_candidates FROM pg_temp._segment_candidate;
+    ANALYZE pg_temp._segment_candidate;
+    PERFORM shared._refresh_person_features(v_now);
     v_features_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
-
-    SELECT coalesce(array_agg(s.segment_id ORDER BY s.segment_id), '{}') INTO v_segments
-    FROM shared.segment AS s WHERE s.enabled;
-    FOREACH v_seg IN ARRAY v_segments LOOP
-        v_problem := shared._segment_view_problem(v_seg, false);
-        v_stats := v_stats || jsonb_build_object(v_seg, CASE
-            WHEN v_problem IS NOT NULL THEN jsonb_build_object('error', v_problem)
-            ELSE jsonb_build_object('members', NULL, 'joined', 0, 'left', 0, 'ms', 0) END);
-    END LOOP;
-
-    -- The candidates, chunk by chunk in person order (keyset on the primary key).
-    LOOP
-        v_t0 := clock_timestamp();
-        -- Emptied and analyzed for each chunk: from row counts grown by dead rows the planner
-        -- chose a merge join that walks the feature index from its start.
-        TRUNCATE pg_temp._segment_chunk;
-        INSERT INTO pg_temp._segment_chunk
-        SELECT k.person_id, k.person_changed FROM pg_temp._segment_candidate AS k
-        WHERE v_after IS NULL OR k.person_id > v_after
-        ORDER BY k.person_id LIMIT v_chunk_size;
-        GET DIAGNOSTICS v_chunk_rows = ROW_COUNT;
-        EXIT WHEN v_chunk_rows = 0;
-        SELECT c.person_id INTO v_after FROM pg_temp._segment_chunk AS c
-        ORDER BY c.person_id DESC LIMIT 1;
-        ANALYZE pg_temp._segment_chunk;
-        PERFORM shared._refresh_person_features(v_now);
-        IF NOT p_full THEN
-            -- The chunk's memberships of every segment, read once through the person index
-            -- (one probe per person rather than one per person and segment).
-            TRUNCATE pg_temp._segment_chunk_member;
-            INSERT INTO pg_temp._segment_chunk_member
+    -- An incremental run reads the candidates' memberships of every segment once, through the
+    -- person index (one probe per candidate rather than one per candidate and segment). Each
+    -- segment below reads only its own rows, which no earlier step of the loop changes.
+    IF to_regclass('pg_temp._segment_candidate_member') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_candidate_member;
+    END IF;
+    IF NOT p_full THEN
+        CREATE TEMP TABLE _segment_candidate_member ON COMMIT DROP AS
             SELECT m.segment_id, m.person_id
-            FROM pg_temp._segment_chunk AS c
+            FROM pg_temp._segment_candidate AS c
             JOIN shared.segment_member AS m ON m.person_id = c.person_id;
-            ANALYZE pg_temp._segment_chunk_member;
-        END IF;
-        v_features_ms := v_features_ms + extract(epoch FROM clock_timestamp() - v_t0) * 1000;
-        CONTINUE WHEN p_full;
+        ANALYZE pg_temp._segment_candidate_member;
+    END IF;
 
-        FOREACH v_seg IN ARRAY v_segments LOOP
-            CONTINUE WHEN v_stats -> v_seg ? 'error';
-            v_t0 := clock_timestamp();
-            BEGIN
-                -- One pass (a full join on person_id) over the view's rows for the chunk and
-                -- the chunk's members: who joins and who leaves.
-                EXECUTE format($q$
-                    SELECT array_agg(cur.person_id ORDER BY cur.person_id)
-                               FILTER (WHERE mem.person_id IS NULL),
-                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
-                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                          JOIN pg_temp._segment_chunk AS c ON c.person_id = v.person_id) AS cur
-                    FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_chunk_member AS cm
-                               WHERE cm.segment_id = $1) AS mem
-                      ON mem.person_id = cur.person_id
-                    $q$, v_seg)
-                INTO v_join, v_leave
-                USING v_seg;
-                SELECT * INTO v_done FROM shared._segment_apply(v_seg, v_join, v_leave, v_now);
-                v_stats := shared._segment_stats_add(v_stats, v_seg, NULL, v_done.joined,
-                                                     v_done."left", v_t0);
-            EXCEPTION WHEN OTHERS THEN
-                v_stats := jsonb_set(v_stats, ARRAY[v_seg], (v_stats -> v_seg)
-                                     || jsonb_build_object('error', left(SQLERRM, 500)));
-            END;
-        END LOOP;
-    END LOOP;
-
-    IF p_full THEN
-        -- Everyone, one pass per segment: who is in (counted), who joins, who leaves.
-        FOREACH v_seg IN ARRAY v_segments LOOP
-            CONTINUE WHEN v_stats -> v_seg ? 'error';
-            v_t0 := clock_timestamp();
-            BEGIN
+    FOR v_seg IN SELECT s.segment_id FROM shared.segment AS s WHERE s.enabled
+                 ORDER BY s.segment_id LOOP
+        v_t0 := clock_timestamp();
+        v_members := NULL;
+        BEGIN
+            v_problem := shared._segment_view_problem(v_seg.segment_id, false);
+            IF v_problem IS NOT NULL THEN
+                PERFORM shared._raise('GD400', 'segment', v_problem);
+            END IF;
+            -- One pass over the view and the segment's members (a full join on person_id):
+            -- who joins, who leaves and, in a full run, how many are in. Then two plain
+            -- statements change only those rows (each fires the history and queue trigger).
+            -- In an incremental run the members come from the candidates' memberships read
+            -- above: joined to the segment's rows inside the full join, the planner read the
+            -- segment's whole member index to hash it (60-95 ms per large segment at a million
+            -- people).
+            IF p_full THEN
                 EXECUTE format($q$
                     SELECT count(cur.person_id),
                            array_agg(cur.person_id ORDER BY cur.person_id)
@@ -6088,29 +5996,44 @@ BEGIN
                     FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
                                WHERE m.segment_id = $1) AS mem
                       ON mem.person_id = cur.person_id
-                    $q$, v_seg)
+                    $q$, v_seg.segment_id)
                 INTO v_members, v_join, v_leave
-                USING v_seg;
-                SELECT * INTO v_done FROM shared._segment_apply(v_seg, v_join, v_leave, v_now);
-                v_stats := shared._segment_stats_add(v_stats, v_seg, v_members, v_done.joined,
-                                                     v_done."left", v_t0);
-            EXCEPTION WHEN OTHERS THEN
-                v_stats := jsonb_set(v_stats, ARRAY[v_seg], (v_stats -> v_seg)
-                                     || jsonb_build_object('error', left(SQLERRM, 500)));
-            END;
-        END LOOP;
-    END IF;
-
-    FOREACH v_seg IN ARRAY v_segments LOOP
-        UPDATE shared.segment AS s
-        SET last_evaluated_at = CASE WHEN v_stats -> v_seg ? 'error' THEN s.last_evaluated_at
-                                     ELSE v_now END,
-            last_error = v_stats -> v_seg ->> 'error'
-        WHERE s.segment_id = v_seg;
-        RETURN QUERY SELECT v_run, v_seg, (v_stats -> v_seg ->> 'members')::bigint,
-                            coalesce((v_stats -> v_seg ->> 'joined')::bigint, 0),
-                            coalesce((v_stats -> v_seg ->> 'left')::bigint, 0),
-                            v_stats -> v_seg ->> 'error';
+                USING v_seg.segment_id;
+            ELSE
+                EXECUTE format($q$
+                    SELECT array_agg(cur.person_id ORDER BY cur.person_id)
+                               FILTER (WHERE mem.person_id IS NULL),
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
+                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
+                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id) AS cur
+                    FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_candidate_member AS cm
+                               WHERE cm.segment_id = $1) AS mem
+                      ON mem.person_id = cur.person_id
+                    $q$, v_seg.segment_id)
+                INTO v_join, v_leave
+                USING v_seg.segment_id;
+            END IF;
+            DELETE FROM shared.segment_member AS m
+            USING unnest(v_leave) AS u(person_id)
+            WHERE m.segment_id = v_seg.segment_id AND m.person_id = u.person_id;
+            GET DIAGNOSTICS v_left = ROW_COUNT;
+            INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
+            SELECT v_seg.segment_id, u.person_id, v_now FROM unnest(v_join) AS u(person_id);
+            GET DIAGNOSTICS v_joined = ROW_COUNT;
+            UPDATE shared.segment AS s SET last_evaluated_at = v_now, last_error = NULL
+            WHERE s.segment_id = v_seg.segment_id;
+            v_stats := v_stats || jsonb_build_object(v_seg.segment_id, jsonb_build_object(
+                'members', v_members, 'joined', v_joined, 'left', v_left,
+                'ms', round((extract(epoch FROM clock_timestamp() - v_t0) * 1000)::numeric, 1)));
+            RETURN QUERY SELECT v_run, v_seg.segment_id, v_members, v_joined, v_left, NULL::text;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE shared.segment AS s SET last_error = left(SQLERRM, 500)
+            WHERE s.segment_id = v_seg.segment_id;
+            v_stats := v_stats || jsonb_build_object(v_seg.segment_id,
+                                                     jsonb_build_object('error', left(SQLERRM, 500)));
+            RETURN QUERY SELECT v_run, v_seg.segment_id, NULL::bigint, 0::bigint, 0::bigint,
+                                left(SQLERRM, 500);
+        END;
     END LOOP;
 
     UPDATE shared.segment_run AS r SET
@@ -8661,6 +8584,109 @@ CREATE VIEW segments.paid_high_usage_7d AS
 
 
 --
+-- Name: audience_ack; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.audience_ack (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    row_cells text[] NOT NULL,
+    person_updated_at timestamp with time zone NOT NULL,
+    via text NOT NULL,
+    run_id bigint,
+    acknowledged_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audience_ack_cells CHECK ((cardinality(row_cells) = 13)),
+    CONSTRAINT audience_ack_via CHECK ((via = ANY (ARRAY['users'::text, 'replace'::text])))
+);
+
+
+--
+-- Name: TABLE audience_ack; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.audience_ack IS 'What Meta acknowledged per person and audience: the exact hashed row sent (hashes only).';
+
+
+--
+-- Name: person; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.person (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    email text NOT NULL,
+    phone text,
+    first_name text,
+    last_name text,
+    city text,
+    state text,
+    zip text,
+    country text,
+    date_of_birth date,
+    gender text,
+    utm_source text,
+    utm_medium text,
+    utm_campaign text,
+    utm_content text,
+    utm_term text,
+    meta_fbp text,
+    meta_fbc text,
+    meta_lead_form_id text,
+    source_product text,
+    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
+    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
+    consent_changed_at timestamp with time zone,
+    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
+    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
+    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
+    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
+);
+
+
+--
+-- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
+
+
+--
+-- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
+--
+
+CREATE TABLE shared.segment_member (
+    segment_id text NOT NULL,
+    person_id uuid NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
+
+
+--
+-- Name: _audience_withdrawn_ack; Type: VIEW; Schema: shared; Owner: -
+--
+
+CREATE VIEW shared._audience_withdrawn_ack WITH (security_invoker='true') AS
+ SELECT k.segment_id,
+    k.person_id,
+    k.row_cells,
+    k.person_updated_at
+   FROM ((shared.person w
+     JOIN shared.audience_ack k ON ((k.person_id = w.id)))
+     JOIN shared.segment_member m ON (((m.segment_id = k.segment_id) AND (m.person_id = w.id))))
+  WHERE (w.consent_status = 'withdrawn'::shared.consent_status);
+
+
+--
 -- Name: conversion_rule; Type: TABLE; Schema: shared; Owner: -
 --
 
@@ -8765,30 +8791,6 @@ ALTER TABLE shared.attribution_events ALTER COLUMN id ADD GENERATED ALWAYS AS ID
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: audience_ack; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.audience_ack (
-    segment_id text NOT NULL,
-    person_id uuid NOT NULL,
-    row_cells text[] NOT NULL,
-    person_updated_at timestamp with time zone NOT NULL,
-    via text NOT NULL,
-    run_id bigint,
-    acknowledged_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT audience_ack_cells CHECK ((cardinality(row_cells) = 13)),
-    CONSTRAINT audience_ack_via CHECK ((via = ANY (ARRAY['users'::text, 'replace'::text])))
-);
-
-
---
--- Name: TABLE audience_ack; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.audience_ack IS 'What Meta acknowledged per person and audience: the exact hashed row sent (hashes only).';
 
 
 --
@@ -9678,52 +9680,6 @@ CREATE TABLE shared.lead_field_map (
 
 
 --
--- Name: person; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.person (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    email text NOT NULL,
-    phone text,
-    first_name text,
-    last_name text,
-    city text,
-    state text,
-    zip text,
-    country text,
-    date_of_birth date,
-    gender text,
-    utm_source text,
-    utm_medium text,
-    utm_campaign text,
-    utm_content text,
-    utm_term text,
-    meta_fbp text,
-    meta_fbc text,
-    meta_lead_form_id text,
-    source_product text,
-    lifecycle_stage shared.lifecycle_stage DEFAULT 'lead'::shared.lifecycle_stage NOT NULL,
-    consent_status shared.consent_status DEFAULT 'unknown'::shared.consent_status NOT NULL,
-    consent_changed_at timestamp with time zone,
-    properties jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT person_country_alpha2 CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT person_email_normalized CHECK (((email = lower(btrim(email))) AND (email ~ '^[^@\s]+@[^@\s]+\.[^@\s.]+$'::text))),
-    CONSTRAINT person_gender_code CHECK ((gender = ANY (ARRAY['f'::text, 'm'::text]))),
-    CONSTRAINT person_phone_e164 CHECK ((phone ~ '^\+[1-9][0-9]{6,14}$'::text)),
-    CONSTRAINT person_properties_object CHECK ((jsonb_typeof(properties) = 'object'::text))
-);
-
-
---
--- Name: TABLE person; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.person IS 'One row per human across all products; the only table that holds raw PII.';
-
-
---
 -- Name: lead_submissions; Type: VIEW; Schema: shared; Owner: -
 --
 
@@ -10195,24 +10151,6 @@ ALTER TABLE shared.segment_history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MAXVALUE
     CACHE 1
 );
-
-
---
--- Name: segment_member; Type: TABLE; Schema: shared; Owner: -
---
-
-CREATE TABLE shared.segment_member (
-    segment_id text NOT NULL,
-    person_id uuid NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
-
---
--- Name: TABLE segment_member; Type: COMMENT; Schema: shared; Owner: -
---
-
-COMMENT ON TABLE shared.segment_member IS 'Current members of each segment; written by shared.evaluate_segments only.';
 
 
 --
@@ -12395,4 +12333,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261203200004'),
     ('20261203200005'),
     ('20261203200006'),
-    ('20261203200007');
+    ('20261203200007'),
+    ('20261203200008');

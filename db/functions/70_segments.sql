@@ -378,7 +378,7 @@ COMMENT ON FUNCTION shared.rebuild_person_activity() IS
 're-evaluation; returns the daily rows written.';
 
 /*
- * Recompute shared.person_feature for the persons in pg_temp._segment_chunk, as of p_now.
+ * Recompute shared.person_feature for the persons in pg_temp._segment_candidate, as of p_now.
  * Windows: a 7-day count sums today's UTC day and the six before it; next_change_at is the
  * earliest instant a window or a time mark (first seen + 3 days, last seen + 30 days, churned +
  * 30 days) changes a feature when no event comes.
@@ -394,7 +394,7 @@ DECLARE
 BEGIN
     WITH agg AS (
         SELECT c.person_id, p.lifecycle_stage, a.*
-        FROM pg_temp._segment_chunk AS c
+        FROM pg_temp._segment_candidate AS c
         -- The lifecycle stage is the one column taken from the person row, and every insert or
         -- update of a person is logged (person_changed): the person row is read only for those
         -- and for people new to the features; the others keep the stage they have. Their
@@ -498,10 +498,13 @@ BEGIN
         INSERT INTO shared.segment_history (segment_id, person_id, change, at, run_id)
         SELECT c.segment_id, c.person_id, 'join', c.joined_at, v_run FROM changed AS c;
     ELSE
+        -- Rows deleted by an erasure or a segment's removal (the foreign keys) leave no history;
+        -- an evaluation (v_run) deletes only rows whose person and segment it is looking at.
         INSERT INTO shared.segment_history (segment_id, person_id, change, at, run_id)
         SELECT c.segment_id, c.person_id, 'leave', now(), v_run FROM changed AS c
-        WHERE EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = c.person_id)
-          AND EXISTS (SELECT 1 FROM shared.segment AS s WHERE s.segment_id = c.segment_id);
+        WHERE v_run IS NOT NULL
+           OR (EXISTS (SELECT 1 FROM shared.person AS p WHERE p.id = c.person_id)
+               AND EXISTS (SELECT 1 FROM shared.segment AS s WHERE s.segment_id = c.segment_id));
     END IF;
 
     SELECT array_agg(jsonb_build_object(
@@ -804,44 +807,6 @@ COMMENT ON FUNCTION shared.segment_preview(text, text, integer) IS
 /** Section - Evaluation */
 
 /*
- * Change one segment's members: p_leave leave, p_join join (at p_now). Two plain statements,
- * in person order, each firing the history and queue trigger once.
- */
-CREATE OR REPLACE FUNCTION shared._segment_apply(
-    p_segment_id text, p_join uuid[], p_leave uuid[], p_now timestamptz,
-    OUT joined bigint, OUT "left" bigint)
-LANGUAGE plpgsql
-SET search_path = ''
-AS $$
-#variable_conflict use_column
-BEGIN
-    DELETE FROM shared.segment_member AS m
-    USING unnest(p_leave) AS u(person_id)
-    WHERE m.segment_id = p_segment_id AND m.person_id = u.person_id;
-    GET DIAGNOSTICS "left" = ROW_COUNT;
-    INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
-    SELECT p_segment_id, u.person_id, p_now FROM unnest(p_join) AS u(person_id);
-    GET DIAGNOSTICS joined = ROW_COUNT;
-END
-$$;
-
--- One segment's run statistics with a step's counts and time (since p_since) added.
-CREATE OR REPLACE FUNCTION shared._segment_stats_add(
-    p_stats jsonb, p_segment_id text, p_members bigint, p_joined bigint, p_left bigint,
-    p_since timestamptz)
-RETURNS jsonb
-LANGUAGE sql
-SET search_path = ''
-AS $$
-    SELECT jsonb_set(p_stats, ARRAY[p_segment_id], jsonb_build_object(
-        'members', p_members,
-        'joined', (p_stats -> p_segment_id ->> 'joined')::bigint + p_joined,
-        'left', (p_stats -> p_segment_id ->> 'left')::bigint + p_left,
-        'ms', round((p_stats -> p_segment_id ->> 'ms')::numeric
-                    + extract(epoch FROM clock_timestamp() - p_since) * 1000, 1)))
-$$;
-
-/*
  * Evaluate the enabled segments. Candidates are the persons in the change log (their events or
  * person row changed since the last run) plus those whose features change with time alone
  * (person_feature.next_change_at passed); their features are recomputed, then each segment view
@@ -851,13 +816,6 @@ $$;
  * exact; a full run evaluates everyone. One run at a time (transaction advisory lock; a second
  * caller gets GD409). A view that fails is recorded in the run and the segment row and the
  * other segments go on. Returns one row per segment.
- *
- * Candidates are worked through in chunks of 2,000 (gdp.segment_chunk_size), in person order. In an incremental run each
- * chunk goes through every step (features, memberships, every segment's joins and leaves) while
- * its pages are still in shared buffers: scattered over a million people, the rows of 10,000
- * candidates span more pages than 128 MB of buffers hold, and each step re-read them from the
- * kernel. A view that fails on a chunk stops that segment for the rest of the run; the chunks
- * done before keep their changes (each person's membership stays as its view last answered).
  */
 CREATE OR REPLACE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false)
 RETURNS TABLE (run_id bigint, segment_id text, members bigint, joined bigint, "left" bigint,
@@ -878,24 +836,18 @@ SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    -- gdp.segment_chunk_size (a session setting) changes it, for tests and tuning.
-    v_chunk_size constant integer := greatest(coalesce(
-        nullif(current_setting('gdp.segment_chunk_size', true), '')::integer, 2000), 1);
     v_run bigint;
     v_now timestamptz := now();
     v_t0 timestamptz;
     v_candidates integer;
     v_features_ms numeric;
-    v_segments text[];
-    v_seg text;
-    v_after uuid;
-    v_chunk_rows integer;
+    v_seg record;
     v_problem text;
     v_members bigint;
+    v_joined bigint;
+    v_left bigint;
     v_join uuid[];
     v_leave uuid[];
-    v_done record;
-    -- Per segment: {"members", "joined", "left", "ms"} or {"error"}.
     v_stats jsonb := '{}'::jsonb;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('gdp.evaluate_segments')) THEN
@@ -906,20 +858,17 @@ BEGIN
     PERFORM set_config('gdp.segment_run', v_run::text, true);
 
     v_t0 := clock_timestamp();
-    -- A second run in the same transaction finds the first one's tables (dropped at commit).
-    FOREACH v_seg IN ARRAY ARRAY['_segment_candidate', '_segment_new_event', '_segment_chunk',
-                                 '_segment_chunk_member'] LOOP
-        IF to_regclass('pg_temp.' || v_seg) IS NOT NULL THEN
-            EXECUTE format('DROP TABLE pg_temp.%I', v_seg);
-        END IF;
-    END LOOP;
+    IF to_regclass('pg_temp._segment_candidate') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_candidate;
+    END IF;
     -- person_changed: the person row was inserted or updated since the last run.
     CREATE TEMP TABLE _segment_candidate (
         person_id uuid PRIMARY KEY, person_changed boolean NOT NULL DEFAULT false
     ) ON COMMIT DROP;
+    IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_new_event;
+    END IF;
     CREATE TEMP TABLE _segment_new_event (id bigint PRIMARY KEY) ON COMMIT DROP;
-    CREATE TEMP TABLE _segment_chunk (LIKE pg_temp._segment_candidate INCLUDING ALL) ON COMMIT DROP;
-    CREATE TEMP TABLE _segment_chunk_member (segment_id text, person_id uuid) ON COMMIT DROP;
     -- Only committed rows are deleted (and their events, committed with them, are seen by the
     -- statements below); a statement committing meanwhile stays in the log for the next run.
     WITH drained AS (
@@ -936,84 +885,45 @@ BEGIN
     SELECT DISTINCT u.id, true FROM drained AS d, unnest(d.person_ids) AS u(id);
     ANALYZE pg_temp._segment_new_event;
     PERFORM shared._fold_new_events();
-    INSERT INTO pg_temp._segment_candidate
+    INSERT INTO pg_temp._segment_candidate (person_id)
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
     ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_candidates = ROW_COUNT;
     SELECT count(*) INTO v_candidates FROM pg_temp._segment_candidate;
+    ANALYZE pg_temp._segment_candidate;
+    PERFORM shared._refresh_person_features(v_now);
     v_features_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
-
-    SELECT coalesce(array_agg(s.segment_id ORDER BY s.segment_id), '{}') INTO v_segments
-    FROM shared.segment AS s WHERE s.enabled;
-    FOREACH v_seg IN ARRAY v_segments LOOP
-        v_problem := shared._segment_view_problem(v_seg, false);
-        v_stats := v_stats || jsonb_build_object(v_seg, CASE
-            WHEN v_problem IS NOT NULL THEN jsonb_build_object('error', v_problem)
-            ELSE jsonb_build_object('members', NULL, 'joined', 0, 'left', 0, 'ms', 0) END);
-    END LOOP;
-
-    -- The candidates, chunk by chunk in person order (keyset on the primary key).
-    LOOP
-        v_t0 := clock_timestamp();
-        -- Emptied and analyzed for each chunk: from row counts grown by dead rows the planner
-        -- chose a merge join that walks the feature index from its start.
-        TRUNCATE pg_temp._segment_chunk;
-        INSERT INTO pg_temp._segment_chunk
-        SELECT k.person_id, k.person_changed FROM pg_temp._segment_candidate AS k
-        WHERE v_after IS NULL OR k.person_id > v_after
-        ORDER BY k.person_id LIMIT v_chunk_size;
-        GET DIAGNOSTICS v_chunk_rows = ROW_COUNT;
-        EXIT WHEN v_chunk_rows = 0;
-        SELECT c.person_id INTO v_after FROM pg_temp._segment_chunk AS c
-        ORDER BY c.person_id DESC LIMIT 1;
-        ANALYZE pg_temp._segment_chunk;
-        PERFORM shared._refresh_person_features(v_now);
-        IF NOT p_full THEN
-            -- The chunk's memberships of every segment, read once through the person index
-            -- (one probe per person rather than one per person and segment).
-            TRUNCATE pg_temp._segment_chunk_member;
-            INSERT INTO pg_temp._segment_chunk_member
+    -- An incremental run reads the candidates' memberships of every segment once, through the
+    -- person index (one probe per candidate rather than one per candidate and segment). Each
+    -- segment below reads only its own rows, which no earlier step of the loop changes.
+    IF to_regclass('pg_temp._segment_candidate_member') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_candidate_member;
+    END IF;
+    IF NOT p_full THEN
+        CREATE TEMP TABLE _segment_candidate_member ON COMMIT DROP AS
             SELECT m.segment_id, m.person_id
-            FROM pg_temp._segment_chunk AS c
+            FROM pg_temp._segment_candidate AS c
             JOIN shared.segment_member AS m ON m.person_id = c.person_id;
-            ANALYZE pg_temp._segment_chunk_member;
-        END IF;
-        v_features_ms := v_features_ms + extract(epoch FROM clock_timestamp() - v_t0) * 1000;
-        CONTINUE WHEN p_full;
+        ANALYZE pg_temp._segment_candidate_member;
+    END IF;
 
-        FOREACH v_seg IN ARRAY v_segments LOOP
-            CONTINUE WHEN v_stats -> v_seg ? 'error';
-            v_t0 := clock_timestamp();
-            BEGIN
-                -- One pass (a full join on person_id) over the view's rows for the chunk and
-                -- the chunk's members: who joins and who leaves.
-                EXECUTE format($q$
-                    SELECT array_agg(cur.person_id ORDER BY cur.person_id)
-                               FILTER (WHERE mem.person_id IS NULL),
-                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
-                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                          JOIN pg_temp._segment_chunk AS c ON c.person_id = v.person_id) AS cur
-                    FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_chunk_member AS cm
-                               WHERE cm.segment_id = $1) AS mem
-                      ON mem.person_id = cur.person_id
-                    $q$, v_seg)
-                INTO v_join, v_leave
-                USING v_seg;
-                SELECT * INTO v_done FROM shared._segment_apply(v_seg, v_join, v_leave, v_now);
-                v_stats := shared._segment_stats_add(v_stats, v_seg, NULL, v_done.joined,
-                                                     v_done."left", v_t0);
-            EXCEPTION WHEN OTHERS THEN
-                v_stats := jsonb_set(v_stats, ARRAY[v_seg], (v_stats -> v_seg)
-                                     || jsonb_build_object('error', left(SQLERRM, 500)));
-            END;
-        END LOOP;
-    END LOOP;
-
-    IF p_full THEN
-        -- Everyone, one pass per segment: who is in (counted), who joins, who leaves.
-        FOREACH v_seg IN ARRAY v_segments LOOP
-            CONTINUE WHEN v_stats -> v_seg ? 'error';
-            v_t0 := clock_timestamp();
-            BEGIN
+    FOR v_seg IN SELECT s.segment_id FROM shared.segment AS s WHERE s.enabled
+                 ORDER BY s.segment_id LOOP
+        v_t0 := clock_timestamp();
+        v_members := NULL;
+        BEGIN
+            v_problem := shared._segment_view_problem(v_seg.segment_id, false);
+            IF v_problem IS NOT NULL THEN
+                PERFORM shared._raise('GD400', 'segment', v_problem);
+            END IF;
+            -- One pass over the view and the segment's members (a full join on person_id):
+            -- who joins, who leaves and, in a full run, how many are in. Then two plain
+            -- statements change only those rows (each fires the history and queue trigger).
+            -- In an incremental run the members come from the candidates' memberships read
+            -- above: joined to the segment's rows inside the full join, the planner read the
+            -- segment's whole member index to hash it (60-95 ms per large segment at a million
+            -- people).
+            IF p_full THEN
                 EXECUTE format($q$
                     SELECT count(cur.person_id),
                            array_agg(cur.person_id ORDER BY cur.person_id)
@@ -1024,29 +934,44 @@ BEGIN
                     FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
                                WHERE m.segment_id = $1) AS mem
                       ON mem.person_id = cur.person_id
-                    $q$, v_seg)
+                    $q$, v_seg.segment_id)
                 INTO v_members, v_join, v_leave
-                USING v_seg;
-                SELECT * INTO v_done FROM shared._segment_apply(v_seg, v_join, v_leave, v_now);
-                v_stats := shared._segment_stats_add(v_stats, v_seg, v_members, v_done.joined,
-                                                     v_done."left", v_t0);
-            EXCEPTION WHEN OTHERS THEN
-                v_stats := jsonb_set(v_stats, ARRAY[v_seg], (v_stats -> v_seg)
-                                     || jsonb_build_object('error', left(SQLERRM, 500)));
-            END;
-        END LOOP;
-    END IF;
-
-    FOREACH v_seg IN ARRAY v_segments LOOP
-        UPDATE shared.segment AS s
-        SET last_evaluated_at = CASE WHEN v_stats -> v_seg ? 'error' THEN s.last_evaluated_at
-                                     ELSE v_now END,
-            last_error = v_stats -> v_seg ->> 'error'
-        WHERE s.segment_id = v_seg;
-        RETURN QUERY SELECT v_run, v_seg, (v_stats -> v_seg ->> 'members')::bigint,
-                            coalesce((v_stats -> v_seg ->> 'joined')::bigint, 0),
-                            coalesce((v_stats -> v_seg ->> 'left')::bigint, 0),
-                            v_stats -> v_seg ->> 'error';
+                USING v_seg.segment_id;
+            ELSE
+                EXECUTE format($q$
+                    SELECT array_agg(cur.person_id ORDER BY cur.person_id)
+                               FILTER (WHERE mem.person_id IS NULL),
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
+                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
+                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id) AS cur
+                    FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_candidate_member AS cm
+                               WHERE cm.segment_id = $1) AS mem
+                      ON mem.person_id = cur.person_id
+                    $q$, v_seg.segment_id)
+                INTO v_join, v_leave
+                USING v_seg.segment_id;
+            END IF;
+            DELETE FROM shared.segment_member AS m
+            USING unnest(v_leave) AS u(person_id)
+            WHERE m.segment_id = v_seg.segment_id AND m.person_id = u.person_id;
+            GET DIAGNOSTICS v_left = ROW_COUNT;
+            INSERT INTO shared.segment_member (segment_id, person_id, joined_at)
+            SELECT v_seg.segment_id, u.person_id, v_now FROM unnest(v_join) AS u(person_id);
+            GET DIAGNOSTICS v_joined = ROW_COUNT;
+            UPDATE shared.segment AS s SET last_evaluated_at = v_now, last_error = NULL
+            WHERE s.segment_id = v_seg.segment_id;
+            v_stats := v_stats || jsonb_build_object(v_seg.segment_id, jsonb_build_object(
+                'members', v_members, 'joined', v_joined, 'left', v_left,
+                'ms', round((extract(epoch FROM clock_timestamp() - v_t0) * 1000)::numeric, 1)));
+            RETURN QUERY SELECT v_run, v_seg.segment_id, v_members, v_joined, v_left, NULL::text;
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE shared.segment AS s SET last_error = left(SQLERRM, 500)
+            WHERE s.segment_id = v_seg.segment_id;
+            v_stats := v_stats || jsonb_build_object(v_seg.segment_id,
+                                                     jsonb_build_object('error', left(SQLERRM, 500)));
+            RETURN QUERY SELECT v_run, v_seg.segment_id, NULL::bigint, 0::bigint, 0::bigint,
+                                left(SQLERRM, 500);
+        END;
     END LOOP;
 
     UPDATE shared.segment_run AS r SET

@@ -49,6 +49,19 @@ AS $$
 $$;
 
 /*
+ * Acknowledged rows of people who are still members but withdrew consent: each sync removes
+ * them. Read through the small partial index of withdrawn people; filtered by segment_id, the
+ * filter reaches the acknowledgement and membership keys. security_invoker: it is read with the
+ * reader's rights (the audience functions', which own what it reads).
+ */
+CREATE OR REPLACE VIEW shared._audience_withdrawn_ack WITH (security_invoker = true) AS
+    SELECT k.segment_id, k.person_id, k.row_cells, k.person_updated_at
+    FROM shared.person AS w
+    JOIN shared.audience_ack AS k ON k.person_id = w.id
+    JOIN shared.segment_member AS m ON m.segment_id = k.segment_id AND m.person_id = w.id
+    WHERE w.consent_status = 'withdrawn';
+
+/*
  * The mapped segments (the keys of META_CUSTOM_AUDIENCE_IDS that name a registered segment),
  * each with its audience row, made when missing (named as the segment's audience_name, the
  * PRD's table). An id in the map wins over a stored one: an admin who maps a segment to another
@@ -310,10 +323,8 @@ BEGIN
         UNION ALL
         SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                NULL, NULL, NULL, k.person_updated_at
-        FROM shared.person AS w
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-        WHERE w.consent_status = 'withdrawn'
+        FROM shared._audience_withdrawn_ack AS k
+        WHERE k.segment_id = v_segment
         UNION ALL
         SELECT p.id, 'add', NULL, p.email, p.phone, p.first_name, p.last_name, p.city, p.state,
                p.zip, p.country, p.date_of_birth, p.gender, p.updated_at
@@ -347,10 +358,8 @@ BEGIN
         UNION ALL
         SELECT k.person_id, 'remove', k.row_cells, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                NULL, NULL, NULL, k.person_updated_at
-        FROM shared.person AS w
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-        WHERE w.consent_status = 'withdrawn'
+        FROM shared._audience_withdrawn_ack AS k
+        WHERE k.segment_id = v_segment
         UNION ALL
         -- Who joined, and whose person row changed (a change of email, a consent given again).
         SELECT p.id, 'add', k.row_cells, p.email, p.phone, p.first_name, p.last_name, p.city,
@@ -433,10 +442,8 @@ AS $$
             WHERE k.segment_id = p_segment_id
               AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
                               WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id))
-         + (SELECT count(*) FROM shared.person AS w
-            JOIN shared.audience_ack AS k ON k.segment_id = p_segment_id AND k.person_id = w.id
-            JOIN shared.segment_member AS m ON m.segment_id = p_segment_id AND m.person_id = w.id
-            WHERE w.consent_status = 'withdrawn')
+         + (SELECT count(*) FROM shared._audience_withdrawn_ack AS k
+            WHERE k.segment_id = p_segment_id)
 $$;
 COMMENT ON FUNCTION shared.audience_removal_count(text) IS
     'How many acknowledged people the next sync of the segment would remove (left, withdrew consent, erased).';
@@ -459,10 +466,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM shared.segment_member AS m
                       WHERE m.segment_id = v_segment AND m.person_id = k.person_id);
     v_removes := v_removes + (
-        SELECT count(*) FROM shared.person AS w
-        JOIN shared.audience_ack AS k ON k.segment_id = v_segment AND k.person_id = w.id
-        JOIN shared.segment_member AS m ON m.segment_id = v_segment AND m.person_id = w.id
-        WHERE w.consent_status = 'withdrawn');
+        SELECT count(*) FROM shared._audience_withdrawn_ack AS k WHERE k.segment_id = v_segment);
     SELECT count(*) INTO v_new FROM shared.segment_member AS m
     WHERE m.segment_id = v_segment
       AND NOT EXISTS (SELECT 1 FROM shared.audience_ack AS k

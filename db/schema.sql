@@ -2864,7 +2864,7 @@ $_$;
 CREATE FUNCTION shared._fold_new_events() RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO ''
-    AS $_$
+    AS $$
 DECLARE
     v_rows bigint;
 BEGIN
@@ -2903,9 +2903,7 @@ BEGIN
         FROM by_name AS b GROUP BY 1, 2, 3
     ), paid AS (
         SELECT DISTINCT ON (k.person_id, k.product_id, k.day) k.person_id, k.product_id, k.day,
-               k.properties ->> 'plan' AS plan,
-               coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
-                        k.properties ->> 'upgrade_price', k.properties ->> 'value') AS amount
+               k.properties ->> 'plan' AS plan, shared._payment_mrr(k.properties) AS mrr
         FROM src AS k WHERE k.kind = 'payment'
         ORDER BY k.person_id, k.product_id, k.day, k.occurred_at DESC, k.id DESC
     )
@@ -2913,9 +2911,7 @@ BEGIN
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
-           -- An amount that is not a number is no MRR (the event itself is stored as sent).
-           CASE WHEN p.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(p.amount::numeric, 2) END,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
            d.last_cancel_at, d.counts
     FROM days AS d
     LEFT JOIN paid AS p USING (person_id, product_id, day)
@@ -2938,7 +2934,7 @@ BEGIN
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
-$_$;
+$$;
 
 
 --
@@ -3365,6 +3361,19 @@ CREATE FUNCTION shared._normalize_phone(p_phone text) RETURNS text
              ~ '^\+[1-9][0-9]{6,14}$'
         THEN regexp_replace(regexp_replace(p_phone, '[\s().\-/]', '', 'g'), '^00', '+')
     END
+$_$;
+
+
+--
+-- Name: _payment_mrr(jsonb); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._payment_mrr(p_properties jsonb) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$
+    SELECT round(substring(coalesce(p_properties ->> 'mrr', p_properties ->> 'plan_price',
+                                    p_properties ->> 'upgrade_price', p_properties ->> 'value')
+                           FROM '^\s*([0-9]{1,12}(?:\.[0-9]+)?)\s*$')::numeric, 2)
 $_$;
 
 
@@ -6924,7 +6933,7 @@ CREATE FUNCTION shared.rebuild_person_activity() RETURNS bigint
     LANGUAGE plpgsql
     SET search_path TO ''
     SET work_mem TO '256MB'
-    AS $_$
+    AS $$
 DECLARE
     v_rows bigint;
 BEGIN
@@ -6966,9 +6975,7 @@ BEGIN
     ), paid AS (
         SELECT DISTINCT ON (n.person_id, n.product_id, shared._utc_day(n.occurred_at))
                n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day,
-               n.properties ->> 'plan' AS plan,
-               coalesce(n.properties ->> 'mrr', n.properties ->> 'plan_price',
-                        n.properties ->> 'upgrade_price', n.properties ->> 'value') AS amount
+               n.properties ->> 'plan' AS plan, shared._payment_mrr(n.properties) AS mrr
         FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
@@ -6982,9 +6989,7 @@ BEGIN
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
-           -- An amount that is not a number is no MRR (the event itself is stored as sent).
-           CASE WHEN p.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(p.amount::numeric, 2) END,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
            d.last_cancel_at, d.counts
     FROM days AS d
     LEFT JOIN paid AS p USING (person_id, product_id, day)
@@ -6995,7 +7000,7 @@ BEGIN
     SELECT array_agg(p.id) FROM shared.person AS p HAVING count(*) > 0;
     RETURN v_rows;
 END
-$_$;
+$$;
 
 
 --
@@ -12333,4 +12338,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261203200004'),
     ('20261203200005'),
     ('20261203200006'),
-    ('20261203200007');
+    ('20261203200007'),
+    ('20261203200008');

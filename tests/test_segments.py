@@ -445,6 +445,29 @@ def test_the_days_latest_payment_gives_plan_and_mrr_on_both_paths(db: Conn) -> N
     assert db.execute(snapshot, (p,)).fetchall() == folded
 
 
+@pytest.mark.parametrize(
+    ("properties", "mrr"),
+    [
+        ({"mrr": "49"}, "49.00"),
+        ({"plan_price": " 29.999 "}, "30.00"),
+        ({"mrr": "12a", "plan_price": "29"}, None),  # the first key present decides
+        ({"upgrade_price": "0.5"}, "0.50"),
+        ({"value": 19}, "19.00"),
+        ({"value": "-3"}, None),
+        ({"mrr": "1234567890123"}, None),
+        ({"mrr": ""}, None),
+        ({"plan": "pro"}, None),
+    ],
+)
+def test_a_payments_mrr_is_its_first_amount_when_that_is_a_number(
+    db: Conn, properties: dict[str, Any], mrr: str | None
+) -> None:
+    row = db.execute(
+        "SELECT shared._payment_mrr(%s::jsonb)::text AS mrr", (json.dumps(properties),)
+    ).fetchone()
+    assert row == {"mrr": mrr}
+
+
 def test_a_full_run_puts_back_members_that_drifted(db: Conn) -> None:
     """A full run compares the view with the stored members in one pass: who is missing joins,
     who should not be there leaves, each with its history row and queue message."""

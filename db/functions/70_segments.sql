@@ -38,6 +38,18 @@ RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT p_day::timestamp AT TIME ZONE 'UTC' $$;
 
+-- A payment event's monthly amount: the first of mrr, plan_price, upgrade_price and value it
+-- has; one that is not a plain number is no MRR (the event itself is stored as sent). One
+-- expression, so it is inlined into the statements that call it (the daily fold and rebuild).
+CREATE OR REPLACE FUNCTION shared._payment_mrr(p_properties jsonb)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT round(substring(coalesce(p_properties ->> 'mrr', p_properties ->> 'plan_price',
+                                    p_properties ->> 'upgrade_price', p_properties ->> 'value')
+                           FROM '^\s*([0-9]{1,12}(?:\.[0-9]+)?)\s*$')::numeric, 2)
+$$;
+
 /** Section - Features from the event write path */
 
 /*
@@ -219,9 +231,7 @@ BEGIN
         FROM by_name AS b GROUP BY 1, 2, 3
     ), paid AS (
         SELECT DISTINCT ON (k.person_id, k.product_id, k.day) k.person_id, k.product_id, k.day,
-               k.properties ->> 'plan' AS plan,
-               coalesce(k.properties ->> 'mrr', k.properties ->> 'plan_price',
-                        k.properties ->> 'upgrade_price', k.properties ->> 'value') AS amount
+               k.properties ->> 'plan' AS plan, shared._payment_mrr(k.properties) AS mrr
         FROM src AS k WHERE k.kind = 'payment'
         ORDER BY k.person_id, k.product_id, k.day, k.occurred_at DESC, k.id DESC
     )
@@ -229,9 +239,7 @@ BEGIN
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
-           -- An amount that is not a number is no MRR (the event itself is stored as sent).
-           CASE WHEN p.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(p.amount::numeric, 2) END,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
            d.last_cancel_at, d.counts
     FROM days AS d
     LEFT JOIN paid AS p USING (person_id, product_id, day)
@@ -341,9 +349,7 @@ BEGIN
     ), paid AS (
         SELECT DISTINCT ON (n.person_id, n.product_id, shared._utc_day(n.occurred_at))
                n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day,
-               n.properties ->> 'plan' AS plan,
-               coalesce(n.properties ->> 'mrr', n.properties ->> 'plan_price',
-                        n.properties ->> 'upgrade_price', n.properties ->> 'value') AS amount
+               n.properties ->> 'plan' AS plan, shared._payment_mrr(n.properties) AS mrr
         FROM shared.event AS n
         LEFT JOIN shared.feature_event_kind AS own
                ON own.product_id = n.product_id AND own.event_name = n.event_name
@@ -357,9 +363,7 @@ BEGIN
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
         first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
-           -- An amount that is not a number is no MRR (the event itself is stored as sent).
-           CASE WHEN p.amount ~ '^\s*[0-9]{1,12}(\.[0-9]+)?\s*$' THEN round(p.amount::numeric, 2) END,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
            d.last_cancel_at, d.counts
     FROM days AS d
     LEFT JOIN paid AS p USING (person_id, product_id, day)

@@ -455,6 +455,7 @@ def test_the_days_latest_payment_gives_plan_and_mrr_on_both_paths(db: Conn) -> N
         ({"value": 19}, "19.00"),
         ({"value": "-3"}, None),
         ({"mrr": "1234567890123"}, None),
+        ({"mrr": "29\u2003"}, "29.00"),  # a Unicode space is space (a cast would have failed)
         ({"mrr": ""}, None),
         ({"plan": "pro"}, None),
     ],

@@ -21,7 +21,7 @@ from workers.cli._common import one_line_errors
 from workers.errors import ConfigError, mapped_db_errors
 from workers.maintenance import metrics as maintenance_metrics
 from workers.maintenance.retention import TABLES, RetentionConfig, RetentionRun, run_forever
-from workers.settings import get_settings, require
+from workers.settings import Settings, get_settings, require
 
 WORKERS = ("capi", "maintenance", "insights", "leads", "segments", "audiences")
 
@@ -94,9 +94,8 @@ def worker(
         return
     if metrics_port:
         registry = CollectorRegistry(auto_describe=False)
-        for kind in kinds:
-            registry.register(_Forward(maintenance_metrics.REGISTRY if kind == "maintenance"
-                                       else metrics.REGISTRY))  # fmt: skip
+        for source in _metric_sources(kinds, settings):
+            registry.register(_Forward(source))
         try:
             start_http_server(metrics_port, addr=metrics_host, registry=registry)
         except OSError as exc:
@@ -146,6 +145,32 @@ def worker(
 
 async def _echo(summary: Coroutine[Any, Any, str]) -> None:
     typer.echo(await summary, err=True)
+
+
+def _metric_sources(kinds: tuple[str, ...], settings: Settings) -> list[CollectorRegistry]:
+    """Each worker kind's own registry, once (insights and leads keep none): `gdp worker all`
+    serves every kind's metrics on one listener, each family once."""
+    sources: list[CollectorRegistry] = []
+    for kind in kinds:
+        source: CollectorRegistry | None
+        if kind == "capi":
+            source = metrics.REGISTRY
+        elif kind == "maintenance":
+            source = maintenance_metrics.REGISTRY
+        elif kind == "segments":
+            from workers.segments import metrics as segment_metrics
+
+            source = segment_metrics.REGISTRY
+        elif kind == "audiences":
+            from workers.audiences.metrics import registry_with_status
+            from workers.audiences.worker import AudienceWorker
+
+            source = registry_with_status(AudienceWorker(settings).conninfo())
+        else:
+            source = None
+        if source is not None and source not in sources:
+            sources.append(source)
+    return sources
 
 
 class _Forward(Collector):

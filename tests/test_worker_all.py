@@ -51,5 +51,6 @@ def test_worker_all_serves_every_kinds_metrics_once(env: dict[str, str], db: Con
         process.terminate()
         process.communicate(timeout=30)
     assert process.returncode == 0  # SIGTERM ends every worker cleanly
+    assert text is not None
     helps = Counter(line.split()[2] for line in text.splitlines() if line.startswith("# HELP "))
     assert [name for name, n in helps.items() if n > 1] == []

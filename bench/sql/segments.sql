@@ -193,10 +193,17 @@ ALTER TABLE shared.event DISABLE TRIGGER event_features;
 -- name: features_on
 ALTER TABLE shared.event ENABLE TRIGGER event_features;
 
+-- name: flush_stats
+-- This session's pending statistics (its WAL counts among them) are reported when it next goes
+-- idle, not up to a second later.
+SELECT pg_catalog.pg_stat_force_next_flush();
+
 -- name: wal_written
--- WAL the server has written so far: bytes and full-page images (the first change to a page
--- after a checkpoint writes the whole page).
-SELECT wal_bytes, wal_fpi FROM pg_catalog.pg_stat_wal;
+-- WAL the server has written so far: its position in bytes, and the full-page images (the
+-- first change to a page after a checkpoint writes the whole page). Server-wide: the bench's
+-- session is the only one writing, but autovacuum may add to it.
+SELECT pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn AS wal_bytes, wal_fpi
+FROM pg_catalog.pg_stat_wal;
 
 -- name: backend_cpu
 SELECT pg_backend_pid() AS pid;

@@ -255,8 +255,9 @@ the people's numbers follow their ids), {", ".join(f"{r['wall']:.2f}/{r['cpu']:.
 (1% spread over all ids). "Worst of" and "full" (the better of 2) are chosen by wall time.
 WAL written by the spread runs, MB / full-page images:
 {", ".join(f"{r['wal_mb']:.0f}/{r['fpi']:,}" for r in scattered)}: a run that follows a checkpoint
-writes a full-page image of each page it changes first (about two per candidate: its daily
-index leaf and its feature row's page), the rest only their changes.
+writes a full-page image of each page it changes first (about three per candidate: its daily
+index leaf and heap page, its feature row's page, and the pages its membership changes touch),
+the rest only their changes.
 """
     slug = "segments" if args.scale == 1.0 else f"segments_scale_{args.scale:g}"
     path = write_result(slug, report)

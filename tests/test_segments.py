@@ -251,6 +251,22 @@ def test_erasure_removes_membership_and_history(db: Conn) -> None:
             "reads shared.service_key",
         ),
         ("SELECT person_id FROM shared.event", "more than once"),
+        (
+            "SELECT f.person_id FROM shared.person_feature AS f "
+            "WHERE length(query_to_xml('SELECT * FROM shared.service_key', true, true, '')::text)"
+            " > 0",
+            "calls query_to_xml(",
+        ),
+        (
+            "SELECT f.person_id FROM shared.person_feature AS f "
+            "WHERE pg_read_file('/etc/hostname') IS NOT NULL",
+            "calls pg_read_file(",
+        ),
+        (
+            "SELECT f.person_id FROM shared.person_feature AS f "
+            "WHERE shared.setting_value('META_AD_ACCOUNT_ID') IS NOT NULL",
+            "calls shared.setting_value(",
+        ),
         ("DELETE FROM shared.segment_run RETURNING 'x'::uuid AS person_id", "must be one SELECT"),
         ("SELEC nonsense", "must be one SELECT"),
     ],

@@ -565,9 +565,10 @@ CREATE OR REPLACE TRIGGER person_segment_rows_erased
 
 /*
  * What is wrong with the view segments.<p_segment_id>, or NULL. A segment view must return a
- * person_id column of type uuid, and may read only the person table (the one place raw PII may
- * come from), the feature and event tables, the segment tables and other segment views; with
- * p_check_duplicates it must return each person once.
+ * person_id column of type uuid, may read only the person table (the one place raw PII may
+ * come from), the feature and event tables, the segment tables and other segment views, and may
+ * call only functions that read nothing else; with p_check_duplicates it must return each
+ * person once.
  */
 CREATE OR REPLACE FUNCTION shared._segment_view_problem(p_segment_id text, p_check_duplicates boolean)
 RETURNS text
@@ -628,6 +629,45 @@ BEGIN
                       'person_activity_daily, person_product_feature, person_event_count), '
                       'shared.event, identity_link, product, segment, segment_member and other '
                       'segment views', v_bad);
+    END IF;
+
+    -- The functions and operators it calls (in its query tree and in the segment views it
+    -- reads): a function that runs a query of its own, reads a file or large object, or is
+    -- not built in reads what the view names nowhere (and runs with the evaluation's rights).
+    -- Built-ins, and the immutable helpers in shared, are allowed. Operators appear in stored
+    -- rules by operator id (their function is looked up when the rule runs).
+    WITH RECURSIVE views(oid) AS (
+        SELECT v_view::oid
+        UNION
+        SELECT d.refobjid
+        FROM views AS w
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.oid
+        JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
+        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
+    ), called AS (
+        SELECT m[1] AS kind, m[2]::oid AS id
+        FROM views AS w
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid,
+             regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g') AS m
+    )
+    SELECT p.oid::regprocedure::text INTO v_bad
+    FROM called AS k
+    LEFT JOIN pg_catalog.pg_operator AS o ON k.kind = 'opno' AND o.oid = k.id
+    JOIN pg_catalog.pg_proc AS p ON p.oid = CASE WHEN k.kind = 'opno' THEN o.oprcode::oid ELSE k.id END
+    JOIN pg_catalog.pg_namespace AS ns ON ns.oid = p.pronamespace
+    WHERE p.proname ~ '^(query|cursor|table|schema|database)_to_xml'
+       OR p.proname ~ '^(pg_read_file|pg_read_binary_file|pg_ls_|pg_stat_file|lo_)'
+       OR NOT (ns.nspname = 'pg_catalog'
+               OR (ns.nspname = 'shared' AND p.provolatile = 'i' AND NOT p.prosecdef))
+    ORDER BY 1
+    LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RETURN format('calls %s; a segment may call only built-in functions that read nothing '
+                      'but their arguments (no query_to_xml and the like, no file or large '
+                      'object reads) and the immutable helpers in shared', v_bad);
     END IF;
 
     IF p_check_duplicates THEN

@@ -5132,6 +5132,53 @@ COMMENT ON FUNCTION shared.audience_schema() IS 'The multi-key schema of every a
 
 
 --
+-- Name: audience_set_guards(text, integer, numeric); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared.audience_set_guards(p_segment_id text, p_min_size_first_upload integer DEFAULT NULL::integer, p_max_removed_share numeric DEFAULT NULL::numeric) RETURNS TABLE(segment_id text, min_size_first_upload integer, max_removed_share numeric)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_min_size_first_upload IS NOT NULL
+       AND NOT p_min_size_first_upload BETWEEN 0 AND 100000000 THEN
+        PERFORM shared._raise('GD400', 'min_size_first_upload',
+                              'must be a whole number from 0 to 100,000,000');
+    END IF;
+    IF p_max_removed_share IS NOT NULL AND NOT p_max_removed_share BETWEEN 0 AND 1 THEN
+        PERFORM shared._raise('GD400', 'max_removed_share',
+                              'must be a share from 0 to 1 (0.2: a fifth of the audience)');
+    END IF;
+    IF p_min_size_first_upload IS NULL AND p_max_removed_share IS NULL THEN
+        RETURN QUERY
+        SELECT a.segment_id, a.min_size_first_upload, a.max_removed_share
+        FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id;
+    ELSE
+        RETURN QUERY
+        UPDATE shared.meta_audience AS a SET
+            min_size_first_upload = coalesce(p_min_size_first_upload, a.min_size_first_upload),
+            max_removed_share = coalesce(round(p_max_removed_share, 3), a.max_removed_share),
+            updated_at = now()
+        WHERE a.segment_id = p_segment_id
+        RETURNING a.segment_id, a.min_size_first_upload, a.max_removed_share;
+    END IF;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment', format('%s is not mapped to an audience',
+                                                        p_segment_id));
+    END IF;
+END
+$$;
+
+
+--
+-- Name: FUNCTION audience_set_guards(p_segment_id text, p_min_size_first_upload integer, p_max_removed_share numeric); Type: COMMENT; Schema: shared; Owner: -
+--
+
+COMMENT ON FUNCTION shared.audience_set_guards(p_segment_id text, p_min_size_first_upload integer, p_max_removed_share numeric) IS 'Set a mapped segment''s guards (minimum size before the first upload, largest share removed in one run; NULL: unchanged) and return them.';
+
+
+--
 -- Name: audience_start_run(text, text, boolean, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -7416,6 +7463,21 @@ BEGIN
         GET DIAGNOSTICS v_count = ROW_COUNT;
         v_deleted := v_deleted + v_count;
     END LOOP;
+    -- segment_changes announces membership changes to whoever wants them (the PRD's email
+    -- tool, a warehouse); with no reader its messages would pile up for ever. One not read
+    -- within the window goes as an archived one would. The work queues (meta_capi, meta_leads)
+    -- are never trimmed: their messages are owed to Meta.
+    IF to_regclass('pgmq.q_segment_changes') IS NOT NULL THEN
+        WITH doomed AS (
+            SELECT q.msg_id FROM pgmq.q_segment_changes AS q
+            WHERE q.enqueued_at < v_cutoff
+            LIMIT v_limit
+            FOR UPDATE SKIP LOCKED
+        )
+        DELETE FROM pgmq.q_segment_changes AS q USING doomed WHERE q.msg_id = doomed.msg_id;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        v_deleted := v_deleted + v_count;
+    END IF;
     RETURN v_deleted;
 END
 $_$;
@@ -7425,7 +7487,7 @@ $_$;
 -- Name: FUNCTION retention_delete_queue_archives(p_batch_size integer, p_as_of timestamp with time zone); Type: COMMENT; Schema: shared; Owner: -
 --
 
-COMMENT ON FUNCTION shared.retention_delete_queue_archives(p_batch_size integer, p_as_of timestamp with time zone) IS 'Deletes one batch per queue of archived pgmq messages (pgmq.a_<queue>, ids only) archived more than RETENTION_QUEUE_ARCHIVE_DAYS ago; returns how many.';
+COMMENT ON FUNCTION shared.retention_delete_queue_archives(p_batch_size integer, p_as_of timestamp with time zone) IS 'Deletes one batch per queue of archived pgmq messages (pgmq.a_<queue>, ids only) archived more than RETENTION_QUEUE_ARCHIVE_DAYS ago, and of segment_changes messages nobody read in that time; returns how many.';
 
 
 --
@@ -12379,4 +12441,6 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261203200006'),
     ('20261203200007'),
     ('20261203200008'),
-    ('20261203200009');
+    ('20261203200009'),
+    ('20261203200010'),
+    ('20261203200011');

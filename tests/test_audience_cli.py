@@ -122,3 +122,35 @@ def test_metrics_show_size_lag_and_failures_and_nothing_holds_raw_pii(
     assert stored is not None
     for where in (stored["all_rows"], caplog.text, text):
         assert "secret" not in where and "@example.com" not in where and "+1415" not in where
+
+
+def test_guards_are_shown_and_set_and_bad_values_refused_naming_the_field(
+    db: Conn, env: dict[str, str], meta: ServedSandbox
+) -> None:
+    make_segment(db, SEG)
+    configure(db, {SEG: None})
+    environment = cli_env(env, meta)
+    shown = gdp(environment, "audiences", "guards", SEG)
+    assert shown.returncode == 0, shown.stderr
+    assert "at 0 members or more" in shown.stdout and "at most 20.0%" in shown.stdout
+    changed = gdp(environment, "audiences", "guards", SEG, "--min-size", "500",
+                  "--max-removed-share", "0.05")  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "at 500 members or more" in changed.stdout and "at most 5.0%" in changed.stdout
+    row = db.execute(
+        "SELECT min_size_first_upload AS m, max_removed_share::text AS s "
+        "FROM shared.meta_audience WHERE segment_id = %s",
+        (SEG,),
+    ).fetchone()
+    assert row == {"m": 500, "s": "0.050"}
+    bad = gdp(environment, "audiences", "guards", SEG, "--max-removed-share", "1.5")
+    assert bad.returncode == 2 and "max_removed_share" in bad.stderr
+    bad = gdp(environment, "audiences", "guards", SEG, "--min-size", "-1")
+    assert bad.returncode == 2 and "min_size_first_upload" in bad.stderr
+    unknown = gdp(environment, "audiences", "guards", "nope")
+    assert unknown.returncode != 0 and "not mapped" in unknown.stderr
+    assert "Traceback" not in bad.stderr + unknown.stderr
+    assert db.execute(
+        "SELECT min_size_first_upload AS m FROM shared.meta_audience WHERE segment_id = %s",
+        (SEG,),
+    ).fetchone() == {"m": 500}  # the refusals changed nothing

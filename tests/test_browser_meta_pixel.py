@@ -292,6 +292,9 @@ def test_purchase_pixel_event_id_is_the_server_event_id_with_relay_match_keys(
     page = stack.page
     page.goto(f"{stack.url}?fbclid=PurchaseClick_42")
     page.click("#accept")
+    # The Pixel sets _fbp after consent, asynchronously: the purchase comes once it is there
+    # (clicked at once on a loaded machine, the relay could run before the cookie existed).
+    wait_until(lambda: stack.cookies().get("_fbp"), what="the _fbp cookie")
     page.click("#buy")
     event_id = wait_until(lambda: page.get_attribute("#result", "data-event-id"), what="event id")
     assert re.fullmatch(

@@ -57,10 +57,18 @@ def test_a_run_deletes_past_each_window_in_batches(db_url: str, db: Conn) -> Non
     db.execute("SELECT pgmq.archive('meta_capi', msg_id) FROM pgmq.q_meta_capi")
     db.execute("UPDATE pgmq.a_meta_capi SET archived_at = now() - interval '15 days'"
                " WHERE msg_id % 3 <> 0")  # fmt: skip
+    # segment_changes messages nobody read: those past the window go, the work queue's stay.
+    db.execute("SELECT pgmq.send_batch('segment_changes', array_fill('{}'::jsonb, ARRAY[4]))")
+    db.execute("UPDATE pgmq.q_segment_changes SET enqueued_at = now() - interval '15 days'"
+               " WHERE msg_id % 2 = 0")  # fmt: skip
+    db.execute("SELECT pgmq.send_batch('meta_capi', array_fill('{}'::jsonb, ARRAY[2]))")
+    db.execute("UPDATE pgmq.q_meta_capi SET enqueued_at = now() - interval '15 days'")
 
     run = asyncio.run(run_retention(db_url, batch_size=100))
 
-    assert (run.ran, run.events, run.attribution_events, run.queue_archive) == (True, 250, 6, 20)
+    assert (run.ran, run.events, run.attribution_events, run.queue_archive) == (True, 250, 6, 22)
+    assert db.execute("SELECT count(*) AS n FROM pgmq.q_segment_changes").fetchone() == {"n": 2}
+    assert db.execute("SELECT count(*) AS n FROM pgmq.q_meta_capi").fetchone() == {"n": 2}
     assert run.rounds == 4  # 100 + 100 + 50 events, then a round that finds nothing
     assert event_ids(db) == {"kept1", "kept2", "kept3"}
     assert db.execute("SELECT count(*) AS n FROM pgmq.a_meta_capi").fetchone() == {"n": 10}

@@ -164,11 +164,26 @@ BEGIN
         GET DIAGNOSTICS v_count = ROW_COUNT;
         v_deleted := v_deleted + v_count;
     END LOOP;
+    -- segment_changes announces membership changes to whoever wants them (the PRD's email
+    -- tool, a warehouse); with no reader its messages would pile up for ever. One not read
+    -- within the window goes as an archived one would. The work queues (meta_capi, meta_leads)
+    -- are never trimmed: their messages are owed to Meta.
+    IF to_regclass('pgmq.q_segment_changes') IS NOT NULL THEN
+        WITH doomed AS (
+            SELECT q.msg_id FROM pgmq.q_segment_changes AS q
+            WHERE q.enqueued_at < v_cutoff
+            LIMIT v_limit
+            FOR UPDATE SKIP LOCKED
+        )
+        DELETE FROM pgmq.q_segment_changes AS q USING doomed WHERE q.msg_id = doomed.msg_id;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        v_deleted := v_deleted + v_count;
+    END IF;
     RETURN v_deleted;
 END
 $$;
 COMMENT ON FUNCTION shared.retention_delete_queue_archives(integer, timestamptz) IS
-'Deletes one batch per queue of archived pgmq messages (pgmq.a_<queue>, ids only) archived more than RETENTION_QUEUE_ARCHIVE_DAYS ago; returns how many.';
+'Deletes one batch per queue of archived pgmq messages (pgmq.a_<queue>, ids only) archived more than RETENTION_QUEUE_ARCHIVE_DAYS ago, and of segment_changes messages nobody read in that time; returns how many.';
 
 CREATE OR REPLACE FUNCTION shared.apply_retention(
     p_batch_size integer DEFAULT NULL,

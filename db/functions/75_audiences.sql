@@ -870,6 +870,52 @@ $$;
 COMMENT ON FUNCTION shared.audience_allow_removals(text, integer, text, text) IS
     'Acknowledge that the next sync of a segment may remove up to max_removals people (over the removal cap).';
 
+/*
+ * Set a mapped segment's guards: the fewest members before the first upload, and the largest
+ * share of acknowledged people one run may remove. NULL leaves a guard as it is; returns both
+ * as they are afterwards.
+ */
+CREATE OR REPLACE FUNCTION shared.audience_set_guards(
+    p_segment_id text, p_min_size_first_upload integer DEFAULT NULL,
+    p_max_removed_share numeric DEFAULT NULL
+)
+RETURNS TABLE (segment_id text, min_size_first_upload integer, max_removed_share numeric)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_min_size_first_upload IS NOT NULL
+       AND NOT p_min_size_first_upload BETWEEN 0 AND 100000000 THEN
+        PERFORM shared._raise('GD400', 'min_size_first_upload',
+                              'must be a whole number from 0 to 100,000,000');
+    END IF;
+    IF p_max_removed_share IS NOT NULL AND NOT p_max_removed_share BETWEEN 0 AND 1 THEN
+        PERFORM shared._raise('GD400', 'max_removed_share',
+                              'must be a share from 0 to 1 (0.2: a fifth of the audience)');
+    END IF;
+    IF p_min_size_first_upload IS NULL AND p_max_removed_share IS NULL THEN
+        RETURN QUERY
+        SELECT a.segment_id, a.min_size_first_upload, a.max_removed_share
+        FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id;
+    ELSE
+        RETURN QUERY
+        UPDATE shared.meta_audience AS a SET
+            min_size_first_upload = coalesce(p_min_size_first_upload, a.min_size_first_upload),
+            max_removed_share = coalesce(round(p_max_removed_share, 3), a.max_removed_share),
+            updated_at = now()
+        WHERE a.segment_id = p_segment_id
+        RETURNING a.segment_id, a.min_size_first_upload, a.max_removed_share;
+    END IF;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment', format('%s is not mapped to an audience',
+                                                        p_segment_id));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION shared.audience_set_guards(text, integer, numeric) IS
+    'Set a mapped segment''s guards (minimum size before the first upload, largest share removed in one run; NULL: unchanged) and return them.';
+
 -- An unused acknowledgement covering p_needed removals, taken by the run (false: none).
 CREATE OR REPLACE FUNCTION shared.audience_take_allowance(p_run_id bigint, p_needed integer)
 RETURNS boolean

@@ -58,6 +58,7 @@ REVOKE ALL ON FUNCTION
     shared.audience_replace_complete(bigint),
     shared.audience_record_count(text, bigint, bigint, text),
     shared.audience_allow_removals(text, integer, text, text),
+    shared.audience_set_guards(text, integer, numeric),
     shared._audience_checked_from(),
     shared._audience_person_erased(),
     shared.audience_take_allowance(bigint, integer),
@@ -94,6 +95,7 @@ GRANT EXECUTE ON FUNCTION
 TO gdp_audience_worker, service_role;
 
 GRANT EXECUTE ON FUNCTION shared.audience_allow_removals(text, integer, text, text) TO service_role;
+GRANT EXECUTE ON FUNCTION shared.audience_set_guards(text, integer, numeric) TO service_role;
 
 -- The dashboard's audience panel reads shared.audience_status, whose member count runs here.
 GRANT EXECUTE ON FUNCTION shared._audience_member_count(text) TO gdp_dashboard;

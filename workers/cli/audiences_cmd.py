@@ -5,6 +5,7 @@
     gdp audiences sync [NAME] [--force]
     gdp audiences replace NAME [--force]    (a full refresh with a usersreplace session)
     gdp audiences allow-removals NAME COUNT --by NAME [--reason TEXT]
+    gdp audiences guards NAME [--min-size N] [--max-removed-share 0.2]
     gdp audiences runs [NAME] [--limit 20]
 
 NAME is a segment id or its audience's name. A refusal (a guard, the flag off, Meta busy) is one
@@ -158,6 +159,32 @@ def allow_removals(
         conn.commit()
     assert row is not None
     typer.echo(f"acknowledgement {row['id']}: the next sync of {name} may remove up to {count}")
+
+
+@app.command("guards")
+@one_line_errors
+def guards(
+    name: str,
+    min_size: int | None = typer.Option(
+        None, help="Fewest members before the first upload (Meta needs about 100 to deliver)."
+    ),
+    max_removed_share: float | None = typer.Option(
+        None, help="Largest share of the audience one sync may remove (0 to 1; more needs "
+        "allow-removals or --force)."
+    ),
+) -> None:
+    """Show NAME's guards, or change those given."""
+    with connect() as conn, mapped_db_errors():
+        row = conn.execute(
+            query("audience_set_guards"),
+            {"segment_id": name, "min_size": min_size, "max_removed_share": max_removed_share},
+        ).fetchone()
+        conn.commit()
+    assert row is not None
+    typer.echo(
+        f"{row['segment_id']}: first upload at {row['min_size_first_upload']} members or more; "
+        f"one sync removes at most {float(row['max_removed_share']):.1%} of the audience"
+    )
 
 
 @app.command("runs")

@@ -106,6 +106,10 @@ ORDER BY segment_id;
 SELECT shared.audience_allow_removals(%(segment_id)s, %(max_removals)s, %(actor)s,
                                       %(reason)s) AS id;
 
+-- name: audience_set_guards
+SELECT * FROM shared.audience_set_guards(%(segment_id)s, %(min_size)s::integer,
+                                        %(max_removed_share)s::numeric);
+
 -- name: audience_recent_runs
 SELECT id, segment_id, kind, status, forced, started_at, finished_at, planned_adds,
        planned_removes, rows_added, rows_removed, requests, retries, num_received,

@@ -485,6 +485,43 @@ def test_a_payments_mrr_is_its_first_amount_when_that_is_a_number(
     assert row == {"mrr": mrr}
 
 
+@pytest.mark.parametrize(
+    "history",
+    [
+        # paid, then canceled: churned at the cancellation
+        [("FeatureUsed", "10 days"), ("SubscriptionPurchased", "5 days"),
+         ("PricingPageViewed", "20 days"), ("PricingPageViewed", "1 hour"),
+         ("SubscriptionCanceled", "1 day")],
+        # paid and active
+        [("SubscriptionPurchased", "40 days"), ("SubscriptionPurchased", "2 days"),
+         ("FeatureUsed", "3 hours"), ("PageView", "1 hour")],
+        # quiet for 45 days: churned 30 days after the last event
+        [("PageView", "60 days"), ("FeatureUsed", "45 days")],
+    ],
+)
+def test_per_product_features_agree_with_the_persons_for_one_product(
+    db: Conn, history: list[tuple[str, str]]
+) -> None:
+    """shared.person_product_feature defines paid, churn, last activity, first payment and the
+    windows as person_feature does: for someone with one product they are the same. (Its plan
+    and mrr are the last payment's, kept after a cancellation; person_feature's are the current
+    ones, none when not paid.)"""
+    p = person(db, "one-product@example.com")
+    events(db, [(p, "snapmix", name, age, {"plan_price": "19"}) for name, age in history])
+    evaluate(db)
+    columns = ("first_seen_at", "last_seen_at", "events", "activated_at", "last_paid_at",
+               "first_paid_at", "paid", "churned_at", "last_activity_at",
+               "pricing_views_7d", "pricing_views_30d", "usage_7d", "usage_30d")  # fmt: skip
+    listed = ", ".join(columns)
+    per_product = db.execute(
+        f"SELECT {listed} FROM shared.person_product_feature WHERE person_id = %s", (p,)
+    ).fetchone()
+    overall = db.execute(
+        f"SELECT {listed} FROM shared.person_feature WHERE person_id = %s", (p,)
+    ).fetchone()
+    assert per_product == overall
+
+
 def test_a_full_run_puts_back_members_that_drifted(db: Conn) -> None:
     """A full run compares the view with the stored members in one pass: who is missing joins,
     who should not be there leaves, each with its history row and queue message."""

@@ -266,26 +266,44 @@ $$;
 
 /*
  * Per person and product, over all days: first/last seen, counts, activation, payment, plan and
- * MRR, cancellation, and the 7- and 30-day windows as of now. For questions and custom segments;
- * evaluate_segments keeps the cross-product person_feature that the PRD's segments read.
+ * MRR, cancellation, paid and churned as person_feature defines them, last activity, and the
+ * 7- and 30-day windows as of now. For questions and custom segments; evaluate_segments keeps
+ * the cross-product person_feature that the PRD's segments read. Columns only ever added at the
+ * end (segment views may read them).
  */
 CREATE OR REPLACE VIEW shared.person_product_feature AS
-    SELECT d.person_id, d.product_id,
-           min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
-           sum(d.events) AS events,
-           min(d.first_activation_at) AS activated_at,
-           max(d.last_payment_at) AS last_paid_at,
-           (array_agg(d.plan ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS plan,
-           (array_agg(d.mrr ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS mrr,
-           max(d.last_cancel_at) AS last_cancel_at,
-           coalesce(sum(d.pricing_views) FILTER (
-               WHERE d.day > shared._utc_day(now()) - 7), 0) AS pricing_views_7d,
-           coalesce(sum(d.usage) FILTER (
-               WHERE d.day > shared._utc_day(now()) - 7), 0) AS usage_7d,
-           coalesce(sum(d.usage) FILTER (
-               WHERE d.day > shared._utc_day(now()) - 30), 0) AS usage_30d
-    FROM shared.person_activity_daily AS d
-    GROUP BY d.person_id, d.product_id;
+    SELECT g.person_id, g.product_id, g.first_seen_at, g.last_seen_at, g.events, g.activated_at,
+           g.last_paid_at, g.plan, g.mrr, g.last_cancel_at, g.pricing_views_7d, g.usage_7d,
+           g.usage_30d, g.pricing_views_30d, g.last_activity_at, g.first_paid_at,
+           g.last_paid_at IS NOT NULL
+               AND (g.last_cancel_at IS NULL OR g.last_cancel_at < g.last_paid_at) AS paid,
+           CASE WHEN g.last_cancel_at IS NOT NULL
+                     AND (g.last_paid_at IS NULL OR g.last_cancel_at >= g.last_paid_at)
+                THEN g.last_cancel_at
+                WHEN g.last_seen_at <= now() - interval '30 days'
+                THEN g.last_seen_at + interval '30 days' END AS churned_at
+    FROM (
+        SELECT d.person_id, d.product_id,
+               min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
+               sum(d.events) AS events,
+               min(d.first_activation_at) AS activated_at,
+               max(d.last_payment_at) AS last_paid_at,
+               (array_agg(d.plan ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS plan,
+               (array_agg(d.mrr ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS mrr,
+               max(d.last_cancel_at) AS last_cancel_at,
+               coalesce(sum(d.pricing_views) FILTER (
+                   WHERE d.day > shared._utc_day(now()) - 7), 0) AS pricing_views_7d,
+               coalesce(sum(d.usage) FILTER (
+                   WHERE d.day > shared._utc_day(now()) - 7), 0) AS usage_7d,
+               coalesce(sum(d.usage) FILTER (
+                   WHERE d.day > shared._utc_day(now()) - 30), 0) AS usage_30d,
+               coalesce(sum(d.pricing_views) FILTER (
+                   WHERE d.day > shared._utc_day(now()) - 30), 0) AS pricing_views_30d,
+               max(d.last_at) FILTER (WHERE d.usage > 0) AS last_activity_at,
+               min(d.last_payment_at) AS first_paid_at
+        FROM shared.person_activity_daily AS d
+        GROUP BY d.person_id, d.product_id
+    ) AS g;
 
 -- Every event name a person has, with its count, per product (summed from the daily rows).
 CREATE OR REPLACE VIEW shared.person_event_count AS

@@ -4,7 +4,6 @@ run at a time, and never what must stay (db/functions/60_retention.sql)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 import threading
@@ -12,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
 from tests.edge_support import Conn
+from tests.support.metrics import scrape_until
 from tests.support.waiting import wait_until
 from workers.maintenance.retention import RetentionConfig, run_forever, run_retention
 from workers.processes import free_port
@@ -248,16 +247,11 @@ def test_the_worker_serves_its_metrics_on_this_machine(env: dict[str, str], db: 
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-
-        def scrape() -> str | None:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            with contextlib.suppress(httpx.TransportError):
-                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-                if 'gdp_retention_deleted_rows_total{table="events"} 3.0' in text:
-                    return text
-            return None
-
-        text = wait_until(scrape, "the worker's metrics to count the deleted events")
+        text = scrape_until(
+            process, port,
+            lambda text: 'gdp_retention_deleted_rows_total{table="events"} 3.0' in text,
+            "the worker's metrics to count the deleted events",
+        )  # fmt: skip
         assert "gdp_retention_last_success_timestamp_seconds" in text
         assert 'gdp_retention_runs_total{result="done"}' in text
     finally:

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:0296044cedd2276c03526a293debb18bf6cbda53ff50fda19ec292da3c2e75c1
+-- gdp:release sources=sha256:0005e134e3a647d0ac671b91eea4b297f4645f94fb55bf05725e8d379afe89a6
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -9,6 +9,92 @@
 
 SELECT pg_catalog.set_config('lock_timeout', '2s', true);
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
+
+CREATE OR REPLACE FUNCTION shared._fold_new_events()
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_rows bigint;
+BEGIN
+    WITH src AS MATERIALIZED (
+        SELECT n.id, n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day,
+               n.occurred_at, n.event_name, n.properties, coalesce(own.kind, anyp.kind) AS kind
+        FROM pg_temp._segment_new_event AS ne
+        JOIN shared.event AS n ON n.id = ne.id
+        LEFT JOIN shared.feature_event_kind AS own
+               ON own.product_id = n.product_id AND own.event_name = n.event_name
+        LEFT JOIN shared.feature_event_kind AS anyp
+               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+        WHERE n.person_id IS NOT NULL
+    ), candidates AS (
+        -- The people of the new events are re-evaluated; read here, with the events already
+        -- fetched, rather than by a second pass over them.
+        INSERT INTO pg_temp._segment_candidate (person_id)
+        SELECT DISTINCT k.person_id FROM src AS k
+        ON CONFLICT DO NOTHING
+    ), by_name AS (
+        SELECT k.person_id, k.product_id, k.day, k.event_name, k.kind, count(*)::integer AS n,
+               min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at
+        FROM src AS k GROUP BY 1, 2, 3, 4, 5
+    ), days AS (
+        SELECT b.person_id, b.product_id, b.day,
+               min(b.first_at) AS first_at, max(b.last_at) AS last_at,
+               sum(b.n)::integer AS events,
+               coalesce(sum(b.n) FILTER (WHERE b.kind IS NULL
+                                           OR b.kind NOT IN ('page_view', 'pricing_view')), 0)::integer AS usage,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
+               min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
+               max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,
+               max(b.last_at) FILTER (WHERE b.kind = 'cancel') AS last_cancel_at,
+               jsonb_object_agg(b.event_name, b.n) AS counts
+        FROM by_name AS b GROUP BY 1, 2, 3
+    ), paid AS (
+        SELECT DISTINCT ON (k.person_id, k.product_id, k.day) k.person_id, k.product_id, k.day,
+               k.properties ->> 'plan' AS plan, shared._payment_mrr(k.properties) AS mrr
+        FROM src AS k WHERE k.kind = 'payment'
+        ORDER BY k.person_id, k.product_id, k.day, k.occurred_at DESC, k.id DESC
+    )
+    INSERT INTO shared.person_activity_daily AS a (
+        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
+        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
+    SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
+           d.last_cancel_at, d.counts
+    FROM days AS d
+    LEFT JOIN paid AS p USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+        first_at = least(a.first_at, excluded.first_at),
+        last_at = greatest(a.last_at, excluded.last_at),
+        events = a.events + excluded.events,
+        usage = a.usage + excluded.usage,
+        pricing_views = a.pricing_views + excluded.pricing_views,
+        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
+        payments = a.payments + excluded.payments,
+        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
+        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
+        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
+        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._payment_mrr(p_properties jsonb)
+ RETURNS numeric
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+    SELECT round(substring(coalesce(p_properties ->> 'mrr', p_properties ->> 'plan_price',
+                                    p_properties ->> 'upgrade_price', p_properties ->> 'value')
+                           FROM '^\s*([0-9]{1,12}(?:\.[0-9]+)?)\s*$')::numeric, 2)
+$function$;
 
 CREATE OR REPLACE FUNCTION shared._refresh_person_features(p_now timestamp with time zone)
  RETURNS bigint
@@ -145,6 +231,118 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION shared._segment_view_problem(p_segment_id text, p_check_duplicates boolean)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_view regclass := to_regclass(format('segments.%I', p_segment_id));
+    v_type text;
+    v_bad text;
+    v_dup uuid;
+BEGIN
+    IF v_view IS NULL OR (SELECT c.relkind FROM pg_catalog.pg_class AS c WHERE c.oid = v_view) <> 'v' THEN
+        RETURN format('there is no view segments.%s', p_segment_id);
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
+    FROM pg_catalog.pg_attribute AS a
+    WHERE a.attrelid = v_view AND a.attname = 'person_id' AND NOT a.attisdropped;
+    IF v_type IS NULL THEN
+        RETURN 'a segment view must return a person_id column';
+    ELSIF v_type <> 'uuid' THEN
+        RETURN format('person_id must be a uuid (shared.person.id), not %s', v_type);
+    END IF;
+
+    -- Every relation the view reads, through the views it reads (pg_depend of their rules).
+    WITH RECURSIVE reads(rel) AS (
+        SELECT d.refobjid
+        FROM pg_catalog.pg_rewrite AS r
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> v_view
+        WHERE r.ev_class = v_view
+        UNION
+        SELECT d.refobjid
+        FROM reads AS s
+        JOIN pg_catalog.pg_class AS c ON c.oid = s.rel AND c.relkind IN ('v', 'm')
+        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = c.oid
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> c.oid
+    )
+    SELECT s.rel::regclass::text INTO v_bad
+    FROM reads AS s
+    JOIN pg_catalog.pg_class AS c ON c.oid = s.rel
+    JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
+    WHERE NOT (ns.nspname = 'segments' AND c.relkind IN ('v', 'm'))
+      AND (ns.nspname, c.relname) NOT IN (
+          ('shared', 'person'), ('shared', 'person_feature'), ('shared', 'person_activity_daily'),
+          ('shared', 'person_product_feature'), ('shared', 'person_event_count'),
+          ('shared', 'event'), ('shared', 'identity_link'), ('shared', 'product'),
+          ('shared', 'segment'), ('shared', 'segment_member'), ('shared', 'feature_event_kind'))
+    ORDER BY 1
+    LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RETURN format('reads %s; a segment may read only shared.person (the one place raw PII '
+                      'may come from), the feature tables (shared.person_feature, '
+                      'person_activity_daily, person_product_feature, person_event_count), '
+                      'shared.event, identity_link, product, segment, segment_member and other '
+                      'segment views', v_bad);
+    END IF;
+
+    -- The functions and operators it calls (in its query tree and in the segment views it
+    -- reads): a function that runs a query of its own, reads a file or large object, or is
+    -- not built in reads what the view names nowhere (and runs with the evaluation's rights).
+    -- Built-ins, and the immutable helpers in shared, are allowed. Operators appear in stored
+    -- rules by operator id (their function is looked up when the rule runs).
+    WITH RECURSIVE views(oid) AS (
+        SELECT v_view::oid
+        UNION
+        SELECT d.refobjid
+        FROM views AS w
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.oid
+        JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
+        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
+    ), called AS (
+        SELECT m[1] AS kind, m[2]::oid AS id
+        FROM views AS w
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid,
+             regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g') AS m
+    )
+    SELECT p.oid::regprocedure::text INTO v_bad
+    FROM called AS k
+    LEFT JOIN pg_catalog.pg_operator AS o ON k.kind = 'opno' AND o.oid = k.id
+    JOIN pg_catalog.pg_proc AS p ON p.oid = CASE WHEN k.kind = 'opno' THEN o.oprcode::oid ELSE k.id END
+    JOIN pg_catalog.pg_namespace AS ns ON ns.oid = p.pronamespace
+    WHERE p.proname ~ '^(query|cursor|table|schema|database)_to_xml'
+       OR p.proname ~ '^(pg_read_file|pg_read_binary_file|pg_ls_|pg_stat_file|lo_)'
+       OR NOT (ns.nspname = 'pg_catalog'
+               OR (ns.nspname = 'shared' AND p.provolatile = 'i' AND NOT p.prosecdef))
+    ORDER BY 1
+    LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RETURN format('calls %s; a segment may call only built-in functions that read nothing '
+                      'but their arguments (no query_to_xml and the like, no file or large '
+                      'object reads) and the immutable helpers in shared', v_bad);
+    END IF;
+
+    IF p_check_duplicates THEN
+        EXECUTE format('SELECT v.person_id FROM segments.%I AS v GROUP BY v.person_id '
+                       'HAVING count(*) > 1 LIMIT 1', p_segment_id) INTO v_dup;
+        IF v_dup IS NOT NULL THEN
+            RETURN format('returns person %s more than once; a segment returns each person once '
+                          '(use DISTINCT or GROUP BY person_id)', v_dup);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION shared.audience_change_counts(p_segment_id text, p_since timestamp with time zone)
  RETURNS TABLE(removes bigint, candidates bigint)
  LANGUAGE plpgsql
@@ -273,6 +471,42 @@ AS $function$
                               WHERE m.segment_id = p_segment_id AND m.person_id = k.person_id))
          + (SELECT count(*) FROM shared._audience_withdrawn_ack AS k
             WHERE k.segment_id = p_segment_id)
+$function$;
+
+CREATE OR REPLACE FUNCTION shared.audience_set_guards(p_segment_id text, p_min_size_first_upload integer DEFAULT NULL::integer, p_max_removed_share numeric DEFAULT NULL::numeric)
+ RETURNS TABLE(segment_id text, min_size_first_upload integer, max_removed_share numeric)
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+#variable_conflict use_column
+BEGIN
+    IF p_min_size_first_upload IS NOT NULL
+       AND NOT p_min_size_first_upload BETWEEN 0 AND 100000000 THEN
+        PERFORM shared._raise('GD400', 'min_size_first_upload',
+                              'must be a whole number from 0 to 100,000,000');
+    END IF;
+    IF p_max_removed_share IS NOT NULL AND NOT p_max_removed_share BETWEEN 0 AND 1 THEN
+        PERFORM shared._raise('GD400', 'max_removed_share',
+                              'must be a share from 0 to 1 (0.2: a fifth of the audience)');
+    END IF;
+    IF p_min_size_first_upload IS NULL AND p_max_removed_share IS NULL THEN
+        RETURN QUERY
+        SELECT a.segment_id, a.min_size_first_upload, a.max_removed_share
+        FROM shared.meta_audience AS a WHERE a.segment_id = p_segment_id;
+    ELSE
+        RETURN QUERY
+        UPDATE shared.meta_audience AS a SET
+            min_size_first_upload = coalesce(p_min_size_first_upload, a.min_size_first_upload),
+            max_removed_share = coalesce(round(p_max_removed_share, 3), a.max_removed_share),
+            updated_at = now()
+        WHERE a.segment_id = p_segment_id
+        RETURNING a.segment_id, a.min_size_first_upload, a.max_removed_share;
+    END IF;
+    IF NOT FOUND THEN
+        PERFORM shared._raise('GD404', 'segment', format('%s is not mapped to an audience',
+                                                        p_segment_id));
+    END IF;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false)
@@ -434,6 +668,126 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION shared.rebuild_person_activity()
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO ''
+ SET work_mem TO '256MB'
+AS $function$
+DECLARE
+    v_rows bigint;
+BEGIN
+    -- Never beside an evaluation (which folds logged events into the same rows), so nothing
+    -- else writes daily rows until this transaction ends: the emptied table takes plain inserts.
+    PERFORM pg_advisory_xact_lock(hashtext('gdp.evaluate_segments'));
+    DELETE FROM shared.person_activity_daily;
+    -- One statement, so one snapshot: the logged events it deletes are exactly those already
+    -- committed, which the events it reads include; an insert committing meanwhile is in
+    -- neither, and the next evaluation folds it in.
+    WITH cleared AS (
+        DELETE FROM shared.segment_change_log AS l
+        WHERE l.event_ids IS NOT NULL OR l.event_id_first IS NOT NULL
+        RETURNING 1
+    ), by_name AS (
+        SELECT n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day, n.event_name,
+               coalesce(own.kind, anyp.kind) AS kind, count(*)::integer AS n,
+               min(n.occurred_at) AS first_at, max(n.occurred_at) AS last_at
+        FROM shared.event AS n
+        LEFT JOIN shared.feature_event_kind AS own
+               ON own.product_id = n.product_id AND own.event_name = n.event_name
+        LEFT JOIN shared.feature_event_kind AS anyp
+               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+        WHERE n.person_id IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5
+    ), days AS (
+        SELECT b.person_id, b.product_id, b.day,
+               min(b.first_at) AS first_at, max(b.last_at) AS last_at,
+               sum(b.n)::integer AS events,
+               coalesce(sum(b.n) FILTER (WHERE b.kind IS NULL
+                                           OR b.kind NOT IN ('page_view', 'pricing_view')), 0)::integer AS usage,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
+               min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
+               max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,
+               max(b.last_at) FILTER (WHERE b.kind = 'cancel') AS last_cancel_at,
+               jsonb_object_agg(b.event_name, b.n) AS counts
+        FROM by_name AS b GROUP BY 1, 2, 3
+    ), paid AS (
+        SELECT DISTINCT ON (n.person_id, n.product_id, shared._utc_day(n.occurred_at))
+               n.person_id, n.product_id, shared._utc_day(n.occurred_at) AS day,
+               n.properties ->> 'plan' AS plan, shared._payment_mrr(n.properties) AS mrr
+        FROM shared.event AS n
+        LEFT JOIN shared.feature_event_kind AS own
+               ON own.product_id = n.product_id AND own.event_name = n.event_name
+        LEFT JOIN shared.feature_event_kind AS anyp
+               ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
+        WHERE n.person_id IS NOT NULL AND coalesce(own.kind, anyp.kind) = 'payment'
+        ORDER BY n.person_id, n.product_id, shared._utc_day(n.occurred_at),
+                 n.occurred_at DESC, n.id DESC
+    )
+    INSERT INTO shared.person_activity_daily (
+        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
+        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
+    SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
+           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
+           d.last_cancel_at, d.counts
+    FROM days AS d
+    LEFT JOIN paid AS p USING (person_id, product_id, day)
+    ORDER BY d.person_id, d.product_id, d.day;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO shared.segment_change_log (person_ids)
+    SELECT array_agg(p.id) FROM shared.person AS p HAVING count(*) > 0;
+    RETURN v_rows;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared.retention_delete_queue_archives(p_batch_size integer DEFAULT NULL::integer, p_as_of timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_cutoff timestamptz := shared._retention_cutoff('RETENTION_QUEUE_ARCHIVE_DAYS', p_as_of);
+    v_limit integer := shared._retention_batch_size(p_batch_size);
+    v_queue text;
+    v_count bigint;
+    v_deleted bigint := 0;
+BEGIN
+    -- Every queue's archive, today's and those added later (pgmq.a_<queue>). Partitioned
+    -- queues drop whole partitions through pg_partman's own retention instead.
+    FOR v_queue IN
+        SELECT m.queue_name FROM pgmq.meta AS m WHERE NOT m.is_partitioned ORDER BY m.queue_name
+    LOOP
+        EXECUTE format(
+            'WITH doomed AS (SELECT a.msg_id FROM pgmq.%1$I AS a WHERE a.archived_at < $1'
+            ' LIMIT $2 FOR UPDATE SKIP LOCKED)'
+            ' DELETE FROM pgmq.%1$I AS a USING doomed WHERE a.msg_id = doomed.msg_id',
+            'a_' || v_queue)
+        USING v_cutoff, v_limit;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        v_deleted := v_deleted + v_count;
+    END LOOP;
+    -- segment_changes announces membership changes to whoever wants them (the PRD's email
+    -- tool, a warehouse); with no reader its messages would pile up for ever. One not read
+    -- within the window goes as an archived one would. The work queues (meta_capi, meta_leads)
+    -- are never trimmed: their messages are owed to Meta.
+    IF to_regclass('pgmq.q_segment_changes') IS NOT NULL THEN
+        WITH doomed AS (
+            SELECT q.msg_id FROM pgmq.q_segment_changes AS q
+            WHERE q.enqueued_at < v_cutoff
+            LIMIT v_limit
+            FOR UPDATE SKIP LOCKED
+        )
+        DELETE FROM pgmq.q_segment_changes AS q USING doomed WHERE q.msg_id = doomed.msg_id;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        v_deleted := v_deleted + v_count;
+    END IF;
+    RETURN v_deleted;
+END
+$function$;
+
 CREATE OR REPLACE VIEW shared._audience_withdrawn_ack WITH (security_invoker=true) AS
  SELECT k.segment_id,
     k.person_id,
@@ -444,6 +798,56 @@ CREATE OR REPLACE VIEW shared._audience_withdrawn_ack WITH (security_invoker=tru
      JOIN shared.segment_member m ON (((m.segment_id = k.segment_id) AND (m.person_id = w.id))))
   WHERE (w.consent_status = 'withdrawn'::shared.consent_status);
 
+CREATE OR REPLACE VIEW shared.person_product_feature AS
+ SELECT g.person_id,
+    g.product_id,
+    g.first_seen_at,
+    g.last_seen_at,
+    g.events,
+    g.activated_at,
+    g.last_paid_at,
+    g.plan,
+    g.mrr,
+    g.last_cancel_at,
+    g.pricing_views_7d,
+    g.usage_7d,
+    g.usage_30d,
+    g.pricing_views_30d,
+    g.last_activity_at,
+    g.first_paid_at,
+    ((g.last_paid_at IS NOT NULL) AND ((g.last_cancel_at IS NULL) OR (g.last_cancel_at < g.last_paid_at))) AS paid,
+        CASE
+            WHEN ((g.last_cancel_at IS NOT NULL) AND ((g.last_paid_at IS NULL) OR (g.last_cancel_at >= g.last_paid_at))) THEN g.last_cancel_at
+            WHEN (g.last_seen_at <= (now() - '30 days'::interval)) THEN (g.last_seen_at + '30 days'::interval)
+            ELSE NULL::timestamp with time zone
+        END AS churned_at
+   FROM ( SELECT d.person_id,
+            d.product_id,
+            min(d.first_at) AS first_seen_at,
+            max(d.last_at) AS last_seen_at,
+            sum(d.events) AS events,
+            min(d.first_activation_at) AS activated_at,
+            max(d.last_payment_at) AS last_paid_at,
+            (array_agg(d.plan ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS plan,
+            (array_agg(d.mrr ORDER BY d.last_payment_at DESC NULLS LAST))[1] AS mrr,
+            max(d.last_cancel_at) AS last_cancel_at,
+            COALESCE(sum(d.pricing_views) FILTER (WHERE (d.day > (shared._utc_day(now()) - 7))), (0)::bigint) AS pricing_views_7d,
+            COALESCE(sum(d.usage) FILTER (WHERE (d.day > (shared._utc_day(now()) - 7))), (0)::bigint) AS usage_7d,
+            COALESCE(sum(d.usage) FILTER (WHERE (d.day > (shared._utc_day(now()) - 30))), (0)::bigint) AS usage_30d,
+            COALESCE(sum(d.pricing_views) FILTER (WHERE (d.day > (shared._utc_day(now()) - 30))), (0)::bigint) AS pricing_views_30d,
+            max(d.last_at) FILTER (WHERE (d.usage > 0)) AS last_activity_at,
+            min(d.last_payment_at) AS first_paid_at
+           FROM shared.person_activity_daily d
+          GROUP BY d.person_id, d.product_id) g;
+
+REVOKE ALL ON FUNCTION shared._payment_mrr(jsonb) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._payment_mrr(jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION shared.audience_set_guards(text, integer, numeric) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared.audience_set_guards(text, integer, numeric) TO service_role;
+
 REVOKE ALL ON TABLE shared._audience_withdrawn_ack FROM PUBLIC, anon, authenticated, service_role;
 
 GRANT DELETE ON TABLE shared._audience_withdrawn_ack TO service_role;
@@ -453,5 +857,9 @@ GRANT INSERT ON TABLE shared._audience_withdrawn_ack TO service_role;
 GRANT SELECT ON TABLE shared._audience_withdrawn_ack TO service_role;
 
 GRANT UPDATE ON TABLE shared._audience_withdrawn_ack TO service_role;
+
+COMMENT ON FUNCTION shared.audience_set_guards(text, integer, numeric) IS 'Set a mapped segment''s guards (minimum size before the first upload, largest share removed in one run; NULL: unchanged) and return them.';
+
+COMMENT ON FUNCTION shared.retention_delete_queue_archives(integer, timestamp with time zone) IS 'Deletes one batch per queue of archived pgmq messages (pgmq.a_<queue>, ids only) archived more than RETENTION_QUEUE_ARCHIVE_DAYS ago, and of segment_changes messages nobody read in that time; returns how many.';
 
 -- migrate:down

@@ -6005,6 +6005,7 @@ DECLARE
     v_left bigint;
     v_join uuid[];
     v_leave uuid[];
+    v_dup uuid;
     v_stats jsonb := '{}'::jsonb;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('gdp.evaluate_segments')) THEN
@@ -6085,28 +6086,38 @@ BEGIN
                     SELECT count(cur.person_id),
                            array_agg(cur.person_id ORDER BY cur.person_id)
                                FILTER (WHERE mem.person_id IS NULL),
-                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
-                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                          WHERE v.person_id IS NOT NULL) AS cur
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL),
+                           (array_agg(cur.person_id) FILTER (WHERE cur.n > 1))[1]
+                    FROM (SELECT v.person_id, count(*) AS n FROM segments.%I AS v
+                          WHERE v.person_id IS NOT NULL GROUP BY v.person_id) AS cur
                     FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
                                WHERE m.segment_id = $1) AS mem
                       ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
-                INTO v_members, v_join, v_leave
+                INTO v_members, v_join, v_leave, v_dup
                 USING v_seg.segment_id;
             ELSE
                 EXECUTE format($q$
                     SELECT array_agg(cur.person_id ORDER BY cur.person_id)
                                FILTER (WHERE mem.person_id IS NULL),
-                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
-                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id) AS cur
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL),
+                           (array_agg(cur.person_id) FILTER (WHERE cur.n > 1))[1]
+                    FROM (SELECT v.person_id, count(*) AS n FROM segments.%I AS v
+                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id
+                          GROUP BY v.person_id) AS cur
                     FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_candidate_member AS cm
                                WHERE cm.segment_id = $1) AS mem
                       ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
-                INTO v_join, v_leave
+                INTO v_join, v_leave, v_dup
                 USING v_seg.segment_id;
+            END IF;
+            -- A view made with plain SQL is refused here as segment_define refuses it: counted
+            -- in the same pass (the people it returns for this run's candidates, or everyone).
+            IF v_dup IS NOT NULL THEN
+                PERFORM shared._raise('GD400', 'segment', format(
+                    'returns person %s more than once; a segment returns each person once '
+                    '(use DISTINCT or GROUP BY person_id)', v_dup));
             END IF;
             DELETE FROM shared.segment_member AS m
             USING unnest(v_leave) AS u(person_id)
@@ -12464,4 +12475,5 @@ INSERT INTO gdp_migrations.schema_migrations (version) VALUES
     ('20261203200004'),
     ('20261203200005'),
     ('20261203200006'),
-    ('20261203200007');
+    ('20261203200007'),
+    ('20261203200008');

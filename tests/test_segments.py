@@ -341,6 +341,31 @@ def test_a_broken_view_fails_its_segment_only(db: Conn) -> None:
     assert seg is not None and seg["last_error"]
 
 
+def test_a_plain_sql_view_returning_a_person_twice_fails_its_segment_only(db: Conn) -> None:
+    """Made without segment_define (plain SQL), a view is held to the same rule at evaluation:
+    it returns each person once, or its segment fails, changes nothing and says why."""
+    p = person(db, "twice@example.com")
+    events(db, [(p, "snapmix", "Signup", "1 day", {}), (p, "snapmix", "Signup", "2 days", {})])
+    db.execute("CREATE VIEW segments.signed_up AS SELECT e.person_id FROM shared.event AS e")
+    db.execute("INSERT INTO shared.segment (segment_id, description, owner) "
+               "VALUES ('signed_up', 'people with events', 'me')")  # fmt: skip
+    for full in (False, True):
+        result = evaluate(db, full=full)
+        assert "more than once" in (result["signed_up"]["error"] or ""), full
+        assert result["all_leads"]["error"] is None
+        assert members(db, "signed_up") == set()
+        assert members(db, "all_leads") == {p}
+        if not full:
+            db.execute(
+                "INSERT INTO shared.segment_change_log (person_ids) VALUES (ARRAY[%s::uuid])",
+                (p,),
+            )
+    last_error = db.execute(
+        "SELECT last_error FROM shared.segment WHERE segment_id = 'signed_up'"
+    ).fetchone()
+    assert last_error is not None and "more than once" in last_error["last_error"]
+
+
 def test_one_evaluation_at_a_time(db_url: str, db: Conn) -> None:
     with psycopg.connect(db_url, row_factory=dict_row) as first:
         first.execute("SELECT * FROM shared.evaluate_segments()")  # holds its xact lock

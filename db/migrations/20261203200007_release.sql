@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:0005e134e3a647d0ac671b91eea4b297f4645f94fb55bf05725e8d379afe89a6
+-- gdp:release sources=sha256:b41f5f5951a86dcc46759aff0ea113071d3069391b0693fcb06255b4e48b1f62
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -532,6 +532,7 @@ DECLARE
     v_left bigint;
     v_join uuid[];
     v_leave uuid[];
+    v_dup uuid;
     v_stats jsonb := '{}'::jsonb;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('gdp.evaluate_segments')) THEN
@@ -612,28 +613,38 @@ BEGIN
                     SELECT count(cur.person_id),
                            array_agg(cur.person_id ORDER BY cur.person_id)
                                FILTER (WHERE mem.person_id IS NULL),
-                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
-                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                          WHERE v.person_id IS NOT NULL) AS cur
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL),
+                           (array_agg(cur.person_id) FILTER (WHERE cur.n > 1))[1]
+                    FROM (SELECT v.person_id, count(*) AS n FROM segments.%I AS v
+                          WHERE v.person_id IS NOT NULL GROUP BY v.person_id) AS cur
                     FULL JOIN (SELECT m.person_id FROM shared.segment_member AS m
                                WHERE m.segment_id = $1) AS mem
                       ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
-                INTO v_members, v_join, v_leave
+                INTO v_members, v_join, v_leave, v_dup
                 USING v_seg.segment_id;
             ELSE
                 EXECUTE format($q$
                     SELECT array_agg(cur.person_id ORDER BY cur.person_id)
                                FILTER (WHERE mem.person_id IS NULL),
-                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL)
-                    FROM (SELECT DISTINCT v.person_id FROM segments.%I AS v
-                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id) AS cur
+                           array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL),
+                           (array_agg(cur.person_id) FILTER (WHERE cur.n > 1))[1]
+                    FROM (SELECT v.person_id, count(*) AS n FROM segments.%I AS v
+                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id
+                          GROUP BY v.person_id) AS cur
                     FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_candidate_member AS cm
                                WHERE cm.segment_id = $1) AS mem
                       ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
-                INTO v_join, v_leave
+                INTO v_join, v_leave, v_dup
                 USING v_seg.segment_id;
+            END IF;
+            -- A view made with plain SQL is refused here as segment_define refuses it: counted
+            -- in the same pass (the people it returns for this run's candidates, or everyone).
+            IF v_dup IS NOT NULL THEN
+                PERFORM shared._raise('GD400', 'segment', format(
+                    'returns person %s more than once; a segment returns each person once '
+                    '(use DISTINCT or GROUP BY person_id)', v_dup));
             END IF;
             DELETE FROM shared.segment_member AS m
             USING unnest(v_leave) AS u(person_id)

@@ -44,10 +44,9 @@ def test_one_percent_invalid_costs_no_refused_request(
     app_ids = [eid for eid, rule in invalid.items() if rule.startswith("app_data")]
     db.execute("UPDATE shared.event SET action_source = 'app' WHERE event_id = ANY(%s)", (app_ids,))
 
-    # One lane: its 3,000 events belong to ten people, and a request's transaction locks its
-    # people (shared.capi_claim_request). With two lanes, one that waits longer than the claim's
-    # lock timeout on a loaded machine puts its events back and sends them later: a fourth
-    # request. The bound below is about rows per request.
+    # One lane: two lanes reading at once share the queue between them (pgmq.read skips the
+    # rows the other is locking), so on a loaded machine the last 1,000 messages could go as
+    # two batches, a fourth request. The bound below is about rows per request.
     run_once(db_url, sandbox.url, dataclasses.replace(FAST, lanes=1))
 
     summary = sandbox.summary()[PIXEL]

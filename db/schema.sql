@@ -2858,6 +2858,33 @@ $_$;
 
 
 --
+-- Name: _feature_churned_at(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._feature_churned_at(p_last_paid_at timestamp with time zone, p_last_cancel_at timestamp with time zone, p_last_seen_at timestamp with time zone, p_now timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN p_last_cancel_at IS NOT NULL
+                     AND (p_last_paid_at IS NULL OR p_last_cancel_at >= p_last_paid_at)
+                THEN p_last_cancel_at
+                WHEN p_last_seen_at <= p_now - interval '30 days'
+                THEN p_last_seen_at + interval '30 days' END
+$$;
+
+
+--
+-- Name: _feature_paid(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._feature_paid(p_last_paid_at timestamp with time zone, p_last_cancel_at timestamp with time zone) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT p_last_paid_at IS NOT NULL
+           AND (p_last_cancel_at IS NULL OR p_last_cancel_at < p_last_paid_at)
+$$;
+
+
+--
 -- Name: _fold_new_events(); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -3899,13 +3926,9 @@ BEGIN
         ) AS a ON true
     ), derived AS (
         SELECT g.*,
-               g.last_paid_at IS NOT NULL
-                   AND (g.last_cancel_at IS NULL OR g.last_cancel_at < g.last_paid_at) AS is_paid,
-               CASE WHEN g.last_cancel_at IS NOT NULL
-                         AND (g.last_paid_at IS NULL OR g.last_cancel_at >= g.last_paid_at)
-                    THEN g.last_cancel_at
-                    WHEN g.last_seen_at <= p_now - interval '30 days'
-                    THEN g.last_seen_at + interval '30 days' END AS churned
+               shared._feature_paid(g.last_paid_at, g.last_cancel_at) AS is_paid,
+               shared._feature_churned_at(g.last_paid_at, g.last_cancel_at, g.last_seen_at, p_now)
+                   AS churned
         FROM agg AS g
     )
     INSERT INTO shared.person_feature AS f (
@@ -4019,6 +4042,18 @@ CREATE FUNCTION shared._retention_lock_key() RETURNS bigint
 
 
 --
+-- Name: _segment_duplicate_problem(uuid); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._segment_duplicate_problem(p_person_id uuid) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT format('returns person %s more than once; a segment returns each person once '
+                  '(use DISTINCT or GROUP BY person_id)', p_person_id)
+$$;
+
+
+--
 -- Name: _segment_make_view(text, text); Type: FUNCTION; Schema: shared; Owner: -
 --
 
@@ -4121,6 +4156,7 @@ CREATE FUNCTION shared._segment_view_problem(p_segment_id text, p_check_duplicat
     AS $$
 DECLARE
     v_view regclass := to_regclass(format('segments.%I', p_segment_id));
+    v_views oid[];
     v_type text;
     v_bad text;
     v_dup uuid;
@@ -4137,29 +4173,32 @@ BEGIN
         RETURN format('person_id must be a uuid (shared.person.id), not %s', v_type);
     END IF;
 
-    -- Every relation the view reads, through the views it reads (pg_depend of their rules).
-    WITH RECURSIVE reads(rel) AS (
-        SELECT d.refobjid
-        FROM pg_catalog.pg_rewrite AS r
-        JOIN pg_catalog.pg_depend AS d
-          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> v_view
-        WHERE r.ev_class = v_view
+    -- The view and every segment view it reads, through their rules (pg_depend): the rules
+    -- the two checks below look into.
+    WITH RECURSIVE views(oid) AS (
+        SELECT v_view::oid
         UNION
         SELECT d.refobjid
-        FROM reads AS s
-        JOIN pg_catalog.pg_class AS c ON c.oid = s.rel AND c.relkind IN ('v', 'm')
-        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
-        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = c.oid
+        FROM views AS w
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid
         JOIN pg_catalog.pg_depend AS d
           ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> c.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.oid
+        JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
+        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
     )
-    SELECT s.rel::regclass::text INTO v_bad
-    FROM reads AS s
-    JOIN pg_catalog.pg_class AS c ON c.oid = s.rel
+    SELECT array_agg(w.oid) INTO v_views FROM views AS w;
+
+    -- Every relation those rules read.
+    SELECT d.refobjid::regclass::text INTO v_bad
+    FROM pg_catalog.pg_rewrite AS r
+    JOIN pg_catalog.pg_depend AS d
+      ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+     AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
+    JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid
     JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
-    WHERE NOT (ns.nspname = 'segments' AND c.relkind IN ('v', 'm'))
+    WHERE r.ev_class = ANY (v_views)
+      AND NOT (ns.nspname = 'segments' AND c.relkind IN ('v', 'm'))
       AND (ns.nspname, c.relname) NOT IN (
           ('shared', 'person'), ('shared', 'person_feature'), ('shared', 'person_activity_daily'),
           ('shared', 'person_product_feature'), ('shared', 'person_event_count'),
@@ -4175,27 +4214,16 @@ BEGIN
                       'segment views', v_bad);
     END IF;
 
-    -- The functions and operators it calls (in its query tree and in the segment views it
-    -- reads): a function that runs a query of its own, reads a file or large object, or is
-    -- not built in reads what the view names nowhere (and runs with the evaluation's rights).
-    -- Built-ins, and the immutable helpers in shared, are allowed. Operators appear in stored
-    -- rules by operator id (their function is looked up when the rule runs).
-    WITH RECURSIVE views(oid) AS (
-        SELECT v_view::oid
-        UNION
-        SELECT d.refobjid
-        FROM views AS w
-        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid
-        JOIN pg_catalog.pg_depend AS d
-          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.oid
-        JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
-        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
-    ), called AS (
+    -- The functions and operators those rules call: a function that runs a query of its own,
+    -- reads a file or large object, or is not built in reads what the view names nowhere (and
+    -- runs with the evaluation's rights). Built-ins, and the immutable helpers in shared, are
+    -- allowed. Operators appear in stored rules by operator id (their function is looked up
+    -- when the rule runs).
+    WITH called AS (
         SELECT m[1] AS kind, m[2]::oid AS id
-        FROM views AS w
-        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid,
+        FROM pg_catalog.pg_rewrite AS r,
              regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g') AS m
+        WHERE r.ev_class = ANY (v_views)
     )
     SELECT p.oid::regprocedure::text INTO v_bad
     FROM called AS k
@@ -4218,8 +4246,7 @@ BEGIN
         EXECUTE format('SELECT v.person_id FROM segments.%I AS v GROUP BY v.person_id '
                        'HAVING count(*) > 1 LIMIT 1', p_segment_id) INTO v_dup;
         IF v_dup IS NOT NULL THEN
-            RETURN format('returns person %s more than once; a segment returns each person once '
-                          '(use DISTINCT or GROUP BY person_id)', v_dup);
+            RETURN shared._segment_duplicate_problem(v_dup);
         END IF;
     END IF;
     RETURN NULL;
@@ -6115,9 +6142,7 @@ BEGIN
             -- A view made with plain SQL is refused here as segment_define refuses it: counted
             -- in the same pass (the people it returns for this run's candidates, or everyone).
             IF v_dup IS NOT NULL THEN
-                PERFORM shared._raise('GD400', 'segment', format(
-                    'returns person %s more than once; a segment returns each person once '
-                    '(use DISTINCT or GROUP BY person_id)', v_dup));
+                PERFORM shared._raise('GD400', 'segment', shared._segment_duplicate_problem(v_dup));
             END IF;
             DELETE FROM shared.segment_member AS m
             USING unnest(v_leave) AS u(person_id)
@@ -10134,12 +10159,8 @@ CREATE VIEW shared.person_product_feature AS
     g.pricing_views_30d,
     g.last_activity_at,
     g.first_paid_at,
-    ((g.last_paid_at IS NOT NULL) AND ((g.last_cancel_at IS NULL) OR (g.last_cancel_at < g.last_paid_at))) AS paid,
-        CASE
-            WHEN ((g.last_cancel_at IS NOT NULL) AND ((g.last_paid_at IS NULL) OR (g.last_cancel_at >= g.last_paid_at))) THEN g.last_cancel_at
-            WHEN (g.last_seen_at <= (now() - '30 days'::interval)) THEN (g.last_seen_at + '30 days'::interval)
-            ELSE NULL::timestamp with time zone
-        END AS churned_at
+    shared._feature_paid(g.last_paid_at, g.last_cancel_at) AS paid,
+    shared._feature_churned_at(g.last_paid_at, g.last_cancel_at, g.last_seen_at, now()) AS churned_at
    FROM ( SELECT d.person_id,
             d.product_id,
             min(d.first_at) AS first_seen_at,

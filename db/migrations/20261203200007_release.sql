@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:b41f5f5951a86dcc46759aff0ea113071d3069391b0693fcb06255b4e48b1f62
+-- gdp:release sources=sha256:7a895bfc327ed3ac2c2d7a02f73eee829335f3122fccd69afff0bc433683b039
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -9,6 +9,27 @@
 
 SELECT pg_catalog.set_config('lock_timeout', '2s', true);
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
+
+CREATE OR REPLACE FUNCTION shared._feature_churned_at(p_last_paid_at timestamp with time zone, p_last_cancel_at timestamp with time zone, p_last_seen_at timestamp with time zone, p_now timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+    SELECT CASE WHEN p_last_cancel_at IS NOT NULL
+                     AND (p_last_paid_at IS NULL OR p_last_cancel_at >= p_last_paid_at)
+                THEN p_last_cancel_at
+                WHEN p_last_seen_at <= p_now - interval '30 days'
+                THEN p_last_seen_at + interval '30 days' END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._feature_paid(p_last_paid_at timestamp with time zone, p_last_cancel_at timestamp with time zone)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+    SELECT p_last_paid_at IS NOT NULL
+           AND (p_last_cancel_at IS NULL OR p_last_cancel_at < p_last_paid_at)
+$function$;
 
 CREATE OR REPLACE FUNCTION shared._fold_new_events()
  RETURNS bigint
@@ -145,13 +166,9 @@ BEGIN
         ) AS a ON true
     ), derived AS (
         SELECT g.*,
-               g.last_paid_at IS NOT NULL
-                   AND (g.last_cancel_at IS NULL OR g.last_cancel_at < g.last_paid_at) AS is_paid,
-               CASE WHEN g.last_cancel_at IS NOT NULL
-                         AND (g.last_paid_at IS NULL OR g.last_cancel_at >= g.last_paid_at)
-                    THEN g.last_cancel_at
-                    WHEN g.last_seen_at <= p_now - interval '30 days'
-                    THEN g.last_seen_at + interval '30 days' END AS churned
+               shared._feature_paid(g.last_paid_at, g.last_cancel_at) AS is_paid,
+               shared._feature_churned_at(g.last_paid_at, g.last_cancel_at, g.last_seen_at, p_now)
+                   AS churned
         FROM agg AS g
     )
     INSERT INTO shared.person_feature AS f (
@@ -186,6 +203,15 @@ BEGIN
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._segment_duplicate_problem(p_person_id uuid)
+ RETURNS text
+ LANGUAGE sql
+ STABLE PARALLEL SAFE
+AS $function$
+    SELECT format('returns person %s more than once; a segment returns each person once '
+                  '(use DISTINCT or GROUP BY person_id)', p_person_id)
 $function$;
 
 CREATE OR REPLACE FUNCTION shared._segment_member_changed()
@@ -238,6 +264,7 @@ CREATE OR REPLACE FUNCTION shared._segment_view_problem(p_segment_id text, p_che
 AS $function$
 DECLARE
     v_view regclass := to_regclass(format('segments.%I', p_segment_id));
+    v_views oid[];
     v_type text;
     v_bad text;
     v_dup uuid;
@@ -254,29 +281,32 @@ BEGIN
         RETURN format('person_id must be a uuid (shared.person.id), not %s', v_type);
     END IF;
 
-    -- Every relation the view reads, through the views it reads (pg_depend of their rules).
-    WITH RECURSIVE reads(rel) AS (
-        SELECT d.refobjid
-        FROM pg_catalog.pg_rewrite AS r
-        JOIN pg_catalog.pg_depend AS d
-          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> v_view
-        WHERE r.ev_class = v_view
+    -- The view and every segment view it reads, through their rules (pg_depend): the rules
+    -- the two checks below look into.
+    WITH RECURSIVE views(oid) AS (
+        SELECT v_view::oid
         UNION
         SELECT d.refobjid
-        FROM reads AS s
-        JOIN pg_catalog.pg_class AS c ON c.oid = s.rel AND c.relkind IN ('v', 'm')
-        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
-        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = c.oid
+        FROM views AS w
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid
         JOIN pg_catalog.pg_depend AS d
           ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> c.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.oid
+        JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
+        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
     )
-    SELECT s.rel::regclass::text INTO v_bad
-    FROM reads AS s
-    JOIN pg_catalog.pg_class AS c ON c.oid = s.rel
+    SELECT array_agg(w.oid) INTO v_views FROM views AS w;
+
+    -- Every relation those rules read.
+    SELECT d.refobjid::regclass::text INTO v_bad
+    FROM pg_catalog.pg_rewrite AS r
+    JOIN pg_catalog.pg_depend AS d
+      ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+     AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
+    JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid
     JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
-    WHERE NOT (ns.nspname = 'segments' AND c.relkind IN ('v', 'm'))
+    WHERE r.ev_class = ANY (v_views)
+      AND NOT (ns.nspname = 'segments' AND c.relkind IN ('v', 'm'))
       AND (ns.nspname, c.relname) NOT IN (
           ('shared', 'person'), ('shared', 'person_feature'), ('shared', 'person_activity_daily'),
           ('shared', 'person_product_feature'), ('shared', 'person_event_count'),
@@ -292,27 +322,16 @@ BEGIN
                       'segment views', v_bad);
     END IF;
 
-    -- The functions and operators it calls (in its query tree and in the segment views it
-    -- reads): a function that runs a query of its own, reads a file or large object, or is
-    -- not built in reads what the view names nowhere (and runs with the evaluation's rights).
-    -- Built-ins, and the immutable helpers in shared, are allowed. Operators appear in stored
-    -- rules by operator id (their function is looked up when the rule runs).
-    WITH RECURSIVE views(oid) AS (
-        SELECT v_view::oid
-        UNION
-        SELECT d.refobjid
-        FROM views AS w
-        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid
-        JOIN pg_catalog.pg_depend AS d
-          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.oid
-        JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
-        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
-    ), called AS (
+    -- The functions and operators those rules call: a function that runs a query of its own,
+    -- reads a file or large object, or is not built in reads what the view names nowhere (and
+    -- runs with the evaluation's rights). Built-ins, and the immutable helpers in shared, are
+    -- allowed. Operators appear in stored rules by operator id (their function is looked up
+    -- when the rule runs).
+    WITH called AS (
         SELECT m[1] AS kind, m[2]::oid AS id
-        FROM views AS w
-        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid,
+        FROM pg_catalog.pg_rewrite AS r,
              regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g') AS m
+        WHERE r.ev_class = ANY (v_views)
     )
     SELECT p.oid::regprocedure::text INTO v_bad
     FROM called AS k
@@ -335,8 +354,7 @@ BEGIN
         EXECUTE format('SELECT v.person_id FROM segments.%I AS v GROUP BY v.person_id '
                        'HAVING count(*) > 1 LIMIT 1', p_segment_id) INTO v_dup;
         IF v_dup IS NOT NULL THEN
-            RETURN format('returns person %s more than once; a segment returns each person once '
-                          '(use DISTINCT or GROUP BY person_id)', v_dup);
+            RETURN shared._segment_duplicate_problem(v_dup);
         END IF;
     END IF;
     RETURN NULL;
@@ -642,9 +660,7 @@ BEGIN
             -- A view made with plain SQL is refused here as segment_define refuses it: counted
             -- in the same pass (the people it returns for this run's candidates, or everyone).
             IF v_dup IS NOT NULL THEN
-                PERFORM shared._raise('GD400', 'segment', format(
-                    'returns person %s more than once; a segment returns each person once '
-                    '(use DISTINCT or GROUP BY person_id)', v_dup));
+                PERFORM shared._raise('GD400', 'segment', shared._segment_duplicate_problem(v_dup));
             END IF;
             DELETE FROM shared.segment_member AS m
             USING unnest(v_leave) AS u(person_id)
@@ -826,12 +842,8 @@ CREATE OR REPLACE VIEW shared.person_product_feature AS
     g.pricing_views_30d,
     g.last_activity_at,
     g.first_paid_at,
-    ((g.last_paid_at IS NOT NULL) AND ((g.last_cancel_at IS NULL) OR (g.last_cancel_at < g.last_paid_at))) AS paid,
-        CASE
-            WHEN ((g.last_cancel_at IS NOT NULL) AND ((g.last_paid_at IS NULL) OR (g.last_cancel_at >= g.last_paid_at))) THEN g.last_cancel_at
-            WHEN (g.last_seen_at <= (now() - '30 days'::interval)) THEN (g.last_seen_at + '30 days'::interval)
-            ELSE NULL::timestamp with time zone
-        END AS churned_at
+    shared._feature_paid(g.last_paid_at, g.last_cancel_at) AS paid,
+    shared._feature_churned_at(g.last_paid_at, g.last_cancel_at, g.last_seen_at, now()) AS churned_at
    FROM ( SELECT d.person_id,
             d.product_id,
             min(d.first_at) AS first_seen_at,
@@ -851,9 +863,21 @@ CREATE OR REPLACE VIEW shared.person_product_feature AS
            FROM shared.person_activity_daily d
           GROUP BY d.person_id, d.product_id) g;
 
+REVOKE ALL ON FUNCTION shared._feature_churned_at(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._feature_churned_at(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone) TO service_role;
+
+REVOKE ALL ON FUNCTION shared._feature_paid(timestamp with time zone, timestamp with time zone) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._feature_paid(timestamp with time zone, timestamp with time zone) TO service_role;
+
 REVOKE ALL ON FUNCTION shared._payment_mrr(jsonb) FROM PUBLIC, anon, authenticated, service_role;
 
 GRANT EXECUTE ON FUNCTION shared._payment_mrr(jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION shared._segment_duplicate_problem(uuid) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._segment_duplicate_problem(uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION shared.audience_set_guards(text, integer, numeric) FROM PUBLIC, anon, authenticated, service_role;
 

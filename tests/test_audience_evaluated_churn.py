@@ -22,11 +22,11 @@ from tests.test_audience_support import (
     configure,
     expected_members,
     make_segment,
+    member_rows,
     meta_members,
     same_people,
     worker,
 )
-from workers.audiences.rows import hash_people
 
 SEGMENTS = (
     "activated_not_paid_day3",
@@ -77,15 +77,7 @@ def assert_audiences_equal_membership(db: Conn, meta: ServedSandbox) -> None:
         assert same_people(meta_members(meta.sandbox, audience), expected_members(db, segment)), (
             segment
         )
-        people = db.execute(
-            "SELECT p.id AS person_id, p.email, p.phone, p.first_name, p.last_name, p.city, "
-            "p.state, p.zip, p.country, p.date_of_birth, p.gender, "
-            "p.updated_at AS person_updated_at "
-            "FROM shared.segment_member AS m JOIN shared.person AS p ON p.id = m.person_id "
-            "WHERE m.segment_id = %s AND p.consent_status <> 'withdrawn'",
-            (segment,),
-        ).fetchall()
-        expected = {str(row.person_id): row.cells for row in hash_people(people)}
+        expected = {str(row.person_id): row.cells for row in member_rows(db, segment)}
         acked = db.execute(
             "SELECT person_id::text AS p, row_cells FROM shared.audience_ack "
             "WHERE segment_id = %s",

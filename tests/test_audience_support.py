@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from meta_sandbox.state import Sandbox
-from workers.audiences.rows import hash_people
+from workers.audiences.rows import PersonRow, hash_people
 from workers.audiences.worker import AudienceWorker, RunReport
 from workers.settings import Settings
 
@@ -110,8 +110,8 @@ def audience_id(db: Conn, segment_id: str) -> str:
     return str(row["audience_id"])
 
 
-def expected_members(db: Conn, segment_id: str) -> set[frozenset[str]]:
-    """Each consenting member as the sandbox stores a member: the set of its identity keys."""
+def member_rows(db: Conn, segment_id: str) -> list[PersonRow]:
+    """The hashed rows of the segment's consenting members, as they are now."""
     people = db.execute(
         "SELECT p.id AS person_id, p.email, p.phone, p.first_name, p.last_name, p.city, "
         "p.state, p.zip, p.country, p.date_of_birth, p.gender, p.updated_at AS person_updated_at "
@@ -119,8 +119,13 @@ def expected_members(db: Conn, segment_id: str) -> set[frozenset[str]]:
         "WHERE m.segment_id = %s AND p.consent_status <> 'withdrawn'",
         (segment_id,),
     ).fetchall()
+    return hash_people(people)
+
+
+def expected_members(db: Conn, segment_id: str) -> set[frozenset[str]]:
+    """Each consenting member as the sandbox stores a member: the set of its identity keys."""
     members = set()
-    for row in hash_people(people):
+    for row in member_rows(db, segment_id):
         cells = row.cells
         keys = {f"EMAIL:{cells[0]}", f"EXTERN_ID:{cells[12]}"}
         if cells[1]:

@@ -1,8 +1,8 @@
 """One diff run of a segment's audience: what changed since Meta last acknowledged, by `/users`.
 
-The changes are read from `shared.audience_changes` through a server-side cursor (removals
-first), hashed 10,000 at a time by workers/audiences/rows.py, and sent in requests of at most
-10,000 rows. Each request Meta acknowledges is recorded (shared.audience_record_batch) in the
+The changes are read from the cursor `shared.audience_changes_open` opens (removals first),
+hashed 10,000 at a time by workers/audiences/rows.py, and sent in requests of at most
+10,000 rows. Each request Meta acknowledged is recorded (shared.audience_record_rows) in the
 transaction right after it, so a worker killed at any point resumes from what Meta confirmed: the
 next run sees the unacknowledged rows again and re-sends at most the request that was in flight
 (adding or removing a row twice leaves Meta's audience the same). A person whose email or phone

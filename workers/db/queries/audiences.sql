@@ -51,9 +51,6 @@ SELECT person_id, email, phone, first_name, last_name, city, state, zip, country
        date_of_birth, gender, person_updated_at
 FROM shared.audience_members_page(%(segment_id)s, %(after)s, %(limit)s);
 
--- name: audience_record_batch
-SELECT shared.audience_record_batch(%(run_id)s, %(op)s, %(rows)s::jsonb, %(response)s::jsonb) AS n;
-
 -- name: audience_record_rows
 -- The arrays go in binary (the b placeholders): 10,000 rows of 13 hashes cost the worker a few
 -- milliseconds that way, tens of milliseconds as quoted array text.

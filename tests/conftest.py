@@ -15,7 +15,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -26,6 +26,9 @@ from tests.support.databases import DatabasePool
 from tests.support.ordering import deal_slow_first
 from tests.support.sandbox import SandboxControl, running_sandbox
 from workers.db import migrate
+
+if TYPE_CHECKING:
+    from tests.insights_helpers import ServedSandbox
 
 CLUSTER_SCRIPT = Path(__file__).with_name("cluster.sh")
 
@@ -131,3 +134,14 @@ def sandbox(sandbox_server: SandboxControl) -> SandboxControl:
     """The sandbox, emptied and without faults, for one test."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture
+def meta() -> Iterator[ServedSandbox]:
+    """An in-process sandbox for the audience tests, uploads processed at once (its modules
+    imported here, not when every test process starts)."""
+    from meta_sandbox.config import SandboxConfig
+    from tests.insights_helpers import served_sandbox
+
+    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
+        yield served

@@ -4,13 +4,11 @@ sync writes (runs, acknowledged rows, logs, metrics)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from prometheus_client import generate_latest
 
-from meta_sandbox.config import SandboxConfig
-from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.insights_helpers import ServedSandbox
 from tests.support.cli import gdp_in_process as gdp
 from tests.test_audience_support import (
     TOKEN,
@@ -27,12 +25,6 @@ from tests.test_cli import gdp as gdp_process
 from workers.audiences.metrics import registry_with_status
 
 SEG = "high_intent_pricing_2plus"
-
-
-@pytest.fixture
-def meta() -> Iterator[ServedSandbox]:
-    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
-        yield served
 
 
 # `gdp audiences ...` runs in this process (tests/support/cli.py), but for one refusal run as a

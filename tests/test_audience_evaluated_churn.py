@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from meta_sandbox.config import SandboxConfig
-from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.insights_helpers import ServedSandbox
 from tests.test_audience_support import (
     Conn,
     add_people,
@@ -36,12 +32,6 @@ SEGMENTS = (
     "high_intent_pricing_2plus",
     "paid_high_usage_7d",
 )
-
-
-@pytest.fixture
-def meta() -> Iterator[ServedSandbox]:
-    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
-        yield served
 
 
 def events(db: Conn, name: str, people: list[str], ago: str, **properties: Any) -> None:

@@ -3,13 +3,9 @@ run began, by a transaction open before it, is the next run's; consent given aga
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
-import pytest
 
-from meta_sandbox.config import SandboxConfig
-from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.insights_helpers import ServedSandbox
 from tests.test_audience_support import (
     Conn,
     add_people,
@@ -24,12 +20,6 @@ from tests.test_audience_support import (
 )
 
 SEG = "all_leads"
-
-
-@pytest.fixture
-def meta() -> Iterator[ServedSandbox]:
-    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
-        yield served
 
 
 def last_run(db: Conn) -> dict[str, object]:

@@ -9,12 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from meta_sandbox.config import SandboxConfig
-from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.insights_helpers import ServedSandbox
 from tests.test_audience_support import (
     TOKEN,
     Conn,
@@ -42,12 +40,6 @@ PROGRESS = {
     "rows_added": "SELECT coalesce(max(rows_added), 0) AS n FROM shared.audience_sync_run",
     "batch_seq": "SELECT coalesce(max(batch_seq), 0) AS n FROM shared.audience_sync_run",
 }
-
-
-@pytest.fixture
-def meta() -> Iterator[ServedSandbox]:
-    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
-        yield served
 
 
 def start(db_url: str, graph_url: str, *args: str) -> subprocess.Popen[bytes]:

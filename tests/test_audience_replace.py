@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import psycopg
-import pytest
 
-from meta_sandbox.config import SandboxConfig
-from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.insights_helpers import ServedSandbox
 from tests.test_audience_support import (
     Conn,
     add_people,
@@ -26,12 +23,6 @@ from tests.test_audience_support import (
 )
 
 SEG = "all_customers"
-
-
-@pytest.fixture
-def meta() -> Iterator[ServedSandbox]:
-    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
-        yield served
 
 
 def run_row(db: Conn, run_id: int | None) -> dict[str, object]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from meta_sandbox.config import SandboxConfig
-from tests.insights_helpers import ServedSandbox, served_sandbox
+from tests.insights_helpers import ServedSandbox
 from tests.test_audience_support import (
     Conn,
     add_people,
@@ -23,12 +20,6 @@ from tests.test_audience_support import (
 )
 
 SEG = "activated_not_paid_day3"
-
-
-@pytest.fixture
-def meta() -> Iterator[ServedSandbox]:
-    with served_sandbox(SandboxConfig(audience_processing_s=0)) as served:
-        yield served
 
 
 def uploads(meta: ServedSandbox) -> list[str]:

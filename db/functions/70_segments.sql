@@ -216,20 +216,24 @@ CREATE OR REPLACE TRIGGER person_features_updated
 
 /*
  * Fold the events whose ids are in pg_temp._segment_new_event into shared.person_activity_daily
- * (one upsert, grouped per person, product and UTC day) and make their people candidates.
- * Only the evaluation calls it, under its lock, so no two sessions fold at once.
+ * (one upsert, grouped per person, product and UTC day) and make their people candidates, each
+ * with what its events add to its features as of p_now (the added_* columns of
+ * pg_temp._segment_candidate, which shared._refresh_person_features merges into the stored row
+ * instead of reading every daily row again). Only the evaluation calls it, under its lock, so no
+ * two sessions fold at once. Returns how many people it made candidates.
  *
  * Grouped in two steps with plain aggregates: per person, product, day and event name (whose
  * kind is fixed), then per day; the day's latest payment (plan and amount) is picked from the
  * payments alone. An ordered aggregate would start a sort for every group.
  * shared.rebuild_person_activity() computes the same rows from every event.
  */
-CREATE OR REPLACE FUNCTION shared._fold_new_events()
+CREATE OR REPLACE FUNCTION shared._fold_new_events(p_now timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
+    v_today date := shared._utc_day(p_now);
     v_rows bigint;
 BEGIN
     WITH src AS MATERIALIZED (
@@ -242,12 +246,6 @@ BEGIN
         LEFT JOIN shared.feature_event_kind AS anyp
                ON anyp.product_id IS NULL AND anyp.event_name = n.event_name
         WHERE n.person_id IS NOT NULL
-    ), candidates AS (
-        -- The people of the new events are re-evaluated; read here, with the events already
-        -- fetched, rather than by a second pass over them.
-        INSERT INTO pg_temp._segment_candidate (person_id)
-        SELECT DISTINCT k.person_id FROM src AS k
-        ON CONFLICT DO NOTHING
     ), by_name AS (
         SELECT k.person_id, k.product_id, k.day, k.event_name, k.kind, count(*)::integer AS n,
                min(k.occurred_at) AS first_at, max(k.occurred_at) AS last_at
@@ -270,17 +268,18 @@ BEGIN
                k.properties ->> 'plan' AS plan, shared._payment_mrr(k.properties) AS mrr
         FROM src AS k WHERE k.kind = 'payment'
         ORDER BY k.person_id, k.product_id, k.day, k.occurred_at DESC, k.id DESC
-    )
-    INSERT INTO shared.person_activity_daily AS a (
-        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
-        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
-    SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
-           d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
-           d.last_cancel_at, d.counts
-    FROM days AS d
-    LEFT JOIN paid AS p USING (person_id, product_id, day)
-    ORDER BY d.person_id, d.product_id, d.day
-    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+    ), folded AS (
+        INSERT INTO shared.person_activity_daily AS a (
+            person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
+            first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at,
+            event_counts)
+        SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
+               d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
+               p.mrr, d.last_cancel_at, d.counts
+        FROM days AS d
+        LEFT JOIN paid AS p USING (person_id, product_id, day)
+        ORDER BY d.person_id, d.product_id, d.day
+        ON CONFLICT (person_id, product_id, day) DO UPDATE SET
         first_at = least(a.first_at, excluded.first_at),
         last_at = greatest(a.last_at, excluded.last_at),
         events = a.events + excluded.events,
@@ -294,7 +293,42 @@ BEGIN
                    THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
         last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
         last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
-        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts);
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts)
+        RETURNING a.person_id, a.product_id, a.day, a.first_at, a.last_at, a.usage,
+                  a.first_activation_at, a.last_payment_at, a.plan, a.mrr, a.last_cancel_at
+    ), latest_payment AS (
+        SELECT DISTINCT ON (f.person_id) f.person_id, f.plan, f.mrr
+        FROM folded AS f WHERE f.last_payment_at IS NOT NULL
+        ORDER BY f.person_id, f.last_payment_at DESC
+    )
+    -- Per person: the days as they now are (the upsert's rows) for firsts, lasts and the latest
+    -- payment; the new events alone (days) for counts and windows, which add up. first_paid_at
+    -- is the least of the days' last payments, as shared._refresh_person_features computes it:
+    -- a new payment on the day that held it can move it later, so those days are named
+    -- (added_payment_days) and such a person is recomputed from every day instead.
+    INSERT INTO pg_temp._segment_candidate (
+        person_id, added_products, added_first_at, added_last_at, added_last_activity_at,
+        added_events, added_activated_at, added_first_paid_at, added_last_paid_at, added_plan,
+        added_mrr, added_last_cancel_at, added_pricing_views_7d, added_pricing_views_30d,
+        added_usage_7d, added_usage_30d, added_oldest_7d, added_oldest_30d,
+        added_payment_days)
+    SELECT f.person_id, array_agg(f.product_id), min(f.first_at), max(f.last_at),
+           max(f.last_at) FILTER (WHERE f.usage > 0), sum(d.events),
+           min(f.first_activation_at), min(f.last_payment_at), max(f.last_payment_at),
+           min(lp.plan), min(lp.mrr), max(f.last_cancel_at),
+           coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 7), 0),
+           coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 30), 0),
+           coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 7), 0),
+           coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 30), 0),
+           min(d.day) FILTER (WHERE d.day > v_today - 7 AND (d.usage > 0 OR d.pricing_views > 0)),
+           min(d.day) FILTER (WHERE d.day > v_today - 30 AND (d.usage > 0 OR d.pricing_views > 0)),
+           array_agg(d.day) FILTER (WHERE d.payments > 0)
+    FROM folded AS f
+    JOIN days AS d USING (person_id, product_id, day)
+    LEFT JOIN latest_payment AS lp USING (person_id)
+    GROUP BY f.person_id
+    -- A person already logged as changed is recomputed from every day anyway.
+    ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
@@ -436,6 +470,14 @@ COMMENT ON FUNCTION shared.rebuild_person_activity() IS
  * Windows: a 7-day count sums today's UTC day and the six before it; next_change_at is the
  * earliest instant a window or a time mark (first seen + 3 days, last seen + 30 days, churned +
  * 30 days) changes a feature when no event comes.
+ *
+ * A candidate whose only change is new events (the added_* columns the fold wrote) has them
+ * merged into its stored row: firsts and lasts by least and greatest, counts and windows by
+ * sums. That holds while no active day has left a window since the row was computed, which is
+ * what a next_change_at still ahead says. Its next_change_at is the least of the stored one and
+ * the new marks: never later than exact (a mark the new events moved on only brings an earlier
+ * re-evaluation, which computes it exactly). Everyone else (new to the features, the person row
+ * changed, a window crossed) is computed from all of its daily rows.
  */
 CREATE OR REPLACE FUNCTION shared._refresh_person_features(p_now timestamptz)
 RETURNS bigint
@@ -446,21 +488,71 @@ DECLARE
     v_today date := shared._utc_day(p_now);
     v_rows bigint;
 BEGIN
-    WITH agg AS (
-        SELECT c.person_id, p.lifecycle_stage, a.*
+    WITH candidate AS (
+        SELECT c.*, k.person_id IS NOT NULL AS known, k.lifecycle_stage AS known_stage,
+               k.products AS known_products, k.first_seen_at AS known_first_seen_at,
+               k.last_seen_at AS known_last_seen_at,
+               k.last_activity_at AS known_last_activity_at, k.events AS known_events,
+               k.activated_at AS known_activated_at, k.first_paid_at AS known_first_paid_at,
+               k.last_paid_at AS known_last_paid_at, k.plan AS known_plan, k.mrr AS known_mrr,
+               k.last_cancel_at AS known_last_cancel_at,
+               k.pricing_views_7d AS known_pricing_views_7d,
+               k.pricing_views_30d AS known_pricing_views_30d, k.usage_7d AS known_usage_7d,
+               k.usage_30d AS known_usage_30d, k.next_change_at AS known_next_change_at,
+               k.paid AS known_paid, k.churned_at AS known_churned_at,
+               c.added_events IS NOT NULL AND NOT c.person_changed AND k.person_id IS NOT NULL
+                   AND (k.next_change_at IS NULL OR k.next_change_at > p_now)
+                   AND NOT coalesce(shared._utc_day(k.first_paid_at) = ANY (c.added_payment_days),
+                                    false) AS merged
+        -- Per candidate through the primary key (a merge join would walk the whole index).
         FROM pg_temp._segment_candidate AS c
+        LEFT JOIN shared.person_feature AS k ON k.person_id = c.person_id
+    ), agg AS (
+        SELECT c.person_id, c.merged, c.known, c.known_next_change_at, c.known_stage,
+               c.known_products, c.known_first_seen_at, c.known_last_seen_at,
+               c.known_last_activity_at, c.known_events, c.known_activated_at,
+               c.known_first_paid_at, c.known_last_paid_at, c.known_paid, c.known_plan,
+               c.known_mrr, c.known_churned_at, c.known_pricing_views_7d,
+               c.known_pricing_views_30d, c.known_usage_7d, c.known_usage_30d,
+               c.known_last_cancel_at, p.lifecycle_stage, a.*
+        FROM candidate AS c
         -- The lifecycle stage is the one column taken from the person row, and every insert or
         -- update of a person is logged (person_changed): the person row is read only for those
-        -- and for people new to the features; the others keep the stage they have. Their
-        -- feature rows are rewritten below, so reading them here costs no extra page.
-        LEFT JOIN shared.person_feature AS known
-               ON known.person_id = c.person_id AND NOT c.person_changed
-        -- Per candidate through the primary key (a merge join would walk the whole index).
-        JOIN LATERAL (SELECT known.lifecycle_stage WHERE known.person_id IS NOT NULL
+        -- and for people new to the features; the others keep the stage they have.
+        JOIN LATERAL (SELECT c.known_stage AS lifecycle_stage
+                      WHERE c.known AND NOT c.person_changed
                       UNION ALL
                       SELECT pp.lifecycle_stage FROM shared.person AS pp
-                      WHERE known.person_id IS NULL AND pp.id = c.person_id) AS p ON true
-        LEFT JOIN LATERAL (
+                      WHERE NOT (c.known AND NOT c.person_changed) AND pp.id = c.person_id) AS p
+          ON true
+        JOIN LATERAL (
+            SELECT CASE WHEN c.added_products <@ c.known_products THEN c.known_products
+                        ELSE ARRAY(SELECT DISTINCT u.product_id
+                                   FROM unnest(c.known_products || c.added_products) AS u(product_id)
+                                   ORDER BY u.product_id) END AS products,
+                   least(c.known_first_seen_at, c.added_first_at) AS first_seen_at,
+                   greatest(c.known_last_seen_at, c.added_last_at) AS last_seen_at,
+                   greatest(c.known_last_activity_at, c.added_last_activity_at) AS last_activity_at,
+                   c.known_events + c.added_events AS events,
+                   least(c.known_activated_at, c.added_activated_at) AS activated_at,
+                   least(c.known_first_paid_at, c.added_first_paid_at) AS first_paid_at,
+                   greatest(c.known_last_paid_at, c.added_last_paid_at) AS last_paid_at,
+                   -- The stored plan is the latest payment's while paid; a person not paid
+                   -- before is paid now only through a new payment, which is then the latest.
+                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
+                             OR c.known_last_paid_at IS NULL
+                        THEN c.added_plan ELSE c.known_plan END AS plan,
+                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
+                             OR c.known_last_paid_at IS NULL
+                        THEN c.added_mrr ELSE c.known_mrr END AS mrr,
+                   greatest(c.known_last_cancel_at, c.added_last_cancel_at) AS last_cancel_at,
+                   c.known_pricing_views_7d + c.added_pricing_views_7d AS pv7,
+                   c.known_pricing_views_30d + c.added_pricing_views_30d AS pv30,
+                   c.known_usage_7d + c.added_usage_7d AS u7,
+                   c.known_usage_30d + c.added_usage_30d AS u30,
+                   c.added_oldest_7d AS oldest7, c.added_oldest_30d AS oldest30
+            WHERE c.merged
+            UNION ALL
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
                    max(d.last_at) FILTER (WHERE d.usage > 0) AS last_activity_at,
@@ -482,7 +574,8 @@ BEGIN
                    min(d.day) FILTER (WHERE d.day > v_today - 30
                                         AND (d.usage > 0 OR d.pricing_views > 0)) AS oldest30
             FROM shared.person_activity_daily AS d
-            WHERE d.person_id = c.person_id
+            WHERE NOT c.merged AND d.person_id = c.person_id
+            HAVING NOT c.merged
         ) AS a ON true
     ), derived AS (
         SELECT g.*,
@@ -490,36 +583,76 @@ BEGIN
                shared._feature_churned_at(g.last_paid_at, g.last_cancel_at, g.last_seen_at, p_now)
                    AS churned
         FROM agg AS g
+    ), computed AS MATERIALIZED (
+        SELECT d.*, coalesce(d.products, '{}') AS new_products,
+               coalesce(d.events, 0) AS new_events,
+               CASE WHEN d.is_paid THEN d.plan END AS new_plan,
+               CASE WHEN d.is_paid THEN d.mrr END AS new_mrr,
+               -- least() skips NULLs; marks already passed are not future changes.
+               (SELECT min(m) FROM unnest(ARRAY[
+                    CASE WHEN d.merged THEN d.known_next_change_at END,
+                    shared._utc_midnight(d.oldest7 + 7),
+                    shared._utc_midnight(d.oldest30 + 30),
+                    d.first_seen_at + interval '3 days',
+                    d.last_seen_at + interval '30 days',
+                    d.churned + interval '30 days']) AS m
+                WHERE m > p_now) AS new_next_change_at
+        FROM derived AS d
+    ), written AS (
+        INSERT INTO shared.person_feature AS f (
+            person_id, products, first_seen_at, last_seen_at, last_activity_at, events,
+            activated_at, first_paid_at, last_paid_at, paid, plan, mrr, churned_at,
+            pricing_views_7d, pricing_views_30d, usage_7d, usage_30d, lifecycle_stage,
+            computed_at, next_change_at, last_cancel_at)
+        SELECT d.person_id, d.new_products, d.first_seen_at, d.last_seen_at,
+               d.last_activity_at, d.new_events, d.activated_at, d.first_paid_at,
+               d.last_paid_at, d.is_paid, d.new_plan, d.new_mrr, d.churned, d.pv7, d.pv30,
+               d.u7, d.u30, d.lifecycle_stage, p_now, d.new_next_change_at, d.last_cancel_at
+        FROM computed AS d
+        ORDER BY d.person_id
+        ON CONFLICT (person_id) DO UPDATE SET
+            products = excluded.products, first_seen_at = excluded.first_seen_at,
+            last_seen_at = excluded.last_seen_at, last_activity_at = excluded.last_activity_at,
+            events = excluded.events, activated_at = excluded.activated_at,
+            first_paid_at = excluded.first_paid_at, last_paid_at = excluded.last_paid_at,
+            paid = excluded.paid, plan = excluded.plan, mrr = excluded.mrr,
+            churned_at = excluded.churned_at, pricing_views_7d = excluded.pricing_views_7d,
+            pricing_views_30d = excluded.pricing_views_30d, usage_7d = excluded.usage_7d,
+            usage_30d = excluded.usage_30d, lifecycle_stage = excluded.lifecycle_stage,
+            computed_at = excluded.computed_at, next_change_at = excluded.next_change_at,
+            last_cancel_at = excluded.last_cancel_at
     )
-    INSERT INTO shared.person_feature AS f (
-        person_id, products, first_seen_at, last_seen_at, last_activity_at, events, activated_at,
-        first_paid_at, last_paid_at, paid, plan, mrr, churned_at, pricing_views_7d,
-        pricing_views_30d, usage_7d, usage_30d, lifecycle_stage, computed_at, next_change_at)
-    SELECT d.person_id, coalesce(d.products, '{}'), d.first_seen_at, d.last_seen_at,
-           d.last_activity_at, coalesce(d.events, 0), d.activated_at, d.first_paid_at,
-           d.last_paid_at, d.is_paid, CASE WHEN d.is_paid THEN d.plan END,
-           CASE WHEN d.is_paid THEN d.mrr END, d.churned, d.pv7, d.pv30, d.u7, d.u30,
-           d.lifecycle_stage, p_now,
-           -- least() skips NULLs; marks already passed are not future changes.
-           (SELECT min(m) FROM unnest(ARRAY[
-                shared._utc_midnight(d.oldest7 + 7),
-                shared._utc_midnight(d.oldest30 + 30),
-                d.first_seen_at + interval '3 days',
-                d.last_seen_at + interval '30 days',
-                d.churned + interval '30 days']) AS m
-            WHERE m > p_now)
-    FROM derived AS d
-    ORDER BY d.person_id
-    ON CONFLICT (person_id) DO UPDATE SET
-        products = excluded.products, first_seen_at = excluded.first_seen_at,
-        last_seen_at = excluded.last_seen_at, last_activity_at = excluded.last_activity_at,
-        events = excluded.events, activated_at = excluded.activated_at,
-        first_paid_at = excluded.first_paid_at, last_paid_at = excluded.last_paid_at,
-        paid = excluded.paid, plan = excluded.plan, mrr = excluded.mrr,
-        churned_at = excluded.churned_at, pricing_views_7d = excluded.pricing_views_7d,
-        pricing_views_30d = excluded.pricing_views_30d, usage_7d = excluded.usage_7d,
-        usage_30d = excluded.usage_30d, lifecycle_stage = excluded.lifecycle_stage,
-        computed_at = excluded.computed_at, next_change_at = excluded.next_change_at;
+    -- What changed, by column, for the segments that read only some columns
+    -- (shared._segment_feature_columns); NULL for the new and those a time mark reached, whom
+    -- every segment re-evaluates. computed_at changes on every run.
+    INSERT INTO pg_temp._segment_candidate_change (person_id, changed)
+    SELECT x.person_id, CASE
+        WHEN x.known AND (x.known_next_change_at IS NULL OR x.known_next_change_at > p_now)
+        THEN array_remove(ARRAY[
+            'computed_at',
+            CASE WHEN x.new_products IS DISTINCT FROM x.known_products THEN 'products' END,
+            CASE WHEN x.first_seen_at IS DISTINCT FROM x.known_first_seen_at THEN 'first_seen_at' END,
+            CASE WHEN x.last_seen_at IS DISTINCT FROM x.known_last_seen_at THEN 'last_seen_at' END,
+            CASE WHEN x.last_activity_at IS DISTINCT FROM x.known_last_activity_at
+                 THEN 'last_activity_at' END,
+            CASE WHEN x.new_events IS DISTINCT FROM x.known_events THEN 'events' END,
+            CASE WHEN x.activated_at IS DISTINCT FROM x.known_activated_at THEN 'activated_at' END,
+            CASE WHEN x.first_paid_at IS DISTINCT FROM x.known_first_paid_at THEN 'first_paid_at' END,
+            CASE WHEN x.last_paid_at IS DISTINCT FROM x.known_last_paid_at THEN 'last_paid_at' END,
+            CASE WHEN x.is_paid IS DISTINCT FROM x.known_paid THEN 'paid' END,
+            CASE WHEN x.new_plan IS DISTINCT FROM x.known_plan THEN 'plan' END,
+            CASE WHEN x.new_mrr IS DISTINCT FROM x.known_mrr THEN 'mrr' END,
+            CASE WHEN x.churned IS DISTINCT FROM x.known_churned_at THEN 'churned_at' END,
+            CASE WHEN x.pv7 IS DISTINCT FROM x.known_pricing_views_7d THEN 'pricing_views_7d' END,
+            CASE WHEN x.pv30 IS DISTINCT FROM x.known_pricing_views_30d THEN 'pricing_views_30d' END,
+            CASE WHEN x.u7 IS DISTINCT FROM x.known_usage_7d THEN 'usage_7d' END,
+            CASE WHEN x.u30 IS DISTINCT FROM x.known_usage_30d THEN 'usage_30d' END,
+            CASE WHEN x.lifecycle_stage IS DISTINCT FROM x.known_stage THEN 'lifecycle_stage' END,
+            CASE WHEN x.new_next_change_at IS DISTINCT FROM x.known_next_change_at
+                 THEN 'next_change_at' END,
+            CASE WHEN x.last_cancel_at IS DISTINCT FROM x.known_last_cancel_at
+                 THEN 'last_cancel_at' END], NULL) END
+    FROM computed AS x;
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
@@ -718,6 +851,58 @@ BEGIN
     END IF;
     RETURN NULL;
 END
+$$;
+
+/*
+ * The person_feature columns a segment view reads, when it filters person_feature row by row:
+ * then a person's membership follows from their own row (and the time, which the time marks
+ * cover), and an incremental run re-evaluates the segment only for the candidates one of those
+ * columns changed for (plus the new and the time-marked). NULL for any other view (it reads
+ * another table or view, person_feature twice, a whole row, or aggregates, window functions,
+ * sub-selects or volatile functions): every candidate. Read from the view's rule: its
+ * dependencies (pg_depend) and its parse tree.
+ */
+CREATE OR REPLACE FUNCTION shared._segment_feature_columns(p_segment_id text)
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    WITH rule AS (
+        SELECT r.oid, r.ev_action::text AS tree
+        FROM pg_catalog.pg_rewrite AS r
+        WHERE r.ev_class = to_regclass(format('segments.%I', p_segment_id)) AND r.rulename = '_RETURN'
+    ), dep AS (
+        SELECT d.refclassid, d.refobjid, d.refobjsubid
+        FROM rule AS r
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid AND d.deptype = 'n'
+    )
+    SELECT CASE WHEN bool_and(
+                    -- The view itself (its rule's old and new), person_feature's columns
+                    -- (a whole-row use depends on the table, column 0), anything not a table.
+                    d.refclassid <> 'pg_catalog.pg_class'::regclass
+                    OR d.refobjid = to_regclass(format('segments.%I', p_segment_id))
+                    OR (d.refobjid = 'shared.person_feature'::regclass AND d.refobjsubid > 0))
+                AND (SELECT r.tree !~ ':(hasAggs|hasWindowFuncs|hasSubLinks|hasTargetSRFs) true'
+                            AND r.tree !~ ':varattno 0 '
+                            AND r.tree !~ ':setOperations \{'
+                            -- Functions and operators, built-ins included (pg_depend leaves
+                            -- those out): now() is stable, random() volatile.
+                            AND NOT EXISTS (
+                                SELECT FROM regexp_matches(r.tree, ':(?:funcid|opfuncid) ([0-9]+)', 'g')
+                                             AS m(f)
+                                JOIN pg_catalog.pg_proc AS f ON f.oid = m.f[1]::oid
+                                WHERE f.provolatile = 'v')
+                            AND (length(r.tree) - length(replace(r.tree,
+                                     format(':relid %s ', 'shared.person_feature'::regclass::oid), '')))
+                                = length(format(':relid %s ', 'shared.person_feature'::regclass::oid))
+                     FROM rule AS r)
+                THEN array_agg(a.attname::text ORDER BY a.attnum)
+                         FILTER (WHERE a.attname IS NOT NULL) END
+    FROM dep AS d
+    LEFT JOIN pg_catalog.pg_attribute AS a
+           ON d.refclassid = 'pg_catalog.pg_class'::regclass AND a.attrelid = d.refobjid
+          AND a.attnum = d.refobjsubid AND d.refobjsubid > 0
 $$;
 
 -- Make (or replace) the view segments.<p_segment_id> from one SELECT; raises GD400 on anything
@@ -945,9 +1130,24 @@ BEGIN
         DROP TABLE pg_temp._segment_candidate;
     END IF;
     -- person_changed: the person row was inserted or updated since the last run.
+    -- added_*: what the person's new events add (shared._fold_new_events).
     CREATE TEMP TABLE _segment_candidate (
-        person_id uuid PRIMARY KEY, person_changed boolean NOT NULL DEFAULT false
+        person_id uuid PRIMARY KEY, person_changed boolean NOT NULL DEFAULT false,
+        added_products text[], added_first_at timestamptz, added_last_at timestamptz,
+        added_last_activity_at timestamptz, added_events bigint,
+        added_activated_at timestamptz, added_first_paid_at timestamptz,
+        added_last_paid_at timestamptz, added_plan text, added_mrr numeric(14,2),
+        added_last_cancel_at timestamptz, added_pricing_views_7d bigint,
+        added_pricing_views_30d bigint, added_usage_7d bigint, added_usage_30d bigint,
+        added_oldest_7d date, added_oldest_30d date, added_payment_days date[]
     ) ON COMMIT DROP;
+    IF to_regclass('pg_temp._segment_candidate_change') IS NOT NULL THEN
+        DROP TABLE pg_temp._segment_candidate_change;
+    END IF;
+    -- Per candidate, the person_feature columns the refresh changed (NULL: re-evaluate every
+    -- segment); written by shared._refresh_person_features, read by the segments below.
+    CREATE TEMP TABLE _segment_candidate_change (person_id uuid NOT NULL, changed text[])
+        ON COMMIT DROP;
     IF to_regclass('pg_temp._segment_new_event') IS NOT NULL THEN
         DROP TABLE pg_temp._segment_new_event;
     END IF;
@@ -967,14 +1167,15 @@ BEGIN
     INSERT INTO pg_temp._segment_candidate (person_id, person_changed)
     SELECT DISTINCT u.id, true FROM drained AS d, unnest(d.person_ids) AS u(id);
     ANALYZE pg_temp._segment_new_event;
-    PERFORM shared._fold_new_events();
+    PERFORM shared._fold_new_events(v_now);
     INSERT INTO pg_temp._segment_candidate (person_id)
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_candidates = ROW_COUNT;
     SELECT count(*) INTO v_candidates FROM pg_temp._segment_candidate;
-    ANALYZE pg_temp._segment_candidate;
+    ANALYZE pg_temp._segment_candidate (person_id, person_changed);
     PERFORM shared._refresh_person_features(v_now);
+    ANALYZE pg_temp._segment_candidate_change (person_id);
     v_features_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
     -- An incremental run reads the candidates' memberships of every segment once, through the
     -- person index (one probe per candidate rather than one per candidate and segment). Each
@@ -984,10 +1185,10 @@ BEGIN
     END IF;
     IF NOT p_full THEN
         CREATE TEMP TABLE _segment_candidate_member ON COMMIT DROP AS
-            SELECT m.segment_id, m.person_id
-            FROM pg_temp._segment_candidate AS c
+            SELECT m.segment_id, m.person_id, c.changed
+            FROM pg_temp._segment_candidate_change AS c
             JOIN shared.segment_member AS m ON m.person_id = c.person_id;
-        ANALYZE pg_temp._segment_candidate_member;
+        ANALYZE pg_temp._segment_candidate_member (segment_id, person_id);
     END IF;
 
     FOR v_seg IN SELECT s.segment_id FROM shared.segment AS s WHERE s.enabled
@@ -1028,14 +1229,17 @@ BEGIN
                            array_agg(mem.person_id) FILTER (WHERE cur.person_id IS NULL),
                            (array_agg(cur.person_id) FILTER (WHERE cur.n > 1))[1]
                     FROM (SELECT v.person_id, count(*) AS n FROM segments.%I AS v
-                          JOIN pg_temp._segment_candidate AS c ON c.person_id = v.person_id
+                          JOIN pg_temp._segment_candidate_change AS c ON c.person_id = v.person_id
+                          WHERE $2::text[] IS NULL OR c.changed IS NULL OR c.changed && $2
                           GROUP BY v.person_id) AS cur
                     FULL JOIN (SELECT cm.person_id FROM pg_temp._segment_candidate_member AS cm
-                               WHERE cm.segment_id = $1) AS mem
+                               WHERE cm.segment_id = $1
+                                 AND ($2::text[] IS NULL OR cm.changed IS NULL
+                                      OR cm.changed && $2)) AS mem
                       ON mem.person_id = cur.person_id
                     $q$, v_seg.segment_id)
                 INTO v_join, v_leave, v_dup
-                USING v_seg.segment_id;
+                USING v_seg.segment_id, shared._segment_feature_columns(v_seg.segment_id);
             END IF;
             -- A view made with plain SQL is refused here as segment_define refuses it: counted
             -- in the same pass (the people it returns for this run's candidates, or everyone).

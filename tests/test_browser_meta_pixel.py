@@ -336,10 +336,15 @@ def test_purchase_pixel_event_id_is_the_server_event_id_with_relay_match_keys(
         else:
             for item in value if isinstance(value, list) else [value]:
                 assert HEX64.fullmatch(str(item)), key
-    row = stack.db.execute(
-        "SELECT status FROM shared.attribution_events WHERE event_id = %s AND status = 'sent'",
-        (event_id,),
-    ).fetchone()
+    # The worker records the send once Meta's answer is back, just after the sandbox has it.
+    row = wait_until(
+        lambda: stack.db.execute(
+            "SELECT status FROM shared.attribution_events WHERE event_id = %s AND status = 'sent'",
+            (event_id,),
+        ).fetchone(),
+        what="the purchase recorded as sent",
+        timeout_s=10,
+    )
     assert row == {"status": "sent"}
     page.wait_for_timeout(200)
     stack.screenshot("purchase-deduplicated")

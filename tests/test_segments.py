@@ -204,10 +204,11 @@ def test_time_windows_crossing_reevaluate_without_new_events(db: Conn) -> None:
     evaluate(db)
     assert members(db, "high_intent_pricing_2plus") == {p}
     # Move the stored facts 6 days back, as if time passed (the change log is not touched).
-    db.execute(
-        "UPDATE shared.person_activity_daily SET day = day - 6, "
-        "first_at = first_at - interval '6 days', last_at = last_at - interval '6 days'"
-    )
+    for table in ("person_activity_settled", "person_activity_recent"):
+        db.execute(
+            f"UPDATE shared.{table} SET day = day - 6, first_at = first_at - interval '6 days', "
+            "last_at = last_at - interval '6 days'"
+        )
     db.execute("UPDATE shared.person_feature SET next_change_at = now() - interval '1 second'")
     db.execute("DELETE FROM shared.segment_change_log")
     evaluate(db)
@@ -514,12 +515,20 @@ def test_a_payments_mrr_is_its_first_amount_when_that_is_a_number(
     "history",
     [
         # paid, then canceled: churned at the cancellation
-        [("FeatureUsed", "10 days"), ("SubscriptionPurchased", "5 days"),
-         ("PricingPageViewed", "20 days"), ("PricingPageViewed", "1 hour"),
-         ("SubscriptionCanceled", "1 day")],
+        [
+            ("FeatureUsed", "10 days"),
+            ("SubscriptionPurchased", "5 days"),
+            ("PricingPageViewed", "20 days"),
+            ("PricingPageViewed", "1 hour"),
+            ("SubscriptionCanceled", "1 day"),
+        ],
         # paid and active
-        [("SubscriptionPurchased", "40 days"), ("SubscriptionPurchased", "2 days"),
-         ("FeatureUsed", "3 hours"), ("PageView", "1 hour")],
+        [
+            ("SubscriptionPurchased", "40 days"),
+            ("SubscriptionPurchased", "2 days"),
+            ("FeatureUsed", "3 hours"),
+            ("PageView", "1 hour"),
+        ],
         # quiet for 45 days: churned 30 days after the last event
         [("PageView", "60 days"), ("FeatureUsed", "45 days")],
     ],

@@ -37,6 +37,9 @@ COMPARED = (
 )
 
 
+DAYS = "SELECT * FROM shared.person_activity_daily ORDER BY person_id, product_id, day"
+
+
 def features(db: Conn) -> dict[str, dict[str, Any]]:
     rows = db.execute(
         f"SELECT {COMPARED}, next_change_at FROM shared.person_feature ORDER BY person_id"
@@ -68,8 +71,16 @@ def test_merged_features_and_memberships_equal_a_recompute(db: Conn, seed: int) 
                 "UPDATE shared.person SET lifecycle_stage = 'customer' WHERE id = %s",
                 (rng.choice(people),),
             )
+        if rng.random() < 0.4:
+            # As the next day's first evaluation does: later events of today then make a day
+            # with a settled and a recent row.
+            db.execute("SELECT shared._settle_person_activity(shared._utc_day(now()) + 1)")
         evaluate(db)
     merged = features(db)
+    days = db.execute(DAYS).fetchall()
+    assert db.execute("SELECT count(*) AS n FROM shared.person_activity_recent").fetchone() != {
+        "n": len(days)
+    }, "some days were settled"
 
     recompute_everyone(db)
     exact = features(db)
@@ -86,6 +97,10 @@ def test_merged_features_and_memberships_equal_a_recompute(db: Conn, seed: int) 
     full = evaluate(db, full=True)
     assert {s: (r["joined"], r["left"]) for s, r in full.items()} == {s: (0, 0) for s in full}
 
+    # The merged days read as the days computed again from every event.
+    db.execute("SELECT shared.rebuild_person_activity()")
+    assert db.execute(DAYS).fetchall() == days
+
 
 def test_new_events_are_merged_into_the_stored_features(db: Conn) -> None:
     """The merge reads the stored row, not the days: a day changed behind the engine's back
@@ -94,7 +109,7 @@ def test_new_events_are_merged_into_the_stored_features(db: Conn) -> None:
     events(db, [(ann, "snapmix", "FeatureUsed", "10 days", {})])
     evaluate(db)
     db.execute(
-        "UPDATE shared.person_activity_daily SET events = events + 100 WHERE person_id = %s",
+        "UPDATE shared.person_activity_recent SET events = events + 100 WHERE person_id = %s",
         (ann,),
     )
     events(db, [(ann, "snapmix", "FeatureUsed", "0 seconds", {})])
@@ -104,18 +119,26 @@ def test_new_events_are_merged_into_the_stored_features(db: Conn) -> None:
     assert features(db)[ann]["events"] == 102
 
 
-def test_a_payment_on_the_first_paying_day_is_recomputed(db: Conn) -> None:
-    """first_paid_at is the first paying day's last payment: a later payment that day moves it,
-    which a merge (least of the two) would miss."""
+def test_first_paid_is_the_first_payment_and_last_activity_the_last_usage(db: Conn) -> None:
+    """Each merges: a later payment leaves first_paid_at, a later page view last_activity_at."""
     ann = person(db, "ann@example.com")
-    events(db, [(ann, "snapmix", "SubscriptionPurchased", "1 minute", {"plan_price": "9"})])
+    events(db, [(ann, "snapmix", "SubscriptionPurchased", "2 minutes", {"plan_price": "9"})])
     evaluate(db)
-    first = features(db)[ann]["first_paid_at"]
-    events(db, [(ann, "snapmix", "SubscriptionPurchased", "0 seconds", {"plan_price": "19"})])
+    first = features(db)[ann]
+    events(
+        db,
+        [
+            (ann, "snapmix", "SubscriptionPurchased", "1 minute", {"plan_price": "19"}),
+            (ann, "snapmix", "PageView", "0 seconds", {}),
+        ],
+    )
     evaluate(db)
     after = features(db)[ann]
-    assert after["first_paid_at"] > first and after["first_paid_at"] == after["last_paid_at"]
+    assert after["first_paid_at"] == first["first_paid_at"] < after["last_paid_at"]
+    assert after["last_activity_at"] == after["last_paid_at"] < after["last_seen_at"]
     assert float(after["mrr"]) == 19
+    recompute_everyone(db)
+    assert features(db)[ann] == after | {"next_change_at": features(db)[ann]["next_change_at"]}
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@
  *   shared.event ──statement trigger──► segment_change_log (one row per statement: event ids)
  *                                  └──► feature_trigger_fired ─► pgmq meta_capi (first time only)
  *   shared.person ─statement triggers──► segment_change_log (person ids)
- *   evaluate_segments(): drain the log ─► person_activity_daily (per person, product, UTC day)
+ *   evaluate_segments(): drain the log ─► person_activity_recent (per person, product, UTC day;
+ *                        settled into person_activity_settled once the day is over)
  *                        ─► person_feature (changed people + time windows crossed)
  *                        ─► segments.<view> ─► segment_member (+ history, + pgmq segment_changes)
  *
@@ -49,6 +50,12 @@ AS $$
                                     p_properties ->> 'upgrade_price', p_properties ->> 'value')
                            FROM '^\s*([0-9]{1,12}(?:\.[0-9]+)?)\s*$')::numeric, 2)
 $$;
+
+-- Usage: an event that is not a page or pricing-page view (an event of no known kind counts).
+CREATE OR REPLACE FUNCTION shared._counts_as_usage(p_kind text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT p_kind IS NULL OR p_kind NOT IN ('page_view', 'pricing_view') $$;
 
 -- Paid: a payment not followed by a cancellation. For person_feature and
 -- person_product_feature alike (inlined).
@@ -215,12 +222,12 @@ CREATE OR REPLACE TRIGGER person_features_updated
     FOR EACH STATEMENT EXECUTE FUNCTION shared._person_features_changed();
 
 /*
- * Fold the events whose ids are in pg_temp._segment_new_event into shared.person_activity_daily
- * (one upsert, grouped per person, product and UTC day) and make their people candidates, each
- * with what its events add to its features as of p_now (the added_* columns of
- * pg_temp._segment_candidate, which shared._refresh_person_features merges into the stored row
- * instead of reading every daily row again). Only the evaluation calls it, under its lock, so no
- * two sessions fold at once. Returns how many people it made candidates.
+ * Fold the events whose ids are in pg_temp._segment_new_event into
+ * shared.person_activity_recent (one upsert, grouped per person, product and UTC day) and make
+ * their people candidates, each with what its events add to its features as of p_now (the
+ * added_* columns of pg_temp._segment_candidate, which shared._refresh_person_features merges
+ * into the stored row instead of reading every daily row again). Only the evaluation calls it,
+ * under its lock, so no two sessions fold at once. Returns how many people it made candidates.
  *
  * Grouped in two steps with plain aggregates: per person, product, day and event name (whose
  * kind is fixed), then per day; the day's latest payment (plan and amount) is picked from the
@@ -254,14 +261,15 @@ BEGIN
         SELECT b.person_id, b.product_id, b.day,
                min(b.first_at) AS first_at, max(b.last_at) AS last_at,
                sum(b.n)::integer AS events,
-               coalesce(sum(b.n) FILTER (WHERE b.kind IS NULL
-                                           OR b.kind NOT IN ('page_view', 'pricing_view')), 0)::integer AS usage,
+               coalesce(sum(b.n) FILTER (WHERE shared._counts_as_usage(b.kind)), 0)::integer AS usage,
                coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
                min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
                coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
                max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,
                max(b.last_at) FILTER (WHERE b.kind = 'cancel') AS last_cancel_at,
-               jsonb_object_agg(b.event_name, b.n) AS counts
+               jsonb_object_agg(b.event_name, b.n) AS counts,
+               min(b.first_at) FILTER (WHERE b.kind = 'payment') AS first_payment_at,
+               max(b.last_at) FILTER (WHERE shared._counts_as_usage(b.kind)) AS last_usage_at
         FROM by_name AS b GROUP BY 1, 2, 3
     ), paid AS (
         SELECT DISTINCT ON (k.person_id, k.product_id, k.day) k.person_id, k.product_id, k.day,
@@ -269,17 +277,101 @@ BEGIN
         FROM src AS k WHERE k.kind = 'payment'
         ORDER BY k.person_id, k.product_id, k.day, k.occurred_at DESC, k.id DESC
     ), folded AS (
-        INSERT INTO shared.person_activity_daily AS a (
+        INSERT INTO shared.person_activity_recent AS a (
             person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
             first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at,
-            event_counts)
+            event_counts, first_payment_at, last_usage_at)
         SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
                d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan,
-               p.mrr, d.last_cancel_at, d.counts
+               p.mrr, d.last_cancel_at, d.counts, d.first_payment_at, d.last_usage_at
         FROM days AS d
         LEFT JOIN paid AS p USING (person_id, product_id, day)
         ORDER BY d.person_id, d.product_id, d.day
+        -- The day's rows folded by an earlier evaluation today.
         ON CONFLICT (person_id, product_id, day) DO UPDATE SET
+            first_at = least(a.first_at, excluded.first_at),
+            last_at = greatest(a.last_at, excluded.last_at),
+            events = a.events + excluded.events,
+            usage = a.usage + excluded.usage,
+            pricing_views = a.pricing_views + excluded.pricing_views,
+            first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
+            payments = a.payments + excluded.payments,
+            plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at
+                             OR a.last_payment_at IS NULL
+                        THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
+            mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at
+                            OR a.last_payment_at IS NULL
+                       THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
+            last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
+            last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
+            event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts),
+            first_payment_at = least(a.first_payment_at, excluded.first_payment_at),
+            last_usage_at = greatest(a.last_usage_at, excluded.last_usage_at)
+    ), latest_payment AS (
+        SELECT DISTINCT ON (k.person_id) k.person_id, k.properties ->> 'plan' AS plan,
+               shared._payment_mrr(k.properties) AS mrr, k.occurred_at
+        FROM src AS k WHERE k.kind = 'payment'
+        ORDER BY k.person_id, k.occurred_at DESC, k.product_id DESC, k.id DESC
+    )
+    -- Per person, what the new events add: each of these only grows (lasts, counts) or shrinks
+    -- (firsts) as events come, so it merges into the stored features.
+    INSERT INTO pg_temp._segment_candidate (
+        person_id, added_products, added_first_at, added_last_at, added_last_activity_at,
+        added_events, added_activated_at, added_first_paid_at, added_last_paid_at, added_plan,
+        added_mrr, added_last_cancel_at, added_pricing_views_7d, added_pricing_views_30d,
+        added_usage_7d, added_usage_30d, added_oldest_7d, added_oldest_30d)
+    SELECT d.person_id, array_agg(d.product_id), min(d.first_at), max(d.last_at),
+           max(d.last_usage_at), sum(d.events), min(d.first_activation_at),
+           min(d.first_payment_at), max(d.last_payment_at), min(lp.plan), min(lp.mrr),
+           max(d.last_cancel_at),
+           coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 7), 0),
+           coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 30), 0),
+           coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 7), 0),
+           coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 30), 0),
+           min(d.day) FILTER (WHERE d.day > v_today - 7 AND (d.usage > 0 OR d.pricing_views > 0)),
+           min(d.day) FILTER (WHERE d.day > v_today - 30 AND (d.usage > 0 OR d.pricing_views > 0))
+    FROM days AS d
+    LEFT JOIN latest_payment AS lp USING (person_id)
+    GROUP BY d.person_id
+    -- A person already logged as changed is recomputed from every day anyway.
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
+$$;
+
+/*
+ * Move the daily rows of the days before p_before from shared.person_activity_recent into
+ * shared.person_activity_settled (merged into a row of the same day folded before, which a late
+ * event makes). The first evaluation of a UTC day moves the day before; later ones only the
+ * late events' days. Returns the rows moved.
+ */
+CREATE OR REPLACE FUNCTION shared._settle_person_activity(p_before date)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    IF NOT EXISTS (SELECT FROM shared.person_activity_recent AS r WHERE r.day < p_before) THEN
+        RETURN 0;
+    END IF;
+    WITH moved AS (
+        DELETE FROM shared.person_activity_recent AS r WHERE r.day < p_before RETURNING r.*
+    )
+    INSERT INTO shared.person_activity_settled AS a (
+        person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
+        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at,
+        event_counts, first_payment_at, last_usage_at)
+    SELECT m.person_id, m.product_id, m.day, m.first_at, m.last_at, m.events, m.usage,
+           m.pricing_views, m.first_activation_at, m.payments, m.last_payment_at, m.plan, m.mrr,
+           m.last_cancel_at, m.event_counts, m.first_payment_at, m.last_usage_at
+    FROM moved AS m
+    ORDER BY m.person_id, m.product_id, m.day
+    -- A settled row from before first_payment_at and last_usage_at existed has neither: what
+    -- shared._person_activity_row reads in their place is kept.
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
         first_at = least(a.first_at, excluded.first_at),
         last_at = greatest(a.last_at, excluded.last_at),
         events = a.events + excluded.events,
@@ -293,46 +385,55 @@ BEGIN
                    THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
         last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
         last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
-        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts)
-        RETURNING a.person_id, a.product_id, a.day, a.first_at, a.last_at, a.usage,
-                  a.first_activation_at, a.last_payment_at, a.plan, a.mrr, a.last_cancel_at
-    ), latest_payment AS (
-        SELECT DISTINCT ON (f.person_id) f.person_id, f.plan, f.mrr
-        FROM folded AS f WHERE f.last_payment_at IS NOT NULL
-        ORDER BY f.person_id, f.last_payment_at DESC
-    )
-    -- Per person: the days as they now are (the upsert's rows) for firsts, lasts and the latest
-    -- payment; the new events alone (days) for counts and windows, which add up. first_paid_at
-    -- is the least of the days' last payments, as shared._refresh_person_features computes it:
-    -- a new payment on the day that held it can move it later, so those days are named
-    -- (added_payment_days) and such a person is recomputed from every day instead.
-    INSERT INTO pg_temp._segment_candidate (
-        person_id, added_products, added_first_at, added_last_at, added_last_activity_at,
-        added_events, added_activated_at, added_first_paid_at, added_last_paid_at, added_plan,
-        added_mrr, added_last_cancel_at, added_pricing_views_7d, added_pricing_views_30d,
-        added_usage_7d, added_usage_30d, added_oldest_7d, added_oldest_30d,
-        added_payment_days)
-    SELECT f.person_id, array_agg(f.product_id), min(f.first_at), max(f.last_at),
-           max(f.last_at) FILTER (WHERE f.usage > 0), sum(d.events),
-           min(f.first_activation_at), min(f.last_payment_at), max(f.last_payment_at),
-           min(lp.plan), min(lp.mrr), max(f.last_cancel_at),
-           coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 7), 0),
-           coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 30), 0),
-           coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 7), 0),
-           coalesce(sum(d.usage) FILTER (WHERE d.day > v_today - 30), 0),
-           min(d.day) FILTER (WHERE d.day > v_today - 7 AND (d.usage > 0 OR d.pricing_views > 0)),
-           min(d.day) FILTER (WHERE d.day > v_today - 30 AND (d.usage > 0 OR d.pricing_views > 0)),
-           array_agg(d.day) FILTER (WHERE d.payments > 0)
-    FROM folded AS f
-    JOIN days AS d USING (person_id, product_id, day)
-    LEFT JOIN latest_payment AS lp USING (person_id)
-    GROUP BY f.person_id
-    -- A person already logged as changed is recomputed from every day anyway.
-    ON CONFLICT DO NOTHING;
+        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts),
+        first_payment_at = least(coalesce(a.first_payment_at, a.last_payment_at),
+                                 excluded.first_payment_at),
+        last_usage_at = greatest(coalesce(a.last_usage_at,
+                                          CASE WHEN a.usage > 0 THEN a.last_at END),
+                                 excluded.last_usage_at);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
 $$;
+
+/*
+ * Every daily row, settled and recent (a day can have one of each): for aggregates over a
+ * person's days, which come out the same over these rows as over the merged days.
+ * first_payment_at and last_usage_at of a row from before they existed: its last payment, and
+ * its last event if it had usage (what first_paid_at and last_activity_at were taken from).
+ */
+CREATE OR REPLACE VIEW shared._person_activity_row WITH (security_invoker = true) AS
+    SELECT s.person_id, s.product_id, s.day, s.first_at, s.last_at, s.events, s.usage,
+           s.pricing_views, s.first_activation_at, s.payments, s.last_payment_at, s.plan, s.mrr,
+           s.last_cancel_at, s.event_counts,
+           coalesce(s.first_payment_at, s.last_payment_at) AS first_payment_at,
+           coalesce(s.last_usage_at, CASE WHEN s.usage > 0 THEN s.last_at END) AS last_usage_at
+    FROM shared.person_activity_settled AS s
+    UNION ALL
+    SELECT r.person_id, r.product_id, r.day, r.first_at, r.last_at, r.events, r.usage,
+           r.pricing_views, r.first_activation_at, r.payments, r.last_payment_at, r.plan, r.mrr,
+           r.last_cancel_at, r.event_counts, r.first_payment_at, r.last_usage_at
+    FROM shared.person_activity_recent AS r;
+
+-- Per person, product and UTC day, over every day (settled and recent merged): what the table
+-- of this name held before today's rows got a table of their own. For questions and custom
+-- segments; columns only ever added at the end.
+CREATE OR REPLACE VIEW shared.person_activity_daily WITH (security_invoker = true) AS
+    SELECT a.person_id, a.product_id, a.day, min(a.first_at) AS first_at,
+           max(a.last_at) AS last_at, sum(a.events)::integer AS events,
+           sum(a.usage)::integer AS usage, sum(a.pricing_views)::integer AS pricing_views,
+           min(a.first_activation_at) AS first_activation_at,
+           sum(a.payments)::integer AS payments, max(a.last_payment_at) AS last_payment_at,
+           (array_agg(a.plan ORDER BY a.last_payment_at DESC NULLS LAST))[1] AS plan,
+           ((array_agg(a.mrr ORDER BY a.last_payment_at DESC NULLS LAST))[1])::numeric(14, 2)
+               AS mrr,
+           max(a.last_cancel_at) AS last_cancel_at,
+           shared._jsonb_sum_counts((array_agg(a.event_counts))[1],
+                                    coalesce((array_agg(a.event_counts))[2], '{}'::jsonb))
+               AS event_counts,
+           min(a.first_payment_at) AS first_payment_at, max(a.last_usage_at) AS last_usage_at
+    FROM shared._person_activity_row AS a
+    GROUP BY a.person_id, a.product_id, a.day;
 
 /*
  * Per person and product, over all days: first/last seen, counts, activation, payment, plan and
@@ -365,16 +466,16 @@ CREATE OR REPLACE VIEW shared.person_product_feature AS
                    WHERE d.day > shared._utc_day(now()) - 30), 0) AS usage_30d,
                coalesce(sum(d.pricing_views) FILTER (
                    WHERE d.day > shared._utc_day(now()) - 30), 0) AS pricing_views_30d,
-               max(d.last_at) FILTER (WHERE d.usage > 0) AS last_activity_at,
-               min(d.last_payment_at) AS first_paid_at
-        FROM shared.person_activity_daily AS d
+               max(d.last_usage_at) AS last_activity_at,
+               min(d.first_payment_at) AS first_paid_at
+        FROM shared._person_activity_row AS d
         GROUP BY d.person_id, d.product_id
     ) AS g;
 
 -- Every event name a person has, with its count, per product (summed from the daily rows).
 CREATE OR REPLACE VIEW shared.person_event_count AS
     SELECT d.person_id, d.product_id, c.key AS event_name, sum(c.value::bigint) AS events
-    FROM shared.person_activity_daily AS d
+    FROM shared._person_activity_row AS d
     CROSS JOIN LATERAL jsonb_each_text(d.event_counts) AS c
     GROUP BY d.person_id, d.product_id, c.key;
 
@@ -398,7 +499,8 @@ BEGIN
     -- Never beside an evaluation (which folds logged events into the same rows), so nothing
     -- else writes daily rows until this transaction ends: the emptied table takes plain inserts.
     PERFORM pg_advisory_xact_lock(hashtext('gdp.evaluate_segments'));
-    DELETE FROM shared.person_activity_daily;
+    DELETE FROM shared.person_activity_recent;
+    DELETE FROM shared.person_activity_settled;
     -- One statement, so one snapshot: the logged events it deletes are exactly those already
     -- committed, which the events it reads include; an insert committing meanwhile is in
     -- neither, and the next evaluation folds it in.
@@ -421,14 +523,15 @@ BEGIN
         SELECT b.person_id, b.product_id, b.day,
                min(b.first_at) AS first_at, max(b.last_at) AS last_at,
                sum(b.n)::integer AS events,
-               coalesce(sum(b.n) FILTER (WHERE b.kind IS NULL
-                                           OR b.kind NOT IN ('page_view', 'pricing_view')), 0)::integer AS usage,
+               coalesce(sum(b.n) FILTER (WHERE shared._counts_as_usage(b.kind)), 0)::integer AS usage,
                coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
                min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
                coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
                max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,
                max(b.last_at) FILTER (WHERE b.kind = 'cancel') AS last_cancel_at,
-               jsonb_object_agg(b.event_name, b.n) AS counts
+               jsonb_object_agg(b.event_name, b.n) AS counts,
+               min(b.first_at) FILTER (WHERE b.kind = 'payment') AS first_payment_at,
+               max(b.last_at) FILTER (WHERE shared._counts_as_usage(b.kind)) AS last_usage_at
         FROM by_name AS b GROUP BY 1, 2, 3
     ), paid AS (
         SELECT DISTINCT ON (n.person_id, n.product_id, shared._utc_day(n.occurred_at))
@@ -443,12 +546,13 @@ BEGIN
         ORDER BY n.person_id, n.product_id, shared._utc_day(n.occurred_at),
                  n.occurred_at DESC, n.id DESC
     )
-    INSERT INTO shared.person_activity_daily (
+    INSERT INTO shared.person_activity_settled (
         person_id, product_id, day, first_at, last_at, events, usage, pricing_views,
-        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts)
+        first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts,
+        first_payment_at, last_usage_at)
     SELECT d.person_id, d.product_id, d.day, d.first_at, d.last_at, d.events, d.usage,
            d.pricing_views, d.first_activation_at, d.payments, d.last_payment_at, p.plan, p.mrr,
-           d.last_cancel_at, d.counts
+           d.last_cancel_at, d.counts, d.first_payment_at, d.last_usage_at
     FROM days AS d
     LEFT JOIN paid AS p USING (person_id, product_id, day)
     ORDER BY d.person_id, d.product_id, d.day;
@@ -461,7 +565,7 @@ END
 $$;
 
 COMMENT ON FUNCTION shared.rebuild_person_activity() IS
-'Rebuild shared.person_activity_daily from every event in shared.event (after installing on a '
+'Rebuild the daily rows (shared.person_activity_daily) from every event in shared.event (after installing on a '
 'database with events, or after changing shared.feature_event_kind) and queue every person for '
 're-evaluation; returns the daily rows written.';
 
@@ -501,9 +605,7 @@ BEGIN
                k.usage_30d AS known_usage_30d, k.next_change_at AS known_next_change_at,
                k.paid AS known_paid, k.churned_at AS known_churned_at,
                c.added_events IS NOT NULL AND NOT c.person_changed AND k.person_id IS NOT NULL
-                   AND (k.next_change_at IS NULL OR k.next_change_at > p_now)
-                   AND NOT coalesce(shared._utc_day(k.first_paid_at) = ANY (c.added_payment_days),
-                                    false) AS merged
+                   AND (k.next_change_at IS NULL OR k.next_change_at > p_now) AS merged
         -- Per candidate through the primary key (a merge join would walk the whole index).
         FROM pg_temp._segment_candidate AS c
         LEFT JOIN shared.person_feature AS k ON k.person_id = c.person_id
@@ -555,14 +657,16 @@ BEGIN
             UNION ALL
             SELECT array_agg(DISTINCT d.product_id ORDER BY d.product_id) AS products,
                    min(d.first_at) AS first_seen_at, max(d.last_at) AS last_seen_at,
-                   max(d.last_at) FILTER (WHERE d.usage > 0) AS last_activity_at,
+                   max(d.last_usage_at) AS last_activity_at,
                    sum(d.events) AS events,
                    min(d.first_activation_at) AS activated_at,
-                   min(d.last_payment_at) AS first_paid_at,
+                   min(d.first_payment_at) AS first_paid_at,
                    max(d.last_payment_at) AS last_paid_at,
-                   (array_agg(d.plan ORDER BY d.last_payment_at DESC)
+                   -- The latest payment's; of two at the same instant, the greater product's
+                   -- (as the fold picks them).
+                   (array_agg(d.plan ORDER BY d.last_payment_at DESC, d.product_id DESC)
                         FILTER (WHERE d.last_payment_at IS NOT NULL))[1] AS plan,
-                   (array_agg(d.mrr ORDER BY d.last_payment_at DESC)
+                   (array_agg(d.mrr ORDER BY d.last_payment_at DESC, d.product_id DESC)
                         FILTER (WHERE d.last_payment_at IS NOT NULL))[1] AS mrr,
                    max(d.last_cancel_at) AS last_cancel_at,
                    coalesce(sum(d.pricing_views) FILTER (WHERE d.day > v_today - 7), 0) AS pv7,
@@ -573,7 +677,7 @@ BEGIN
                                         AND (d.usage > 0 OR d.pricing_views > 0)) AS oldest7,
                    min(d.day) FILTER (WHERE d.day > v_today - 30
                                         AND (d.usage > 0 OR d.pricing_views > 0)) AS oldest30
-            FROM shared.person_activity_daily AS d
+            FROM shared._person_activity_row AS d
             WHERE NOT c.merged AND d.person_id = c.person_id
             HAVING NOT c.merged
         ) AS a ON true
@@ -730,7 +834,8 @@ SET search_path = ''
 AS $$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
-    DELETE FROM shared.person_activity_daily AS d USING old_people AS o WHERE d.person_id = o.id;
+    DELETE FROM shared.person_activity_settled AS d USING old_people AS o WHERE d.person_id = o.id;
+    DELETE FROM shared.person_activity_recent AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $$;
@@ -1139,7 +1244,7 @@ BEGIN
         added_last_paid_at timestamptz, added_plan text, added_mrr numeric(14,2),
         added_last_cancel_at timestamptz, added_pricing_views_7d bigint,
         added_pricing_views_30d bigint, added_usage_7d bigint, added_usage_30d bigint,
-        added_oldest_7d date, added_oldest_30d date, added_payment_days date[]
+        added_oldest_7d date, added_oldest_30d date
     ) ON COMMIT DROP;
     IF to_regclass('pg_temp._segment_candidate_change') IS NOT NULL THEN
         DROP TABLE pg_temp._segment_candidate_change;
@@ -1167,6 +1272,8 @@ BEGIN
     INSERT INTO pg_temp._segment_candidate (person_id, person_changed)
     SELECT DISTINCT u.id, true FROM drained AS d, unnest(d.person_ids) AS u(id);
     ANALYZE pg_temp._segment_new_event;
+    -- The first run of a UTC day settles the days before it (late events' days any run).
+    PERFORM shared._settle_person_activity(shared._utc_day(v_now));
     PERFORM shared._fold_new_events(v_now);
     INSERT INTO pg_temp._segment_candidate (person_id)
     SELECT f.person_id FROM shared.person_feature AS f WHERE f.next_change_at <= v_now

@@ -1,13 +1,14 @@
 -- The segment engine: who may do what, RLS on every table, documented functions, and the
 -- features and membership a few events make.
 BEGIN;
-SELECT plan(15);
+SELECT plan(20);
 
 SELECT is(
     (SELECT count(*)::integer FROM pg_catalog.pg_class AS c
      JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
      WHERE n.nspname = 'shared' AND c.relkind = 'r' AND NOT c.relrowsecurity
-       AND c.relname IN ('feature_event_kind', 'person_activity_daily', 'person_feature',
+       AND c.relname IN ('feature_event_kind', 'person_activity_settled',
+                         'person_activity_recent', 'person_feature',
                          'segment_change_log', 'segment_run', 'segment_history',
                          'feature_trigger_fired', 'segment', 'segment_member')),
     0, 'row level security is on for every segment engine table');
@@ -60,6 +61,24 @@ SELECT is((SELECT count(*)::integer FROM shared.segment_change_log), 0,
     'the evaluation drained the change log');
 SELECT is((SELECT count(*)::integer FROM shared.person_activity_daily), 3,
     'and folded the events into one daily row per person, product and day');
+SELECT is((SELECT count(*)::integer FROM shared.person_activity_recent), 3,
+    'kept in the recent table until their day is settled');
+SELECT is(shared._settle_person_activity(shared._utc_day(now()) + 1), 3::bigint,
+    'settling moves every row of the days before the one given');
+INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at) VALUES
+    ('snapmix', 't4', 'PricingPageViewed', '00000000-0000-0000-0000-0000000000a2', now());
+SELECT is((SELECT count(*)::integer FROM shared.evaluate_segments()), 6,
+    'an evaluation after a settle');
+SELECT results_eq(
+    $$SELECT events, pricing_views, (SELECT count(*)::integer FROM shared.person_activity_settled),
+             (SELECT count(*)::integer FROM shared.person_activity_recent)
+      FROM shared.person_activity_daily
+      WHERE person_id = '00000000-0000-0000-0000-0000000000a2' AND day = shared._utc_day(now())$$,
+    $$VALUES (2, 2, 3, 1)$$,
+    'a day with a settled and a recent row reads as one row');
+SELECT is(shared._segment_feature_columns('high_intent_pricing_2plus'),
+    ARRAY['person_id', 'paid', 'pricing_views_7d'],
+    'a PRD segment names the feature columns it reads');
 SELECT is((SELECT count(*)::integer FROM pgmq.q_segment_changes), 3,
     'one queue message per segment that changed (up to 1,000 ids each)');
 

@@ -123,3 +123,37 @@ def test_pgmq_is_installed(db: psycopg.Connection[dict[str, Any]]) -> None:
     db.execute("SELECT pgmq.send('probe', '{\"id\": 1}'::jsonb)")
     row = db.execute("SELECT message FROM pgmq.read('probe', 30, 1)").fetchone()
     assert row == {"message": {"id": 1}}
+
+
+def test_a_view_on_the_daily_table_reads_every_day_after_the_split(
+    db_url: str, tmp_path: Path
+) -> None:
+    """An admin's segment view that read shared.person_activity_daily when it was a table reads
+    the view of that name after 20261204000002 (which renamed the table): today's rows too."""
+    before = tmp_path / "db"
+    (before / "migrations").mkdir(parents=True)
+    for path in sorted((migrate.DB_DIR / "migrations").glob("*.sql")):
+        if path.name < "20261204000002":
+            (before / "migrations" / path.name).write_text(path.read_text(encoding="utf-8"))
+    with migrate.scratch_database(db_url, "split") as url:
+        migrate.ensure_database(url)
+        migrate.ensure_pgmq(url)
+        migrate.run_migrations(url, before)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE VIEW segments.busy_days AS SELECT d.person_id FROM "
+                "shared.person_activity_daily AS d GROUP BY d.person_id HAVING count(*) > 1"
+            )
+        migrate.up(url, release_only=False)
+        with psycopg.connect(url, autocommit=True) as conn:
+            reads = conn.execute(
+                "SELECT DISTINCT d.refobjid::regclass::text FROM pg_depend AS d "
+                "JOIN pg_rewrite AS r ON r.oid = d.objid "
+                "WHERE r.ev_class = 'segments.busy_days'::regclass "
+                "AND d.refobjid <> 'segments.busy_days'::regclass"
+            ).fetchall()
+            assert reads == [("shared.person_activity_daily",)]
+            kind = conn.execute(
+                "SELECT relkind FROM pg_class WHERE oid = 'shared.person_activity_daily'::regclass"
+            ).fetchone()
+            assert kind == ("v",)

@@ -103,7 +103,7 @@ ANALYZE;
 -- million (hint bits, visibility map, statistics), done at once so the measured runs see the
 -- tables as they are in steady state rather than each run paying for it at random.
 VACUUM (ANALYZE) shared.person_feature, shared.segment_member, shared.segment_history,
-    shared.person, shared.person_activity_daily, shared.event;
+    shared.person, shared.person_activity_settled, shared.person_activity_recent, shared.event;
 
 -- name: checkpoint
 -- The pages the load and the VACUUM dirtied (gigabytes), written now: otherwise the
@@ -139,11 +139,17 @@ SELECT 'snapmix', 's' || %(slot)s || '-' || bp.n,
 FROM public.bench_person AS bp
 WHERE bp.n BETWEEN %(first)s AND %(last)s AND bp.n %% 100 = %(slot)s;
 
+-- name: settle_day
+-- What the next UTC day's first evaluation does first: today's rows (the measured runs') moved
+-- from the recent table into the settled history.
+SELECT (SELECT count(*) FROM shared.person_activity_recent) AS recent_rows,
+       shared._settle_person_activity(shared._utc_day(now()) + 1) AS settled;
+
 -- name: sizes
 SELECT (SELECT count(*) FROM shared.person) AS people,
        (SELECT count(*) FROM shared.event) AS events,
-       (SELECT count(*) FROM shared.person_activity_daily) AS daily_rows,
-       pg_size_pretty(pg_total_relation_size('shared.person_activity_daily')) AS daily_size,
+       (SELECT count(*) FROM shared.person_activity_settled) AS daily_rows,
+       pg_size_pretty(pg_total_relation_size('shared.person_activity_settled')) AS daily_size,
        (SELECT jsonb_object_agg(segment_id, n) FROM (SELECT segment_id, count(*) AS n
         FROM shared.segment_member GROUP BY 1) AS m) AS members;
 

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:1e3d18f3dd515d69084dad661745a60c2ae4257d3af45bd5c1a40bd9633b374b
+-- gdp:release sources=sha256:9d093f6b34812fedf2512838f5f24c1b8a1441e870236bf343233a57c8e25816
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -9,6 +9,27 @@
 
 SELECT pg_catalog.set_config('lock_timeout', '2s', true);
 SELECT pg_catalog.set_config('check_function_bodies', 'off', true);
+
+CREATE OR REPLACE FUNCTION shared._activity_day_merged(a shared.person_activity_settled, b shared.person_activity_settled)
+ RETURNS shared.person_activity_settled
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+    SELECT a.person_id, a.product_id, a.day, least(a.first_at, b.first_at),
+           greatest(a.last_at, b.last_at), a.events + b.events, a.usage + b.usage,
+           a.pricing_views + b.pricing_views, least(a.first_activation_at, b.first_activation_at),
+           a.payments + b.payments, greatest(a.last_payment_at, b.last_payment_at),
+           -- The latest payment's plan and amount; one without keeps the day's earlier ones.
+           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                THEN coalesce(b.plan, a.plan) ELSE a.plan END,
+           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
+                THEN coalesce(b.mrr, a.mrr) ELSE a.mrr END,
+           greatest(a.last_cancel_at, b.last_cancel_at),
+           shared._jsonb_sum_counts(a.event_counts, b.event_counts),
+           least(coalesce(a.first_payment_at, a.last_payment_at), b.first_payment_at),
+           greatest(coalesce(a.last_usage_at, CASE WHEN a.usage > 0 THEN a.last_at END),
+                    b.last_usage_at)
+$function$;
 
 CREATE OR REPLACE FUNCTION shared._counts_as_usage(p_kind text)
  RETURNS boolean
@@ -70,25 +91,16 @@ BEGIN
         LEFT JOIN paid AS p USING (person_id, product_id, day)
         ORDER BY d.person_id, d.product_id, d.day
         -- The day's rows folded by an earlier evaluation today.
-        ON CONFLICT (person_id, product_id, day) DO UPDATE SET
-            first_at = least(a.first_at, excluded.first_at),
-            last_at = greatest(a.last_at, excluded.last_at),
-            events = a.events + excluded.events,
-            usage = a.usage + excluded.usage,
-            pricing_views = a.pricing_views + excluded.pricing_views,
-            first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
-            payments = a.payments + excluded.payments,
-            plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at
-                             OR a.last_payment_at IS NULL
-                        THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
-            mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at
-                            OR a.last_payment_at IS NULL
-                       THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
-            last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
-            last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
-            event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts),
-            first_payment_at = least(a.first_payment_at, excluded.first_payment_at),
-            last_usage_at = greatest(a.last_usage_at, excluded.last_usage_at)
+        ON CONFLICT (person_id, product_id, day) DO UPDATE SET (
+            first_at, last_at, events, usage, pricing_views, first_activation_at, payments,
+            last_payment_at, plan, mrr, last_cancel_at, event_counts, first_payment_at,
+            last_usage_at
+        ) = (SELECT m.first_at, m.last_at, m.events, m.usage, m.pricing_views,
+                    m.first_activation_at, m.payments, m.last_payment_at, m.plan, m.mrr,
+                    m.last_cancel_at, m.event_counts, m.first_payment_at, m.last_usage_at
+             FROM shared._activity_day_merged(ROW(a.*)::shared.person_activity_settled,
+                                              ROW(excluded.*)::shared.person_activity_settled)
+                  AS m)
     ), latest_payment AS (
         SELECT DISTINCT ON (k.person_id) k.person_id, k.properties ->> 'plan' AS plan,
                shared._payment_mrr(k.properties) AS mrr, k.occurred_at
@@ -382,28 +394,14 @@ BEGIN
            m.last_cancel_at, m.event_counts, m.first_payment_at, m.last_usage_at
     FROM moved AS m
     ORDER BY m.person_id, m.product_id, m.day
-    -- A settled row from before first_payment_at and last_usage_at existed has neither: what
-    -- shared._person_activity_row reads in their place is kept.
-    ON CONFLICT (person_id, product_id, day) DO UPDATE SET
-        first_at = least(a.first_at, excluded.first_at),
-        last_at = greatest(a.last_at, excluded.last_at),
-        events = a.events + excluded.events,
-        usage = a.usage + excluded.usage,
-        pricing_views = a.pricing_views + excluded.pricing_views,
-        first_activation_at = least(a.first_activation_at, excluded.first_activation_at),
-        payments = a.payments + excluded.payments,
-        plan = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                    THEN coalesce(excluded.plan, a.plan) ELSE a.plan END,
-        mrr = CASE WHEN excluded.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                   THEN coalesce(excluded.mrr, a.mrr) ELSE a.mrr END,
-        last_payment_at = greatest(a.last_payment_at, excluded.last_payment_at),
-        last_cancel_at = greatest(a.last_cancel_at, excluded.last_cancel_at),
-        event_counts = shared._jsonb_sum_counts(a.event_counts, excluded.event_counts),
-        first_payment_at = least(coalesce(a.first_payment_at, a.last_payment_at),
-                                 excluded.first_payment_at),
-        last_usage_at = greatest(coalesce(a.last_usage_at,
-                                          CASE WHEN a.usage > 0 THEN a.last_at END),
-                                 excluded.last_usage_at);
+    ON CONFLICT (person_id, product_id, day) DO UPDATE SET (
+        first_at, last_at, events, usage, pricing_views, first_activation_at, payments,
+        last_payment_at, plan, mrr, last_cancel_at, event_counts, first_payment_at, last_usage_at
+    ) = (SELECT m.first_at, m.last_at, m.events, m.usage, m.pricing_views, m.first_activation_at,
+                m.payments, m.last_payment_at, m.plan, m.mrr, m.last_cancel_at, m.event_counts,
+                m.first_payment_at, m.last_usage_at
+         FROM shared._activity_day_merged(ROW(a.*)::shared.person_activity_settled,
+                                          ROW(excluded.*)::shared.person_activity_settled) AS m);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
@@ -494,7 +492,7 @@ BEGIN
     SELECT count(*) INTO v_candidates FROM pg_temp._segment_candidate;
     ANALYZE pg_temp._segment_candidate (person_id, person_changed);
     PERFORM shared._refresh_person_features(v_now);
-    ANALYZE pg_temp._segment_candidate_change (person_id);
+    ANALYZE pg_temp._segment_candidate_change;
     v_features_ms := extract(epoch FROM clock_timestamp() - v_t0) * 1000;
     -- An incremental run reads the candidates' memberships of every segment once, through the
     -- person index (one probe per candidate rather than one per candidate and segment). Each
@@ -785,6 +783,10 @@ CREATE OR REPLACE VIEW shared.person_product_feature AS
             min(d.first_payment_at) AS first_paid_at
            FROM shared._person_activity_row d
           GROUP BY d.person_id, d.product_id) g;
+
+REVOKE ALL ON FUNCTION shared._activity_day_merged(shared.person_activity_settled, shared.person_activity_settled) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._activity_day_merged(shared.person_activity_settled, shared.person_activity_settled) TO service_role;
 
 REVOKE ALL ON FUNCTION shared._counts_as_usage(text) FROM PUBLIC, anon, authenticated, service_role;
 

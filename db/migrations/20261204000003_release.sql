@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:9d093f6b34812fedf2512838f5f24c1b8a1441e870236bf343233a57c8e25816
+-- gdp:release sources=sha256:9e7216803d8c58e231e8e08c615aac08efaad9142b2eccd9802ec1f317fcd8f9
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -158,7 +158,8 @@ DECLARE
     v_rows bigint;
 BEGIN
     WITH candidate AS (
-        SELECT c.*, k.person_id IS NOT NULL AS known, k.lifecycle_stage AS known_stage,
+        SELECT c.*, k.person_id IS NOT NULL AS known, k.ctid AS known_row,
+               k.lifecycle_stage AS known_stage,
                k.products AS known_products, k.first_seen_at AS known_first_seen_at,
                k.last_seen_at AS known_last_seen_at,
                k.last_activity_at AS known_last_activity_at, k.events AS known_events,
@@ -175,7 +176,7 @@ BEGIN
         FROM pg_temp._segment_candidate AS c
         LEFT JOIN shared.person_feature AS k ON k.person_id = c.person_id
     ), agg AS (
-        SELECT c.person_id, c.merged, c.known, c.known_next_change_at, c.known_stage,
+        SELECT c.person_id, c.merged, c.known, c.known_row, c.known_next_change_at, c.known_stage,
                c.known_products, c.known_first_seen_at, c.known_last_seen_at,
                c.known_last_activity_at, c.known_events, c.known_activated_at,
                c.known_first_paid_at, c.known_last_paid_at, c.known_paid, c.known_plan,
@@ -267,8 +268,22 @@ BEGIN
                     d.churned + interval '30 days']) AS m
                 WHERE m > p_now) AS new_next_change_at
         FROM derived AS d
-    ), written AS (
-        INSERT INTO shared.person_feature AS f (
+    ), updated AS (
+        -- The row read above, by its address: no second index probe, no conflict check.
+        UPDATE shared.person_feature AS f SET
+            products = d.new_products, first_seen_at = d.first_seen_at,
+            last_seen_at = d.last_seen_at, last_activity_at = d.last_activity_at,
+            events = d.new_events, activated_at = d.activated_at,
+            first_paid_at = d.first_paid_at, last_paid_at = d.last_paid_at, paid = d.is_paid,
+            plan = d.new_plan, mrr = d.new_mrr, churned_at = d.churned,
+            pricing_views_7d = d.pv7, pricing_views_30d = d.pv30, usage_7d = d.u7,
+            usage_30d = d.u30, lifecycle_stage = d.lifecycle_stage, computed_at = p_now,
+            next_change_at = d.new_next_change_at, last_cancel_at = d.last_cancel_at
+        FROM computed AS d
+        WHERE d.known AND f.ctid = d.known_row
+    ), inserted AS (
+        -- Only this evaluation (under its lock) writes features: a person new to them has none.
+        INSERT INTO shared.person_feature (
             person_id, products, first_seen_at, last_seen_at, last_activity_at, events,
             activated_at, first_paid_at, last_paid_at, paid, plan, mrr, churned_at,
             pricing_views_7d, pricing_views_30d, usage_7d, usage_30d, lifecycle_stage,
@@ -278,18 +293,8 @@ BEGIN
                d.last_paid_at, d.is_paid, d.new_plan, d.new_mrr, d.churned, d.pv7, d.pv30,
                d.u7, d.u30, d.lifecycle_stage, p_now, d.new_next_change_at, d.last_cancel_at
         FROM computed AS d
+        WHERE NOT d.known
         ORDER BY d.person_id
-        ON CONFLICT (person_id) DO UPDATE SET
-            products = excluded.products, first_seen_at = excluded.first_seen_at,
-            last_seen_at = excluded.last_seen_at, last_activity_at = excluded.last_activity_at,
-            events = excluded.events, activated_at = excluded.activated_at,
-            first_paid_at = excluded.first_paid_at, last_paid_at = excluded.last_paid_at,
-            paid = excluded.paid, plan = excluded.plan, mrr = excluded.mrr,
-            churned_at = excluded.churned_at, pricing_views_7d = excluded.pricing_views_7d,
-            pricing_views_30d = excluded.pricing_views_30d, usage_7d = excluded.usage_7d,
-            usage_30d = excluded.usage_30d, lifecycle_stage = excluded.lifecycle_stage,
-            computed_at = excluded.computed_at, next_change_at = excluded.next_change_at,
-            last_cancel_at = excluded.last_cancel_at
     )
     -- What changed, by column, for the segments that read only some columns
     -- (shared._segment_feature_columns); NULL for the new and those a time mark reached, whom

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:9e7216803d8c58e231e8e08c615aac08efaad9142b2eccd9802ec1f317fcd8f9
+-- gdp:release sources=sha256:c830c86084a778af19d31f2f3e84526231695efc53865735a95d7bfa4170c018
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -64,8 +64,10 @@ BEGIN
         SELECT b.person_id, b.product_id, b.day,
                min(b.first_at) AS first_at, max(b.last_at) AS last_at,
                sum(b.n)::integer AS events,
-               coalesce(sum(b.n) FILTER (WHERE shared._counts_as_usage(b.kind)), 0)::integer AS usage,
-               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
+               coalesce(sum(b.n) FILTER (WHERE shared._counts_as_usage(b.kind)), 0)::integer
+                   AS usage,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer
+                   AS pricing_views,
                min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
                coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
                max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,
@@ -195,9 +197,9 @@ BEGIN
           ON true
         JOIN LATERAL (
             SELECT CASE WHEN c.added_products <@ c.known_products THEN c.known_products
-                        ELSE ARRAY(SELECT DISTINCT u.product_id
-                                   FROM unnest(c.known_products || c.added_products) AS u(product_id)
-                                   ORDER BY u.product_id) END AS products,
+                        ELSE ARRAY(SELECT DISTINCT u.p
+                                   FROM unnest(c.known_products || c.added_products) AS u(p)
+                                   ORDER BY u.p) END AS products,
                    least(c.known_first_seen_at, c.added_first_at) AS first_seen_at,
                    greatest(c.known_last_seen_at, c.added_last_at) AS last_seen_at,
                    greatest(c.known_last_activity_at, c.added_last_activity_at) AS last_activity_at,
@@ -339,38 +341,37 @@ CREATE OR REPLACE FUNCTION shared._segment_feature_columns(p_segment_id text)
  SET search_path TO ''
 AS $function$
     WITH rule AS (
-        SELECT r.oid, r.ev_action::text AS tree
+        SELECT r.oid, r.ev_class, r.ev_action::text AS tree
         FROM pg_catalog.pg_rewrite AS r
-        WHERE r.ev_class = to_regclass(format('segments.%I', p_segment_id)) AND r.rulename = '_RETURN'
-    ), dep AS (
-        SELECT d.refclassid, d.refobjid, d.refobjsubid
+        WHERE r.ev_class = to_regclass(format('segments.%I', p_segment_id))
+          AND r.rulename = '_RETURN'
+    ), row_by_row AS (
+        SELECT r.tree !~ ':(hasAggs|hasWindowFuncs|hasSubLinks|hasTargetSRFs) true'
+               AND r.tree !~ ':setOperations \{'
+               AND r.tree !~ ':varattno 0 '
+               -- person_feature once in the query's range tables.
+               AND regexp_count(r.tree,
+                                format(':relid %s ', 'shared.person_feature'::regclass::oid)) = 1
+               -- Functions and operators, built-ins included (pg_depend leaves those out):
+               -- now() is stable, random() volatile.
+               AND NOT EXISTS (
+                   SELECT FROM regexp_matches(r.tree, ':(?:funcid|opfuncid) ([0-9]+)', 'g') AS m(f)
+                   JOIN pg_catalog.pg_proc AS f ON f.oid = m.f[1]::oid
+                   WHERE f.provolatile = 'v') AS ok
         FROM rule AS r
-        JOIN pg_catalog.pg_depend AS d
-          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid AND d.deptype = 'n'
     )
     SELECT CASE WHEN bool_and(
                     -- The view itself (its rule's old and new), person_feature's columns
                     -- (a whole-row use depends on the table, column 0), anything not a table.
                     d.refclassid <> 'pg_catalog.pg_class'::regclass
-                    OR d.refobjid = to_regclass(format('segments.%I', p_segment_id))
+                    OR d.refobjid = r.ev_class
                     OR (d.refobjid = 'shared.person_feature'::regclass AND d.refobjsubid > 0))
-                AND (SELECT r.tree !~ ':(hasAggs|hasWindowFuncs|hasSubLinks|hasTargetSRFs) true'
-                            AND r.tree !~ ':varattno 0 '
-                            AND r.tree !~ ':setOperations \{'
-                            -- Functions and operators, built-ins included (pg_depend leaves
-                            -- those out): now() is stable, random() volatile.
-                            AND NOT EXISTS (
-                                SELECT FROM regexp_matches(r.tree, ':(?:funcid|opfuncid) ([0-9]+)', 'g')
-                                             AS m(f)
-                                JOIN pg_catalog.pg_proc AS f ON f.oid = m.f[1]::oid
-                                WHERE f.provolatile = 'v')
-                            AND (length(r.tree) - length(replace(r.tree,
-                                     format(':relid %s ', 'shared.person_feature'::regclass::oid), '')))
-                                = length(format(':relid %s ', 'shared.person_feature'::regclass::oid))
-                     FROM rule AS r)
+                AND (SELECT w.ok FROM row_by_row AS w)
                 THEN array_agg(a.attname::text ORDER BY a.attnum)
                          FILTER (WHERE a.attname IS NOT NULL) END
-    FROM dep AS d
+    FROM rule AS r
+    JOIN pg_catalog.pg_depend AS d
+      ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid AND d.deptype = 'n'
     LEFT JOIN pg_catalog.pg_attribute AS a
            ON d.refclassid = 'pg_catalog.pg_class'::regclass AND a.attrelid = d.refobjid
           AND a.attnum = d.refobjsubid AND d.refobjsubid > 0
@@ -637,8 +638,10 @@ BEGIN
         SELECT b.person_id, b.product_id, b.day,
                min(b.first_at) AS first_at, max(b.last_at) AS last_at,
                sum(b.n)::integer AS events,
-               coalesce(sum(b.n) FILTER (WHERE shared._counts_as_usage(b.kind)), 0)::integer AS usage,
-               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer AS pricing_views,
+               coalesce(sum(b.n) FILTER (WHERE shared._counts_as_usage(b.kind)), 0)::integer
+                   AS usage,
+               coalesce(sum(b.n) FILTER (WHERE b.kind = 'pricing_view'), 0)::integer
+                   AS pricing_views,
                min(b.first_at) FILTER (WHERE b.kind = 'activation') AS first_activation_at,
                coalesce(sum(b.n) FILTER (WHERE b.kind = 'payment'), 0)::integer AS payments,
                max(b.last_at) FILTER (WHERE b.kind = 'payment') AS last_payment_at,

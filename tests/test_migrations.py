@@ -141,8 +141,15 @@ def test_a_view_on_the_daily_table_reads_every_day_after_the_split(
         migrate.run_migrations(url, before)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(
-                "CREATE VIEW segments.busy_days AS SELECT d.person_id FROM "
-                "shared.person_activity_daily AS d GROUP BY d.person_id HAVING count(*) > 1"
+                "CREATE VIEW segments.busy_days WITH (security_invoker = true) AS "
+                "SELECT d.person_id FROM shared.person_activity_daily AS d "
+                "GROUP BY d.person_id HAVING count(*) > 1"
+            )
+            # A materialized view keeps its rows (and reads the settled days) without
+            # stopping the deploy.
+            conn.execute(
+                "CREATE MATERIALIZED VIEW public.daily_count AS "
+                "SELECT count(*) AS n FROM shared.person_activity_daily"
             )
         migrate.up(url, release_only=False)
         with psycopg.connect(url, autocommit=True) as conn:
@@ -157,3 +164,7 @@ def test_a_view_on_the_daily_table_reads_every_day_after_the_split(
                 "SELECT relkind FROM pg_class WHERE oid = 'shared.person_activity_daily'::regclass"
             ).fetchone()
             assert kind == ("v",)
+            options = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE oid = 'segments.busy_days'::regclass"
+            ).fetchone()
+            assert options == (["security_invoker=true"],)

@@ -171,6 +171,15 @@ def test_first_paid_is_the_first_payment_and_last_activity_the_last_usage(db: Co
             None,
         ),
         ("SELECT d.person_id FROM shared.person_product_feature AS d WHERE d.paid", None),
+        (
+            "SELECT f.person_id FROM shared.person_feature AS f ORDER BY f.events DESC LIMIT 10",
+            None,
+        ),
+        (
+            "SELECT DISTINCT ON (f.plan) f.person_id FROM shared.person_feature AS f "
+            "ORDER BY f.plan, f.events DESC",
+            None,
+        ),
     ],
 )
 def test_the_columns_a_segment_reads(db: Conn, query: str, columns: list[str] | None) -> None:

@@ -236,11 +236,11 @@ AS $$
            greatest(a.last_at, b.last_at), a.events + b.events, a.usage + b.usage,
            a.pricing_views + b.pricing_views, least(a.first_activation_at, b.first_activation_at),
            a.payments + b.payments, greatest(a.last_payment_at, b.last_payment_at),
-           -- The latest payment's plan and amount; one without keeps the day's earlier ones.
+           -- The latest payment's plan and amount (none if it names none), as everywhere.
            CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN coalesce(b.plan, a.plan) ELSE a.plan END,
+                THEN b.plan ELSE a.plan END,
            CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN coalesce(b.mrr, a.mrr) ELSE a.mrr END,
+                THEN b.mrr ELSE a.mrr END,
            greatest(a.last_cancel_at, b.last_cancel_at),
            shared._jsonb_sum_counts(a.event_counts, b.event_counts),
            least(coalesce(a.first_payment_at, a.last_payment_at), b.first_payment_at),
@@ -421,25 +421,39 @@ CREATE OR REPLACE VIEW shared._person_activity_row WITH (security_invoker = true
            r.last_cancel_at, r.event_counts, r.first_payment_at, r.last_usage_at
     FROM shared.person_activity_recent AS r;
 
--- Per person, product and UTC day, over every day (settled and recent merged): what the table
--- of this name held before today's rows got a table of their own. For questions and custom
--- segments; columns only ever added at the end.
+-- Per person, product and UTC day, over every day: what the table of this name held before
+-- today's rows got a table of their own. A day in one of the two tables reads as it is there
+-- (a settled row from before first_payment_at and last_usage_at, with what
+-- _person_activity_row reads in their place); a day in both, merged as the settle will merge
+-- it. The keys come from the tables, so a filter on them reaches their indexes. For questions
+-- and custom segments; columns only ever added at the end.
 CREATE OR REPLACE VIEW shared.person_activity_daily WITH (security_invoker = true) AS
-    SELECT a.person_id, a.product_id, a.day, min(a.first_at) AS first_at,
-           max(a.last_at) AS last_at, sum(a.events)::integer AS events,
-           sum(a.usage)::integer AS usage, sum(a.pricing_views)::integer AS pricing_views,
-           min(a.first_activation_at) AS first_activation_at,
-           sum(a.payments)::integer AS payments, max(a.last_payment_at) AS last_payment_at,
-           (array_agg(a.plan ORDER BY a.last_payment_at DESC NULLS LAST))[1] AS plan,
-           ((array_agg(a.mrr ORDER BY a.last_payment_at DESC NULLS LAST))[1])::numeric(14, 2)
-               AS mrr,
-           max(a.last_cancel_at) AS last_cancel_at,
-           shared._jsonb_sum_counts((array_agg(a.event_counts))[1],
-                                    coalesce((array_agg(a.event_counts))[2], '{}'::jsonb))
-               AS event_counts,
-           min(a.first_payment_at) AS first_payment_at, max(a.last_usage_at) AS last_usage_at
-    FROM shared._person_activity_row AS a
-    GROUP BY a.person_id, a.product_id, a.day;
+    SELECT s.person_id, s.product_id, s.day, s.first_at, s.last_at, s.events, s.usage,
+           s.pricing_views, s.first_activation_at, s.payments, s.last_payment_at, s.plan, s.mrr,
+           s.last_cancel_at, s.event_counts,
+           coalesce(s.first_payment_at, s.last_payment_at) AS first_payment_at,
+           coalesce(s.last_usage_at, CASE WHEN s.usage > 0 THEN s.last_at END) AS last_usage_at
+    FROM shared.person_activity_settled AS s
+    WHERE NOT EXISTS (SELECT FROM shared.person_activity_recent AS r
+                      WHERE r.person_id = s.person_id AND r.product_id = s.product_id
+                        AND r.day = s.day)
+    UNION ALL
+    SELECT r.person_id, r.product_id, r.day, r.first_at, r.last_at, r.events, r.usage,
+           r.pricing_views, r.first_activation_at, r.payments, r.last_payment_at, r.plan, r.mrr,
+           r.last_cancel_at, r.event_counts, r.first_payment_at, r.last_usage_at
+    FROM shared.person_activity_recent AS r
+    WHERE NOT EXISTS (SELECT FROM shared.person_activity_settled AS s
+                      WHERE s.person_id = r.person_id AND s.product_id = r.product_id
+                        AND s.day = r.day)
+    UNION ALL
+    SELECT s.person_id, s.product_id, s.day, m.first_at, m.last_at, m.events, m.usage,
+           m.pricing_views, m.first_activation_at, m.payments, m.last_payment_at, m.plan, m.mrr,
+           m.last_cancel_at, m.event_counts, m.first_payment_at, m.last_usage_at
+    FROM shared.person_activity_settled AS s
+    JOIN shared.person_activity_recent AS r
+      ON r.person_id = s.person_id AND r.product_id = s.product_id AND r.day = s.day
+    CROSS JOIN LATERAL shared._activity_day_merged(
+        s, ROW(r.*)::shared.person_activity_settled) AS m;
 
 /*
  * Per person and product, over all days: first/last seen, counts, activation, payment, plan and
@@ -615,7 +629,9 @@ BEGIN
                k.usage_30d AS known_usage_30d, k.next_change_at AS known_next_change_at,
                k.paid AS known_paid, k.churned_at AS known_churned_at,
                c.added_events IS NOT NULL AND NOT c.person_changed AND k.person_id IS NOT NULL
-                   AND (k.next_change_at IS NULL OR k.next_change_at > p_now) AS merged
+                   AND (k.next_change_at IS NULL OR k.next_change_at > p_now)
+                   -- A row from before last_cancel_at existed does not know it.
+                   AND k.last_cancel_at IS DISTINCT FROM '-infinity' AS merged
         -- Per candidate through the primary key (a merge join would walk the whole index).
         FROM pg_temp._segment_candidate AS c
         LEFT JOIN shared.person_feature AS k ON k.person_id = c.person_id
@@ -848,8 +864,10 @@ SET search_path = ''
 AS $$
 BEGIN
     DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
-    DELETE FROM shared.person_activity_settled AS d USING old_people AS o WHERE d.person_id = o.id;
+    -- Recent first: a settle moving the person's rows commits before this sees them, and the
+    -- next statement (a new snapshot) then finds them settled.
     DELETE FROM shared.person_activity_recent AS d USING old_people AS o WHERE d.person_id = o.id;
+    DELETE FROM shared.person_activity_settled AS d USING old_people AS o WHERE d.person_id = o.id;
     RETURN NULL;
 END
 $$;
@@ -974,12 +992,14 @@ $$;
 
 /*
  * The person_feature columns a segment view reads, when it filters person_feature row by row:
- * then a person's membership follows from their own row (and the time, which the time marks
- * cover), and an incremental run re-evaluates the segment only for the candidates one of those
- * columns changed for (plus the new and the time-marked). NULL for any other view (it reads
- * another table or view, person_feature twice, a whole row, or aggregates, window functions,
- * sub-selects or volatile functions): every candidate. Read from the view's rule: its
- * dependencies (pg_depend) and its parse tree.
+ * then a person's membership follows from their own row and the time, and an incremental run
+ * re-evaluates the segment only for the candidates one of those columns changed for, plus the
+ * new and those a time mark reached. (The marks cover the PRD's horizons; a view comparing
+ * with now() at others is exact at a full run, as it is for people who are not candidates.)
+ * NULL for any other view: it reads another table or view, person_feature twice, a whole row,
+ * or has aggregates, window functions, sub-selects, LIMIT, OFFSET, DISTINCT ON or volatile
+ * functions (which functions a segment may call at all, _segment_view_problem says): every
+ * candidate. Read from the view's rule: its dependencies (pg_depend) and its parse tree.
  */
 CREATE OR REPLACE FUNCTION shared._segment_feature_columns(p_segment_id text)
 RETURNS text[]
@@ -992,12 +1012,12 @@ AS $$
         WHERE r.ev_class = to_regclass(format('segments.%I', p_segment_id))
           AND r.rulename = '_RETURN'
     ), row_by_row AS (
-        SELECT r.tree !~ ':(hasAggs|hasWindowFuncs|hasSubLinks|hasTargetSRFs) true'
-               AND r.tree !~ ':setOperations \{'
+        SELECT r.tree !~ ':(hasAggs|hasWindowFuncs|hasSubLinks|hasTargetSRFs|hasDistinctOn) true'
+               AND r.tree !~ ':(setOperations|limitCount|limitOffset) \{'
                AND r.tree !~ ':varattno 0 '
-               -- person_feature once in the query's range tables.
-               AND regexp_count(r.tree,
-                                format(':relid %s ', 'shared.person_feature'::regclass::oid)) = 1
+               -- person_feature once among the query's range table entries.
+               AND regexp_count(r.tree, format(':rtekind 0 :relid %s ',
+                                               'shared.person_feature'::regclass::oid)) = 1
                -- Functions and operators, built-ins included (pg_depend leaves those out):
                -- now() is stable, random() volatile.
                AND NOT EXISTS (
@@ -1316,6 +1336,11 @@ BEGIN
         v_t0 := clock_timestamp();
         v_members := NULL;
         BEGIN
+            -- Held to the end: a segment_define replacing the view waits, so the view checked
+            -- and whose columns are read is the one evaluated.
+            IF to_regclass(format('segments.%I', v_seg.segment_id)) IS NOT NULL THEN
+                EXECUTE format('LOCK TABLE segments.%I IN ACCESS SHARE MODE', v_seg.segment_id);
+            END IF;
             v_problem := shared._segment_view_problem(v_seg.segment_id, false);
             IF v_problem IS NOT NULL THEN
                 PERFORM shared._raise('GD400', 'segment', v_problem);

@@ -19,6 +19,10 @@
  *     only grow or shrink as events come, so new events merge into stored features). Rows from
  *     before have neither; readers fall back to the last payment and the last event of a day
  *     with usage, as before, until shared.rebuild_person_activity() recomputes them.
+ *
+ * An evaluation by the previous release's functions between this migration and the release
+ * that follows fails (it would write the view) and is rolled back whole: the change log it
+ * drained is kept for the next run.
  */
 
 SELECT pg_catalog.set_config('lock_timeout', '2s', true);
@@ -27,14 +31,16 @@ SELECT pg_catalog.set_config('lock_timeout', '2s', true);
 -- view of the same name once it exists: a view follows a renamed table by its oid.
 CREATE TEMP TABLE _gdp_activity_reader ON COMMIT DROP AS
 SELECT DISTINCT v.oid::regclass::text AS name, pg_catalog.pg_get_viewdef(v.oid) AS definition,
-       v.oid AS view_oid
+       v.reloptions AS options, v.oid AS view_oid
 FROM pg_catalog.pg_depend AS d
 JOIN pg_catalog.pg_rewrite AS r ON r.oid = d.objid
 JOIN pg_catalog.pg_class AS v ON v.oid = r.ev_class
 WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass
   AND d.refclassid = 'pg_catalog.pg_class'::regclass
   AND d.refobjid = 'shared.person_activity_daily'::regclass
-  AND v.oid <> d.refobjid;
+  AND v.oid <> d.refobjid
+  -- A materialized view keeps its rows and reads the settled days until it is made again.
+  AND v.relkind = 'v';
 
 ALTER TABLE shared.person_activity_daily RENAME TO person_activity_settled;
 ALTER INDEX shared.person_activity_daily_pkey RENAME TO person_activity_settled_pkey;
@@ -73,8 +79,9 @@ COMMENT ON TABLE shared.person_activity_recent IS
     'last settled into shared.person_activity_settled. Read shared.person_activity_daily.';
 ALTER TABLE shared.person_activity_recent ENABLE ROW LEVEL SECURITY;
 
--- The same view db/functions/70_segments.sql keeps (a release that finds it unchanged leaves
--- it), made here so that the readers below can be made again on it.
+-- One row per person, product and day over both tables, made here so that the readers below
+-- can be made again on it; the release that follows replaces it with db/functions'
+-- definition (the same rows, read without grouping).
 CREATE VIEW shared.person_activity_daily WITH (security_invoker = true) AS
     SELECT a.person_id, a.product_id, a.day, min(a.first_at) AS first_at,
            max(a.last_at) AS last_at, sum(a.events)::integer AS events,
@@ -106,8 +113,30 @@ DECLARE
 BEGIN
     -- Oldest first, so that a view reading another is made after it.
     FOR v IN SELECT * FROM pg_temp._gdp_activity_reader ORDER BY view_oid LOOP
-        EXECUTE format('CREATE OR REPLACE VIEW %s AS %s', v.name, v.definition);
+        -- With its options (security_invoker, security_barrier, check_option) as they were.
+        EXECUTE format('CREATE OR REPLACE VIEW %s%s AS %s', v.name,
+                       CASE WHEN v.options IS NOT NULL
+                            THEN format(' WITH (%s)', array_to_string(v.options, ', ')) END,
+                       v.definition);
     END LOOP;
+END
+$$;
+
+-- The erasure trigger deletes a person's daily rows from the two tables: made here, not by the
+-- release that follows, so that no erasure between the two deletes from the view.
+CREATE OR REPLACE FUNCTION shared._person_segment_rows_erased()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
+    -- Recent first: a settle moving the person's rows commits before this sees them, and the
+    -- next statement (a new snapshot) then finds them settled.
+    DELETE FROM shared.person_activity_recent AS d USING old_people AS o WHERE d.person_id = o.id;
+    DELETE FROM shared.person_activity_settled AS d USING old_people AS o WHERE d.person_id = o.id;
+    RETURN NULL;
 END
 $$;
 

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:c830c86084a778af19d31f2f3e84526231695efc53865735a95d7bfa4170c018
+-- gdp:release sources=sha256:35089ab8ab27dfc82c85313d247040ffe253f73b795dd78987ce96fc603e9a2b
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -19,11 +19,11 @@ AS $function$
            greatest(a.last_at, b.last_at), a.events + b.events, a.usage + b.usage,
            a.pricing_views + b.pricing_views, least(a.first_activation_at, b.first_activation_at),
            a.payments + b.payments, greatest(a.last_payment_at, b.last_payment_at),
-           -- The latest payment's plan and amount; one without keeps the day's earlier ones.
+           -- The latest payment's plan and amount (none if it names none), as everywhere.
            CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN coalesce(b.plan, a.plan) ELSE a.plan END,
+                THEN b.plan ELSE a.plan END,
            CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN coalesce(b.mrr, a.mrr) ELSE a.mrr END,
+                THEN b.mrr ELSE a.mrr END,
            greatest(a.last_cancel_at, b.last_cancel_at),
            shared._jsonb_sum_counts(a.event_counts, b.event_counts),
            least(coalesce(a.first_payment_at, a.last_payment_at), b.first_payment_at),
@@ -136,20 +136,6 @@ BEGIN
 END
 $function$;
 
-CREATE OR REPLACE FUNCTION shared._person_segment_rows_erased()
- RETURNS trigger
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-BEGIN
-    DELETE FROM shared.segment_history AS h USING old_people AS o WHERE h.person_id = o.id;
-    DELETE FROM shared.person_activity_settled AS d USING old_people AS o WHERE d.person_id = o.id;
-    DELETE FROM shared.person_activity_recent AS d USING old_people AS o WHERE d.person_id = o.id;
-    RETURN NULL;
-END
-$function$;
-
 CREATE OR REPLACE FUNCTION shared._refresh_person_features(p_now timestamp with time zone)
  RETURNS bigint
  LANGUAGE plpgsql
@@ -173,7 +159,9 @@ BEGIN
                k.usage_30d AS known_usage_30d, k.next_change_at AS known_next_change_at,
                k.paid AS known_paid, k.churned_at AS known_churned_at,
                c.added_events IS NOT NULL AND NOT c.person_changed AND k.person_id IS NOT NULL
-                   AND (k.next_change_at IS NULL OR k.next_change_at > p_now) AS merged
+                   AND (k.next_change_at IS NULL OR k.next_change_at > p_now)
+                   -- A row from before last_cancel_at existed does not know it.
+                   AND k.last_cancel_at IS DISTINCT FROM '-infinity' AS merged
         -- Per candidate through the primary key (a merge join would walk the whole index).
         FROM pg_temp._segment_candidate AS c
         LEFT JOIN shared.person_feature AS k ON k.person_id = c.person_id
@@ -346,12 +334,12 @@ AS $function$
         WHERE r.ev_class = to_regclass(format('segments.%I', p_segment_id))
           AND r.rulename = '_RETURN'
     ), row_by_row AS (
-        SELECT r.tree !~ ':(hasAggs|hasWindowFuncs|hasSubLinks|hasTargetSRFs) true'
-               AND r.tree !~ ':setOperations \{'
+        SELECT r.tree !~ ':(hasAggs|hasWindowFuncs|hasSubLinks|hasTargetSRFs|hasDistinctOn) true'
+               AND r.tree !~ ':(setOperations|limitCount|limitOffset) \{'
                AND r.tree !~ ':varattno 0 '
-               -- person_feature once in the query's range tables.
-               AND regexp_count(r.tree,
-                                format(':relid %s ', 'shared.person_feature'::regclass::oid)) = 1
+               -- person_feature once among the query's range table entries.
+               AND regexp_count(r.tree, format(':rtekind 0 :relid %s ',
+                                               'shared.person_feature'::regclass::oid)) = 1
                -- Functions and operators, built-ins included (pg_depend leaves those out):
                -- now() is stable, random() volatile.
                AND NOT EXISTS (
@@ -519,6 +507,11 @@ BEGIN
         v_t0 := clock_timestamp();
         v_members := NULL;
         BEGIN
+            -- Held to the end: a segment_define replacing the view waits, so the view checked
+            -- and whose columns are read is the one evaluated.
+            IF to_regclass(format('segments.%I', v_seg.segment_id)) IS NOT NULL THEN
+                EXECUTE format('LOCK TABLE segments.%I IN ACCESS SHARE MODE', v_seg.segment_id);
+            END IF;
             v_problem := shared._segment_view_problem(v_seg.segment_id, false);
             IF v_problem IS NOT NULL THEN
                 PERFORM shared._raise('GD400', 'segment', v_problem);
@@ -725,25 +718,74 @@ UNION ALL
    FROM shared.person_activity_recent r;
 
 CREATE OR REPLACE VIEW shared.person_activity_daily WITH (security_invoker=true) AS
- SELECT a.person_id,
-    a.product_id,
-    a.day,
-    min(a.first_at) AS first_at,
-    max(a.last_at) AS last_at,
-    (sum(a.events))::integer AS events,
-    (sum(a.usage))::integer AS usage,
-    (sum(a.pricing_views))::integer AS pricing_views,
-    min(a.first_activation_at) AS first_activation_at,
-    (sum(a.payments))::integer AS payments,
-    max(a.last_payment_at) AS last_payment_at,
-    (array_agg(a.plan ORDER BY a.last_payment_at DESC NULLS LAST))[1] AS plan,
-    ((array_agg(a.mrr ORDER BY a.last_payment_at DESC NULLS LAST))[1])::numeric(14,2) AS mrr,
-    max(a.last_cancel_at) AS last_cancel_at,
-    shared._jsonb_sum_counts((array_agg(a.event_counts))[1], COALESCE((array_agg(a.event_counts))[2], '{}'::jsonb)) AS event_counts,
-    min(a.first_payment_at) AS first_payment_at,
-    max(a.last_usage_at) AS last_usage_at
-   FROM shared._person_activity_row a
-  GROUP BY a.person_id, a.product_id, a.day;
+ SELECT s.person_id,
+    s.product_id,
+    s.day,
+    s.first_at,
+    s.last_at,
+    s.events,
+    s.usage,
+    s.pricing_views,
+    s.first_activation_at,
+    s.payments,
+    s.last_payment_at,
+    s.plan,
+    s.mrr,
+    s.last_cancel_at,
+    s.event_counts,
+    COALESCE(s.first_payment_at, s.last_payment_at) AS first_payment_at,
+    COALESCE(s.last_usage_at,
+        CASE
+            WHEN (s.usage > 0) THEN s.last_at
+            ELSE NULL::timestamp with time zone
+        END) AS last_usage_at
+   FROM shared.person_activity_settled s
+  WHERE (NOT (EXISTS ( SELECT
+           FROM shared.person_activity_recent r
+          WHERE ((r.person_id = s.person_id) AND (r.product_id = s.product_id) AND (r.day = s.day)))))
+UNION ALL
+ SELECT r.person_id,
+    r.product_id,
+    r.day,
+    r.first_at,
+    r.last_at,
+    r.events,
+    r.usage,
+    r.pricing_views,
+    r.first_activation_at,
+    r.payments,
+    r.last_payment_at,
+    r.plan,
+    r.mrr,
+    r.last_cancel_at,
+    r.event_counts,
+    r.first_payment_at,
+    r.last_usage_at
+   FROM shared.person_activity_recent r
+  WHERE (NOT (EXISTS ( SELECT
+           FROM shared.person_activity_settled s
+          WHERE ((s.person_id = r.person_id) AND (s.product_id = r.product_id) AND (s.day = r.day)))))
+UNION ALL
+ SELECT s.person_id,
+    s.product_id,
+    s.day,
+    m.first_at,
+    m.last_at,
+    m.events,
+    m.usage,
+    m.pricing_views,
+    m.first_activation_at,
+    m.payments,
+    m.last_payment_at,
+    m.plan,
+    m.mrr,
+    m.last_cancel_at,
+    m.event_counts,
+    m.first_payment_at,
+    m.last_usage_at
+   FROM ((shared.person_activity_settled s
+     JOIN shared.person_activity_recent r ON (((r.person_id = s.person_id) AND (r.product_id = s.product_id) AND (r.day = s.day))))
+     CROSS JOIN LATERAL shared._activity_day_merged(s.*, ROW(r.person_id, r.product_id, r.day, r.first_at, r.last_at, r.events, r.usage, r.pricing_views, r.first_activation_at, r.payments, r.last_payment_at, r.plan, r.mrr, r.last_cancel_at, r.event_counts, r.first_payment_at, r.last_usage_at)::shared.person_activity_settled) m(person_id, product_id, day, first_at, last_at, events, usage, pricing_views, first_activation_at, payments, last_payment_at, plan, mrr, last_cancel_at, event_counts, first_payment_at, last_usage_at));
 
 CREATE OR REPLACE VIEW shared.person_event_count AS
  SELECT d.person_id,

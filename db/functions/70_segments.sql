@@ -416,10 +416,8 @@ CREATE OR REPLACE VIEW shared._person_activity_row WITH (security_invoker = true
            coalesce(s.last_usage_at, CASE WHEN s.usage > 0 THEN s.last_at END) AS last_usage_at
     FROM shared.person_activity_settled AS s
     UNION ALL
-    SELECT r.person_id, r.product_id, r.day, r.first_at, r.last_at, r.events, r.usage,
-           r.pricing_views, r.first_activation_at, r.payments, r.last_payment_at, r.plan, r.mrr,
-           r.last_cancel_at, r.event_counts, r.first_payment_at, r.last_usage_at
-    FROM shared.person_activity_recent AS r;
+    -- The recent table's columns are the settled table's, in order.
+    SELECT r.* FROM shared.person_activity_recent AS r;
 
 -- Per person, product and UTC day, over every day: what the table of this name held before
 -- today's rows got a table of their own. A day in one of the two tables reads as it is there
@@ -428,20 +426,13 @@ CREATE OR REPLACE VIEW shared._person_activity_row WITH (security_invoker = true
 -- it. The keys come from the tables, so a filter on them reaches their indexes. For questions
 -- and custom segments; columns only ever added at the end.
 CREATE OR REPLACE VIEW shared.person_activity_daily WITH (security_invoker = true) AS
-    SELECT s.person_id, s.product_id, s.day, s.first_at, s.last_at, s.events, s.usage,
-           s.pricing_views, s.first_activation_at, s.payments, s.last_payment_at, s.plan, s.mrr,
-           s.last_cancel_at, s.event_counts,
-           coalesce(s.first_payment_at, s.last_payment_at) AS first_payment_at,
-           coalesce(s.last_usage_at, CASE WHEN s.usage > 0 THEN s.last_at END) AS last_usage_at
-    FROM shared.person_activity_settled AS s
+    -- Settled days with no recent row (a recent row always finds itself, so none of those).
+    SELECT a.* FROM shared._person_activity_row AS a
     WHERE NOT EXISTS (SELECT FROM shared.person_activity_recent AS r
-                      WHERE r.person_id = s.person_id AND r.product_id = s.product_id
-                        AND r.day = s.day)
+                      WHERE r.person_id = a.person_id AND r.product_id = a.product_id
+                        AND r.day = a.day)
     UNION ALL
-    SELECT r.person_id, r.product_id, r.day, r.first_at, r.last_at, r.events, r.usage,
-           r.pricing_views, r.first_activation_at, r.payments, r.last_payment_at, r.plan, r.mrr,
-           r.last_cancel_at, r.event_counts, r.first_payment_at, r.last_usage_at
-    FROM shared.person_activity_recent AS r
+    SELECT r.* FROM shared.person_activity_recent AS r
     WHERE NOT EXISTS (SELECT FROM shared.person_activity_settled AS s
                       WHERE s.person_id = r.person_id AND s.product_id = r.product_id
                         AND s.day = r.day)

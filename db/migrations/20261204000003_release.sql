@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:35089ab8ab27dfc82c85313d247040ffe253f73b795dd78987ce96fc603e9a2b
+-- gdp:release sources=sha256:6c3e8ad0817a3cdeef06305b0f1f08e3143297a7e6516509a6f68aa1c25647ff
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -718,31 +718,27 @@ UNION ALL
    FROM shared.person_activity_recent r;
 
 CREATE OR REPLACE VIEW shared.person_activity_daily WITH (security_invoker=true) AS
- SELECT s.person_id,
-    s.product_id,
-    s.day,
-    s.first_at,
-    s.last_at,
-    s.events,
-    s.usage,
-    s.pricing_views,
-    s.first_activation_at,
-    s.payments,
-    s.last_payment_at,
-    s.plan,
-    s.mrr,
-    s.last_cancel_at,
-    s.event_counts,
-    COALESCE(s.first_payment_at, s.last_payment_at) AS first_payment_at,
-    COALESCE(s.last_usage_at,
-        CASE
-            WHEN (s.usage > 0) THEN s.last_at
-            ELSE NULL::timestamp with time zone
-        END) AS last_usage_at
-   FROM shared.person_activity_settled s
+ SELECT a.person_id,
+    a.product_id,
+    a.day,
+    a.first_at,
+    a.last_at,
+    a.events,
+    a.usage,
+    a.pricing_views,
+    a.first_activation_at,
+    a.payments,
+    a.last_payment_at,
+    a.plan,
+    a.mrr,
+    a.last_cancel_at,
+    a.event_counts,
+    a.first_payment_at,
+    a.last_usage_at
+   FROM shared._person_activity_row a
   WHERE (NOT (EXISTS ( SELECT
            FROM shared.person_activity_recent r
-          WHERE ((r.person_id = s.person_id) AND (r.product_id = s.product_id) AND (r.day = s.day)))))
+          WHERE ((r.person_id = a.person_id) AND (r.product_id = a.product_id) AND (r.day = a.day)))))
 UNION ALL
  SELECT r.person_id,
     r.product_id,

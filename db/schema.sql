@@ -6405,7 +6405,9 @@ BEGIN
             -- In an incremental run the members come from the candidates' memberships read
             -- above: joined to the segment's rows inside the full join, the planner read the
             -- segment's whole member index to hash it (60-95 ms per large segment at a million
-            -- people).
+            -- people). Both sides take the same candidates: those one of the columns the view
+            -- reads changed for ($2, NULL when it is not a row-by-row filter of
+            -- person_feature), or every segment's (changed IS NULL).
             IF p_full THEN
                 EXECUTE format($q$
                     SELECT count(cur.person_id),

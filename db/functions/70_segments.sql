@@ -1203,15 +1203,18 @@ COMMENT ON FUNCTION shared.segment_preview(text, text, integer) IS
 /** Section - Evaluation */
 
 /*
- * Evaluate the enabled segments. Candidates are the persons in the change log (their events or
- * person row changed since the last run) plus those whose features change with time alone
- * (person_feature.next_change_at passed); their features are recomputed, then each segment view
- * is evaluated for the candidates only (p_full: for everyone) and shared.segment_member changed
- * to match, which writes the history and the queue messages (_segment_member_changed).
- * Segment views must depend only on the person's own features for an incremental run to be
- * exact; a full run evaluates everyone. One run at a time (transaction advisory lock; a second
- * caller gets GD409). A view that fails is recorded in the run and the segment row and the
- * other segments go on. Returns one row per segment.
+ * Evaluate the enabled segments. The first run of a UTC day settles the days before it
+ * (shared._settle_person_activity); the logged events are folded into today's rows.
+ * Candidates are the persons in the change log (their events or person row changed since the
+ * last run) plus those whose features change with time alone (person_feature.next_change_at
+ * passed); their features are merged or recomputed (shared._refresh_person_features), then each
+ * segment view is evaluated for the candidates only (p_full: for everyone; a view that reads
+ * only some feature columns, for the candidates one of them changed for) and
+ * shared.segment_member changed to match, which writes the history and the queue messages
+ * (_segment_member_changed). Segment views must depend only on the person's own features for an
+ * incremental run to be exact; a full run evaluates everyone. One run at a time (transaction
+ * advisory lock; a second caller gets GD409). A view that fails is recorded in the run and the
+ * segment row and the other segments go on. Returns one row per segment.
  */
 CREATE OR REPLACE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false)
 RETURNS TABLE (run_id bigint, segment_id text, members bigint, joined bigint, "left" bigint,
@@ -1221,7 +1224,7 @@ SECURITY DEFINER
 SET search_path = ''
 -- A batch job over every person: hash the candidates and memberships in memory, not on disk.
 SET work_mem = '256MB'
--- What it reads (features, memberships, the candidates' daily rows) is read on every run, so
+-- What it reads (features, memberships, today's daily rows) is read on every run, so
 -- it is in memory: a probe per candidate costs what the default for a disk seek assumes it
 -- does not, and without this a 1% run scans every person's features and memberships once per
 -- segment instead of probing the candidates' rows.
@@ -1342,7 +1345,9 @@ BEGIN
             -- In an incremental run the members come from the candidates' memberships read
             -- above: joined to the segment's rows inside the full join, the planner read the
             -- segment's whole member index to hash it (60-95 ms per large segment at a million
-            -- people).
+            -- people). Both sides take the same candidates: those one of the columns the view
+            -- reads changed for ($2, NULL when it is not a row-by-row filter of
+            -- person_feature), or every segment's (changed IS NULL).
             IF p_full THEN
                 EXECUTE format($q$
                     SELECT count(cur.person_id),

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:6c3e8ad0817a3cdeef06305b0f1f08e3143297a7e6516509a6f68aa1c25647ff
+-- gdp:release sources=sha256:8b13786aa23508ad5a38b84ce67ed5c6b15c65937594a469646da2de6b51d809
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -522,7 +522,9 @@ BEGIN
             -- In an incremental run the members come from the candidates' memberships read
             -- above: joined to the segment's rows inside the full join, the planner read the
             -- segment's whole member index to hash it (60-95 ms per large segment at a million
-            -- people).
+            -- people). Both sides take the same candidates: those one of the columns the view
+            -- reads changed for ($2, NULL when it is not a row-by-row filter of
+            -- person_feature), or every segment's (changed IS NULL).
             IF p_full THEN
                 EXECUTE format($q$
                     SELECT count(cur.person_id),

@@ -1,0 +1,102 @@
+"""Two sessions at once around the segment engine's daily tables and views.
+
+- An erasure while an evaluation settles the person's days (moves them from the recent table to
+  the settled one): nothing of the person is left in either.
+- A segment redefined while an evaluation is open: the redefinition waits for the evaluation,
+  which evaluated the view it checked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from tests.test_segments import evaluate, events, person
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+def blocked_until_commit(
+    db: Conn, holder: psycopg.Connection[Any], work: Callable[[], None]
+) -> list[BaseException]:
+    """Run `work` in a thread; check it waits on a lock while `holder`'s transaction is open,
+    then commit `holder` and let it finish. Returns what it raised."""
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert not done.wait(1.0), errors
+    waiting = db.execute(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database()"
+    ).fetchone()
+    assert waiting == {"n": 1}
+    holder.commit()
+    thread.join(30)
+    return errors
+
+
+def test_an_erasure_during_a_settle_leaves_no_daily_row(db: Conn, db_url: str) -> None:
+    ann = person(db, "ann@example.com")
+    events(db, [(ann, "snapmix", "FeatureUsed", "0 seconds", {})])
+    evaluate(db)
+    rows = "SELECT count(*) AS n FROM shared.person_activity_{} WHERE person_id = %s"
+    assert db.execute(rows.format("recent"), (ann,)).fetchone() == {"n": 1}
+    with (
+        psycopg.connect(db_url, row_factory=dict_row) as settling,
+        psycopg.connect(db_url, row_factory=dict_row, autocommit=True) as erasing,
+    ):
+        # As the next day's first evaluation: today's rows move, not committed yet.
+        moved = settling.execute(
+            "SELECT shared._settle_person_activity(shared._utc_day(now()) + 1) AS n"
+        ).fetchone()
+        assert moved == {"n": 1}
+        errors = blocked_until_commit(
+            db,
+            settling,
+            lambda: erasing.execute("DELETE FROM shared.person WHERE id = %s", (ann,)),
+        )
+    assert not errors
+    for table in ("recent", "settled"):
+        assert db.execute(rows.format(table), (ann,)).fetchone() == {"n": 0}, table
+
+
+def test_a_segment_redefined_during_an_evaluation_waits_for_it(db: Conn, db_url: str) -> None:
+    ann = person(db, "ann@example.com")
+    events(db, [(ann, "snapmix", "PricingPageViewed", "1 hour", {})])
+    db.execute(
+        "SELECT shared.segment_define('pricing', %s, true, 'pricing viewers', 'tests')",
+        ("SELECT f.person_id FROM shared.person_feature AS f WHERE f.pricing_views_7d >= 1",),
+    )
+    with (
+        psycopg.connect(db_url, row_factory=dict_row) as evaluating,
+        psycopg.connect(db_url, row_factory=dict_row, autocommit=True) as defining,
+    ):
+        result = evaluating.execute(
+            "SELECT joined FROM shared.evaluate_segments() WHERE segment_id = 'pricing'"
+        ).fetchone()
+        assert result == {"joined": 1}
+        errors = blocked_until_commit(
+            db,
+            evaluating,
+            lambda: defining.execute(
+                "SELECT shared.segment_define('pricing', %s, false)",
+                ("SELECT f.person_id FROM shared.person_feature AS f WHERE f.paid",),
+            ),
+        )
+    assert not errors
+    # The new definition is the one the next evaluation uses.
+    assert evaluate(db, full=True)["pricing"]["left"] == 1

@@ -188,3 +188,73 @@ def test_the_columns_a_segment_reads(db: Conn, query: str, columns: list[str] | 
     db.execute("SELECT shared.segment_define('probe', %s, true, 'probe', 'tests')", (query,))
     row = db.execute("SELECT shared._segment_feature_columns('probe') AS c").fetchone()
     assert row is not None and row["c"] == columns
+
+
+def test_a_row_computed_before_last_cancel_at_is_recomputed_not_merged(db: Conn) -> None:
+    """-infinity (what the column holds for rows from before it) is not a cancellation time: a
+    merge would read it as "cancelled before everything" and call a cancelled person paid."""
+    ann = person(db, "ann@example.com")
+    events(
+        db,
+        [
+            (ann, "snapmix", "SubscriptionPurchased", "3 days", {"plan_price": "9"}),
+            (ann, "snapmix", "SubscriptionCanceled", "2 days", {}),
+        ],
+    )
+    evaluate(db)
+    db.execute("UPDATE shared.person_feature SET last_cancel_at = '-infinity'")
+    events(db, [(ann, "snapmix", "FeatureUsed", "0 seconds", {})])
+    evaluate(db)
+    row = features(db)[ann]
+    assert row["paid"] is False and row["last_cancel_at"] is not None
+    assert row["last_cancel_at"].year > 2000
+
+
+def test_daily_rows_from_before_first_payment_and_last_usage_read_their_fallbacks(
+    db: Conn,
+) -> None:
+    """A settled row without first_payment_at and last_usage_at (written before they existed)
+    stands for its last payment and, with usage, its last event; merged with a later row of
+    the same day, the earlier of the two payments and the later usage win."""
+    ann = person(db, "ann@example.com")
+    # Two days ago, 10:00 and 11:00 UTC: one day whatever the time now.
+    db.execute(
+        "INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at, "
+        "properties) SELECT 'snapmix', e.id, e.name, %s, "
+        'shared._utc_midnight(shared._utc_day(now()) - 2) + e.at, \'{"plan_price": "9"}\' '
+        "FROM (VALUES ('pay', 'SubscriptionPurchased', interval '10 hours'), "
+        "('use', 'FeatureUsed', interval '11 hours')) AS e(id, name, at)",
+        (ann,),
+    )
+    evaluate(db)
+    db.execute("SELECT shared._settle_person_activity(shared._utc_day(now()) + 1)")
+    db.execute(
+        "UPDATE shared.person_activity_settled SET first_payment_at = NULL, last_usage_at = NULL"
+    )
+    old = db.execute(
+        "SELECT last_payment_at, last_at FROM shared.person_activity_settled"
+    ).fetchone()
+    assert old is not None
+    recompute_everyone(db)
+    row = features(db)[ann]
+    assert row["first_paid_at"] == old["last_payment_at"]
+    assert row["last_activity_at"] == old["last_at"]
+    # A late event of the same day folds into a recent row, then settles into the old one.
+    day = db.execute(
+        "SELECT day FROM shared.person_activity_settled WHERE person_id = %s", (ann,)
+    ).fetchone()
+    assert day is not None
+    db.execute(
+        "INSERT INTO shared.event (product_id, event_id, event_name, person_id, occurred_at) "
+        "SELECT 'snapmix', 'late', 'FeatureUsed', %s, max(last_at) + interval '1 second' "
+        "FROM shared.person_activity_settled",
+        (ann,),
+    )
+    evaluate(db)
+    db.execute("SELECT shared._settle_person_activity(shared._utc_day(now()) + 1)")
+    merged = db.execute(
+        "SELECT first_payment_at, last_usage_at, events FROM shared.person_activity_settled"
+    ).fetchone()
+    assert merged is not None
+    assert merged["first_payment_at"] == old["last_payment_at"]
+    assert merged["last_usage_at"] > old["last_at"] and merged["events"] == 3

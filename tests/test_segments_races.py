@@ -10,45 +10,15 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from tests.support.waiting import blocked_until_commit
 from tests.test_segments import evaluate, events, person
 
 Conn = psycopg.Connection[dict[str, Any]]
-
-
-def blocked_until_commit(
-    db: Conn, holder: psycopg.Connection[Any], work: Callable[[], None]
-) -> list[BaseException]:
-    """Run `work` in a thread; check it waits on a lock while `holder`'s transaction is open,
-    then commit `holder` and let it finish. Returns what it raised."""
-    done = threading.Event()
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert not done.wait(1.0), errors
-    waiting = db.execute(
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND datname = current_database()"
-    ).fetchone()
-    assert waiting == {"n": 1}
-    holder.commit()
-    thread.join(30)
-    return errors
 
 
 def test_an_erasure_during_a_settle_leaves_no_daily_row(db: Conn, db_url: str) -> None:

@@ -3,7 +3,6 @@ person, through the CAPI queue and worker, also when two sessions insert at the 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import psycopg
@@ -11,6 +10,7 @@ from psycopg.rows import dict_row
 
 from tests.capi_helpers import PIXEL, enable_pipeline, run_once
 from tests.support.sandbox import SandboxControl
+from tests.support.waiting import blocked_until_commit
 
 Conn = psycopg.Connection[dict[str, Any]]
 INSERT = (
@@ -69,35 +69,19 @@ def test_two_sessions_inserting_at_once_fire_once(
         # Session one inserts every person's first FeatureUsed and holds its transaction open.
         for i, p in enumerate(people):
             one.execute(INSERT, (f"a{i}", p))
-        done = threading.Event()
-        errors: list[BaseException] = []
 
         def second() -> None:
-            try:
-                with two.transaction():
-                    # Neither sees the other's events: both try to fire, one must wait.
-                    two.execute(
-                        "INSERT INTO shared.event (product_id, event_id, event_name, person_id) "
-                        "SELECT 'snapmix', 'b' || i, 'FeatureUsed', p FROM "
-                        "unnest(%s::uuid[]) WITH ORDINALITY AS t(p, i)",
-                        (people,),
-                    )
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                done.set()
+            with two.transaction():
+                # Neither sees the other's events: both try to fire, one must wait.
+                two.execute(
+                    "INSERT INTO shared.event (product_id, event_id, event_name, person_id) "
+                    "SELECT 'snapmix', 'b' || i, 'FeatureUsed', p FROM "
+                    "unnest(%s::uuid[]) WITH ORDINALITY AS t(p, i)",
+                    (people,),
+                )
 
-        thread = threading.Thread(target=second)
-        thread.start()
-        # The second session is blocked on the first's ledger rows, not finished.
-        assert not done.wait(1.0)
-        waiting = db.execute(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database()"
-        ).fetchone()
-        assert waiting == {"n": 1}
-        one.commit()
-        thread.join(30)
+        # The second session is blocked on the first's ledger rows until it commits.
+        errors = blocked_until_commit(db, one, second)
         assert not errors
     msgs = queued(db)
     assert len(msgs) == len(people)

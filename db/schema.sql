@@ -2438,15 +2438,13 @@ CREATE FUNCTION shared._activity_day_merged(a shared.person_activity_settled, b 
            greatest(a.last_at, b.last_at), a.events + b.events, a.usage + b.usage,
            a.pricing_views + b.pricing_views, least(a.first_activation_at, b.first_activation_at),
            a.payments + b.payments, greatest(a.last_payment_at, b.last_payment_at),
-           -- The latest payment's plan and amount (none if it names none), as everywhere.
-           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN b.plan ELSE a.plan END,
-           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN b.mrr ELSE a.mrr END,
+           shared._latest_payment_value(a.last_payment_at, a.plan, b.last_payment_at, b.plan),
+           shared._latest_payment_value(a.last_payment_at, a.mrr, b.last_payment_at, b.mrr),
            greatest(a.last_cancel_at, b.last_cancel_at),
            shared._jsonb_sum_counts(a.event_counts, b.event_counts),
-           least(coalesce(a.first_payment_at, a.last_payment_at), b.first_payment_at),
-           greatest(coalesce(a.last_usage_at, CASE WHEN a.usage > 0 THEN a.last_at END),
+           least(shared._day_first_payment_at(a.first_payment_at, a.last_payment_at),
+                 b.first_payment_at),
+           greatest(shared._day_last_usage_at(a.last_usage_at, a.usage, a.last_at),
                     b.last_usage_at)
 $$;
 
@@ -2564,6 +2562,24 @@ $$;
 CREATE FUNCTION shared._counts_as_usage(p_kind text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT p_kind IS NULL OR p_kind NOT IN ('page_view', 'pricing_view') $$;
+
+
+--
+-- Name: _day_first_payment_at(timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._day_first_payment_at(p_first_payment_at timestamp with time zone, p_last_payment_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(p_first_payment_at, p_last_payment_at) $$;
+
+
+--
+-- Name: _day_last_usage_at(timestamp with time zone, integer, timestamp with time zone); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._day_last_usage_at(p_last_usage_at timestamp with time zone, p_usage integer, p_last_at timestamp with time zone) RETURNS timestamp with time zone
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT coalesce(p_last_usage_at, CASE WHEN p_usage > 0 THEN p_last_at END) $$;
 
 
 --
@@ -3023,10 +3039,11 @@ BEGIN
                                               ROW(excluded.*)::shared.person_activity_settled)
                   AS m)
     ), latest_payment AS (
-        SELECT DISTINCT ON (k.person_id) k.person_id, k.properties ->> 'plan' AS plan,
-               shared._payment_mrr(k.properties) AS mrr, k.occurred_at
-        FROM src AS k WHERE k.kind = 'payment'
-        ORDER BY k.person_id, k.occurred_at DESC, k.product_id DESC, k.id DESC
+        -- The person's latest payment: the day picks above, by their day's last payment; of two
+        -- at the same instant, the greater product's (as the recompute picks them).
+        SELECT DISTINCT ON (p.person_id) p.person_id, p.plan, p.mrr
+        FROM paid AS p JOIN days AS d USING (person_id, product_id, day)
+        ORDER BY p.person_id, d.last_payment_at DESC, p.product_id DESC
     )
     -- Per person, what the new events add: each of these only grows (lasts, counts) or shrinks
     -- (firsts) as events come, so it merges into the stored features.
@@ -3095,6 +3112,15 @@ CREATE FUNCTION shared._jsonb_sum_counts(p_a jsonb, p_b jsonb) RETURNS jsonb
           FROM (SELECT * FROM jsonb_each_text(p_a) UNION ALL SELECT * FROM jsonb_each_text(p_b)) AS e
           GROUP BY e.key) AS s
 $$;
+
+
+--
+-- Name: _latest_payment_value(timestamp with time zone, anyelement, timestamp with time zone, anyelement); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._latest_payment_value(p_a_at timestamp with time zone, p_a anyelement, p_b_at timestamp with time zone, p_b anyelement) RETURNS anyelement
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE WHEN p_b_at >= p_a_at OR p_a_at IS NULL THEN p_b ELSE p_a END $$;
 
 
 --
@@ -4029,12 +4055,10 @@ BEGIN
                    greatest(c.known_last_paid_at, c.added_last_paid_at) AS last_paid_at,
                    -- The stored plan is the latest payment's while paid; a person not paid
                    -- before is paid now only through a new payment, which is then the latest.
-                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
-                             OR c.known_last_paid_at IS NULL
-                        THEN c.added_plan ELSE c.known_plan END AS plan,
-                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
-                             OR c.known_last_paid_at IS NULL
-                        THEN c.added_mrr ELSE c.known_mrr END AS mrr,
+                   shared._latest_payment_value(c.known_last_paid_at, c.known_plan,
+                                                c.added_last_paid_at, c.added_plan) AS plan,
+                   shared._latest_payment_value(c.known_last_paid_at, c.known_mrr,
+                                                c.added_last_paid_at, c.added_mrr) AS mrr,
                    greatest(c.known_last_cancel_at, c.added_last_cancel_at) AS last_cancel_at,
                    c.known_pricing_views_7d + c.added_pricing_views_7d AS pv7,
                    c.known_pricing_views_30d + c.added_pricing_views_30d AS pv30,
@@ -4265,8 +4289,8 @@ CREATE FUNCTION shared._segment_feature_columns(p_segment_id text) RETURNS text[
                -- Functions and operators, built-ins included (pg_depend leaves those out):
                -- now() is stable, random() volatile.
                AND NOT EXISTS (
-                   SELECT FROM regexp_matches(r.tree, ':(?:funcid|opfuncid) ([0-9]+)', 'g') AS m(f)
-                   JOIN pg_catalog.pg_proc AS f ON f.oid = m.f[1]::oid
+                   SELECT FROM shared._views_called_functions(ARRAY[r.ev_class]) AS k
+                   JOIN pg_catalog.pg_proc AS f ON f.oid = k.function_id
                    WHERE f.provolatile = 'v') AS ok
         FROM rule AS r
     )
@@ -4452,18 +4476,10 @@ BEGIN
     -- The functions and operators those rules call: a function that runs a query of its own,
     -- reads a file or large object, or is not built in reads what the view names nowhere (and
     -- runs with the evaluation's rights). Built-ins, and the immutable helpers in shared, are
-    -- allowed. Operators appear in stored rules by operator id (their function is looked up
-    -- when the rule runs).
-    WITH called AS (
-        SELECT m[1] AS kind, m[2]::oid AS id
-        FROM pg_catalog.pg_rewrite AS r,
-             regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g') AS m
-        WHERE r.ev_class = ANY (v_views)
-    )
+    -- allowed.
     SELECT p.oid::regprocedure::text INTO v_bad
-    FROM called AS k
-    LEFT JOIN pg_catalog.pg_operator AS o ON k.kind = 'opno' AND o.oid = k.id
-    JOIN pg_catalog.pg_proc AS p ON p.oid = CASE WHEN k.kind = 'opno' THEN o.oprcode::oid ELSE k.id END
+    FROM shared._views_called_functions(v_views) AS k
+    JOIN pg_catalog.pg_proc AS p ON p.oid = k.function_id
     JOIN pg_catalog.pg_namespace AS ns ON ns.oid = p.pronamespace
     WHERE p.proname ~ '^(query|cursor|table|schema|database)_to_xml'
        OR p.proname ~ '^(pg_read_file|pg_read_binary_file|pg_ls_|pg_stat_file|lo_)'
@@ -4614,6 +4630,23 @@ CREATE FUNCTION shared._utc_day(p_at timestamp with time zone) RETURNS date
 CREATE FUNCTION shared._utc_midnight(p_day date) RETURNS timestamp with time zone
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT p_day::timestamp AT TIME ZONE 'UTC' $$;
+
+
+--
+-- Name: _views_called_functions(oid[]); Type: FUNCTION; Schema: shared; Owner: -
+--
+
+CREATE FUNCTION shared._views_called_functions(p_views oid[]) RETURNS TABLE(function_id oid)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    SELECT DISTINCT CASE WHEN m[1] = 'opno' THEN o.oprcode::oid ELSE m[2]::oid END
+    FROM pg_catalog.pg_rewrite AS r
+    CROSS JOIN regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g')
+        AS m
+    LEFT JOIN pg_catalog.pg_operator AS o ON m[1] = 'opno' AND o.oid = m[2]::oid
+    WHERE r.ev_class = ANY (p_views)
+$$;
 
 
 --
@@ -9196,12 +9229,8 @@ CREATE VIEW shared._person_activity_row WITH (security_invoker='true') AS
     s.mrr,
     s.last_cancel_at,
     s.event_counts,
-    COALESCE(s.first_payment_at, s.last_payment_at) AS first_payment_at,
-    COALESCE(s.last_usage_at,
-        CASE
-            WHEN (s.usage > 0) THEN s.last_at
-            ELSE NULL::timestamp with time zone
-        END) AS last_usage_at
+    shared._day_first_payment_at(s.first_payment_at, s.last_payment_at) AS first_payment_at,
+    shared._day_last_usage_at(s.last_usage_at, s.usage, s.last_at) AS last_usage_at
    FROM shared.person_activity_settled s
 UNION ALL
  SELECT r.person_id,

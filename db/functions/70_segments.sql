@@ -57,6 +57,29 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT p_kind IS NULL OR p_kind NOT IN ('page_view', 'pricing_view') $$;
 
+-- Of two payments' plans (or amounts), the later payment's, even when it names none; b wins a
+-- tie. For merging two daily rows and for merging new events into stored features alike.
+CREATE OR REPLACE FUNCTION shared._latest_payment_value(p_a_at timestamptz, p_a anyelement,
+                                                        p_b_at timestamptz, p_b anyelement)
+RETURNS anyelement
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN p_b_at >= p_a_at OR p_a_at IS NULL THEN p_b ELSE p_a END $$;
+
+-- A daily row's first payment and last usage event. A row written before those columns existed
+-- has neither: its last payment, and its last event if it had usage, stand in for them (what
+-- first_paid_at and last_activity_at were taken from then).
+CREATE OR REPLACE FUNCTION shared._day_first_payment_at(p_first_payment_at timestamptz,
+                                                        p_last_payment_at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(p_first_payment_at, p_last_payment_at) $$;
+
+CREATE OR REPLACE FUNCTION shared._day_last_usage_at(p_last_usage_at timestamptz,
+                                                     p_usage integer, p_last_at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(p_last_usage_at, CASE WHEN p_usage > 0 THEN p_last_at END) $$;
+
 -- Paid: a payment not followed by a cancellation. For person_feature and
 -- person_product_feature alike (inlined).
 CREATE OR REPLACE FUNCTION shared._feature_paid(p_last_paid_at timestamptz,
@@ -224,8 +247,7 @@ CREATE OR REPLACE TRIGGER person_features_updated
 /*
  * Two daily rows of one person, product and day as one (the day's earlier row a, the rows
  * folded since b): for the fold into shared.person_activity_recent and for settling into
- * shared.person_activity_settled. A row from before first_payment_at and last_usage_at existed
- * keeps what shared._person_activity_row reads in their place.
+ * shared.person_activity_settled.
  */
 CREATE OR REPLACE FUNCTION shared._activity_day_merged(a shared.person_activity_settled,
                                                        b shared.person_activity_settled)
@@ -236,15 +258,13 @@ AS $$
            greatest(a.last_at, b.last_at), a.events + b.events, a.usage + b.usage,
            a.pricing_views + b.pricing_views, least(a.first_activation_at, b.first_activation_at),
            a.payments + b.payments, greatest(a.last_payment_at, b.last_payment_at),
-           -- The latest payment's plan and amount (none if it names none), as everywhere.
-           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN b.plan ELSE a.plan END,
-           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN b.mrr ELSE a.mrr END,
+           shared._latest_payment_value(a.last_payment_at, a.plan, b.last_payment_at, b.plan),
+           shared._latest_payment_value(a.last_payment_at, a.mrr, b.last_payment_at, b.mrr),
            greatest(a.last_cancel_at, b.last_cancel_at),
            shared._jsonb_sum_counts(a.event_counts, b.event_counts),
-           least(coalesce(a.first_payment_at, a.last_payment_at), b.first_payment_at),
-           greatest(coalesce(a.last_usage_at, CASE WHEN a.usage > 0 THEN a.last_at END),
+           least(shared._day_first_payment_at(a.first_payment_at, a.last_payment_at),
+                 b.first_payment_at),
+           greatest(shared._day_last_usage_at(a.last_usage_at, a.usage, a.last_at),
                     b.last_usage_at)
 $$;
 
@@ -328,10 +348,11 @@ BEGIN
                                               ROW(excluded.*)::shared.person_activity_settled)
                   AS m)
     ), latest_payment AS (
-        SELECT DISTINCT ON (k.person_id) k.person_id, k.properties ->> 'plan' AS plan,
-               shared._payment_mrr(k.properties) AS mrr, k.occurred_at
-        FROM src AS k WHERE k.kind = 'payment'
-        ORDER BY k.person_id, k.occurred_at DESC, k.product_id DESC, k.id DESC
+        -- The person's latest payment: the day picks above, by their day's last payment; of two
+        -- at the same instant, the greater product's (as the recompute picks them).
+        SELECT DISTINCT ON (p.person_id) p.person_id, p.plan, p.mrr
+        FROM paid AS p JOIN days AS d USING (person_id, product_id, day)
+        ORDER BY p.person_id, d.last_payment_at DESC, p.product_id DESC
     )
     -- Per person, what the new events add: each of these only grows (lasts, counts) or shrinks
     -- (firsts) as events come, so it merges into the stored features.
@@ -404,16 +425,16 @@ $$;
 
 /*
  * Every daily row, settled and recent (a day can have one of each): for aggregates over a
- * person's days, which come out the same over these rows as over the merged days.
- * first_payment_at and last_usage_at of a row from before they existed: its last payment, and
- * its last event if it had usage (what first_paid_at and last_activity_at were taken from).
+ * person's days, which come out the same over these rows as over the merged days (a settled
+ * row from before first_payment_at and last_usage_at with what stands in for them).
  */
 CREATE OR REPLACE VIEW shared._person_activity_row WITH (security_invoker = true) AS
     SELECT s.person_id, s.product_id, s.day, s.first_at, s.last_at, s.events, s.usage,
            s.pricing_views, s.first_activation_at, s.payments, s.last_payment_at, s.plan, s.mrr,
            s.last_cancel_at, s.event_counts,
-           coalesce(s.first_payment_at, s.last_payment_at) AS first_payment_at,
-           coalesce(s.last_usage_at, CASE WHEN s.usage > 0 THEN s.last_at END) AS last_usage_at
+           shared._day_first_payment_at(s.first_payment_at, s.last_payment_at)
+               AS first_payment_at,
+           shared._day_last_usage_at(s.last_usage_at, s.usage, s.last_at) AS last_usage_at
     FROM shared.person_activity_settled AS s
     UNION ALL
     -- The recent table's columns are the settled table's, in order.
@@ -658,12 +679,10 @@ BEGIN
                    greatest(c.known_last_paid_at, c.added_last_paid_at) AS last_paid_at,
                    -- The stored plan is the latest payment's while paid; a person not paid
                    -- before is paid now only through a new payment, which is then the latest.
-                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
-                             OR c.known_last_paid_at IS NULL
-                        THEN c.added_plan ELSE c.known_plan END AS plan,
-                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
-                             OR c.known_last_paid_at IS NULL
-                        THEN c.added_mrr ELSE c.known_mrr END AS mrr,
+                   shared._latest_payment_value(c.known_last_paid_at, c.known_plan,
+                                                c.added_last_paid_at, c.added_plan) AS plan,
+                   shared._latest_payment_value(c.known_last_paid_at, c.known_mrr,
+                                                c.added_last_paid_at, c.added_mrr) AS mrr,
                    greatest(c.known_last_cancel_at, c.added_last_cancel_at) AS last_cancel_at,
                    c.known_pricing_views_7d + c.added_pricing_views_7d AS pv7,
                    c.known_pricing_views_30d + c.added_pricing_views_30d AS pv30,
@@ -871,6 +890,24 @@ CREATE OR REPLACE TRIGGER person_segment_rows_erased
 /** Section - Segment views: validation, definition, preview */
 
 /*
+ * The functions the rules of these views call, read from their parse trees (pg_depend leaves
+ * built-ins out): functions, aggregates, window functions, and operators (stored by operator
+ * id; their function is looked up when the rule runs). For the segment view checks.
+ */
+CREATE OR REPLACE FUNCTION shared._views_called_functions(p_views oid[])
+RETURNS TABLE (function_id oid)
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    SELECT DISTINCT CASE WHEN m[1] = 'opno' THEN o.oprcode::oid ELSE m[2]::oid END
+    FROM pg_catalog.pg_rewrite AS r
+    CROSS JOIN regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g')
+        AS m
+    LEFT JOIN pg_catalog.pg_operator AS o ON m[1] = 'opno' AND o.oid = m[2]::oid
+    WHERE r.ev_class = ANY (p_views)
+$$;
+
+/*
  * What is wrong with the view segments.<p_segment_id>, or NULL. A segment view must return a
  * person_id column of type uuid, may read only the person table (the one place raw PII may
  * come from), the feature and event tables, the segment tables and other segment views, and may
@@ -945,18 +982,10 @@ BEGIN
     -- The functions and operators those rules call: a function that runs a query of its own,
     -- reads a file or large object, or is not built in reads what the view names nowhere (and
     -- runs with the evaluation's rights). Built-ins, and the immutable helpers in shared, are
-    -- allowed. Operators appear in stored rules by operator id (their function is looked up
-    -- when the rule runs).
-    WITH called AS (
-        SELECT m[1] AS kind, m[2]::oid AS id
-        FROM pg_catalog.pg_rewrite AS r,
-             regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g') AS m
-        WHERE r.ev_class = ANY (v_views)
-    )
+    -- allowed.
     SELECT p.oid::regprocedure::text INTO v_bad
-    FROM called AS k
-    LEFT JOIN pg_catalog.pg_operator AS o ON k.kind = 'opno' AND o.oid = k.id
-    JOIN pg_catalog.pg_proc AS p ON p.oid = CASE WHEN k.kind = 'opno' THEN o.oprcode::oid ELSE k.id END
+    FROM shared._views_called_functions(v_views) AS k
+    JOIN pg_catalog.pg_proc AS p ON p.oid = k.function_id
     JOIN pg_catalog.pg_namespace AS ns ON ns.oid = p.pronamespace
     WHERE p.proname ~ '^(query|cursor|table|schema|database)_to_xml'
        OR p.proname ~ '^(pg_read_file|pg_read_binary_file|pg_ls_|pg_stat_file|lo_)'
@@ -1012,8 +1041,8 @@ AS $$
                -- Functions and operators, built-ins included (pg_depend leaves those out):
                -- now() is stable, random() volatile.
                AND NOT EXISTS (
-                   SELECT FROM regexp_matches(r.tree, ':(?:funcid|opfuncid) ([0-9]+)', 'g') AS m(f)
-                   JOIN pg_catalog.pg_proc AS f ON f.oid = m.f[1]::oid
+                   SELECT FROM shared._views_called_functions(ARRAY[r.ev_class]) AS k
+                   JOIN pg_catalog.pg_proc AS f ON f.oid = k.function_id
                    WHERE f.provolatile = 'v') AS ok
         FROM rule AS r
     )

@@ -1,5 +1,5 @@
 -- migrate:up
--- gdp:release sources=sha256:8b13786aa23508ad5a38b84ce67ed5c6b15c65937594a469646da2de6b51d809
+-- gdp:release sources=sha256:b67e3e9e5bca317c536e560262358e9fa699b633fa6596c8484a01902cf8d795
 
 /**
  * Written by `gdp db release` from db/functions and db/policies (edit those, not this).
@@ -19,15 +19,13 @@ AS $function$
            greatest(a.last_at, b.last_at), a.events + b.events, a.usage + b.usage,
            a.pricing_views + b.pricing_views, least(a.first_activation_at, b.first_activation_at),
            a.payments + b.payments, greatest(a.last_payment_at, b.last_payment_at),
-           -- The latest payment's plan and amount (none if it names none), as everywhere.
-           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN b.plan ELSE a.plan END,
-           CASE WHEN b.last_payment_at >= a.last_payment_at OR a.last_payment_at IS NULL
-                THEN b.mrr ELSE a.mrr END,
+           shared._latest_payment_value(a.last_payment_at, a.plan, b.last_payment_at, b.plan),
+           shared._latest_payment_value(a.last_payment_at, a.mrr, b.last_payment_at, b.mrr),
            greatest(a.last_cancel_at, b.last_cancel_at),
            shared._jsonb_sum_counts(a.event_counts, b.event_counts),
-           least(coalesce(a.first_payment_at, a.last_payment_at), b.first_payment_at),
-           greatest(coalesce(a.last_usage_at, CASE WHEN a.usage > 0 THEN a.last_at END),
+           least(shared._day_first_payment_at(a.first_payment_at, a.last_payment_at),
+                 b.first_payment_at),
+           greatest(shared._day_last_usage_at(a.last_usage_at, a.usage, a.last_at),
                     b.last_usage_at)
 $function$;
 
@@ -36,6 +34,18 @@ CREATE OR REPLACE FUNCTION shared._counts_as_usage(p_kind text)
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$ SELECT p_kind IS NULL OR p_kind NOT IN ('page_view', 'pricing_view') $function$;
+
+CREATE OR REPLACE FUNCTION shared._day_first_payment_at(p_first_payment_at timestamp with time zone, p_last_payment_at timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$ SELECT coalesce(p_first_payment_at, p_last_payment_at) $function$;
+
+CREATE OR REPLACE FUNCTION shared._day_last_usage_at(p_last_usage_at timestamp with time zone, p_usage integer, p_last_at timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$ SELECT coalesce(p_last_usage_at, CASE WHEN p_usage > 0 THEN p_last_at END) $function$;
 
 CREATE OR REPLACE FUNCTION shared._fold_new_events(p_now timestamp with time zone)
  RETURNS bigint
@@ -104,10 +114,11 @@ BEGIN
                                               ROW(excluded.*)::shared.person_activity_settled)
                   AS m)
     ), latest_payment AS (
-        SELECT DISTINCT ON (k.person_id) k.person_id, k.properties ->> 'plan' AS plan,
-               shared._payment_mrr(k.properties) AS mrr, k.occurred_at
-        FROM src AS k WHERE k.kind = 'payment'
-        ORDER BY k.person_id, k.occurred_at DESC, k.product_id DESC, k.id DESC
+        -- The person's latest payment: the day picks above, by their day's last payment; of two
+        -- at the same instant, the greater product's (as the recompute picks them).
+        SELECT DISTINCT ON (p.person_id) p.person_id, p.plan, p.mrr
+        FROM paid AS p JOIN days AS d USING (person_id, product_id, day)
+        ORDER BY p.person_id, d.last_payment_at DESC, p.product_id DESC
     )
     -- Per person, what the new events add: each of these only grows (lasts, counts) or shrinks
     -- (firsts) as events come, so it merges into the stored features.
@@ -135,6 +146,12 @@ BEGIN
     RETURN v_rows;
 END
 $function$;
+
+CREATE OR REPLACE FUNCTION shared._latest_payment_value(p_a_at timestamp with time zone, p_a anyelement, p_b_at timestamp with time zone, p_b anyelement)
+ RETURNS anyelement
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$ SELECT CASE WHEN p_b_at >= p_a_at OR p_a_at IS NULL THEN p_b ELSE p_a END $function$;
 
 CREATE OR REPLACE FUNCTION shared._refresh_person_features(p_now timestamp with time zone)
  RETURNS bigint
@@ -197,12 +214,10 @@ BEGIN
                    greatest(c.known_last_paid_at, c.added_last_paid_at) AS last_paid_at,
                    -- The stored plan is the latest payment's while paid; a person not paid
                    -- before is paid now only through a new payment, which is then the latest.
-                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
-                             OR c.known_last_paid_at IS NULL
-                        THEN c.added_plan ELSE c.known_plan END AS plan,
-                   CASE WHEN c.added_last_paid_at >= c.known_last_paid_at
-                             OR c.known_last_paid_at IS NULL
-                        THEN c.added_mrr ELSE c.known_mrr END AS mrr,
+                   shared._latest_payment_value(c.known_last_paid_at, c.known_plan,
+                                                c.added_last_paid_at, c.added_plan) AS plan,
+                   shared._latest_payment_value(c.known_last_paid_at, c.known_mrr,
+                                                c.added_last_paid_at, c.added_mrr) AS mrr,
                    greatest(c.known_last_cancel_at, c.added_last_cancel_at) AS last_cancel_at,
                    c.known_pricing_views_7d + c.added_pricing_views_7d AS pv7,
                    c.known_pricing_views_30d + c.added_pricing_views_30d AS pv30,
@@ -343,8 +358,8 @@ AS $function$
                -- Functions and operators, built-ins included (pg_depend leaves those out):
                -- now() is stable, random() volatile.
                AND NOT EXISTS (
-                   SELECT FROM regexp_matches(r.tree, ':(?:funcid|opfuncid) ([0-9]+)', 'g') AS m(f)
-                   JOIN pg_catalog.pg_proc AS f ON f.oid = m.f[1]::oid
+                   SELECT FROM shared._views_called_functions(ARRAY[r.ev_class]) AS k
+                   JOIN pg_catalog.pg_proc AS f ON f.oid = k.function_id
                    WHERE f.provolatile = 'v') AS ok
         FROM rule AS r
     )
@@ -363,6 +378,102 @@ AS $function$
     LEFT JOIN pg_catalog.pg_attribute AS a
            ON d.refclassid = 'pg_catalog.pg_class'::regclass AND a.attrelid = d.refobjid
           AND a.attnum = d.refobjsubid AND d.refobjsubid > 0
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._segment_view_problem(p_segment_id text, p_check_duplicates boolean)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+DECLARE
+    v_view regclass := to_regclass(format('segments.%I', p_segment_id));
+    v_views oid[];
+    v_type text;
+    v_bad text;
+    v_dup uuid;
+BEGIN
+    IF v_view IS NULL OR (SELECT c.relkind FROM pg_catalog.pg_class AS c WHERE c.oid = v_view) <> 'v' THEN
+        RETURN format('there is no view segments.%s', p_segment_id);
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
+    FROM pg_catalog.pg_attribute AS a
+    WHERE a.attrelid = v_view AND a.attname = 'person_id' AND NOT a.attisdropped;
+    IF v_type IS NULL THEN
+        RETURN 'a segment view must return a person_id column';
+    ELSIF v_type <> 'uuid' THEN
+        RETURN format('person_id must be a uuid (shared.person.id), not %s', v_type);
+    END IF;
+
+    -- The view and every segment view it reads, through their rules (pg_depend): the rules
+    -- the two checks below look into.
+    WITH RECURSIVE views(oid) AS (
+        SELECT v_view::oid
+        UNION
+        SELECT d.refobjid
+        FROM views AS w
+        JOIN pg_catalog.pg_rewrite AS r ON r.ev_class = w.oid
+        JOIN pg_catalog.pg_depend AS d
+          ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.oid
+        JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid AND c.relkind IN ('v', 'm')
+        JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace AND ns.nspname = 'segments'
+    )
+    SELECT array_agg(w.oid) INTO v_views FROM views AS w;
+
+    -- Every relation those rules read.
+    SELECT d.refobjid::regclass::text INTO v_bad
+    FROM pg_catalog.pg_rewrite AS r
+    JOIN pg_catalog.pg_depend AS d
+      ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+     AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> r.ev_class
+    JOIN pg_catalog.pg_class AS c ON c.oid = d.refobjid
+    JOIN pg_catalog.pg_namespace AS ns ON ns.oid = c.relnamespace
+    WHERE r.ev_class = ANY (v_views)
+      AND NOT (ns.nspname = 'segments' AND c.relkind IN ('v', 'm'))
+      AND (ns.nspname, c.relname) NOT IN (
+          ('shared', 'person'), ('shared', 'person_feature'), ('shared', 'person_activity_daily'),
+          ('shared', 'person_product_feature'), ('shared', 'person_event_count'),
+          ('shared', 'event'), ('shared', 'identity_link'), ('shared', 'product'),
+          ('shared', 'segment'), ('shared', 'segment_member'), ('shared', 'feature_event_kind'))
+    ORDER BY 1
+    LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RETURN format('reads %s; a segment may read only shared.person (the one place raw PII '
+                      'may come from), the feature tables (shared.person_feature, '
+                      'person_activity_daily, person_product_feature, person_event_count), '
+                      'shared.event, identity_link, product, segment, segment_member and other '
+                      'segment views', v_bad);
+    END IF;
+
+    -- The functions and operators those rules call: a function that runs a query of its own,
+    -- reads a file or large object, or is not built in reads what the view names nowhere (and
+    -- runs with the evaluation's rights). Built-ins, and the immutable helpers in shared, are
+    -- allowed.
+    SELECT p.oid::regprocedure::text INTO v_bad
+    FROM shared._views_called_functions(v_views) AS k
+    JOIN pg_catalog.pg_proc AS p ON p.oid = k.function_id
+    JOIN pg_catalog.pg_namespace AS ns ON ns.oid = p.pronamespace
+    WHERE p.proname ~ '^(query|cursor|table|schema|database)_to_xml'
+       OR p.proname ~ '^(pg_read_file|pg_read_binary_file|pg_ls_|pg_stat_file|lo_)'
+       OR NOT (ns.nspname = 'pg_catalog'
+               OR (ns.nspname = 'shared' AND p.provolatile = 'i' AND NOT p.prosecdef))
+    ORDER BY 1
+    LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+        RETURN format('calls %s; a segment may call only built-in functions that read nothing '
+                      'but their arguments (no query_to_xml and the like, no file or large '
+                      'object reads) and the immutable helpers in shared', v_bad);
+    END IF;
+
+    IF p_check_duplicates THEN
+        EXECUTE format('SELECT v.person_id FROM segments.%I AS v GROUP BY v.person_id '
+                       'HAVING count(*) > 1 LIMIT 1', p_segment_id) INTO v_dup;
+        IF v_dup IS NOT NULL THEN
+            RETURN shared._segment_duplicate_problem(v_dup);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION shared._settle_person_activity(p_before date)
@@ -399,6 +510,20 @@ BEGIN
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION shared._views_called_functions(p_views oid[])
+ RETURNS TABLE(function_id oid)
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+    SELECT DISTINCT CASE WHEN m[1] = 'opno' THEN o.oprcode::oid ELSE m[2]::oid END
+    FROM pg_catalog.pg_rewrite AS r
+    CROSS JOIN regexp_matches(r.ev_action::text, ':(funcid|aggfnoid|winfnoid|opno) (\d+)', 'g')
+        AS m
+    LEFT JOIN pg_catalog.pg_operator AS o ON m[1] = 'opno' AND o.oid = m[2]::oid
+    WHERE r.ev_class = ANY (p_views)
 $function$;
 
 CREATE OR REPLACE FUNCTION shared.evaluate_segments(p_full boolean DEFAULT false)
@@ -692,12 +817,8 @@ CREATE OR REPLACE VIEW shared._person_activity_row WITH (security_invoker=true) 
     s.mrr,
     s.last_cancel_at,
     s.event_counts,
-    COALESCE(s.first_payment_at, s.last_payment_at) AS first_payment_at,
-    COALESCE(s.last_usage_at,
-        CASE
-            WHEN (s.usage > 0) THEN s.last_at
-            ELSE NULL::timestamp with time zone
-        END) AS last_usage_at
+    shared._day_first_payment_at(s.first_payment_at, s.last_payment_at) AS first_payment_at,
+    shared._day_last_usage_at(s.last_usage_at, s.usage, s.last_at) AS last_usage_at
    FROM shared.person_activity_settled s
 UNION ALL
  SELECT r.person_id,
@@ -840,9 +961,21 @@ REVOKE ALL ON FUNCTION shared._counts_as_usage(text) FROM PUBLIC, anon, authenti
 
 GRANT EXECUTE ON FUNCTION shared._counts_as_usage(text) TO service_role;
 
+REVOKE ALL ON FUNCTION shared._day_first_payment_at(timestamp with time zone, timestamp with time zone) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._day_first_payment_at(timestamp with time zone, timestamp with time zone) TO service_role;
+
+REVOKE ALL ON FUNCTION shared._day_last_usage_at(timestamp with time zone, integer, timestamp with time zone) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._day_last_usage_at(timestamp with time zone, integer, timestamp with time zone) TO service_role;
+
 REVOKE ALL ON FUNCTION shared._fold_new_events(timestamp with time zone) FROM PUBLIC, anon, authenticated, service_role;
 
 GRANT EXECUTE ON FUNCTION shared._fold_new_events(timestamp with time zone) TO service_role;
+
+REVOKE ALL ON FUNCTION shared._latest_payment_value(timestamp with time zone, anyelement, timestamp with time zone, anyelement) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._latest_payment_value(timestamp with time zone, anyelement, timestamp with time zone, anyelement) TO service_role;
 
 REVOKE ALL ON FUNCTION shared._segment_feature_columns(text) FROM PUBLIC, anon, authenticated, service_role;
 
@@ -851,6 +984,10 @@ GRANT EXECUTE ON FUNCTION shared._segment_feature_columns(text) TO service_role;
 REVOKE ALL ON FUNCTION shared._settle_person_activity(date) FROM PUBLIC, anon, authenticated, service_role;
 
 GRANT EXECUTE ON FUNCTION shared._settle_person_activity(date) TO service_role;
+
+REVOKE ALL ON FUNCTION shared._views_called_functions(oid[]) FROM PUBLIC, anon, authenticated, service_role;
+
+GRANT EXECUTE ON FUNCTION shared._views_called_functions(oid[]) TO service_role;
 
 REVOKE ALL ON TABLE shared._person_activity_row FROM PUBLIC, anon, authenticated, service_role;
 
